@@ -1,0 +1,106 @@
+//! Message bodies and their size limits.
+
+use serde::{Deserialize, Serialize};
+
+/// The content of a message, as the protocol defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Body {
+    Text { text: String },
+    Custom { data: serde_json::Value },
+}
+
+/// Per-app limits on bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    pub max_text_bytes: usize,
+    pub max_custom_bytes: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 4096,
+            max_custom_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("text is empty")]
+    EmptyText,
+    #[error("text is {len} bytes, the limit is {max}")]
+    TextTooLarge { len: usize, max: usize },
+    #[error("custom data is {len} bytes encoded, the limit is {max}")]
+    CustomTooLarge { len: usize, max: usize },
+}
+
+impl Body {
+    /// Checks the body against `limits`.
+    pub fn validate(&self, limits: BodyLimits) -> Result<(), BodyError> {
+        match self {
+            Body::Text { text } if text.is_empty() => Err(BodyError::EmptyText),
+            Body::Text { text } if text.len() > limits.max_text_bytes => {
+                Err(BodyError::TextTooLarge {
+                    len: text.len(),
+                    max: limits.max_text_bytes,
+                })
+            }
+            Body::Text { .. } => Ok(()),
+            Body::Custom { data } => {
+                let len = serde_json::to_vec(data).map(|v| v.len()).unwrap_or(usize::MAX);
+                if len > limits.max_custom_bytes {
+                    Err(BodyError::CustomTooLarge {
+                        len,
+                        max: limits.max_custom_bytes,
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = BodyLimits::default();
+        let ok = Body::Text {
+            text: "x".repeat(4096),
+        };
+        assert_eq!(ok.validate(limits), Ok(()));
+        let big = Body::Text {
+            text: "x".repeat(4097),
+        };
+        assert!(matches!(
+            big.validate(limits),
+            Err(BodyError::TextTooLarge { len: 4097, .. })
+        ));
+        let empty = Body::Text {
+            text: String::new(),
+        };
+        assert_eq!(empty.validate(limits), Err(BodyError::EmptyText));
+        let custom = Body::Custom {
+            data: serde_json::json!({ "blob": "y".repeat(17 * 1024) }),
+        };
+        assert!(matches!(
+            custom.validate(limits),
+            Err(BodyError::CustomTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn json_shape_matches_the_protocol() {
+        let body: Body = serde_json::from_str(r#"{"type":"text","text":"hi"}"#).unwrap();
+        assert_eq!(body, Body::Text { text: "hi".into() });
+        let custom: Body =
+            serde_json::from_str(r#"{"type":"custom","data":{"k":[1,2]}}"#).unwrap();
+        assert!(matches!(custom, Body::Custom { .. }));
+    }
+}

@@ -1,0 +1,263 @@
+//! Validated identifier newtypes. Every id that reaches an event went through `parse`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} must be 1-64 characters of [A-Za-z0-9_-], got {value:?}")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// True when `s` is 1-64 characters of `[A-Za-z0-9_-]`, the rule for every external id.
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+macro_rules! external_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `value` as this kind of id.
+            pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+                let value = value.into();
+                if is_valid_id(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(IdError { kind: $kind, value })
+                }
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(value: String) -> Result<Self, IdError> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+external_id!(
+    /// A tenant: one customer app (its key).
+    AppId,
+    "app"
+);
+external_id!(
+    /// A user, chosen by the app server.
+    UserId,
+    "user_id"
+);
+external_id!(
+    /// A group, chosen by the app server.
+    GroupId,
+    "group_id"
+);
+external_id!(
+    /// The sender's idempotency key for one message.
+    ClientMsgId,
+    "client_msg_id"
+);
+
+/// Where a message goes: one user or one group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipient {
+    User(UserId),
+    Group(GroupId),
+}
+
+/// A conversation id, derived by the server: `d~<a>~<b>` for a user pair (sorted), `g~<group>`
+/// for a group. `~` never occurs in an external id, so the form is unambiguous, and it is a
+/// valid NATS subject token and URL path segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ConvId(String);
+
+impl ConvId {
+    /// The conversation of two users (the same for both orders).
+    pub fn direct(a: &UserId, b: &UserId) -> Self {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        Self(format!("d~{lo}~{hi}"))
+    }
+
+    /// The conversation of a group.
+    pub fn group(group: &GroupId) -> Self {
+        Self(format!("g~{group}"))
+    }
+
+    /// The conversation a sender reaches with `to`.
+    pub fn between(from: &UserId, to: &Recipient) -> Self {
+        match to {
+            Recipient::User(user) => Self::direct(from, user),
+            Recipient::Group(group) => Self::group(group),
+        }
+    }
+
+    /// Parses a conversation id received from a client.
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        let valid = match value.split('~').collect::<Vec<_>>().as_slice() {
+            ["d", a, b] => is_valid_id(a) && is_valid_id(b) && a <= b,
+            ["g", g] => is_valid_id(g),
+            _ => false,
+        };
+        if valid {
+            Ok(Self(value))
+        } else {
+            Err(IdError { kind: "conv", value })
+        }
+    }
+
+    /// The two users of a direct conversation, `None` for a group.
+    pub fn direct_members(&self) -> Option<(UserId, UserId)> {
+        let rest = self.0.strip_prefix("d~")?;
+        let (a, b) = rest.split_once('~')?;
+        Some((UserId(a.to_owned()), UserId(b.to_owned())))
+    }
+
+    /// Whether `user` takes part in this conversation as one of its pair (direct only).
+    pub fn has_direct_member(&self, user: &UserId) -> bool {
+        self.direct_members()
+            .is_some_and(|(a, b)| &a == user || &b == user)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ConvId {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, IdError> {
+        Self::parse(value)
+    }
+}
+
+impl From<ConvId> for String {
+    fn from(id: ConvId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for ConvId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A server-assigned message id: UUIDv7 text, so ids sort by creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// Validates the canonical hyphenated, lowercase UUID text form.
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        let shape_ok = value.len() == 36
+            && value.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+            });
+        if shape_ok {
+            Ok(Self(value))
+        } else {
+            Err(IdError {
+                kind: "msg_id",
+                value,
+            })
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageId {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, IdError> {
+        Self::parse(value)
+    }
+}
+
+impl From<MessageId> for String {
+    fn from(id: MessageId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_protocol_rule() {
+        assert!(UserId::parse("alice_01-x").is_ok());
+        assert!(UserId::parse("").is_err());
+        assert!(UserId::parse("a".repeat(65)).is_err());
+        assert!(UserId::parse("al ice").is_err());
+        assert!(UserId::parse("al.ice").is_err());
+        assert!(UserId::parse("ålice").is_err());
+    }
+
+    #[test]
+    fn direct_conv_is_order_independent_and_round_trips() {
+        let a = UserId::parse("bob").unwrap();
+        let b = UserId::parse("alice").unwrap();
+        let conv = ConvId::direct(&a, &b);
+        assert_eq!(conv, ConvId::direct(&b, &a));
+        assert_eq!(conv.as_str(), "d~alice~bob");
+        assert_eq!(ConvId::parse(conv.as_str()).unwrap(), conv);
+        assert_eq!(conv.direct_members(), Some((b, a)));
+    }
+
+    #[test]
+    fn conv_parse_rejects_unsorted_and_malformed() {
+        assert!(ConvId::parse("d~bob~alice").is_err());
+        assert!(ConvId::parse("d~alice").is_err());
+        assert!(ConvId::parse("x~alice~bob").is_err());
+        assert!(ConvId::parse("g~team-1").is_ok());
+    }
+
+    #[test]
+    fn message_id_accepts_uuid_text_only() {
+        assert!(MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());
+        assert!(MessageId::parse("0190A6E4-8C1E-7C3A-9F00-0123456789AB").is_err());
+        assert!(MessageId::parse("not-a-uuid").is_err());
+    }
+}

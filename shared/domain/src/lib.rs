@@ -1,0 +1,14 @@
+//! Tidings' domain: identifiers, commands, events and the pure `decide`/`evolve` functions of
+//! each aggregate. It owns the business rules and must not depend on tokio, NATS or a database.
+
+pub mod body;
+pub mod conv;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod user;
+
+pub use body::{Body, BodyLimits};
+pub use error::DomainError;
+pub use event::Event;
+pub use ids::{AppId, ClientMsgId, ConvId, GroupId, IdError, MessageId, Recipient, UserId};

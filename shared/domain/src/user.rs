@@ -1,0 +1,130 @@
+//! The `user` aggregate: registration and profile.
+
+use crate::event::{Event, UserProfile};
+use crate::{AppId, DomainError, UserId};
+
+/// Longest display name, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Longest avatar URL, in bytes.
+pub const MAX_AVATAR_URL_BYTES: usize = 2048;
+/// Largest `extra` object, JSON-encoded.
+pub const MAX_EXTRA_BYTES: usize = 4096;
+
+/// A user's state folded from their subject.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserState {
+    pub profile: Option<UserProfile>,
+}
+
+impl UserState {
+    /// Applies one event of this user's subject.
+    pub fn evolve(&mut self, event: &Event) {
+        if let Event::UserRegistered(p) | Event::UserProfileUpdated(p) = event {
+            self.profile = Some(p.clone());
+        }
+    }
+
+    /// Whether the user exists.
+    pub fn is_registered(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    /// The current profile version, 0 before registration.
+    pub fn version(&self) -> u64 {
+        self.profile.as_ref().map_or(0, |p| p.version)
+    }
+}
+
+/// Register a user or update their profile (an idempotent upsert).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsertUser {
+    pub app: AppId,
+    pub user: UserId,
+    pub name: String,
+    pub avatar_url: Option<String>,
+    pub extra: Option<serde_json::Value>,
+    pub ts: i64,
+}
+
+/// Decides an upsert: nothing when the profile is unchanged, else one event.
+pub fn decide_upsert(state: &UserState, cmd: UpsertUser) -> Result<Vec<Event>, DomainError> {
+    if cmd.name.is_empty() || cmd.name.len() > MAX_NAME_BYTES {
+        return Err(DomainError::Invalid(format!(
+            "name must be 1-{MAX_NAME_BYTES} bytes"
+        )));
+    }
+    if cmd
+        .avatar_url
+        .as_ref()
+        .is_some_and(|u| u.len() > MAX_AVATAR_URL_BYTES)
+    {
+        return Err(DomainError::Invalid(format!(
+            "avatar_url must be at most {MAX_AVATAR_URL_BYTES} bytes"
+        )));
+    }
+    if let Some(extra) = &cmd.extra {
+        let len = serde_json::to_vec(extra).map_or(usize::MAX, |v| v.len());
+        if len > MAX_EXTRA_BYTES {
+            return Err(DomainError::Invalid(format!(
+                "extra must be at most {MAX_EXTRA_BYTES} bytes encoded"
+            )));
+        }
+    }
+    if let Some(p) = &state.profile
+        && p.name == cmd.name
+        && p.avatar_url == cmd.avatar_url
+        && p.extra == cmd.extra
+    {
+        return Ok(Vec::new());
+    }
+    let profile = UserProfile {
+        app: cmd.app,
+        user: cmd.user,
+        name: cmd.name,
+        avatar_url: cmd.avatar_url,
+        extra: cmd.extra,
+        version: state.version() + 1,
+        ts: cmd.ts,
+    };
+    Ok(vec![if state.is_registered() {
+        Event::UserProfileUpdated(profile)
+    } else {
+        Event::UserRegistered(profile)
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(name: &str) -> UpsertUser {
+        UpsertUser {
+            app: AppId::parse("app").unwrap(),
+            user: UserId::parse("alice").unwrap(),
+            name: name.into(),
+            avatar_url: None,
+            extra: None,
+            ts: 1,
+        }
+    }
+
+    #[test]
+    fn register_then_update_then_noop() {
+        let mut state = UserState::default();
+        let events = decide_upsert(&state, upsert("Alice")).unwrap();
+        assert!(matches!(&events[..], [Event::UserRegistered(p)] if p.version == 1));
+        events.iter().for_each(|e| state.evolve(e));
+
+        assert!(decide_upsert(&state, upsert("Alice")).unwrap().is_empty());
+
+        let events = decide_upsert(&state, upsert("Alice B")).unwrap();
+        assert!(matches!(&events[..], [Event::UserProfileUpdated(p)] if p.version == 2));
+    }
+
+    #[test]
+    fn bad_profiles_are_refused() {
+        let state = UserState::default();
+        assert!(decide_upsert(&state, upsert("")).is_err());
+        assert!(decide_upsert(&state, upsert(&"n".repeat(300))).is_err());
+    }
+}
