@@ -1,0 +1,54 @@
+//! An event as read back from the stream: its position, subject and decoded content.
+
+use crate::codec::{self, DecodeError};
+use crate::headers;
+use async_nats::HeaderMap;
+use tidings_domain::Event;
+
+/// A decoded event and where it sits in the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub stream_seq: u64,
+    pub subject: String,
+    pub event: Event,
+}
+
+/// Reads the type and version headers of an event message.
+pub fn type_and_version(headers: Option<&HeaderMap>) -> Result<(&str, u32), DecodeError> {
+    let headers = headers.ok_or(DecodeError::MissingHeader(headers::EVENT_TYPE))?;
+    let event_type = headers
+        .get(headers::EVENT_TYPE)
+        .ok_or(DecodeError::MissingHeader(headers::EVENT_TYPE))?
+        .as_str();
+    let version = headers
+        .get(headers::EVENT_VERSION)
+        .and_then(|v| v.as_str().parse().ok())
+        .ok_or(DecodeError::MissingHeader(headers::EVENT_VERSION))?;
+    Ok((event_type, version))
+}
+
+impl Envelope {
+    /// Decodes a stream message's parts.
+    pub fn decode(
+        stream_seq: u64,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, DecodeError> {
+        let (event_type, version) = type_and_version(headers)?;
+        Ok(Envelope {
+            stream_seq,
+            subject: subject.to_owned(),
+            event: codec::decode(event_type, version, payload)?,
+        })
+    }
+}
+
+/// The headers an encoded event is published with; `msg_id` is its `Nats-Msg-Id`.
+pub fn publish_headers(encoded: &codec::Encoded, msg_id: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
+    h.insert(headers::EVENT_TYPE, encoded.event_type);
+    h.insert(headers::EVENT_VERSION, encoded.version.to_string().as_str());
+    h
+}

@@ -1,0 +1,12 @@
+//! Header names carried by every event message.
+
+/// The stable event type name, e.g. `message_sent`.
+pub const EVENT_TYPE: &str = "Tidings-Event-Type";
+/// The wire version of the payload, e.g. `1`.
+pub const EVENT_VERSION: &str = "Tidings-Event-Version";
+/// Why a message was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "Tidings-Dead-Letter-Reason";
+/// The stream sequence of the dead-lettered event.
+pub const DEAD_LETTER_SEQ: &str = "Tidings-Dead-Letter-Seq";
+/// The subject the dead-lettered message was on.
+pub const DEAD_LETTER_SUBJECT: &str = "Tidings-Dead-Letter-Subject";
