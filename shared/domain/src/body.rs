@@ -50,7 +50,9 @@ impl Body {
             }
             Body::Text { .. } => Ok(()),
             Body::Custom { data } => {
-                let len = serde_json::to_vec(data).map(|v| v.len()).unwrap_or(usize::MAX);
+                let len = serde_json::to_vec(data)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
                 if len > limits.max_custom_bytes {
                     Err(BodyError::CustomTooLarge {
                         len,
@@ -99,8 +101,7 @@ mod tests {
     fn json_shape_matches_the_protocol() {
         let body: Body = serde_json::from_str(r#"{"type":"text","text":"hi"}"#).unwrap();
         assert_eq!(body, Body::Text { text: "hi".into() });
-        let custom: Body =
-            serde_json::from_str(r#"{"type":"custom","data":{"k":[1,2]}}"#).unwrap();
+        let custom: Body = serde_json::from_str(r#"{"type":"custom","data":{"k":[1,2]}}"#).unwrap();
         assert!(matches!(custom, Body::Custom { .. }));
     }
 }

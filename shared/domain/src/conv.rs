@@ -3,7 +3,9 @@
 //! the original receipt instead of a second message.
 
 use crate::event::{Event, MessageSent};
-use crate::{AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId};
+use crate::{
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId,
+};
 use std::collections::HashMap;
 
 /// What the sender is told about a recorded message.
@@ -68,7 +70,10 @@ pub fn decide_send(
     cmd: SendMessage,
     limits: BodyLimits,
 ) -> Result<SendDecision, DomainError> {
-    if let Some(receipt) = state.sent.get(&(cmd.from.clone(), cmd.client_msg_id.clone())) {
+    if let Some(receipt) = state
+        .sent
+        .get(&(cmd.from.clone(), cmd.client_msg_id.clone()))
+    {
         return Ok(SendDecision::Duplicate(receipt.clone()));
     }
     cmd.body.validate(limits)?;

@@ -130,7 +130,10 @@ impl ConvId {
         if valid {
             Ok(Self(value))
         } else {
-            Err(IdError { kind: "conv", value })
+            Err(IdError {
+                kind: "conv",
+                value,
+            })
         }
     }
 

@@ -148,7 +148,10 @@ mod tests {
         for file in std::fs::read_dir(schemas_dir()).unwrap() {
             let name = file.unwrap().file_name().to_string_lossy().into_owned();
             if name.ends_with(".schema.json") || name.ends_with(".golden.msgpack") {
-                assert!(known.contains(&name), "schemas/{name} belongs to no event version");
+                assert!(
+                    known.contains(&name),
+                    "schemas/{name} belongs to no event version"
+                );
             }
         }
     }

@@ -1,1 +1,19 @@
-//! placeholder
+//! Tidings' read models: the row types clients read, the storage ports (one trait per read-model
+//! family) and their adapters. Embedded fjall is the default adapter. It depends on the domain
+//! and events crates and must not depend on any service.
+
+pub mod digest;
+pub mod error;
+pub mod fjall_store;
+pub mod keys;
+pub mod model;
+pub mod ports;
+pub mod write;
+
+pub use error::StoreError;
+pub use fjall_store::FjallStore;
+pub use model::{Conversation, Entry, EntryItem, MessageView, TimelineMessage};
+pub use ports::{
+    ConversationStore, DeviceStore, InboxStore, ProjectionStore, ReadModels, UserStore,
+};
+pub use write::{Delivery, Write};

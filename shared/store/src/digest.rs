@@ -1,0 +1,28 @@
+//! A stable digest of ordered (table, key, value) rows, shared by every adapter.
+
+use sha2::{Digest as _, Sha256};
+
+/// Accumulates rows in order and yields a hex SHA-256.
+#[derive(Default)]
+pub struct RowDigest(Sha256);
+
+impl RowDigest {
+    /// Starts a new table.
+    pub fn table(&mut self, name: &str) {
+        self.0.update((name.len() as u64).to_be_bytes());
+        self.0.update(name.as_bytes());
+    }
+
+    /// Adds one row, length-prefixed so boundaries are unambiguous.
+    pub fn row(&mut self, key: &[u8], value: &[u8]) {
+        self.0.update((key.len() as u64).to_be_bytes());
+        self.0.update(key);
+        self.0.update((value.len() as u64).to_be_bytes());
+        self.0.update(value);
+    }
+
+    /// The digest as lowercase hex.
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}

@@ -1,0 +1,379 @@
+//! The embedded adapter: fjall, one keyspace per table, keys from `keys`, rows in MessagePack.
+//! fjall calls are synchronous and short (memtable, block cache, buffered journal append), so
+//! they run inline on the calling task.
+
+use crate::digest::RowDigest;
+use crate::error::StoreError;
+use crate::keys::{key, prefix};
+use crate::model::{Conversation, Entry, MessageView, TimelineMessage};
+use crate::ports::{
+    ConversationStore, DeviceStore, InboxStore, ProjectionStore, StoreResult, UserStore,
+};
+use crate::write::{Delivery, Write};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use tidings_domain::event::UserProfile;
+use tidings_domain::{AppId, ConvId, Recipient, UserId};
+
+/// Tables whose rows are derived from events, in digest order.
+const EVENT_DERIVED: [&str; 5] = ["inbox", "inbox_head", "conversations", "timeline", "users"];
+
+struct Tables {
+    inbox: Keyspace,
+    inbox_head: Keyspace,
+    conversations: Keyspace,
+    timeline: Keyspace,
+    users: Keyspace,
+    checkpoints: Keyspace,
+    devices: Keyspace,
+}
+
+impl Tables {
+    fn by_name(&self, name: &str) -> &Keyspace {
+        match name {
+            "inbox" => &self.inbox,
+            "inbox_head" => &self.inbox_head,
+            "conversations" => &self.conversations,
+            "timeline" => &self.timeline,
+            "users" => &self.users,
+            "checkpoints" => &self.checkpoints,
+            _ => &self.devices,
+        }
+    }
+}
+
+/// The embedded store. Cloning shares the database.
+#[derive(Clone)]
+pub struct FjallStore {
+    db: Database,
+    tables: Arc<Tables>,
+    /// Serialises `apply`: inbox numbering reads the head it then writes.
+    apply_lock: Arc<Mutex<()>>,
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    rmp_serde::to_vec_named(value).expect("read-model rows always encode")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(rmp_serde::from_slice(bytes)?)
+}
+
+fn seq_value(bytes: &[u8]) -> Result<u64, StoreError> {
+    let raw: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("sequence of {} bytes", bytes.len())))?;
+    Ok(u64::from_be_bytes(raw))
+}
+
+impl FjallStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = Database::builder(dir).open()?;
+        let open = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        let tables = Tables {
+            inbox: open("inbox")?,
+            inbox_head: open("inbox_head")?,
+            conversations: open("conversations")?,
+            timeline: open("timeline")?,
+            users: open("users")?,
+            checkpoints: open("checkpoints")?,
+            devices: open("devices")?,
+        };
+        Ok(Self {
+            db,
+            tables: Arc::new(tables),
+            apply_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    fn get_seq(&self, table: &Keyspace, k: &[u8]) -> Result<u64, StoreError> {
+        table.get(k)?.map_or(Ok(0), |v| seq_value(&v))
+    }
+
+    fn get_row<T: DeserializeOwned>(&self, table: &Keyspace, k: &[u8]) -> StoreResult<Option<T>> {
+        table.get(k)?.map(|v| decode(&v)).transpose()
+    }
+}
+
+/// Conversation rows touched by one batch, read once from the store then kept in memory.
+struct BatchState<'a> {
+    store: &'a FjallStore,
+    heads: HashMap<Vec<u8>, u64>,
+    convs: HashMap<Vec<u8>, Conversation>,
+}
+
+impl BatchState<'_> {
+    fn next_seq(&mut self, head_key: Vec<u8>) -> StoreResult<u64> {
+        let current = match self.heads.get(&head_key) {
+            Some(seq) => *seq,
+            None => self
+                .store
+                .get_seq(&self.store.tables.inbox_head, &head_key)?,
+        };
+        self.heads.insert(head_key, current + 1);
+        Ok(current + 1)
+    }
+
+    fn conversation(&mut self, conv_key: &[u8]) -> StoreResult<Option<Conversation>> {
+        if let Some(row) = self.convs.get(conv_key) {
+            return Ok(Some(row.clone()));
+        }
+        self.store
+            .get_row(&self.store.tables.conversations, conv_key)
+    }
+}
+
+/// Moves a conversation row forward to `message`; older messages only fill in what is missing.
+fn advance_conversation(
+    row: Option<Conversation>,
+    user: &UserId,
+    ts: i64,
+    message: &MessageView,
+) -> Conversation {
+    let (peer, group) = match &message.to {
+        Recipient::Group(g) => (None, Some(g.clone())),
+        Recipient::User(to) => {
+            let peer = if &message.from == user {
+                to
+            } else {
+                &message.from
+            };
+            (Some(peer.clone()), None)
+        }
+    };
+    let mut row = row.unwrap_or(Conversation {
+        conv: message.conv.clone(),
+        peer,
+        group,
+        last_seq: 0,
+        read_seq: 0,
+        unread: 0,
+        last_ts: 0,
+        last_message: None,
+    });
+    if message.conv_seq > row.last_seq {
+        row.last_seq = message.conv_seq;
+        row.last_ts = ts;
+        row.last_message = Some(message.clone());
+        if &message.from == user {
+            // Sending implies having read everything before it.
+            row.read_seq = message.conv_seq;
+            row.unread = 0;
+        } else {
+            row.unread = row.last_seq - row.read_seq;
+        }
+    }
+    row
+}
+
+impl InboxStore for FjallStore {
+    async fn inbox_after(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<Entry>> {
+        let from = key(
+            &[app.as_str(), user.as_str()],
+            Some(after.saturating_add(1)),
+        );
+        let to = key(&[app.as_str(), user.as_str()], Some(u64::MAX));
+        self.tables
+            .inbox
+            .range(from..=to)
+            .take(limit)
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+
+    async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
+        self.get_seq(
+            &self.tables.inbox_head,
+            &key(&[app.as_str(), user.as_str()], None),
+        )
+    }
+}
+
+impl ConversationStore for FjallStore {
+    async fn conversations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Conversation>> {
+        let mut rows = self
+            .tables
+            .conversations
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode::<Conversation>(&v)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
+        Ok(rows)
+    }
+
+    async fn conversation(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<Conversation>> {
+        self.get_row(
+            &self.tables.conversations,
+            &key(&[app.as_str(), user.as_str(), conv.as_str()], None),
+        )
+    }
+
+    async fn messages_before(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<TimelineMessage>> {
+        let from = key(&[app.as_str(), conv.as_str()], Some(0));
+        let to = key(
+            &[app.as_str(), conv.as_str()],
+            Some(before.unwrap_or(u64::MAX)),
+        );
+        self.tables
+            .timeline
+            .range(from..to)
+            .rev()
+            .take(limit)
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+}
+
+impl UserStore for FjallStore {
+    async fn user(&self, app: &AppId, user: &UserId) -> StoreResult<Option<UserProfile>> {
+        self.get_row(
+            &self.tables.users,
+            &key(&[app.as_str(), user.as_str()], None),
+        )
+    }
+}
+
+impl DeviceStore for FjallStore {
+    async fn ack_device(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        device: &str,
+        seq: u64,
+    ) -> StoreResult<()> {
+        let k = key(&[app.as_str(), user.as_str(), device], None);
+        if seq > self.get_seq(&self.tables.devices, &k)? {
+            self.tables.devices.insert(k, seq.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    async fn device_ack(&self, app: &AppId, user: &UserId, device: &str) -> StoreResult<u64> {
+        self.get_seq(
+            &self.tables.devices,
+            &key(&[app.as_str(), user.as_str(), device], None),
+        )
+    }
+}
+
+impl ProjectionStore for FjallStore {
+    async fn checkpoint(&self, projection: &str) -> StoreResult<u64> {
+        self.get_seq(&self.tables.checkpoints, projection.as_bytes())
+    }
+
+    async fn apply(
+        &self,
+        projection: &str,
+        through_seq: u64,
+        writes: Vec<Write>,
+    ) -> StoreResult<Vec<Delivery>> {
+        let _guard = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let t = &self.tables;
+        let mut batch = self.db.batch();
+        let mut state = BatchState {
+            store: self,
+            heads: HashMap::new(),
+            convs: HashMap::new(),
+        };
+        let mut deliveries = Vec::new();
+        for write in writes {
+            match write {
+                Write::Deliver {
+                    app,
+                    user,
+                    ts,
+                    item,
+                } => {
+                    let head_key = key(&[app.as_str(), user.as_str()], None);
+                    let seq = state.next_seq(head_key)?;
+                    let entry = Entry { seq, ts, item };
+                    batch.insert(
+                        &t.inbox,
+                        key(&[app.as_str(), user.as_str()], Some(seq)),
+                        encode(&entry),
+                    );
+                    deliveries.push(Delivery { app, user, entry });
+                }
+                Write::Timeline { app, ts, message } => {
+                    let k = key(
+                        &[app.as_str(), message.conv.as_str()],
+                        Some(message.conv_seq),
+                    );
+                    batch.insert(&t.timeline, k, encode(&TimelineMessage { ts, message }));
+                }
+                Write::ConversationMessage {
+                    app,
+                    user,
+                    ts,
+                    message,
+                } => {
+                    let k = key(&[app.as_str(), user.as_str(), message.conv.as_str()], None);
+                    let row = advance_conversation(state.conversation(&k)?, &user, ts, &message);
+                    state.convs.insert(k, row);
+                }
+                Write::PutUser(profile) => {
+                    let k = key(&[profile.app.as_str(), profile.user.as_str()], None);
+                    batch.insert(&t.users, k, encode(&profile));
+                }
+            }
+        }
+        for (k, seq) in state.heads {
+            batch.insert(&t.inbox_head, k, seq.to_be_bytes());
+        }
+        for (k, row) in state.convs {
+            batch.insert(&t.conversations, k, encode(&row));
+        }
+        // The checkpoint commits with the rows it covers: a crash keeps both or neither.
+        batch.insert(
+            &t.checkpoints,
+            projection.as_bytes(),
+            through_seq.to_be_bytes(),
+        );
+        batch.commit()?;
+        Ok(deliveries)
+    }
+
+    async fn digest(&self) -> StoreResult<String> {
+        let mut digest = RowDigest::default();
+        for name in EVENT_DERIVED {
+            digest.table(name);
+            for guard in self.tables.by_name(name).iter() {
+                let (k, v) = guard.into_inner()?;
+                digest.row(&k, &v);
+            }
+        }
+        Ok(digest.finish())
+    }
+}

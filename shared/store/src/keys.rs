@@ -1,0 +1,40 @@
+//! Order-preserving byte keys. Ids never contain `\0`, so it separates components, and
+//! sequence numbers are big-endian so byte order is numeric order.
+
+/// Joins text components and an optional trailing sequence number into a key.
+pub fn key(parts: &[&str], seq: Option<u64>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(part.as_bytes());
+    }
+    if let Some(seq) = seq {
+        k.push(0);
+        k.extend_from_slice(&seq.to_be_bytes());
+    }
+    k
+}
+
+/// The prefix that every key starting with `parts` shares.
+pub fn prefix(parts: &[&str]) -> Vec<u8> {
+    let mut k = key(parts, None);
+    k.push(0);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_keys_sort_numerically() {
+        let a = key(&["app", "alice"], Some(2));
+        let b = key(&["app", "alice"], Some(10));
+        let c = key(&["app", "alice"], Some(256));
+        assert!(a < b && b < c);
+        assert!(a.starts_with(&prefix(&["app", "alice"])));
+        assert!(!a.starts_with(&prefix(&["app", "alic"])));
+    }
+}

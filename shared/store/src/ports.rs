@@ -1,0 +1,117 @@
+//! The storage ports: one trait per read-model family. Every adapter implements all of them
+//! and passes the same conformance suite (`tests/it/conformance.rs`).
+
+use crate::error::StoreError;
+use crate::model::{Conversation, Entry, TimelineMessage};
+use crate::write::{Delivery, Write};
+use std::future::Future;
+use tidings_domain::event::UserProfile;
+use tidings_domain::{AppId, ConvId, UserId};
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Per-user inboxes.
+pub trait InboxStore: Send + Sync {
+    /// Entries with `seq > after`, ascending, at most `limit`.
+    fn inbox_after(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<Entry>>> + Send;
+
+    /// The user's newest inbox `seq`, 0 when empty.
+    fn inbox_last_seq(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// Conversation lists and timelines.
+pub trait ConversationStore: Send + Sync {
+    /// Every conversation of a user, most recent first.
+    fn conversations(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<Conversation>>> + Send;
+
+    /// One conversation row of a user, `None` when the user is not in it.
+    fn conversation(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> impl Future<Output = StoreResult<Option<Conversation>>> + Send;
+
+    /// Messages with `conv_seq < before` (all when `None`), newest first, at most `limit`.
+    fn messages_before(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<TimelineMessage>>> + Send;
+}
+
+/// User profiles.
+pub trait UserStore: Send + Sync {
+    /// A user's profile, `None` when unknown.
+    fn user(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Option<UserProfile>>> + Send;
+}
+
+/// Per-device positions reported by clients with `ack`. Not derived from events.
+pub trait DeviceStore: Send + Sync {
+    /// Records that `device` holds every entry up to `seq` (never moves backwards).
+    fn ack_device(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        device: &str,
+        seq: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The last `seq` a device acknowledged, 0 when none.
+    fn device_ack(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        device: &str,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// What a projection runner needs: its checkpoint and an atomic apply.
+pub trait ProjectionStore: Send + Sync {
+    /// The last stream sequence applied by `projection`, 0 when none.
+    fn checkpoint(&self, projection: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Applies `writes` and sets `projection`'s checkpoint to `through_seq`, all or nothing.
+    /// Returns the inbox entries written, in order, for live push.
+    fn apply(
+        &self,
+        projection: &str,
+        through_seq: u64,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = StoreResult<Vec<Delivery>>> + Send;
+
+    /// A digest of every event-derived row (not device positions), equal for equal state.
+    fn digest(&self) -> impl Future<Output = StoreResult<String>> + Send;
+}
+
+/// Every port at once: what the services are generic over.
+pub trait ReadModels:
+    InboxStore + ConversationStore + UserStore + DeviceStore + ProjectionStore + Clone + 'static
+{
+}
+
+impl<T> ReadModels for T where
+    T: InboxStore + ConversationStore + UserStore + DeviceStore + ProjectionStore + Clone + 'static
+{
+}

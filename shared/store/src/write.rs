@@ -1,0 +1,41 @@
+//! What a projection asks the store to do, and what the store reports back.
+
+use crate::model::{Entry, EntryItem, MessageView};
+use tidings_domain::event::UserProfile;
+use tidings_domain::{AppId, UserId};
+
+/// One change to the read models. Applying the same writes twice from the same checkpoint
+/// yields the same rows: inbox numbering continues from the stored head.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Append an entry to a user's inbox; the store assigns the next gapless `seq`.
+    Deliver {
+        app: AppId,
+        user: UserId,
+        ts: i64,
+        item: EntryItem,
+    },
+    /// Record a message in its conversation's timeline at its `conv_seq`.
+    Timeline {
+        app: AppId,
+        ts: i64,
+        message: MessageView,
+    },
+    /// Move a user's conversation row forward to this message.
+    ConversationMessage {
+        app: AppId,
+        user: UserId,
+        ts: i64,
+        message: MessageView,
+    },
+    /// Store a user's profile.
+    PutUser(UserProfile),
+}
+
+/// An inbox entry that was just written, to be pushed live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub app: AppId,
+    pub user: UserId,
+    pub entry: Entry,
+}

@@ -1,0 +1,64 @@
+//! The conformance suite on the embedded fjall adapter, plus its restart behaviour.
+
+use crate::conformance::{self, app, direct_message, user};
+use tidings_store::{FjallStore, InboxStore, ProjectionStore};
+
+fn fresh() -> (tempfile::TempDir, FjallStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn inbox_numbering_is_gapless_across_batches() {
+    let (_dir, store) = fresh();
+    conformance::inbox_numbering_is_gapless_across_batches(store).await;
+}
+
+#[tokio::test]
+async fn checkpoint_moves_with_the_batch() {
+    let (_dir, store) = fresh();
+    conformance::checkpoint_moves_with_the_batch(store).await;
+}
+
+#[tokio::test]
+async fn conversation_rows_track_unread() {
+    let (_dir, store) = fresh();
+    conformance::conversation_rows_track_unread(store).await;
+}
+
+#[tokio::test]
+async fn timeline_pages_newest_first() {
+    let (_dir, store) = fresh();
+    conformance::timeline_pages_newest_first(store).await;
+}
+
+#[tokio::test]
+async fn users_and_devices() {
+    let (_dir, store) = fresh();
+    conformance::users_and_devices(store).await;
+}
+
+#[tokio::test]
+async fn digest_reflects_state() {
+    let (_a_dir, a) = fresh();
+    let (_b_dir, b) = fresh();
+    conformance::digest_reflects_state(a, b).await;
+}
+
+#[tokio::test]
+async fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = {
+        let store = FjallStore::open(dir.path()).unwrap();
+        store
+            .apply("p", 4, direct_message("alice", "bob", 1))
+            .await
+            .unwrap();
+        store.digest().await.unwrap()
+    };
+    let store = FjallStore::open(dir.path()).unwrap();
+    assert_eq!(store.digest().await.unwrap(), digest);
+    assert_eq!(store.checkpoint("p").await.unwrap(), 4);
+    assert_eq!(store.inbox_last_seq(&app(), &user("bob")).await.unwrap(), 1);
+}

@@ -1,0 +1,4 @@
+//! The storage conformance suite, run against every adapter that can run here.
+
+mod conformance;
+mod fjall;
