@@ -1,1 +1,8 @@
-//! placeholder
+//! Process plumbing shared by every Tidings binary and the testkit: configuration loading,
+//! telemetry, shutdown signals, and finding and running a local `nats-server`. It knows nothing
+//! of the domain.
+
+pub mod config;
+pub mod nats_server;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,1 +1,11 @@
-//! placeholder
+//! Test support for Tidings: a real `nats-server` per test on a free port with a temporary
+//! store, a signed server-API client, and a WebSocket client. A dev-dependency only; it must
+//! not depend on the services (their tests depend on it).
+
+pub mod nats;
+pub mod server_api;
+pub mod ws;
+
+pub use nats::TestNats;
+pub use server_api::ServerApi;
+pub use ws::WsClient;

@@ -1,0 +1,40 @@
+//! A real nats-server with JetStream per test, killed on drop.
+
+use tidings_runtime::nats_server::{NatsServer, Options};
+
+/// A nats-server in a temporary directory.
+pub struct TestNats {
+    server: NatsServer,
+    _dir: tempfile::TempDir,
+}
+
+impl TestNats {
+    /// Starts a server on a free port (the server picks it; we read it back).
+    pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Starts a server with extra configuration lines.
+    pub fn start_with(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = NatsServer::start(&Options {
+            store_dir: dir.path().to_path_buf(),
+            port: None,
+            extra_config: extra_config.to_owned(),
+        })
+        .expect("nats-server starts (run scripts/setup to install one)");
+        Self { server, _dir: dir }
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::connect(self.url())
+            .await
+            .expect("connect to test nats")
+    }
+}
