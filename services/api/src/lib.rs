@@ -1,1 +1,132 @@
-//! placeholder
+//! tidings-api: the command side. Commands from the signed server API, the WebSocket gateway
+//! (in-process) and NATS are checked, decided by the domain's aggregates and recorded in
+//! JetStream. It also mints and verifies user tokens. It never reads the read models.
+
+pub mod aggregate;
+pub mod apps;
+pub mod commands;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod signature;
+pub mod tokens;
+
+use anyhow::Context;
+use apps::{AppConfig, Apps};
+use commands::Commands;
+use serde::Deserialize;
+use signature::SignatureCheck;
+use std::future::Future;
+use std::net::SocketAddr;
+use tidings_domain::BodyLimits;
+use tokens::Tokens;
+
+/// The api service's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Apps and their secrets.
+    pub apps: Vec<AppConfig>,
+    /// Aggregates kept in memory per kind.
+    pub aggregate_cache: u64,
+    /// Longest text body, in bytes.
+    pub max_text_bytes: usize,
+    /// Largest custom body, JSON-encoded, in bytes.
+    pub max_custom_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let limits = BodyLimits::default();
+        Self {
+            apps: Vec::new(),
+            aggregate_cache: 200_000,
+            max_text_bytes: limits.max_text_bytes,
+            max_custom_bytes: limits.max_custom_bytes,
+        }
+    }
+}
+
+impl Config {
+    /// The body limits this configuration sets.
+    pub fn body_limits(&self) -> BodyLimits {
+        BodyLimits {
+            max_text_bytes: self.max_text_bytes,
+            max_custom_bytes: self.max_custom_bytes,
+        }
+    }
+}
+
+/// The api service's shared parts, for embedding (all-in-one, gateway) or serving alone.
+#[derive(Clone)]
+pub struct Api {
+    pub commands: Commands,
+    pub tokens: Tokens,
+    pub signatures: SignatureCheck,
+}
+
+impl Api {
+    /// Builds the command side on a JetStream context whose streams are provisioned.
+    pub async fn build(
+        config: &Config,
+        js: async_nats::jetstream::Context,
+    ) -> anyhow::Result<Self> {
+        let apps = Apps::new(&config.apps).context("invalid app configuration")?;
+        let commands = Commands::new(js, config.aggregate_cache, config.body_limits())
+            .await
+            .context("opening the events stream")?;
+        Ok(Self {
+            commands,
+            tokens: Tokens::new(apps.clone()),
+            signatures: SignatureCheck::new(apps),
+        })
+    }
+
+    /// The signed server-API routes.
+    pub fn router(&self) -> axum::Router {
+        http::router(
+            http::ServerApiState {
+                commands: self.commands.clone(),
+                tokens: self.tokens.clone(),
+            },
+            self.signatures.clone(),
+        )
+    }
+}
+
+/// The api service on its own listener.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+}
+
+impl App {
+    /// Binds `listen` and prepares the routes.
+    pub async fn build(api: &Api, listen: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        Ok(Self {
+            listener,
+            router: api
+                .router()
+                .route("/healthz", axum::routing::get(|| async { "ok" })),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// Why a string is not a valid identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} must be 1-64 characters of [A-Za-z0-9_-], got {value:?}")]
+#[error("invalid id for {kind}: {value:?}; ids are 1-64 characters of [A-Za-z0-9_-]")]
 pub struct IdError {
     pub kind: &'static str,
     pub value: String,

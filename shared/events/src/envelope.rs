@@ -52,3 +52,14 @@ pub fn publish_headers(encoded: &codec::Encoded, msg_id: &str) -> HeaderMap {
     h.insert(headers::EVENT_VERSION, encoded.version.to_string().as_str());
     h
 }
+
+/// The `Nats-Msg-Id` of an event: the same decision always yields the same id, so JetStream's
+/// dedupe window drops a re-published copy.
+pub fn dedupe_id(event: &Event) -> String {
+    match event {
+        Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
+            format!("{}.user.{}.v{}", p.app, p.user, p.version)
+        }
+        Event::MessageSent(m) => format!("{}.msg.{}.{}.{}", m.app, m.conv, m.from, m.client_msg_id),
+    }
+}

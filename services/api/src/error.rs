@@ -1,0 +1,104 @@
+//! The protocol's error codes and the one place errors become HTTP answers.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tidings_domain::body::BodyError;
+use tidings_domain::{DomainError, IdError};
+
+/// Every error code in PROTOCOL.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidId,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    NotFriends,
+    Blocked,
+    NotMember,
+    Muted,
+    RateLimited,
+    TooLarge,
+    Conflict,
+    Unavailable,
+    Internal,
+    BadSignature,
+    StaleTimestamp,
+    ReplayedNonce,
+    UnknownApp,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest | InvalidId => StatusCode::BAD_REQUEST,
+            Unauthorized | BadSignature | StaleTimestamp | ReplayedNonce | UnknownApp => {
+                StatusCode::UNAUTHORIZED
+            }
+            Forbidden | NotFriends | Blocked | NotMember | Muted => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Conflict => StatusCode::CONFLICT,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A refused or failed request: a code and a message for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of infrastructure (NATS, store): logged here, once, and reported as `unavailable`.
+    pub fn unavailable(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{context}");
+        Self::new(ErrorCode::Unavailable, format!("{context}: try again"))
+    }
+}
+
+impl From<IdError> for ApiError {
+    fn from(e: IdError) -> Self {
+        Self::new(ErrorCode::InvalidId, e.to_string())
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let code = match &e {
+            DomainError::NotFound(_) => ErrorCode::NotFound,
+            DomainError::InvalidBody(BodyError::EmptyText) => ErrorCode::InvalidRequest,
+            DomainError::InvalidBody(_) => ErrorCode::TooLarge,
+            DomainError::Invalid(_) => ErrorCode::InvalidRequest,
+            DomainError::Forbidden(_) => ErrorCode::Forbidden,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.code.status().is_client_error() {
+            tracing::info!(code = ?self.code, message = %self.message, "request refused");
+        }
+        (self.code.status(), Json(self)).into_response()
+    }
+}

@@ -1,0 +1,105 @@
+//! The signed server API (app server -> Tidings).
+
+use crate::commands::{Commands, SendRequest, UpsertUserRequest};
+use crate::error::{ApiError, ErrorCode};
+use crate::json::{JsonBody, rejection_error};
+use crate::signature::{SignatureCheck, SignedBy, require_signature};
+use crate::tokens::{DEFAULT_TTL_SECS, Tokens};
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Extension, Json, Router, middleware};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tidings_domain::UserId;
+
+/// What the server-API handlers share.
+#[derive(Clone)]
+pub struct ServerApiState {
+    pub commands: Commands,
+    pub tokens: Tokens,
+}
+
+/// The server API routes, all behind the signature check.
+pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
+    Router::new()
+        .route("/v1/users", post(upsert_user))
+        .route("/v1/users/{user_id}/token", post(mint_token))
+        .route("/v1/messages", post(send_message))
+        .layer(middleware::from_fn_with_state(check, require_signature))
+        .with_state(state)
+}
+
+async fn upsert_user(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    JsonBody(request): JsonBody<UpsertUserRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let user_id = request.user_id.clone();
+    let version = state.commands.upsert_user(&app, request).await?;
+    Ok(Json(json!({ "user_id": user_id, "version": version })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenRequest {
+    ttl_secs: Option<u64>,
+}
+
+async fn mint_token(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let user = UserId::parse(user_id)?;
+    let request: TokenRequest = if body.is_empty() {
+        TokenRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| rejection_error(&e.to_string()))?
+    };
+    if !state.commands.is_registered(&app, &user).await? {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("user {user} not found: register it first"),
+        ));
+    }
+    let (token, expires_at) = state.tokens.mint(
+        &app,
+        &user,
+        0,
+        request.ttl_secs.unwrap_or(DEFAULT_TTL_SECS),
+        chrono::Utc::now().timestamp(),
+    )?;
+    Ok(Json(json!({ "token": token, "expires_at": expires_at })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerSendRequest {
+    from: UserId,
+    #[serde(flatten)]
+    message: SendRequest,
+}
+
+async fn send_message(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    JsonBody(request): JsonBody<ServerSendRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if !state.commands.is_registered(&app, &request.from).await? {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("user {} not found", request.from),
+        ));
+    }
+    let sent = state
+        .commands
+        .send(&app, &request.from, request.message)
+        .await?;
+    Ok(Json(json!({
+        "t": "sent",
+        "msg_id": sent.msg_id,
+        "conv": sent.conv,
+        "conv_seq": sent.conv_seq,
+        "ts": sent.ts,
+    })))
+}
