@@ -1,1 +1,113 @@
-//! placeholder
+//! tidings-gateway: the WebSocket edge and client REST. It authenticates users, delivers
+//! their inbox (catch-up from the store, then live from NATS), and hands their commands to
+//! the api's command handler in-process. It reads the store, never writes events itself.
+
+pub mod auth;
+pub mod frames;
+pub mod hub;
+pub mod rest;
+pub mod session;
+pub mod ws;
+
+use serde::Deserialize;
+use session::{Limits, Shared};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_api::Api;
+use tidings_api::tokens::Tokens;
+use tidings_store::ReadModels;
+use tokio_util::sync::CancellationToken;
+
+/// The gateway's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Browser origins allowed to open a WebSocket; empty allows all.
+    pub allowed_origins: Vec<String>,
+    /// A connection silent this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Largest client frame; larger ones close the connection with 1009.
+    pub max_frame_bytes: usize,
+    /// Sustained client frames per second per connection.
+    pub frames_per_sec: u32,
+    /// Burst of client frames per connection.
+    pub frames_burst: u32,
+    /// Live entries a connection may fall behind before it refills from the store.
+    pub push_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            idle_timeout_secs: 60,
+            max_frame_bytes: 64 * 1024,
+            frames_per_sec: 100,
+            frames_burst: 200,
+            push_buffer: 1024,
+        }
+    }
+}
+
+/// What the gateway's handlers share.
+pub struct GatewayState<S> {
+    pub shared: Arc<Shared<S>>,
+    pub tokens: Tokens,
+    pub config: Arc<Config>,
+}
+
+impl<S> Clone for GatewayState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            tokens: self.tokens.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The gateway, ready to route.
+pub struct Gateway<S> {
+    state: GatewayState<S>,
+}
+
+impl<S: ReadModels> Gateway<S> {
+    /// A gateway over `store`, sending commands through `api`, live entries from `client`.
+    pub fn new(
+        config: Config,
+        store: S,
+        api: &Api,
+        client: async_nats::Client,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            frames_per_sec: NonZeroU32::new(config.frames_per_sec)
+                .ok_or_else(|| anyhow::anyhow!("frames_per_sec must be > 0"))?,
+            burst: NonZeroU32::new(config.frames_burst)
+                .ok_or_else(|| anyhow::anyhow!("frames_burst must be > 0"))?,
+        };
+        let shared = Shared {
+            store,
+            commands: api.commands.clone(),
+            hub: hub::Hub::new(client, config.push_buffer),
+            limits,
+            shutdown,
+        };
+        Ok(Self {
+            state: GatewayState {
+                shared: Arc::new(shared),
+                tokens: api.tokens.clone(),
+                config: Arc::new(config),
+            },
+        })
+    }
+
+    /// The WebSocket and client REST routes.
+    pub fn router(&self) -> axum::Router {
+        rest::router::<S>()
+            .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
+            .with_state(self.state.clone())
+    }
+}

@@ -1,0 +1,219 @@
+//! WebSocket frames, both directions, and their JSON / MessagePack encodings.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tidings_api::commands::Sent;
+use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::json::rejection_error;
+use tidings_domain::{Body, ClientMsgId, Recipient, UserId};
+use tidings_store::Entry;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Hello {
+        #[serde(default)]
+        since: u64,
+        #[serde(default)]
+        device: Option<String>,
+    },
+    Send {
+        #[serde(default)]
+        id: Option<String>,
+        to: Recipient,
+        client_msg_id: ClientMsgId,
+        body: Body,
+    },
+    Sync {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        after: u64,
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    Ack {
+        seq: u64,
+    },
+    Ping,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Welcome {
+        user_id: UserId,
+        last_seq: u64,
+        server_time: i64,
+    },
+    Entry(Entry),
+    Synced {
+        seq: u64,
+    },
+    Sent {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        sent: Sent,
+    },
+    /// The answer to `sync`: one page of the inbox.
+    Page {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        entries: Vec<Entry>,
+        last_seq: u64,
+    },
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+    Pong,
+}
+
+impl ServerFrame {
+    /// An error answer to the request `id`.
+    pub fn error(id: Option<String>, error: ApiError) -> Self {
+        ServerFrame::Error {
+            id,
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
+
+/// The encoding a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    MessagePack,
+}
+
+/// A frame ready for the socket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoded {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Format {
+    /// Encodes a server frame.
+    pub fn encode(self, frame: &ServerFrame) -> Encoded {
+        match self {
+            Format::Json => Encoded::Text(serde_json::to_string(frame).expect("frames encode")),
+            Format::MessagePack => {
+                Encoded::Binary(rmp_serde::to_vec_named(frame).expect("frames encode"))
+            }
+        }
+    }
+}
+
+/// A client frame that could not be read, with the request id when one was readable.
+#[derive(Debug)]
+pub struct BadFrame {
+    pub id: Option<String>,
+    pub error: ApiError,
+}
+
+fn from_value(value: Value) -> Result<ClientFrame, BadFrame> {
+    let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    let Some(t) = value.get("t").and_then(Value::as_str) else {
+        return Err(BadFrame {
+            id,
+            error: ApiError::new(ErrorCode::InvalidRequest, "frame has no \"t\""),
+        });
+    };
+    if !["hello", "send", "sync", "ack", "ping"].contains(&t) {
+        let message = format!("unknown frame type {t:?}");
+        return Err(BadFrame {
+            id,
+            error: ApiError::new(ErrorCode::InvalidRequest, message),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| BadFrame {
+        id,
+        error: rejection_error(&e.to_string()),
+    })
+}
+
+/// Reads a text (JSON) frame.
+pub fn decode_text(text: &str) -> Result<ClientFrame, BadFrame> {
+    let value: Value = serde_json::from_str(text).map_err(|e| BadFrame {
+        id: None,
+        error: ApiError::new(ErrorCode::InvalidRequest, format!("malformed JSON: {e}")),
+    })?;
+    from_value(value)
+}
+
+/// Reads a binary (MessagePack) frame.
+pub fn decode_binary(bytes: &[u8]) -> Result<ClientFrame, BadFrame> {
+    let value: Value = rmp_serde::from_slice(bytes).map_err(|e| BadFrame {
+        id: None,
+        error: ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("malformed MessagePack: {e}"),
+        ),
+    })?;
+    from_value(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_parse() {
+        assert!(matches!(
+            decode_text(r#"{"t":"hello","since":5}"#).unwrap(),
+            ClientFrame::Hello {
+                since: 5,
+                device: None
+            }
+        ));
+        let send = decode_text(
+            r#"{"t":"send","id":"1","to":{"user":"bob"},"client_msg_id":"c1","body":{"type":"text","text":"hi"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(send, ClientFrame::Send { id: Some(ref i), .. } if i == "1"));
+        assert!(matches!(
+            decode_text(r#"{"t":"ping","extra":1}"#).unwrap(),
+            ClientFrame::Ping
+        ));
+    }
+
+    #[test]
+    fn bad_frames_name_the_problem() {
+        let e = decode_text("{nope").unwrap_err();
+        assert_eq!(e.error.code, ErrorCode::InvalidRequest);
+        let e = decode_text(r#"{"t":"teleport","id":"7"}"#).unwrap_err();
+        assert_eq!(
+            (e.id.as_deref(), e.error.code),
+            (Some("7"), ErrorCode::InvalidRequest)
+        );
+        let e = decode_text(
+            r#"{"t":"send","id":"2","to":{"user":"b b"},"client_msg_id":"c","body":{"type":"text","text":"x"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.id.as_deref(), e.error.code),
+            (Some("2"), ErrorCode::InvalidId)
+        );
+    }
+
+    #[test]
+    fn server_frames_have_the_protocol_shape() {
+        let frame = ServerFrame::Synced { seq: 3 };
+        assert_eq!(
+            Format::Json.encode(&frame),
+            Encoded::Text(r#"{"t":"synced","seq":3}"#.into())
+        );
+        let Encoded::Binary(bytes) = Format::MessagePack.encode(&ServerFrame::Pong) else {
+            panic!("binary expected")
+        };
+        let back: Value = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back, serde_json::json!({"t": "pong"}));
+    }
+}

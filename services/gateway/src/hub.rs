@@ -1,0 +1,118 @@
+//! One NATS subscription per connected user, shared by all of that user's connections in this
+//! gateway, fanned out through a broadcast channel. The subscription ends with the last
+//! connection.
+
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tidings_domain::{AppId, UserId};
+use tidings_events::subjects;
+use tidings_store::Entry;
+use tokio::sync::broadcast;
+
+struct Topic {
+    sender: broadcast::Sender<Arc<Entry>>,
+    connections: usize,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The per-user fan-out.
+#[derive(Clone)]
+pub struct Hub {
+    client: async_nats::Client,
+    topics: Arc<Mutex<HashMap<String, Topic>>>,
+    capacity: usize,
+}
+
+/// A connection's share of a user's subscription; dropping it leaves.
+pub struct Subscription {
+    pub receiver: broadcast::Receiver<Arc<Entry>>,
+    hub: Hub,
+    subject: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut topics = self.hub.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(topic) = topics.get_mut(&self.subject) {
+            topic.connections -= 1;
+            if topic.connections == 0 {
+                topic.task.abort();
+                topics.remove(&self.subject);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// A hub on `client`; each connection may fall `capacity` entries behind before it is
+    /// told it lagged (and then refills from the store).
+    pub fn new(client: async_nats::Client, capacity: usize) -> Self {
+        Self {
+            client,
+            topics: Arc::new(Mutex::new(HashMap::new())),
+            capacity,
+        }
+    }
+
+    /// Joins the user's live entries. When this returns, the server has registered the
+    /// subscription, so every entry pushed from now on is received.
+    pub async fn subscribe(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> Result<Subscription, async_nats::Error> {
+        let subject = subjects::push(app, user);
+        let existing = {
+            let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+            topics.get_mut(&subject).map(|topic| {
+                topic.connections += 1;
+                topic.sender.subscribe()
+            })
+        };
+        let receiver = match existing {
+            Some(receiver) => receiver,
+            None => {
+                let mut nats = self.client.subscribe(subject.clone()).await?;
+                self.client.flush().await?;
+                let (sender, receiver) = broadcast::channel(self.capacity);
+                let fanout = sender.clone();
+                let task = tokio::spawn(async move {
+                    while let Some(message) = nats.next().await {
+                        match rmp_serde::from_slice::<Entry>(&message.payload) {
+                            Ok(entry) => {
+                                let _ = fanout.send(Arc::new(entry));
+                            }
+                            Err(error) => tracing::error!(%error, "unreadable push"),
+                        }
+                    }
+                });
+                let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+                match topics.get_mut(&subject) {
+                    // Another connection of the same user subscribed meanwhile: share theirs.
+                    Some(topic) => {
+                        task.abort();
+                        topic.connections += 1;
+                        topic.sender.subscribe()
+                    }
+                    None => {
+                        topics.insert(
+                            subject.clone(),
+                            Topic {
+                                sender,
+                                connections: 1,
+                                task,
+                            },
+                        );
+                        receiver
+                    }
+                }
+            }
+        };
+        Ok(Subscription {
+            receiver,
+            hub: self.clone(),
+            subject,
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! Client REST: a user's inbox, conversations and history, read from the store.
+
+use crate::GatewayState;
+use crate::auth::authenticate;
+use crate::session::MAX_PAGE;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tidings_api::error::{ApiError, ErrorCode};
+use tidings_domain::ConvId;
+use tidings_store::ReadModels;
+
+/// The client REST routes.
+pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
+    Router::new()
+        .route("/v1/inbox", get(inbox::<S>))
+        .route("/v1/conversations", get(conversations::<S>))
+        .route("/v1/conversations/{conv}/messages", get(messages::<S>))
+}
+
+fn check_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("limit must be 1-{MAX_PAGE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+fn store_error(e: tidings_store::StoreError) -> ApiError {
+    ApiError::unavailable("reading the store", e)
+}
+
+#[derive(Debug, Deserialize)]
+struct InboxQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<usize>,
+    token: Option<String>,
+}
+
+async fn inbox<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
+    let me = authenticate(&state.tokens, &headers, query.token.as_deref())?;
+    let limit = check_limit(query.limit, 100)?;
+    let store = &state.shared.store;
+    let entries = store
+        .inbox_after(&me.app, &me.user, query.after, limit)
+        .await
+        .map_err(store_error)?;
+    let last_seq = store
+        .inbox_last_seq(&me.app, &me.user)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "entries": entries, "last_seq": last_seq })))
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn conversations<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let me = authenticate(&state.tokens, &headers, query.token.as_deref())?;
+    let rows = state
+        .shared
+        .store
+        .conversations(&me.app, &me.user)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "conversations": rows })))
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+    token: Option<String>,
+}
+
+async fn messages<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Path(conv): Path<String>,
+    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
+    let me = authenticate(&state.tokens, &headers, query.token.as_deref())?;
+    let conv = ConvId::parse(conv)?;
+    let limit = check_limit(query.limit, 50)?;
+    let store = &state.shared.store;
+    // A user reads only conversations they take part in.
+    let member = store
+        .conversation(&me.app, &me.user, &conv)
+        .await
+        .map_err(store_error)?
+        .is_some();
+    if !member {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "not a conversation of this user",
+        ));
+    }
+    let messages = store
+        .messages_before(&me.app, &conv, query.before, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "messages": messages })))
+}

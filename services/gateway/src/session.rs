@@ -1,0 +1,371 @@
+//! One client connection, independent of the WebSocket library: frames come in through a
+//! `Stream` and go out through a `Sink`, so tests can drive it with channels.
+//!
+//! Catch-up and live delivery never gap or repeat: the user's push subscription is confirmed
+//! before the store is read, every entry goes out only if its `seq` is `last_sent + 1`, and a
+//! jump (or a lagging channel) is filled from the store first.
+
+use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
+use crate::hub::{Hub, Subscription};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tidings_api::commands::{Commands, SendRequest};
+use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::tokens::Principal;
+use tidings_store::{Entry, ReadModels};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// Largest page a `sync` (or catch-up step) reads.
+pub const MAX_PAGE: usize = 500;
+
+/// What arrives from the socket.
+#[derive(Debug)]
+pub enum Incoming {
+    Text(String),
+    Binary(Vec<u8>),
+    /// Ping, pong: proof of life, nothing to answer at this level.
+    Control,
+    /// The frame exceeded the size limit.
+    TooLarge,
+    Closed,
+}
+
+/// What goes to the socket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Frame(Encoded),
+    Close { code: u16, reason: String },
+}
+
+/// Per-connection limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub idle_timeout: Duration,
+    pub frames_per_sec: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+/// What every session shares.
+pub struct Shared<S> {
+    pub store: S,
+    pub commands: Commands,
+    pub hub: Hub,
+    pub limits: Limits,
+    pub shutdown: CancellationToken,
+}
+
+struct Live {
+    subscription: Subscription,
+    last_sent: u64,
+    device: String,
+}
+
+struct Session<S, O> {
+    shared: Arc<Shared<S>>,
+    principal: Principal,
+    format: Format,
+    out: O,
+    live: Option<Live>,
+    limiter: DefaultDirectRateLimiter,
+}
+
+/// Why a session ended early.
+#[derive(Debug)]
+struct SocketGone;
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn store_error(e: tidings_store::StoreError) -> ApiError {
+    ApiError::unavailable("reading the store", e)
+}
+
+/// Runs a connection until the client leaves, idles out, or the server shuts down.
+pub async fn run<S, I, O>(
+    shared: Arc<Shared<S>>,
+    principal: Principal,
+    format: Format,
+    mut incoming: I,
+    out: O,
+) where
+    S: ReadModels,
+    I: Stream<Item = Incoming> + Unpin,
+    O: Sink<Outgoing> + Unpin,
+{
+    let limits = shared.limits.clone();
+    let shutdown = shared.shutdown.clone();
+    let mut session = Session {
+        limiter: RateLimiter::direct(
+            Quota::per_second(limits.frames_per_sec).allow_burst(limits.burst),
+        ),
+        shared,
+        principal,
+        format,
+        out,
+        live: None,
+    };
+    let idle = tokio::time::sleep(limits.idle_timeout);
+    tokio::pin!(idle);
+    let result: Result<(), SocketGone> = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break session.close(1001, "server shutting down").await,
+            _ = &mut idle => break session.close(1000, "idle timeout").await,
+            frame = incoming.next() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout);
+                let step = match frame {
+                    None | Some(Incoming::Closed) => break Ok(()),
+                    Some(Incoming::Control) => Ok(()),
+                    Some(Incoming::TooLarge) => break session.close(1009, "frame too large").await,
+                    Some(Incoming::Text(text)) => session.on_frame(frames::decode_text(&text)).await,
+                    Some(Incoming::Binary(bytes)) => session.on_frame(frames::decode_binary(&bytes)).await,
+                };
+                if step.is_err() { break Err(SocketGone); }
+            }
+            pushed = next_push(&mut session.live) => {
+                if session.on_push(pushed).await.is_err() { break Err(SocketGone); }
+            }
+        }
+    };
+    if result.is_err() {
+        tracing::debug!(user = %session.principal.user, "connection lost");
+    }
+}
+
+async fn next_push(live: &mut Option<Live>) -> Result<Arc<Entry>, RecvError> {
+    match live {
+        Some(live) => live.subscription.receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
+    async fn emit(&mut self, frame: &ServerFrame) -> Result<(), SocketGone> {
+        let encoded = self.format.encode(frame);
+        self.out
+            .feed(Outgoing::Frame(encoded))
+            .await
+            .map_err(|_| SocketGone)
+    }
+
+    async fn flush(&mut self) -> Result<(), SocketGone> {
+        self.out.flush().await.map_err(|_| SocketGone)
+    }
+
+    async fn answer(&mut self, frame: ServerFrame) -> Result<(), SocketGone> {
+        self.emit(&frame).await?;
+        self.flush().await
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) -> Result<(), SocketGone> {
+        self.out
+            .send(Outgoing::Close {
+                code,
+                reason: reason.to_owned(),
+            })
+            .await
+            .map_err(|_| SocketGone)
+    }
+
+    async fn on_frame(
+        &mut self,
+        frame: Result<ClientFrame, frames::BadFrame>,
+    ) -> Result<(), SocketGone> {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(bad) => {
+                tracing::info!(user = %self.principal.user, code = ?bad.error.code, message = %bad.error.message, "bad frame");
+                return self.answer(ServerFrame::error(bad.id, bad.error)).await;
+            }
+        };
+        if !matches!(frame, ClientFrame::Ping) && self.limiter.check().is_err() {
+            let id = match &frame {
+                ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } => id.clone(),
+                _ => None,
+            };
+            let error = ApiError::new(ErrorCode::RateLimited, "too many frames, slow down");
+            return self.answer(ServerFrame::error(id, error)).await;
+        }
+        match frame {
+            ClientFrame::Ping => self.answer(ServerFrame::Pong).await,
+            ClientFrame::Hello { since, device } => self.on_hello(since, device).await,
+            _ if self.live.is_none() => {
+                let id = match &frame {
+                    ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } => id.clone(),
+                    _ => None,
+                };
+                let error =
+                    ApiError::new(ErrorCode::InvalidRequest, "hello must be the first frame");
+                self.answer(ServerFrame::error(id, error)).await
+            }
+            ClientFrame::Send {
+                id,
+                to,
+                client_msg_id,
+                body,
+            } => {
+                let request = SendRequest {
+                    to,
+                    client_msg_id,
+                    body,
+                };
+                let answer = match self
+                    .shared
+                    .commands
+                    .send(&self.principal.app, &self.principal.user, request)
+                    .await
+                {
+                    Ok(sent) => ServerFrame::Sent { id, sent },
+                    Err(error) => ServerFrame::error(id, error),
+                };
+                self.answer(answer).await
+            }
+            ClientFrame::Sync { id, after, limit } => {
+                let answer = match self.page(after, limit).await {
+                    Ok((entries, last_seq)) => ServerFrame::Page {
+                        id,
+                        entries,
+                        last_seq,
+                    },
+                    Err(error) => ServerFrame::error(id, error),
+                };
+                self.answer(answer).await
+            }
+            ClientFrame::Ack { seq } => {
+                let live = self.live.as_ref().expect("checked above");
+                let (app, user) = (&self.principal.app, &self.principal.user);
+                if let Err(e) = self
+                    .shared
+                    .store
+                    .ack_device(app, user, &live.device, seq)
+                    .await
+                {
+                    let error = store_error(e);
+                    return self.answer(ServerFrame::error(None, error)).await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn page(&self, after: u64, limit: Option<usize>) -> Result<(Vec<Entry>, u64), ApiError> {
+        let limit = limit.unwrap_or(100);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("limit must be 1-{MAX_PAGE}"),
+            ));
+        }
+        let (app, user) = (&self.principal.app, &self.principal.user);
+        let store = &self.shared.store;
+        let entries = store
+            .inbox_after(app, user, after, limit)
+            .await
+            .map_err(store_error)?;
+        let last_seq = store.inbox_last_seq(app, user).await.map_err(store_error)?;
+        Ok((entries, last_seq))
+    }
+
+    async fn on_hello(&mut self, since: u64, device: Option<String>) -> Result<(), SocketGone> {
+        if self.live.is_some() {
+            let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
+            return self.answer(ServerFrame::error(None, error)).await;
+        }
+        let device = device.unwrap_or_else(|| "default".into());
+        if device.is_empty() || device.len() > 64 {
+            let error = ApiError::new(ErrorCode::InvalidRequest, "device must be 1-64 characters");
+            return self.answer(ServerFrame::error(None, error)).await;
+        }
+        let (app, user) = (self.principal.app.clone(), self.principal.user.clone());
+        // Subscribe before reading the store, so nothing written meanwhile is missed.
+        let subscription = match self.shared.hub.subscribe(&app, &user).await {
+            Ok(s) => s,
+            Err(e) => {
+                let error = ApiError::unavailable("subscribing to live entries", e);
+                return self.answer(ServerFrame::error(None, error)).await;
+            }
+        };
+        let last_seq = match self.shared.store.inbox_last_seq(&app, &user).await {
+            Ok(seq) => seq,
+            Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
+        };
+        self.emit(&ServerFrame::Welcome {
+            user_id: user,
+            last_seq,
+            server_time: now_millis(),
+        })
+        .await?;
+        self.live = Some(Live {
+            subscription,
+            last_sent: since,
+            device,
+        });
+        self.fill_from_store(None).await?;
+        let seq = self.live.as_ref().map_or(since, |l| l.last_sent);
+        self.answer(ServerFrame::Synced { seq }).await
+    }
+
+    /// Sends stored entries after `last_sent`, up to `until` (everything when `None`).
+    async fn fill_from_store(&mut self, until: Option<u64>) -> Result<(), SocketGone> {
+        loop {
+            let after = self.live.as_ref().map_or(0, |l| l.last_sent);
+            if until.is_some_and(|u| after >= u) {
+                return Ok(());
+            }
+            let want = until.map_or(MAX_PAGE, |u| ((u - after) as usize).min(MAX_PAGE));
+            let (app, user) = (&self.principal.app, &self.principal.user);
+            let page = match self.shared.store.inbox_after(app, user, after, want).await {
+                Ok(page) => page,
+                Err(e) => {
+                    let error = store_error(e);
+                    return self.answer(ServerFrame::error(None, error)).await;
+                }
+            };
+            if page.is_empty() {
+                return Ok(());
+            }
+            for entry in page {
+                self.deliver(entry).await?;
+            }
+        }
+    }
+
+    /// Sends one entry if it is the next one; older ones are skipped.
+    async fn deliver(&mut self, entry: Entry) -> Result<(), SocketGone> {
+        let Some(live) = self.live.as_mut() else {
+            return Ok(());
+        };
+        if entry.seq != live.last_sent + 1 {
+            return Ok(());
+        }
+        live.last_sent = entry.seq;
+        self.emit(&ServerFrame::Entry(entry)).await
+    }
+
+    async fn on_push(&mut self, pushed: Result<Arc<Entry>, RecvError>) -> Result<(), SocketGone> {
+        match pushed {
+            Ok(entry) => {
+                let last_sent = self.live.as_ref().map_or(0, |l| l.last_sent);
+                if entry.seq > last_sent + 1 {
+                    self.fill_from_store(Some(entry.seq - 1)).await?;
+                }
+                self.deliver(Entry::clone(&entry)).await?;
+            }
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::debug!(
+                    skipped,
+                    "connection lagged behind live entries; filling from the store"
+                );
+                self.fill_from_store(None).await?;
+            }
+            Err(RecvError::Closed) => {
+                return self.close(1011, "live delivery ended").await;
+            }
+        }
+        self.flush().await
+    }
+}

@@ -1,0 +1,204 @@
+//! Runs the fold over the events stream: a durable pull consumer positioned from the store's
+//! checkpoint, batches of whatever is available applied atomically with the checkpoint, an ack
+//! after the write, then live pushes of the new inbox entries.
+
+use crate::fold::project;
+use anyhow::Context as _;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::{self, stream::Stream as JsStream};
+use futures_util::{FutureExt, StreamExt};
+use std::time::Duration;
+use tidings_events::definitions::projector_consumer;
+use tidings_events::{Envelope, headers, subjects};
+use tidings_store::{Delivery, ReadModels};
+
+/// The projection's name: its checkpoint key and dead-letter subject.
+pub const PROJECTION: &str = "inbox";
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Applied this many new events (redeliveries already covered are not counted).
+    Processed(usize),
+    /// Nothing arrived within the wait.
+    CaughtUp,
+}
+
+/// The projector over one store.
+pub struct Projector<S> {
+    store: S,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    messages: pull::Stream,
+    checkpoint: u64,
+    max_batch: usize,
+}
+
+/// Creates the durable consumer at `checkpoint + 1`, or keeps the existing one when it
+/// already stands exactly there. The store's checkpoint is the truth, never the ack floor.
+async fn position_consumer(
+    stream: &JsStream,
+    checkpoint: u64,
+) -> anyhow::Result<jetstream::consumer::PullConsumer> {
+    let mut config = projector_consumer();
+    let name = config.durable_name.clone().expect("durable consumer");
+    if let Ok(info) = stream.consumer_info(&name).await {
+        let settled = info.num_ack_pending == 0
+            && info.delivered.stream_sequence == checkpoint
+            && info.ack_floor.stream_sequence == checkpoint;
+        if settled {
+            return stream
+                .get_consumer(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("consumer {name}: {e}"));
+        }
+        stream.delete_consumer(&name).await?;
+    }
+    config.deliver_policy = if checkpoint == 0 {
+        DeliverPolicy::All
+    } else {
+        DeliverPolicy::ByStartSequence {
+            start_sequence: checkpoint + 1,
+        }
+    };
+    Ok(stream.create_consumer(config).await?)
+}
+
+impl<S: ReadModels> Projector<S> {
+    /// Positions the consumer from the store's checkpoint and opens the message stream.
+    pub async fn start(
+        store: S,
+        client: async_nats::Client,
+        max_batch: usize,
+    ) -> anyhow::Result<Self> {
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .get_stream(subjects::EVENTS_STREAM)
+            .await
+            .context("opening the events stream")?;
+        let checkpoint = store.checkpoint(PROJECTION).await?;
+        let consumer = position_consumer(&stream, checkpoint).await?;
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(max_batch)
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await?;
+        tracing::info!(checkpoint, "projector started");
+        Ok(Self {
+            store,
+            client,
+            js,
+            messages,
+            checkpoint,
+            max_batch,
+        })
+    }
+
+    /// The last stream sequence applied.
+    pub fn checkpoint(&self) -> u64 {
+        self.checkpoint
+    }
+
+    /// Waits up to `wait` for events, then applies everything already received (up to the
+    /// batch size) in one atomic write.
+    pub async fn step(&mut self, wait: Duration) -> anyhow::Result<Step> {
+        let first = match tokio::time::timeout(wait, self.messages.next()).await {
+            Err(_) => return Ok(Step::CaughtUp),
+            Ok(None) => anyhow::bail!("consumer stream ended"),
+            Ok(Some(message)) => message.map_err(|e| anyhow::anyhow!("consumer: {e}"))?,
+        };
+        let mut batch = vec![first];
+        while batch.len() < self.max_batch {
+            match self.messages.next().now_or_never() {
+                Some(Some(Ok(message))) => batch.push(message),
+                Some(Some(Err(e))) => anyhow::bail!("consumer: {e}"),
+                Some(None) | None => break,
+            }
+        }
+        self.apply(batch).await
+    }
+
+    async fn apply(&mut self, batch: Vec<jetstream::Message>) -> anyhow::Result<Step> {
+        let mut writes = Vec::new();
+        let mut through = self.checkpoint;
+        let mut applied = 0;
+        for message in &batch {
+            let seq = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("message metadata: {e}"))?
+                .stream_sequence;
+            if seq <= through {
+                continue; // Redelivery of something the store already holds.
+            }
+            match Envelope::decode(
+                seq,
+                &message.subject,
+                message.headers.as_ref(),
+                &message.payload,
+            ) {
+                Ok(envelope) => writes.extend(project(&envelope)),
+                Err(error) => self.dead_letter(message, seq, &error.to_string()).await?,
+            }
+            through = seq;
+            applied += 1;
+        }
+        if through > self.checkpoint {
+            let deliveries = self.store.apply(PROJECTION, through, writes).await?;
+            self.checkpoint = through;
+            self.push(deliveries).await;
+        }
+        // Ack only after the write: a crash before it redelivers, and replay is harmless.
+        if let Some(last) = batch.last() {
+            last.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        }
+        Ok(Step::Processed(applied))
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &jetstream::Message,
+        seq: u64,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        tracing::error!(seq, subject = %message.subject, reason, "unreadable event parked on the dead-letter stream");
+        let mut h = message.headers.clone().unwrap_or_default();
+        h.insert(headers::DEAD_LETTER_REASON, reason);
+        h.insert(headers::DEAD_LETTER_SEQ, seq.to_string().as_str());
+        h.insert(headers::DEAD_LETTER_SUBJECT, message.subject.as_str());
+        self.js
+            .publish_with_headers(
+                subjects::dead_letter_event(PROJECTION),
+                h,
+                message.payload.clone(),
+            )
+            .await?
+            .await?;
+        Ok(())
+    }
+
+    async fn push(&self, deliveries: Vec<Delivery>) {
+        for delivery in deliveries {
+            let payload = rmp_serde::to_vec_named(&delivery.entry).expect("entries encode");
+            let subject = subjects::push(&delivery.app, &delivery.user);
+            // Live push is best effort: the store is authoritative and clients catch up by seq.
+            if let Err(error) = self.client.publish(subject, payload.into()).await {
+                tracing::warn!(%error, "live push failed");
+            }
+        }
+    }
+
+    /// Runs until `shutdown` resolves.
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                step = self.step(Duration::from_secs(1)) => { step?; }
+            }
+        }
+    }
+}
