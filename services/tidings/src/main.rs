@@ -1,1 +1,196 @@
-fn main() {}
+//! The `tidings` binary. See `tidings --help`.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tidings::config::Config;
+use tidings::up::{Server, connect_nats, supervise_projector};
+use tidings::{dev_app, replay};
+use tidings_store::{FjallStore, ProjectionStore};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about = "Tidings: an event-sourced IM backend"
+)]
+struct Cli {
+    /// A TOML configuration file.
+    #[arg(long, global = true, env = "TIDINGS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run api, projector and gateway in one process on the embedded store.
+    Up {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run only the signed server API against NATS_URL.
+    Api {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run only the projector against NATS_URL, into the store in --data-dir.
+    Projector {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run only the gateway (WebSocket, client REST, in-process commands) against NATS_URL.
+    Gateway {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Rebuild read models from stream sequence 1 into a fresh store and print its digest.
+    Replay {
+        /// Which projection: `inbox` (inboxes, conversations, timelines, users).
+        projection: String,
+        #[arg(long)]
+        into: PathBuf,
+    },
+    /// Print the digest and checkpoint of a stopped store.
+    Digest {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// Exit code for a configuration error (EX_CONFIG is 78; 64 is EX_USAGE, as the style asks).
+const BAD_CONFIG: u8 = 64;
+
+/// NATS_URL, else the local server a running `tidings up` on the same data dir started.
+fn nats_url(config: &Config) -> anyhow::Result<String> {
+    if let Some(url) = &config.nats_url {
+        return Ok(url.clone());
+    }
+    std::fs::read_to_string(config.data_dir.join(tidings::up::NATS_URL_FILE))
+        .map(|url| url.trim().to_owned())
+        .map_err(|_| anyhow::anyhow!("set NATS_URL (or run `tidings up` on this data dir)"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tidings_runtime::telemetry::init();
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("tidings: bad configuration: {error:#}");
+            return ExitCode::from(BAD_CONFIG);
+        }
+    };
+    match run(cli.command, &mut config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tidings: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
+    match command {
+        Command::Up { data_dir, listen } => {
+            config.data_dir = data_dir.unwrap_or(config.data_dir.clone());
+            config.listen = listen.unwrap_or(config.listen);
+            let server = Server::build(config.clone()).await?;
+            println!("{}", server.ready_line());
+            server.run(tidings_runtime::shutdown::signal()).await
+        }
+        Command::Api { listen } => {
+            let listen = listen.unwrap_or(config.listen);
+            config
+                .api
+                .apps
+                .push(dev_app::load_or_create(&config.data_dir)?);
+            let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
+            let api =
+                tidings_api::Api::build(&config.api, async_nats::jetstream::new(client)).await?;
+            let app = tidings_api::App::build(&api, listen).await?;
+            println!("tidings api ready listen=http://{}", app.local_addr());
+            app.run(tidings_runtime::shutdown::signal()).await
+        }
+        Command::Projector { data_dir } => {
+            let data_dir = data_dir.unwrap_or(config.data_dir.clone());
+            let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
+            let store = FjallStore::open(&data_dir.join("store"))?;
+            let token = CancellationToken::new();
+            let supervisor = tokio::spawn(supervise_projector(
+                store,
+                client,
+                config.projector.clone(),
+                token.clone(),
+            ));
+            println!("tidings projector ready");
+            tidings_runtime::shutdown::signal().await;
+            token.cancel();
+            supervisor.await?;
+            Ok(())
+        }
+        Command::Gateway { data_dir, listen } => {
+            let data_dir = data_dir.unwrap_or(config.data_dir.clone());
+            let listen = listen.unwrap_or(config.listen);
+            config.api.apps.push(dev_app::load_or_create(&data_dir)?);
+            let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
+            let store = FjallStore::open(&data_dir.join("store"))?;
+            let api =
+                tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone()))
+                    .await?;
+            let token = CancellationToken::new();
+            let gateway = tidings_gateway::Gateway::new(
+                config.gateway.clone(),
+                store,
+                &api,
+                client,
+                token.clone(),
+            )?;
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!(
+                "tidings gateway ready listen=http://{}",
+                listener.local_addr()?
+            );
+            let router = gateway
+                .router()
+                .route("/healthz", axum::routing::get(|| async { "ok" }));
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    tidings_runtime::shutdown::signal().await;
+                    token.cancel();
+                })
+                .await?;
+            Ok(())
+        }
+        Command::Replay { projection, into } => {
+            anyhow::ensure!(
+                projection == tidings_projector::PROJECTION,
+                "unknown projection {projection:?}: the only one is \"inbox\""
+            );
+            let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
+            let report = replay::replay(&client, &into, true).await?;
+            println!(
+                "replayed events={} unreadable={} through_seq={} digest={}",
+                report.events, report.unreadable, report.through_seq, report.digest
+            );
+            Ok(())
+        }
+        Command::Digest { data_dir } => {
+            let data_dir = data_dir.unwrap_or(config.data_dir.clone());
+            let store = FjallStore::open(&data_dir.join("store"))?;
+            println!(
+                "checkpoint={} digest={}",
+                store.checkpoint(tidings_projector::PROJECTION).await?,
+                store.digest().await?
+            );
+            Ok(())
+        }
+    }
+}

@@ -14,8 +14,8 @@ pub const MIN_VERSION: (u32, u32) = (2, 10);
 pub const LOCAL_INSTALL: &str = ".tools/nats/bin/nats-server";
 
 fn parse_version(text: &str) -> Option<(u32, u32)> {
-    let v = text.split('v').nth(1)?;
-    let mut parts = v.trim().split('.');
+    let v = text.split_whitespace().find_map(|w| w.strip_prefix('v'))?;
+    let mut parts = v.split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 

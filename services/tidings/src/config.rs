@@ -1,0 +1,62 @@
+//! The `tidings` configuration: compiled-in defaults, then a TOML file (`--config`), then
+//! `TIDINGS_*` / `NATS_URL` variables, then command-line flags.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tidings_runtime::config::{env_override, env_override_opt, load_file};
+
+/// Everything a Tidings process may need; each service reads its own section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the embedded store (and, for `up`, the local nats-server) keep their data.
+    pub data_dir: PathBuf,
+    /// The HTTP and WebSocket address.
+    pub listen: SocketAddr,
+    /// An existing NATS server or cluster; `up` starts a local one when unset.
+    pub nats_url: Option<String>,
+    /// Stream replicas: 1 on one node, 3 on a cluster.
+    pub nats_replicas: usize,
+    /// Extra nats-server configuration for the local server `up` starts, such as
+    /// `jetstream { sync_interval: always }` (the durable profile).
+    pub local_nats_extra_config: String,
+    pub api: tidings_api::Config,
+    pub gateway: tidings_gateway::Config,
+    pub projector: tidings_projector::Config,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            nats_url: None,
+            nats_replicas: 1,
+            local_nats_extra_config: String::new(),
+            api: tidings_api::Config::default(),
+            gateway: tidings_gateway::Config::default(),
+            projector: tidings_projector::Config::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config: Config = load_file(file)?;
+        env_override(&mut config.data_dir, "TIDINGS_DATA_DIR")?;
+        env_override(&mut config.listen, "TIDINGS_LISTEN")?;
+        env_override_opt(&mut config.nats_url, "NATS_URL")?;
+        env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
+        if let Ok(origins) = std::env::var("TIDINGS_ALLOWED_ORIGINS") {
+            config.gateway.allowed_origins = origins
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        Ok(config)
+    }
+}

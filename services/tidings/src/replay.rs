@@ -1,0 +1,100 @@
+//! `tidings replay`: rebuild the read models from stream sequence 1 into a fresh store.
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use tidings_events::{Envelope, subjects};
+use tidings_projector::{PROJECTION, fold};
+use tidings_store::{FjallStore, ProjectionStore};
+
+/// Events applied per store write during a replay.
+const BATCH: usize = 2048;
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub events: u64,
+    pub unreadable: u64,
+    pub through_seq: u64,
+    pub digest: String,
+}
+
+/// Replays every event up to the stream's last sequence (at start) into the empty store at `into`.
+pub async fn replay(
+    client: &async_nats::Client,
+    into: &Path,
+    show_progress: bool,
+) -> anyhow::Result<Report> {
+    let store = FjallStore::open(into).with_context(|| format!("opening {}", into.display()))?;
+    anyhow::ensure!(
+        store.checkpoint(PROJECTION).await? == 0,
+        "{} already holds a projection: replay needs an empty directory",
+        into.display()
+    );
+    let js = async_nats::jetstream::new(client.clone());
+    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    let last = stream.info().await?.state.last_sequence;
+    let bar = if show_progress {
+        ProgressBar::new(last).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}")
+                .expect("valid template"),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut report = Report {
+        events: 0,
+        unreadable: 0,
+        through_seq: 0,
+        digest: String::new(),
+    };
+    if last > 0 {
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::All,
+                filter_subject: subjects::ALL_EVENTS.into(),
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        let mut writes = Vec::new();
+        let mut pending = 0;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
+            let seq = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("message metadata: {e}"))?
+                .stream_sequence;
+            match Envelope::decode(
+                seq,
+                &message.subject,
+                message.headers.as_ref(),
+                &message.payload,
+            ) {
+                Ok(envelope) => writes.extend(fold::project(&envelope)),
+                Err(error) => {
+                    tracing::warn!(seq, %error, "unreadable event skipped (the live projector dead-letters it)");
+                    report.unreadable += 1;
+                }
+            }
+            report.events += 1;
+            report.through_seq = seq;
+            pending += 1;
+            if pending >= BATCH || seq >= last {
+                store
+                    .apply(PROJECTION, seq, std::mem::take(&mut writes))
+                    .await?;
+                pending = 0;
+                bar.set_position(seq);
+            }
+            if seq >= last {
+                break;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    report.digest = store.digest().await?;
+    Ok(report)
+}

@@ -1,0 +1,187 @@
+//! `tidings up`: api, projector and gateway in one process on the embedded store, with a local
+//! nats-server when `NATS_URL` is not set.
+
+use crate::config::Config;
+use crate::dev_app;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tidings_api::Api;
+use tidings_api::apps::AppConfig;
+use tidings_gateway::Gateway;
+use tidings_projector::Projector;
+use tidings_runtime::nats_server::{NatsServer, Options};
+use tidings_store::FjallStore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Where `up` records the URL of the local nats-server it started.
+pub const NATS_URL_FILE: &str = "nats-url";
+
+/// How long running work may take to finish after shutdown begins.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Connects to NATS and provisions the streams.
+pub async fn connect_nats(url: &str, replicas: usize) -> anyhow::Result<async_nats::Client> {
+    let client = async_nats::ConnectOptions::new()
+        .name("tidings")
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to NATS at {url}"))?;
+    let js = async_nats::jetstream::new(client.clone());
+    tidings_events::definitions::provision(&js, replicas)
+        .await
+        .map_err(|e| anyhow::anyhow!("provisioning JetStream streams: {e}"))?;
+    Ok(client)
+}
+
+/// Runs the projector until `shutdown`, restarting it after a failure (the store's checkpoint
+/// makes a restart lose and repeat nothing).
+pub async fn supervise_projector(
+    store: FjallStore,
+    client: async_nats::Client,
+    config: tidings_projector::Config,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        let result = async {
+            let projector =
+                Projector::start(store.clone(), client.clone(), config.max_batch).await?;
+            projector.run(shutdown.clone().cancelled_owned()).await
+        }
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%error, ?backoff, "projector failed; restarting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// The all-in-one server, bound and ready to run.
+pub struct Server {
+    local_nats: Option<NatsServer>,
+    client: async_nats::Client,
+    store: FjallStore,
+    api: Api,
+    app: AppConfig,
+    listener: tokio::net::TcpListener,
+    config: Config,
+}
+
+impl Server {
+    /// Starts NATS if needed, provisions streams, opens the store and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let app = dev_app::load_or_create(&config.data_dir)?;
+        let (local_nats, url) = match &config.nats_url {
+            Some(url) => (None, url.clone()),
+            None => {
+                let server = NatsServer::start(&Options {
+                    store_dir: config.data_dir.join("nats"),
+                    port: None,
+                    extra_config: config.local_nats_extra_config.clone(),
+                })?;
+                let url = server.url().to_owned();
+                tracing::info!(%url, "started local nats-server");
+                // Other commands (replay) find the local server through this file.
+                std::fs::write(config.data_dir.join(NATS_URL_FILE), &url)?;
+                (Some(server), url)
+            }
+        };
+        let client = connect_nats(&url, config.nats_replicas).await?;
+        let store = FjallStore::open(&config.data_dir.join("store"))
+            .context("opening the embedded store")?;
+        let mut api_config = config.api.clone();
+        api_config.apps.push(app.clone());
+        let api = Api::build(&api_config, async_nats::jetstream::new(client.clone())).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Self {
+            local_nats,
+            client,
+            store,
+            api,
+            app,
+            listener,
+            config,
+        })
+    }
+
+    /// The bound HTTP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// The development app's credentials.
+    pub fn app(&self) -> &AppConfig {
+        &self.app
+    }
+
+    /// The embedded store (shared with the running services).
+    pub fn store(&self) -> &FjallStore {
+        &self.store
+    }
+
+    /// The line printed when ready, as PROTOCOL.md fixes it.
+    pub fn ready_line(&self) -> String {
+        format!(
+            "tidings ready listen=http://{} app_key={} app_secret={}",
+            self.local_addr(),
+            self.app.key,
+            self.app.secret
+        )
+    }
+
+    /// Serves until `shutdown` resolves, then drains within a grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let gateway = Gateway::new(
+            self.config.gateway.clone(),
+            self.store.clone(),
+            &self.api,
+            self.client.clone(),
+            token.clone(),
+        )?;
+        let router = self
+            .api
+            .router()
+            .merge(gateway.router())
+            .route("/healthz", axum::routing::get(|| async { "ok" }));
+        tracker.spawn(supervise_projector(
+            self.store.clone(),
+            self.client.clone(),
+            self.config.projector.clone(),
+            token.clone(),
+        ));
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+        tracker.spawn(async move {
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "http server failed");
+            }
+        });
+        shutdown.await;
+        tracing::info!("shutting down");
+        token.cancel();
+        tracker.close();
+        if tokio::time::timeout(GRACE, tracker.wait()).await.is_err() {
+            tracing::warn!("some work did not finish within the grace period");
+        }
+        let _ = self.client.flush().await;
+        drop(self.local_nats);
+        Ok(())
+    }
+}
