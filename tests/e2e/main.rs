@@ -1,1 +1,9 @@
-//! placeholder
+//! End-to-end tests: the real `tidings` server (and binary), a real nats-server, real sockets.
+
+mod bad_input;
+mod catch_up;
+mod direct;
+mod harness;
+mod idempotency;
+mod projector_crash;
+mod replay;

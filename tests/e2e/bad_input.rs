@@ -1,0 +1,165 @@
+//! Bad input gets the documented error, and the server keeps serving everyone.
+
+use crate::harness::Harness;
+use serde_json::json;
+use tidings_api::apps::{AppConfig, Apps};
+use tidings_api::tokens::Tokens;
+use tidings_domain::{AppId, UserId};
+use tidings_testkit::WsClient;
+use tidings_testkit::server_api::now_secs;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_the_connection_keeps_working() {
+    let h = Harness::start().await;
+    h.api.register("bob").await;
+    let mut alice = h.connect("alice").await;
+
+    // Missing hello: anything else first is refused, with the request id echoed.
+    alice
+        .send(json!({"t": "send", "id": "early", "to": {"user": "bob"}, "client_msg_id": "e",
+                     "body": {"type": "text", "text": "too soon"}}))
+        .await;
+    let e = alice.expect("error").await;
+    assert_eq!((e["id"].as_str(), e["code"].as_str()), (Some("early"), Some("invalid_request")));
+
+    alice.hello(0).await;
+    alice.until_synced().await;
+
+    alice.send_raw("{not json".into()).await;
+    assert_eq!(alice.expect("error").await["code"], "invalid_request");
+
+    alice.send(json!({"t": "teleport", "id": "t1"})).await;
+    let e = alice.expect("error").await;
+    assert_eq!((e["id"].as_str(), e["code"].as_str()), (Some("t1"), Some("invalid_request")));
+    assert!(e["message"].as_str().unwrap().contains("teleport"));
+
+    alice
+        .send(json!({"t": "send", "id": "i1", "to": {"user": "no such user!"}, "client_msg_id": "x",
+                     "body": {"type": "text", "text": "hi"}}))
+        .await;
+    assert_eq!(alice.expect("error").await["code"], "invalid_id");
+
+    let r = alice.send_text("u1", "nobody", "x1", "hi").await;
+    assert_eq!(r["code"], "not_found", "{r}");
+
+    let r = alice.send_text("big", "bob", "x2", &"x".repeat(5000)).await;
+    assert_eq!(r["code"], "too_large", "{r}");
+
+    alice.send(json!({"t": "hello", "since": 0})).await;
+    assert_eq!(alice.expect("error").await["code"], "invalid_request");
+
+    // Still serving this connection and others.
+    let ok = alice.send_text("ok", "bob", "fine", "still here").await;
+    assert_eq!(ok["t"], "sent", "{ok}");
+
+    // Oversize frames close the connection with 1009.
+    alice.send_raw("x".repeat(70 * 1024)).await;
+    assert_eq!(alice.next().await.unwrap_err(), Some(1009));
+
+    let (mut bob, backlog) = h.online("bob", 0).await;
+    assert_eq!(backlog.len(), 1);
+    let (mut carol, _) = h.online("carol", 0).await;
+    carol.send_text("c", "bob", "c1", "hello").await;
+    assert_eq!(bob.expect("entry").await["from"], "carol");
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused_with_their_codes() {
+    let h = Harness::start().await;
+    let body = json!({"user_id": "dave", "name": "Dave"});
+
+    let mut signing = h.api.signing();
+    signing.secret = "the wrong secret, clearly".into();
+    let r = h.api.post_signed("/v1/users", &body, &signing).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (401, Some("bad_signature")));
+
+    let mut signing = h.api.signing();
+    signing.timestamp = now_secs() - 301;
+    let r = h.api.post_signed("/v1/users", &body, &signing).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (401, Some("stale_timestamp")));
+
+    let mut signing = h.api.signing();
+    signing.app_key = "nosuchapp".into();
+    let r = h.api.post_signed("/v1/users", &body, &signing).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (401, Some("unknown_app")));
+
+    let signing = h.api.signing();
+    let r = h.api.post_signed("/v1/users", &body, &signing).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = h.api.post_signed("/v1/users", &body, &signing).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (401, Some("replayed_nonce")));
+
+    let r = h
+        .api
+        .post("/v1/users", &json!({"user_id": "bad id!", "name": "x"}))
+        .await;
+    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("invalid_id")));
+    let r = h.api.post("/v1/users", &json!({"name": "no id"})).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("invalid_request")));
+    let r = h.api.post("/v1/users/ghost/token", &json!({})).await;
+    assert_eq!((r.status, r.body["code"].as_str()), (404, Some("not_found")));
+
+    // The server still serves correct requests.
+    assert_eq!(h.api.register("erin").await.status, 200);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own() {
+    let h = Harness::start().await;
+    h.api.register("alice").await;
+    let tokens = Tokens::new(
+        Apps::new(&[AppConfig {
+            key: h.api.app_key.clone(),
+            secret: h.api.app_secret.clone(),
+        }])
+        .unwrap(),
+    );
+    let app = AppId::parse(h.api.app_key.clone()).unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    let (expired, _) = tokens.mint(&app, &alice, 0, 60, now_secs() - 3600).unwrap();
+    assert_eq!(WsClient::connect(&h.base, &expired, false).await.err().map(|r| r.0), Some(401));
+    let r = h.api.get_as(&expired, "/v1/inbox").await;
+    assert_eq!((r.status, r.body["code"].as_str()), (401, Some("unauthorized")));
+
+    let good = h.api.user_token("alice").await;
+    let forged = format!("{}x", &good[..good.len() - 1]);
+    assert_eq!(WsClient::connect(&h.base, &forged, false).await.err().map(|r| r.0), Some(401));
+    assert_eq!(WsClient::connect(&h.base, "", false).await.err().map(|r| r.0), Some(401));
+
+    // bob and carol talk; alice can read neither their conversation nor their inboxes.
+    let (mut bob, _) = h.online("bob", 0).await;
+    h.api.register("carol").await;
+    bob.send_text("1", "carol", "m1", "private").await;
+    let r = h
+        .api
+        .get_as(&good, "/v1/conversations/d~bob~carol/messages")
+        .await;
+    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("forbidden")));
+    let r = h.api.get_as(&good, "/v1/conversations/not-a-conv/messages").await;
+    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("invalid_id")));
+    let inbox = h.api.get_as(&good, "/v1/inbox").await;
+    assert_eq!(inbox.body["entries"], json!([]), "the inbox is always the caller's own");
+    let r = h.api.get_as(&good, "/v1/inbox?limit=501").await;
+    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("invalid_request")));
+
+    // The Origin allowlist refuses foreign browsers.
+    let h2 = Harness::start_on(
+        tidings_testkit::TestNats::start(),
+        tempfile::tempdir().unwrap(),
+        |c| c.gateway.allowed_origins = vec!["https://app.example".into()],
+    )
+    .await;
+    let token = h2.api.user_token("alice").await;
+    let ws_url = format!("{}/v1/ws?token={token}", h2.base.replacen("http", "ws", 1));
+    let mut request = ws_url.clone().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", "https://evil.example".parse().unwrap());
+    assert_eq!(WsClient::connect_request(request, false).await.err().map(|r| r.0), Some(403));
+    let mut request = ws_url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", "https://app.example".parse().unwrap());
+    assert!(WsClient::connect_request(request, false).await.is_ok());
+}

@@ -1,0 +1,115 @@
+//! Starts an all-in-one server on a test nats-server and a temporary data dir.
+
+use std::future::Future;
+use std::time::Duration;
+use tidings::config::Config;
+use tidings::up::Server;
+use tidings_store::FjallStore;
+use tidings_testkit::{ServerApi, TestNats, WsClient};
+use tokio_util::sync::CancellationToken;
+
+/// A running server and what a test needs to talk to it.
+pub struct Harness {
+    pub nats: TestNats,
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub api: ServerApi,
+    pub store: FjallStore,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Harness {
+    /// A fresh server on a fresh nats-server.
+    pub async fn start() -> Self {
+        Self::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |_| {}).await
+    }
+
+    /// A server on the given nats-server and data dir, with `tweak` applied to its config.
+    pub async fn start_on(
+        nats: TestNats,
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            nats_url: Some(nats.url().to_owned()),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let server = Server::build(config).await.expect("server builds");
+        let base = format!("http://{}", server.local_addr());
+        let api = ServerApi::new(&base, &server.app().key, &server.app().secret);
+        let store = server.store().clone();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(server.run(stop.clone().cancelled_owned()));
+        Self {
+            nats,
+            dir,
+            base,
+            api,
+            store,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the server cleanly; returns the nats-server and data dir for a restart.
+    pub async fn stop(self) -> (TestNats, tempfile::TempDir) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+        drop(self.store);
+        (self.nats, self.dir)
+    }
+
+    /// Registers `user`, mints a token and opens a JSON WebSocket (before `hello`).
+    pub async fn connect(&self, user: &str) -> WsClient {
+        let token = self.api.user_token(user).await;
+        WsClient::connect(&self.base, &token, false)
+            .await
+            .expect("upgrade accepted")
+    }
+
+    /// Connects and says `hello{since}`, reading up to `synced`; returns the client and the
+    /// catch-up entries.
+    pub async fn online(&self, user: &str, since: u64) -> (WsClient, Vec<serde_json::Value>) {
+        let mut ws = self.connect(user).await;
+        ws.hello(since).await;
+        let entries = ws.until_synced().await;
+        (ws, entries)
+    }
+}
+
+/// Polls `condition` until it holds, failing after 30 s. Polling a condition, never a fixed
+/// sleep, is how tests wait.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `conv_seq`s of message entries, in the order given.
+pub fn conv_seqs(entries: &[serde_json::Value]) -> Vec<u64> {
+    entries
+        .iter()
+        .map(|e| e["conv_seq"].as_u64().expect("message entry"))
+        .collect()
+}
+
+/// The inbox `seq`s of entries, in the order given.
+pub fn seqs(entries: &[serde_json::Value]) -> Vec<u64> {
+    entries
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("entry has seq"))
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! The projector is a separate `tidings projector` process, SIGKILLed mid-stream and restarted.
+
+use crate::harness::eventually;
+use async_nats::jetstream;
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use tidings_api::apps::AppConfig;
+use tidings_api::commands::{SendRequest, UpsertUserRequest};
+use tidings_domain::{AppId, Body, ClientMsgId, Recipient, UserId};
+use tidings_events::subjects;
+use tidings_store::{EntryItem, FjallStore, InboxStore, ProjectionStore};
+use tidings_testkit::TestNats;
+
+const PER_SENDER: usize = 300;
+
+fn spawn_projector(nats: &TestNats, dir: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["projector", "--data-dir"])
+        .arg(dir)
+        .env("NATS_URL", nats.url())
+        .env("TIDINGS_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("tidings binary runs")
+}
+
+async fn acked_through(js: &jetstream::Context) -> u64 {
+    let Ok(stream) = js.get_stream(subjects::EVENTS_STREAM).await else {
+        return 0;
+    };
+    match stream.consumer_info("projector-inbox").await {
+        Ok(info) => info.ack_floor.stream_sequence,
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test]
+async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
+    let nats = TestNats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let client = tidings::up::connect_nats(nats.url(), 1).await.unwrap();
+    let js = jetstream::new(client.clone());
+    let config = tidings_api::Config {
+        apps: vec![AppConfig {
+            key: "crash".into(),
+            secret: "0123456789abcdef0123".into(),
+        }],
+        ..Default::default()
+    };
+    let api = tidings_api::Api::build(&config, js.clone()).await.unwrap();
+    let app = AppId::parse("crash").unwrap();
+    for user in ["alice", "bob", "carol"] {
+        let request = UpsertUserRequest {
+            user_id: UserId::parse(user).unwrap(),
+            name: user.into(),
+            avatar_url: None,
+            extra: None,
+        };
+        api.commands.upsert_user(&app, request).await.unwrap();
+    }
+
+    let mut projector = spawn_projector(&nats, dir.path());
+    let senders: Vec<_> = ["alice", "carol"]
+        .into_iter()
+        .map(|from| {
+            let (commands, app) = (api.commands.clone(), app.clone());
+            tokio::spawn(async move {
+                let from = UserId::parse(from).unwrap();
+                let mut ids = Vec::new();
+                for i in 0..PER_SENDER {
+                    let request = SendRequest {
+                        to: Recipient::User(UserId::parse("bob").unwrap()),
+                        client_msg_id: ClientMsgId::parse(format!("c{i}")).unwrap(),
+                        body: Body::Text {
+                            text: format!("{from} {i}"),
+                        },
+                    };
+                    ids.push(commands.send(&app, &from, request).await.unwrap().msg_id);
+                }
+                ids
+            })
+        })
+        .collect();
+
+    eventually("the projector makes progress", || async {
+        acked_through(&js).await > 20
+    })
+    .await;
+    projector.kill().unwrap();
+    projector.wait().unwrap();
+    let killed_at = acked_through(&js).await;
+    let mut projector = spawn_projector(&nats, dir.path());
+
+    let mut sent = HashSet::new();
+    for sender in senders {
+        sent.extend(sender.await.unwrap());
+    }
+    let last = js
+        .get_stream(subjects::EVENTS_STREAM)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .last_sequence;
+    assert!(killed_at < last, "the kill happened mid-stream ({killed_at} < {last})");
+    eventually("the restarted projector catches up", || async {
+        acked_through(&js).await == last
+    })
+    .await;
+    projector.kill().unwrap();
+    projector.wait().unwrap();
+
+    let store = FjallStore::open(&dir.path().join("store")).unwrap();
+    assert_eq!(store.checkpoint("inbox").await.unwrap(), last);
+    let bob = UserId::parse("bob").unwrap();
+    let entries = store.inbox_after(&app, &bob, 0, 10_000).await.unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=2 * PER_SENDER as u64).collect::<Vec<_>>(),
+        "bob's inbox is gapless"
+    );
+    let received: HashSet<_> = entries
+        .iter()
+        .map(|e| match &e.item {
+            EntryItem::Message(m) => m.msg_id.clone(),
+        })
+        .collect();
+    assert_eq!(received, sent, "every acknowledged send reached bob exactly once");
+    for from in ["alice", "carol"] {
+        let user = UserId::parse(from).unwrap();
+        let own = store.inbox_after(&app, &user, 0, 10_000).await.unwrap();
+        assert_eq!(own.len(), PER_SENDER, "{from}'s own inbox");
+    }
+}
