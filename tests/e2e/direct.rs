@@ -72,7 +72,10 @@ async fn server_api_send_reaches_the_websocket_and_msgpack_clients() {
     assert_eq!(r.body["conv_seq"], 1);
 
     let entry = bob.expect("entry").await;
-    assert_eq!(entry["body"], json!({"type": "custom", "data": {"card": [1, 2]}}));
+    assert_eq!(
+        entry["body"],
+        json!({"type": "custom", "data": {"card": [1, 2]}})
+    );
 
     // ping / pong and sync over MessagePack too.
     bob.send(json!({"t": "ping"})).await;

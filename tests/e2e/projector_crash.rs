@@ -104,7 +104,10 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
         .unwrap()
         .state
         .last_sequence;
-    assert!(killed_at < last, "the kill happened mid-stream ({killed_at} < {last})");
+    assert!(
+        killed_at < last,
+        "the kill happened mid-stream ({killed_at} < {last})"
+    );
     eventually("the restarted projector catches up", || async {
         acked_through(&js).await == last
     })
@@ -127,7 +130,10 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
             EntryItem::Message(m) => m.msg_id.clone(),
         })
         .collect();
-    assert_eq!(received, sent, "every acknowledged send reached bob exactly once");
+    assert_eq!(
+        received, sent,
+        "every acknowledged send reached bob exactly once"
+    );
     for from in ["alice", "carol"] {
         let user = UserId::parse(from).unwrap();
         let own = store.inbox_after(&app, &user, 0, 10_000).await.unwrap();

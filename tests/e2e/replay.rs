@@ -12,15 +12,22 @@ async fn replay_digest_equals_live_digest() {
     let (mut bob, _) = h.online("bob", 0).await;
     h.api.register("carol").await;
     for i in 0..20 {
-        alice.send_text(&format!("a{i}"), "bob", &format!("a{i}"), "hi bob").await;
+        alice
+            .send_text(&format!("a{i}"), "bob", &format!("a{i}"), "hi bob")
+            .await;
     }
     for i in 0..10 {
-        bob.send_text(&format!("b{i}"), "alice", &format!("b{i}"), "hi alice").await;
-        bob.send_text(&format!("c{i}"), "carol", &format!("c{i}"), "hi carol").await;
+        bob.send_text(&format!("b{i}"), "alice", &format!("b{i}"), "hi alice")
+            .await;
+        bob.send_text(&format!("c{i}"), "carol", &format!("c{i}"), "hi carol")
+            .await;
     }
     let renamed = h
         .api
-        .post("/v1/users", &serde_json::json!({"user_id": "carol", "name": "Carol C"}))
+        .post(
+            "/v1/users",
+            &serde_json::json!({"user_id": "carol", "name": "Carol C"}),
+        )
         .await;
     assert_eq!(renamed.body["version"], 2);
 
@@ -59,6 +66,10 @@ async fn replay_digest_equals_live_digest() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(&format!("digest={live}")), "{stdout}");
 }

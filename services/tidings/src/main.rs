@@ -161,7 +161,8 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
             let router = gateway
                 .router()
                 .route("/healthz", axum::routing::get(|| async { "ok" }));
-            axum::serve(listener, router)
+            use axum::serve::ListenerExt;
+            axum::serve(listener.tap_io(tidings_api::set_nodelay), router)
                 .with_graceful_shutdown(async move {
                     tidings_runtime::shutdown::signal().await;
                     token.cancel();

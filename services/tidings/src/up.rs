@@ -166,7 +166,8 @@ impl Server {
             self.config.projector.clone(),
             token.clone(),
         ));
-        let serve = axum::serve(self.listener, router)
+        use axum::serve::ListenerExt;
+        let serve = axum::serve(self.listener.tap_io(tidings_api::set_nodelay), router)
             .with_graceful_shutdown(token.clone().cancelled_owned());
         tracker.spawn(async move {
             if let Err(error) = serve.await {
