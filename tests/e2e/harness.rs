@@ -98,14 +98,6 @@ where
     }
 }
 
-/// The `conv_seq`s of message entries, in the order given.
-pub fn conv_seqs(entries: &[serde_json::Value]) -> Vec<u64> {
-    entries
-        .iter()
-        .map(|e| e["conv_seq"].as_u64().expect("message entry"))
-        .collect()
-}
-
 /// The inbox `seq`s of entries, in the order given.
 pub fn seqs(entries: &[serde_json::Value]) -> Vec<u64> {
     entries
