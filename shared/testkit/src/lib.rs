@@ -1,6 +1,6 @@
-//! Test support for Tidings: a real `nats-server` per test on a free port with a temporary
-//! store, a signed server-API client, and a WebSocket client. A dev-dependency only; it must
-//! not depend on the services (their tests depend on it).
+//! Test and benchmark support for Tidings: a real `nats-server` per test on a free port with a
+//! temporary store, a signed server-API client, and a WebSocket client. Used by tests and the
+//! bench tool only; it must not depend on the services (their tests depend on it).
 
 pub mod nats;
 pub mod server_api;

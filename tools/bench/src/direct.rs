@@ -1,0 +1,331 @@
+//! `direct`: N user pairs over WebSocket; each sender sends to its receiver, at a target rate
+//! or as fast as a window of unanswered sends allows. Every message carries its send time, so
+//! the receiver measures end-to-end latency; every message carries a sequence number, so
+//! losses and duplicates are counted, not assumed.
+
+use crate::summary::{histogram, latency_json, median};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tidings_testkit::ServerApi;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Options of `tidings-bench direct`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, env = "TIDINGS_DEV_APP_KEY")]
+    app_key: String,
+    #[arg(long, env = "TIDINGS_DEV_APP_SECRET")]
+    app_secret: String,
+    /// Sender/receiver pairs (2 connections each).
+    #[arg(long, default_value_t = 50)]
+    pairs: usize,
+    /// Target messages per second over all pairs; 0 sends as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Seconds of sending per run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Unanswered sends each sender may have in flight.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
+    /// Runs; medians are reported.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+}
+
+#[derive(Default)]
+struct Totals {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    errors: AtomicU64,
+    delivered: AtomicU64,
+    duplicated: AtomicU64,
+}
+
+/// The results of one run.
+struct Outcome {
+    secs: f64,
+    sent: u64,
+    acked: u64,
+    errors: u64,
+    delivered: u64,
+    duplicated: u64,
+    latency: Histogram<u64>,
+}
+
+#[derive(Deserialize)]
+struct Frame<'a> {
+    t: &'a str,
+    #[serde(default, borrow)]
+    body: Option<TextBody<'a>>,
+    #[serde(default, borrow)]
+    from: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct TextBody<'a> {
+    text: &'a str,
+}
+
+async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
+    let url = format!("{}/v1/ws?token={token}", base.replacen("http", "ws", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    ws.send(Message::Text(r#"{"t":"hello","since":0}"#.into()))
+        .await?;
+    while let Some(frame) = ws.next().await {
+        if let Message::Text(text) = frame? {
+            let frame: Frame = serde_json::from_str(&text)?;
+            if frame.t == "synced" {
+                return Ok(ws);
+            }
+        }
+    }
+    anyhow::bail!("connection closed before synced")
+}
+
+async fn sender(
+    ws: Ws,
+    to: String,
+    base: Instant,
+    until: Instant,
+    every: Option<Duration>,
+    window: usize,
+    totals: Arc<Totals>,
+) -> anyhow::Result<()> {
+    let (mut write, mut read) = ws.split();
+    let permits = Arc::new(Semaphore::new(window));
+    let sent_here = Arc::new(AtomicU64::new(0));
+    let answers = {
+        let (permits, totals, sent_here) = (permits.clone(), totals.clone(), sent_here.clone());
+        tokio::spawn(async move {
+            let mut answered = 0u64;
+            while let Some(Ok(message)) = read.next().await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
+                    continue;
+                };
+                match frame.t {
+                    "sent" => totals.acked.fetch_add(1, Ordering::Relaxed),
+                    "error" => totals.errors.fetch_add(1, Ordering::Relaxed),
+                    _ => continue,
+                };
+                answered += 1;
+                permits.add_permits(1);
+                if answered == sent_here.load(Ordering::Acquire) && permits.is_closed() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut ticker = every.map(|every| {
+        let mut t = tokio::time::interval(every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut seq = 0u64;
+    while Instant::now() < until {
+        if let Some(t) = ticker.as_mut() {
+            t.tick().await;
+        }
+        permits.acquire().await?.forget();
+        seq += 1;
+        let frame = format!(
+            r#"{{"t":"send","id":"{seq}","to":{{"user":"{to}"}},"client_msg_id":"m{seq}","body":{{"type":"text","text":"{seq} {}"}}}}"#,
+            base.elapsed().as_micros()
+        );
+        write.send(Message::Text(frame.into())).await?;
+        sent_here.store(seq, Ordering::Release);
+        totals.sent.fetch_add(1, Ordering::Relaxed);
+    }
+    permits.close();
+    // Wait for the answers to what was sent (bounded: a lost answer must not hang the run).
+    let _ = tokio::time::timeout(Duration::from_secs(30), answers).await;
+    let _ = write.close().await;
+    Ok(())
+}
+
+async fn receiver(
+    ws: Ws,
+    base: Instant,
+    totals: Arc<Totals>,
+    stop: CancellationToken,
+) -> Histogram<u64> {
+    let (_write, mut read) = ws.split();
+    let mut latency = histogram();
+    let mut seen: Vec<bool> = Vec::new();
+    loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => break,
+            m = read.next() => m,
+        };
+        let Some(Ok(Message::Text(text))) = message else {
+            break;
+        };
+        let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
+            continue;
+        };
+        if frame.t != "entry" || frame.from.is_none() {
+            continue;
+        }
+        let Some((seq, sent_us)) = frame.body.and_then(|b| {
+            let (seq, us) = b.text.split_once(' ')?;
+            Some((seq.parse::<usize>().ok()?, us.parse::<u64>().ok()?))
+        }) else {
+            continue;
+        };
+        if seen.len() <= seq {
+            seen.resize(seq + 1, false);
+        }
+        if seen[seq] {
+            totals.duplicated.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        seen[seq] = true;
+        totals.delivered.fetch_add(1, Ordering::Relaxed);
+        let now_us = base.elapsed().as_micros() as u64;
+        let _ = latency.record(now_us.saturating_sub(sent_us).max(1));
+    }
+    latency
+}
+
+async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Outcome> {
+    let prefix = format!(
+        "b{}r{run}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+    );
+    let mut pairs = Vec::new();
+    for i in 0..args.pairs {
+        let (from, to) = (format!("{prefix}p{i}a"), format!("{prefix}p{i}b"));
+        let from_ws = connect(&args.url, &api.user_token(&from).await).await?;
+        let to_ws = connect(&args.url, &api.user_token(&to).await).await?;
+        pairs.push((from_ws, to, to_ws));
+    }
+    let totals = Arc::new(Totals::default());
+    let stop = CancellationToken::new();
+    let base = Instant::now();
+    let until = base + Duration::from_secs(args.duration);
+    let every =
+        (args.rate > 0).then(|| Duration::from_secs_f64(args.pairs as f64 / args.rate as f64));
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for (from_ws, to, to_ws) in pairs {
+        receivers.push(tokio::spawn(receiver(
+            to_ws,
+            base,
+            totals.clone(),
+            stop.clone(),
+        )));
+        senders.push(tokio::spawn(sender(
+            from_ws,
+            to,
+            base,
+            until,
+            every,
+            args.window,
+            totals.clone(),
+        )));
+    }
+    for s in senders {
+        s.await??;
+    }
+    // Drain: wait until everything acknowledged has arrived, or 15 s more.
+    let drain_deadline = Instant::now() + Duration::from_secs(15);
+    while totals.delivered.load(Ordering::Relaxed) < totals.acked.load(Ordering::Relaxed)
+        && Instant::now() < drain_deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let secs = base
+        .elapsed()
+        .as_secs_f64()
+        .min(args.duration as f64 + 15.0);
+    stop.cancel();
+    let mut latency = histogram();
+    for r in receivers {
+        latency.add(r.await?)?;
+    }
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    Ok(Outcome {
+        secs: secs.max(args.duration as f64),
+        sent: load(&totals.sent),
+        acked: load(&totals.acked),
+        errors: load(&totals.errors),
+        delivered: load(&totals.delivered),
+        duplicated: load(&totals.duplicated),
+        latency,
+    })
+}
+
+/// Runs the direct benchmark and prints a table and a JSON line.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let api = ServerApi::new(&args.url, &args.app_key, &args.app_secret);
+    println!(
+        "direct: url={} pairs={} rate={} duration={}s window={} runs={}",
+        args.url,
+        args.pairs,
+        if args.rate == 0 {
+            "max".to_owned()
+        } else {
+            args.rate.to_string()
+        },
+        args.duration,
+        args.window,
+        args.runs
+    );
+    println!(
+        "  run     sent    acked  delivered  lost  dup  err    msg/s   p50ms   p90ms   p99ms  p999ms   maxms"
+    );
+    let mut rates = Vec::new();
+    let mut runs = Vec::new();
+    for run in 1..=args.runs {
+        let o = run_once(&args, &api, run).await?;
+        let rate = o.delivered as f64 / o.secs;
+        let lost = o.acked.saturating_sub(o.delivered);
+        let q = |p: f64| o.latency.value_at_quantile(p) as f64 / 1000.0;
+        println!(
+            "  {run:>3} {:>8} {:>8} {:>10} {lost:>5} {:>4} {:>4} {rate:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+            o.sent,
+            o.acked,
+            o.delivered,
+            o.duplicated,
+            o.errors,
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            o.latency.max() as f64 / 1000.0
+        );
+        rates.push(rate);
+        runs.push(serde_json::json!({
+            "sent": o.sent, "acked": o.acked, "delivered": o.delivered, "lost": lost,
+            "duplicated": o.duplicated, "errors": o.errors, "msgs_per_sec": rate,
+            "latency": latency_json(&o.latency),
+        }));
+    }
+    let median_rate = median(rates);
+    println!("direct median: {median_rate:.0} msg/s delivered end to end");
+    println!(
+        "{}",
+        serde_json::json!({"bench": "direct", "pairs": args.pairs, "rate": args.rate,
+                           "duration": args.duration, "window": args.window,
+                           "median_msgs_per_sec": median_rate, "runs": runs})
+    );
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! tidings-bench: measures Tidings the way users and peers measure IM backends, against a
+//! running server on this machine, and prints the machine, configuration and results.
+
+mod direct;
+mod jetstream;
+mod machine;
+mod summary;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tidings-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One-to-one messages over WebSocket between N user pairs, end to end.
+    Direct(direct::Args),
+    /// Raw pipelined JetStream publish throughput against the same nats-server.
+    Jetstream(jetstream::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    println!("{}", machine::describe());
+    match cli.command {
+        Command::Direct(args) => direct::run(args).await,
+        Command::Jetstream(args) => jetstream::run(args).await,
+    }
+}
