@@ -281,3 +281,15 @@ async fn a_flooding_connection_is_rate_limited_and_others_are_not() {
     let (mut carol, _) = h.online("carol", 0).await;
     assert_eq!(carol.send_text("1", "bob", "m", "hi").await["t"], "sent");
 }
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let h = Harness::start_on(
+        tidings_testkit::TestNats::start(),
+        tempfile::tempdir().unwrap(),
+        |c| c.gateway.idle_timeout_secs = 1,
+    )
+    .await;
+    let (mut quiet, _) = h.online("quiet", 0).await;
+    assert_eq!(quiet.next().await.unwrap_err(), Some(1000));
+}

@@ -2,8 +2,10 @@
 
 mod bad_input;
 mod catch_up;
+mod dead_letter;
 mod direct;
 mod harness;
 mod idempotency;
+mod process;
 mod projector_crash;
 mod replay;

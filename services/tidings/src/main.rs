@@ -57,6 +57,17 @@ enum Command {
         #[arg(long)]
         into: PathBuf,
     },
+    /// A minimal interactive WebSocket client: type `@user text` to send.
+    Chat {
+        /// A user token (see scripts/tidings-api).
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The inbox seq this client already has.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+    },
     /// Print the digest and checkpoint of a stopped store.
     Digest {
         #[arg(long)]
@@ -183,6 +194,7 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Chat { token, url, since } => tidings::chat::chat(&url, &token, since).await,
         Command::Digest { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             let store = FjallStore::open(&data_dir.join("store"))?;
