@@ -16,7 +16,14 @@ use tidings_events::{Envelope, encode, subjects};
 use tokio::sync::Mutex;
 
 /// How many times a command is decided again after conflicts before giving up.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u64 = 16;
+
+/// A random pause before retry `attempt`, growing with it, so two writers that keep
+/// colliding on one subject fall out of step instead of livelocking.
+async fn backoff(attempt: u64) {
+    let micros = rand::random::<u64>() % (attempt * 500 + 1);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
 
 /// A state folded from one aggregate subject.
 pub trait Aggregate: Default + Send + Sync + 'static {
@@ -161,14 +168,17 @@ impl<S: Aggregate> Repository<S> {
         if !loaded.fresh {
             self.catch_up(&subject, &mut loaded).await?;
         }
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let (events, reply) = decide(&loaded.state)?;
             if events.is_empty() {
                 return Ok(reply);
             }
             match self.publish(&subject, &mut loaded, &events).await? {
                 PublishOutcome::Done => return Ok(reply),
-                PublishOutcome::Stale => self.catch_up(&subject, &mut loaded).await?,
+                PublishOutcome::Stale => {
+                    backoff(attempt).await;
+                    self.catch_up(&subject, &mut loaded).await?;
+                }
             }
         }
         Err(ApiError::new(
