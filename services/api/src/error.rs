@@ -88,7 +88,6 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidBody(BodyError::EmptyText) => ErrorCode::InvalidRequest,
             DomainError::InvalidBody(_) => ErrorCode::TooLarge,
             DomainError::Invalid(_) => ErrorCode::InvalidRequest,
-            DomainError::Forbidden(_) => ErrorCode::Forbidden,
         };
         Self::new(code, e.to_string())
     }

@@ -95,11 +95,6 @@ impl<S: ReadModels> Projector<S> {
         })
     }
 
-    /// The last stream sequence applied.
-    pub fn checkpoint(&self) -> u64 {
-        self.checkpoint
-    }
-
     /// Waits up to `wait` for events, then applies everything already received (up to the
     /// batch size) in one atomic write.
     pub async fn step(&mut self, wait: Duration) -> anyhow::Result<Step> {

@@ -11,6 +11,4 @@ pub enum DomainError {
     InvalidBody(#[from] BodyError),
     #[error("{0}")]
     Invalid(String),
-    #[error("{0}")]
-    Forbidden(String),
 }

@@ -137,19 +137,6 @@ impl ConvId {
         }
     }
 
-    /// The two users of a direct conversation, `None` for a group.
-    pub fn direct_members(&self) -> Option<(UserId, UserId)> {
-        let rest = self.0.strip_prefix("d~")?;
-        let (a, b) = rest.split_once('~')?;
-        Some((UserId(a.to_owned()), UserId(b.to_owned())))
-    }
-
-    /// Whether `user` takes part in this conversation as one of its pair (direct only).
-    pub fn has_direct_member(&self, user: &UserId) -> bool {
-        self.direct_members()
-            .is_some_and(|(a, b)| &a == user || &b == user)
-    }
-
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -246,7 +233,6 @@ mod tests {
         assert_eq!(conv, ConvId::direct(&b, &a));
         assert_eq!(conv.as_str(), "d~alice~bob");
         assert_eq!(ConvId::parse(conv.as_str()).unwrap(), conv);
-        assert_eq!(conv.direct_members(), Some((b, a)));
     }
 
     #[test]

@@ -25,35 +25,9 @@ pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
 }
 
-/// Integrator requests: `tid.in.<app>.<command>`.
-pub fn inbound(app: &AppId, command: &str) -> String {
-    format!("tid.in.{app}.{command}")
-}
-
-/// Every integrator request subject.
-pub const ALL_INBOUND: &str = "tid.in.>";
-
 /// Where an event no projector can read is parked, with the reason in a header.
 pub fn dead_letter_event(projection: &str) -> String {
     format!("tid.dlq.evt.{projection}")
-}
-
-/// Where an integrator request that could not be accepted is parked.
-pub fn dead_letter_inbound(app: &str) -> String {
-    format!("tid.dlq.in.{app}")
-}
-
-/// The parts of an event subject: (app, aggregate kind, aggregate id).
-pub fn parse_event(subject: &str) -> Option<(&str, &str, &str)> {
-    let rest = subject.strip_prefix("tid.evt.")?;
-    let mut parts = rest.splitn(3, '.');
-    Some((parts.next()?, parts.next()?, parts.next()?))
-}
-
-/// The parts of an inbound subject: (app, command).
-pub fn parse_inbound(subject: &str) -> Option<(&str, &str)> {
-    let rest = subject.strip_prefix("tid.in.")?;
-    rest.split_once('.')
 }
 
 #[cfg(test)]
@@ -61,11 +35,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_subjects_round_trip() {
+    fn event_subjects_follow_the_architecture() {
         let app = AppId::parse("demo").unwrap();
         let s = event(&app, aggregate::CONV, "d~alice~bob");
         assert_eq!(s, "tid.evt.demo.conv.d~alice~bob");
-        assert_eq!(parse_event(&s), Some(("demo", "conv", "d~alice~bob")));
-        assert_eq!(parse_inbound("tid.in.demo.send"), Some(("demo", "send")));
     }
 }
