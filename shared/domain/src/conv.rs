@@ -3,6 +3,7 @@
 //! the original receipt instead of a second message.
 
 use crate::event::{Event, MessageSent};
+use crate::pair::PairState;
 use crate::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId,
 };
@@ -21,12 +22,17 @@ pub struct Receipt {
 #[derive(Debug, Clone, Default)]
 pub struct ConvState {
     pub last_conv_seq: u64,
+    /// For a direct conversation, the relationship of its two users.
+    pub pair: PairState,
     sent: HashMap<(UserId, ClientMsgId), Receipt>,
 }
 
 impl ConvState {
     /// Applies one event of this conversation's subject.
     pub fn evolve(&mut self, event: &Event) {
+        if let Event::PairChanged(p) = event {
+            self.pair.evolve(p);
+        }
         if let Event::MessageSent(m) = event {
             self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
             self.sent.insert(
@@ -54,6 +60,17 @@ pub struct SendMessage {
     pub ts: i64,
 }
 
+/// Who may message whom in an app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagingPolicy {
+    /// Anyone in the app may message anyone.
+    #[default]
+    Open,
+    /// Direct messages need friendship.
+    FriendsOnly,
+}
+
 /// The outcome of a send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendDecision {
@@ -69,12 +86,27 @@ pub fn decide_send(
     state: &ConvState,
     cmd: SendMessage,
     limits: BodyLimits,
+    policy: MessagingPolicy,
 ) -> Result<SendDecision, DomainError> {
     if let Some(receipt) = state
         .sent
         .get(&(cmd.from.clone(), cmd.client_msg_id.clone()))
     {
         return Ok(SendDecision::Duplicate(receipt.clone()));
+    }
+    if let Recipient::User(to) = &cmd.to
+        && to != &cmd.from
+    {
+        if state.pair.blocks(to) {
+            return Err(DomainError::Blocked(format!(
+                "{to} does not accept messages from you"
+            )));
+        }
+        if policy == MessagingPolicy::FriendsOnly && !state.pair.friends {
+            return Err(DomainError::NotFriends(format!(
+                "this app allows direct messages between friends only; {to} is not your friend"
+            )));
+        }
     }
     cmd.body.validate(limits)?;
     let conv = ConvId::between(&cmd.from, &cmd.to);
@@ -108,7 +140,7 @@ mod tests {
     }
 
     fn record(state: &mut ConvState, cmd: SendMessage) -> MessageSent {
-        match decide_send(state, cmd, BodyLimits::default()).unwrap() {
+        match decide_send(state, cmd, BodyLimits::default(), MessagingPolicy::Open).unwrap() {
             SendDecision::Record(m) => {
                 state.evolve(&Event::MessageSent(m.clone()));
                 m
@@ -130,7 +162,14 @@ mod tests {
         let mut state = ConvState::default();
         let first = record(&mut state, send("a", "1"));
         record(&mut state, send("b", "2"));
-        match decide_send(&state, send("a", "changed"), BodyLimits::default()).unwrap() {
+        match decide_send(
+            &state,
+            send("a", "changed"),
+            BodyLimits::default(),
+            MessagingPolicy::Open,
+        )
+        .unwrap()
+        {
             SendDecision::Duplicate(r) => {
                 assert_eq!(r.conv_seq, first.conv_seq);
                 assert_eq!(r.msg_id, first.msg_id);
@@ -142,7 +181,40 @@ mod tests {
     #[test]
     fn oversize_body_is_refused() {
         let state = ConvState::default();
-        let err = decide_send(&state, send("a", &"x".repeat(5000)), BodyLimits::default());
+        let err = decide_send(
+            &state,
+            send("a", &"x".repeat(5000)),
+            BodyLimits::default(),
+            MessagingPolicy::Open,
+        );
         assert!(matches!(err, Err(DomainError::InvalidBody(_))));
+    }
+
+    #[test]
+    fn blocks_and_the_friends_only_policy_refuse_sends() {
+        use crate::pair::{PairCommand, decide};
+        let (app, alice, bob) = (
+            AppId::parse("app").unwrap(),
+            UserId::parse("alice").unwrap(),
+            UserId::parse("bob").unwrap(),
+        );
+        let mut state = ConvState::default();
+        let friends_only = MessagingPolicy::FriendsOnly;
+        let limits = BodyLimits::default();
+        assert!(matches!(
+            decide_send(&state, send("a", "x"), limits, friends_only),
+            Err(DomainError::NotFriends(_))
+        ));
+        for e in decide(&state.pair, &app, &alice, &bob, PairCommand::Add, 1).unwrap() {
+            state.evolve(&e);
+        }
+        assert!(decide_send(&state, send("a", "x"), limits, friends_only).is_ok());
+        for e in decide(&state.pair, &app, &bob, &alice, PairCommand::Block, 2).unwrap() {
+            state.evolve(&e);
+        }
+        assert!(matches!(
+            decide_send(&state, send("a", "x"), limits, MessagingPolicy::Open),
+            Err(DomainError::Blocked(_))
+        ));
     }
 }

@@ -11,4 +11,12 @@ pub enum DomainError {
     InvalidBody(#[from] BodyError),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Blocked(String),
+    #[error("{0}")]
+    NotFriends(String),
 }

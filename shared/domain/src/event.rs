@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 pub enum Event {
     UserRegistered(UserProfile),
     UserProfileUpdated(UserProfile),
+    UserDeactivated(UserDeactivated),
+    UserTokensRevoked(UserTokensRevoked),
     MessageSent(MessageSent),
+    PairChanged(PairChanged),
 }
 
 impl Event {
@@ -17,7 +20,10 @@ impl Event {
         match self {
             Event::UserRegistered(_) => "user_registered",
             Event::UserProfileUpdated(_) => "user_profile_updated",
+            Event::UserDeactivated(_) => "user_deactivated",
+            Event::UserTokensRevoked(_) => "user_tokens_revoked",
             Event::MessageSent(_) => "message_sent",
+            Event::PairChanged(p) => p.change.event_type(),
         }
     }
 
@@ -25,7 +31,10 @@ impl Event {
     pub fn aggregate(&self) -> (&'static str, &str) {
         match self {
             Event::UserRegistered(p) | Event::UserProfileUpdated(p) => ("user", p.user.as_str()),
+            Event::UserDeactivated(d) => ("user", d.user.as_str()),
+            Event::UserTokensRevoked(r) => ("user", r.user.as_str()),
             Event::MessageSent(m) => ("conv", m.conv.as_str()),
+            Event::PairChanged(p) => ("conv", p.conv.as_str()),
         }
     }
 }
@@ -55,5 +64,62 @@ pub struct MessageSent {
     pub client_msg_id: ClientMsgId,
     pub body: Body,
     /// Milliseconds since the Unix epoch, server time at decision.
+    pub ts: i64,
+}
+
+/// A user can no longer sign in, send or be messaged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDeactivated {
+    pub app: AppId,
+    pub user: UserId,
+    pub ts: i64,
+}
+
+/// Every token minted before `epoch` is revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserTokensRevoked {
+    pub app: AppId,
+    pub user: UserId,
+    pub epoch: u64,
+    pub ts: i64,
+}
+
+/// What changed between two users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PairChange {
+    FriendRequested { note: Option<String> },
+    FriendAccepted,
+    FriendRejected,
+    FriendRequestCanceled,
+    FriendRemoved,
+    FriendAdded,
+    Blocked,
+    Unblocked,
+}
+
+impl PairChange {
+    /// The stable event type name of this change.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            PairChange::FriendRequested { .. } => "friend_requested",
+            PairChange::FriendAccepted => "friend_request_accepted",
+            PairChange::FriendRejected => "friend_request_rejected",
+            PairChange::FriendRequestCanceled => "friend_request_canceled",
+            PairChange::FriendRemoved => "friend_removed",
+            PairChange::FriendAdded => "friend_added",
+            PairChange::Blocked => "user_blocked",
+            PairChange::Unblocked => "user_unblocked",
+        }
+    }
+}
+
+/// `actor` changed their relationship with `other`, recorded on the pair's direct conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairChanged {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub actor: UserId,
+    pub other: UserId,
+    pub change: PairChange,
     pub ts: i64,
 }

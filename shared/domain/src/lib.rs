@@ -6,6 +6,7 @@ pub mod conv;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod pair;
 pub mod user;
 
 pub use body::{Body, BodyLimits};

@@ -1,6 +1,6 @@
 //! The `user` aggregate: registration and profile.
 
-use crate::event::{Event, UserProfile};
+use crate::event::{Event, UserDeactivated, UserProfile, UserTokensRevoked};
 use crate::{AppId, DomainError, UserId};
 
 /// Longest display name, in bytes.
@@ -14,19 +14,32 @@ pub const MAX_EXTRA_BYTES: usize = 4096;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserState {
     pub profile: Option<UserProfile>,
+    pub deactivated: bool,
+    /// Tokens carrying an older epoch are revoked.
+    pub token_epoch: u64,
 }
 
 impl UserState {
     /// Applies one event of this user's subject.
     pub fn evolve(&mut self, event: &Event) {
-        if let Event::UserRegistered(p) | Event::UserProfileUpdated(p) = event {
-            self.profile = Some(p.clone());
+        match event {
+            Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
+                self.profile = Some(p.clone());
+            }
+            Event::UserDeactivated(_) => self.deactivated = true,
+            Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
+            _ => {}
         }
     }
 
-    /// Whether the user exists.
+    /// Whether the user exists (deactivated users still exist).
     pub fn is_registered(&self) -> bool {
         self.profile.is_some()
+    }
+
+    /// Whether the user exists and may act and be reached.
+    pub fn is_active(&self) -> bool {
+        self.is_registered() && !self.deactivated
     }
 
     /// The current profile version, 0 before registration.
@@ -48,6 +61,12 @@ pub struct UpsertUser {
 
 /// Decides an upsert: nothing when the profile is unchanged, else one event.
 pub fn decide_upsert(state: &UserState, cmd: UpsertUser) -> Result<Vec<Event>, DomainError> {
+    if state.deactivated {
+        return Err(DomainError::Forbidden(format!(
+            "user {} is deactivated",
+            cmd.user
+        )));
+    }
     if cmd.name.is_empty() || cmd.name.len() > MAX_NAME_BYTES {
         return Err(DomainError::Invalid(format!(
             "name must be 1-{MAX_NAME_BYTES} bytes"
@@ -93,6 +112,45 @@ pub fn decide_upsert(state: &UserState, cmd: UpsertUser) -> Result<Vec<Event>, D
     }])
 }
 
+/// Deactivates a user; a no-op when already deactivated.
+pub fn decide_deactivate(
+    state: &UserState,
+    app: &AppId,
+    user: &UserId,
+    ts: i64,
+) -> Result<Vec<Event>, DomainError> {
+    if !state.is_registered() {
+        return Err(DomainError::NotFound(format!("user {user}")));
+    }
+    Ok(if state.deactivated {
+        Vec::new()
+    } else {
+        vec![Event::UserDeactivated(UserDeactivated {
+            app: app.clone(),
+            user: user.clone(),
+            ts,
+        })]
+    })
+}
+
+/// Revokes every token minted so far by moving to the next epoch.
+pub fn decide_revoke_tokens(
+    state: &UserState,
+    app: &AppId,
+    user: &UserId,
+    ts: i64,
+) -> Result<Vec<Event>, DomainError> {
+    if !state.is_registered() {
+        return Err(DomainError::NotFound(format!("user {user}")));
+    }
+    Ok(vec![Event::UserTokensRevoked(UserTokensRevoked {
+        app: app.clone(),
+        user: user.clone(),
+        epoch: state.token_epoch + 1,
+        ts,
+    })])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +177,35 @@ mod tests {
 
         let events = decide_upsert(&state, upsert("Alice B")).unwrap();
         assert!(matches!(&events[..], [Event::UserProfileUpdated(p)] if p.version == 2));
+    }
+
+    #[test]
+    fn deactivation_and_revocation() {
+        let (app, user) = (
+            AppId::parse("app").unwrap(),
+            UserId::parse("alice").unwrap(),
+        );
+        let mut state = UserState::default();
+        assert!(decide_deactivate(&state, &app, &user, 1).is_err());
+        decide_upsert(&state, upsert("Alice"))
+            .unwrap()
+            .iter()
+            .for_each(|e| state.evolve(e));
+        let revoke = decide_revoke_tokens(&state, &app, &user, 2).unwrap();
+        revoke.iter().for_each(|e| state.evolve(e));
+        assert_eq!(state.token_epoch, 1);
+        let events = decide_deactivate(&state, &app, &user, 3).unwrap();
+        events.iter().for_each(|e| state.evolve(e));
+        assert!(!state.is_active());
+        assert!(
+            decide_deactivate(&state, &app, &user, 4)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            decide_upsert(&state, upsert("A")),
+            Err(DomainError::Forbidden(_))
+        ));
     }
 
     #[test]

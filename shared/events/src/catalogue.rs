@@ -1,9 +1,12 @@
 //! The list of every (event type, version) with its JSON schema and a sample, from which
 //! `schemas/` is generated and checked.
 
+use crate::codec::PAIR_TYPES;
 use crate::wire::v1;
 use schemars::{JsonSchema, Schema, schema_for};
-use tidings_domain::event::{MessageSent, UserProfile};
+use tidings_domain::event::{
+    MessageSent, PairChange, PairChanged, UserDeactivated, UserProfile, UserTokensRevoked,
+};
 use tidings_domain::{AppId, Body, ClientMsgId, ConvId, Event, MessageId, Recipient, UserId};
 
 /// One (event type, version) the codec reads.
@@ -56,9 +59,22 @@ fn sample_message() -> Event {
     })
 }
 
+fn sample_pair(change: PairChange) -> Event {
+    let alice = UserId::parse("alice").expect("valid");
+    let bob = UserId::parse("bob").expect("valid");
+    Event::PairChanged(PairChanged {
+        app: AppId::parse("demo").expect("valid"),
+        conv: ConvId::direct(&alice, &bob),
+        actor: alice,
+        other: bob,
+        change,
+        ts: 1_767_225_600_000,
+    })
+}
+
 /// Every (type, version) the codec reads.
 pub fn entries() -> Vec<Entry> {
-    vec![
+    let mut entries = vec![
         Entry {
             event_type: "user_registered",
             version: 1,
@@ -72,13 +88,66 @@ pub fn entries() -> Vec<Entry> {
             sample: || Event::UserProfileUpdated(sample_profile(2)),
         },
         Entry {
+            event_type: "user_deactivated",
+            version: 1,
+            schema: schema::<v1::UserDeactivatedV1>,
+            sample: || {
+                Event::UserDeactivated(UserDeactivated {
+                    app: AppId::parse("demo").expect("valid"),
+                    user: UserId::parse("alice").expect("valid"),
+                    ts: 1_767_225_600_000,
+                })
+            },
+        },
+        Entry {
+            event_type: "user_tokens_revoked",
+            version: 1,
+            schema: schema::<v1::UserTokensRevokedV1>,
+            sample: || {
+                Event::UserTokensRevoked(UserTokensRevoked {
+                    app: AppId::parse("demo").expect("valid"),
+                    user: UserId::parse("alice").expect("valid"),
+                    epoch: 2,
+                    ts: 1_767_225_600_000,
+                })
+            },
+        },
+        Entry {
             event_type: "message_sent",
             version: 1,
             schema: schema::<v1::MessageSentV1>,
             sample: sample_message,
         },
-    ]
+    ];
+    entries.extend(
+        PAIR_TYPES
+            .iter()
+            .zip(PAIR_SAMPLES)
+            .map(|(&event_type, sample)| Entry {
+                event_type,
+                version: 1,
+                schema: schema::<v1::PairChangedV1>,
+                sample,
+            }),
+    );
+    entries
 }
+
+/// One sample per relationship change, in `PAIR_TYPES` order (the round-trip test checks it).
+const PAIR_SAMPLES: [fn() -> Event; 8] = [
+    || {
+        sample_pair(PairChange::FriendRequested {
+            note: Some("we met at the conference".into()),
+        })
+    },
+    || sample_pair(PairChange::FriendAccepted),
+    || sample_pair(PairChange::FriendRejected),
+    || sample_pair(PairChange::FriendRequestCanceled),
+    || sample_pair(PairChange::FriendRemoved),
+    || sample_pair(PairChange::FriendAdded),
+    || sample_pair(PairChange::Blocked),
+    || sample_pair(PairChange::Unblocked),
+];
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,27 @@ use tidings_domain::{Event, IdError};
 /// The version every event is written with today.
 pub const CURRENT_VERSION: u32 = 1;
 
+/// Event types other than relationship changes.
+const KNOWN_TYPES: [&str; 5] = [
+    "user_registered",
+    "user_profile_updated",
+    "user_deactivated",
+    "user_tokens_revoked",
+    "message_sent",
+];
+
+/// Relationship changes: one wire struct, the type header names the change.
+pub const PAIR_TYPES: [&str; 8] = [
+    "friend_requested",
+    "friend_request_accepted",
+    "friend_request_rejected",
+    "friend_request_canceled",
+    "friend_removed",
+    "friend_added",
+    "user_blocked",
+    "user_unblocked",
+];
+
 /// An event ready to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
@@ -41,7 +62,10 @@ pub fn encode(event: &Event) -> Encoded {
         Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
             to_vec(&v1::UserProfileV1::from(p))
         }
+        Event::UserDeactivated(d) => to_vec(&v1::UserDeactivatedV1::from(d)),
+        Event::UserTokensRevoked(r) => to_vec(&v1::UserTokensRevokedV1::from(r)),
         Event::MessageSent(m) => to_vec(&v1::MessageSentV1::from(m)),
+        Event::PairChanged(p) => to_vec(&v1::PairChangedV1::from(p)),
     };
     Encoded {
         event_type: event.event_type(),
@@ -59,10 +83,21 @@ pub fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Event, D
         ("user_profile_updated", 1) => Ok(Event::UserProfileUpdated(
             rmp_serde::from_slice::<v1::UserProfileV1>(payload)?.try_into()?,
         )),
+        ("user_deactivated", 1) => Ok(Event::UserDeactivated(
+            rmp_serde::from_slice::<v1::UserDeactivatedV1>(payload)?.try_into()?,
+        )),
+        ("user_tokens_revoked", 1) => Ok(Event::UserTokensRevoked(
+            rmp_serde::from_slice::<v1::UserTokensRevokedV1>(payload)?.try_into()?,
+        )),
         ("message_sent", 1) => Ok(Event::MessageSent(
             rmp_serde::from_slice::<v1::MessageSentV1>(payload)?.try_into()?,
         )),
-        ("user_registered" | "user_profile_updated" | "message_sent", _) => {
+        (pair_type, 1) if PAIR_TYPES.contains(&pair_type) => {
+            let wire = rmp_serde::from_slice::<v1::PairChangedV1>(payload)?;
+            let event = wire.upgrade(pair_type)?.expect("listed pair types upgrade");
+            Ok(Event::PairChanged(event))
+        }
+        (known, _) if KNOWN_TYPES.contains(&known) || PAIR_TYPES.contains(&known) => {
             Err(DecodeError::UnknownVersion {
                 event_type: event_type.to_owned(),
                 version,

@@ -53,13 +53,24 @@ pub fn publish_headers(encoded: &codec::Encoded, msg_id: &str) -> HeaderMap {
     h
 }
 
-/// The `Nats-Msg-Id` of an event: the same decision always yields the same id, so JetStream's
-/// dedupe window drops a re-published copy.
-pub fn dedupe_id(event: &Event) -> String {
+/// The `Nats-Msg-Id` of an event decided on its subject at `subject_version` (the stream
+/// sequence of the subject's last event): the same decision always yields the same id, so
+/// JetStream's dedupe window drops a re-published copy, while a later, equal-looking decision
+/// (block, unblock, block) gets a new one.
+pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
     match event {
         Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
             format!("{}.user.{}.v{}", p.app, p.user, p.version)
         }
+        Event::UserDeactivated(d) => format!("{}.user.{}.deactivated", d.app, d.user),
+        Event::UserTokensRevoked(r) => format!("{}.user.{}.epoch{}", r.app, r.user, r.epoch),
         Event::MessageSent(m) => format!("{}.msg.{}.{}.{}", m.app, m.conv, m.from, m.client_msg_id),
+        Event::PairChanged(p) => format!(
+            "{}.pair.{}.{}.{}",
+            p.app,
+            p.conv,
+            subject_version,
+            p.change.event_type()
+        ),
     }
 }

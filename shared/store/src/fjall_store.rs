@@ -5,9 +5,12 @@
 use crate::digest::RowDigest;
 use crate::error::StoreError;
 use crate::keys::{key, prefix};
-use crate::model::{Conversation, Entry, MessageView, TimelineMessage};
+use crate::model::{
+    Conversation, Entry, MessageView, Relation, RelationPatch, TimelineMessage, UserRow,
+};
 use crate::ports::{
-    ConversationStore, DeviceStore, InboxStore, ProjectionStore, StoreResult, UserStore,
+    ConversationStore, DeviceStore, InboxStore, ProjectionStore, RelationStore, StoreResult,
+    UserStore,
 };
 use crate::write::{Delivery, Write};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
@@ -17,11 +20,18 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
-use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, ConvId, Recipient, UserId};
 
 /// Tables whose rows are derived from events, in digest order.
-const EVENT_DERIVED: [&str; 5] = ["inbox", "inbox_head", "conversations", "timeline", "users"];
+const EVENT_DERIVED: [&str; 7] = [
+    "inbox",
+    "inbox_head",
+    "conversations",
+    "timeline",
+    "users",
+    "users_by_cursor",
+    "relations",
+];
 
 struct Tables {
     inbox: Keyspace,
@@ -29,6 +39,8 @@ struct Tables {
     conversations: Keyspace,
     timeline: Keyspace,
     users: Keyspace,
+    users_by_cursor: Keyspace,
+    relations: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -41,6 +53,8 @@ impl Tables {
             "conversations" => &self.conversations,
             "timeline" => &self.timeline,
             "users" => &self.users,
+            "users_by_cursor" => &self.users_by_cursor,
+            "relations" => &self.relations,
             "checkpoints" => &self.checkpoints,
             _ => &self.devices,
         }
@@ -82,6 +96,8 @@ impl FjallStore {
             conversations: open("conversations")?,
             timeline: open("timeline")?,
             users: open("users")?,
+            users_by_cursor: open("users_by_cursor")?,
+            relations: open("relations")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };
@@ -101,11 +117,14 @@ impl FjallStore {
     }
 }
 
-/// Conversation rows touched by one batch, read once from the store then kept in memory.
+/// Rows that one batch reads and rewrites, read once from the store then kept in memory.
 struct BatchState<'a> {
     store: &'a FjallStore,
     heads: HashMap<Vec<u8>, u64>,
     convs: HashMap<Vec<u8>, Conversation>,
+    /// User rows, with the cursor they had before the batch (to move their index entry).
+    users: HashMap<Vec<u8>, (Option<u64>, UserRow)>,
+    relations: HashMap<Vec<u8>, Relation>,
 }
 
 impl BatchState<'_> {
@@ -127,6 +146,63 @@ impl BatchState<'_> {
         self.store
             .get_row(&self.store.tables.conversations, conv_key)
     }
+
+    fn user(&mut self, user_key: &[u8]) -> StoreResult<Option<&mut (Option<u64>, UserRow)>> {
+        if !self.users.contains_key(user_key) {
+            match self
+                .store
+                .get_row::<UserRow>(&self.store.tables.users, user_key)?
+            {
+                Some(row) => {
+                    self.users
+                        .insert(user_key.to_vec(), (Some(row.cursor), row));
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(self.users.get_mut(user_key))
+    }
+
+    fn relation(&mut self, key: &[u8]) -> StoreResult<Option<Relation>> {
+        if let Some(row) = self.relations.get(key) {
+            return Ok(Some(row.clone()));
+        }
+        self.store.get_row(&self.store.tables.relations, key)
+    }
+}
+
+/// Applies a patch to a relation row (a fresh one when `row` is `None`).
+fn patch_relation(
+    row: Option<Relation>,
+    other: &UserId,
+    patch: RelationPatch,
+    ts: i64,
+    cursor: u64,
+) -> Relation {
+    let mut row = row.unwrap_or(Relation {
+        user: other.clone(),
+        friend: false,
+        request: None,
+        note: None,
+        blocked: false,
+        ts,
+        cursor,
+    });
+    if let Some(friend) = patch.friend {
+        row.friend = friend;
+    }
+    if let Some(request) = patch.request {
+        (row.request, row.note) = match request {
+            Some((direction, note)) => (Some(direction), note),
+            None => (None, None),
+        };
+    }
+    if let Some(blocked) = patch.blocked {
+        row.blocked = blocked;
+    }
+    row.ts = ts;
+    row.cursor = cursor;
+    row
 }
 
 /// Moves a conversation row forward to `message`; older messages only fill in what is missing.
@@ -257,11 +333,43 @@ impl ConversationStore for FjallStore {
 }
 
 impl UserStore for FjallStore {
-    async fn user(&self, app: &AppId, user: &UserId) -> StoreResult<Option<UserProfile>> {
+    async fn user(&self, app: &AppId, user: &UserId) -> StoreResult<Option<UserRow>> {
         self.get_row(
             &self.tables.users,
             &key(&[app.as_str(), user.as_str()], None),
         )
+    }
+
+    async fn users_changed(
+        &self,
+        app: &AppId,
+        cursor: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<UserRow>> {
+        let from = key(&[app.as_str()], Some(cursor.saturating_add(1)));
+        let to = key(&[app.as_str()], Some(u64::MAX));
+        let mut rows = Vec::new();
+        for guard in self.tables.users_by_cursor.range(from..=to).take(limit) {
+            let (_, user) = guard.into_inner()?;
+            let user_key = key(&[app.as_str(), &String::from_utf8_lossy(&user)], None);
+            if let Some(row) = self.get_row(&self.tables.users, &user_key)? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl RelationStore for FjallStore {
+    async fn relations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Relation>> {
+        self.tables
+            .relations
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
     }
 }
 
@@ -306,6 +414,8 @@ impl ProjectionStore for FjallStore {
             store: self,
             heads: HashMap::new(),
             convs: HashMap::new(),
+            users: HashMap::new(),
+            relations: HashMap::new(),
         };
         let mut deliveries = Vec::new();
         for write in writes {
@@ -343,11 +453,67 @@ impl ProjectionStore for FjallStore {
                     let row = advance_conversation(state.conversation(&k)?, &user, ts, &message);
                     state.convs.insert(k, row);
                 }
-                Write::PutUser(profile) => {
+                Write::PutUser { profile, cursor } => {
                     let k = key(&[profile.app.as_str(), profile.user.as_str()], None);
-                    batch.insert(&t.users, k, encode(&profile));
+                    match state.user(&k)? {
+                        Some((_, row)) => {
+                            row.profile = profile;
+                            row.cursor = cursor;
+                        }
+                        None => {
+                            let row = UserRow {
+                                profile,
+                                deactivated: false,
+                                token_epoch: 0,
+                                cursor,
+                            };
+                            state.users.insert(k, (None, row));
+                        }
+                    }
+                }
+                Write::UserStatus {
+                    app,
+                    user,
+                    deactivated,
+                    token_epoch,
+                    cursor,
+                } => {
+                    let k = key(&[app.as_str(), user.as_str()], None);
+                    // Status events always follow registration on the user's subject.
+                    if let Some((_, row)) = state.user(&k)? {
+                        row.deactivated = deactivated.unwrap_or(row.deactivated);
+                        row.token_epoch = token_epoch.unwrap_or(row.token_epoch);
+                        row.cursor = cursor;
+                    }
+                }
+                Write::Relation {
+                    app,
+                    user,
+                    other,
+                    patch,
+                    ts,
+                    cursor,
+                } => {
+                    let k = key(&[app.as_str(), user.as_str(), other.as_str()], None);
+                    let row = patch_relation(state.relation(&k)?, &other, patch, ts, cursor);
+                    state.relations.insert(k, row);
                 }
             }
+        }
+        for (k, (old_cursor, row)) in state.users {
+            let app = row.profile.app.as_str();
+            if let Some(old) = old_cursor {
+                batch.remove(&t.users_by_cursor, key(&[app], Some(old)));
+            }
+            batch.insert(
+                &t.users_by_cursor,
+                key(&[app], Some(row.cursor)),
+                row.profile.user.as_str().as_bytes().to_vec(),
+            );
+            batch.insert(&t.users, k, encode(&row));
+        }
+        for (k, row) in state.relations {
+            batch.insert(&t.relations, k, encode(&row));
         }
         for (k, seq) in state.heads {
             batch.insert(&t.inbox_head, k, seq.to_be_bytes());

@@ -12,8 +12,12 @@ pub mod write;
 
 pub use error::StoreError;
 pub use fjall_store::FjallStore;
-pub use model::{Conversation, Entry, EntryItem, MessageView, TimelineMessage};
+pub use model::{
+    Conversation, Direction, Entry, EntryItem, MessageView, Relation, RelationNotice,
+    RelationPatch, TimelineMessage, UserRow,
+};
 pub use ports::{
-    ConversationStore, DeviceStore, InboxStore, ProjectionStore, ReadModels, UserStore,
+    ConversationStore, DeviceStore, InboxStore, ProjectionStore, ReadModels, RelationStore,
+    UserStore,
 };
 pub use write::{Delivery, Write};

@@ -2,10 +2,9 @@
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
 use crate::error::StoreError;
-use crate::model::{Conversation, Entry, TimelineMessage};
+use crate::model::{Conversation, Entry, Relation, TimelineMessage, UserRow};
 use crate::write::{Delivery, Write};
 use std::future::Future;
-use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, ConvId, UserId};
 
 /// Result of a store call.
@@ -59,12 +58,30 @@ pub trait ConversationStore: Send + Sync {
 
 /// User profiles.
 pub trait UserStore: Send + Sync {
-    /// A user's profile, `None` when unknown.
+    /// A user's row, `None` when unknown.
     fn user(
         &self,
         app: &AppId,
         user: &UserId,
-    ) -> impl Future<Output = StoreResult<Option<UserProfile>>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<UserRow>>> + Send;
+
+    /// Rows of the app changed after `cursor`, oldest change first, at most `limit`.
+    fn users_changed(
+        &self,
+        app: &AppId,
+        cursor: u64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<UserRow>>> + Send;
+}
+
+/// Friends, requests and blocks, per user.
+pub trait RelationStore: Send + Sync {
+    /// Every relation row of `user` (including rows that are now empty, for sync).
+    fn relations(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<Relation>>> + Send;
 }
 
 /// Per-device positions reported by clients with `ack`. Not derived from events.
@@ -107,11 +124,25 @@ pub trait ProjectionStore: Send + Sync {
 
 /// Every port at once: what the services are generic over.
 pub trait ReadModels:
-    InboxStore + ConversationStore + UserStore + DeviceStore + ProjectionStore + Clone + 'static
+    InboxStore
+    + ConversationStore
+    + UserStore
+    + RelationStore
+    + DeviceStore
+    + ProjectionStore
+    + Clone
+    + 'static
 {
 }
 
 impl<T> ReadModels for T where
-    T: InboxStore + ConversationStore + UserStore + DeviceStore + ProjectionStore + Clone + 'static
+    T: InboxStore
+        + ConversationStore
+        + UserStore
+        + RelationStore
+        + DeviceStore
+        + ProjectionStore
+        + Clone
+        + 'static
 {
 }

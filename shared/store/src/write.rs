@@ -1,6 +1,6 @@
 //! What a projection asks the store to do, and what the store reports back.
 
-use crate::model::{Entry, EntryItem, MessageView};
+use crate::model::{Entry, EntryItem, MessageView, RelationPatch};
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, UserId};
 
@@ -28,8 +28,25 @@ pub enum Write {
         ts: i64,
         message: MessageView,
     },
-    /// Store a user's profile.
-    PutUser(UserProfile),
+    /// Store a user's profile; `cursor` is the event's stream sequence.
+    PutUser { profile: UserProfile, cursor: u64 },
+    /// Change a user's status flags.
+    UserStatus {
+        app: AppId,
+        user: UserId,
+        deactivated: Option<bool>,
+        token_epoch: Option<u64>,
+        cursor: u64,
+    },
+    /// Change `user`'s relation row about `other`.
+    Relation {
+        app: AppId,
+        user: UserId,
+        other: UserId,
+        patch: RelationPatch,
+        ts: i64,
+        cursor: u64,
+    },
 }
 
 /// An inbox entry that was just written, to be pushed live.

@@ -2,7 +2,9 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{MessageSent, UserProfile};
+use tidings_domain::event::{
+    MessageSent, PairChange, PairChanged, UserDeactivated, UserProfile, UserTokensRevoked,
+};
 use tidings_domain::{AppId, Body, ClientMsgId, ConvId, IdError, MessageId, Recipient, UserId};
 
 /// `user_registered` and `user_profile_updated`, version 1.
@@ -142,6 +144,120 @@ impl From<&MessageSent> for MessageSentV1 {
             client_msg_id: m.client_msg_id.to_string(),
             body: (&m.body).into(),
             ts: m.ts,
+        }
+    }
+}
+
+/// `user_deactivated`, version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserDeactivatedV1 {
+    pub app: String,
+    pub user: String,
+    pub ts: i64,
+}
+
+impl TryFrom<UserDeactivatedV1> for UserDeactivated {
+    type Error = IdError;
+    fn try_from(w: UserDeactivatedV1) -> Result<Self, IdError> {
+        Ok(UserDeactivated {
+            app: AppId::parse(w.app)?,
+            user: UserId::parse(w.user)?,
+            ts: w.ts,
+        })
+    }
+}
+
+impl From<&UserDeactivated> for UserDeactivatedV1 {
+    fn from(d: &UserDeactivated) -> Self {
+        UserDeactivatedV1 {
+            app: d.app.to_string(),
+            user: d.user.to_string(),
+            ts: d.ts,
+        }
+    }
+}
+
+/// `user_tokens_revoked`, version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserTokensRevokedV1 {
+    pub app: String,
+    pub user: String,
+    pub epoch: u64,
+    pub ts: i64,
+}
+
+impl TryFrom<UserTokensRevokedV1> for UserTokensRevoked {
+    type Error = IdError;
+    fn try_from(w: UserTokensRevokedV1) -> Result<Self, IdError> {
+        Ok(UserTokensRevoked {
+            app: AppId::parse(w.app)?,
+            user: UserId::parse(w.user)?,
+            epoch: w.epoch,
+            ts: w.ts,
+        })
+    }
+}
+
+impl From<&UserTokensRevoked> for UserTokensRevokedV1 {
+    fn from(r: &UserTokensRevoked) -> Self {
+        UserTokensRevokedV1 {
+            app: r.app.to_string(),
+            user: r.user.to_string(),
+            epoch: r.epoch,
+            ts: r.ts,
+        }
+    }
+}
+
+/// Every relationship change, version 1; the event type header says which change it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PairChangedV1 {
+    pub app: String,
+    pub conv: String,
+    pub actor: String,
+    pub other: String,
+    /// Only for `friend_requested`.
+    pub note: Option<String>,
+    pub ts: i64,
+}
+
+impl PairChangedV1 {
+    /// Upgrades into the domain event, given the change its type header names.
+    pub fn upgrade(self, event_type: &str) -> Result<Option<PairChanged>, IdError> {
+        let change = match event_type {
+            "friend_requested" => PairChange::FriendRequested { note: self.note },
+            "friend_request_accepted" => PairChange::FriendAccepted,
+            "friend_request_rejected" => PairChange::FriendRejected,
+            "friend_request_canceled" => PairChange::FriendRequestCanceled,
+            "friend_removed" => PairChange::FriendRemoved,
+            "friend_added" => PairChange::FriendAdded,
+            "user_blocked" => PairChange::Blocked,
+            "user_unblocked" => PairChange::Unblocked,
+            _ => return Ok(None),
+        };
+        Ok(Some(PairChanged {
+            app: AppId::parse(self.app)?,
+            conv: ConvId::parse(self.conv)?,
+            actor: UserId::parse(self.actor)?,
+            other: UserId::parse(self.other)?,
+            change,
+            ts: self.ts,
+        }))
+    }
+}
+
+impl From<&PairChanged> for PairChangedV1 {
+    fn from(p: &PairChanged) -> Self {
+        PairChangedV1 {
+            app: p.app.to_string(),
+            conv: p.conv.to_string(),
+            actor: p.actor.to_string(),
+            other: p.other.to_string(),
+            note: match &p.change {
+                PairChange::FriendRequested { note } => note.clone(),
+                _ => None,
+            },
+            ts: p.ts,
         }
     }
 }

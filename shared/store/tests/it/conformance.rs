@@ -2,7 +2,7 @@
 
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, Body, ConvId, MessageId, Recipient, UserId};
-use tidings_store::{EntryItem, MessageView, ReadModels, Write};
+use tidings_store::{Direction, EntryItem, MessageView, ReadModels, RelationPatch, Write};
 
 pub fn app() -> AppId {
     AppId::parse("demo").unwrap()
@@ -202,12 +202,20 @@ pub async fn users_and_devices<S: ReadModels>(store: S) {
         ts: 5,
     };
     store
-        .apply("p", 1, vec![Write::PutUser(profile.clone())])
+        .apply(
+            "p",
+            1,
+            vec![Write::PutUser {
+                profile: profile.clone(),
+                cursor: 1,
+            }],
+        )
         .await
         .unwrap();
+    let row = store.user(&app(), &user("alice")).await.unwrap().unwrap();
     assert_eq!(
-        store.user(&app(), &user("alice")).await.unwrap(),
-        Some(profile)
+        (row.profile, row.cursor, row.deactivated),
+        (profile, 1, false)
     );
     assert_eq!(store.user(&app(), &user("bob")).await.unwrap(), None);
 
@@ -253,4 +261,140 @@ pub async fn digest_reflects_state<S: ReadModels>(a: S, b: S) {
         .await
         .unwrap();
     assert_ne!(a.digest().await.unwrap(), b.digest().await.unwrap());
+}
+
+fn put_user(id: &str, cursor: u64) -> Write {
+    Write::PutUser {
+        profile: UserProfile {
+            app: app(),
+            user: user(id),
+            name: id.into(),
+            avatar_url: None,
+            extra: None,
+            version: 1,
+            ts: 1,
+        },
+        cursor,
+    }
+}
+
+pub async fn users_changed_follows_cursors<S: ReadModels>(store: S) {
+    store
+        .apply(
+            "p",
+            3,
+            vec![
+                put_user("alice", 1),
+                put_user("bob", 2),
+                put_user("carol", 3),
+            ],
+        )
+        .await
+        .unwrap();
+    let names = |rows: Vec<tidings_store::UserRow>| -> Vec<String> {
+        rows.into_iter()
+            .map(|r| r.profile.user.to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(store.users_changed(&app(), 0, 10).await.unwrap()),
+        ["alice", "bob", "carol"]
+    );
+    assert_eq!(
+        names(store.users_changed(&app(), 1, 1).await.unwrap()),
+        ["bob"]
+    );
+    // alice changes again (status and profile in one batch): she moves to the end, once.
+    let status = Write::UserStatus {
+        app: app(),
+        user: user("alice"),
+        deactivated: Some(true),
+        token_epoch: Some(2),
+        cursor: 4,
+    };
+    store
+        .apply("p", 5, vec![status, put_user("alice", 5)])
+        .await
+        .unwrap();
+    assert_eq!(
+        names(store.users_changed(&app(), 0, 10).await.unwrap()),
+        ["bob", "carol", "alice"]
+    );
+    let alice = store.user(&app(), &user("alice")).await.unwrap().unwrap();
+    assert_eq!(
+        (alice.deactivated, alice.token_epoch, alice.cursor),
+        (true, 2, 5)
+    );
+    assert!(store.users_changed(&app(), 5, 10).await.unwrap().is_empty());
+}
+
+pub async fn relations_apply_patches<S: ReadModels>(store: S) {
+    let relation = |owner: &str, other: &str, patch: RelationPatch, cursor: u64| Write::Relation {
+        app: app(),
+        user: user(owner),
+        other: user(other),
+        patch,
+        ts: cursor as i64,
+        cursor,
+    };
+    let request = |d| RelationPatch {
+        request: Some(Some((d, Some("hi".into())))),
+        ..Default::default()
+    };
+    store
+        .apply(
+            "p",
+            1,
+            vec![
+                relation("alice", "bob", request(Direction::Out), 1),
+                relation("bob", "alice", request(Direction::In), 1),
+            ],
+        )
+        .await
+        .unwrap();
+    let bob = store.relations(&app(), &user("bob")).await.unwrap();
+    assert_eq!(bob.len(), 1);
+    assert_eq!(
+        (bob[0].request, bob[0].note.as_deref(), bob[0].friend),
+        (Some(Direction::In), Some("hi"), false)
+    );
+
+    let accept = RelationPatch {
+        friend: Some(true),
+        request: Some(None),
+        ..Default::default()
+    };
+    let block = RelationPatch {
+        blocked: Some(true),
+        ..Default::default()
+    };
+    store
+        .apply(
+            "p",
+            3,
+            vec![
+                relation("alice", "bob", accept.clone(), 2),
+                relation("bob", "alice", accept, 2),
+                relation("bob", "alice", block, 3),
+            ],
+        )
+        .await
+        .unwrap();
+    let bob = store.relations(&app(), &user("bob")).await.unwrap();
+    assert_eq!(
+        (bob[0].friend, bob[0].request, bob[0].blocked, bob[0].cursor),
+        (true, None, true, 3)
+    );
+    let alice = store.relations(&app(), &user("alice")).await.unwrap();
+    assert_eq!(
+        (alice[0].friend, alice[0].blocked, alice[0].note.clone()),
+        (true, false, None)
+    );
+    assert!(
+        store
+            .relations(&app(), &user("carol"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -40,6 +40,18 @@ async fn users_and_devices() {
 }
 
 #[tokio::test]
+async fn users_changed_follows_cursors() {
+    let (_dir, store) = fresh();
+    conformance::users_changed_follows_cursors(store).await;
+}
+
+#[tokio::test]
+async fn relations_apply_patches() {
+    let (_dir, store) = fresh();
+    conformance::relations_apply_patches(store).await;
+}
+
+#[tokio::test]
 async fn digest_reflects_state() {
     let (_a_dir, a) = fresh();
     let (_b_dir, b) = fresh();
