@@ -150,6 +150,7 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
         Apps::new(&[AppConfig {
             key: h.api.app_key.clone(),
             secret: h.api.app_secret.clone(),
+            messaging: Default::default(),
         }])
         .unwrap(),
     );

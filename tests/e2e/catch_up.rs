@@ -127,7 +127,9 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
 
     // An entry stored without a push (as if the push were lost): the next push reveals the
     // gap, and the gateway fills it from the store before delivering.
-    let tidings_store::EntryItem::Message(mut lost) = stored[2].item.clone();
+    let tidings_store::EntryItem::Message(mut lost) = stored[2].item.clone() else {
+        panic!("a message entry")
+    };
     lost.conv_seq = 99;
     h.store
         .apply(

@@ -16,6 +16,7 @@ async fn concurrent_writers_keep_conv_seq_gapless() {
         apps: vec![AppConfig {
             key: "race".into(),
             secret: "0123456789abcdef0123".into(),
+            messaging: Default::default(),
         }],
         ..Default::default()
     };

@@ -9,4 +9,6 @@ mod harness;
 mod idempotency;
 mod process;
 mod projector_crash;
+mod race;
 mod replay;
+mod social;

@@ -44,6 +44,7 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
         apps: vec![AppConfig {
             key: "crash".into(),
             secret: "0123456789abcdef0123".into(),
+            messaging: Default::default(),
         }],
         ..Default::default()
     };
@@ -128,6 +129,7 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
         .iter()
         .map(|e| match &e.item {
             EntryItem::Message(m) => m.msg_id.clone(),
+            other => panic!("only messages were sent, got {other:?}"),
         })
         .collect();
     assert_eq!(

@@ -129,7 +129,7 @@ impl<S: Aggregate> Repository<S> {
             let encoded = encode(event);
             let message = PublishMessage::build()
                 .payload(encoded.payload.clone().into())
-                .headers(publish_headers(&encoded, &dedupe_id(event)))
+                .headers(publish_headers(&encoded, &dedupe_id(event, loaded.version)))
                 .expected_last_subject_sequence(loaded.version);
             let ack = match self.js.send_publish(subject.to_owned(), message).await {
                 Ok(future) => future.await,
@@ -165,11 +165,22 @@ impl<S: Aggregate> Repository<S> {
         let subject = subjects::event(app, S::KIND, id);
         let slot = self.slot(&subject).await;
         let mut loaded = slot.lock().await;
+        // A decision that writes nothing (a refusal, a no-op) is never checked by JetStream,
+        // so it must not rest on a cached state another instance may have moved past.
+        let mut verified = false;
         if !loaded.fresh {
             self.catch_up(&subject, &mut loaded).await?;
+            verified = true;
         }
         for attempt in 0..MAX_ATTEMPTS {
-            let (events, reply) = decide(&loaded.state)?;
+            let decision = decide(&loaded.state);
+            let writes = matches!(&decision, Ok((events, _)) if !events.is_empty());
+            if !writes && !verified {
+                self.catch_up(&subject, &mut loaded).await?;
+                verified = true;
+                continue;
+            }
+            let (events, reply) = decision?;
             if events.is_empty() {
                 return Ok(reply);
             }
@@ -178,6 +189,7 @@ impl<S: Aggregate> Repository<S> {
                 PublishOutcome::Stale => {
                     backoff(attempt).await;
                     self.catch_up(&subject, &mut loaded).await?;
+                    verified = true;
                 }
             }
         }

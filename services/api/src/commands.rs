@@ -3,10 +3,12 @@
 //! target aggregate decide.
 
 use crate::aggregate::Repository;
+use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tidings_domain::conv::{self, ConvState, Receipt, SendDecision, SendMessage};
+use tidings_domain::pair::{self, PairCommand, PairState};
 use tidings_domain::user::{self, UpsertUser, UserState};
 use tidings_domain::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, Event, MessageId, Recipient, UserId,
@@ -52,10 +54,45 @@ pub struct UpsertUserRequest {
     pub extra: Option<serde_json::Value>,
 }
 
+/// One user's view of a relationship, as answered after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelationView {
+    pub user: UserId,
+    pub friend: bool,
+    /// `in` (they asked you) or `out` (you asked them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<&'static str>,
+    /// Whether you block them.
+    pub blocked: bool,
+}
+
+impl RelationView {
+    fn of(state: &PairState, me: &UserId, other: &UserId) -> Self {
+        RelationView {
+            user: other.clone(),
+            friend: state.friends,
+            request: state
+                .pending
+                .as_ref()
+                .map(|p| if &p.from == me { "out" } else { "in" }),
+            blocked: state.blocks(me),
+        }
+    }
+}
+
+/// Whether a user can act and be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Active,
+    Deactivated,
+    Unknown,
+}
+
 struct Inner {
     users: Repository<UserState>,
     convs: Repository<ConvState>,
     limits: BodyLimits,
+    apps: Apps,
 }
 
 /// The command handler, cheap to clone.
@@ -72,12 +109,14 @@ impl Commands {
         js: async_nats::jetstream::Context,
         cache_capacity: u64,
         limits: BodyLimits,
+        apps: Apps,
     ) -> anyhow::Result<Self> {
         let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
         Ok(Self(Arc::new(Inner {
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
             convs: Repository::new(js, stream, cache_capacity),
             limits,
+            apps,
         })))
     }
 
@@ -111,18 +150,92 @@ impl Commands {
             .await
     }
 
-    /// Whether `user` is registered. A cached "yes" is final (users are never deleted); a
-    /// "no" is checked against the stream.
-    pub async fn is_registered(&self, app: &AppId, user: &UserId) -> Result<bool, ApiError> {
+    async fn presence(&self, app: &AppId, user: &UserId) -> Result<Presence, ApiError> {
+        let presence = |state: &UserState| match (state.is_registered(), state.deactivated) {
+            (false, _) => Presence::Unknown,
+            (true, false) => Presence::Active,
+            (true, true) => Presence::Deactivated,
+        };
         let users = &self.0.users;
-        if users
-            .read(app, user.as_str(), false, UserState::is_registered)
-            .await?
-        {
-            return Ok(true);
+        // A cached "active" may miss a deactivation made through another instance for a
+        // moment; tokens of deactivated users are refused at the edge regardless.
+        match users.read(app, user.as_str(), false, presence).await? {
+            Presence::Active => Ok(Presence::Active),
+            _ => users.read(app, user.as_str(), true, presence).await,
         }
-        users
-            .read(app, user.as_str(), true, UserState::is_registered)
+    }
+
+    /// Fails unless `user` exists and is not deactivated.
+    pub async fn require_active(&self, app: &AppId, user: &UserId) -> Result<(), ApiError> {
+        match self.presence(app, user).await? {
+            Presence::Active => Ok(()),
+            Presence::Deactivated => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("user {user} is deactivated"),
+            )),
+            Presence::Unknown => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("user {user} not found"),
+            )),
+        }
+    }
+
+    /// The token epoch to mint with, for an active user.
+    pub async fn token_epoch(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
+        self.require_active(app, user).await?;
+        self.0
+            .users
+            .read(app, user.as_str(), false, |state| state.token_epoch)
+            .await
+    }
+
+    /// Deactivates a user (idempotent).
+    pub async fn deactivate(&self, app: &AppId, user: &UserId) -> Result<(), ApiError> {
+        let ts = now_millis();
+        self.0
+            .users
+            .execute(app, user.as_str(), |state| {
+                Ok((user::decide_deactivate(state, app, user, ts)?, ()))
+            })
+            .await
+    }
+
+    /// Revokes every token of a user; returns the new epoch.
+    pub async fn revoke_tokens(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
+        let ts = now_millis();
+        self.0
+            .users
+            .execute(app, user.as_str(), |state| {
+                let events = user::decide_revoke_tokens(state, app, user, ts)?;
+                Ok((events, state.token_epoch + 1))
+            })
+            .await
+    }
+
+    /// Changes `actor`'s relationship with `other`; answers the relationship as it now is.
+    pub async fn relate(
+        &self,
+        app: &AppId,
+        actor: &UserId,
+        other: &UserId,
+        command: PairCommand,
+    ) -> Result<RelationView, ApiError> {
+        self.require_active(app, actor).await?;
+        self.require_active(app, other).await?;
+        let conv = ConvId::direct(actor, other);
+        let ts = now_millis();
+        self.0
+            .convs
+            .execute(app, conv.as_str(), |state| {
+                let events = pair::decide(&state.pair, app, actor, other, command.clone(), ts)?;
+                let mut after = state.pair.clone();
+                for event in &events {
+                    if let Event::PairChanged(change) = event {
+                        after.evolve(change);
+                    }
+                }
+                Ok((events, RelationView::of(&after, actor, other)))
+            })
             .await
     }
 
@@ -133,9 +246,10 @@ impl Commands {
         from: &UserId,
         request: SendRequest,
     ) -> Result<Sent, ApiError> {
+        self.require_active(app, from).await?;
         match &request.to {
             Recipient::User(to) => {
-                if !self.is_registered(app, to).await? {
+                if self.presence(app, to).await? != Presence::Active {
                     return Err(ApiError::new(
                         ErrorCode::NotFound,
                         format!("user {to} not found"),
@@ -154,6 +268,7 @@ impl Commands {
             .expect("uuid text is a valid message id");
         let ts = now_millis();
         let limits = self.0.limits;
+        let policy = self.0.apps.messaging(app);
         self.0
             .convs
             .execute(app, conv.as_str(), |state| {
@@ -166,7 +281,7 @@ impl Commands {
                     msg_id: msg_id.clone(),
                     ts,
                 };
-                Ok(match conv::decide_send(state, command, limits)? {
+                Ok(match conv::decide_send(state, command, limits, policy)? {
                     SendDecision::Duplicate(receipt) => (Vec::new(), receipt.into()),
                     SendDecision::Record(message) => {
                         let sent = Sent {

@@ -88,6 +88,10 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidBody(BodyError::EmptyText) => ErrorCode::InvalidRequest,
             DomainError::InvalidBody(_) => ErrorCode::TooLarge,
             DomainError::Invalid(_) => ErrorCode::InvalidRequest,
+            DomainError::TooLarge(_) => ErrorCode::TooLarge,
+            DomainError::Forbidden(_) => ErrorCode::Forbidden,
+            DomainError::Blocked(_) => ErrorCode::Blocked,
+            DomainError::NotFriends(_) => ErrorCode::NotFriends,
         };
         Self::new(code, e.to_string())
     }

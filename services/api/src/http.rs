@@ -12,6 +12,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_domain::UserId;
+use tidings_domain::pair::PairCommand;
 
 /// What the server-API handlers share.
 #[derive(Clone)]
@@ -25,7 +26,10 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
     Router::new()
         .route("/v1/users", post(upsert_user))
         .route("/v1/users/{user_id}/token", post(mint_token))
+        .route("/v1/users/{user_id}/deactivate", post(deactivate))
+        .route("/v1/users/{user_id}/tokens/revoke", post(revoke_tokens))
         .route("/v1/messages", post(send_message))
+        .route("/v1/relations/{action}", post(relate))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }
@@ -57,16 +61,11 @@ async fn mint_token(
     } else {
         serde_json::from_slice(&body).map_err(|e| rejection_error(&e.to_string()))?
     };
-    if !state.commands.is_registered(&app, &user).await? {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("user {user} not found: register it first"),
-        ));
-    }
+    let epoch = state.commands.token_epoch(&app, &user).await?;
     let (token, expires_at) = state.tokens.mint(
         &app,
         &user,
-        0,
+        epoch,
         request.ttl_secs.unwrap_or(DEFAULT_TTL_SECS),
         chrono::Utc::now().timestamp(),
     )?;
@@ -85,12 +84,6 @@ async fn send_message(
     Extension(SignedBy(app)): Extension<SignedBy>,
     JsonBody(request): JsonBody<ServerSendRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    if !state.commands.is_registered(&app, &request.from).await? {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("user {} not found", request.from),
-        ));
-    }
     let sent = state
         .commands
         .send(&app, &request.from, request.message)
@@ -102,4 +95,56 @@ async fn send_message(
         "conv_seq": sent.conv_seq,
         "ts": sent.ts,
     })))
+}
+
+async fn deactivate(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    Path(user_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = UserId::parse(user_id)?;
+    state.commands.deactivate(&app, &user).await?;
+    Ok(Json(json!({ "user_id": user, "deactivated": true })))
+}
+
+async fn revoke_tokens(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    Path(user_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = UserId::parse(user_id)?;
+    let epoch = state.commands.revoke_tokens(&app, &user).await?;
+    Ok(Json(json!({ "user_id": user, "token_epoch": epoch })))
+}
+
+#[derive(Debug, Deserialize)]
+struct RelateRequest {
+    user: UserId,
+    other: UserId,
+}
+
+/// The app server manages its users' social graph: `friend`, `unfriend`, `block`, `unblock`.
+async fn relate(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    Path(action): Path<String>,
+    JsonBody(request): JsonBody<RelateRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let command = match action.as_str() {
+        "friend" => PairCommand::Add,
+        "unfriend" => PairCommand::Remove,
+        "block" => PairCommand::Block,
+        "unblock" => PairCommand::Unblock,
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("unknown relation action {other:?}: friend, unfriend, block or unblock"),
+            ));
+        }
+    };
+    let view = state
+        .commands
+        .relate(&app, &request.user, &request.other, command)
+        .await?;
+    Ok(Json(json!({ "user_id": request.user, "relation": view })))
 }

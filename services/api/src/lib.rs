@@ -72,9 +72,14 @@ impl Api {
         js: async_nats::jetstream::Context,
     ) -> anyhow::Result<Self> {
         let apps = Apps::new(&config.apps).context("invalid app configuration")?;
-        let commands = Commands::new(js, config.aggregate_cache, config.body_limits())
-            .await
-            .context("opening the events stream")?;
+        let commands = Commands::new(
+            js,
+            config.aggregate_cache,
+            config.body_limits(),
+            apps.clone(),
+        )
+        .await
+        .context("opening the events stream")?;
         Ok(Self {
             commands,
             tokens: Tokens::new(apps.clone()),

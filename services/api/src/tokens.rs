@@ -131,10 +131,12 @@ mod tests {
                 AppConfig {
                     key: "demo".into(),
                     secret: "0123456789abcdef0123".into(),
+                    messaging: Default::default(),
                 },
                 AppConfig {
                     key: "other".into(),
                     secret: "fedcba9876543210fedc".into(),
+                    messaging: Default::default(),
                 },
             ])
             .unwrap(),

@@ -1,11 +1,35 @@
 //! Who is calling: the user token from `Authorization: Bearer` or `?token=`.
 
+use crate::users::Users;
 use axum::http::HeaderMap;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::{Principal, Tokens};
+use tidings_store::ReadModels;
 
-/// Verifies the caller's token; a missing, expired or forged one is `unauthorized`.
-pub fn authenticate(
+/// Verifies the caller's token, then that its user is active and the token not revoked (an
+/// older epoch than the user's). A missing, expired, forged or revoked one is `unauthorized`.
+pub async fn authenticate<S: ReadModels>(
+    tokens: &Tokens,
+    users: &Users<S>,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let principal = verify_token(tokens, headers, query_token)?;
+    if let Some(row) = users.get(&principal.app, &principal.user).await? {
+        if row.deactivated {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "user is deactivated",
+            ));
+        }
+        if principal.epoch < row.token_epoch {
+            return Err(ApiError::new(ErrorCode::Unauthorized, "token revoked"));
+        }
+    }
+    Ok(principal)
+}
+
+fn verify_token(
     tokens: &Tokens,
     headers: &HeaderMap,
     query_token: Option<&str>,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::Sent;
+use tidings_api::commands::{RelationView, Sent};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::rejection_error;
 use tidings_domain::{Body, ClientMsgId, Recipient, UserId};
@@ -37,7 +37,78 @@ pub enum ClientFrame {
         seq: u64,
     },
     Ping,
+    FriendRequest {
+        #[serde(default)]
+        id: Option<String>,
+        to: UserId,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    FriendAccept {
+        #[serde(default)]
+        id: Option<String>,
+        user: UserId,
+    },
+    FriendReject {
+        #[serde(default)]
+        id: Option<String>,
+        user: UserId,
+    },
+    FriendCancel {
+        #[serde(default)]
+        id: Option<String>,
+        user: UserId,
+    },
+    FriendRemove {
+        #[serde(default)]
+        id: Option<String>,
+        user: UserId,
+    },
+    Block {
+        #[serde(default)]
+        id: Option<String>,
+        user: UserId,
+    },
+    Unblock {
+        #[serde(default)]
+        id: Option<String>,
+        user: UserId,
+    },
 }
+
+impl ClientFrame {
+    /// The request id, for frames that carry one.
+    pub fn id(&self) -> Option<String> {
+        match self {
+            ClientFrame::Send { id, .. }
+            | ClientFrame::Sync { id, .. }
+            | ClientFrame::FriendRequest { id, .. }
+            | ClientFrame::FriendAccept { id, .. }
+            | ClientFrame::FriendReject { id, .. }
+            | ClientFrame::FriendCancel { id, .. }
+            | ClientFrame::FriendRemove { id, .. }
+            | ClientFrame::Block { id, .. }
+            | ClientFrame::Unblock { id, .. } => id.clone(),
+            ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::Ping => None,
+        }
+    }
+}
+
+/// Every client frame type, for naming unknown ones.
+const CLIENT_FRAME_TYPES: [&str; 12] = [
+    "hello",
+    "send",
+    "sync",
+    "ack",
+    "ping",
+    "friend_request",
+    "friend_accept",
+    "friend_reject",
+    "friend_cancel",
+    "friend_remove",
+    "block",
+    "unblock",
+];
 
 /// Frames the server sends.
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +135,12 @@ pub enum ServerFrame {
         id: Option<String>,
         entries: Vec<Entry>,
         last_seq: u64,
+    },
+    /// The answer to a relationship frame: the relationship as it now is.
+    Relation {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        relation: RelationView,
     },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,7 +203,7 @@ fn from_value(value: Value) -> Result<ClientFrame, BadFrame> {
             error: ApiError::new(ErrorCode::InvalidRequest, "frame has no \"t\""),
         });
     };
-    if !["hello", "send", "sync", "ack", "ping"].contains(&t) {
+    if !CLIENT_FRAME_TYPES.contains(&t) {
         let message = format!("unknown frame type {t:?}");
         return Err(BadFrame {
             id,

@@ -5,8 +5,11 @@
 pub mod auth;
 pub mod frames;
 pub mod hub;
+pub mod profiles;
+pub mod relations;
 pub mod rest;
 pub mod session;
+pub mod users;
 pub mod ws;
 
 use serde::Deserialize;
@@ -15,9 +18,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tidings_api::Api;
-use tidings_api::tokens::Tokens;
+use tidings_api::error::ApiError;
+use tidings_api::tokens::{Principal, Tokens};
 use tidings_store::ReadModels;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use users::Users;
 
 /// The gateway's configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +41,8 @@ pub struct Config {
     pub frames_burst: u32,
     /// Live entries a connection may fall behind before it refills from the store.
     pub push_buffer: usize,
+    /// User rows cached for token checks and profile lookups.
+    pub user_cache: u64,
 }
 
 impl Default for Config {
@@ -46,6 +54,7 @@ impl Default for Config {
             frames_per_sec: 100,
             frames_burst: 200,
             push_buffer: 1024,
+            user_cache: 1_000_000,
         }
     }
 }
@@ -54,6 +63,7 @@ impl Default for Config {
 pub struct GatewayState<S> {
     pub shared: Arc<Shared<S>>,
     pub tokens: Tokens,
+    pub users: Arc<Users<S>>,
     pub config: Arc<Config>,
 }
 
@@ -62,8 +72,20 @@ impl<S> Clone for GatewayState<S> {
         Self {
             shared: self.shared.clone(),
             tokens: self.tokens.clone(),
+            users: self.users.clone(),
             config: self.config.clone(),
         }
+    }
+}
+
+impl<S: ReadModels> GatewayState<S> {
+    /// The authenticated caller of a request.
+    pub async fn me(
+        &self,
+        headers: &axum::http::HeaderMap,
+        query_token: Option<&str>,
+    ) -> Result<Principal, ApiError> {
+        auth::authenticate(&self.tokens, &self.users, headers, query_token).await
     }
 }
 
@@ -74,12 +96,14 @@ pub struct Gateway<S> {
 
 impl<S: ReadModels> Gateway<S> {
     /// A gateway over `store`, sending commands through `api`, live entries from `client`.
-    pub fn new(
+    /// Its background work runs on `tasks` and ends with `shutdown`.
+    pub async fn new(
         config: Config,
         store: S,
         api: &Api,
         client: async_nats::Client,
         shutdown: CancellationToken,
+        tasks: &TaskTracker,
     ) -> anyhow::Result<Self> {
         let limits = Limits {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
@@ -88,6 +112,13 @@ impl<S: ReadModels> Gateway<S> {
             burst: NonZeroU32::new(config.frames_burst)
                 .ok_or_else(|| anyhow::anyhow!("frames_burst must be > 0"))?,
         };
+        let users = Arc::new(Users::new(store.clone(), config.user_cache));
+        let notices = users::subscribe_changes(&client).await?;
+        tasks.spawn(users::follow_changes(
+            users.clone(),
+            notices,
+            shutdown.clone(),
+        ));
         let shared = Shared {
             store,
             commands: api.commands.clone(),
@@ -99,6 +130,7 @@ impl<S: ReadModels> Gateway<S> {
             state: GatewayState {
                 shared: Arc::new(shared),
                 tokens: api.tokens.clone(),
+                users,
                 config: Arc::new(config),
             },
         })
@@ -107,6 +139,8 @@ impl<S: ReadModels> Gateway<S> {
     /// The WebSocket and client REST routes.
     pub fn router(&self) -> axum::Router {
         rest::router::<S>()
+            .merge(profiles::router::<S>())
+            .merge(relations::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .with_state(self.state.clone())
     }

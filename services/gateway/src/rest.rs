@@ -1,7 +1,6 @@
 //! Client REST: a user's inbox, conversations and history, read from the store.
 
 use crate::GatewayState;
-use crate::auth::authenticate;
 use crate::session::MAX_PAGE;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -51,7 +50,7 @@ async fn inbox<S: ReadModels>(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) =
         query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
-    let me = authenticate(&state.tokens, &headers, query.token.as_deref())?;
+    let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
     let entries = store
@@ -75,7 +74,7 @@ async fn conversations<S: ReadModels>(
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let me = authenticate(&state.tokens, &headers, query.token.as_deref())?;
+    let me = state.me(&headers, query.token.as_deref()).await?;
     let rows = state
         .shared
         .store
@@ -100,7 +99,7 @@ async fn messages<S: ReadModels>(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) =
         query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
-    let me = authenticate(&state.tokens, &headers, query.token.as_deref())?;
+    let me = state.me(&headers, query.token.as_deref()).await?;
     let conv = ConvId::parse(conv)?;
     let limit = check_limit(query.limit, 50)?;
     let store = &state.shared.store;

@@ -15,6 +15,8 @@ use std::time::Duration;
 use tidings_api::commands::{Commands, SendRequest};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
+use tidings_domain::UserId;
+use tidings_domain::pair::PairCommand;
 use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -183,12 +185,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
         };
         if !matches!(frame, ClientFrame::Ping) && self.limiter.check().is_err() {
-            let id = match &frame {
-                ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } => id.clone(),
-                _ => None,
-            };
             let error = ApiError::new(ErrorCode::RateLimited, "too many frames, slow down");
-            return self.answer(ServerFrame::error(id, error)).await;
+            return self.answer(ServerFrame::error(frame.id(), error)).await;
         }
         match frame {
             ClientFrame::Ping => self.answer(ServerFrame::Pong).await,
@@ -235,6 +233,23 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            ClientFrame::FriendRequest { id, to, note } => {
+                self.relate(id, to, PairCommand::Request { note }).await
+            }
+            ClientFrame::FriendAccept { id, user } => {
+                self.relate(id, user, PairCommand::Accept).await
+            }
+            ClientFrame::FriendReject { id, user } => {
+                self.relate(id, user, PairCommand::Reject).await
+            }
+            ClientFrame::FriendCancel { id, user } => {
+                self.relate(id, user, PairCommand::Cancel).await
+            }
+            ClientFrame::FriendRemove { id, user } => {
+                self.relate(id, user, PairCommand::Remove).await
+            }
+            ClientFrame::Block { id, user } => self.relate(id, user, PairCommand::Block).await,
+            ClientFrame::Unblock { id, user } => self.relate(id, user, PairCommand::Unblock).await,
             ClientFrame::Ack { seq } => {
                 let live = self.live.as_ref().expect("checked above");
                 let (app, user) = (&self.principal.app, &self.principal.user);
@@ -250,6 +265,20 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 Ok(())
             }
         }
+    }
+
+    async fn relate(
+        &mut self,
+        id: Option<String>,
+        other: UserId,
+        command: PairCommand,
+    ) -> Result<(), SocketGone> {
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let answer = match self.shared.commands.relate(app, me, &other, command).await {
+            Ok(relation) => ServerFrame::Relation { id, relation },
+            Err(error) => ServerFrame::error(id, error),
+        };
+        self.answer(answer).await
     }
 
     async fn page(&self, after: u64, limit: Option<usize>) -> Result<(Vec<Entry>, u64), ApiError> {

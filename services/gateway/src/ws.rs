@@ -2,7 +2,7 @@
 //! the library-independent session.
 
 use crate::GatewayState;
-use crate::auth::{authenticate, origin_allowed};
+use crate::auth::origin_allowed;
 use crate::frames::{Encoded, Format};
 use crate::session::{self, Incoming, Outgoing};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -31,7 +31,7 @@ pub async fn upgrade<S: ReadModels>(
     if !origin_allowed(&state.config.allowed_origins, &headers) {
         return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
     }
-    let principal = match authenticate(&state.tokens, &headers, params.token.as_deref()) {
+    let principal = match state.me(&headers, params.token.as_deref()).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };

@@ -1,9 +1,9 @@
 //! The pure fold: one event in, the read-model writes it implies out.
 
-use tidings_domain::event::MessageSent;
+use tidings_domain::event::{MessageSent, PairChange, PairChanged};
 use tidings_domain::{Event, Recipient, UserId};
 use tidings_events::Envelope;
-use tidings_store::{EntryItem, MessageView, Write};
+use tidings_store::{Direction, EntryItem, MessageView, RelationNotice, RelationPatch, Write};
 
 /// The users whose inbox receives a message (write diffusion): the sender too, for their
 /// other devices.
@@ -16,11 +16,144 @@ fn recipients(message: &MessageSent) -> Vec<UserId> {
     }
 }
 
+/// The inbox entry, the users who get it, and the two relation rows' patches for a
+/// relationship change. Blocks are private: only the blocker's devices hear of them.
+fn pair_effects(p: &PairChanged) -> (EntryItem, Vec<&UserId>, RelationPatch, RelationPatch) {
+    let notice = RelationNotice {
+        from: p.actor.clone(),
+        to: p.other.clone(),
+        note: None,
+    };
+    let both = vec![&p.actor, &p.other];
+    let befriend = RelationPatch {
+        friend: Some(true),
+        request: Some(None),
+        ..Default::default()
+    };
+    let clear_request = RelationPatch {
+        request: Some(None),
+        ..Default::default()
+    };
+    let unfriend = RelationPatch {
+        friend: Some(false),
+        ..Default::default()
+    };
+    let block = |blocked| RelationPatch {
+        blocked: Some(blocked),
+        ..Default::default()
+    };
+    match &p.change {
+        PairChange::FriendRequested { note } => (
+            EntryItem::FriendRequest(RelationNotice {
+                note: note.clone(),
+                ..notice
+            }),
+            both,
+            RelationPatch {
+                request: Some(Some((Direction::Out, note.clone()))),
+                ..Default::default()
+            },
+            RelationPatch {
+                request: Some(Some((Direction::In, note.clone()))),
+                ..Default::default()
+            },
+        ),
+        PairChange::FriendAccepted => (
+            EntryItem::FriendAccepted(notice),
+            both,
+            befriend.clone(),
+            befriend,
+        ),
+        PairChange::FriendAdded => (
+            EntryItem::FriendAdded(notice),
+            both,
+            befriend.clone(),
+            befriend,
+        ),
+        PairChange::FriendRejected => (
+            EntryItem::FriendRejected(notice),
+            both,
+            clear_request.clone(),
+            clear_request,
+        ),
+        PairChange::FriendRequestCanceled => (
+            EntryItem::FriendRequestCanceled(notice),
+            both,
+            clear_request.clone(),
+            clear_request,
+        ),
+        PairChange::FriendRemoved => (
+            EntryItem::FriendRemoved(notice),
+            both,
+            unfriend.clone(),
+            unfriend,
+        ),
+        PairChange::Blocked => (
+            EntryItem::UserBlocked(notice),
+            vec![&p.actor],
+            block(true),
+            RelationPatch::default(),
+        ),
+        PairChange::Unblocked => (
+            EntryItem::UserUnblocked(notice),
+            vec![&p.actor],
+            block(false),
+            RelationPatch::default(),
+        ),
+    }
+}
+
 /// The writes for one event, in the order they must apply.
 pub fn project(envelope: &Envelope) -> Vec<Write> {
+    let cursor = envelope.stream_seq;
     match &envelope.event {
         Event::UserRegistered(profile) | Event::UserProfileUpdated(profile) => {
-            vec![Write::PutUser(profile.clone())]
+            vec![Write::PutUser {
+                profile: profile.clone(),
+                cursor,
+            }]
+        }
+        Event::UserDeactivated(d) => vec![Write::UserStatus {
+            app: d.app.clone(),
+            user: d.user.clone(),
+            deactivated: Some(true),
+            token_epoch: None,
+            cursor,
+        }],
+        Event::UserTokensRevoked(r) => vec![Write::UserStatus {
+            app: r.app.clone(),
+            user: r.user.clone(),
+            deactivated: None,
+            token_epoch: Some(r.epoch),
+            cursor,
+        }],
+        Event::PairChanged(p) => {
+            let (item, recipients, actor_patch, other_patch) = pair_effects(p);
+            let mut writes: Vec<Write> = recipients
+                .into_iter()
+                .map(|user| Write::Deliver {
+                    app: p.app.clone(),
+                    user: user.clone(),
+                    ts: p.ts,
+                    item: item.clone(),
+                })
+                .collect();
+            for (user, other, patch) in [
+                (&p.actor, &p.other, actor_patch),
+                (&p.other, &p.actor, other_patch),
+            ] {
+                if patch != RelationPatch::default() {
+                    writes.push(Write::Relation {
+                        app: p.app.clone(),
+                        user: user.clone(),
+                        other: other.clone(),
+                        patch,
+                        ts: p.ts,
+                        cursor,
+                    });
+                }
+            }
+            writes
         }
         Event::MessageSent(message) => {
             let view = MessageView::from(message);
@@ -52,7 +185,7 @@ pub fn project(envelope: &Envelope) -> Vec<Write> {
 mod tests {
     //! Given an event, then these writes.
     use super::*;
-    use tidings_domain::event::UserProfile;
+    use tidings_domain::event::{PairChange, PairChanged, UserProfile};
     use tidings_domain::{AppId, Body, ClientMsgId, ConvId, MessageId};
 
     fn id(s: &str) -> UserId {
@@ -108,6 +241,63 @@ mod tests {
         assert_eq!(delivered_to(&writes), ["alice"]);
     }
 
+    fn pair(change: PairChange) -> Envelope {
+        let (actor, other) = (id("alice"), id("bob"));
+        Envelope {
+            stream_seq: 12,
+            subject: "tid.evt.demo.conv.d~alice~bob".into(),
+            event: Event::PairChanged(PairChanged {
+                app: AppId::parse("demo").unwrap(),
+                conv: ConvId::direct(&actor, &other),
+                actor,
+                other,
+                change,
+                ts: 5,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_friend_request_notifies_both_and_marks_both_rows() {
+        let writes = project(&pair(PairChange::FriendRequested {
+            note: Some("hi".into()),
+        }));
+        assert_eq!(delivered_to(&writes), ["alice", "bob"]);
+        let directions: Vec<_> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Relation {
+                    user,
+                    patch,
+                    cursor: 12,
+                    ..
+                } => Some((user.as_str(), patch.request.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            directions,
+            [
+                ("alice", Some(Some((Direction::Out, Some("hi".into()))))),
+                ("bob", Some(Some((Direction::In, Some("hi".into())))))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_block_is_private_to_the_blocker() {
+        let writes = project(&pair(PairChange::Blocked));
+        assert_eq!(delivered_to(&writes), ["alice"]);
+        let rows: Vec<_> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Relation { user, .. } => Some(user.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rows, ["alice"]);
+    }
+
     #[test]
     fn a_profile_becomes_a_user_row() {
         let profile = UserProfile {
@@ -124,6 +314,9 @@ mod tests {
             subject: "tid.evt.demo.user.alice".into(),
             event: Event::UserRegistered(profile.clone()),
         };
-        assert_eq!(project(&envelope), vec![Write::PutUser(profile)]);
+        assert_eq!(
+            project(&envelope),
+            vec![Write::PutUser { profile, cursor: 1 }]
+        );
     }
 }

@@ -6,11 +6,28 @@ use crate::fold::project;
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::{self, stream::Stream as JsStream};
+use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::time::Duration;
+use tidings_domain::{AppId, UserId};
 use tidings_events::definitions::projector_consumer;
 use tidings_events::{Envelope, headers, subjects};
-use tidings_store::{Delivery, ReadModels};
+use tidings_store::{Delivery, ReadModels, Write};
+
+/// The users whose rows `writes` change, once each.
+fn changed_users(writes: &[Write]) -> Vec<(AppId, UserId)> {
+    let mut users: Vec<(AppId, UserId)> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::PutUser { profile, .. } => Some((profile.app.clone(), profile.user.clone())),
+            Write::UserStatus { app, user, .. } => Some((app.clone(), user.clone())),
+            _ => None,
+        })
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
 
 /// The projection's name: its checkpoint key and dead-letter subject.
 pub const PROJECTION: &str = "inbox";
@@ -139,9 +156,11 @@ impl<S: ReadModels> Projector<S> {
             applied += 1;
         }
         if through > self.checkpoint {
+            let changed_users = changed_users(&writes);
             let deliveries = self.store.apply(PROJECTION, through, writes).await?;
             self.checkpoint = through;
             self.push(deliveries).await;
+            self.announce(changed_users).await;
         }
         // Ack only after the write: a crash before it redelivers, and replay is harmless.
         if let Some(last) = batch.last() {
@@ -170,6 +189,19 @@ impl<S: ReadModels> Projector<S> {
             .await?
             .await?;
         Ok(())
+    }
+
+    /// Tells caches of user rows (gateways) which rows changed.
+    async fn announce(&self, users: Vec<(AppId, UserId)>) {
+        for (app, user) in users {
+            if let Err(error) = self
+                .client
+                .publish(subjects::user_changed(&app, &user), Bytes::new())
+                .await
+            {
+                tracing::warn!(%error, "user change notice failed");
+            }
+        }
     }
 
     async fn push(&self, deliveries: Vec<Delivery>) {

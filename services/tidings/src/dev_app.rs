@@ -21,7 +21,11 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
         std::env::var("TIDINGS_DEV_APP_KEY"),
         std::env::var("TIDINGS_DEV_APP_SECRET"),
     ) {
-        return Ok(AppConfig { key, secret });
+        return Ok(AppConfig {
+            key,
+            secret,
+            messaging: Default::default(),
+        });
     }
     let path = data_dir.join(FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
@@ -30,12 +34,14 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
         return Ok(AppConfig {
             key: stored.key,
             secret: stored.secret,
+            messaging: Default::default(),
         });
     }
     let secret: [u8; 24] = rand::rng().random();
     let app = AppConfig {
         key: "dev".into(),
         secret: hex::encode(secret),
+        messaging: Default::default(),
     };
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(

@@ -157,13 +157,16 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone()))
                     .await?;
             let token = CancellationToken::new();
+            let tracker = tokio_util::task::TaskTracker::new();
             let gateway = tidings_gateway::Gateway::new(
                 config.gateway.clone(),
                 store,
                 &api,
                 client,
                 token.clone(),
-            )?;
+                &tracker,
+            )
+            .await?;
             let listener = tokio::net::TcpListener::bind(listen).await?;
             println!(
                 "tidings gateway ready listen=http://{}",
@@ -179,6 +182,8 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                     token.cancel();
                 })
                 .await?;
+            tracker.close();
+            tracker.wait().await;
             Ok(())
         }
         Command::Replay { projection, into } => {

@@ -154,7 +154,9 @@ impl Server {
             &self.api,
             self.client.clone(),
             token.clone(),
-        )?;
+            &tracker,
+        )
+        .await?;
         let router = self
             .api
             .router()

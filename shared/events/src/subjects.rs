@@ -25,6 +25,21 @@ pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
 }
 
+/// A user's row changed in the read models (core NATS): caches of it must be dropped.
+pub fn user_changed(app: &AppId, user: &UserId) -> String {
+    format!("tid.inv.{app}.user.{user}")
+}
+
+/// Every user-change notice.
+pub const ALL_USER_CHANGES: &str = "tid.inv.*.user.*";
+
+/// The (app, user) of a user-change notice subject.
+pub fn parse_user_changed(subject: &str) -> Option<(&str, &str)> {
+    let rest = subject.strip_prefix("tid.inv.")?;
+    let (app, user) = rest.split_once(".user.")?;
+    Some((app, user))
+}
+
 /// Where an event no projector can read is parked, with the reason in a header.
 pub fn dead_letter_event(projection: &str) -> String {
     format!("tid.dlq.evt.{projection}")
@@ -39,5 +54,8 @@ mod tests {
         let app = AppId::parse("demo").unwrap();
         let s = event(&app, aggregate::CONV, "d~alice~bob");
         assert_eq!(s, "tid.evt.demo.conv.d~alice~bob");
+        let alice = UserId::parse("alice").unwrap();
+        let changed = user_changed(&app, &alice);
+        assert_eq!(parse_user_changed(&changed), Some(("demo", "alice")));
     }
 }

@@ -139,13 +139,37 @@ impl ServerApi {
 
     /// A GET with a user token (client REST).
     pub async fn get_as(&self, token: &str, path_and_query: &str) -> Reply {
-        let response = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .bearer_auth(token)
-            .send()
+        self.client_call(reqwest::Method::GET, token, path_and_query, None)
             .await
-            .expect("client api reachable");
+    }
+
+    /// A POST with a user token and a JSON body (client REST).
+    pub async fn post_as(&self, token: &str, path: &str, body: &serde_json::Value) -> Reply {
+        self.client_call(reqwest::Method::POST, token, path, Some(body))
+            .await
+    }
+
+    /// A DELETE with a user token (client REST).
+    pub async fn delete_as(&self, token: &str, path: &str) -> Reply {
+        self.client_call(reqwest::Method::DELETE, token, path, None)
+            .await
+    }
+
+    async fn client_call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path_and_query: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("client api reachable");
         reply(response).await
     }
 }

@@ -1,0 +1,152 @@
+//! Client REST for user profiles: one, a batch of up to 100, and what changed since a cursor.
+//! Single and batch lookups are served through the user cache.
+
+use crate::GatewayState;
+use crate::session::MAX_PAGE;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::json::JsonBody;
+use tidings_domain::UserId;
+use tidings_store::{ReadModels, UserRow};
+
+/// Most ids in one batch lookup.
+pub const MAX_BATCH: usize = 100;
+
+/// The profile routes.
+pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
+    Router::new()
+        .route("/v1/users/{user_id}", get(one::<S>))
+        .route("/v1/users:batchGet", post(batch::<S>))
+        .route("/v1/users:changed", get(changed::<S>))
+}
+
+/// A profile as clients see it.
+#[derive(Debug, Serialize)]
+pub struct Profile<'a> {
+    pub user_id: &'a UserId,
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<&'a Value>,
+    /// Grows with every profile change: refresh a cached profile when it differs.
+    pub version: u64,
+    pub updated_at: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deactivated: bool,
+}
+
+impl<'a> From<&'a UserRow> for Profile<'a> {
+    fn from(row: &'a UserRow) -> Self {
+        Profile {
+            user_id: &row.profile.user,
+            name: &row.profile.name,
+            avatar_url: row.profile.avatar_url.as_deref(),
+            extra: row.profile.extra.as_ref(),
+            version: row.profile.version,
+            updated_at: row.profile.ts,
+            deactivated: row.deactivated,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn one<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let user = UserId::parse(user_id)?;
+    match state.users.get(&me.app, &user).await? {
+        Some(row) => Ok(Json(json!(Profile::from(row.as_ref())))),
+        None => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("user {user} not found"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchRequest {
+    user_ids: Vec<String>,
+}
+
+async fn batch<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+    JsonBody(request): JsonBody<BatchRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    if request.user_ids.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "at most {MAX_BATCH} user_ids per batch, got {}",
+                request.user_ids.len()
+            ),
+        ));
+    }
+    let ids = request
+        .user_ids
+        .into_iter()
+        .map(UserId::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows =
+        futures_util::future::try_join_all(ids.iter().map(|id| state.users.get(&me.app, id)))
+            .await?;
+    let mut found = Vec::new();
+    let mut not_found = Vec::new();
+    for (id, row) in ids.iter().zip(&rows) {
+        match row {
+            Some(row) => found.push(json!(Profile::from(row.as_ref()))),
+            None => not_found.push(id),
+        }
+    }
+    Ok(Json(json!({ "users": found, "not_found": not_found })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangedQuery {
+    #[serde(default)]
+    since: u64,
+    limit: Option<usize>,
+    token: Option<String>,
+}
+
+async fn changed<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    query: Result<Query<ChangedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("limit must be 1-{MAX_PAGE}"),
+        ));
+    }
+    let rows = state
+        .shared
+        .store
+        .users_changed(&me.app, query.since, limit)
+        .await
+        .map_err(|e| ApiError::unavailable("reading user profiles", e))?;
+    let cursor = rows.last().map_or(query.since, |r| r.cursor);
+    let users: Vec<Profile> = rows.iter().map(Profile::from).collect();
+    Ok(Json(json!({ "users": users, "cursor": cursor })))
+}
