@@ -8,6 +8,7 @@ mod direct;
 mod harness;
 mod idempotency;
 mod process;
+mod profiles;
 mod projector_crash;
 mod race;
 mod replay;

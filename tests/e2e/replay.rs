@@ -1,6 +1,7 @@
 //! Rebuilding the read models from sequence 1 gives the live state, digest for digest.
 
 use crate::harness::{Harness, eventually};
+use serde_json::json;
 use std::process::Command;
 use tidings_events::subjects;
 use tidings_store::ProjectionStore;
@@ -30,6 +31,41 @@ async fn replay_digest_equals_live_digest() {
         )
         .await;
     assert_eq!(renamed.body["version"], 2);
+
+    // Relations, revocation and deactivation are rebuilt too.
+    let bob_token = h.api.user_token("bob").await;
+    let carol_token = h.api.user_token("carol").await;
+    for (token, path, body) in [
+        (
+            &bob_token,
+            "/v1/friends/requests",
+            json!({"to": "alice", "note": "hi"}),
+        ),
+        (&bob_token, "/v1/friends/requests", json!({"to": "carol"})),
+        (&carol_token, "/v1/friends/requests/bob/accept", json!({})),
+        (&carol_token, "/v1/blocks", json!({"user_id": "alice"})),
+    ] {
+        assert_eq!(
+            h.api.post_as(token, path, &body).await.status,
+            200,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        h.api
+            .post("/v1/users/carol/tokens/revoke", &json!({}))
+            .await
+            .status,
+        200
+    );
+    h.api.register("dave").await;
+    assert_eq!(
+        h.api
+            .post("/v1/users/dave/deactivate", &json!({}))
+            .await
+            .status,
+        200
+    );
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());

@@ -43,6 +43,9 @@ pub struct Config {
     pub push_buffer: usize,
     /// User rows cached for token checks and profile lookups.
     pub user_cache: u64,
+    /// Longest a cached user row is served without a change notice (a safety net: the
+    /// projector's notices drop changed rows at once).
+    pub user_cache_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             frames_burst: 200,
             push_buffer: 1024,
             user_cache: 1_000_000,
+            user_cache_ttl_secs: 10,
         }
     }
 }
@@ -112,7 +116,11 @@ impl<S: ReadModels> Gateway<S> {
             burst: NonZeroU32::new(config.frames_burst)
                 .ok_or_else(|| anyhow::anyhow!("frames_burst must be > 0"))?,
         };
-        let users = Arc::new(Users::new(store.clone(), config.user_cache));
+        let users = Arc::new(Users::new(
+            store.clone(),
+            config.user_cache,
+            Duration::from_secs(config.user_cache_ttl_secs),
+        ));
         let notices = users::subscribe_changes(&client).await?;
         tasks.spawn(users::follow_changes(
             users.clone(),

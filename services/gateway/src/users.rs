@@ -10,9 +10,6 @@ use tidings_domain::{AppId, UserId};
 use tidings_events::subjects;
 use tidings_store::{ReadModels, UserRow};
 
-/// How long a cached row may be served without a change notice.
-const TTL: Duration = Duration::from_secs(10);
-
 /// The cache of user rows.
 pub struct Users<S> {
     store: S,
@@ -20,13 +17,14 @@ pub struct Users<S> {
 }
 
 impl<S: ReadModels> Users<S> {
-    /// A cache over `store` holding up to `capacity` rows.
-    pub fn new(store: S, capacity: u64) -> Self {
+    /// A cache over `store` holding up to `capacity` rows, each for at most `ttl` without a
+    /// change notice.
+    pub fn new(store: S, capacity: u64, ttl: Duration) -> Self {
         Self {
             store,
             cache: moka::future::Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(TTL)
+                .time_to_live(ttl)
                 .build(),
         }
     }
