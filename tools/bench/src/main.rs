@@ -4,6 +4,7 @@
 mod direct;
 mod jetstream;
 mod machine;
+mod profiles;
 mod summary;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ enum Command {
     Direct(direct::Args),
     /// Raw pipelined JetStream publish throughput against the same nats-server.
     Jetstream(jetstream::Args),
+    /// Batch profile lookups (100 ids), cold and warm.
+    Profiles(profiles::Args),
 }
 
 #[tokio::main]
@@ -30,5 +33,6 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Direct(args) => direct::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
+        Command::Profiles(args) => profiles::run(args).await,
     }
 }
