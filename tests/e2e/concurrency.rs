@@ -64,6 +64,8 @@ async fn concurrent_writers_keep_conv_seq_gapless() {
                             body: Body::Text {
                                 text: format!("{i}"),
                             },
+                            mentions: Vec::new(),
+                            mention_all: false,
                         };
                         let sent = commands.send(&app, &from, request).await.unwrap();
                         results.push((from.to_string(), format!("i{n}-{i}"), sent));
@@ -101,6 +103,8 @@ async fn concurrent_writers_keep_conv_seq_gapless() {
                 body: Body::Text {
                     text: "again".into(),
                 },
+                mentions: Vec::new(),
+                mention_all: false,
             },
         )
         .await

@@ -75,6 +75,8 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
                         body: Body::Text {
                             text: format!("{from} {i}"),
                         },
+                        mentions: Vec::new(),
+                        mention_all: false,
                     };
                     ids.push(commands.send(&app, &from, request).await.unwrap().msg_id);
                 }

@@ -50,6 +50,8 @@ fn text(cmid: &str, to: &UserId) -> SendRequest {
         to: Recipient::User(to.clone()),
         client_msg_id: ClientMsgId::parse(cmid).unwrap(),
         body: Body::Text { text: cmid.into() },
+        mentions: Vec::new(),
+        mention_all: false,
     }
 }
 

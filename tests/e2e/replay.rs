@@ -85,7 +85,7 @@ async fn replay_digest_equals_live_digest() {
     let live = h.store.digest().await.unwrap();
 
     let into = tempfile::tempdir().unwrap();
-    let report = tidings::replay::replay(&client, &into.path().join("store"), false)
+    let report = tidings::replay::replay(&client, &into.path().join("store"), 200, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);

@@ -8,10 +8,11 @@ use crate::error::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tidings_domain::conv::{self, ConvState, Receipt, SendDecision, SendMessage};
+use tidings_domain::group::{self, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{self, PairCommand, PairState};
 use tidings_domain::user::{self, UpsertUser, UserState};
 use tidings_domain::{
-    AppId, Body, BodyLimits, ClientMsgId, ConvId, Event, MessageId, Recipient, UserId,
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, Event, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_events::subjects;
 
@@ -21,6 +22,12 @@ pub struct SendRequest {
     pub to: Recipient,
     pub client_msg_id: ClientMsgId,
     pub body: Body,
+    /// Group members to mention.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+    /// Mention everyone (owner and admins only).
+    #[serde(default)]
+    pub mention_all: bool,
 }
 
 /// The answer to a send: the `sent` frame's fields.
@@ -88,11 +95,38 @@ enum Presence {
     Unknown,
 }
 
+/// A group as its member sees it after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupView {
+    pub group_id: GroupId,
+    pub conv: ConvId,
+    pub name: String,
+    pub member_count: usize,
+    /// Your role; absent when you are not (or no longer) a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    pub dismissed: bool,
+}
+
+impl GroupView {
+    fn of(state: &GroupState, group: &GroupId, me: &UserId) -> Self {
+        GroupView {
+            group_id: group.clone(),
+            conv: ConvId::group(group),
+            name: state.name.clone(),
+            member_count: state.members.len(),
+            role: state.role(me),
+            dismissed: state.dismissed,
+        }
+    }
+}
+
 struct Inner {
     users: Repository<UserState>,
     convs: Repository<ConvState>,
     limits: BodyLimits,
     apps: Apps,
+    max_group_members: usize,
 }
 
 /// The command handler, cheap to clone.
@@ -110,6 +144,7 @@ impl Commands {
         cache_capacity: u64,
         limits: BodyLimits,
         apps: Apps,
+        max_group_members: usize,
     ) -> anyhow::Result<Self> {
         let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
         Ok(Self(Arc::new(Inner {
@@ -117,6 +152,7 @@ impl Commands {
             convs: Repository::new(js, stream, cache_capacity),
             limits,
             apps,
+            max_group_members,
         })))
     }
 
@@ -212,6 +248,43 @@ impl Commands {
             .await
     }
 
+    /// Runs a group command by `actor`; answers the group as `actor` now sees it.
+    pub async fn group(
+        &self,
+        app: &AppId,
+        actor: &UserId,
+        group: &GroupId,
+        command: GroupCommand,
+    ) -> Result<GroupView, ApiError> {
+        self.require_active(app, actor).await?;
+        let newcomers: &[UserId] = match &command {
+            GroupCommand::Create { members, .. } | GroupCommand::AddMembers { users: members } => {
+                members
+            }
+            GroupCommand::TransferOwner { to } => std::slice::from_ref(to),
+            _ => &[],
+        };
+        for user in newcomers {
+            self.require_active(app, user).await?;
+        }
+        let conv = ConvId::group(group);
+        let (cap, ts) = (self.0.max_group_members, now_millis());
+        self.0
+            .convs
+            .execute(app, conv.as_str(), |state| {
+                let events =
+                    group::decide(&state.group, app, group, actor, command.clone(), cap, ts)?;
+                let mut after = state.group.clone();
+                for event in &events {
+                    if let Event::GroupChanged(change) = event {
+                        after.evolve(change);
+                    }
+                }
+                Ok((events, GroupView::of(&after, group, actor)))
+            })
+            .await
+    }
+
     /// Changes `actor`'s relationship with `other`; answers the relationship as it now is.
     pub async fn relate(
         &self,
@@ -256,12 +329,8 @@ impl Commands {
                     ));
                 }
             }
-            Recipient::Group(group) => {
-                return Err(ApiError::new(
-                    ErrorCode::NotFound,
-                    format!("group {group} not found"),
-                ));
-            }
+            // Membership, mutes and dismissal are decided by the group's aggregate.
+            Recipient::Group(_) => {}
         }
         let conv = ConvId::between(from, &request.to);
         let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
@@ -278,6 +347,8 @@ impl Commands {
                     to: request.to.clone(),
                     client_msg_id: request.client_msg_id.clone(),
                     body: request.body.clone(),
+                    mentions: request.mentions.clone(),
+                    mention_all: request.mention_all,
                     msg_id: msg_id.clone(),
                     ts,
                 };

@@ -92,6 +92,9 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
             DomainError::Blocked(_) => ErrorCode::Blocked,
             DomainError::NotFriends(_) => ErrorCode::NotFriends,
+            DomainError::NotMember(_) => ErrorCode::NotMember,
+            DomainError::Muted(_) => ErrorCode::Muted,
+            DomainError::Conflict(_) => ErrorCode::Conflict,
         };
         Self::new(code, e.to_string())
     }

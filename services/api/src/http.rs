@@ -2,6 +2,7 @@
 
 use crate::commands::{Commands, SendRequest, UpsertUserRequest};
 use crate::error::{ApiError, ErrorCode};
+use crate::group_ops::GroupOp;
 use crate::json::{JsonBody, rejection_error};
 use crate::signature::{SignatureCheck, SignedBy, require_signature};
 use crate::tokens::{DEFAULT_TTL_SECS, Tokens};
@@ -11,8 +12,8 @@ use axum::{Extension, Json, Router, middleware};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tidings_domain::UserId;
 use tidings_domain::pair::PairCommand;
+use tidings_domain::{GroupId, UserId};
 
 /// What the server-API handlers share.
 #[derive(Clone)]
@@ -30,6 +31,7 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/users/{user_id}/tokens/revoke", post(revoke_tokens))
         .route("/v1/messages", post(send_message))
         .route("/v1/relations/{action}", post(relate))
+        .route("/v1/groups/{group_id}/ops", post(group_op))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }
@@ -147,4 +149,26 @@ async fn relate(
         .relate(&app, &request.user, &request.other, command)
         .await?;
     Ok(Json(json!({ "user_id": request.user, "relation": view })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerGroupOp {
+    actor: UserId,
+    #[serde(flatten)]
+    op: GroupOp,
+}
+
+/// The app server manages groups on behalf of `actor` (who must have the role the op needs).
+async fn group_op(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    Path(group_id): Path<String>,
+    JsonBody(request): JsonBody<ServerGroupOp>,
+) -> Result<Json<Value>, ApiError> {
+    let group = GroupId::parse(group_id)?;
+    let view = state
+        .commands
+        .group(&app, &request.actor, &group, request.op.into())
+        .await?;
+    Ok(Json(json!({ "group": view })))
 }

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod apps;
 pub mod commands;
 pub mod error;
+pub mod group_ops;
 pub mod http;
 pub mod json;
 pub mod signature;
@@ -33,6 +34,8 @@ pub struct Config {
     pub max_text_bytes: usize,
     /// Largest custom body, JSON-encoded, in bytes.
     pub max_custom_bytes: usize,
+    /// Most members a group may hold.
+    pub max_group_members: usize,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             aggregate_cache: 200_000,
             max_text_bytes: limits.max_text_bytes,
             max_custom_bytes: limits.max_custom_bytes,
+            max_group_members: 3000,
         }
     }
 }
@@ -77,6 +81,7 @@ impl Api {
             config.aggregate_cache,
             config.body_limits(),
             apps.clone(),
+            config.max_group_members,
         )
         .await
         .context("opening the events stream")?;

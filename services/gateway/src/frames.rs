@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::{RelationView, Sent};
+use tidings_api::commands::{GroupView, RelationView, Sent};
 use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
-use tidings_domain::{Body, ClientMsgId, Recipient, UserId};
+use tidings_domain::{Body, ClientMsgId, GroupId, Recipient, UserId};
 use tidings_store::Entry;
 
 /// Frames a client sends.
@@ -24,6 +25,10 @@ pub enum ClientFrame {
         to: Recipient,
         client_msg_id: ClientMsgId,
         body: Body,
+        #[serde(default)]
+        mentions: Vec<UserId>,
+        #[serde(default)]
+        mention_all: bool,
     },
     Sync {
         #[serde(default)]
@@ -74,6 +79,13 @@ pub enum ClientFrame {
         id: Option<String>,
         user: UserId,
     },
+    Group {
+        #[serde(default)]
+        id: Option<String>,
+        group: GroupId,
+        #[serde(flatten)]
+        op: GroupOp,
+    },
 }
 
 impl ClientFrame {
@@ -88,14 +100,15 @@ impl ClientFrame {
             | ClientFrame::FriendCancel { id, .. }
             | ClientFrame::FriendRemove { id, .. }
             | ClientFrame::Block { id, .. }
-            | ClientFrame::Unblock { id, .. } => id.clone(),
+            | ClientFrame::Unblock { id, .. }
+            | ClientFrame::Group { id, .. } => id.clone(),
             ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::Ping => None,
         }
     }
 }
 
 /// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 12] = [
+const CLIENT_FRAME_TYPES: [&str; 13] = [
     "hello",
     "send",
     "sync",
@@ -108,6 +121,7 @@ const CLIENT_FRAME_TYPES: [&str; 12] = [
     "friend_remove",
     "block",
     "unblock",
+    "group",
 ];
 
 /// Frames the server sends.
@@ -135,6 +149,12 @@ pub enum ServerFrame {
         id: Option<String>,
         entries: Vec<Entry>,
         last_seq: u64,
+    },
+    /// The answer to a `group` frame: the group as the caller now sees it.
+    Group {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        group: GroupView,
     },
     /// The answer to a relationship frame: the relationship as it now is.
     Relation {

@@ -205,11 +205,15 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 to,
                 client_msg_id,
                 body,
+                mentions,
+                mention_all,
             } => {
                 let request = SendRequest {
                     to,
                     client_msg_id,
                     body,
+                    mentions,
+                    mention_all,
                 };
                 let answer = match self
                     .shared
@@ -250,6 +254,14 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
             ClientFrame::Block { id, user } => self.relate(id, user, PairCommand::Block).await,
             ClientFrame::Unblock { id, user } => self.relate(id, user, PairCommand::Unblock).await,
+            ClientFrame::Group { id, group, op } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let answer = match self.shared.commands.group(app, me, &group, op.into()).await {
+                    Ok(group) => ServerFrame::Group { id, group },
+                    Err(error) => ServerFrame::error(id, error),
+                };
+                self.answer(answer).await
+            }
             ClientFrame::Ack { seq } => {
                 let live = self.live.as_ref().expect("checked above");
                 let (app, user) = (&self.principal.app, &self.principal.user);

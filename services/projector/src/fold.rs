@@ -1,18 +1,18 @@
 //! The pure fold: one event in, the read-model writes it implies out.
 
+use crate::directory::Directory;
+use crate::group_fold::{project_group, project_group_message};
 use tidings_domain::event::{MessageSent, PairChange, PairChanged};
 use tidings_domain::{Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{Direction, EntryItem, MessageView, RelationNotice, RelationPatch, Write};
 
-/// The users whose inbox receives a message (write diffusion): the sender too, for their
-/// other devices.
-fn recipients(message: &MessageSent) -> Vec<UserId> {
-    match &message.to {
-        Recipient::User(to) if to == &message.from => vec![message.from.clone()],
-        Recipient::User(to) => vec![message.from.clone(), to.clone()],
-        // Groups are not decided by the api yet, so no group message reaches the stream.
-        Recipient::Group(_) => vec![message.from.clone()],
+/// The users whose inbox receives a direct message: the sender too, for their other devices.
+fn recipients(message: &MessageSent, to: &UserId) -> Vec<UserId> {
+    if to == &message.from {
+        vec![message.from.clone()]
+    } else {
+        vec![message.from.clone(), to.clone()]
     }
 }
 
@@ -103,10 +103,19 @@ fn pair_effects(p: &PairChanged) -> (EntryItem, Vec<&UserId>, RelationPatch, Rel
     }
 }
 
-/// The writes for one event, in the order they must apply.
-pub fn project(envelope: &Envelope) -> Vec<Write> {
+/// Groups above this many members use read diffusion.
+pub const DEFAULT_LARGE_GROUP: usize = 200;
+
+/// The writes for one event, in the order they must apply. Group events and group messages
+/// read and move `directory`; `large_group` is the read-diffusion threshold.
+pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usize) -> Vec<Write> {
     let cursor = envelope.stream_seq;
     match &envelope.event {
+        Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
+        Event::MessageSent(message) => match &message.to {
+            Recipient::Group(group) => project_group_message(message, group, directory),
+            Recipient::User(to) => project_direct(message, to),
+        },
         Event::UserRegistered(profile) | Event::UserProfileUpdated(profile) => {
             vec![Write::PutUser {
                 profile: profile.clone(),
@@ -155,30 +164,31 @@ pub fn project(envelope: &Envelope) -> Vec<Write> {
             }
             writes
         }
-        Event::MessageSent(message) => {
-            let view = MessageView::from(message);
-            let mut writes = vec![Write::Timeline {
-                app: message.app.clone(),
-                ts: message.ts,
-                message: view.clone(),
-            }];
-            for user in recipients(message) {
-                writes.push(Write::Deliver {
-                    app: message.app.clone(),
-                    user: user.clone(),
-                    ts: message.ts,
-                    item: EntryItem::Message(view.clone()),
-                });
-                writes.push(Write::ConversationMessage {
-                    app: message.app.clone(),
-                    user,
-                    ts: message.ts,
-                    message: view.clone(),
-                });
-            }
-            writes
-        }
     }
+}
+
+fn project_direct(message: &MessageSent, to: &UserId) -> Vec<Write> {
+    let view = MessageView::from(message);
+    let mut writes = vec![Write::Timeline {
+        app: message.app.clone(),
+        ts: message.ts,
+        message: view.clone(),
+    }];
+    for user in recipients(message, to) {
+        writes.push(Write::Deliver {
+            app: message.app.clone(),
+            user: user.clone(),
+            ts: message.ts,
+            item: EntryItem::Message(view.clone()),
+        });
+        writes.push(Write::ConversationMessage {
+            app: message.app.clone(),
+            user,
+            ts: message.ts,
+            message: view.clone(),
+        });
+    }
+    writes
 }
 
 #[cfg(test)]
@@ -206,9 +216,15 @@ mod tests {
                 to: Recipient::User(to),
                 client_msg_id: ClientMsgId::parse("c1").unwrap(),
                 body: Body::Text { text: "hi".into() },
+                mentions: Vec::new(),
+                mention_all: false,
                 ts: 77,
             }),
         }
+    }
+
+    fn project_one(envelope: &Envelope) -> Vec<Write> {
+        project(envelope, &mut Directory::default(), DEFAULT_LARGE_GROUP)
     }
 
     fn delivered_to(writes: &[Write]) -> Vec<&str> {
@@ -223,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_direct_message_reaches_both_inboxes_and_the_timeline() {
-        let writes = project(&sent("alice", "bob"));
+        let writes = project_one(&sent("alice", "bob"));
         assert_eq!(delivered_to(&writes), ["alice", "bob"]);
         assert!(
             matches!(&writes[0], Write::Timeline { message, ts: 77, .. } if message.conv_seq == 4)
@@ -237,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_note_to_self_is_delivered_once() {
-        let writes = project(&sent("alice", "alice"));
+        let writes = project_one(&sent("alice", "alice"));
         assert_eq!(delivered_to(&writes), ["alice"]);
     }
 
@@ -259,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_friend_request_notifies_both_and_marks_both_rows() {
-        let writes = project(&pair(PairChange::FriendRequested {
+        let writes = project_one(&pair(PairChange::FriendRequested {
             note: Some("hi".into()),
         }));
         assert_eq!(delivered_to(&writes), ["alice", "bob"]);
@@ -286,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_block_is_private_to_the_blocker() {
-        let writes = project(&pair(PairChange::Blocked));
+        let writes = project_one(&pair(PairChange::Blocked));
         assert_eq!(delivered_to(&writes), ["alice"]);
         let rows: Vec<_> = writes
             .iter()
@@ -315,7 +331,7 @@ mod tests {
             event: Event::UserRegistered(profile.clone()),
         };
         assert_eq!(
-            project(&envelope),
+            project_one(&envelope),
             vec![Write::PutUser { profile, cursor: 1 }]
         );
     }

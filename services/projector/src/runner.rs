@@ -2,6 +2,8 @@
 //! checkpoint, batches of whatever is available applied atomically with the checkpoint, an ack
 //! after the write, then live pushes of the new inbox entries.
 
+use crate::Config;
+use crate::directory::Directory;
 use crate::fold::project;
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
@@ -49,6 +51,8 @@ pub struct Projector<S> {
     messages: pull::Stream,
     checkpoint: u64,
     max_batch: usize,
+    large_group: usize,
+    directory: Directory,
 }
 
 /// Creates the durable consumer at `checkpoint + 1`, or keeps the existing one when it
@@ -86,8 +90,9 @@ impl<S: ReadModels> Projector<S> {
     pub async fn start(
         store: S,
         client: async_nats::Client,
-        max_batch: usize,
+        config: &Config,
     ) -> anyhow::Result<Self> {
+        let max_batch = config.max_batch;
         let js = jetstream::new(client.clone());
         let stream = js
             .get_stream(subjects::EVENTS_STREAM)
@@ -109,6 +114,8 @@ impl<S: ReadModels> Projector<S> {
             messages,
             checkpoint,
             max_batch,
+            large_group: config.large_group,
+            directory: Directory::default(),
         })
     }
 
@@ -132,7 +139,7 @@ impl<S: ReadModels> Projector<S> {
     }
 
     async fn apply(&mut self, batch: Vec<jetstream::Message>) -> anyhow::Result<Step> {
-        let mut writes = Vec::new();
+        let mut envelopes = Vec::with_capacity(batch.len());
         let mut through = self.checkpoint;
         let mut applied = 0;
         for message in &batch {
@@ -149,12 +156,17 @@ impl<S: ReadModels> Projector<S> {
                 message.headers.as_ref(),
                 &message.payload,
             ) {
-                Ok(envelope) => writes.extend(project(&envelope)),
+                Ok(envelope) => envelopes.push(envelope),
                 Err(error) => self.dead_letter(message, seq, &error.to_string()).await?,
             }
             through = seq;
             applied += 1;
         }
+        self.directory.preload(&self.store, &envelopes).await?;
+        let writes: Vec<Write> = envelopes
+            .iter()
+            .flat_map(|envelope| project(envelope, &mut self.directory, self.large_group))
+            .collect();
         if through > self.checkpoint {
             let changed_users = changed_users(&writes);
             let deliveries = self.store.apply(PROJECTION, through, writes).await?;

@@ -192,7 +192,7 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 "unknown projection {projection:?}: the only one is \"inbox\""
             );
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
-            let report = replay::replay(&client, &into, true).await?;
+            let report = replay::replay(&client, &into, config.projector.large_group, true).await?;
             println!(
                 "replayed events={} unreadable={} through_seq={} digest={}",
                 report.events, report.unreadable, report.through_seq, report.digest

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use tidings_events::{Envelope, subjects};
+use tidings_projector::directory::Directory;
 use tidings_projector::{PROJECTION, fold};
 use tidings_store::{FjallStore, ProjectionStore};
 
@@ -25,6 +26,7 @@ pub struct Report {
 pub async fn replay(
     client: &async_nats::Client,
     into: &Path,
+    large_group: usize,
     show_progress: bool,
 ) -> anyhow::Result<Report> {
     let store = FjallStore::open(into).with_context(|| format!("opening {}", into.display()))?;
@@ -59,8 +61,8 @@ pub async fn replay(
             })
             .await?;
         let mut messages = consumer.messages().await?;
-        let mut writes = Vec::new();
-        let mut pending = 0;
+        let mut directory = Directory::default();
+        let mut envelopes = Vec::new();
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
             let seq = message
@@ -73,7 +75,7 @@ pub async fn replay(
                 message.headers.as_ref(),
                 &message.payload,
             ) {
-                Ok(envelope) => writes.extend(fold::project(&envelope)),
+                Ok(envelope) => envelopes.push(envelope),
                 Err(error) => {
                     tracing::warn!(seq, %error, "unreadable event skipped (the live projector dead-letters it)");
                     report.unreadable += 1;
@@ -81,12 +83,13 @@ pub async fn replay(
             }
             report.events += 1;
             report.through_seq = seq;
-            pending += 1;
-            if pending >= BATCH || seq >= last {
-                store
-                    .apply(PROJECTION, seq, std::mem::take(&mut writes))
-                    .await?;
-                pending = 0;
+            if envelopes.len() >= BATCH || seq >= last {
+                directory.preload(&store, &envelopes).await?;
+                let writes = envelopes
+                    .drain(..)
+                    .flat_map(|envelope| fold::project(&envelope, &mut directory, large_group))
+                    .collect();
+                store.apply(PROJECTION, seq, writes).await?;
                 bar.set_position(seq);
             }
             if seq >= last {

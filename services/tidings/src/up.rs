@@ -48,8 +48,7 @@ pub async fn supervise_projector(
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
         let result = async {
-            let projector =
-                Projector::start(store.clone(), client.clone(), config.max_batch).await?;
+            let projector = Projector::start(store.clone(), client.clone(), &config).await?;
             projector.run(shutdown.clone().cancelled_owned()).await
         }
         .await;

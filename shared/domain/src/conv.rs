@@ -3,6 +3,7 @@
 //! the original receipt instead of a second message.
 
 use crate::event::{Event, MessageSent};
+use crate::group::GroupState;
 use crate::pair::PairState;
 use crate::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId,
@@ -24,6 +25,8 @@ pub struct ConvState {
     pub last_conv_seq: u64,
     /// For a direct conversation, the relationship of its two users.
     pub pair: PairState,
+    /// For a group conversation, the group.
+    pub group: GroupState,
     sent: HashMap<(UserId, ClientMsgId), Receipt>,
 }
 
@@ -32,6 +35,9 @@ impl ConvState {
     pub fn evolve(&mut self, event: &Event) {
         if let Event::PairChanged(p) = event {
             self.pair.evolve(p);
+        }
+        if let Event::GroupChanged(g) = event {
+            self.group.evolve(g);
         }
         if let Event::MessageSent(m) = event {
             self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
@@ -56,6 +62,10 @@ pub struct SendMessage {
     pub to: Recipient,
     pub client_msg_id: ClientMsgId,
     pub body: Body,
+    /// Group members mentioned (`@user`).
+    pub mentions: Vec<UserId>,
+    /// `@all` (admins and the owner only).
+    pub mention_all: bool,
     pub msg_id: MessageId,
     pub ts: i64,
 }
@@ -108,6 +118,21 @@ pub fn decide_send(
             )));
         }
     }
+    if let Recipient::Group(group) = &cmd.to {
+        if !state.group.is_live() {
+            return Err(DomainError::NotFound(format!("group {group}")));
+        }
+        state.group.may_send(&cmd.from)?;
+        if cmd.mention_all && state.group.role(&cmd.from) < Some(crate::group::Role::Admin) {
+            return Err(DomainError::Forbidden(
+                "only the owner or an admin can mention all".into(),
+            ));
+        }
+    } else if cmd.mention_all || !cmd.mentions.is_empty() {
+        return Err(DomainError::Invalid(
+            "mentions are for group messages".into(),
+        ));
+    }
     cmd.body.validate(limits)?;
     let conv = ConvId::between(&cmd.from, &cmd.to);
     Ok(SendDecision::Record(MessageSent {
@@ -119,6 +144,8 @@ pub fn decide_send(
         to: cmd.to,
         client_msg_id: cmd.client_msg_id,
         body: cmd.body,
+        mentions: cmd.mentions,
+        mention_all: cmd.mention_all,
         ts: cmd.ts,
     }))
 }
@@ -134,6 +161,8 @@ mod tests {
             to: Recipient::User(UserId::parse("bob").unwrap()),
             client_msg_id: ClientMsgId::parse(cmid).unwrap(),
             body: Body::Text { text: text.into() },
+            mentions: Vec::new(),
+            mention_all: false,
             msg_id: MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").unwrap(),
             ts: 7,
         }

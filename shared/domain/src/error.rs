@@ -19,4 +19,10 @@ pub enum DomainError {
     Blocked(String),
     #[error("{0}")]
     NotFriends(String),
+    #[error("{0}")]
+    NotMember(String),
+    #[error("{0}")]
+    Muted(String),
+    #[error("{0}")]
+    Conflict(String),
 }

@@ -1,6 +1,7 @@
 //! The current domain events. Wire versions live in `tidings-events` and upgrade into these.
 
-use crate::{AppId, Body, ClientMsgId, ConvId, MessageId, Recipient, UserId};
+use crate::group::JoinPolicy;
+use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -12,6 +13,7 @@ pub enum Event {
     UserTokensRevoked(UserTokensRevoked),
     MessageSent(MessageSent),
     PairChanged(PairChanged),
+    GroupChanged(GroupChanged),
 }
 
 impl Event {
@@ -24,6 +26,7 @@ impl Event {
             Event::UserTokensRevoked(_) => "user_tokens_revoked",
             Event::MessageSent(_) => "message_sent",
             Event::PairChanged(p) => p.change.event_type(),
+            Event::GroupChanged(g) => g.change.event_type(),
         }
     }
 
@@ -35,6 +38,7 @@ impl Event {
             Event::UserTokensRevoked(r) => ("user", r.user.as_str()),
             Event::MessageSent(m) => ("conv", m.conv.as_str()),
             Event::PairChanged(p) => ("conv", p.conv.as_str()),
+            Event::GroupChanged(g) => ("conv", g.conv.as_str()),
         }
     }
 }
@@ -63,6 +67,10 @@ pub struct MessageSent {
     pub to: Recipient,
     pub client_msg_id: ClientMsgId,
     pub body: Body,
+    /// Group members mentioned.
+    pub mentions: Vec<UserId>,
+    /// `@all`.
+    pub mention_all: bool,
     /// Milliseconds since the Unix epoch, server time at decision.
     pub ts: i64,
 }
@@ -121,5 +129,88 @@ pub struct PairChanged {
     pub actor: UserId,
     pub other: UserId,
     pub change: PairChange,
+    pub ts: i64,
+}
+
+/// What changed in a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupChange {
+    Created {
+        name: String,
+        avatar_url: Option<String>,
+        intro: Option<String>,
+        join_policy: JoinPolicy,
+        /// Initial members besides the creator (the owner).
+        members: Vec<UserId>,
+    },
+    /// The group's profile as it now is.
+    Updated {
+        name: String,
+        avatar_url: Option<String>,
+        intro: Option<String>,
+        join_policy: JoinPolicy,
+    },
+    Dismissed,
+    OwnerTransferred {
+        to: UserId,
+    },
+    AdminSet {
+        user: UserId,
+        admin: bool,
+    },
+    MembersAdded {
+        users: Vec<UserId>,
+    },
+    MemberRemoved {
+        user: UserId,
+        kicked: bool,
+    },
+    JoinRequested {
+        note: Option<String>,
+    },
+    JoinDecided {
+        user: UserId,
+        approved: bool,
+    },
+    Announced {
+        text: String,
+    },
+    MemberMuted {
+        user: UserId,
+        muted: bool,
+    },
+    MutedAll {
+        muted: bool,
+    },
+}
+
+impl GroupChange {
+    /// The stable event type name of this change.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            GroupChange::Created { .. } => "group_created",
+            GroupChange::Updated { .. } => "group_updated",
+            GroupChange::Dismissed => "group_dismissed",
+            GroupChange::OwnerTransferred { .. } => "group_owner_transferred",
+            GroupChange::AdminSet { .. } => "group_admin_set",
+            GroupChange::MembersAdded { .. } => "group_members_added",
+            GroupChange::MemberRemoved { .. } => "group_member_removed",
+            GroupChange::JoinRequested { .. } => "group_join_requested",
+            GroupChange::JoinDecided { .. } => "group_join_decided",
+            GroupChange::Announced { .. } => "group_announced",
+            GroupChange::MemberMuted { .. } => "group_member_muted",
+            GroupChange::MutedAll { .. } => "group_muted_all",
+        }
+    }
+}
+
+/// `actor` changed a group, recorded on the group conversation's subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupChanged {
+    pub app: AppId,
+    pub group: GroupId,
+    pub conv: ConvId,
+    pub actor: UserId,
+    pub change: GroupChange,
     pub ts: i64,
 }

@@ -5,6 +5,7 @@ pub mod body;
 pub mod conv;
 pub mod error;
 pub mod event;
+pub mod group;
 pub mod ids;
 pub mod pair;
 pub mod user;

@@ -1,13 +1,18 @@
 //! The list of every (event type, version) with its JSON schema and a sample, from which
 //! `schemas/` is generated and checked.
 
-use crate::codec::PAIR_TYPES;
+use crate::codec::{GROUP_TYPES, PAIR_TYPES};
 use crate::wire::v1;
+use crate::wire::v2;
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::event::{
-    MessageSent, PairChange, PairChanged, UserDeactivated, UserProfile, UserTokensRevoked,
+    GroupChange, GroupChanged, MessageSent, PairChange, PairChanged, UserDeactivated, UserProfile,
+    UserTokensRevoked,
 };
-use tidings_domain::{AppId, Body, ClientMsgId, ConvId, Event, MessageId, Recipient, UserId};
+use tidings_domain::group::JoinPolicy;
+use tidings_domain::{
+    AppId, Body, ClientMsgId, ConvId, Event, GroupId, MessageId, Recipient, UserId,
+};
 
 /// One (event type, version) the codec reads.
 pub struct Entry {
@@ -55,9 +60,105 @@ fn sample_message() -> Event {
         body: Body::Text {
             text: "hello".into(),
         },
+        mentions: Vec::new(),
+        mention_all: false,
         ts: 1_767_225_600_000,
     })
 }
+
+fn sample_group_message() -> Event {
+    let group = GroupId::parse("team").expect("valid");
+    Event::MessageSent(MessageSent {
+        app: AppId::parse("demo").expect("valid"),
+        conv: ConvId::group(&group),
+        msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000002").expect("valid"),
+        conv_seq: 7,
+        from: UserId::parse("alice").expect("valid"),
+        to: Recipient::Group(group),
+        client_msg_id: ClientMsgId::parse("c-2").expect("valid"),
+        body: Body::Custom {
+            data: serde_json::json!({ "card": { "title": "standup" } }),
+        },
+        mentions: vec![UserId::parse("bob").expect("valid")],
+        mention_all: false,
+        ts: 1_767_225_600_000,
+    })
+}
+
+fn sample_group(change: GroupChange) -> Event {
+    let group = GroupId::parse("team").expect("valid");
+    Event::GroupChanged(GroupChanged {
+        app: AppId::parse("demo").expect("valid"),
+        conv: ConvId::group(&group),
+        group,
+        actor: UserId::parse("alice").expect("valid"),
+        change,
+        ts: 1_767_225_600_000,
+    })
+}
+
+fn bob() -> UserId {
+    UserId::parse("bob").expect("valid")
+}
+
+/// One sample per group change, in `GROUP_TYPES` order (the round-trip test checks it).
+const GROUP_SAMPLES: [fn() -> Event; 12] = [
+    || {
+        sample_group(GroupChange::Created {
+            name: "Team".into(),
+            avatar_url: Some("https://example.com/t.png".into()),
+            intro: Some("the team".into()),
+            join_policy: JoinPolicy::Approval,
+            members: vec![bob()],
+        })
+    },
+    || {
+        sample_group(GroupChange::Updated {
+            name: "Team B".into(),
+            avatar_url: None,
+            intro: Some("renamed".into()),
+            join_policy: JoinPolicy::InviteOnly,
+        })
+    },
+    || sample_group(GroupChange::Dismissed),
+    || sample_group(GroupChange::OwnerTransferred { to: bob() }),
+    || {
+        sample_group(GroupChange::AdminSet {
+            user: bob(),
+            admin: true,
+        })
+    },
+    || sample_group(GroupChange::MembersAdded { users: vec![bob()] }),
+    || {
+        sample_group(GroupChange::MemberRemoved {
+            user: bob(),
+            kicked: true,
+        })
+    },
+    || {
+        sample_group(GroupChange::JoinRequested {
+            note: Some("let me in".into()),
+        })
+    },
+    || {
+        sample_group(GroupChange::JoinDecided {
+            user: bob(),
+            approved: true,
+        })
+    },
+    || {
+        sample_group(GroupChange::Announced {
+            text: "standup at 10".into(),
+        })
+    },
+    || {
+        sample_group(GroupChange::MemberMuted {
+            user: bob(),
+            muted: true,
+        })
+    },
+    || sample_group(GroupChange::MutedAll { muted: true }),
+];
 
 fn sample_pair(change: PairChange) -> Event {
     let alice = UserId::parse("alice").expect("valid");
@@ -118,7 +219,24 @@ pub fn entries() -> Vec<Entry> {
             schema: schema::<v1::MessageSentV1>,
             sample: sample_message,
         },
+        Entry {
+            event_type: "message_sent",
+            version: 2,
+            schema: schema::<v2::MessageSentV2>,
+            sample: sample_group_message,
+        },
     ];
+    entries.extend(
+        GROUP_TYPES
+            .iter()
+            .zip(GROUP_SAMPLES)
+            .map(|(&event_type, sample)| Entry {
+                event_type,
+                version: 1,
+                schema: schema::<v2::GroupChangedV1>,
+                sample,
+            }),
+    );
     entries.extend(
         PAIR_TYPES
             .iter()

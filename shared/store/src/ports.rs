@@ -2,10 +2,12 @@
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
 use crate::error::StoreError;
-use crate::model::{Conversation, Entry, Relation, TimelineMessage, UserRow};
+use crate::model::{
+    Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+};
 use crate::write::{Delivery, Write};
 use std::future::Future;
-use tidings_domain::{AppId, ConvId, UserId};
+use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -84,6 +86,32 @@ pub trait RelationStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<Relation>>> + Send;
 }
 
+/// Groups, their members, and each user's groups.
+pub trait GroupStore: Send + Sync {
+    /// A group's row, `None` when it never existed.
+    fn group(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+    ) -> impl Future<Output = StoreResult<Option<GroupRow>>> + Send;
+
+    /// Members ordered by user id, after `after` (from the start when `None`), at most `limit`.
+    fn members(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<MemberRow>>> + Send;
+
+    /// Every group row of a user, including groups left (for sync).
+    fn user_groups(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<UserGroupRow>>> + Send;
+}
+
 /// Per-device positions reported by clients with `ack`. Not derived from events.
 pub trait DeviceStore: Send + Sync {
     /// Records that `device` holds every entry up to `seq` (never moves backwards).
@@ -128,6 +156,7 @@ pub trait ReadModels:
     + ConversationStore
     + UserStore
     + RelationStore
+    + GroupStore
     + DeviceStore
     + ProjectionStore
     + Clone
@@ -140,6 +169,7 @@ impl<T> ReadModels for T where
         + ConversationStore
         + UserStore
         + RelationStore
+        + GroupStore
         + DeviceStore
         + ProjectionStore
         + Clone

@@ -1,8 +1,8 @@
 //! What a projection asks the store to do, and what the store reports back.
 
-use crate::model::{Entry, EntryItem, MessageView, RelationPatch};
+use crate::model::{Entry, EntryItem, GroupRow, MemberRow, MessageView, RelationPatch};
 use tidings_domain::event::UserProfile;
-use tidings_domain::{AppId, UserId};
+use tidings_domain::{AppId, GroupId, UserId};
 
 /// One change to the read models. Applying the same writes twice from the same checkpoint
 /// yields the same rows: inbox numbering continues from the stored head.
@@ -45,6 +45,22 @@ pub enum Write {
         other: UserId,
         patch: RelationPatch,
         ts: i64,
+        cursor: u64,
+    },
+    /// Store a group's row.
+    PutGroup { app: AppId, row: GroupRow },
+    /// Add or change a member (and the user's group list).
+    PutMember {
+        app: AppId,
+        group: GroupId,
+        member: MemberRow,
+        cursor: u64,
+    },
+    /// Remove a member (the user's group list keeps a row marked left).
+    RemoveMember {
+        app: AppId,
+        group: GroupId,
+        user: UserId,
         cursor: u64,
     },
 }

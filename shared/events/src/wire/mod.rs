@@ -2,3 +2,4 @@
 //! new one and an upgrade into the domain type instead.
 
 pub mod v1;
+pub mod v2;

@@ -127,24 +127,10 @@ impl TryFrom<MessageSentV1> for MessageSent {
             to: w.to.try_into()?,
             client_msg_id: ClientMsgId::parse(w.client_msg_id)?,
             body: w.body.into(),
+            mentions: Vec::new(),
+            mention_all: false,
             ts: w.ts,
         })
-    }
-}
-
-impl From<&MessageSent> for MessageSentV1 {
-    fn from(m: &MessageSent) -> Self {
-        MessageSentV1 {
-            app: m.app.to_string(),
-            conv: m.conv.to_string(),
-            msg_id: m.msg_id.to_string(),
-            conv_seq: m.conv_seq,
-            from: m.from.to_string(),
-            to: (&m.to).into(),
-            client_msg_id: m.client_msg_id.to_string(),
-            body: (&m.body).into(),
-            ts: m.ts,
-        }
     }
 }
 

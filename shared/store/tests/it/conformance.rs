@@ -23,7 +23,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         body: Body::Text {
             text: format!("m{conv_seq}"),
         },
-        mentions: None,
+        mentions: Vec::new(),
+        mention_all: false,
     }
 }
 

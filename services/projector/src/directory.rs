@@ -1,0 +1,74 @@
+//! The groups the projector has seen: each group's row and members, kept in memory so a group
+//! message fans out to the members it had at that point of the stream. Loaded from the store
+//! before a batch is folded, then changed by the fold itself; a failed batch restarts the
+//! projector, which starts again from the store.
+
+use std::collections::{BTreeMap, HashMap};
+use tidings_domain::{AppId, Event, GroupId, Recipient, UserId};
+use tidings_events::Envelope;
+use tidings_store::{GroupRow, GroupStore, MemberRow, StoreError};
+
+/// One group as the fold sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roster {
+    pub row: GroupRow,
+    pub members: BTreeMap<UserId, MemberRow>,
+}
+
+/// Every group the projector knows.
+#[derive(Debug, Default)]
+pub struct Directory {
+    groups: HashMap<(AppId, GroupId), Roster>,
+}
+
+fn group_of(envelope: &Envelope) -> Option<(AppId, GroupId)> {
+    match &envelope.event {
+        Event::GroupChanged(g) => Some((g.app.clone(), g.group.clone())),
+        Event::MessageSent(m) => match &m.to {
+            Recipient::Group(g) => Some((m.app.clone(), g.clone())),
+            Recipient::User(_) => None,
+        },
+        _ => None,
+    }
+}
+
+impl Directory {
+    /// Loads the groups `envelopes` touch that are not in memory yet.
+    pub async fn preload<S: GroupStore>(
+        &mut self,
+        store: &S,
+        envelopes: &[Envelope],
+    ) -> Result<(), StoreError> {
+        for (app, group) in envelopes.iter().filter_map(group_of) {
+            if self.groups.contains_key(&(app.clone(), group.clone())) {
+                continue;
+            }
+            if let Some(row) = store.group(&app, &group).await? {
+                let members = store
+                    .members(&app, &group, None, usize::MAX)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.user.clone(), m))
+                    .collect();
+                self.groups.insert((app, group), Roster { row, members });
+            }
+        }
+        Ok(())
+    }
+
+    /// A group, if known.
+    pub fn get(&self, app: &AppId, group: &GroupId) -> Option<&Roster> {
+        self.groups.get(&(app.clone(), group.clone()))
+    }
+
+    /// A group to change, if known.
+    pub fn get_mut(&mut self, app: &AppId, group: &GroupId) -> Option<&mut Roster> {
+        self.groups.get_mut(&(app.clone(), group.clone()))
+    }
+
+    /// Records a new group.
+    pub fn insert(&mut self, app: &AppId, roster: Roster) {
+        self.groups
+            .insert((app.clone(), roster.row.group.clone()), roster);
+    }
+}
