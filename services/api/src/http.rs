@@ -31,7 +31,7 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/users/{user_id}/tokens/revoke", post(revoke_tokens))
         .route("/v1/messages", post(send_message))
         .route("/v1/relations/{action}", post(relate))
-        .route("/v1/groups/{group_id}/ops", post(group_op))
+        .route("/v1/server/groups/{group_id}/ops", post(group_op))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }

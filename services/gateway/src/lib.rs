@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod frames;
+pub mod groups;
 pub mod hub;
 pub mod profiles;
 pub mod relations;
@@ -149,6 +150,7 @@ impl<S: ReadModels> Gateway<S> {
         rest::router::<S>()
             .merge(profiles::router::<S>())
             .merge(relations::router::<S>())
+            .merge(groups::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .with_state(self.state.clone())
     }

@@ -103,12 +103,19 @@ async fn messages<S: ReadModels>(
     let conv = ConvId::parse(conv)?;
     let limit = check_limit(query.limit, 50)?;
     let store = &state.shared.store;
-    // A user reads only conversations they take part in.
-    let member = store
-        .conversation(&me.app, &me.user, &conv)
-        .await
-        .map_err(store_error)?
-        .is_some();
+    // A user reads only conversations they take part in: a group's while a member.
+    let member = match conv.group_id() {
+        Some(group) => store
+            .member(&me.app, &group, &me.user)
+            .await
+            .map_err(store_error)?
+            .is_some(),
+        None => store
+            .conversation(&me.app, &me.user, &conv)
+            .await
+            .map_err(store_error)?
+            .is_some(),
+    };
     if !member {
         return Err(ApiError::new(
             ErrorCode::Forbidden,

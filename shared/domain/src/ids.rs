@@ -137,6 +137,11 @@ impl ConvId {
         }
     }
 
+    /// The group of a group conversation, `None` for a direct one.
+    pub fn group_id(&self) -> Option<GroupId> {
+        self.0.strip_prefix("g~").map(|g| GroupId(g.to_owned()))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -385,6 +385,18 @@ impl GroupStore for FjallStore {
         )
     }
 
+    async fn member(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> StoreResult<Option<MemberRow>> {
+        self.get_row(
+            &self.tables.members,
+            &key(&[app.as_str(), group.as_str(), user.as_str()], None),
+        )
+    }
+
     async fn members(
         &self,
         app: &AppId,

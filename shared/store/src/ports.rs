@@ -95,6 +95,14 @@ pub trait GroupStore: Send + Sync {
         group: &GroupId,
     ) -> impl Future<Output = StoreResult<Option<GroupRow>>> + Send;
 
+    /// One member of a group, `None` when `user` is not a member.
+    fn member(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Option<MemberRow>>> + Send;
+
     /// Members ordered by user id, after `after` (from the start when `None`), at most `limit`.
     fn members(
         &self,

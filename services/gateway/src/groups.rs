@@ -1,0 +1,194 @@
+//! Client REST for groups: create and operate (the group's aggregate decides), the caller's
+//! groups with what changed since a cursor (sync at login), one group, and its members (paged).
+
+use crate::GatewayState;
+use crate::session::MAX_PAGE;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::group_ops::GroupOp;
+use tidings_api::json::JsonBody;
+use tidings_domain::group::{GroupCommand, JoinPolicy};
+use tidings_domain::{GroupId, UserId};
+use tidings_store::ReadModels;
+
+/// The group routes.
+pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
+    Router::new()
+        .route("/v1/groups", get(mine::<S>).post(create::<S>))
+        .route("/v1/groups/{group_id}", get(one::<S>))
+        .route("/v1/groups/{group_id}/ops", post(operate::<S>))
+        .route("/v1/groups/{group_id}/members", get(members::<S>))
+}
+
+fn store_error(e: tidings_store::StoreError) -> ApiError {
+    ApiError::unavailable("reading groups", e)
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateGroup {
+    group_id: GroupId,
+    name: String,
+    #[serde(default)]
+    avatar_url: Option<String>,
+    #[serde(default)]
+    intro: Option<String>,
+    #[serde(default)]
+    join_policy: JoinPolicy,
+    #[serde(default)]
+    members: Vec<UserId>,
+}
+
+async fn create<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+    JsonBody(body): JsonBody<CreateGroup>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let command = GroupCommand::Create {
+        name: body.name,
+        avatar_url: body.avatar_url,
+        intro: body.intro,
+        join_policy: body.join_policy,
+        members: body.members,
+    };
+    let view = state
+        .shared
+        .commands
+        .group(&me.app, &me.user, &body.group_id, command)
+        .await?;
+    Ok(Json(json!({ "group": view })))
+}
+
+async fn operate<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Path(group_id): Path<String>,
+    Query(query): Query<TokenQuery>,
+    JsonBody(op): JsonBody<GroupOp>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let group = GroupId::parse(group_id)?;
+    let view = state
+        .shared
+        .commands
+        .group(&me.app, &me.user, &group, op.into())
+        .await?;
+    Ok(Json(json!({ "group": view })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SinceQuery {
+    #[serde(default)]
+    since: u64,
+    token: Option<String>,
+}
+
+/// Sync at login: the caller's groups whose row or membership changed after `since` (groups
+/// left or dismissed included, with `role` absent), and the cursor for next time.
+async fn mine<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<SinceQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let store = &state.shared.store;
+    let mut groups = Vec::new();
+    let mut cursor = query.since;
+    for mine in store
+        .user_groups(&me.app, &me.user)
+        .await
+        .map_err(store_error)?
+    {
+        let Some(row) = store
+            .group(&me.app, &mine.group)
+            .await
+            .map_err(store_error)?
+        else {
+            continue;
+        };
+        let changed = mine.cursor.max(row.cursor);
+        if changed > query.since {
+            cursor = cursor.max(changed);
+            groups.push(json!({ "group": row, "role": mine.role }));
+        }
+    }
+    Ok(Json(json!({ "groups": groups, "cursor": cursor })))
+}
+
+async fn one<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Path(group_id): Path<String>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let group = GroupId::parse(group_id)?;
+    let store = &state.shared.store;
+    let row = store
+        .group(&me.app, &group)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("group {group} not found")))?;
+    let role = store
+        .member(&me.app, &group, &me.user)
+        .await
+        .map_err(store_error)?
+        .map(|m| m.role);
+    Ok(Json(json!({ "group": row, "role": role })))
+}
+
+#[derive(Debug, Deserialize)]
+struct MembersQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+    token: Option<String>,
+}
+
+async fn members<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Path(group_id): Path<String>,
+    Query(query): Query<MembersQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let group = GroupId::parse(group_id)?;
+    let after = query.after.map(UserId::parse).transpose()?;
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("limit must be 1-{MAX_PAGE}"),
+        ));
+    }
+    let store = &state.shared.store;
+    if store
+        .member(&me.app, &group, &me.user)
+        .await
+        .map_err(store_error)?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::NotMember,
+            "only members see the member list",
+        ));
+    }
+    let page = store
+        .members(&me.app, &group, after.as_ref(), limit)
+        .await
+        .map_err(store_error)?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|m| m.user.clone()))
+        .flatten();
+    Ok(Json(json!({ "members": page, "next_after": next })))
+}
