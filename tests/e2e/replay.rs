@@ -5,10 +5,17 @@ use serde_json::json;
 use std::process::Command;
 use tidings_events::subjects;
 use tidings_store::ProjectionStore;
+use tidings_testkit::TestNats;
+
+/// Groups above this size use read diffusion here, so the `big` group exercises it.
+const LARGE_GROUP: usize = 2;
 
 #[tokio::test]
 async fn replay_digest_equals_live_digest() {
-    let h = Harness::start().await;
+    let h = Harness::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |c| {
+        c.projector.large_group = LARGE_GROUP;
+    })
+    .await;
     let (mut alice, _) = h.online("alice", 0).await;
     let (mut bob, _) = h.online("bob", 0).await;
     h.api.register("carol").await;
@@ -67,6 +74,51 @@ async fn replay_digest_equals_live_digest() {
         200
     );
 
+    // Groups: lifecycle, membership, roles, mutes and messages, small and large.
+    let owner_token = h.api.user_token("alice").await;
+    for (path, body) in [
+        (
+            "/v1/groups",
+            json!({"group_id": "team", "name": "Team", "members": ["bob"]}),
+        ),
+        (
+            "/v1/groups/team/ops",
+            json!({"op": "add", "users": ["carol"]}),
+        ),
+        (
+            "/v1/groups/team/ops",
+            json!({"op": "set_admin", "user": "bob", "admin": true}),
+        ),
+        (
+            "/v1/groups/team/ops",
+            json!({"op": "announce", "text": "hello all"}),
+        ),
+        (
+            "/v1/groups/team/ops",
+            json!({"op": "mute", "user": "carol", "muted": true}),
+        ),
+        (
+            "/v1/groups/team/ops",
+            json!({"op": "kick", "user": "carol"}),
+        ),
+        (
+            "/v1/groups",
+            json!({"group_id": "big", "name": "Big", "members": ["bob", "carol"]}),
+        ),
+    ] {
+        let r = h.api.post_as(&owner_token, path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+    for group in ["team", "big"] {
+        alice
+            .send(
+                json!({"t": "send", "id": group, "to": {"group": group}, "client_msg_id": group,
+                         "body": {"type": "text", "text": "to the group"}, "mentions": ["bob"]}),
+            )
+            .await;
+        assert_eq!(alice.expect_answer(group).await["t"], "sent");
+    }
+
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
     let last = js
@@ -85,7 +137,7 @@ async fn replay_digest_equals_live_digest() {
     let live = h.store.digest().await.unwrap();
 
     let into = tempfile::tempdir().unwrap();
-    let report = tidings::replay::replay(&client, &into.path().join("store"), 200, false)
+    let report = tidings::replay::replay(&client, &into.path().join("store"), LARGE_GROUP, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);
@@ -94,10 +146,17 @@ async fn replay_digest_equals_live_digest() {
 
     // The command line does the same and prints the digest.
     let cli_into = tempfile::tempdir().unwrap();
+    let config = cli_into.path().join("tidings.toml");
+    std::fs::write(
+        &config,
+        format!("[projector]\nlarge_group = {LARGE_GROUP}\n"),
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
         .args(["replay", "inbox", "--into"])
         .arg(cli_into.path().join("store"))
         .env("NATS_URL", h.nats.url())
+        .env("TIDINGS_CONFIG", &config)
         .env("TIDINGS_LOG", "warn")
         .output()
         .unwrap();
