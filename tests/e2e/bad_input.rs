@@ -151,6 +151,7 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
             key: h.api.app_key.clone(),
             secret: h.api.app_secret.clone(),
             messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         }])
         .unwrap(),
     );

@@ -17,6 +17,7 @@ async fn concurrent_writers_keep_conv_seq_gapless() {
             key: "race".into(),
             secret: "0123456789abcdef0123".into(),
             messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         }],
         ..Default::default()
     };

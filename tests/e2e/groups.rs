@@ -166,6 +166,18 @@ async fn create_add_message_kick_and_the_kicked_member_is_refused() {
     assert_eq!(rest.body["members"][0]["user"], "owner");
     let r = h.api.get_as(&bob_token, "/v1/groups/team/members").await;
     assert_eq!(r.body["code"], "not_member");
+
+    // Members leave; the owner cannot (transfer or dismiss first).
+    let r = op(&mut amy, "5", "team", json!({"op": "leave"})).await;
+    assert_eq!(
+        (
+            r["group"]["role"].clone(),
+            r["group"]["member_count"].clone()
+        ),
+        (Value::Null, json!(1))
+    );
+    let r = op(&mut owner, "6", "team", json!({"op": "leave"})).await;
+    assert_eq!(r["code"], "forbidden");
 }
 
 #[tokio::test]
@@ -366,10 +378,20 @@ async fn announcement_mutes_transfer_and_dismiss() {
 
 #[tokio::test]
 async fn the_member_cap_is_enforced_with_a_clear_message() {
-    let h = Harness::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |c| {
-        c.api.max_group_members = 3;
+    // A second app with a cap of 3; the dev app keeps the default.
+    let mut h = Harness::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |c| {
+        c.api.apps.push(tidings_api::apps::AppConfig {
+            key: "capped".into(),
+            secret: "capped-app-secret-0123".into(),
+            messaging: Default::default(),
+            max_group_members: 3,
+        });
     })
     .await;
+    let dev_api = std::mem::replace(
+        &mut h.api,
+        tidings_testkit::ServerApi::new(&h.base, "capped", "capped-app-secret-0123"),
+    );
     let (mut owner, _) = h.online("owner", 0).await;
     for u in ["a", "b", "c"] {
         h.api.register(u).await;
@@ -433,6 +455,18 @@ async fn the_member_cap_is_enforced_with_a_clear_message() {
         (r.status, r.body["group"]["member_count"].as_u64()),
         (200, Some(2))
     );
+
+    // The cap is per app: the dev app's groups take more.
+    for u in ["a", "b", "c"] {
+        dev_api.register(u).await;
+    }
+    let token = dev_api.user_token("owner").await;
+    let mut other = WsClient::connect(&h.base, &token, false).await.unwrap();
+    other.hello(0).await;
+    other.until_synced().await;
+    let create = json!({"op": "create", "name": "Not tiny", "members": ["a", "b", "c"]});
+    let r = op(&mut other, "5", "tiny", create).await;
+    assert_eq!(r["group"]["member_count"], 4, "{r}");
 }
 
 /// Registers `n` users named `{prefix}{i}` through the signed API.

@@ -45,6 +45,7 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
             key: "crash".into(),
             secret: "0123456789abcdef0123".into(),
             messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         }],
         ..Default::default()
     };

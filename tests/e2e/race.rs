@@ -18,6 +18,7 @@ async fn two_instances(nats: &TestNats) -> (Vec<tidings_api::Api>, AppId, UserId
             key: "race".into(),
             secret: "0123456789abcdef0123".into(),
             messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         }],
         ..Default::default()
     };

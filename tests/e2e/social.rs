@@ -263,6 +263,7 @@ async fn friends_only() -> (Harness, ServerApi) {
             key: "closed".into(),
             secret: "closed-app-secret-0123".into(),
             messaging: tidings_domain::conv::MessagingPolicy::FriendsOnly,
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         });
     })
     .await;

@@ -14,12 +14,23 @@ pub struct AppConfig {
     /// `open` (default) or `friends_only`.
     #[serde(default)]
     pub messaging: MessagingPolicy,
+    /// Most members a group of this app may hold (default 3000).
+    #[serde(default = "default_group_cap")]
+    pub max_group_members: usize,
+}
+
+/// The default member cap of a group.
+pub const DEFAULT_GROUP_CAP: usize = 3000;
+
+fn default_group_cap() -> usize {
+    DEFAULT_GROUP_CAP
 }
 
 #[derive(Debug)]
 struct AppSettings {
     secret: String,
     messaging: MessagingPolicy,
+    max_group_members: usize,
 }
 
 /// Looks up apps by key.
@@ -41,6 +52,7 @@ impl Apps {
                 AppSettings {
                     secret: app.secret.clone(),
                     messaging: app.messaging,
+                    max_group_members: app.max_group_members,
                 },
             );
         }
@@ -50,6 +62,13 @@ impl Apps {
     /// The secret of `key`, if the app exists.
     pub fn secret(&self, key: &AppId) -> Option<&str> {
         self.0.get(key).map(|a| a.secret.as_str())
+    }
+
+    /// The member cap of the app's groups.
+    pub fn max_group_members(&self, key: &AppId) -> usize {
+        self.0
+            .get(key)
+            .map_or(DEFAULT_GROUP_CAP, |a| a.max_group_members)
     }
 
     /// Who may message whom in the app (`open` for an unknown app, which has no users).

@@ -126,7 +126,6 @@ struct Inner {
     convs: Repository<ConvState>,
     limits: BodyLimits,
     apps: Apps,
-    max_group_members: usize,
 }
 
 /// The command handler, cheap to clone.
@@ -144,7 +143,6 @@ impl Commands {
         cache_capacity: u64,
         limits: BodyLimits,
         apps: Apps,
-        max_group_members: usize,
     ) -> anyhow::Result<Self> {
         let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
         Ok(Self(Arc::new(Inner {
@@ -152,7 +150,6 @@ impl Commands {
             convs: Repository::new(js, stream, cache_capacity),
             limits,
             apps,
-            max_group_members,
         })))
     }
 
@@ -268,7 +265,7 @@ impl Commands {
             self.require_active(app, user).await?;
         }
         let conv = ConvId::group(group);
-        let (cap, ts) = (self.0.max_group_members, now_millis());
+        let (cap, ts) = (self.0.apps.max_group_members(app), now_millis());
         self.0
             .convs
             .execute(app, conv.as_str(), |state| {

@@ -34,8 +34,6 @@ pub struct Config {
     pub max_text_bytes: usize,
     /// Largest custom body, JSON-encoded, in bytes.
     pub max_custom_bytes: usize,
-    /// Most members a group may hold.
-    pub max_group_members: usize,
 }
 
 impl Default for Config {
@@ -46,7 +44,6 @@ impl Default for Config {
             aggregate_cache: 200_000,
             max_text_bytes: limits.max_text_bytes,
             max_custom_bytes: limits.max_custom_bytes,
-            max_group_members: 3000,
         }
     }
 }
@@ -81,7 +78,6 @@ impl Api {
             config.aggregate_cache,
             config.body_limits(),
             apps.clone(),
-            config.max_group_members,
         )
         .await
         .context("opening the events stream")?;

@@ -132,11 +132,13 @@ mod tests {
                     key: "demo".into(),
                     secret: "0123456789abcdef0123".into(),
                     messaging: Default::default(),
+                    max_group_members: crate::apps::DEFAULT_GROUP_CAP,
                 },
                 AppConfig {
                     key: "other".into(),
                     secret: "fedcba9876543210fedc".into(),
                     messaging: Default::default(),
+                    max_group_members: crate::apps::DEFAULT_GROUP_CAP,
                 },
             ])
             .unwrap(),

@@ -25,6 +25,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             key,
             secret,
             messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         });
     }
     let path = data_dir.join(FILE);
@@ -35,6 +36,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             key: stored.key,
             secret: stored.secret,
             messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         });
     }
     let secret: [u8; 24] = rand::rng().random();
@@ -42,6 +44,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
         key: "dev".into(),
         secret: hex::encode(secret),
         messaging: Default::default(),
+        max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
     };
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(

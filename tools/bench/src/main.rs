@@ -2,6 +2,7 @@
 //! running server on this machine, and prints the machine, configuration and results.
 
 mod direct;
+mod group;
 mod jetstream;
 mod machine;
 mod profiles;
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// One-to-one messages over WebSocket between N user pairs, end to end.
     Direct(direct::Args),
+    /// One sender, a group of M connected members: time to the last member, deliveries/s.
+    Group(group::Args),
     /// Raw pipelined JetStream publish throughput against the same nats-server.
     Jetstream(jetstream::Args),
     /// Batch profile lookups (100 ids), cold and warm.
@@ -32,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
     println!("{}", machine::describe());
     match cli.command {
         Command::Direct(args) => direct::run(args).await,
+        Command::Group(args) => group::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
     }
