@@ -1,7 +1,7 @@
 //! An event no projector can read is parked on the dead-letter stream with the reason, and
 //! the projector keeps going.
 
-use crate::harness::{Harness, eventually};
+use crate::harness::{Harness, eventually, last_seq};
 use async_nats::HeaderMap;
 use futures_util::StreamExt;
 use tidings_events::{headers, subjects};
@@ -35,15 +35,7 @@ async fn unknown_event_versions_are_dead_lettered_and_projection_continues() {
     let own = alice.expect("entry").await;
     assert_eq!(own["seq"], 1);
 
-    let last = js
-        .get_stream(subjects::EVENTS_STREAM)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .last_sequence;
+    let last = last_seq(&js).await;
     eventually("the projection passes the bad events", || async {
         h.store.checkpoint("inbox").await.unwrap() == last
     })

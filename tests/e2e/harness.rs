@@ -105,3 +105,60 @@ pub fn seqs(entries: &[serde_json::Value]) -> Vec<u64> {
         .map(|e| e["seq"].as_u64().expect("entry has seq"))
         .collect()
 }
+
+/// The app key the command-level tests use.
+pub const CMD_APP: &str = "cmd";
+
+/// `n` api instances, each with its own aggregate cache (as `n` gateways would have), over one
+/// nats-server, serving the app `CMD_APP`, with `users` registered.
+pub async fn api_instances(nats: &TestNats, n: usize, users: &[&str]) -> Vec<tidings_api::Api> {
+    let config = tidings_api::Config {
+        apps: vec![tidings_api::apps::AppConfig {
+            key: CMD_APP.into(),
+            secret: "0123456789abcdef0123".into(),
+            messaging: Default::default(),
+            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+        }],
+        ..Default::default()
+    };
+    let mut apis = Vec::new();
+    for _ in 0..n {
+        let client = tidings::up::connect_nats(nats.url(), 1).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        apis.push(tidings_api::Api::build(&config, js).await.unwrap());
+    }
+    let app = tidings_domain::AppId::parse(CMD_APP).unwrap();
+    for user in users {
+        let request = tidings_api::commands::UpsertUserRequest {
+            user_id: tidings_domain::UserId::parse(*user).unwrap(),
+            name: (*user).into(),
+            avatar_url: None,
+            extra: None,
+        };
+        apis[0].commands.upsert_user(&app, request).await.unwrap();
+    }
+    apis
+}
+
+/// A direct text message request.
+pub fn text_to(to: &str, client_msg_id: &str, text: &str) -> tidings_api::commands::SendRequest {
+    tidings_api::commands::SendRequest {
+        to: tidings_domain::Recipient::User(tidings_domain::UserId::parse(to).unwrap()),
+        client_msg_id: tidings_domain::ClientMsgId::parse(client_msg_id).unwrap(),
+        body: tidings_domain::Body::Text { text: text.into() },
+        mentions: Vec::new(),
+        mention_all: false,
+    }
+}
+
+/// The events stream's last sequence.
+pub async fn last_seq(js: &async_nats::jetstream::Context) -> u64 {
+    js.get_stream(tidings_events::subjects::EVENTS_STREAM)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .last_sequence
+}

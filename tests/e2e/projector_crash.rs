@@ -1,12 +1,10 @@
 //! The projector is a separate `tidings projector` process, SIGKILLed mid-stream and restarted.
 
-use crate::harness::eventually;
+use crate::harness::{CMD_APP, api_instances, eventually, last_seq, text_to};
 use async_nats::jetstream;
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
-use tidings_api::apps::AppConfig;
-use tidings_api::commands::{SendRequest, UpsertUserRequest};
-use tidings_domain::{AppId, Body, ClientMsgId, Recipient, UserId};
+use tidings_domain::{AppId, UserId};
 use tidings_events::subjects;
 use tidings_store::{EntryItem, FjallStore, InboxStore, ProjectionStore};
 use tidings_testkit::TestNats;
@@ -40,26 +38,10 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let client = tidings::up::connect_nats(nats.url(), 1).await.unwrap();
     let js = jetstream::new(client.clone());
-    let config = tidings_api::Config {
-        apps: vec![AppConfig {
-            key: "crash".into(),
-            secret: "0123456789abcdef0123".into(),
-            messaging: Default::default(),
-            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
-        }],
-        ..Default::default()
-    };
-    let api = tidings_api::Api::build(&config, js.clone()).await.unwrap();
-    let app = AppId::parse("crash").unwrap();
-    for user in ["alice", "bob", "carol"] {
-        let request = UpsertUserRequest {
-            user_id: UserId::parse(user).unwrap(),
-            name: user.into(),
-            avatar_url: None,
-            extra: None,
-        };
-        api.commands.upsert_user(&app, request).await.unwrap();
-    }
+    let api = api_instances(&nats, 1, &["alice", "bob", "carol"])
+        .await
+        .remove(0);
+    let app = AppId::parse(CMD_APP).unwrap();
 
     let mut projector = spawn_projector(&nats, dir.path());
     let senders: Vec<_> = ["alice", "carol"]
@@ -70,15 +52,7 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
                 let from = UserId::parse(from).unwrap();
                 let mut ids = Vec::new();
                 for i in 0..PER_SENDER {
-                    let request = SendRequest {
-                        to: Recipient::User(UserId::parse("bob").unwrap()),
-                        client_msg_id: ClientMsgId::parse(format!("c{i}")).unwrap(),
-                        body: Body::Text {
-                            text: format!("{from} {i}"),
-                        },
-                        mentions: Vec::new(),
-                        mention_all: false,
-                    };
+                    let request = text_to("bob", &format!("c{i}"), &format!("{from} {i}"));
                     ids.push(commands.send(&app, &from, request).await.unwrap().msg_id);
                 }
                 ids
@@ -99,15 +73,7 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
     for sender in senders {
         sent.extend(sender.await.unwrap());
     }
-    let last = js
-        .get_stream(subjects::EVENTS_STREAM)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .last_sequence;
+    let last = last_seq(&js).await;
     assert!(
         killed_at < last,
         "the kill happened mid-stream ({killed_at} < {last})"

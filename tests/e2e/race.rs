@@ -1,59 +1,29 @@
 //! A block and a send issued at the same time: either the send is refused, or its event
 //! precedes the block's event in the stream. Never a message recorded after the block.
 
+use crate::harness::{CMD_APP, api_instances, text_to};
 use futures_util::StreamExt;
-use tidings_api::apps::AppConfig;
-use tidings_api::commands::{SendRequest, UpsertUserRequest};
+use tidings_api::commands::SendRequest;
 use tidings_domain::pair::PairCommand;
-use tidings_domain::{AppId, Body, ClientMsgId, Event, Recipient, UserId};
+use tidings_domain::{AppId, Event, UserId};
 use tidings_events::{Envelope, subjects};
 use tidings_testkit::TestNats;
 
 const ROUNDS: usize = 40;
 
-/// Two api instances over one nats-server (two caches), with alice and bob registered.
+/// Two api instances (two caches, as two gateways would be) with alice and bob registered.
 async fn two_instances(nats: &TestNats) -> (Vec<tidings_api::Api>, AppId, UserId, UserId) {
-    let config = tidings_api::Config {
-        apps: vec![AppConfig {
-            key: "race".into(),
-            secret: "0123456789abcdef0123".into(),
-            messaging: Default::default(),
-            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
-        }],
-        ..Default::default()
-    };
-    // Two instances, as two gateways would be: the sender's and the blocker's.
-    let mut apis = Vec::new();
-    for _ in 0..2 {
-        let client = tidings::up::connect_nats(nats.url(), 1).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        apis.push(tidings_api::Api::build(&config, js).await.unwrap());
-    }
-    let app = AppId::parse("race").unwrap();
+    let apis = api_instances(nats, 2, &["alice", "bob"]).await;
+    let app = AppId::parse(CMD_APP).unwrap();
     let (alice, bob) = (
         UserId::parse("alice").unwrap(),
         UserId::parse("bob").unwrap(),
     );
-    for user in [&alice, &bob] {
-        let request = UpsertUserRequest {
-            user_id: user.clone(),
-            name: user.to_string(),
-            avatar_url: None,
-            extra: None,
-        };
-        apis[0].commands.upsert_user(&app, request).await.unwrap();
-    }
     (apis, app, alice, bob)
 }
 
 fn text(cmid: &str, to: &UserId) -> SendRequest {
-    SendRequest {
-        to: Recipient::User(to.clone()),
-        client_msg_id: ClientMsgId::parse(cmid).unwrap(),
-        body: Body::Text { text: cmid.into() },
-        mentions: Vec::new(),
-        mention_all: false,
-    }
+    text_to(to.as_str(), cmid, cmid)
 }
 
 #[tokio::test]

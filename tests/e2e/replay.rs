@@ -1,9 +1,8 @@
 //! Rebuilding the read models from sequence 1 gives the live state, digest for digest.
 
-use crate::harness::{Harness, eventually};
+use crate::harness::{Harness, eventually, last_seq};
 use serde_json::json;
 use std::process::Command;
-use tidings_events::subjects;
 use tidings_store::ProjectionStore;
 use tidings_testkit::TestNats;
 
@@ -121,15 +120,7 @@ async fn replay_digest_equals_live_digest() {
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
-    let last = js
-        .get_stream(subjects::EVENTS_STREAM)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .last_sequence;
+    let last = last_seq(&js).await;
     eventually("the live projection catches up", || async {
         h.store.checkpoint("inbox").await.unwrap() == last
     })

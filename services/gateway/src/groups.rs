@@ -2,7 +2,7 @@
 //! groups with what changed since a cursor (sync at login), one group, and its members (paged).
 
 use crate::GatewayState;
-use crate::session::MAX_PAGE;
+use crate::rest::check_limit;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -164,13 +164,7 @@ async fn members<S: ReadModels>(
     let me = state.me(&headers, query.token.as_deref()).await?;
     let group = GroupId::parse(group_id)?;
     let after = query.after.map(UserId::parse).transpose()?;
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("limit must be 1-{MAX_PAGE}"),
-        ));
-    }
+    let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
     if store
         .member(&me.app, &group, &me.user)

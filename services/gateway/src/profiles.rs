@@ -2,7 +2,7 @@
 //! Single and batch lookups are served through the user cache.
 
 use crate::GatewayState;
-use crate::session::MAX_PAGE;
+use crate::rest::check_limit;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -133,13 +133,7 @@ async fn changed<S: ReadModels>(
     let Query(query) =
         query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let me = state.me(&headers, query.token.as_deref()).await?;
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("limit must be 1-{MAX_PAGE}"),
-        ));
-    }
+    let limit = check_limit(query.limit, 100)?;
     let rows = state
         .shared
         .store

@@ -20,7 +20,8 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/conversations/{conv}/messages", get(messages::<S>))
 }
 
-fn check_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
+/// A page size: `default` when absent, else 1 to `MAX_PAGE`.
+pub(crate) fn check_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(default);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::new(

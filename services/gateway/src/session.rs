@@ -294,13 +294,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
     }
 
     async fn page(&self, after: u64, limit: Option<usize>) -> Result<(Vec<Entry>, u64), ApiError> {
-        let limit = limit.unwrap_or(100);
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("limit must be 1-{MAX_PAGE}"),
-            ));
-        }
+        let limit = crate::rest::check_limit(limit, 100)?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
         let entries = store

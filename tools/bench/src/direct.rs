@@ -3,6 +3,7 @@
 //! the receiver measures end-to-end latency; every message carries a sequence number, so
 //! losses and duplicates are counted, not assumed.
 
+use crate::server::Server;
 use crate::summary::{histogram, latency_json, median};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -22,13 +23,8 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Options of `tidings-bench direct`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    #[arg(long, env = "TIDINGS_DEV_APP_KEY")]
-    app_key: String,
-    #[arg(long, env = "TIDINGS_DEV_APP_SECRET")]
-    app_secret: String,
+    #[command(flatten)]
+    server: Server,
     /// Sender/receiver pairs (2 connections each).
     #[arg(long, default_value_t = 50)]
     pairs: usize,
@@ -213,8 +209,8 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
     let mut pairs = Vec::new();
     for i in 0..args.pairs {
         let (from, to) = (format!("{prefix}p{i}a"), format!("{prefix}p{i}b"));
-        let from_ws = connect(&args.url, &api.user_token(&from).await).await?;
-        let to_ws = connect(&args.url, &api.user_token(&to).await).await?;
+        let from_ws = connect(&args.server.url, &api.user_token(&from).await).await?;
+        let to_ws = connect(&args.server.url, &api.user_token(&to).await).await?;
         pairs.push((from_ws, to, to_ws));
     }
     let totals = Arc::new(Totals::default());
@@ -275,10 +271,10 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
 
 /// Runs the direct benchmark and prints a table and a JSON line.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let api = ServerApi::new(&args.url, &args.app_key, &args.app_secret);
+    let api = args.server.api();
     println!(
         "direct: url={} pairs={} rate={} duration={}s window={} runs={}",
-        args.url,
+        args.server.url,
         args.pairs,
         if args.rate == 0 {
             "max".to_owned()

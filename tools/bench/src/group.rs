@@ -2,6 +2,7 @@
 //! the last member has it (sent one at a time), then member deliveries per second with a
 //! burst of messages. Members count a message on its `message` or `group_advanced` entry.
 
+use crate::server::Server;
 use crate::summary::{histogram, latency_json};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -9,18 +10,13 @@ use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tidings_testkit::ServerApi;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Options of `tidings-bench group`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    #[arg(long, env = "TIDINGS_DEV_APP_KEY")]
-    app_key: String,
-    #[arg(long, env = "TIDINGS_DEV_APP_SECRET")]
-    app_secret: String,
+    #[command(flatten)]
+    server: Server,
     /// Members besides the sender, all connected.
     #[arg(long, default_value_t = 999)]
     members: usize,
@@ -92,7 +88,7 @@ async fn wait_all(arrivals: &Arrivals, conv_seq: u64, members: u64) -> anyhow::R
 
 /// Runs the group benchmark.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let api = ServerApi::new(&args.url, &args.app_key, &args.app_secret);
+    let api = args.server.api();
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
@@ -101,7 +97,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let members: Vec<String> = (0..args.members).map(|i| format!("{group}m{i}")).collect();
     println!(
         "group: url={} members={} messages={}",
-        args.url, args.members, args.messages
+        args.server.url, args.members, args.messages
     );
     let owner_token = api.user_token(&owner).await;
     let mut tokens = Vec::new();
@@ -125,7 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     });
     let mut readers = Vec::new();
     for token in &tokens {
-        let ws = connect(&args.url, token).await?;
+        let ws = connect(&args.server.url, token).await?;
         let arrivals = arrivals.clone();
         readers.push(tokio::spawn(async move {
             let (_write, mut read) = ws.split();
@@ -140,7 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }));
     }
-    let mut sender = connect(&args.url, &owner_token).await?;
+    let mut sender = connect(&args.server.url, &owner_token).await?;
     let send = |seq: u64| {
         let frame = json!({"t": "send", "id": seq.to_string(), "to": {"group": group},
                            "client_msg_id": format!("m{seq}"), "body": {"type": "text", "text": format!("message {seq}")}});

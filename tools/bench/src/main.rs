@@ -6,6 +6,7 @@ mod group;
 mod jetstream;
 mod machine;
 mod profiles;
+mod server;
 mod summary;
 
 use clap::{Parser, Subcommand};

@@ -1,6 +1,7 @@
 //! `profiles`: latency of `POST /v1/users:batchGet` with 100 ids, cold (ids never looked up,
 //! read from the store) and warm (the same batch again, served by the gateway's cache).
 
+use crate::server::Server;
 use crate::summary::median;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -9,12 +10,8 @@ use tidings_testkit::ServerApi;
 /// Options of `tidings-bench profiles`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    #[arg(long, env = "TIDINGS_DEV_APP_KEY")]
-    app_key: String,
-    #[arg(long, env = "TIDINGS_DEV_APP_SECRET")]
-    app_secret: String,
+    #[command(flatten)]
+    server: Server,
     /// Batches measured cold (each with 100 new users) and warm.
     #[arg(long, default_value_t = 20)]
     rounds: usize,
@@ -72,10 +69,10 @@ fn ms(d: &[Duration]) -> Vec<f64> {
 
 /// Runs the profile lookup benchmark.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let api = ServerApi::new(&args.url, &args.app_key, &args.app_secret);
+    let api = args.server.api();
     println!(
         "profiles: url={} rounds={} batch={}",
-        args.url, args.rounds, args.batch
+        args.server.url, args.rounds, args.batch
     );
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
