@@ -102,3 +102,73 @@ async fn server_api_send_reaches_the_websocket_and_msgpack_clients() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn read_markers_move_the_conversation_and_send_a_receipt() {
+    let h = Harness::start().await;
+    let (mut bob, _) = h.online("bob", 0).await;
+    let (mut alice, _) = h.online("alice", 0).await;
+    for i in 1..=3 {
+        alice
+            .send_text(&format!("r{i}"), "bob", &format!("c{i}"), "hi")
+            .await;
+        bob.expect("entry").await;
+    }
+    bob.send(json!({"t": "read", "conv": "d~alice~bob", "conv_seq": 2}))
+        .await;
+    // bob's other devices and alice (a read receipt) get a `read` entry.
+    let receipt = loop {
+        let e = alice.expect("entry").await;
+        if e["kind"] == "read" {
+            break e;
+        }
+    };
+    assert_eq!(
+        (receipt["user"].as_str(), receipt["conv_seq"].as_u64()),
+        (Some("bob"), Some(2))
+    );
+    assert_eq!(bob.expect("entry").await["kind"], "read");
+    let token = h.api.user_token("bob").await;
+    let row = &h.api.get_as(&token, "/v1/conversations").await.body["conversations"][0];
+    assert_eq!(
+        (row["read_seq"].as_u64(), row["unread"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    // Over REST too; backwards is a no-op, beyond the newest message or a foreign
+    // conversation is refused.
+    let r = h
+        .api
+        .post_as(
+            &token,
+            "/v1/conversations/d~alice~bob/read",
+            &json!({"conv_seq": 3}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    eventually("all read", || async {
+        h.api.get_as(&token, "/v1/conversations").await.body["conversations"][0]["unread"] == 0
+    })
+    .await;
+    bob.send(json!({"t": "read", "conv": "d~alice~bob", "conv_seq": 9}))
+        .await;
+    loop {
+        let frame = bob.next().await.unwrap();
+        if frame["t"] == "error" {
+            assert_eq!(frame["code"], "invalid_request");
+            break;
+        }
+    }
+    let r = h
+        .api
+        .post_as(
+            &token,
+            "/v1/conversations/d~carol~dave/read",
+            &json!({"conv_seq": 1}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+}

@@ -73,6 +73,17 @@ async fn replay_digest_equals_live_digest() {
         200
     );
 
+    // Read markers move conversation rows and deliver receipts.
+    let r = h
+        .api
+        .post_as(
+            &bob_token,
+            "/v1/conversations/d~alice~bob/read",
+            &json!({"conv_seq": 5}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
     // Groups: lifecycle, membership, roles, mutes and messages, small and large.
     let owner_token = h.api.user_token("alice").await;
     for (path, body) in [

@@ -9,6 +9,7 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
 use std::sync::Arc;
 use tidings_domain::conv::ConvState;
+use tidings_domain::reads::ReadState;
 use tidings_domain::user::UserState;
 use tidings_domain::{AppId, Event};
 use tidings_events::envelope::{dedupe_id, publish_headers};
@@ -37,6 +38,13 @@ impl Aggregate for UserState {
     const KIND: &'static str = subjects::aggregate::USER;
     fn evolve(&mut self, event: &Event) {
         UserState::evolve(self, event);
+    }
+}
+
+impl Aggregate for ReadState {
+    const KIND: &'static str = subjects::aggregate::READS;
+    fn evolve(&mut self, event: &Event) {
+        ReadState::evolve(self, event);
     }
 }
 

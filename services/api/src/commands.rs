@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tidings_domain::conv::{self, ConvState, Receipt, SendDecision, SendMessage};
 use tidings_domain::group::{self, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{self, PairCommand, PairState};
+use tidings_domain::reads::{self, ReadState};
 use tidings_domain::user::{self, UpsertUser, UserState};
 use tidings_domain::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, Event, GroupId, MessageId, Recipient, UserId,
@@ -124,6 +125,7 @@ impl GroupView {
 struct Inner {
     users: Repository<UserState>,
     convs: Repository<ConvState>,
+    reads: Repository<ReadState>,
     limits: BodyLimits,
     apps: Apps,
 }
@@ -147,7 +149,8 @@ impl Commands {
         let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
         Ok(Self(Arc::new(Inner {
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
-            convs: Repository::new(js, stream, cache_capacity),
+            convs: Repository::new(js.clone(), stream.clone(), cache_capacity),
+            reads: Repository::new(js, stream, cache_capacity),
             limits,
             apps,
         })))
@@ -278,6 +281,46 @@ impl Commands {
                     }
                 }
                 Ok((events, GroupView::of(&after, group, actor)))
+            })
+            .await
+    }
+
+    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards).
+    pub async fn read(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        conv_seq: u64,
+    ) -> Result<(), ApiError> {
+        let view = |state: &ConvState| {
+            let member = match conv.group_id() {
+                Some(_) => state.group.role(user).is_some(),
+                None => conv.is_direct_member(user),
+            };
+            (member, state.last_conv_seq)
+        };
+        let convs = &self.0.convs;
+        let mut seen = convs.read(app, conv.as_str(), false, view).await?;
+        if !seen.0 || conv_seq > seen.1 {
+            // Refuse only on the conversation's current state, not a cached one.
+            seen = convs.read(app, conv.as_str(), true, view).await?;
+        }
+        let (member, last) = seen;
+        if !member {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "not a conversation of this user",
+            ));
+        }
+        let ts = now_millis();
+        self.0
+            .reads
+            .execute(app, user.as_str(), |state| {
+                Ok((
+                    reads::decide_read(state, app, user, conv, conv_seq, last, ts)?,
+                    (),
+                ))
             })
             .await
     }

@@ -6,7 +6,7 @@ use tidings_api::commands::{GroupView, RelationView, Sent};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
-use tidings_domain::{Body, ClientMsgId, GroupId, Recipient, UserId};
+use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, Recipient, UserId};
 use tidings_store::Entry;
 
 /// Frames a client sends.
@@ -40,6 +40,10 @@ pub enum ClientFrame {
     },
     Ack {
         seq: u64,
+    },
+    Read {
+        conv: ConvId,
+        conv_seq: u64,
     },
     Ping,
     FriendRequest {
@@ -102,17 +106,21 @@ impl ClientFrame {
             | ClientFrame::Block { id, .. }
             | ClientFrame::Unblock { id, .. }
             | ClientFrame::Group { id, .. } => id.clone(),
-            ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::Ping => None,
+            ClientFrame::Hello { .. }
+            | ClientFrame::Ack { .. }
+            | ClientFrame::Read { .. }
+            | ClientFrame::Ping => None,
         }
     }
 }
 
 /// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 13] = [
+const CLIENT_FRAME_TYPES: [&str; 14] = [
     "hello",
     "send",
     "sync",
     "ack",
+    "read",
     "ping",
     "friend_request",
     "friend_accept",

@@ -4,7 +4,7 @@ use crate::GatewayState;
 use crate::session::MAX_PAGE;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,6 +18,7 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/inbox", get(inbox::<S>))
         .route("/v1/conversations", get(conversations::<S>))
         .route("/v1/conversations/{conv}/messages", get(messages::<S>))
+        .route("/v1/conversations/{conv}/read", post(read::<S>))
 }
 
 /// A page size: `default` when absent, else 1 to `MAX_PAGE`.
@@ -128,4 +129,27 @@ async fn messages<S: ReadModels>(
         .await
         .map_err(store_error)?;
     Ok(Json(json!({ "messages": messages })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadBody {
+    conv_seq: u64,
+}
+
+/// Marks a conversation read up to `conv_seq` (the REST twin of the `read` frame).
+async fn read<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    Path(conv): Path<String>,
+    Query(query): Query<TokenQuery>,
+    tidings_api::json::JsonBody(body): tidings_api::json::JsonBody<ReadBody>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let conv = ConvId::parse(conv)?;
+    state
+        .shared
+        .commands
+        .read(&me.app, &me.user, &conv, body.conv_seq)
+        .await?;
+    Ok(Json(json!({ "conv": conv, "read_seq": body.conv_seq })))
 }

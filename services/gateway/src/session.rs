@@ -254,6 +254,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
             ClientFrame::Block { id, user } => self.relate(id, user, PairCommand::Block).await,
             ClientFrame::Unblock { id, user } => self.relate(id, user, PairCommand::Unblock).await,
+            ClientFrame::Read { conv, conv_seq } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                match self.shared.commands.read(app, me, &conv, conv_seq).await {
+                    Ok(()) => Ok(()),
+                    Err(error) => self.answer(ServerFrame::error(None, error)).await,
+                }
+            }
             ClientFrame::Group { id, group, op } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 let answer = match self.shared.commands.group(app, me, &group, op.into()).await {

@@ -5,7 +5,9 @@ use crate::group_fold::{project_group, project_group_message};
 use tidings_domain::event::{MessageSent, PairChange, PairChanged};
 use tidings_domain::{Event, Recipient, UserId};
 use tidings_events::Envelope;
-use tidings_store::{Direction, EntryItem, MessageView, RelationNotice, RelationPatch, Write};
+use tidings_store::{
+    Direction, EntryItem, MessageView, ReadReceipt, RelationNotice, RelationPatch, Write,
+};
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.
 fn recipients(message: &MessageSent, to: &UserId) -> Vec<UserId> {
@@ -112,6 +114,31 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
     let cursor = envelope.stream_seq;
     match &envelope.event {
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
+        Event::ConversationRead(r) => {
+            let receipt = EntryItem::Read(ReadReceipt {
+                conv: r.conv.clone(),
+                user: r.user.clone(),
+                conv_seq: r.conv_seq,
+            });
+            let mut writes = vec![Write::ConversationRead {
+                app: r.app.clone(),
+                user: r.user.clone(),
+                conv: r.conv.clone(),
+                conv_seq: r.conv_seq,
+            }];
+            // The reader's devices, and for a direct conversation the peer (a read receipt).
+            let mut to = vec![r.user.clone()];
+            to.extend(r.conv.direct_peer(&r.user));
+            for user in to {
+                writes.push(Write::Deliver {
+                    app: r.app.clone(),
+                    user,
+                    ts: r.ts,
+                    item: receipt.clone(),
+                });
+            }
+            writes
+        }
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => project_group_message(message, group, directory),
             Recipient::User(to) => project_direct(message, to),

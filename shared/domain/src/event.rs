@@ -14,6 +14,7 @@ pub enum Event {
     MessageSent(MessageSent),
     PairChanged(PairChanged),
     GroupChanged(GroupChanged),
+    ConversationRead(ConversationRead),
 }
 
 impl Event {
@@ -27,6 +28,7 @@ impl Event {
             Event::MessageSent(_) => "message_sent",
             Event::PairChanged(p) => p.change.event_type(),
             Event::GroupChanged(g) => g.change.event_type(),
+            Event::ConversationRead(_) => "conversation_read",
         }
     }
 
@@ -39,6 +41,7 @@ impl Event {
             Event::MessageSent(m) => ("conv", m.conv.as_str()),
             Event::PairChanged(p) => ("conv", p.conv.as_str()),
             Event::GroupChanged(g) => ("conv", g.conv.as_str()),
+            Event::ConversationRead(r) => ("reads", r.user.as_str()),
         }
     }
 }
@@ -212,5 +215,15 @@ pub struct GroupChanged {
     pub conv: ConvId,
     pub actor: UserId,
     pub change: GroupChange,
+    pub ts: i64,
+}
+
+/// `user` has read `conv` up to `conv_seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRead {
+    pub app: AppId,
+    pub user: UserId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
     pub ts: i64,
 }

@@ -137,6 +137,25 @@ impl ConvId {
         }
     }
 
+    /// The other user of a direct conversation that `user` is in; `None` for a group, for a
+    /// conversation `user` is not in, and for a note to self.
+    pub fn direct_peer(&self, user: &UserId) -> Option<UserId> {
+        let (a, b) = self.0.strip_prefix("d~")?.split_once('~')?;
+        match (a == user.as_str(), b == user.as_str()) {
+            (true, false) => Some(UserId(b.to_owned())),
+            (false, true) => Some(UserId(a.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// Whether `user` is one of the two users of this direct conversation.
+    pub fn is_direct_member(&self, user: &UserId) -> bool {
+        self.0
+            .strip_prefix("d~")
+            .and_then(|rest| rest.split_once('~'))
+            .is_some_and(|(a, b)| a == user.as_str() || b == user.as_str())
+    }
+
     /// The group of a group conversation, `None` for a direct one.
     pub fn group_id(&self) -> Option<GroupId> {
         self.0.strip_prefix("g~").map(|g| GroupId(g.to_owned()))
@@ -238,6 +257,9 @@ mod tests {
         assert_eq!(conv, ConvId::direct(&b, &a));
         assert_eq!(conv.as_str(), "d~alice~bob");
         assert_eq!(ConvId::parse(conv.as_str()).unwrap(), conv);
+        assert_eq!(conv.direct_peer(&a), Some(b.clone()));
+        assert!(conv.is_direct_member(&b));
+        assert!(!conv.is_direct_member(&UserId::parse("carol").unwrap()));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod event;
 pub mod group;
 pub mod ids;
 pub mod pair;
+pub mod reads;
 pub mod user;
 
 pub use body::{Body, BodyLimits};

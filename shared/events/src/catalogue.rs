@@ -6,8 +6,8 @@ use crate::wire::v1;
 use crate::wire::v2;
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::event::{
-    GroupChange, GroupChanged, MessageSent, PairChange, PairChanged, UserDeactivated, UserProfile,
-    UserTokensRevoked,
+    ConversationRead, GroupChange, GroupChanged, MessageSent, PairChange, PairChanged,
+    UserDeactivated, UserProfile, UserTokensRevoked,
 };
 use tidings_domain::group::JoinPolicy;
 use tidings_domain::{
@@ -224,6 +224,21 @@ pub fn entries() -> Vec<Entry> {
             version: 2,
             schema: schema::<v2::MessageSentV2>,
             sample: sample_group_message,
+        },
+        Entry {
+            event_type: "conversation_read",
+            version: 1,
+            schema: schema::<v2::ConversationReadV1>,
+            sample: || {
+                let (alice, bob) = (bob(), UserId::parse("alice").expect("valid"));
+                Event::ConversationRead(ConversationRead {
+                    app: AppId::parse("demo").expect("valid"),
+                    conv: ConvId::direct(&alice, &bob),
+                    user: alice,
+                    conv_seq: 3,
+                    ts: 1_767_225_600_000,
+                })
+            },
         },
     ];
     entries.extend(

@@ -5,12 +5,13 @@ use serde::Serialize;
 use tidings_domain::{Event, IdError};
 
 /// Event types other than relationship and group changes.
-const KNOWN_TYPES: [&str; 5] = [
+const KNOWN_TYPES: [&str; 6] = [
     "user_registered",
     "user_profile_updated",
     "user_deactivated",
     "user_tokens_revoked",
     "message_sent",
+    "conversation_read",
 ];
 
 /// Relationship changes: one wire struct, the type header names the change.
@@ -82,6 +83,7 @@ pub fn encode(event: &Event) -> Encoded {
         Event::MessageSent(m) => (2, to_vec(&v2::MessageSentV2::from(m))),
         Event::PairChanged(p) => (1, to_vec(&v1::PairChangedV1::from(p))),
         Event::GroupChanged(g) => (1, to_vec(&v2::GroupChangedV1::from(g))),
+        Event::ConversationRead(r) => (1, to_vec(&v2::ConversationReadV1::from(r))),
     };
     Encoded {
         event_type: event.event_type(),
@@ -110,6 +112,9 @@ pub fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Event, D
         )),
         ("message_sent", 2) => Ok(Event::MessageSent(
             rmp_serde::from_slice::<v2::MessageSentV2>(payload)?.try_into()?,
+        )),
+        ("conversation_read", 1) => Ok(Event::ConversationRead(
+            rmp_serde::from_slice::<v2::ConversationReadV1>(payload)?.try_into()?,
         )),
         (group_type, 1) if GROUP_TYPES.contains(&group_type) => {
             let wire = rmp_serde::from_slice::<v2::GroupChangedV1>(payload)?;

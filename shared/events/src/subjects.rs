@@ -13,6 +13,7 @@ pub const ALL_EVENTS: &str = "tid.evt.>";
 pub mod aggregate {
     pub const USER: &str = "user";
     pub const CONV: &str = "conv";
+    pub const READS: &str = "reads";
 }
 
 /// The subject of one aggregate instance: `tid.evt.<app>.<aggregate>.<id>`.

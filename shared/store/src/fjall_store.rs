@@ -529,6 +529,20 @@ impl ProjectionStore for FjallStore {
                     let row = advance_conversation(state.conversation(&k)?, &user, ts, &message);
                     state.convs.insert(k, row);
                 }
+                Write::ConversationRead {
+                    app,
+                    user,
+                    conv,
+                    conv_seq,
+                } => {
+                    let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+                    // A read marker for a conversation the projection has no row of is moot.
+                    if let Some(mut row) = state.conversation(&k)? {
+                        row.read_seq = row.read_seq.max(conv_seq.min(row.last_seq));
+                        row.unread = row.last_seq - row.read_seq;
+                        state.convs.insert(k, row);
+                    }
+                }
                 Write::PutUser { profile, cursor } => {
                     let k = key(&[profile.app.as_str(), profile.user.as_str()], None);
                     match state.user(&k)? {

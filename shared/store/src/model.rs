@@ -41,6 +41,17 @@ pub enum EntryItem {
     GroupMutedAll(GroupNotice),
     /// Read diffusion: the group's timeline reached `conv_seq`; fetch it from the history API.
     GroupAdvanced(GroupAdvance),
+    /// `user` has read `conv` up to `conv_seq` (to the reader's devices, and the peer of a
+    /// direct conversation as a read receipt).
+    Read(ReadReceipt),
+}
+
+/// A read marker as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadReceipt {
+    pub conv: ConvId,
+    pub user: UserId,
+    pub conv_seq: u64,
 }
 
 /// A group change as an inbox entry: `by` acted; the other fields depend on the kind.

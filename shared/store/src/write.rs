@@ -2,7 +2,7 @@
 
 use crate::model::{Entry, EntryItem, GroupRow, MemberRow, MessageView, RelationPatch};
 use tidings_domain::event::UserProfile;
-use tidings_domain::{AppId, GroupId, UserId};
+use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
 /// One change to the read models. Applying the same writes twice from the same checkpoint
 /// yields the same rows: inbox numbering continues from the stored head.
@@ -27,6 +27,13 @@ pub enum Write {
         user: UserId,
         ts: i64,
         message: MessageView,
+    },
+    /// Mark a user's conversation row read up to `conv_seq` (never backwards).
+    ConversationRead {
+        app: AppId,
+        user: UserId,
+        conv: ConvId,
+        conv_seq: u64,
     },
     /// Store a user's profile; `cursor` is the event's stream sequence.
     PutUser { profile: UserProfile, cursor: u64 },

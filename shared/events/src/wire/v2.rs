@@ -1,10 +1,10 @@
-//! Version 2 of `message_sent` (adds mentions), and version 1 of the group events, which came
-//! after it.
+//! Version 2 of `message_sent` (adds mentions), and version 1 of the events that came after
+//! it: group changes and read markers.
 
 use crate::wire::v1::{BodyV1, RecipientV1};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{GroupChange, GroupChanged, MessageSent};
+use tidings_domain::event::{ConversationRead, GroupChange, GroupChanged, MessageSent};
 use tidings_domain::group::JoinPolicy;
 use tidings_domain::{AppId, ClientMsgId, ConvId, GroupId, IdError, MessageId, UserId};
 
@@ -235,5 +235,40 @@ impl From<&GroupChanged> for GroupChangedV1 {
             GroupChange::MutedAll { muted } => w.flag = Some(*muted),
         }
         w
+    }
+}
+
+/// `conversation_read`, version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversationReadV1 {
+    pub app: String,
+    pub user: String,
+    pub conv: String,
+    pub conv_seq: u64,
+    pub ts: i64,
+}
+
+impl TryFrom<ConversationReadV1> for ConversationRead {
+    type Error = IdError;
+    fn try_from(w: ConversationReadV1) -> Result<Self, IdError> {
+        Ok(ConversationRead {
+            app: AppId::parse(w.app)?,
+            user: UserId::parse(w.user)?,
+            conv: ConvId::parse(w.conv)?,
+            conv_seq: w.conv_seq,
+            ts: w.ts,
+        })
+    }
+}
+
+impl From<&ConversationRead> for ConversationReadV1 {
+    fn from(r: &ConversationRead) -> Self {
+        ConversationReadV1 {
+            app: r.app.to_string(),
+            user: r.user.to_string(),
+            conv: r.conv.to_string(),
+            conv_seq: r.conv_seq,
+            ts: r.ts,
+        }
     }
 }
