@@ -172,3 +172,62 @@ async fn read_markers_move_the_conversation_and_send_a_receipt() {
         (403, Some("forbidden"))
     );
 }
+
+#[tokio::test]
+async fn system_messages_reach_the_active_users_listed() {
+    let h = Harness::start().await;
+    let (mut bob, _) = h.online("bob", 0).await;
+    h.api.register("carol").await;
+    h.api.register("gone").await;
+    h.api.post("/v1/users/gone/deactivate", &json!({})).await;
+    let body = json!({"type": "text", "text": "maintenance at midnight"});
+    let r = h
+        .api
+        .post(
+            "/v1/system/messages",
+            &json!({"to": ["bob", "carol", "bob", "gone", "nobody"], "body": body}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["delivered_to"].as_u64()),
+        (200, Some(2)),
+        "{:?}",
+        r.body
+    );
+    let entry = bob.expect("entry").await;
+    assert_eq!(
+        (entry["kind"].as_str(), &entry["body"]),
+        (Some("system"), &body)
+    );
+    let (_carol, backlog) = h.online("carol", 0).await;
+    assert_eq!(backlog[0]["kind"], "system");
+
+    let r = h
+        .api
+        .post("/v1/system/messages", &json!({"to": [], "body": body}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let big = json!({"type": "text", "text": "x".repeat(5000)});
+    let r = h
+        .api
+        .post("/v1/system/messages", &json!({"to": ["bob"], "body": big}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (413, Some("too_large"))
+    );
+    let r = h
+        .api
+        .post(
+            "/v1/system/messages",
+            &json!({"to": ["bad id"], "body": body}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (400, Some("invalid_id"))
+    );
+}

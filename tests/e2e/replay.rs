@@ -73,6 +73,12 @@ async fn replay_digest_equals_live_digest() {
         200
     );
 
+    let system = json!({"to": ["alice", "bob"], "body": {"type": "text", "text": "hi all"}});
+    assert_eq!(
+        h.api.post("/v1/system/messages", &system).await.body["delivered_to"],
+        2
+    );
+
     // Read markers move conversation rows and deliver receipts.
     let r = h
         .api

@@ -41,6 +41,15 @@ impl Aggregate for UserState {
     }
 }
 
+/// A system message's subject holds just that message: nothing to decide on.
+#[derive(Debug, Default)]
+pub struct SystemMessage;
+
+impl Aggregate for SystemMessage {
+    const KIND: &'static str = subjects::aggregate::SYSTEM;
+    fn evolve(&mut self, _: &Event) {}
+}
+
 impl Aggregate for ReadState {
     const KIND: &'static str = subjects::aggregate::READS;
     fn evolve(&mut self, event: &Event) {

@@ -2,12 +2,13 @@
 //! by (WebSocket, signed HTTP, NATS). It checks what needs other aggregates, then lets the
 //! target aggregate decide.
 
-use crate::aggregate::Repository;
+use crate::aggregate::{Repository, SystemMessage};
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tidings_domain::conv::{self, ConvState, Receipt, SendDecision, SendMessage};
+use tidings_domain::event::SystemMessageSent;
 use tidings_domain::group::{self, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{self, PairCommand, PairState};
 use tidings_domain::reads::{self, ReadState};
@@ -16,6 +17,9 @@ use tidings_domain::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, Event, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_events::subjects;
+
+/// Most recipients of one system message.
+pub const MAX_SYSTEM_RECIPIENTS: usize = 1000;
 
 /// A message to send, as clients and app servers give it.
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +130,7 @@ struct Inner {
     users: Repository<UserState>,
     convs: Repository<ConvState>,
     reads: Repository<ReadState>,
+    system: Repository<SystemMessage>,
     limits: BodyLimits,
     apps: Apps,
 }
@@ -150,7 +155,8 @@ impl Commands {
         Ok(Self(Arc::new(Inner {
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
             convs: Repository::new(js.clone(), stream.clone(), cache_capacity),
-            reads: Repository::new(js, stream, cache_capacity),
+            reads: Repository::new(js.clone(), stream.clone(), cache_capacity),
+            system: Repository::new(js, stream, 1),
             limits,
             apps,
         })))
@@ -282,6 +288,46 @@ impl Commands {
                 }
                 Ok((events, GroupView::of(&after, group, actor)))
             })
+            .await
+    }
+
+    /// Sends a system message to the active users among `to`; returns how many those are.
+    pub async fn send_system(
+        &self,
+        app: &AppId,
+        to: Vec<UserId>,
+        body: Body,
+    ) -> Result<usize, ApiError> {
+        if to.is_empty() || to.len() > MAX_SYSTEM_RECIPIENTS {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("to must list 1-{MAX_SYSTEM_RECIPIENTS} users"),
+            ));
+        }
+        body.validate(self.0.limits)
+            .map_err(|e| ApiError::from(tidings_domain::DomainError::from(e)))?;
+        let mut recipients = Vec::with_capacity(to.len());
+        for user in to {
+            if !recipients.contains(&user) && self.presence(app, &user).await? == Presence::Active {
+                recipients.push(user);
+            }
+        }
+        if recipients.is_empty() {
+            return Ok(0);
+        }
+        let count = recipients.len();
+        let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
+            .expect("uuid text is a valid message id");
+        let event = Event::SystemMessageSent(SystemMessageSent {
+            app: app.clone(),
+            msg_id: msg_id.clone(),
+            to: recipients,
+            body,
+            ts: now_millis(),
+        });
+        self.0
+            .system
+            .execute(app, msg_id.as_str(), |_| Ok((vec![event.clone()], count)))
             .await
     }
 

@@ -30,6 +30,7 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/users/{user_id}/deactivate", post(deactivate))
         .route("/v1/users/{user_id}/tokens/revoke", post(revoke_tokens))
         .route("/v1/messages", post(send_message))
+        .route("/v1/system/messages", post(send_system))
         .route("/v1/relations/{action}", post(relate))
         .route("/v1/server/groups/{group_id}/ops", post(group_op))
         .layer(middleware::from_fn_with_state(check, require_signature))
@@ -171,4 +172,22 @@ async fn group_op(
         .group(&app, &request.actor, &group, request.op.into())
         .await?;
     Ok(Json(json!({ "group": view })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SystemRequest {
+    to: Vec<UserId>,
+    body: tidings_domain::Body,
+}
+
+async fn send_system(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    JsonBody(request): JsonBody<SystemRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let delivered_to = state
+        .commands
+        .send_system(&app, request.to, request.body)
+        .await?;
+    Ok(Json(json!({ "delivered_to": delivered_to })))
 }

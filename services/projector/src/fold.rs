@@ -6,7 +6,8 @@ use tidings_domain::event::{MessageSent, PairChange, PairChanged};
 use tidings_domain::{Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
-    Direction, EntryItem, MessageView, ReadReceipt, RelationNotice, RelationPatch, Write,
+    Direction, EntryItem, MessageView, ReadReceipt, RelationNotice, RelationPatch, SystemNotice,
+    Write,
 };
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.
@@ -114,6 +115,20 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
     let cursor = envelope.stream_seq;
     match &envelope.event {
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
+        Event::SystemMessageSent(m) => {
+            let item = EntryItem::System(SystemNotice {
+                msg_id: m.msg_id.clone(),
+                body: m.body.clone(),
+            });
+            m.to.iter()
+                .map(|user| Write::Deliver {
+                    app: m.app.clone(),
+                    user: user.clone(),
+                    ts: m.ts,
+                    item: item.clone(),
+                })
+                .collect()
+        }
         Event::ConversationRead(r) => {
             let receipt = EntryItem::Read(ReadReceipt {
                 conv: r.conv.clone(),

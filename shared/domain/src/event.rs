@@ -15,6 +15,7 @@ pub enum Event {
     PairChanged(PairChanged),
     GroupChanged(GroupChanged),
     ConversationRead(ConversationRead),
+    SystemMessageSent(SystemMessageSent),
 }
 
 impl Event {
@@ -29,6 +30,7 @@ impl Event {
             Event::PairChanged(p) => p.change.event_type(),
             Event::GroupChanged(g) => g.change.event_type(),
             Event::ConversationRead(_) => "conversation_read",
+            Event::SystemMessageSent(_) => "system_message_sent",
         }
     }
 
@@ -42,6 +44,7 @@ impl Event {
             Event::PairChanged(p) => ("conv", p.conv.as_str()),
             Event::GroupChanged(g) => ("conv", g.conv.as_str()),
             Event::ConversationRead(r) => ("reads", r.user.as_str()),
+            Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
         }
     }
 }
@@ -225,5 +228,16 @@ pub struct ConversationRead {
     pub user: UserId,
     pub conv: ConvId,
     pub conv_seq: u64,
+    pub ts: i64,
+}
+
+/// The app server sent a system message to some users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemMessageSent {
+    pub app: AppId,
+    pub msg_id: MessageId,
+    /// The recipients, each an active user when sent.
+    pub to: Vec<UserId>,
+    pub body: Body,
     pub ts: i64,
 }

@@ -7,7 +7,7 @@ use crate::wire::v2;
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::event::{
     ConversationRead, GroupChange, GroupChanged, MessageSent, PairChange, PairChanged,
-    UserDeactivated, UserProfile, UserTokensRevoked,
+    SystemMessageSent, UserDeactivated, UserProfile, UserTokensRevoked,
 };
 use tidings_domain::group::JoinPolicy;
 use tidings_domain::{
@@ -224,6 +224,23 @@ pub fn entries() -> Vec<Entry> {
             version: 2,
             schema: schema::<v2::MessageSentV2>,
             sample: sample_group_message,
+        },
+        Entry {
+            event_type: "system_message_sent",
+            version: 1,
+            schema: schema::<v2::SystemMessageSentV1>,
+            sample: || {
+                Event::SystemMessageSent(SystemMessageSent {
+                    app: AppId::parse("demo").expect("valid"),
+                    msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000003")
+                        .expect("valid"),
+                    to: vec![bob(), UserId::parse("alice").expect("valid")],
+                    body: Body::Text {
+                        text: "maintenance at midnight".into(),
+                    },
+                    ts: 1_767_225_600_000,
+                })
+            },
         },
         Entry {
             event_type: "conversation_read",

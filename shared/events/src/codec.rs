@@ -5,13 +5,14 @@ use serde::Serialize;
 use tidings_domain::{Event, IdError};
 
 /// Event types other than relationship and group changes.
-const KNOWN_TYPES: [&str; 6] = [
+const KNOWN_TYPES: [&str; 7] = [
     "user_registered",
     "user_profile_updated",
     "user_deactivated",
     "user_tokens_revoked",
     "message_sent",
     "conversation_read",
+    "system_message_sent",
 ];
 
 /// Relationship changes: one wire struct, the type header names the change.
@@ -84,6 +85,7 @@ pub fn encode(event: &Event) -> Encoded {
         Event::PairChanged(p) => (1, to_vec(&v1::PairChangedV1::from(p))),
         Event::GroupChanged(g) => (1, to_vec(&v2::GroupChangedV1::from(g))),
         Event::ConversationRead(r) => (1, to_vec(&v2::ConversationReadV1::from(r))),
+        Event::SystemMessageSent(m) => (1, to_vec(&v2::SystemMessageSentV1::from(m))),
     };
     Encoded {
         event_type: event.event_type(),
@@ -112,6 +114,9 @@ pub fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Event, D
         )),
         ("message_sent", 2) => Ok(Event::MessageSent(
             rmp_serde::from_slice::<v2::MessageSentV2>(payload)?.try_into()?,
+        )),
+        ("system_message_sent", 1) => Ok(Event::SystemMessageSent(
+            rmp_serde::from_slice::<v2::SystemMessageSentV1>(payload)?.try_into()?,
         )),
         ("conversation_read", 1) => Ok(Event::ConversationRead(
             rmp_serde::from_slice::<v2::ConversationReadV1>(payload)?.try_into()?,

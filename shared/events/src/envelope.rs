@@ -65,6 +65,7 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::UserDeactivated(d) => format!("{}.user.{}.deactivated", d.app, d.user),
         Event::UserTokensRevoked(r) => format!("{}.user.{}.epoch{}", r.app, r.user, r.epoch),
         Event::MessageSent(m) => format!("{}.msg.{}.{}.{}", m.app, m.conv, m.from, m.client_msg_id),
+        Event::SystemMessageSent(m) => format!("{}.system.{}", m.app, m.msg_id),
         Event::ConversationRead(r) => {
             format!("{}.read.{}.{}.{}", r.app, r.user, r.conv, r.conv_seq)
         }

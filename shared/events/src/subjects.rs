@@ -14,6 +14,7 @@ pub mod aggregate {
     pub const USER: &str = "user";
     pub const CONV: &str = "conv";
     pub const READS: &str = "reads";
+    pub const SYSTEM: &str = "system";
 }
 
 /// The subject of one aggregate instance: `tid.evt.<app>.<aggregate>.<id>`.

@@ -14,8 +14,8 @@ pub use error::StoreError;
 pub use fjall_store::FjallStore;
 pub use model::{
     Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
-    MemberRow, MessageView, ReadReceipt, Relation, RelationNotice, RelationPatch, TimelineMessage,
-    UserGroupRow, UserRow,
+    MemberRow, MessageView, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,
+    TimelineMessage, UserGroupRow, UserRow,
 };
 pub use ports::{
     ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, ReadModels,

@@ -44,6 +44,15 @@ pub enum EntryItem {
     /// `user` has read `conv` up to `conv_seq` (to the reader's devices, and the peer of a
     /// direct conversation as a read receipt).
     Read(ReadReceipt),
+    /// A message from the app itself.
+    System(SystemNotice),
+}
+
+/// A system message as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemNotice {
+    pub msg_id: MessageId,
+    pub body: Body,
 }
 
 /// A read marker as an inbox entry.

@@ -1,10 +1,12 @@
 //! Version 2 of `message_sent` (adds mentions), and version 1 of the events that came after
-//! it: group changes and read markers.
+//! it: group changes, read markers and system messages.
 
 use crate::wire::v1::{BodyV1, RecipientV1};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{ConversationRead, GroupChange, GroupChanged, MessageSent};
+use tidings_domain::event::{
+    ConversationRead, GroupChange, GroupChanged, MessageSent, SystemMessageSent,
+};
 use tidings_domain::group::JoinPolicy;
 use tidings_domain::{AppId, ClientMsgId, ConvId, GroupId, IdError, MessageId, UserId};
 
@@ -269,6 +271,45 @@ impl From<&ConversationRead> for ConversationReadV1 {
             conv: r.conv.to_string(),
             conv_seq: r.conv_seq,
             ts: r.ts,
+        }
+    }
+}
+
+/// `system_message_sent`, version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SystemMessageSentV1 {
+    pub app: String,
+    pub msg_id: String,
+    pub to: Vec<String>,
+    pub body: BodyV1,
+    pub ts: i64,
+}
+
+impl TryFrom<SystemMessageSentV1> for SystemMessageSent {
+    type Error = IdError;
+    fn try_from(w: SystemMessageSentV1) -> Result<Self, IdError> {
+        Ok(SystemMessageSent {
+            app: AppId::parse(w.app)?,
+            msg_id: MessageId::parse(w.msg_id)?,
+            to: w
+                .to
+                .into_iter()
+                .map(UserId::parse)
+                .collect::<Result<_, _>>()?,
+            body: w.body.into(),
+            ts: w.ts,
+        })
+    }
+}
+
+impl From<&SystemMessageSent> for SystemMessageSentV1 {
+    fn from(m: &SystemMessageSent) -> Self {
+        SystemMessageSentV1 {
+            app: m.app.to_string(),
+            msg_id: m.msg_id.to_string(),
+            to: m.to.iter().map(ToString::to_string).collect(),
+            body: (&m.body).into(),
+            ts: m.ts,
         }
     }
 }
