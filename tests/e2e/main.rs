@@ -8,6 +8,7 @@ mod direct;
 mod groups;
 mod harness;
 mod idempotency;
+mod inbound;
 mod process;
 mod profiles;
 mod projector_crash;

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod error;
 pub mod group_ops;
 pub mod http;
+pub mod inbound;
 pub mod json;
 pub mod signature;
 pub mod tokens;
@@ -64,6 +65,7 @@ pub struct Api {
     pub commands: Commands,
     pub tokens: Tokens,
     pub signatures: SignatureCheck,
+    apps: Apps,
 }
 
 impl Api {
@@ -84,8 +86,20 @@ impl Api {
         Ok(Self {
             commands,
             tokens: Tokens::new(apps.clone()),
-            signatures: SignatureCheck::new(apps),
+            signatures: SignatureCheck::new(apps.clone()),
+            apps,
         })
+    }
+
+    /// Serves integrator requests on `tid.in.<app>.<command>` until `shutdown`.
+    pub async fn serve_inbound(
+        &self,
+        client: async_nats::Client,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<(), async_nats::Error> {
+        let apps = self.apps.clone();
+        let known = move |app: &tidings_domain::AppId| apps.secret(app).is_some();
+        inbound::serve(client, self.commands.clone(), known, shutdown).await
     }
 
     /// The signed server-API routes.

@@ -125,10 +125,20 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 .push(dev_app::load_or_create(&config.data_dir)?);
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
             let api =
-                tidings_api::Api::build(&config.api, async_nats::jetstream::new(client)).await?;
+                tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone()))
+                    .await?;
             let app = tidings_api::App::build(&api, listen).await?;
+            let token = CancellationToken::new();
+            let inbound = {
+                let (api, token) = (api.clone(), token.clone());
+                tokio::spawn(async move { api.serve_inbound(client, token).await })
+            };
             println!("tidings api ready listen=http://{}", app.local_addr());
-            app.run(tidings_runtime::shutdown::signal()).await
+            app.run(tidings_runtime::shutdown::signal()).await?;
+            token.cancel();
+            inbound
+                .await?
+                .map_err(|e| anyhow::anyhow!("integrator requests over NATS: {e}"))
         }
         Command::Projector { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());

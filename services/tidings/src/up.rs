@@ -161,6 +161,12 @@ impl Server {
             .router()
             .merge(gateway.router())
             .route("/healthz", axum::routing::get(|| async { "ok" }));
+        let (api, client, stop) = (self.api.clone(), self.client.clone(), token.clone());
+        tracker.spawn(async move {
+            if let Err(error) = api.serve_inbound(client, stop).await {
+                tracing::error!(%error, "integrator requests over NATS stopped");
+            }
+        });
         tracker.spawn(supervise_projector(
             self.store.clone(),
             self.client.clone(),

@@ -27,6 +27,20 @@ pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
 }
 
+/// Every integrator request: `tid.in.<app>.<command>`, where a command may have dots
+/// (`messages.send`).
+pub const ALL_INBOUND: &str = "tid.in.>";
+
+/// The (app, command) of an integrator request subject.
+pub fn parse_inbound(subject: &str) -> Option<(&str, &str)> {
+    subject.strip_prefix("tid.in.")?.split_once('.')
+}
+
+/// Where an integrator request that could not be carried out is parked, with the reason.
+pub fn dead_letter_inbound(app: &str) -> String {
+    format!("tid.dlq.in.{app}")
+}
+
 /// A user's row changed in the read models (core NATS): caches of it must be dropped.
 pub fn user_changed(app: &AppId, user: &UserId) -> String {
     format!("tid.inv.{app}.user.{user}")
@@ -59,5 +73,9 @@ mod tests {
         let alice = UserId::parse("alice").unwrap();
         let changed = user_changed(&app, &alice);
         assert_eq!(parse_user_changed(&changed), Some(("demo", "alice")));
+        assert_eq!(
+            parse_inbound("tid.in.demo.messages.send"),
+            Some(("demo", "messages.send"))
+        );
     }
 }
