@@ -66,3 +66,46 @@ async fn concurrent_writers_keep_conv_seq_gapless() {
         .unwrap();
     assert_eq!(&retry, original);
 }
+
+#[tokio::test]
+async fn a_cold_instance_loads_a_long_conversation() {
+    const LONG: u64 = 2000;
+    let nats = TestNats::start();
+    let warm = api_instances(&nats, 1, &["alice", "bob"]).await.remove(0);
+    let app = AppId::parse(CMD_APP).unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    let mut early = None;
+    for i in 1..=LONG {
+        let sent = warm
+            .commands
+            .send(&app, &alice, text_to("bob", &format!("m{i}"), "x"))
+            .await
+            .unwrap();
+        if i == 5 {
+            early = Some(sent);
+        }
+    }
+    // A new instance has nothing cached: its first command loads the whole subject.
+    let cold = api_instances(&nats, 1, &[]).await.remove(0);
+    let started = std::time::Instant::now();
+    let next = cold
+        .commands
+        .send(&app, &alice, text_to("bob", "next", "y"))
+        .await
+        .unwrap();
+    println!(
+        "cold load of {LONG} events and one send: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(next.conv_seq, LONG + 1);
+    let retry = cold
+        .commands
+        .send(&app, &alice, text_to("bob", "m5", "again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(retry),
+        early,
+        "an early client_msg_id still gets its receipt"
+    );
+}

@@ -4,9 +4,12 @@
 //! conflict or a dedupe hit means another writer got there first: catch up and decide again.
 
 use crate::error::{ApiError, ErrorCode};
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
+use futures_util::StreamExt;
 use std::sync::Arc;
 use tidings_domain::conv::ConvState;
 use tidings_domain::reads::ReadState;
@@ -107,27 +110,82 @@ impl<S: Aggregate> Repository<S> {
             .await
     }
 
+    fn apply_raw(
+        subject: &str,
+        loaded: &mut Loaded<S>,
+        seq: u64,
+        headers: Option<&async_nats::HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(), ApiError> {
+        let envelope = Envelope::decode(seq, subject, headers, payload).map_err(|e| {
+            tracing::error!(subject, seq, error = %e, "unreadable event in aggregate");
+            ApiError::new(ErrorCode::Internal, "aggregate holds an unreadable event")
+        })?;
+        loaded.state.evolve(&envelope.event);
+        loaded.version = seq;
+        Ok(())
+    }
+
+    /// A cold load: streams the whole subject through an ordered consumer (one request, not
+    /// one round trip per event), up to its last event when the load began.
+    async fn load_streamed(&self, subject: &str, loaded: &mut Loaded<S>) -> Result<(), ApiError> {
+        let last = match self.stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => message.sequence,
+            Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => return Ok(()),
+            Err(e) => return Err(ApiError::unavailable("loading aggregate", e)),
+        };
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subject.to_owned(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ApiError::unavailable("loading aggregate", e))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| ApiError::unavailable("loading aggregate", e))?;
+        while loaded.version < last {
+            let message = match messages.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => return Err(ApiError::unavailable("loading aggregate", e)),
+                None => return Err(ApiError::unavailable("loading aggregate", "stream ended")),
+            };
+            let seq = message
+                .info()
+                .map_err(|e| ApiError::unavailable("loading aggregate", e))?
+                .stream_sequence;
+            Self::apply_raw(
+                subject,
+                loaded,
+                seq,
+                message.headers.as_ref(),
+                &message.payload,
+            )?;
+        }
+        Ok(())
+    }
+
     async fn catch_up(&self, subject: &str, loaded: &mut Loaded<S>) -> Result<(), ApiError> {
+        if loaded.version == 0 {
+            self.load_streamed(subject, loaded).await?;
+        }
+        // Whatever arrived since (usually nothing, or the one event a conflict was about).
         loop {
             let next = self
                 .stream
                 .direct_get_next_for_subject(subject, Some(loaded.version + 1))
                 .await;
             match next {
-                Ok(message) => {
-                    let envelope = Envelope::decode(
-                        message.sequence,
-                        &message.subject,
-                        Some(&message.headers),
-                        &message.payload,
-                    )
-                    .map_err(|e| {
-                        tracing::error!(subject, seq = message.sequence, error = %e, "unreadable event in aggregate");
-                        ApiError::new(ErrorCode::Internal, "aggregate holds an unreadable event")
-                    })?;
-                    loaded.state.evolve(&envelope.event);
-                    loaded.version = message.sequence;
-                }
+                Ok(message) => Self::apply_raw(
+                    subject,
+                    loaded,
+                    message.sequence,
+                    Some(&message.headers),
+                    &message.payload,
+                )?,
                 Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => break,
                 Err(e) => return Err(ApiError::unavailable("loading aggregate", e)),
             }
