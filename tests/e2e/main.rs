@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod catch_up;
+mod cluster;
 mod concurrency;
 mod dead_letter;
 mod direct;

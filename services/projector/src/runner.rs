@@ -31,6 +31,9 @@ fn changed_users(writes: &[Write]) -> Vec<(AppId, UserId)> {
     users
 }
 
+/// Idle one-second steps after which the projector checks the stream for a stall.
+const STALL_CHECK_STEPS: u32 = 5;
+
 /// The projection's name: its checkpoint key and dead-letter subject.
 pub const PROJECTION: &str = "inbox";
 
@@ -48,6 +51,7 @@ pub struct Projector<S> {
     store: S,
     client: async_nats::Client,
     js: jetstream::Context,
+    stream: JsStream,
     messages: pull::Stream,
     checkpoint: u64,
     max_batch: usize,
@@ -111,6 +115,7 @@ impl<S: ReadModels> Projector<S> {
             store,
             client,
             js,
+            stream,
             messages,
             checkpoint,
             max_batch,
@@ -227,16 +232,39 @@ impl<S: ReadModels> Projector<S> {
         }
     }
 
+    /// Fails when the stream holds events past the checkpoint although none arrive: a pull
+    /// consumer can stall silently when its leader moves to another node, and a restart
+    /// repositions it from the checkpoint.
+    async fn check_not_stalled(&mut self) -> anyhow::Result<()> {
+        let last = self.stream.info().await?.state.last_sequence;
+        anyhow::ensure!(
+            last <= self.checkpoint,
+            "consumer stalled: the stream is at {last}, the projection at {}",
+            self.checkpoint
+        );
+        Ok(())
+    }
+
     /// Runs until `shutdown` resolves.
     pub async fn run(
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
+        let mut idle_steps = 0;
         loop {
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
-                step = self.step(Duration::from_secs(1)) => { step?; }
+                step = self.step(Duration::from_secs(1)) => match step? {
+                    Step::Processed(_) => idle_steps = 0,
+                    Step::CaughtUp => {
+                        idle_steps += 1;
+                        if idle_steps >= STALL_CHECK_STEPS {
+                            idle_steps = 0;
+                            self.check_not_stalled().await?;
+                        }
+                    }
+                },
             }
         }
     }

@@ -22,19 +22,36 @@ pub const NATS_URL_FILE: &str = "nats-url";
 /// How long running work may take to finish after shutdown begins.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// Connects to NATS and provisions the streams.
+/// Connects to NATS (one URL, or a comma-separated list) and provisions the streams.
 pub async fn connect_nats(url: &str, replicas: usize) -> anyhow::Result<async_nats::Client> {
+    // `NATS_URL` may list several servers of a cluster, comma-separated.
+    let servers = url
+        .split(',')
+        .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("NATS_URL {url:?} is not a server list"))?;
     let client = async_nats::ConnectOptions::new()
         .name("tidings")
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(servers)
         .await
         .with_context(|| format!("connecting to NATS at {url}"))?;
     let js = async_nats::jetstream::new(client.clone());
-    tidings_events::definitions::provision(&js, replicas)
-        .await
-        .map_err(|e| anyhow::anyhow!("provisioning JetStream streams: {e}"))?;
-    Ok(client)
+    // A cluster that is still electing its JetStream leader refuses stream requests for a
+    // moment: keep asking, for up to a minute.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match tidings_events::definitions::provision(&js, replicas).await {
+            Ok(()) => return Ok(client),
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::info!(%error, "JetStream not ready yet; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => anyhow::bail!("provisioning JetStream streams: {error}"),
+        }
+    }
 }
 
 /// Runs the projector until `shutdown`, restarting it after a failure (the store's checkpoint

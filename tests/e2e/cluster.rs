@@ -1,0 +1,104 @@
+//! A 3-node NATS JetStream cluster (streams R3): a node is killed while messages are being
+//! sent, and every acknowledged message still reaches the recipient's inbox, exactly once.
+
+use crate::harness::eventually;
+use std::collections::HashSet;
+use tidings::config::Config;
+use tidings::up::Server;
+use tidings_domain::{AppId, UserId};
+use tidings_store::{EntryItem, InboxStore};
+use tidings_testkit::{ServerApi, TestCluster, WsClient};
+use tokio_util::sync::CancellationToken;
+
+const ATTEMPTS: usize = 200;
+/// A client's pause before retrying an `unavailable` send.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[tokio::test]
+async fn acknowledged_messages_survive_losing_a_node() {
+    if std::env::var_os("TIDINGS_TEST_LOG").is_some() {
+        tidings_runtime::telemetry::init();
+    }
+    let mut cluster = TestCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        nats_url: Some(cluster.urls()),
+        nats_replicas: 3,
+        ..Config::default()
+    };
+    let server = Server::build(config).await.expect("server on the cluster");
+    let base = format!("http://{}", server.local_addr());
+    let api = ServerApi::new(&base, &server.app().key, &server.app().secret);
+    let store = server.store().clone();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(server.run(stop.clone().cancelled_owned()));
+
+    api.register("bob").await;
+    let token = api.user_token("alice").await;
+    let mut alice = WsClient::connect(&base, &token, false).await.unwrap();
+    alice.hello(0).await;
+    alice.until_synced().await;
+
+    // Like a real client, retry an unavailable send with the same client_msg_id until it is
+    // acknowledged: retries must not duplicate, even across the failover.
+    let mut acked = HashSet::new();
+    let mut retries = 0;
+    for i in 0..ATTEMPTS {
+        if i == ATTEMPTS / 4 {
+            cluster.kill(0);
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let answer = alice
+                .send_text(
+                    &format!("r{i}-{retries}"),
+                    "bob",
+                    &format!("c{i}"),
+                    &format!("m{i}"),
+                )
+                .await;
+            if answer["t"] == "sent" {
+                acked.insert(answer["msg_id"].as_str().unwrap().to_owned());
+                break;
+            }
+            assert_eq!(answer["code"], "unavailable", "{answer}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the cluster never recovered"
+            );
+            retries += 1;
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+    println!(
+        "cluster: {} acknowledged after {retries} retries during failover",
+        acked.len()
+    );
+    assert_eq!(acked.len(), ATTEMPTS, "one message per client_msg_id");
+
+    let app = AppId::parse(api.app_key.clone()).unwrap();
+    let bob = UserId::parse("bob").unwrap();
+    eventually("every acknowledged message is projected", || async {
+        store.inbox_last_seq(&app, &bob).await.unwrap() as usize >= acked.len()
+    })
+    .await;
+    let entries = store.inbox_after(&app, &bob, 0, 10_000).await.unwrap();
+    let received: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match &e.item {
+            EntryItem::Message(m) => Some(m.msg_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    let unique: HashSet<String> = received.iter().cloned().collect();
+    assert_eq!(unique.len(), received.len(), "no duplicates");
+    assert!(
+        acked.is_subset(&unique),
+        "every acknowledged message reached bob"
+    );
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
