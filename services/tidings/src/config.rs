@@ -18,9 +18,9 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// Stream replicas: 1 on one node, 3 on a cluster.
     pub nats_replicas: usize,
-    /// Extra nats-server configuration for the local server `up` starts, such as
-    /// `jetstream { sync_interval: always }` (the durable profile).
-    pub local_nats_extra_config: String,
+    /// The durable profile for the local nats-server `up` starts: fsync every write before
+    /// acknowledging it (`sync_interval: always`).
+    pub durable: bool,
     pub api: tidings_api::Config,
     pub gateway: tidings_gateway::Config,
     pub projector: tidings_projector::Config,
@@ -33,7 +33,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid address"),
             nats_url: None,
             nats_replicas: 1,
-            local_nats_extra_config: String::new(),
+            durable: false,
             api: tidings_api::Config::default(),
             gateway: tidings_gateway::Config::default(),
             projector: tidings_projector::Config::default(),
@@ -49,6 +49,7 @@ impl Config {
         env_override(&mut config.listen, "TIDINGS_LISTEN")?;
         env_override_opt(&mut config.nats_url, "NATS_URL")?;
         env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
+        env_override(&mut config.durable, "TIDINGS_DURABLE")?;
         if let Ok(origins) = std::env::var("TIDINGS_ALLOWED_ORIGINS") {
             config.gateway.allowed_origins = origins
                 .split(',')

@@ -106,7 +106,8 @@ impl Server {
                 let server = NatsServer::start(&Options {
                     store_dir: config.data_dir.join("nats"),
                     port: None,
-                    extra_config: config.local_nats_extra_config.clone(),
+                    sync_always: config.durable,
+                    extra_config: String::new(),
                 })?;
                 let url = server.url().to_owned();
                 tracing::info!(%url, "started local nats-server");

@@ -70,8 +70,30 @@ pub struct Options {
     pub store_dir: PathBuf,
     /// Client port; `None` lets the server pick a free one.
     pub port: Option<u16>,
-    /// Extra lines for the server's configuration file (e.g. `jetstream { sync_interval: always }`).
+    /// fsync every JetStream write before acknowledging it (the durable profile), instead of
+    /// the server's default periodic sync.
+    pub sync_always: bool,
+    /// Extra top-level lines for the server's configuration (e.g. a `cluster` block). Not for
+    /// `jetstream`: a second `jetstream` block replaces the first.
     pub extra_config: String,
+}
+
+impl Options {
+    /// The server's configuration file.
+    fn config_file(&self, port: i32, ports_dir: &Path) -> String {
+        let sync = if self.sync_always {
+            "  sync_interval: always\n"
+        } else {
+            ""
+        };
+        format!(
+            "host: 127.0.0.1\nport: {port}\nports_file_dir: {ports:?}\nmax_payload: 1MB\n\
+             jetstream {{\n  store_dir: {js:?}\n{sync}}}\n{extra}\n",
+            ports = ports_dir,
+            js = self.store_dir.join("jetstream"),
+            extra = self.extra_config,
+        )
+    }
 }
 
 /// A running `nats-server`, killed when dropped.
@@ -90,17 +112,7 @@ impl NatsServer {
         std::fs::create_dir_all(&ports_dir)?;
         let port = options.port.map_or(-1, i32::from);
         let config_path = options.store_dir.join("nats-server.conf");
-        let jetstream_dir = options.store_dir.join("jetstream");
-        std::fs::write(
-            &config_path,
-            format!(
-                "host: 127.0.0.1\nport: {port}\nports_file_dir: {ports:?}\n\
-                 max_payload: 1MB\njetstream {{\n  store_dir: {js:?}\n}}\n{extra}\n",
-                ports = ports_dir,
-                js = jetstream_dir,
-                extra = options.extra_config,
-            ),
-        )?;
+        std::fs::write(&config_path, options.config_file(port, &ports_dir))?;
         let child = Command::new(&binary)
             .arg("-c")
             .arg(&config_path)
@@ -161,6 +173,28 @@ impl Drop for NatsServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_durable_profile_lives_in_the_one_jetstream_block() {
+        let options = Options {
+            store_dir: PathBuf::from("/data"),
+            port: None,
+            sync_always: true,
+            extra_config: "server_name: n1".into(),
+        };
+        let config = options.config_file(-1, Path::new("/data/ports"));
+        assert_eq!(config.matches("jetstream").count(), 2, "{config}");
+        let block = config
+            .split("jetstream {")
+            .nth(1)
+            .unwrap()
+            .split('}')
+            .next()
+            .unwrap();
+        assert!(block.contains("store_dir: \"/data/jetstream\""), "{config}");
+        assert!(block.contains("sync_interval: always"), "{config}");
+        assert!(config.contains("server_name: n1"));
+    }
 
     #[test]
     fn versions_parse() {

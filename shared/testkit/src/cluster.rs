@@ -38,6 +38,7 @@ impl TestCluster {
                     NatsServer::start(&Options {
                         store_dir: dir.path().join(format!("n{i}")),
                         port: None,
+                        sync_always: false,
                         extra_config: extra,
                     })
                     .expect("cluster node starts"),

@@ -20,6 +20,7 @@ impl TestNats {
         let server = NatsServer::start(&Options {
             store_dir: dir.path().to_path_buf(),
             port: None,
+            sync_always: false,
             extra_config: extra_config.to_owned(),
         })
         .expect("nats-server starts (run scripts/setup to install one)");
