@@ -6,6 +6,7 @@ mod group;
 mod jetstream;
 mod machine;
 mod profiles;
+mod replay;
 mod server;
 mod summary;
 
@@ -28,6 +29,8 @@ enum Command {
     Jetstream(jetstream::Args),
     /// Batch profile lookups (100 ids), cold and warm.
     Profiles(profiles::Args),
+    /// Rebuild rate of the read models from the stream (`tidings replay`), events/s.
+    Replay(replay::Args),
 }
 
 #[tokio::main]
@@ -39,5 +42,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Group(args) => group::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
     }
 }
