@@ -14,6 +14,9 @@ use serde::Deserialize;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_store::ReadModels;
 
+/// Initial read buffer of a connection.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Query parameters of `GET /v1/ws`.
 #[derive(Debug, Deserialize)]
 pub struct WsParams {
@@ -47,8 +50,12 @@ pub async fn upgrade<S: ReadModels>(
         }
     };
     let max = state.config.max_frame_bytes;
+    // Small buffers: an idle connection should cost kilobytes, not the library's 128 KiB
+    // defaults. Frames are read into a growing buffer anyway, and sessions flush themselves.
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| serve(state, principal, format, socket))
 }
 

@@ -1,6 +1,7 @@
 //! tidings-bench: measures Tidings the way users and peers measure IM backends, against a
 //! running server on this machine, and prints the machine, configuration and results.
 
+mod connections;
 mod direct;
 mod group;
 mod jetstream;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// K idle authenticated connections: handshakes/s and gateway memory per connection.
+    Connections(connections::Args),
     /// One-to-one messages over WebSocket between N user pairs, end to end.
     Direct(direct::Args),
     /// One sender, a group of M connected members: time to the last member, deliveries/s.
@@ -38,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     println!("{}", machine::describe());
     match cli.command {
+        Command::Connections(args) => connections::run(args).await,
         Command::Direct(args) => direct::run(args).await,
         Command::Group(args) => group::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
