@@ -5,21 +5,37 @@ use serde::Deserialize;
 use tidings_domain::UserId;
 use tidings_domain::group::{GroupCommand, JoinPolicy};
 
+/// A new group's settings and first members.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupSpec {
+    pub name: String,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub intro: Option<String>,
+    #[serde(default)]
+    pub join_policy: JoinPolicy,
+    #[serde(default)]
+    pub members: Vec<UserId>,
+}
+
+impl From<GroupSpec> for GroupCommand {
+    fn from(spec: GroupSpec) -> Self {
+        GroupCommand::Create {
+            name: spec.name,
+            avatar_url: spec.avatar_url,
+            intro: spec.intro,
+            join_policy: spec.join_policy,
+            members: spec.members,
+        }
+    }
+}
+
 /// One group operation.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GroupOp {
-    Create {
-        name: String,
-        #[serde(default)]
-        avatar_url: Option<String>,
-        #[serde(default)]
-        intro: Option<String>,
-        #[serde(default)]
-        join_policy: JoinPolicy,
-        #[serde(default)]
-        members: Vec<UserId>,
-    },
+    Create(GroupSpec),
     Update {
         #[serde(default)]
         name: Option<String>,
@@ -68,19 +84,7 @@ pub enum GroupOp {
 impl From<GroupOp> for GroupCommand {
     fn from(op: GroupOp) -> Self {
         match op {
-            GroupOp::Create {
-                name,
-                avatar_url,
-                intro,
-                join_policy,
-                members,
-            } => GroupCommand::Create {
-                name,
-                avatar_url,
-                intro,
-                join_policy,
-                members,
-            },
+            GroupOp::Create(spec) => spec.into(),
             GroupOp::Update {
                 name,
                 avatar_url,

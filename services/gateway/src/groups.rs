@@ -10,9 +10,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
-use tidings_api::group_ops::GroupOp;
+use tidings_api::group_ops::{GroupOp, GroupSpec};
 use tidings_api::json::JsonBody;
-use tidings_domain::group::{GroupCommand, JoinPolicy};
 use tidings_domain::{GroupId, UserId};
 use tidings_store::ReadModels;
 
@@ -37,15 +36,8 @@ struct TokenQuery {
 #[derive(Debug, Deserialize)]
 struct CreateGroup {
     group_id: GroupId,
-    name: String,
-    #[serde(default)]
-    avatar_url: Option<String>,
-    #[serde(default)]
-    intro: Option<String>,
-    #[serde(default)]
-    join_policy: JoinPolicy,
-    #[serde(default)]
-    members: Vec<UserId>,
+    #[serde(flatten)]
+    spec: GroupSpec,
 }
 
 async fn create<S: ReadModels>(
@@ -55,17 +47,10 @@ async fn create<S: ReadModels>(
     JsonBody(body): JsonBody<CreateGroup>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
-    let command = GroupCommand::Create {
-        name: body.name,
-        avatar_url: body.avatar_url,
-        intro: body.intro,
-        join_policy: body.join_policy,
-        members: body.members,
-    };
     let view = state
         .shared
         .commands
-        .group(&me.app, &me.user, &body.group_id, command)
+        .group(&me.app, &me.user, &body.group_id, body.spec.into())
         .await?;
     Ok(Json(json!({ "group": view })))
 }
