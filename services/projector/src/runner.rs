@@ -256,8 +256,9 @@ impl<S: ReadModels> Projector<S> {
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 step = self.step(Duration::from_secs(1)) => match step? {
-                    Step::Processed(_) => idle_steps = 0,
-                    Step::CaughtUp => {
+                    Step::Processed(applied) if applied > 0 => idle_steps = 0,
+                    // Nothing new, or only redeliveries of what the store already holds.
+                    Step::Processed(_) | Step::CaughtUp => {
                         idle_steps += 1;
                         if idle_steps >= STALL_CHECK_STEPS {
                             idle_steps = 0;
