@@ -8,6 +8,9 @@ use tidings_store::FjallStore;
 use tidings_testkit::{ServerApi, TestNats, WsClient};
 use tokio_util::sync::CancellationToken;
 
+/// How often `eventually` re-checks its condition.
+const POLL: Duration = Duration::from_millis(20);
+
 /// A running server and what a test needs to talk to it.
 pub struct Harness {
     pub nats: TestNats,
@@ -103,7 +106,7 @@ where
             tokio::time::Instant::now() < deadline,
             "timed out waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// The oldest server Tidings supports.
 pub const MIN_VERSION: (u32, u32) = (2, 10);
 
+/// How often start-up checks whether the server accepts clients.
+const READY_POLL: Duration = Duration::from_millis(20);
+
 /// Where `scripts/setup` installs the server, relative to the project root.
 pub const LOCAL_INSTALL: &str = ".tools/nats/bin/nats-server";
 
@@ -148,7 +151,7 @@ impl NatsServer {
             if Instant::now() > deadline {
                 bail!("nats-server did not become ready within 20 s");
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(READY_POLL);
         }
     }
 

@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// How often the drain re-checks whether every acknowledged message has arrived.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+
 /// Options of `tidings-bench direct`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -246,7 +249,7 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
     while totals.delivered.load(Ordering::Relaxed) < totals.acked.load(Ordering::Relaxed)
         && Instant::now() < drain_deadline
     {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(DRAIN_POLL).await;
     }
     let secs = base
         .elapsed()

@@ -7,6 +7,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use tidings_testkit::ServerApi;
 
+/// How often the tool re-checks whether new users are projected.
+const PROJECTION_POLL: Duration = Duration::from_millis(5);
+
 /// Options of `tidings-bench profiles`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,7 +62,7 @@ async fn wait_projected(
             Instant::now() < deadline,
             "users were not projected within 30 s"
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(PROJECTION_POLL).await;
     }
 }
 
