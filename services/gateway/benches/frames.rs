@@ -1,0 +1,39 @@
+//! The frame encoder: one message entry as a JSON text frame and as a MessagePack binary frame.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use tidings_domain::{Body, ConvId, MessageId, Recipient, UserId};
+use tidings_gateway::frames::{Format, ServerFrame};
+use tidings_store::{Entry, EntryItem, MessageView};
+
+fn frames(c: &mut Criterion) {
+    let (alice, bob) = (
+        UserId::parse("alice").expect("valid"),
+        UserId::parse("bob").expect("valid"),
+    );
+    let frame = ServerFrame::Entry(Entry {
+        seq: 42,
+        ts: 1_767_225_600_000,
+        item: EntryItem::Message(MessageView {
+            conv: ConvId::direct(&alice, &bob),
+            conv_seq: 7,
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").expect("valid"),
+            from: alice,
+            to: Recipient::User(bob),
+            body: Body::Text {
+                text: "hello, how are you today?".into(),
+            },
+            mentions: Vec::new(),
+            mention_all: false,
+        }),
+    });
+    c.bench_function("encode entry frame (json)", |b| {
+        b.iter(|| Format::Json.encode(black_box(&frame)))
+    });
+    c.bench_function("encode entry frame (msgpack)", |b| {
+        b.iter(|| Format::MessagePack.encode(black_box(&frame)))
+    });
+}
+
+criterion_group!(benches, frames);
+criterion_main!(benches);
