@@ -86,21 +86,12 @@ impl Harness {
 
 /// Polls `condition` until it holds, failing after 30 s. Polling a condition, never a fixed
 /// sleep, is how tests wait.
-pub async fn eventually<F, Fut>(what: &str, condition: F)
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    eventually_within(Duration::from_secs(30), what, condition).await;
-}
-
-/// Polls `condition` until it holds, failing after `limit`.
-pub async fn eventually_within<F, Fut>(limit: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !condition().await {
         assert!(
             tokio::time::Instant::now() < deadline,

@@ -2,7 +2,6 @@
 
 mod bad_input;
 mod catch_up;
-mod cluster;
 mod concurrency;
 mod dead_letter;
 mod direct;

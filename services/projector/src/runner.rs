@@ -59,24 +59,16 @@ pub struct Projector<S> {
     directory: Directory,
 }
 
-/// Creates the durable consumer at `checkpoint + 1`, or keeps the existing one when it
-/// already stands exactly there. The store's checkpoint is the truth, never the ack floor.
+/// Creates the durable consumer afresh at `checkpoint + 1`. The store's checkpoint is the
+/// truth, never the ack floor; and an existing consumer is never reused, because a consumer
+/// whose leader died with a node can stay stuck (the cluster test found one).
 async fn position_consumer(
     stream: &JsStream,
     checkpoint: u64,
 ) -> anyhow::Result<jetstream::consumer::PullConsumer> {
     let mut config = projector_consumer();
     let name = config.durable_name.clone().expect("durable consumer");
-    if let Ok(info) = stream.consumer_info(&name).await {
-        let settled = info.num_ack_pending == 0
-            && info.delivered.stream_sequence == checkpoint
-            && info.ack_floor.stream_sequence == checkpoint;
-        if settled {
-            return stream
-                .get_consumer(&name)
-                .await
-                .map_err(|e| anyhow::anyhow!("consumer {name}: {e}"));
-        }
+    if stream.consumer_info(&name).await.is_ok() {
         stream.delete_consumer(&name).await?;
     }
     config.deliver_policy = if checkpoint == 0 {

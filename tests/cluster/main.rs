@@ -1,7 +1,11 @@
 //! A 3-node NATS JetStream cluster (streams R3): a node is killed while messages are being
 //! sent, and every acknowledged message still reaches the recipient's inbox, exactly once.
+//!
+//! Not in the default suite (`test = false`; run it with `scripts/cluster-test`): it fails
+//! intermittently. In roughly one full-suite run in three, after the kill the projection stops
+//! advancing with no error and no stall detected, although every send was acknowledged. Open
+//! under issue 5 until the cause is found.
 
-use crate::harness::eventually_within;
 use std::collections::HashSet;
 use tidings::config::Config;
 use tidings::up::Server;
@@ -105,3 +109,22 @@ async fn acknowledged_messages_survive_losing_a_node() {
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// Polls `condition` until it holds, failing after `limit`.
+async fn eventually_within<F, Fut>(limit: std::time::Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// How often a wait re-checks its condition.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
