@@ -2,7 +2,7 @@
 //! groups with what changed since a cursor (sync at login), one group, and its members (paged).
 
 use crate::GatewayState;
-use crate::rest::check_limit;
+use crate::rest::{check_limit, store_error};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -22,10 +22,6 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/groups/{group_id}", get(one::<S>))
         .route("/v1/groups/{group_id}/ops", post(operate::<S>))
         .route("/v1/groups/{group_id}/members", get(members::<S>))
-}
-
-fn store_error(e: tidings_store::StoreError) -> ApiError {
-    ApiError::unavailable("reading groups", e)
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 
 use crate::GatewayState;
 use crate::rest::check_limit;
+use crate::rest::store_error;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -139,7 +140,7 @@ async fn changed<S: ReadModels>(
         .store
         .users_changed(&me.app, query.since, limit)
         .await
-        .map_err(|e| ApiError::unavailable("reading user profiles", e))?;
+        .map_err(store_error)?;
     let cursor = rows.last().map_or(query.since, |r| r.cursor);
     let users: Vec<Profile> = rows.iter().map(Profile::from).collect();
     Ok(Json(json!({ "users": users, "cursor": cursor })))

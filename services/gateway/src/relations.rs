@@ -2,6 +2,7 @@
 //! changes through the command handler (the pair's aggregate decides).
 
 use crate::GatewayState;
+use crate::rest::store_error;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
@@ -50,7 +51,7 @@ async fn my_relations<S: ReadModels>(
         .store
         .relations(&me.app, &me.user)
         .await
-        .map_err(|e| ApiError::unavailable("reading relations", e))
+        .map_err(store_error)
 }
 
 async fn friends<S: ReadModels>(

@@ -33,7 +33,8 @@ pub(crate) fn check_limit(limit: Option<usize>, default: usize) -> Result<usize,
     Ok(limit)
 }
 
-fn store_error(e: tidings_store::StoreError) -> ApiError {
+/// A read-model failure, as the caller hears it (logged once, here).
+pub(crate) fn store_error(e: tidings_store::StoreError) -> ApiError {
     ApiError::unavailable("reading the store", e)
 }
 

@@ -7,6 +7,7 @@
 
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
+use crate::rest::store_error;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -81,10 +82,6 @@ struct SocketGone;
 
 fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn store_error(e: tidings_store::StoreError) -> ApiError {
-    ApiError::unavailable("reading the store", e)
 }
 
 /// Runs a connection until the client leaves, idles out, or the server shuts down.

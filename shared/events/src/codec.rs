@@ -110,7 +110,8 @@ pub fn decode(event_type: &str, version: u32, payload: &[u8]) -> Result<Event, D
             rmp_serde::from_slice::<v1::UserTokensRevokedV1>(payload)?.try_into()?,
         )),
         ("message_sent", 1) => Ok(Event::MessageSent(
-            rmp_serde::from_slice::<v1::MessageSentV1>(payload)?.try_into()?,
+            v2::MessageSentV2::from(rmp_serde::from_slice::<v1::MessageSentV1>(payload)?)
+                .try_into()?,
         )),
         ("message_sent", 2) => Ok(Event::MessageSent(
             rmp_serde::from_slice::<v2::MessageSentV2>(payload)?.try_into()?,

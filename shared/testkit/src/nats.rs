@@ -11,17 +11,12 @@ pub struct TestNats {
 impl TestNats {
     /// Starts a server on a free port (the server picks it; we read it back).
     pub fn start() -> Self {
-        Self::start_with("")
-    }
-
-    /// Starts a server with extra configuration lines.
-    pub fn start_with(extra_config: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let server = NatsServer::start(&Options {
             store_dir: dir.path().to_path_buf(),
             port: None,
             sync_always: false,
-            extra_config: extra_config.to_owned(),
+            extra_config: String::new(),
         })
         .expect("nats-server starts (run scripts/setup to install one)");
         Self { server, _dir: dir }

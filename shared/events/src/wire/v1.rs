@@ -3,9 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tidings_domain::event::{
-    MessageSent, PairChange, PairChanged, UserDeactivated, UserProfile, UserTokensRevoked,
+    PairChange, PairChanged, UserDeactivated, UserProfile, UserTokensRevoked,
 };
-use tidings_domain::{AppId, Body, ClientMsgId, ConvId, IdError, MessageId, Recipient, UserId};
+use tidings_domain::{AppId, Body, ConvId, IdError, Recipient, UserId};
 
 /// `user_registered` and `user_profile_updated`, version 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -112,25 +112,6 @@ impl From<&Body> for BodyV1 {
             Body::Text { text } => BodyV1::Text { text: text.clone() },
             Body::Custom { data } => BodyV1::Custom { data: data.clone() },
         }
-    }
-}
-
-impl TryFrom<MessageSentV1> for MessageSent {
-    type Error = IdError;
-    fn try_from(w: MessageSentV1) -> Result<Self, IdError> {
-        Ok(MessageSent {
-            app: AppId::parse(w.app)?,
-            conv: ConvId::parse(w.conv)?,
-            msg_id: MessageId::parse(w.msg_id)?,
-            conv_seq: w.conv_seq,
-            from: UserId::parse(w.from)?,
-            to: w.to.try_into()?,
-            client_msg_id: ClientMsgId::parse(w.client_msg_id)?,
-            body: w.body.into(),
-            mentions: Vec::new(),
-            mention_all: false,
-            ts: w.ts,
-        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Version 2 of `message_sent` (adds mentions), and version 1 of the events that came after
 //! it: group changes, read markers and system messages.
 
-use crate::wire::v1::{BodyV1, RecipientV1};
+use crate::wire::v1::{BodyV1, MessageSentV1, RecipientV1};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tidings_domain::event::{
@@ -24,6 +24,25 @@ pub struct MessageSentV2 {
     pub mentions: Vec<String>,
     pub mention_all: bool,
     pub ts: i64,
+}
+
+/// Version 1 had no mentions: it upgrades to version 2 with none.
+impl From<MessageSentV1> for MessageSentV2 {
+    fn from(w: MessageSentV1) -> Self {
+        MessageSentV2 {
+            app: w.app,
+            conv: w.conv,
+            msg_id: w.msg_id,
+            conv_seq: w.conv_seq,
+            from: w.from,
+            to: w.to,
+            client_msg_id: w.client_msg_id,
+            body: w.body,
+            mentions: Vec::new(),
+            mention_all: false,
+            ts: w.ts,
+        }
+    }
 }
 
 impl TryFrom<MessageSentV2> for MessageSent {
