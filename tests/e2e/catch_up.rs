@@ -126,7 +126,18 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
     nats.flush().await.unwrap();
 
     // An entry stored without a push (as if the push were lost): the next push reveals the
-    // gap, and the gateway fills it from the store before delivering.
+    // gap, and the gateway fills it from the store before delivering. Its cursor is an event
+    // bob's inbox never saw (carol's registration), so the store takes it as new.
+    let (_carol, _) = h.online("carol", 0).await;
+    let cursor = async_nats::jetstream::new(nats.clone())
+        .get_stream(tidings_events::subjects::EVENTS_STREAM)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .last_sequence;
     let tidings_store::EntryItem::Message(mut lost) = stored[2].item.clone() else {
         panic!("a message entry")
     };
@@ -140,6 +151,7 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
                 user: bob_id,
                 ts: 1,
                 item: tidings_store::EntryItem::Message(lost),
+                cursor,
             }],
         )
         .await

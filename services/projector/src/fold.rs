@@ -126,6 +126,7 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                     user: user.clone(),
                     ts: m.ts,
                     item: item.clone(),
+                    cursor,
                 })
                 .collect()
         }
@@ -150,13 +151,14 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                     user,
                     ts: r.ts,
                     item: receipt.clone(),
+                    cursor,
                 });
             }
             writes
         }
         Event::MessageSent(message) => match &message.to {
-            Recipient::Group(group) => project_group_message(message, group, directory),
-            Recipient::User(to) => project_direct(message, to),
+            Recipient::Group(group) => project_group_message(message, group, cursor, directory),
+            Recipient::User(to) => project_direct(message, to, cursor),
         },
         Event::UserRegistered(profile) | Event::UserProfileUpdated(profile) => {
             vec![Write::PutUser {
@@ -187,6 +189,7 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                     user: user.clone(),
                     ts: p.ts,
                     item: item.clone(),
+                    cursor,
                 })
                 .collect();
             for (user, other, patch) in [
@@ -209,7 +212,7 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
     }
 }
 
-fn project_direct(message: &MessageSent, to: &UserId) -> Vec<Write> {
+fn project_direct(message: &MessageSent, to: &UserId, cursor: u64) -> Vec<Write> {
     let view = MessageView::from(message);
     let mut writes = vec![Write::Timeline {
         app: message.app.clone(),
@@ -222,6 +225,7 @@ fn project_direct(message: &MessageSent, to: &UserId) -> Vec<Write> {
             user: user.clone(),
             ts: message.ts,
             item: EntryItem::Message(view.clone()),
+            cursor,
         });
         writes.push(Write::ConversationMessage {
             app: message.app.clone(),

@@ -51,6 +51,7 @@ impl Out<'_> {
                 user,
                 ts: self.event.ts,
                 item: item.clone(),
+                cursor: self.cursor,
             });
         }
     }
@@ -309,6 +310,7 @@ pub fn project_group(
 pub fn project_group_message(
     message: &MessageSent,
     group: &GroupId,
+    cursor: u64,
     directory: &Directory,
 ) -> Vec<Write> {
     let view = MessageView::from(message);
@@ -340,6 +342,7 @@ pub fn project_group_message(
             } else {
                 advance.clone()
             },
+            cursor,
         });
         writes.push(Write::ConversationMessage {
             app: message.app.clone(),

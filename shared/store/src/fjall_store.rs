@@ -89,6 +89,32 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(rmp_serde::from_slice(bytes)?)
 }
 
+/// A user's inbox head: the newest `seq`, and the stream sequence of the event that wrote it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Head {
+    seq: u64,
+    cursor: u64,
+}
+
+impl Head {
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let (seq, cursor) = bytes
+            .split_at_checked(8)
+            .ok_or_else(|| StoreError::Corrupt(format!("inbox head of {} bytes", bytes.len())))?;
+        Ok(Self {
+            seq: seq_value(seq)?,
+            cursor: seq_value(cursor)?,
+        })
+    }
+
+    fn encode(self) -> [u8; 16] {
+        let mut out = [0; 16];
+        out[..8].copy_from_slice(&self.seq.to_be_bytes());
+        out[8..].copy_from_slice(&self.cursor.to_be_bytes());
+        out
+    }
+}
+
 fn seq_value(bytes: &[u8]) -> Result<u64, StoreError> {
     let raw: [u8; 8] = bytes
         .try_into()
@@ -122,6 +148,13 @@ impl FjallStore {
         })
     }
 
+    fn head(&self, k: &[u8]) -> Result<Head, StoreError> {
+        self.tables
+            .inbox_head
+            .get(k)?
+            .map_or(Ok(Head::default()), |v| Head::decode(&v))
+    }
+
     fn get_seq(&self, table: &Keyspace, k: &[u8]) -> Result<u64, StoreError> {
         table.get(k)?.map_or(Ok(0), |v| seq_value(&v))
     }
@@ -134,7 +167,7 @@ impl FjallStore {
 /// Rows that one batch reads and rewrites, read once from the store then kept in memory.
 struct BatchState<'a> {
     store: &'a FjallStore,
-    heads: HashMap<Vec<u8>, u64>,
+    heads: HashMap<Vec<u8>, Head>,
     convs: HashMap<Vec<u8>, Conversation>,
     /// User rows, with the cursor they had before the batch (to move their index entry).
     users: HashMap<Vec<u8>, (Option<u64>, UserRow)>,
@@ -145,15 +178,19 @@ struct BatchState<'a> {
 }
 
 impl BatchState<'_> {
-    fn next_seq(&mut self, head_key: Vec<u8>) -> StoreResult<u64> {
+    /// The `seq` for a delivery from the event at `cursor`, `None` when the user's inbox
+    /// already holds that event's delivery.
+    fn next_seq(&mut self, head_key: Vec<u8>, cursor: u64) -> StoreResult<Option<u64>> {
         let current = match self.heads.get(&head_key) {
-            Some(seq) => *seq,
-            None => self
-                .store
-                .get_seq(&self.store.tables.inbox_head, &head_key)?,
+            Some(head) => *head,
+            None => self.store.head(&head_key)?,
         };
-        self.heads.insert(head_key, current + 1);
-        Ok(current + 1)
+        if cursor <= current.cursor {
+            return Ok(None);
+        }
+        let seq = current.seq + 1;
+        self.heads.insert(head_key, Head { seq, cursor });
+        Ok(Some(seq))
     }
 
     fn conversation(&mut self, conv_key: &[u8]) -> StoreResult<Option<Conversation>> {
@@ -290,10 +327,7 @@ impl InboxStore for FjallStore {
     }
 
     async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
-        self.get_seq(
-            &self.tables.inbox_head,
-            &key(&[app.as_str(), user.as_str()], None),
-        )
+        Ok(self.head(&key(&[app.as_str(), user.as_str()], None))?.seq)
     }
 }
 
@@ -501,9 +535,12 @@ impl ProjectionStore for FjallStore {
                     user,
                     ts,
                     item,
+                    cursor,
                 } => {
                     let head_key = key(&[app.as_str(), user.as_str()], None);
-                    let seq = state.next_seq(head_key)?;
+                    let Some(seq) = state.next_seq(head_key, cursor)? else {
+                        continue;
+                    };
                     let entry = Entry { seq, ts, item };
                     batch.insert(
                         &t.inbox,
@@ -653,8 +690,8 @@ impl ProjectionStore for FjallStore {
                 None => batch.remove(t.by_name(table), k),
             }
         }
-        for (k, seq) in state.heads {
-            batch.insert(&t.inbox_head, k, seq.to_be_bytes());
+        for (k, head) in state.heads {
+            batch.insert(&t.inbox_head, k, head.encode());
         }
         for (k, row) in state.convs {
             batch.insert(&t.conversations, k, encode(&row));

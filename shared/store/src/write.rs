@@ -4,16 +4,20 @@ use crate::model::{Entry, EntryItem, GroupRow, MemberRow, MessageView, RelationP
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
-/// One change to the read models. Applying the same writes twice from the same checkpoint
-/// yields the same rows: inbox numbering continues from the stored head.
+/// One change to the read models. Every write is safe to repeat: applying writes again from an
+/// older checkpoint leaves the rows as they were.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// Append an entry to a user's inbox; the store assigns the next gapless `seq`.
+    /// Append an entry to a user's inbox; the store assigns the next gapless `seq`. `cursor` is
+    /// the event's stream sequence: a delivery whose cursor is not past the user's last applied
+    /// one was already applied (a batch repeated after a crash, or a new partition layout
+    /// starting from an older checkpoint) and is skipped.
     Deliver {
         app: AppId,
         user: UserId,
         ts: i64,
         item: EntryItem,
+        cursor: u64,
     },
     /// Record a message in its conversation's timeline at its `conv_seq`.
     Timeline {

@@ -1,8 +1,11 @@
 //! Behaviour every `ReadModels` adapter must show. Each check takes a fresh, empty store.
 
 use tidings_domain::event::UserProfile;
-use tidings_domain::{AppId, Body, ConvId, MessageId, Recipient, UserId};
-use tidings_store::{Direction, EntryItem, MessageView, ReadModels, RelationPatch, Write};
+use tidings_domain::group::{JoinPolicy, Role};
+use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
+use tidings_store::{
+    Diffusion, Direction, EntryItem, MemberRow, MessageView, ReadModels, RelationPatch, Write,
+};
 
 pub fn app() -> AppId {
     AppId::parse("demo").unwrap()
@@ -28,8 +31,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
     }
 }
 
-/// The writes the projector makes for one direct message.
-pub fn direct_message(from: &str, to: &str, conv_seq: u64) -> Vec<Write> {
+/// The writes the projector makes for one direct message, the event at stream sequence `cursor`.
+pub fn direct_message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
     let m = message(from, to, conv_seq);
     let ts = 1_000 + conv_seq as i64;
     let mut writes = vec![Write::Timeline {
@@ -43,6 +46,7 @@ pub fn direct_message(from: &str, to: &str, conv_seq: u64) -> Vec<Write> {
             user: user(u),
             ts,
             item: EntryItem::Message(m.clone()),
+            cursor,
         });
         writes.push(Write::ConversationMessage {
             app: app(),
@@ -56,7 +60,7 @@ pub fn direct_message(from: &str, to: &str, conv_seq: u64) -> Vec<Write> {
 
 pub async fn inbox_numbering_is_gapless_across_batches<S: ReadModels>(store: S) {
     let delivered = store
-        .apply("p", 1, direct_message("alice", "bob", 1))
+        .apply("p", 1, direct_message("alice", "bob", 1, 1))
         .await
         .unwrap();
     assert_eq!(
@@ -66,8 +70,8 @@ pub async fn inbox_numbering_is_gapless_across_batches<S: ReadModels>(store: S) 
             .collect::<Vec<_>>(),
         [("alice", 1), ("bob", 1)]
     );
-    let mut writes = direct_message("alice", "bob", 2);
-    writes.extend(direct_message("carol", "bob", 1));
+    let mut writes = direct_message("alice", "bob", 2, 2);
+    writes.extend(direct_message("carol", "bob", 1, 3));
     let delivered = store.apply("p", 3, writes).await.unwrap();
     let bob: Vec<u64> = delivered
         .iter()
@@ -97,7 +101,7 @@ pub async fn inbox_numbering_is_gapless_across_batches<S: ReadModels>(store: S) 
     );
     // A user's inbox never shows another user's rows, even with a shared id prefix.
     let delivered = store
-        .apply("p", 4, direct_message("bo", "alice", 1))
+        .apply("p", 4, direct_message("bo", "alice", 1, 4))
         .await
         .unwrap();
     assert_eq!(delivered[0].entry.seq, 1);
@@ -107,7 +111,7 @@ pub async fn inbox_numbering_is_gapless_across_batches<S: ReadModels>(store: S) 
 pub async fn checkpoint_moves_with_the_batch<S: ReadModels>(store: S) {
     assert_eq!(store.checkpoint("p").await.unwrap(), 0);
     store
-        .apply("p", 7, direct_message("alice", "bob", 1))
+        .apply("p", 7, direct_message("alice", "bob", 1, 7))
         .await
         .unwrap();
     assert_eq!(store.checkpoint("p").await.unwrap(), 7);
@@ -117,8 +121,8 @@ pub async fn checkpoint_moves_with_the_batch<S: ReadModels>(store: S) {
 }
 
 pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
-    let mut writes = direct_message("alice", "bob", 1);
-    writes.extend(direct_message("alice", "bob", 2));
+    let mut writes = direct_message("alice", "bob", 1, 1);
+    writes.extend(direct_message("alice", "bob", 2, 2));
     store.apply("p", 2, writes).await.unwrap();
     let conv = ConvId::direct(&user("alice"), &user("bob"));
 
@@ -138,7 +142,7 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
 
     // bob replies: his row is read up to his reply, alice now has one unread.
     store
-        .apply("p", 3, direct_message("bob", "alice", 3))
+        .apply("p", 3, direct_message("bob", "alice", 3, 3))
         .await
         .unwrap();
     let bob = store
@@ -165,7 +169,7 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
 
 pub async fn timeline_pages_newest_first<S: ReadModels>(store: S) {
     let writes = (1..=5)
-        .flat_map(|s| direct_message("alice", "bob", s))
+        .flat_map(|s| direct_message("alice", "bob", s, s))
         .collect();
     store.apply("p", 5, writes).await.unwrap();
     let conv = ConvId::direct(&user("alice"), &user("bob"));
@@ -248,7 +252,7 @@ pub async fn digest_reflects_state<S: ReadModels>(a: S, b: S) {
     assert_eq!(a.digest().await.unwrap(), b.digest().await.unwrap());
     for store in [&a, &b] {
         store
-            .apply("p", 1, direct_message("alice", "bob", 1))
+            .apply("p", 1, direct_message("alice", "bob", 1, 1))
             .await
             .unwrap();
     }
@@ -258,7 +262,7 @@ pub async fn digest_reflects_state<S: ReadModels>(a: S, b: S) {
         .await
         .unwrap();
     assert_eq!(a.digest().await.unwrap(), b.digest().await.unwrap());
-    a.apply("p", 2, direct_message("alice", "bob", 2))
+    a.apply("p", 2, direct_message("alice", "bob", 2, 2))
         .await
         .unwrap();
     assert_ne!(a.digest().await.unwrap(), b.digest().await.unwrap());
@@ -394,6 +398,178 @@ pub async fn relations_apply_patches<S: ReadModels>(store: S) {
     assert!(
         store
             .relations(&app(), &user("carol"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A batch applied again (after a crash between rows and checkpoint, or by a new partition
+/// layout starting from an older checkpoint) changes nothing and pushes nothing.
+pub async fn repeated_writes_change_nothing<S: ReadModels>(store: S) {
+    let mut writes = direct_message("alice", "bob", 1, 1);
+    writes.extend(direct_message("alice", "bob", 2, 2));
+    store.apply("p", 2, writes.clone()).await.unwrap();
+    let digest = store.digest().await.unwrap();
+
+    assert!(store.apply("p", 2, writes).await.unwrap().is_empty());
+    assert_eq!(store.digest().await.unwrap(), digest);
+
+    // A batch that overlaps what was applied delivers only what is new.
+    let mut writes = direct_message("alice", "bob", 2, 2);
+    writes.extend(direct_message("alice", "bob", 3, 3));
+    let delivered = store.apply("p", 3, writes).await.unwrap();
+    assert_eq!(
+        delivered
+            .iter()
+            .map(|d| (d.user.as_str(), d.entry.seq))
+            .collect::<Vec<_>>(),
+        [("alice", 3), ("bob", 3)]
+    );
+    let bob = store
+        .conversation(
+            &app(),
+            &user("bob"),
+            &ConvId::direct(&user("alice"), &user("bob")),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((bob.last_seq, bob.unread), (3, 3));
+}
+
+fn group_row(id: &str, member_count: usize, cursor: u64) -> tidings_store::GroupRow {
+    let group = GroupId::parse(id).unwrap();
+    tidings_store::GroupRow {
+        conv: ConvId::group(&group),
+        group,
+        name: format!("team {id}"),
+        avatar_url: None,
+        intro: Some("intro".into()),
+        join_policy: JoinPolicy::Open,
+        owner: user("alice"),
+        member_count,
+        muted_all: false,
+        announcement: None,
+        dismissed: false,
+        diffusion: Diffusion::Write,
+        created_at: 1,
+        cursor,
+    }
+}
+
+fn member(id: &str, role: Role) -> MemberRow {
+    MemberRow {
+        user: user(id),
+        role,
+        muted: false,
+        joined_at: 1,
+    }
+}
+
+pub async fn groups_members_and_user_groups<S: ReadModels>(store: S) {
+    let team = GroupId::parse("team").unwrap();
+    let put = |m: MemberRow, cursor| Write::PutMember {
+        app: app(),
+        group: team.clone(),
+        member: m,
+        cursor,
+    };
+    store
+        .apply(
+            "p",
+            1,
+            vec![
+                Write::PutGroup {
+                    app: app(),
+                    row: group_row("team", 3, 1),
+                },
+                put(member("alice", Role::Owner), 1),
+                put(member("carol", Role::Member), 1),
+                put(member("bob", Role::Member), 1),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.group(&app(), &team).await.unwrap(),
+        Some(group_row("team", 3, 1))
+    );
+    let other = GroupId::parse("other").unwrap();
+    assert_eq!(store.group(&app(), &other).await.unwrap(), None);
+    let ids = |rows: Vec<MemberRow>| -> Vec<String> {
+        rows.into_iter().map(|m| m.user.to_string()).collect()
+    };
+    assert_eq!(
+        ids(store.members(&app(), &team, None, 10).await.unwrap()),
+        ["alice", "bob", "carol"]
+    );
+    assert_eq!(
+        ids(store
+            .members(&app(), &team, Some(&user("alice")), 1)
+            .await
+            .unwrap()),
+        ["bob"]
+    );
+
+    // bob becomes an admin, carol leaves: the member list and each user's groups follow.
+    let mut admin = member("bob", Role::Admin);
+    admin.muted = true;
+    store
+        .apply(
+            "p",
+            3,
+            vec![
+                put(admin.clone(), 2),
+                Write::RemoveMember {
+                    app: app(),
+                    group: team.clone(),
+                    user: user("carol"),
+                    cursor: 3,
+                },
+                Write::PutGroup {
+                    app: app(),
+                    row: group_row("team", 2, 3),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.member(&app(), &team, &user("bob")).await.unwrap(),
+        Some(admin)
+    );
+    assert_eq!(
+        store.member(&app(), &team, &user("carol")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        ids(store.members(&app(), &team, None, 10).await.unwrap()),
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        store
+            .group(&app(), &team)
+            .await
+            .unwrap()
+            .unwrap()
+            .member_count,
+        2
+    );
+    let carol = store.user_groups(&app(), &user("carol")).await.unwrap();
+    assert_eq!(
+        carol,
+        [tidings_store::UserGroupRow {
+            group: team.clone(),
+            role: None,
+            cursor: 3
+        }]
+    );
+    let bob = store.user_groups(&app(), &user("bob")).await.unwrap();
+    assert_eq!((bob[0].role, bob[0].cursor), (Some(Role::Admin), 2));
+    assert!(
+        store
+            .user_groups(&app(), &user("dave"))
             .await
             .unwrap()
             .is_empty()

@@ -52,6 +52,18 @@ async fn relations_apply_patches() {
 }
 
 #[tokio::test]
+async fn repeated_writes_change_nothing() {
+    let (_dir, store) = fresh();
+    conformance::repeated_writes_change_nothing(store).await;
+}
+
+#[tokio::test]
+async fn groups_members_and_user_groups() {
+    let (_dir, store) = fresh();
+    conformance::groups_members_and_user_groups(store).await;
+}
+
+#[tokio::test]
 async fn digest_reflects_state() {
     let (_a_dir, a) = fresh();
     let (_b_dir, b) = fresh();
@@ -64,7 +76,7 @@ async fn everything_survives_a_reopen() {
     let digest = {
         let store = FjallStore::open(dir.path()).unwrap();
         store
-            .apply("p", 4, direct_message("alice", "bob", 1))
+            .apply("p", 4, direct_message("alice", "bob", 1, 4))
             .await
             .unwrap();
         store.digest().await.unwrap()
