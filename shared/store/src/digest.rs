@@ -2,6 +2,20 @@
 
 use sha2::{Digest as _, Sha256};
 
+/// Tables whose rows are derived from events, in digest order.
+pub const EVENT_DERIVED: [&str; 10] = [
+    "inbox",
+    "inbox_head",
+    "conversations",
+    "timeline",
+    "users",
+    "users_by_cursor",
+    "relations",
+    "groups",
+    "members",
+    "user_groups",
+];
+
 /// Accumulates rows in order and yields a hex SHA-256.
 #[derive(Default)]
 pub struct RowDigest(Sha256);

@@ -2,17 +2,17 @@
 //! fjall calls are synchronous and short (memtable, block cache, buffered journal append), so
 //! they run inline on the calling task.
 
-use crate::digest::RowDigest;
+use crate::digest::{EVENT_DERIVED, RowDigest};
 use crate::error::StoreError;
 use crate::keys::{key, prefix};
 use crate::model::{
-    Conversation, Entry, GroupRow, MemberRow, MessageView, Relation, RelationPatch,
-    TimelineMessage, UserGroupRow, UserRow,
+    Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::ports::{
     ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, RelationStore,
     StoreResult, UserStore,
 };
+use crate::rows::{advance_conversation, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use serde::Serialize;
@@ -22,21 +22,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
-use tidings_domain::{AppId, ConvId, GroupId, Recipient, UserId};
-
-/// Tables whose rows are derived from events, in digest order.
-const EVENT_DERIVED: [&str; 10] = [
-    "inbox",
-    "inbox_head",
-    "conversations",
-    "timeline",
-    "users",
-    "users_by_cursor",
-    "relations",
-    "groups",
-    "members",
-    "user_groups",
-];
+use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
 struct Tables {
     inbox: Keyspace,
@@ -223,83 +209,6 @@ impl BatchState<'_> {
         }
         self.store.get_row(&self.store.tables.relations, key)
     }
-}
-
-/// Applies a patch to a relation row (a fresh one when `row` is `None`).
-fn patch_relation(
-    row: Option<Relation>,
-    other: &UserId,
-    patch: RelationPatch,
-    ts: i64,
-    cursor: u64,
-) -> Relation {
-    let mut row = row.unwrap_or(Relation {
-        user: other.clone(),
-        friend: false,
-        request: None,
-        note: None,
-        blocked: false,
-        ts,
-        cursor,
-    });
-    if let Some(friend) = patch.friend {
-        row.friend = friend;
-    }
-    if let Some(request) = patch.request {
-        (row.request, row.note) = match request {
-            Some((direction, note)) => (Some(direction), note),
-            None => (None, None),
-        };
-    }
-    if let Some(blocked) = patch.blocked {
-        row.blocked = blocked;
-    }
-    row.ts = ts;
-    row.cursor = cursor;
-    row
-}
-
-/// Moves a conversation row forward to `message`; older messages only fill in what is missing.
-fn advance_conversation(
-    row: Option<Conversation>,
-    user: &UserId,
-    ts: i64,
-    message: &MessageView,
-) -> Conversation {
-    let (peer, group) = match &message.to {
-        Recipient::Group(g) => (None, Some(g.clone())),
-        Recipient::User(to) => {
-            let peer = if &message.from == user {
-                to
-            } else {
-                &message.from
-            };
-            (Some(peer.clone()), None)
-        }
-    };
-    let mut row = row.unwrap_or(Conversation {
-        conv: message.conv.clone(),
-        peer,
-        group,
-        last_seq: 0,
-        read_seq: 0,
-        unread: 0,
-        last_ts: 0,
-        last_message: None,
-    });
-    if message.conv_seq > row.last_seq {
-        row.last_seq = message.conv_seq;
-        row.last_ts = ts;
-        row.last_message = Some(message.clone());
-        if &message.from == user {
-            // Sending implies having read everything before it.
-            row.read_seq = message.conv_seq;
-            row.unread = 0;
-        } else {
-            row.unread = row.last_seq - row.read_seq;
-        }
-    }
-    row
 }
 
 impl InboxStore for FjallStore {
@@ -574,10 +483,8 @@ impl ProjectionStore for FjallStore {
                 } => {
                     let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
                     // A read marker for a conversation the projection has no row of is moot.
-                    if let Some(mut row) = state.conversation(&k)? {
-                        row.read_seq = row.read_seq.max(conv_seq.min(row.last_seq));
-                        row.unread = row.last_seq - row.read_seq;
-                        state.convs.insert(k, row);
+                    if let Some(row) = state.conversation(&k)? {
+                        state.convs.insert(k, mark_read(row, conv_seq));
                     }
                 }
                 Write::PutUser { profile, cursor } => {

@@ -8,6 +8,7 @@ pub mod fjall_store;
 pub mod keys;
 pub mod model;
 pub mod ports;
+pub mod rows;
 pub mod write;
 
 pub use error::StoreError;

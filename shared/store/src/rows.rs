@@ -1,0 +1,88 @@
+//! How rows change: the pure transitions every adapter applies, so all of them agree.
+
+use crate::model::{Conversation, MessageView, Relation, RelationPatch};
+use tidings_domain::{Recipient, UserId};
+
+/// Applies a patch to a relation row (a fresh one when `row` is `None`).
+pub fn patch_relation(
+    row: Option<Relation>,
+    other: &UserId,
+    patch: RelationPatch,
+    ts: i64,
+    cursor: u64,
+) -> Relation {
+    let mut row = row.unwrap_or(Relation {
+        user: other.clone(),
+        friend: false,
+        request: None,
+        note: None,
+        blocked: false,
+        ts,
+        cursor,
+    });
+    if let Some(friend) = patch.friend {
+        row.friend = friend;
+    }
+    if let Some(request) = patch.request {
+        (row.request, row.note) = match request {
+            Some((direction, note)) => (Some(direction), note),
+            None => (None, None),
+        };
+    }
+    if let Some(blocked) = patch.blocked {
+        row.blocked = blocked;
+    }
+    row.ts = ts;
+    row.cursor = cursor;
+    row
+}
+
+/// Moves a conversation row forward to `message`; older messages only fill in what is missing.
+pub fn advance_conversation(
+    row: Option<Conversation>,
+    user: &UserId,
+    ts: i64,
+    message: &MessageView,
+) -> Conversation {
+    let (peer, group) = match &message.to {
+        Recipient::Group(g) => (None, Some(g.clone())),
+        Recipient::User(to) => {
+            let peer = if &message.from == user {
+                to
+            } else {
+                &message.from
+            };
+            (Some(peer.clone()), None)
+        }
+    };
+    let mut row = row.unwrap_or(Conversation {
+        conv: message.conv.clone(),
+        peer,
+        group,
+        last_seq: 0,
+        read_seq: 0,
+        unread: 0,
+        last_ts: 0,
+        last_message: None,
+    });
+    if message.conv_seq > row.last_seq {
+        row.last_seq = message.conv_seq;
+        row.last_ts = ts;
+        row.last_message = Some(message.clone());
+        if &message.from == user {
+            // Sending implies having read everything before it.
+            row.read_seq = message.conv_seq;
+            row.unread = 0;
+        } else {
+            row.unread = row.last_seq - row.read_seq;
+        }
+    }
+    row
+}
+
+/// Marks a conversation row read up to `conv_seq`: never backwards, never past its last message.
+pub fn mark_read(mut row: Conversation, conv_seq: u64) -> Conversation {
+    row.read_seq = row.read_seq.max(conv_seq.min(row.last_seq));
+    row.unread = row.last_seq - row.read_seq;
+    row
+}
