@@ -9,6 +9,7 @@ mod groups;
 mod harness;
 mod idempotency;
 mod inbound;
+mod partitions;
 mod process;
 mod profiles;
 mod projector_crash;

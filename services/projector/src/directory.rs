@@ -21,7 +21,7 @@ pub struct Directory {
     groups: HashMap<(AppId, GroupId), Roster>,
 }
 
-fn group_of(envelope: &Envelope) -> Option<(AppId, GroupId)> {
+pub(crate) fn group_of(envelope: &Envelope) -> Option<(AppId, GroupId)> {
     match &envelope.event {
         Event::GroupChanged(g) => Some((g.app.clone(), g.group.clone())),
         Event::MessageSent(m) => match &m.to {

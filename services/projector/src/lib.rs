@@ -5,8 +5,14 @@
 pub mod directory;
 pub mod fold;
 pub mod group_fold;
+pub mod lease;
+pub mod partition;
+pub mod pool;
+pub mod rosters;
 pub mod runner;
 
+pub use partition::Partition;
+pub use pool::run;
 pub use runner::{PROJECTION, Projector, Step};
 
 use serde::Deserialize;
@@ -19,6 +25,11 @@ pub struct Config {
     pub max_batch: usize,
     /// Groups above this many members use read diffusion.
     pub large_group: usize,
+    /// How many partitions share the work (fixed for a deployment; run 1 to this many
+    /// instances). 1 runs one projector over the whole stream, without leases.
+    pub partitions: u32,
+    /// How long a partition's lease outlives its holder's last renewal, in seconds.
+    pub lease_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -26,6 +37,8 @@ impl Default for Config {
         Self {
             max_batch: 512,
             large_group: fold::DEFAULT_LARGE_GROUP,
+            partitions: 1,
+            lease_ttl_secs: 10,
         }
     }
 }

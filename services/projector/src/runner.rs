@@ -5,9 +5,13 @@
 use crate::Config;
 use crate::directory::Directory;
 use crate::fold::project;
+use crate::lease::Fence;
+use crate::partition::Partition;
+use crate::rosters;
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use async_nats::jetstream::{self, stream::Stream as JsStream};
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream as JsStream};
+use async_nats::jetstream::{self};
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::time::Duration;
@@ -34,7 +38,7 @@ fn changed_users(writes: &[Write]) -> Vec<(AppId, UserId)> {
 /// Idle one-second steps after which the projector checks the stream for a stall.
 const STALL_CHECK_STEPS: u32 = 5;
 
-/// The projection's name: its checkpoint key and dead-letter subject.
+/// The projection's name: its checkpoint key (partitions add a suffix) and dead-letter subject.
 pub const PROJECTION: &str = "inbox";
 
 /// What one step did.
@@ -57,6 +61,11 @@ pub struct Projector<S> {
     max_batch: usize,
     large_group: usize,
     directory: Directory,
+    partition: Partition,
+    /// The checkpoint key: the projection name, with the partition's suffix.
+    projection: String,
+    /// The partition's lease, checked before every write; `None` for the whole stream.
+    fence: Option<Fence>,
 }
 
 /// Creates the durable consumer afresh at `checkpoint + 1`. The store's checkpoint is the
@@ -64,10 +73,12 @@ pub struct Projector<S> {
 /// whose leader died with a node can stay stuck (the cluster test found one).
 async fn position_consumer(
     stream: &JsStream,
+    partition: Partition,
     checkpoint: u64,
 ) -> anyhow::Result<jetstream::consumer::PullConsumer> {
     let mut config = projector_consumer();
-    let name = config.durable_name.clone().expect("durable consumer");
+    let name = partition.consumer(config.durable_name.as_deref().expect("durable consumer"));
+    config.durable_name = Some(name.clone());
     if stream.consumer_info(&name).await.is_ok() {
         stream.delete_consumer(&name).await?;
     }
@@ -82,11 +93,15 @@ async fn position_consumer(
 }
 
 impl<S: ReadModels> Projector<S> {
-    /// Positions the consumer from the store's checkpoint and opens the message stream.
+    /// Positions the consumer from the store's checkpoint and opens the message stream. A
+    /// partition without a checkpoint of its own starts from the whole-stream projection's:
+    /// every write is safe to repeat, so any earlier start is correct, only slower.
     pub async fn start(
         store: S,
         client: async_nats::Client,
         config: &Config,
+        partition: Partition,
+        fence: Option<Fence>,
     ) -> anyhow::Result<Self> {
         let max_batch = config.max_batch;
         let js = jetstream::new(client.clone());
@@ -94,15 +109,24 @@ impl<S: ReadModels> Projector<S> {
             .get_stream(subjects::EVENTS_STREAM)
             .await
             .context("opening the events stream")?;
-        let checkpoint = store.checkpoint(PROJECTION).await?;
-        let consumer = position_consumer(&stream, checkpoint).await?;
+        let projection = partition.projection();
+        let mut checkpoint = store.checkpoint(&projection).await?;
+        if checkpoint == 0 && partition != Partition::WHOLE {
+            checkpoint = store.checkpoint(PROJECTION).await?;
+        }
+        let consumer = position_consumer(&stream, partition, checkpoint).await?;
         let messages = consumer
             .stream()
             .max_messages_per_batch(max_batch)
             .heartbeat(Duration::from_secs(5))
             .messages()
             .await?;
-        tracing::info!(checkpoint, "projector started");
+        tracing::info!(
+            checkpoint,
+            partition = partition.index,
+            of = partition.count,
+            "projector started"
+        );
         Ok(Self {
             store,
             client,
@@ -113,6 +137,9 @@ impl<S: ReadModels> Projector<S> {
             max_batch,
             large_group: config.large_group,
             directory: Directory::default(),
+            partition,
+            projection,
+            fence,
         })
     }
 
@@ -147,6 +174,9 @@ impl<S: ReadModels> Projector<S> {
             if seq <= through {
                 continue; // Redelivery of something the store already holds.
             }
+            if seq > through + 1 {
+                self.check_gap(through + 1, seq).await?;
+            }
             match Envelope::decode(
                 seq,
                 &message.subject,
@@ -154,19 +184,41 @@ impl<S: ReadModels> Projector<S> {
                 &message.payload,
             ) {
                 Ok(envelope) => envelopes.push(envelope),
-                Err(error) => self.dead_letter(message, seq, &error.to_string()).await?,
+                Err(error) if self.partition.owns_subject(&message.subject) => {
+                    self.dead_letter(message, seq, &error.to_string()).await?
+                }
+                Err(error) => {
+                    tracing::debug!(seq, %error, "unreadable event (another partition parks it)")
+                }
             }
             through = seq;
             applied += 1;
         }
-        self.directory.preload(&self.store, &envelopes).await?;
-        let writes: Vec<Write> = envelopes
+        if self.partition == Partition::WHOLE {
+            self.directory.preload(&self.store, &envelopes).await?;
+        } else {
+            rosters::preload_from_stream(
+                &mut self.directory,
+                &self.stream,
+                self.checkpoint,
+                &envelopes,
+                self.large_group,
+            )
+            .await?;
+        }
+        let mut writes: Vec<Write> = envelopes
             .iter()
             .flat_map(|envelope| project(envelope, &mut self.directory, self.large_group))
             .collect();
+        if self.partition != Partition::WHOLE {
+            writes.retain(|write| self.partition.owns_write(write));
+        }
         if through > self.checkpoint {
+            if let Some(fence) = &self.fence {
+                anyhow::ensure!(fence.holds(), "the partition's lease lapsed");
+            }
             let changed_users = changed_users(&writes);
-            let deliveries = self.store.apply(PROJECTION, through, writes).await?;
+            let deliveries = self.store.apply(&self.projection, through, writes).await?;
             self.checkpoint = through;
             self.push(deliveries).await;
             self.announce(changed_users).await;
@@ -197,6 +249,25 @@ impl<S: ReadModels> Projector<S> {
             )
             .await?
             .await?;
+        Ok(())
+    }
+
+    /// Fails when the stream holds an event in `from..to` that the consumer skipped. After a
+    /// NATS node dies, events delivered through it are lost in flight while the consumer has
+    /// counted them as delivered; acknowledging a later event (the ack policy is `all`) would
+    /// then acknowledge them unseen, so the projection restarts from its checkpoint instead.
+    /// Missing events deleted from the stream are a legitimate gap.
+    async fn check_gap(&self, from: u64, to: u64) -> anyhow::Result<()> {
+        for seq in from..to {
+            match self.stream.get_raw_message(seq).await {
+                Ok(_) => anyhow::bail!(
+                    "the consumer skipped event {seq} (delivered {to} after {})",
+                    from - 1
+                ),
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(e) => return Err(anyhow::anyhow!("checking a gap at {seq}: {e}")),
+            }
+        }
         Ok(())
     }
 

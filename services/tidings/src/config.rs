@@ -50,6 +50,10 @@ impl Config {
         env_override_opt(&mut config.nats_url, "NATS_URL")?;
         env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
         env_override(&mut config.durable, "TIDINGS_DURABLE")?;
+        env_override(
+            &mut config.projector.partitions,
+            "TIDINGS_PROJECTOR_PARTITIONS",
+        )?;
         if let Ok(origins) = std::env::var("TIDINGS_ALLOWED_ORIGINS") {
             config.gateway.allowed_origins = origins
                 .split(',')

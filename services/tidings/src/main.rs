@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tidings::config::Config;
-use tidings::up::{Server, connect_nats, supervise_projector};
+use tidings::up::{Server, connect_nats};
 use tidings::{dev_app, replay};
 use tidings_store::{FjallStore, ProjectionStore};
 use tokio_util::sync::CancellationToken;
@@ -145,7 +145,7 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
             let store = FjallStore::open(&data_dir.join("store"))?;
             let token = CancellationToken::new();
-            let supervisor = tokio::spawn(supervise_projector(
+            let supervisor = tokio::spawn(tidings_projector::run(
                 store,
                 client,
                 config.projector.clone(),

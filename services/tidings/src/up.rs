@@ -10,7 +10,6 @@ use std::time::Duration;
 use tidings_api::Api;
 use tidings_api::apps::AppConfig;
 use tidings_gateway::Gateway;
-use tidings_projector::Projector;
 use tidings_runtime::nats_server::{NatsServer, Options};
 use tidings_store::FjallStore;
 use tokio_util::sync::CancellationToken;
@@ -50,35 +49,6 @@ pub async fn connect_nats(url: &str, replicas: usize) -> anyhow::Result<async_na
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
             Err(error) => anyhow::bail!("provisioning JetStream streams: {error}"),
-        }
-    }
-}
-
-/// Runs the projector until `shutdown`, restarting it after a failure (the store's checkpoint
-/// makes a restart lose and repeat nothing).
-pub async fn supervise_projector(
-    store: FjallStore,
-    client: async_nats::Client,
-    config: tidings_projector::Config,
-    shutdown: CancellationToken,
-) {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_cancelled() {
-        let result = async {
-            let projector = Projector::start(store.clone(), client.clone(), &config).await?;
-            projector.run(shutdown.clone().cancelled_owned()).await
-        }
-        .await;
-        match result {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::error!(%error, ?backoff, "projector failed; restarting");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
         }
     }
 }
@@ -185,7 +155,7 @@ impl Server {
                 tracing::error!(%error, "integrator requests over NATS stopped");
             }
         });
-        tracker.spawn(supervise_projector(
+        tracker.spawn(tidings_projector::run(
             self.store.clone(),
             self.client.clone(),
             self.config.projector.clone(),
