@@ -1,0 +1,45 @@
+//! The ScyllaDB adapter of Tidings' read-model ports (`tidings_store::ports`), the CQL
+//! migrations under `scylla/migrations/`, and their application. It depends on the store
+//! crate's ports and rows and must not depend on any service. docs/scylla.md lists every query.
+
+mod apply;
+pub mod buckets;
+pub mod config;
+mod digest;
+pub mod error;
+pub mod migrate;
+mod reads;
+#[cfg(test)]
+mod schema;
+pub mod statements;
+mod store;
+
+pub use config::{ConsistencyLevel, ScyllaConfig};
+pub use error::{ConnectError, MigrateError};
+pub use migrate::migrate;
+pub use store::ScyllaStore;
+
+use tidings_store::ports::StoreResult;
+use tidings_store::{Delivery, ProjectionStore, Write};
+
+impl ProjectionStore for ScyllaStore {
+    async fn checkpoint(&self, projection: &str) -> StoreResult<u64> {
+        let row: Option<(i64,)> = self
+            .first(&self.inner.st.checkpoint_get, (projection,))
+            .await?;
+        row.map_or(Ok(0), |(seq,)| store::seq(seq))
+    }
+
+    async fn apply(
+        &self,
+        projection: &str,
+        through_seq: u64,
+        writes: Vec<Write>,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.apply_batch(projection, through_seq, writes).await
+    }
+
+    async fn digest(&self) -> StoreResult<String> {
+        self.digest_all().await
+    }
+}

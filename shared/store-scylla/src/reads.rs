@@ -1,0 +1,328 @@
+//! The read ports. Inbox and timeline reads walk their buckets in read order and stop as soon
+//! as `limit` rows are found.
+
+use crate::buckets;
+use crate::error::db;
+use crate::store::{ScyllaStore, big, decode, limit, seq};
+use futures_util::{StreamExt, TryStreamExt};
+use tidings_domain::{AppId, ConvId, GroupId, UserId};
+use tidings_store::ports::StoreResult;
+use tidings_store::{
+    Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, InboxStore,
+    MemberRow, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow, UserStore,
+};
+
+/// A user's inbox head: the newest `seq` and the stream sequence of the event that wrote it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) seq: u64,
+    pub(crate) cursor: u64,
+}
+
+impl ScyllaStore {
+    pub(crate) async fn head(&self, app: &AppId, user: &UserId) -> StoreResult<Head> {
+        let row: Option<(i64, i64)> = self
+            .first(&self.inner.st.inbox_head_get, (app.as_str(), user.as_str()))
+            .await?;
+        row.map_or(Ok(Head::default()), |(s, cursor)| {
+            Ok(Head {
+                seq: seq(s)?,
+                cursor: seq(cursor)?,
+            })
+        })
+    }
+
+    async fn blob<T: serde::de::DeserializeOwned>(
+        &self,
+        statement: &scylla::statement::prepared::PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow + Send + Sync,
+    ) -> StoreResult<Option<T>> {
+        let row: Option<(Vec<u8>,)> = self.first(statement, values).await?;
+        row.map(|(data,)| decode(&data)).transpose()
+    }
+
+    fn decode_all<T: serde::de::DeserializeOwned>(rows: Vec<(Vec<u8>,)>) -> StoreResult<Vec<T>> {
+        rows.iter().map(|(data,)| decode(data)).collect()
+    }
+}
+
+impl InboxStore for ScyllaStore {
+    async fn inbox_after(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        after: u64,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<Entry>> {
+        if limit_rows == 0 {
+            return Ok(Vec::new());
+        }
+        // The head bounds the read: entries up to it were written before it.
+        let last = self.head(app, user).await?.seq;
+        let mut entries = Vec::new();
+        for bucket in buckets::inbox_range(after, last) {
+            let rows: Vec<(Vec<u8>,)> = self
+                .limited(
+                    &self.inner.st.inbox_after,
+                    (
+                        app.as_str(),
+                        user.as_str(),
+                        big(bucket)?,
+                        big(after)?,
+                        limit(limit_rows - entries.len()),
+                    ),
+                )
+                .await?;
+            entries.extend(Self::decode_all::<Entry>(rows)?);
+            if entries.len() >= limit_rows {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
+        Ok(self.head(app, user).await?.seq)
+    }
+}
+
+impl ConversationStore for ScyllaStore {
+    async fn conversations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Conversation>> {
+        let rows = self
+            .all(
+                &self.inner.st.conversations_of,
+                (app.as_str(), user.as_str()),
+            )
+            .await?;
+        let mut rows: Vec<Conversation> = Self::decode_all(rows)?;
+        rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
+        Ok(rows)
+    }
+
+    async fn conversation(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<Conversation>> {
+        self.blob(
+            &self.inner.st.conversation_get,
+            (app.as_str(), user.as_str(), conv.as_str()),
+        )
+        .await
+    }
+
+    async fn messages_before(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<TimelineMessage>> {
+        let (top_bucket, below) = match before {
+            Some(0) => return Ok(Vec::new()),
+            Some(b) => (big(buckets::of(b - 1, buckets::TIMELINE))?, big(b)?),
+            None => (i64::MAX, i64::MAX),
+        };
+        if limit_rows == 0 {
+            return Ok(Vec::new());
+        }
+        let st = &self.inner.st;
+        let mut bucket_rows = self
+            .inner
+            .session
+            .execute_iter(
+                st.timeline_buckets_down.clone(),
+                (app.as_str(), conv.as_str(), top_bucket),
+            )
+            .await
+            .map_err(db)?
+            .rows_stream::<(i64,)>()
+            .map_err(db)?;
+        let mut messages = Vec::new();
+        while let Some(row) = bucket_rows.next().await {
+            let (bucket,) = row.map_err(db)?;
+            let rows: Vec<(Vec<u8>,)> = self
+                .limited(
+                    &st.timeline_before,
+                    (
+                        app.as_str(),
+                        conv.as_str(),
+                        bucket,
+                        below,
+                        limit(limit_rows - messages.len()),
+                    ),
+                )
+                .await?;
+            messages.extend(Self::decode_all::<TimelineMessage>(rows)?);
+            if messages.len() >= limit_rows {
+                break;
+            }
+        }
+        Ok(messages)
+    }
+}
+
+impl UserStore for ScyllaStore {
+    async fn user(&self, app: &AppId, user: &UserId) -> StoreResult<Option<UserRow>> {
+        self.blob(&self.inner.st.user_get, (app.as_str(), user.as_str()))
+            .await
+    }
+
+    async fn users_changed(
+        &self,
+        app: &AppId,
+        cursor: u64,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<UserRow>> {
+        if limit_rows == 0 {
+            return Ok(Vec::new());
+        }
+        let st = &self.inner.st;
+        let first_bucket = buckets::of(cursor.saturating_add(1), buckets::USERS_BY_CURSOR);
+        let mut bucket_rows = self
+            .inner
+            .session
+            .execute_iter(
+                st.user_buckets_up.clone(),
+                (app.as_str(), big(first_bucket)?),
+            )
+            .await
+            .map_err(db)?
+            .rows_stream::<(i64,)>()
+            .map_err(db)?;
+        let mut changed: Vec<String> = Vec::new();
+        while let Some(row) = bucket_rows.next().await {
+            let (bucket,) = row.map_err(db)?;
+            let rows: Vec<(i64, String)> = self
+                .limited(
+                    &st.users_by_cursor_after,
+                    (
+                        app.as_str(),
+                        bucket,
+                        big(cursor)?,
+                        limit(limit_rows - changed.len()),
+                    ),
+                )
+                .await?;
+            changed.extend(rows.into_iter().map(|(_, user)| user));
+            if changed.len() >= limit_rows {
+                break;
+            }
+        }
+        // As in fjall: an index entry whose user row is missing yields nothing.
+        let rows: Vec<Option<UserRow>> = futures_util::stream::iter(changed)
+            .map(|user| async move {
+                self.blob::<UserRow>(&st.user_get, (app.as_str(), user.as_str()))
+                    .await
+            })
+            .buffered(crate::store::CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+}
+
+impl RelationStore for ScyllaStore {
+    async fn relations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Relation>> {
+        let rows = self
+            .all(&self.inner.st.relations_of, (app.as_str(), user.as_str()))
+            .await?;
+        Self::decode_all(rows)
+    }
+}
+
+impl GroupStore for ScyllaStore {
+    async fn group(&self, app: &AppId, group: &GroupId) -> StoreResult<Option<GroupRow>> {
+        self.blob(&self.inner.st.group_get, (app.as_str(), group.as_str()))
+            .await
+    }
+
+    async fn member(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> StoreResult<Option<MemberRow>> {
+        self.blob(
+            &self.inner.st.member_get,
+            (app.as_str(), group.as_str(), user.as_str()),
+        )
+        .await
+    }
+
+    async fn members(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        after: Option<&UserId>,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<MemberRow>> {
+        if limit_rows == 0 {
+            return Ok(Vec::new());
+        }
+        let st = &self.inner.st;
+        let rows: Vec<(Vec<u8>,)> = match after {
+            Some(user) => {
+                self.limited(
+                    &st.members_after,
+                    (
+                        app.as_str(),
+                        group.as_str(),
+                        user.as_str(),
+                        limit(limit_rows),
+                    ),
+                )
+                .await?
+            }
+            None => {
+                self.limited(
+                    &st.members_first,
+                    (app.as_str(), group.as_str(), limit(limit_rows)),
+                )
+                .await?
+            }
+        };
+        Self::decode_all(rows)
+    }
+
+    async fn user_groups(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<UserGroupRow>> {
+        let rows = self
+            .all(&self.inner.st.user_groups_of, (app.as_str(), user.as_str()))
+            .await?;
+        Self::decode_all(rows)
+    }
+}
+
+impl DeviceStore for ScyllaStore {
+    async fn ack_device(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        device: &str,
+        seq_acked: u64,
+    ) -> StoreResult<()> {
+        // Written at timestamp = seq: the highest position wins without a read, whatever the
+        // order in which acknowledgements arrive.
+        let s = big(seq_acked)?;
+        self.inner
+            .session
+            .execute_unpaged(
+                &self.inner.st.device_put,
+                (app.as_str(), user.as_str(), device, s, s),
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn device_ack(&self, app: &AppId, user: &UserId, device: &str) -> StoreResult<u64> {
+        let row: Option<(i64,)> = self
+            .first(
+                &self.inner.st.device_get,
+                (app.as_str(), user.as_str(), device),
+            )
+            .await?;
+        row.map_or(Ok(0), |(s,)| seq(s))
+    }
+}

@@ -1,0 +1,133 @@
+//! Every CQL statement the adapter runs, prepared once at connect. `{{keyspace}}` is filled
+//! from the configuration; all partition key values are bound, so each prepared statement
+//! routes to a replica of its partition (the default load balancing policy is token-aware).
+//! docs/scylla.md lists each one with its keys, consistency and idempotency.
+
+use crate::error::ConnectError;
+use futures_util::future::try_join_all;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $cql:literal;)*) => {
+        /// The prepared statements, one field per statement.
+        pub(crate) struct Statements {
+            $($(#[$doc])* pub(crate) $name: PreparedStatement,)*
+        }
+
+        /// Every statement by name, with `{{keyspace}}` unfilled.
+        pub const CQL: &[(&str, &str)] = &[$((stringify!($name), $cql),)*];
+
+        impl Statements {
+            fn from_prepared(prepared: Vec<PreparedStatement>) -> Self {
+                let mut prepared = prepared.into_iter();
+                Self {
+                    $($name: prepared.next().expect("one prepared statement per CQL entry"),)*
+                }
+            }
+        }
+    };
+}
+
+statements! {
+    // Inbox.
+    /// A user's inbox head: newest seq and the stream sequence that wrote it.
+    inbox_head_get = "SELECT seq, cursor FROM {{keyspace}}.inbox_head WHERE app = ? AND user_id = ?";
+    /// One bucket of a user's inbox after a seq, ascending.
+    inbox_after = "SELECT data FROM {{keyspace}}.inbox WHERE app = ? AND user_id = ? AND bucket = ? AND seq > ? LIMIT ?";
+    inbox_put = "INSERT INTO {{keyspace}}.inbox (app, user_id, bucket, seq, data) VALUES (?, ?, ?, ?, ?)";
+    inbox_head_put = "INSERT INTO {{keyspace}}.inbox_head (app, user_id, seq, cursor) VALUES (?, ?, ?, ?)";
+
+    // Conversations and timelines.
+    conversations_of = "SELECT data FROM {{keyspace}}.conversations WHERE app = ? AND user_id = ?";
+    conversation_get = "SELECT data FROM {{keyspace}}.conversations WHERE app = ? AND user_id = ? AND conv_id = ?";
+    conversation_put = "INSERT INTO {{keyspace}}.conversations (app, user_id, conv_id, data) VALUES (?, ?, ?, ?)";
+    /// The timeline buckets of a conversation at or below a bucket, newest first.
+    timeline_buckets_down = "SELECT bucket FROM {{keyspace}}.timeline_buckets WHERE app = ? AND conv_id = ? AND bucket <= ?";
+    /// One timeline bucket before a conv_seq, newest first.
+    timeline_before = "SELECT data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq < ? LIMIT ?";
+    timeline_bucket_put = "INSERT INTO {{keyspace}}.timeline_buckets (app, conv_id, bucket) VALUES (?, ?, ?)";
+    timeline_put = "INSERT INTO {{keyspace}}.timeline (app, conv_id, bucket, conv_seq, data) VALUES (?, ?, ?, ?, ?)";
+
+    // Users.
+    user_get = "SELECT data FROM {{keyspace}}.users WHERE app = ? AND user_id = ?";
+    user_put = "INSERT INTO {{keyspace}}.users (app, user_id, data) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    /// The users_by_cursor buckets of an app at or above a bucket, oldest first.
+    user_buckets_up = "SELECT bucket FROM {{keyspace}}.users_by_cursor_buckets WHERE app = ? AND bucket >= ?";
+    /// One users_by_cursor bucket after a cursor, ascending.
+    users_by_cursor_after = "SELECT cursor, user_id FROM {{keyspace}}.users_by_cursor WHERE app = ? AND bucket = ? AND cursor > ? LIMIT ?";
+    user_bucket_put = "INSERT INTO {{keyspace}}.users_by_cursor_buckets (app, bucket) VALUES (?, ?)";
+    user_cursor_put = "INSERT INTO {{keyspace}}.users_by_cursor (app, bucket, cursor, user_id) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    user_cursor_delete = "DELETE FROM {{keyspace}}.users_by_cursor USING TIMESTAMP ? WHERE app = ? AND bucket = ? AND cursor = ?";
+
+    // Relations.
+    relations_of = "SELECT data FROM {{keyspace}}.relations WHERE app = ? AND user_id = ?";
+    relation_get = "SELECT data FROM {{keyspace}}.relations WHERE app = ? AND user_id = ? AND other_id = ?";
+    relation_put = "INSERT INTO {{keyspace}}.relations (app, user_id, other_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+
+    // Groups.
+    group_get = "SELECT data FROM {{keyspace}}.groups WHERE app = ? AND group_id = ?";
+    group_put = "INSERT INTO {{keyspace}}.groups (app, group_id, data) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    member_get = "SELECT data FROM {{keyspace}}.members WHERE app = ? AND group_id = ? AND user_id = ?";
+    members_first = "SELECT data FROM {{keyspace}}.members WHERE app = ? AND group_id = ? LIMIT ?";
+    members_after = "SELECT data FROM {{keyspace}}.members WHERE app = ? AND group_id = ? AND user_id > ? LIMIT ?";
+    member_put = "INSERT INTO {{keyspace}}.members (app, group_id, user_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    member_delete = "DELETE FROM {{keyspace}}.members USING TIMESTAMP ? WHERE app = ? AND group_id = ? AND user_id = ?";
+    user_groups_of = "SELECT data FROM {{keyspace}}.user_groups WHERE app = ? AND user_id = ?";
+    user_group_put = "INSERT INTO {{keyspace}}.user_groups (app, user_id, group_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+
+    // Devices and checkpoints.
+    device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
+    device_put = "INSERT INTO {{keyspace}}.devices (app, user_id, device, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    checkpoint_get = "SELECT seq FROM {{keyspace}}.checkpoints WHERE projection = ?";
+    checkpoint_put = "INSERT INTO {{keyspace}}.checkpoints (projection, seq) VALUES (?, ?)";
+
+    // Digest: list a table's partitions, then read each partition in clustering order.
+    digest_inbox_partitions = "SELECT DISTINCT app, user_id, bucket FROM {{keyspace}}.inbox";
+    digest_inbox_rows = "SELECT seq, data FROM {{keyspace}}.inbox WHERE app = ? AND user_id = ? AND bucket = ? ORDER BY seq ASC";
+    digest_inbox_head_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.inbox_head";
+    digest_inbox_head_rows = "SELECT seq, cursor FROM {{keyspace}}.inbox_head WHERE app = ? AND user_id = ?";
+    digest_conversations_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.conversations";
+    digest_conversations_rows = "SELECT conv_id, data FROM {{keyspace}}.conversations WHERE app = ? AND user_id = ? ORDER BY conv_id ASC";
+    digest_timeline_partitions = "SELECT DISTINCT app, conv_id, bucket FROM {{keyspace}}.timeline";
+    digest_timeline_rows = "SELECT conv_seq, data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? ORDER BY conv_seq ASC";
+    digest_users_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.users";
+    digest_users_rows = "SELECT data FROM {{keyspace}}.users WHERE app = ? AND user_id = ?";
+    digest_users_by_cursor_partitions = "SELECT DISTINCT app, bucket FROM {{keyspace}}.users_by_cursor";
+    digest_users_by_cursor_rows = "SELECT cursor, user_id FROM {{keyspace}}.users_by_cursor WHERE app = ? AND bucket = ? ORDER BY cursor ASC";
+    digest_relations_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.relations";
+    digest_relations_rows = "SELECT other_id, data FROM {{keyspace}}.relations WHERE app = ? AND user_id = ? ORDER BY other_id ASC";
+    digest_groups_partitions = "SELECT DISTINCT app, group_id FROM {{keyspace}}.groups";
+    digest_groups_rows = "SELECT data FROM {{keyspace}}.groups WHERE app = ? AND group_id = ?";
+    digest_members_partitions = "SELECT DISTINCT app, group_id FROM {{keyspace}}.members";
+    digest_members_rows = "SELECT user_id, data FROM {{keyspace}}.members WHERE app = ? AND group_id = ? ORDER BY user_id ASC";
+    digest_user_groups_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.user_groups";
+    digest_user_groups_rows = "SELECT group_id, data FROM {{keyspace}}.user_groups WHERE app = ? AND user_id = ? ORDER BY group_id ASC";
+}
+
+/// Fills `{{keyspace}}` into a statement's CQL.
+pub fn with_keyspace(cql: &str, keyspace: &str) -> String {
+    cql.replace("{{keyspace}}", keyspace)
+}
+
+impl Statements {
+    /// Prepares every statement on `session`. All of them are idempotent: none uses counters,
+    /// lightweight transactions or collection appends, and each writes the same value (and,
+    /// where it names one, the same timestamp) when repeated, so the driver may retry them.
+    pub(crate) async fn prepare(session: &Session, keyspace: &str) -> Result<Self, ConnectError> {
+        let prepared = try_join_all(CQL.iter().map(|(name, cql)| async move {
+            let mut statement = session
+                .prepare(with_keyspace(cql, keyspace))
+                .await
+                .map_err(|source| ConnectError::Prepare {
+                    name,
+                    keyspace: keyspace.to_owned(),
+                    source: Box::new(source),
+                })?;
+            statement.set_is_idempotent(true);
+            Ok::<_, ConnectError>(statement)
+        }))
+        .await?;
+        Ok(Self::from_prepared(prepared))
+    }
+}

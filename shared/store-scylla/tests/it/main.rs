@@ -1,0 +1,128 @@
+//! The storage conformance suite on ScyllaDB, every check of it, each on a keyspace of its own
+//! (`tidings_test_<random>`, migrated, then dropped). It needs a ScyllaDB node: set
+//! `SCYLLA_URI` (host:port list). Without it each test says it was skipped and passes.
+//! `TIDINGS_SCYLLA_REPLICATION` and `TIDINGS_SCYLLA_CONSISTENCY` override the test keyspace's
+//! replication (default: one replica) and the consistency (default LOCAL_QUORUM).
+
+#[path = "../../../store/tests/it/conformance.rs"]
+mod conformance;
+
+use futures_util::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use tidings_store_scylla::{ScyllaConfig, ScyllaStore};
+
+const SKIPPED: &str =
+    "skipped: SCYLLA_URI is not set (the Scylla conformance run needs a ScyllaDB node)";
+
+/// Settings for a fresh test keyspace, `None` when no node is configured.
+fn test_config() -> Option<ScyllaConfig> {
+    let uri = std::env::var("SCYLLA_URI")
+        .ok()
+        .filter(|u| !u.trim().is_empty())?;
+    let mut config = ScyllaConfig {
+        uri,
+        keyspace: format!("tidings_test_{:016x}", rand::random::<u64>()),
+        replication: "{'class': 'NetworkTopologyStrategy', 'replication_factor': 1}".into(),
+        ..ScyllaConfig::default()
+    };
+    if let Ok(replication) = std::env::var("TIDINGS_SCYLLA_REPLICATION") {
+        config.replication = replication;
+    }
+    if let Ok(consistency) = std::env::var("TIDINGS_SCYLLA_CONSISTENCY") {
+        config.consistency = consistency.parse().expect("TIDINGS_SCYLLA_CONSISTENCY");
+    }
+    Some(config)
+}
+
+/// A migrated, empty keyspace and a store on it.
+async fn fresh(config: &ScyllaConfig) -> ScyllaStore {
+    let report = tidings_store_scylla::migrate(config)
+        .await
+        .expect("migrating the test keyspace");
+    assert!(report.already.is_empty(), "the test keyspace is new");
+    ScyllaStore::connect(config)
+        .await
+        .expect("connecting to the test keyspace")
+}
+
+/// Runs `check`, then drops the stores' keyspaces whether it passed or panicked.
+async fn run_then_drop(stores: &[&ScyllaStore], check: impl Future<Output = ()>) {
+    let outcome = AssertUnwindSafe(check).catch_unwind().await;
+    for store in stores {
+        let drop = format!("DROP KEYSPACE IF EXISTS {}", store.keyspace());
+        if let Err(error) = store.session().query_unpaged(drop, ()).await {
+            eprintln!("could not drop test keyspace {}: {error}", store.keyspace());
+        }
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+macro_rules! on_one_store {
+    ($($check:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $check() {
+            let Some(config) = test_config() else {
+                eprintln!("{SKIPPED}");
+                return;
+            };
+            let store = fresh(&config).await;
+            run_then_drop(&[&store], conformance::$check(store.clone())).await;
+        }
+    )*};
+}
+
+on_one_store!(
+    inbox_numbering_is_gapless_across_batches,
+    checkpoint_moves_with_the_batch,
+    conversation_rows_track_unread,
+    timeline_pages_newest_first,
+    users_and_devices,
+    users_changed_follows_cursors,
+    relations_apply_patches,
+    repeated_writes_change_nothing,
+    groups_members_and_user_groups,
+);
+
+#[tokio::test]
+async fn digest_reflects_state() {
+    let Some(config) = test_config() else {
+        eprintln!("{SKIPPED}");
+        return;
+    };
+    let a = fresh(&config).await;
+    let b = fresh(&ScyllaConfig {
+        keyspace: format!("{}_b", config.keyspace),
+        ..config
+    })
+    .await;
+    run_then_drop(
+        &[&a, &b],
+        conformance::digest_reflects_state(a.clone(), b.clone()),
+    )
+    .await;
+}
+
+/// `tidings migrate` semantics: a second run applies nothing and the schema stays usable.
+#[tokio::test]
+async fn migrations_apply_once() {
+    let Some(config) = test_config() else {
+        eprintln!("{SKIPPED}");
+        return;
+    };
+    let store = fresh(&config).await;
+    run_then_drop(&[&store], async {
+        let again = tidings_store_scylla::migrate(&config).await.unwrap();
+        assert!(again.applied.is_empty());
+        let files: Vec<&str> = tidings_store_scylla::migrate::migrations()
+            .unwrap()
+            .iter()
+            .map(|m| m.file)
+            .collect();
+        assert_eq!(again.already, files);
+        conformance::checkpoint_moves_with_the_batch(store.clone()).await;
+    })
+    .await;
+}
