@@ -4,22 +4,42 @@ use crate::harness::{CMD_APP, api_instances, eventually, last_seq, text_to};
 use async_nats::jetstream;
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tidings_domain::{AppId, UserId};
 use tidings_events::subjects;
 use tidings_store::{EntryItem, FjallStore, InboxStore, ProjectionStore};
 use tidings_testkit::TestNats;
 
-const PER_SENDER: usize = 300;
+/// Sends each sender makes at least, so the projector has work before the kill.
+const MIN_PER_SENDER: usize = 50;
 
-fn spawn_projector(nats: &TestNats, dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tidings"))
+/// A `tidings projector` child process, killed when dropped (also when the test fails).
+struct ProjectorProcess(Child);
+
+impl ProjectorProcess {
+    fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for ProjectorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_projector(nats: &TestNats, dir: &std::path::Path) -> ProjectorProcess {
+    ProjectorProcess(Command::new(env!("CARGO_BIN_EXE_tidings"))
         .args(["projector", "--data-dir"])
         .arg(dir)
         .env("NATS_URL", nats.url())
         .env("TIDINGS_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
-        .expect("tidings binary runs")
+        .expect("tidings binary runs"))
 }
 
 async fn acked_through(js: &jetstream::Context) -> u64 {
@@ -44,14 +64,20 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
     let app = AppId::parse(CMD_APP).unwrap();
 
     let mut projector = spawn_projector(&nats, dir.path());
+    // Senders run until the projector has been killed and restarted, so the kill is always
+    // mid-stream however slowly the process starts.
+    let stop = Arc::new(AtomicBool::new(false));
     let senders: Vec<_> = ["alice", "carol"]
         .into_iter()
         .map(|from| {
-            let (commands, app) = (api.commands.clone(), app.clone());
+            let (commands, app, stop) = (api.commands.clone(), app.clone(), stop.clone());
             tokio::spawn(async move {
                 let from = UserId::parse(from).unwrap();
                 let mut ids = Vec::new();
-                for i in 0..PER_SENDER {
+                for i in 0.. {
+                    if i >= MIN_PER_SENDER && stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let request = text_to("bob", &format!("c{i}"), &format!("{from} {i}"));
                     ids.push(commands.send(&app, &from, request).await.unwrap().msg_id);
                 }
@@ -64,14 +90,17 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
         acked_through(&js).await > 20
     })
     .await;
-    projector.kill().unwrap();
-    projector.wait().unwrap();
+    projector.kill();
     let killed_at = acked_through(&js).await;
     let mut projector = spawn_projector(&nats, dir.path());
+    stop.store(true, Ordering::Relaxed);
 
     let mut sent = HashSet::new();
+    let mut per_sender = Vec::new();
     for sender in senders {
-        sent.extend(sender.await.unwrap());
+        let ids = sender.await.unwrap();
+        per_sender.push(ids.len());
+        sent.extend(ids);
     }
     let last = last_seq(&js).await;
     assert!(
@@ -82,16 +111,15 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
         acked_through(&js).await == last
     })
     .await;
-    projector.kill().unwrap();
-    projector.wait().unwrap();
+    projector.kill();
 
     let store = FjallStore::open(&dir.path().join("store")).unwrap();
     assert_eq!(store.checkpoint("inbox").await.unwrap(), last);
     let bob = UserId::parse("bob").unwrap();
-    let entries = store.inbox_after(&app, &bob, 0, 10_000).await.unwrap();
+    let entries = store.inbox_after(&app, &bob, 0, 1_000_000).await.unwrap();
     assert_eq!(
         entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (1..=2 * PER_SENDER as u64).collect::<Vec<_>>(),
+        (1..=sent.len() as u64).collect::<Vec<_>>(),
         "bob's inbox is gapless"
     );
     let received: HashSet<_> = entries
@@ -105,9 +133,9 @@ async fn a_killed_projector_restarts_losing_and_duplicating_nothing() {
         received, sent,
         "every acknowledged send reached bob exactly once"
     );
-    for from in ["alice", "carol"] {
+    for (from, count) in ["alice", "carol"].into_iter().zip(per_sender) {
         let user = UserId::parse(from).unwrap();
-        let own = store.inbox_after(&app, &user, 0, 10_000).await.unwrap();
-        assert_eq!(own.len(), PER_SENDER, "{from}'s own inbox");
+        let own = store.inbox_after(&app, &user, 0, 1_000_000).await.unwrap();
+        assert_eq!(own.len(), count, "{from}'s own inbox");
     }
 }

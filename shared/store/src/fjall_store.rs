@@ -153,7 +153,8 @@ impl FjallStore {
 /// Rows that one batch reads and rewrites, read once from the store then kept in memory.
 struct BatchState<'a> {
     store: &'a FjallStore,
-    heads: HashMap<Vec<u8>, Head>,
+    /// Each touched inbox head, with the cursor it had before the batch.
+    heads: HashMap<Vec<u8>, (Head, u64)>,
     convs: HashMap<Vec<u8>, Conversation>,
     /// User rows, with the cursor they had before the batch (to move their index entry).
     users: HashMap<Vec<u8>, (Option<u64>, UserRow)>,
@@ -165,17 +166,22 @@ struct BatchState<'a> {
 
 impl BatchState<'_> {
     /// The `seq` for a delivery from the event at `cursor`, `None` when the user's inbox
-    /// already holds that event's delivery.
+    /// already holds that event's deliveries. An event's deliveries to one user are always
+    /// applied together, so comparing with the head as it was before the batch is exact.
     fn next_seq(&mut self, head_key: Vec<u8>, cursor: u64) -> StoreResult<Option<u64>> {
-        let current = match self.heads.get(&head_key) {
-            Some(head) => *head,
-            None => self.store.head(&head_key)?,
+        let (current, applied_through) = match self.heads.get(&head_key) {
+            Some(entry) => *entry,
+            None => {
+                let head = self.store.head(&head_key)?;
+                (head, head.cursor)
+            }
         };
-        if cursor <= current.cursor {
+        if cursor <= applied_through {
             return Ok(None);
         }
         let seq = current.seq + 1;
-        self.heads.insert(head_key, Head { seq, cursor });
+        self.heads
+            .insert(head_key, (Head { seq, cursor }, applied_through));
         Ok(Some(seq))
     }
 
@@ -597,7 +603,7 @@ impl ProjectionStore for FjallStore {
                 None => batch.remove(t.by_name(table), k),
             }
         }
-        for (k, head) in state.heads {
+        for (k, (head, _)) in state.heads {
             batch.insert(&t.inbox_head, k, head.encode());
         }
         for (k, row) in state.convs {

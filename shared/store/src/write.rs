@@ -9,9 +9,10 @@ use tidings_domain::{AppId, ConvId, GroupId, UserId};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// Append an entry to a user's inbox; the store assigns the next gapless `seq`. `cursor` is
-    /// the event's stream sequence: a delivery whose cursor is not past the user's last applied
-    /// one was already applied (a batch repeated after a crash, or a new partition layout
-    /// starting from an older checkpoint) and is skipped.
+    /// the event's stream sequence. One event may deliver several entries to one user, always
+    /// in one batch; a delivery whose cursor is not past the last cursor the user's inbox held
+    /// before the batch was already applied (a batch repeated after a crash, or a new
+    /// partition layout starting from an older checkpoint) and is skipped.
     Deliver {
         app: AppId,
         user: UserId,

@@ -436,6 +436,27 @@ pub async fn repeated_writes_change_nothing<S: ReadModels>(store: S) {
         .unwrap()
         .unwrap();
     assert_eq!((bob.last_seq, bob.unread), (3, 3));
+
+    // One event may deliver several entries to one user (a join decided, then the member
+    // added): all of them land, and all of them are skipped on a repeat.
+    let notice = |text: &str| Write::Deliver {
+        app: app(),
+        user: user("bob"),
+        ts: 9,
+        item: EntryItem::System(tidings_store::SystemNotice {
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000999").unwrap(),
+            body: Body::Text { text: text.into() },
+        }),
+        cursor: 4,
+    };
+    let twice = vec![notice("first"), notice("second")];
+    let delivered = store.apply("p", 4, twice.clone()).await.unwrap();
+    assert_eq!(
+        delivered.iter().map(|d| d.entry.seq).collect::<Vec<_>>(),
+        [4, 5]
+    );
+    assert!(store.apply("p", 4, twice).await.unwrap().is_empty());
+    assert_eq!(store.inbox_last_seq(&app(), &user("bob")).await.unwrap(), 5);
 }
 
 fn group_row(id: &str, member_count: usize, cursor: u64) -> tidings_store::GroupRow {
