@@ -32,14 +32,16 @@ impl Drop for ProjectorProcess {
 }
 
 fn spawn_projector(nats: &TestNats, dir: &std::path::Path) -> ProjectorProcess {
-    ProjectorProcess(Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["projector", "--data-dir"])
-        .arg(dir)
-        .env("NATS_URL", nats.url())
-        .env("TIDINGS_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("tidings binary runs"))
+    ProjectorProcess(
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["projector", "--data-dir"])
+            .arg(dir)
+            .env("NATS_URL", nats.url())
+            .env("TIDINGS_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tidings binary runs"),
+    )
 }
 
 async fn acked_through(js: &jetstream::Context) -> u64 {
