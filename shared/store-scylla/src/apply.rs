@@ -100,11 +100,14 @@ fn fold(stored: &Stored, writes: Vec<Write>) -> Folded {
                 cursor,
             } => {
                 let key = (app, user);
-                let head = f.head(stored, &key);
-                // The user's inbox already holds this event's delivery.
-                if cursor <= head.cursor {
+                // The user's inbox already holds this event's deliveries. One event's
+                // deliveries to a user always come in one batch, so the head as it was before
+                // the batch decides (an event may deliver several entries to one user).
+                let applied_through = stored.heads.get(&key).map_or(0, |h| h.cursor);
+                if cursor <= applied_through {
                     continue;
                 }
+                let head = f.head(stored, &key);
                 let entry = Entry {
                     seq: head.seq + 1,
                     ts,
@@ -541,16 +544,20 @@ mod tests {
             .iter()
             .map(|d| (d.user.as_str(), d.entry.seq))
             .collect();
-        assert_eq!(seqs, [("bob", 8), ("carol", 1), ("bob", 9)]);
+        // Both entries of event 21 to bob are delivered; 19 and 20 were already applied.
+        assert_eq!(seqs, [("bob", 8), ("carol", 1), ("bob", 9), ("bob", 10)]);
         assert_eq!(
             folded.heads[&(app(), user("bob"))],
-            Head { seq: 9, cursor: 25 }
+            Head {
+                seq: 10,
+                cursor: 25
+            }
         );
         assert_eq!(
             folded.heads[&(app(), user("carol"))],
             Head { seq: 1, cursor: 21 }
         );
-        assert_eq!(folded.entries.len(), 3);
+        assert_eq!(folded.entries.len(), 4);
     }
 
     #[test]
