@@ -4,7 +4,32 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use tidings_runtime::config::{env_override, env_override_opt, load_file};
+use tidings_store_scylla::ScyllaConfig;
+
+/// Which read-model store the services use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// The embedded store under `data_dir` (no server needed).
+    #[default]
+    Fjall,
+    /// A ScyllaDB cluster (the `scylla` section; run `tidings migrate` first).
+    Scylla,
+}
+
+impl FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim() {
+            "fjall" => Ok(Self::Fjall),
+            "scylla" => Ok(Self::Scylla),
+            other => Err(format!("{other:?} is not a store: use fjall or scylla")),
+        }
+    }
+}
 
 /// Everything a Tidings process may need; each service reads its own section.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,6 +46,9 @@ pub struct Config {
     /// The durable profile for the local nats-server `up` starts: fsync every write before
     /// acknowledging it (`sync_interval: always`).
     pub durable: bool,
+    /// The read-model store: `fjall` (embedded, the default) or `scylla`.
+    pub store: StoreKind,
+    pub scylla: ScyllaConfig,
     pub api: tidings_api::Config,
     pub gateway: tidings_gateway::Config,
     pub projector: tidings_projector::Config,
@@ -34,6 +62,8 @@ impl Default for Config {
             nats_url: None,
             nats_replicas: 1,
             durable: false,
+            store: StoreKind::default(),
+            scylla: ScyllaConfig::default(),
             api: tidings_api::Config::default(),
             gateway: tidings_gateway::Config::default(),
             projector: tidings_projector::Config::default(),
@@ -50,6 +80,11 @@ impl Config {
         env_override_opt(&mut config.nats_url, "NATS_URL")?;
         env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
         env_override(&mut config.durable, "TIDINGS_DURABLE")?;
+        env_override(&mut config.store, "TIDINGS_STORE")?;
+        env_override(&mut config.scylla.uri, "SCYLLA_URI")?;
+        env_override(&mut config.scylla.keyspace, "TIDINGS_SCYLLA_KEYSPACE")?;
+        env_override(&mut config.scylla.consistency, "TIDINGS_SCYLLA_CONSISTENCY")?;
+        env_override(&mut config.scylla.replication, "TIDINGS_SCYLLA_REPLICATION")?;
         env_override(
             &mut config.projector.partitions,
             "TIDINGS_PROJECTOR_PARTITIONS",
@@ -63,5 +98,35 @@ impl Config {
                 .collect();
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_and_its_scylla_section_come_from_the_file() {
+        let config: Config = toml::from_str(
+            r#"
+            store = "scylla"
+            [scylla]
+            uri = "10.0.0.1:9042,10.0.0.2:9042"
+            keyspace = "im"
+            consistency = "QUORUM"
+            replication = "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.store, StoreKind::Scylla);
+        assert_eq!(config.scylla.keyspace, "im");
+        assert_eq!(
+            config.scylla.consistency,
+            tidings_store_scylla::ConsistencyLevel::Quorum
+        );
+        config.scylla.validate().unwrap();
+        assert_eq!(Config::default().store, StoreKind::Fjall);
+        assert_eq!("scylla".parse::<StoreKind>(), Ok(StoreKind::Scylla));
+        assert!("cassandra".parse::<StoreKind>().is_err());
     }
 }

@@ -4,5 +4,6 @@
 pub mod chat;
 pub mod config;
 pub mod dev_app;
+pub mod migrate;
 pub mod replay;
 pub mod up;

@@ -4,10 +4,11 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tidings::config::Config;
+use tidings::config::{Config, StoreKind};
 use tidings::up::{Server, connect_nats};
 use tidings::{dev_app, replay};
-use tidings_store::{FjallStore, ProjectionStore};
+use tidings_store::{FjallStore, ReadModels};
+use tidings_store_scylla::ScyllaStore;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -20,13 +21,16 @@ struct Cli {
     /// A TOML configuration file.
     #[arg(long, global = true, env = "TIDINGS_CONFIG")]
     config: Option<PathBuf>,
+    /// The read-model store (overrides `store` / TIDINGS_STORE).
+    #[arg(long, global = true, value_enum)]
+    store: Option<StoreKind>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run api, projector and gateway in one process on the embedded store.
+    /// Run api, projector and gateway in one process (on the embedded store by default).
     Up {
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -38,7 +42,7 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Run only the projector against NATS_URL, into the store in --data-dir.
+    /// Run only the projector against NATS_URL, into the configured store (fjall: in --data-dir).
     Projector {
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -73,6 +77,8 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Apply the pending ScyllaDB migrations (scylla/migrations) to SCYLLA_URI's keyspace.
+    Migrate,
 }
 
 /// Exit code for a configuration error (EX_CONFIG is 78; 64 is EX_USAGE, as the style asks).
@@ -99,6 +105,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
     };
+    if let Some(store) = cli.store {
+        config.store = store;
+    }
     match run(cli.command, &mut config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -113,9 +122,13 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         Command::Up { data_dir, listen } => {
             config.data_dir = data_dir.unwrap_or(config.data_dir.clone());
             config.listen = listen.unwrap_or(config.listen);
-            let server = Server::build(config.clone()).await?;
-            println!("{}", server.ready_line());
-            server.run(tidings_runtime::shutdown::signal()).await
+            match config.store {
+                StoreKind::Fjall => up(Server::build(config.clone()).await?).await,
+                StoreKind::Scylla => {
+                    let store = ScyllaStore::connect(&config.scylla).await?;
+                    up(Server::build_on(config.clone(), store).await?).await
+                }
+            }
         }
         Command::Api { listen } => {
             let listen = listen.unwrap_or(config.listen);
@@ -143,58 +156,30 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         Command::Projector { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
-            let store = FjallStore::open(&data_dir.join("store"))?;
-            let token = CancellationToken::new();
-            let supervisor = tokio::spawn(tidings_projector::run(
-                store,
-                client,
-                config.projector.clone(),
-                token.clone(),
-            ));
-            println!("tidings projector ready");
-            tidings_runtime::shutdown::signal().await;
-            token.cancel();
-            supervisor.await?;
-            Ok(())
+            match config.store {
+                StoreKind::Fjall => {
+                    projector(FjallStore::open(&data_dir.join("store"))?, client, config).await
+                }
+                StoreKind::Scylla => {
+                    projector(ScyllaStore::connect(&config.scylla).await?, client, config).await
+                }
+            }
         }
         Command::Gateway { data_dir, listen } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             let listen = listen.unwrap_or(config.listen);
             config.api.apps.push(dev_app::load_or_create(&data_dir)?);
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
-            let store = FjallStore::open(&data_dir.join("store"))?;
-            let api =
-                tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone()))
-                    .await?;
-            let token = CancellationToken::new();
-            let tracker = tokio_util::task::TaskTracker::new();
-            let gateway = tidings_gateway::Gateway::new(
-                config.gateway.clone(),
-                store,
-                &api,
-                client,
-                token.clone(),
-                &tracker,
-            )
-            .await?;
-            let listener = tokio::net::TcpListener::bind(listen).await?;
-            println!(
-                "tidings gateway ready listen=http://{}",
-                listener.local_addr()?
-            );
-            let router = gateway
-                .router()
-                .route("/healthz", axum::routing::get(|| async { "ok" }));
-            use axum::serve::ListenerExt;
-            axum::serve(listener.tap_io(tidings_api::set_nodelay), router)
-                .with_graceful_shutdown(async move {
-                    tidings_runtime::shutdown::signal().await;
-                    token.cancel();
-                })
-                .await?;
-            tracker.close();
-            tracker.wait().await;
-            Ok(())
+            match config.store {
+                StoreKind::Fjall => {
+                    let store = FjallStore::open(&data_dir.join("store"))?;
+                    gateway(store, client, listen, config).await
+                }
+                StoreKind::Scylla => {
+                    let store = ScyllaStore::connect(&config.scylla).await?;
+                    gateway(store, client, listen, config).await
+                }
+            }
         }
         Command::Replay { projection, into } => {
             anyhow::ensure!(
@@ -212,13 +197,83 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         Command::Chat { token, url, since } => tidings::chat::chat(&url, &token, since).await,
         Command::Digest { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
-            let store = FjallStore::open(&data_dir.join("store"))?;
-            println!(
-                "checkpoint={} digest={}",
-                store.checkpoint(tidings_projector::PROJECTION).await?,
-                store.digest().await?
-            );
-            Ok(())
+            match config.store {
+                StoreKind::Fjall => digest(FjallStore::open(&data_dir.join("store"))?).await,
+                StoreKind::Scylla => digest(ScyllaStore::connect(&config.scylla).await?).await,
+            }
         }
+        Command::Migrate => tidings::migrate::run(&config.scylla).await,
     }
+}
+
+async fn up<S: ReadModels>(server: Server<S>) -> anyhow::Result<()> {
+    println!("{}", server.ready_line());
+    server.run(tidings_runtime::shutdown::signal()).await
+}
+
+async fn projector<S: ReadModels>(
+    store: S,
+    client: async_nats::Client,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    let supervisor = tokio::spawn(tidings_projector::run(
+        store,
+        client,
+        config.projector.clone(),
+        token.clone(),
+    ));
+    println!("tidings projector ready");
+    tidings_runtime::shutdown::signal().await;
+    token.cancel();
+    supervisor.await?;
+    Ok(())
+}
+
+async fn gateway<S: ReadModels>(
+    store: S,
+    client: async_nats::Client,
+    listen: SocketAddr,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let api =
+        tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone())).await?;
+    let token = CancellationToken::new();
+    let tracker = tokio_util::task::TaskTracker::new();
+    let gateway = tidings_gateway::Gateway::new(
+        config.gateway.clone(),
+        store,
+        &api,
+        client,
+        token.clone(),
+        &tracker,
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!(
+        "tidings gateway ready listen=http://{}",
+        listener.local_addr()?
+    );
+    let router = gateway
+        .router()
+        .route("/healthz", axum::routing::get(|| async { "ok" }));
+    use axum::serve::ListenerExt;
+    axum::serve(listener.tap_io(tidings_api::set_nodelay), router)
+        .with_graceful_shutdown(async move {
+            tidings_runtime::shutdown::signal().await;
+            token.cancel();
+        })
+        .await?;
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+async fn digest<S: ReadModels>(store: S) -> anyhow::Result<()> {
+    println!(
+        "checkpoint={} digest={}",
+        store.checkpoint(tidings_projector::PROJECTION).await?,
+        store.digest().await?
+    );
+    Ok(())
 }

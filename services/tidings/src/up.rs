@@ -1,5 +1,5 @@
-//! `tidings up`: api, projector and gateway in one process on the embedded store, with a local
-//! nats-server when `NATS_URL` is not set.
+//! `tidings up`: api, projector and gateway in one process on the embedded store (or a
+//! ScyllaDB store given to `Server::build_on`), with a local nats-server when `NATS_URL` is not set.
 
 use crate::config::Config;
 use crate::dev_app;
@@ -11,7 +11,7 @@ use tidings_api::Api;
 use tidings_api::apps::AppConfig;
 use tidings_gateway::Gateway;
 use tidings_runtime::nats_server::{NatsServer, Options};
-use tidings_store::FjallStore;
+use tidings_store::{FjallStore, ReadModels};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -54,19 +54,31 @@ pub async fn connect_nats(url: &str, replicas: usize) -> anyhow::Result<async_na
 }
 
 /// The all-in-one server, bound and ready to run.
-pub struct Server {
+pub struct Server<S = FjallStore> {
     local_nats: Option<NatsServer>,
     client: async_nats::Client,
-    store: FjallStore,
+    store: S,
     api: Api,
     app: AppConfig,
     listener: tokio::net::TcpListener,
     config: Config,
 }
 
-impl Server {
-    /// Starts NATS if needed, provisions streams, opens the store and binds the listener.
+impl Server<FjallStore> {
+    /// Starts NATS if needed, provisions streams, opens the embedded store and binds the
+    /// listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let store = FjallStore::open(&config.data_dir.join("store"))
+            .context("opening the embedded store")?;
+        Self::build_on(config, store).await
+    }
+}
+
+impl<S: ReadModels> Server<S> {
+    /// Starts NATS if needed, provisions streams and binds the listener, on `store`.
+    pub async fn build_on(config: Config, store: S) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let app = dev_app::load_or_create(&config.data_dir)?;
@@ -87,8 +99,6 @@ impl Server {
             }
         };
         let client = connect_nats(&url, config.nats_replicas).await?;
-        let store = FjallStore::open(&config.data_dir.join("store"))
-            .context("opening the embedded store")?;
         let mut api_config = config.api.clone();
         api_config.apps.push(app.clone());
         let api = Api::build(&api_config, async_nats::jetstream::new(client.clone())).await?;
@@ -116,8 +126,8 @@ impl Server {
         &self.app
     }
 
-    /// The embedded store (shared with the running services).
-    pub fn store(&self) -> &FjallStore {
+    /// The store (shared with the running services).
+    pub fn store(&self) -> &S {
         &self.store
     }
 
