@@ -61,17 +61,21 @@ async fn run_then_drop(stores: &[&ScyllaStore], check: impl Future<Output = ()>)
 }
 
 macro_rules! on_one_store {
-    ($($check:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $check() {
-            let Some(config) = test_config() else {
-                eprintln!("{SKIPPED}");
-                return;
-            };
-            let store = fresh(&config).await;
-            run_then_drop(&[&store], conformance::$check(store.clone())).await;
-        }
-    )*};
+    ($($check:ident),* $(,)?) => {
+        /// The checks that take one store, each run below as a test of the same name.
+        const ON_ONE_STORE: &[&str] = &[$(stringify!($check)),*];
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let Some(config) = test_config() else {
+                    eprintln!("{SKIPPED}");
+                    return;
+                };
+                let store = fresh(&config).await;
+                run_then_drop(&[&store], conformance::$check(store.clone())).await;
+            }
+        )*
+    };
 }
 
 on_one_store!(
@@ -125,4 +129,20 @@ async fn migrations_apply_once() {
         conformance::checkpoint_moves_with_the_batch(store.clone()).await;
     })
     .await;
+}
+
+/// A check added to the shared suite must be added here too, or this fails.
+#[test]
+fn every_conformance_check_runs_here() {
+    let suite = include_str!("../../../store/tests/it/conformance.rs");
+    let mut in_suite: Vec<&str> = suite
+        .split("pub async fn ")
+        .skip(1)
+        .map(|rest| rest.split(['<', '(']).next().unwrap().trim())
+        .collect();
+    in_suite.sort_unstable();
+    let mut here: Vec<&str> = ON_ONE_STORE.to_vec();
+    here.push("digest_reflects_state");
+    here.sort_unstable();
+    assert_eq!(in_suite, here);
 }
