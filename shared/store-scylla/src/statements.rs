@@ -131,3 +131,20 @@ impl Statements {
         Ok(Self::from_prepared(prepared))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_list_every_statement_verbatim() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scylla.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        for (name, cql) in CQL {
+            let row = format!("| `{name}` | `{}` |", with_keyspace(cql, "tidings"));
+            assert!(docs.contains(&row), "docs/scylla.md lacks {name}: {row}");
+        }
+        let names: std::collections::HashSet<&str> = CQL.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names.len(), CQL.len(), "statement names are unique");
+    }
+}
