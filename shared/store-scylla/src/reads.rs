@@ -12,6 +12,12 @@ use tidings_store::{
     MemberRow, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow, UserStore,
 };
 
+/// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
+/// (nothing beyond them is stored).
+fn bound(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// A user's inbox head: the newest `seq` and the stream sequence of the event that wrote it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Head {
@@ -121,7 +127,7 @@ impl ConversationStore for ScyllaStore {
     ) -> StoreResult<Vec<TimelineMessage>> {
         let (top_bucket, below) = match before {
             Some(0) => return Ok(Vec::new()),
-            Some(b) => (big(buckets::of(b - 1, buckets::TIMELINE))?, big(b)?),
+            Some(b) => (bound(buckets::of(b - 1, buckets::TIMELINE)), bound(b)),
             None => (i64::MAX, i64::MAX),
         };
         if limit_rows == 0 {
@@ -185,7 +191,7 @@ impl UserStore for ScyllaStore {
             .session
             .execute_iter(
                 st.user_buckets_up.clone(),
-                (app.as_str(), big(first_bucket)?),
+                (app.as_str(), bound(first_bucket)),
             )
             .await
             .map_err(db)?
@@ -200,7 +206,7 @@ impl UserStore for ScyllaStore {
                     (
                         app.as_str(),
                         bucket,
-                        big(cursor)?,
+                        bound(cursor),
                         limit(limit_rows - changed.len()),
                     ),
                 )
