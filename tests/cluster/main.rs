@@ -1,9 +1,10 @@
 //! A 3-node NATS JetStream cluster (streams R3): a node is killed while messages are being
 //! sent, and every acknowledged message still reaches the recipient's inbox, exactly once.
 //!
-//! This test once failed intermittently: events delivered to the projector through the killed
-//! node were lost in flight, and acknowledging a later event (ack policy `all`) acknowledged
-//! them unseen. The projector now checks every jump in stream sequence against the stream.
+//! This test once failed intermittently, most likely because events delivered to the projector
+//! through the killed node were lost in flight and acknowledging a later event (ack policy
+//! `all`) acknowledged them unseen. The projector now checks every jump in stream sequence
+//! against the stream (docs/deploy.md says what is inferred and what was observed).
 
 use std::collections::HashSet;
 use tidings::config::Config;
