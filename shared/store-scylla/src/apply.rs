@@ -1,21 +1,55 @@
 //! `ProjectionStore::apply`: the same fold as the embedded store, in three steps. The rows a
 //! batch rewrites are read first (concurrently), the writes are folded in memory exactly as
-//! fjall folds them, then written in phases: rows, then what points at rows (inbox heads after
-//! their entries, user rows after their change-feed entries), then the checkpoint, only after
-//! every row it covers succeeded. A crash between phases leaves a batch that applies again to
-//! the same rows: inbox numbering restarts from the stored head and skips deliveries whose
-//! cursor it holds, and every other row is keyed deterministically.
+//! fjall folds them and planned as row writes, then written in phases: rows, then what points
+//! at rows (inbox heads after their entries, user rows after their change-feed entries), then
+//! the checkpoint, only after every row it covers succeeded. A crash between phases leaves a
+//! batch that applies again to the same rows: inbox numbering restarts from the stored head
+//! and skips deliveries whose cursor it holds, and every other row is keyed deterministically.
 //!
-//! Rows whose last-write-wins order must follow the stream (users, the users change feed,
-//! relations, groups, members, user groups) are written `USING TIMESTAMP <stream sequence>`,
-//! so a stale write from a replay of an older batch never overwrites a newer row.
+//! Timestamps. Every row is written `USING TIMESTAMP <stream sequence>`, never a clock, so
+//! last-write-wins follows the stream whichever projector instance writes and whatever its
+//! clock says (a partition moves between hosts when its lease does). One scheme per table:
+//! - `inbox`: the cursor of the entry's delivery (its event's stream sequence);
+//!   `inbox_head`: the head's cursor, that of the user's last delivery. A user's head only
+//!   moves to a higher cursor, so the newest head wins and numbering never restarts below it.
+//! - `conversations`, `timeline`, `timeline_buckets`, `users_by_cursor_buckets`,
+//!   `checkpoints`: the batch's `through_seq`, which only grows for a projection and is at
+//!   least every cursor in the batch (these writes carry no cursor of their own).
+//! - `users`, `users_by_cursor` (inserts and deletes), `relations`, `groups`, `members`
+//!   (inserts and deletes), `user_groups`: the cursor of the row's last change.
+//! - `devices` (not written here): the acknowledged inbox seq.
+//!
+//! Why a batch applied again (after a crash, by the next owner of a partition, with other
+//! batch boundaries, or late by an instance whose lease lapsed) cannot undo anything: a row
+//! written at timestamp T holds the fold of every event up to T that touches it (its batch
+//! read a row holding every event up to the batch's start, since each earlier batch wrote its
+//! rows before its checkpoint, and applied the rest). A repeat at T' < T was folded from a row
+//! at least as new, or from an older one, and holds no event past T', so it loses to the row
+//! at T and changes nothing it should; a repeat at T' = T folds the same events again and
+//! writes the same row (conversation rows move only to a newer conv_seq and read markers
+//! never go backwards); one at T' > T holds everything the row at T held. The checkpoint is
+//! the same argument with its value as its timestamp: it never moves backwards.
+//!
+//! The one row whose key depends on the batch boundaries is a user's change-feed entry
+//! (`users_by_cursor`, keyed by the cursor of the user's last change). A batch that changes a
+//! user at x and then at y never writes the entry at x; a repeat or late batch that ends
+//! between x and y does, at timestamp x, and a later batch reads the user row at y (the
+//! newest) so would not delete it. So every batch deletes, at the user's newest cursor, the
+//! entries of every earlier cursor it saw (the stored one and those of its own earlier
+//! changes): whichever batch first passes y deletes x at a timestamp >= y.
+//!
+//! The tests below check all this by running batches on a last-write-wins model of the
+//! tables: other boundaries, crashes in each phase, late batches and replays from checkpoint
+//! 0 all leave the rows one projector leaves.
 
 use crate::buckets;
 use crate::reads::Head;
+use crate::statements::Stmt;
 use crate::store::{ScyllaStore, big, bind, decode, encode};
 use futures_util::{StreamExt, TryStreamExt};
 use scylla::statement::bound::BoundStatement;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use scylla::value::CqlValue;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
 use tidings_store::ports::StoreResult;
 use tidings_store::rows::{advance_conversation, mark_read, patch_relation};
@@ -37,22 +71,34 @@ struct Stored {
     relations: HashMap<RelationKey, Option<Relation>>,
 }
 
-/// The batch folded in memory: the final value of every row it changes.
+/// A new inbox entry and the cursor of the delivery that wrote it.
+struct NewEntry {
+    app: AppId,
+    user: UserId,
+    entry: Entry,
+    cursor: u64,
+}
+
+/// The batch folded in memory: the final value of every row it changes (ordered maps, so a
+/// batch always plans its writes in the same order).
 #[derive(Default)]
 struct Folded {
     /// New inbox entries, in delivery order.
-    entries: Vec<(AppId, UserId, Entry)>,
+    entries: Vec<NewEntry>,
     deliveries: Vec<Delivery>,
-    heads: HashMap<UserKey, Head>,
+    heads: BTreeMap<UserKey, Head>,
     /// Timeline rows by (app, conv, conv_seq); a repeated key keeps the last write.
     timeline: BTreeMap<(AppId, ConvId, u64), TimelineMessage>,
-    convs: HashMap<ConvKey, Conversation>,
-    users: HashMap<UserKey, UserRow>,
-    relations: HashMap<RelationKey, Relation>,
-    groups: HashMap<(AppId, GroupId), GroupRow>,
+    convs: BTreeMap<ConvKey, Conversation>,
+    users: BTreeMap<UserKey, UserRow>,
+    /// Every cursor a changed user's change-feed entry held before or during the batch: the
+    /// entries to delete, all but the last.
+    user_cursors: BTreeMap<UserKey, BTreeSet<u64>>,
+    relations: BTreeMap<RelationKey, Relation>,
+    groups: BTreeMap<(AppId, GroupId), GroupRow>,
     /// Member rows with the stream sequence of their last change; `None` removes.
-    members: HashMap<(AppId, GroupId, UserId), (u64, Option<MemberRow>)>,
-    user_groups: HashMap<(AppId, UserId, GroupId), UserGroupRow>,
+    members: BTreeMap<(AppId, GroupId, UserId), (u64, Option<MemberRow>)>,
+    user_groups: BTreeMap<(AppId, UserId, GroupId), UserGroupRow>,
 }
 
 impl Folded {
@@ -74,9 +120,18 @@ impl Folded {
     fn user(&mut self, stored: &Stored, key: &UserKey) -> Option<&mut UserRow> {
         if !self.users.contains_key(key) {
             let row = stored.users.get(key).cloned().flatten()?;
+            self.moved(key, row.cursor);
             self.users.insert(key.clone(), row);
         }
         self.users.get_mut(key)
+    }
+
+    /// Records that `key`'s change-feed entry held `cursor`.
+    fn moved(&mut self, key: &UserKey, cursor: u64) {
+        self.user_cursors
+            .entry(key.clone())
+            .or_default()
+            .insert(cursor);
     }
 
     fn relation(&self, stored: &Stored, key: &RelationKey) -> Option<Relation> {
@@ -126,7 +181,12 @@ fn fold(stored: &Stored, writes: Vec<Write>) -> Folded {
                     user: user.clone(),
                     entry: entry.clone(),
                 });
-                f.entries.push((app, user, entry));
+                f.entries.push(NewEntry {
+                    app,
+                    user,
+                    entry,
+                    cursor,
+                });
             }
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);
@@ -168,9 +228,10 @@ fn fold(stored: &Stored, writes: Vec<Write>) -> Folded {
                             token_epoch: 0,
                             cursor,
                         };
-                        f.users.insert(key, row);
+                        f.users.insert(key.clone(), row);
                     }
                 }
+                f.moved(&key, cursor);
             }
             Write::UserStatus {
                 app,
@@ -180,10 +241,12 @@ fn fold(stored: &Stored, writes: Vec<Write>) -> Folded {
                 cursor,
             } => {
                 // Status events always follow registration on the user's subject.
-                if let Some(row) = f.user(stored, &(app, user)) {
+                let key = (app, user);
+                if let Some(row) = f.user(stored, &key) {
                     row.deactivated = deactivated.unwrap_or(row.deactivated);
                     row.token_epoch = token_epoch.unwrap_or(row.token_epoch);
                     row.cursor = cursor;
+                    f.moved(&key, cursor);
                 }
             }
             Write::Relation {
@@ -285,14 +348,221 @@ fn reads_of(writes: &[Write]) -> Reads {
     r
 }
 
-/// The statements that store a folded batch, in the phases that must follow one another.
-struct Phases {
+/// One row write of a batch, planned before it is bound: the statement, its timestamp (a
+/// stream sequence, see the module docs) and its other values in the statement's order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RowWrite {
+    pub(crate) stmt: Stmt,
+    pub(crate) ts: i64,
+    pub(crate) values: Vec<CqlValue>,
+}
+
+impl RowWrite {
+    fn new(stmt: Stmt, ts: u64, values: Vec<CqlValue>) -> StoreResult<Self> {
+        Ok(Self {
+            stmt,
+            ts: big(ts)?,
+            values,
+        })
+    }
+
+    /// Every value to bind, the timestamp where the statement names it.
+    pub(crate) fn bound(&self) -> Vec<CqlValue> {
+        let ts = CqlValue::BigInt(self.ts);
+        let mut out = Vec::with_capacity(self.values.len() + 1);
+        if self.stmt.timestamp_first() {
+            out.push(ts);
+            out.extend(self.values.iter().cloned());
+        } else {
+            out.extend(self.values.iter().cloned());
+            out.push(ts);
+        }
+        out
+    }
+}
+
+fn text(s: &str) -> CqlValue {
+    CqlValue::Text(s.to_owned())
+}
+
+fn int(n: u64) -> StoreResult<CqlValue> {
+    Ok(CqlValue::BigInt(big(n)?))
+}
+
+fn blob<T: serde::Serialize>(row: &T) -> CqlValue {
+    CqlValue::Blob(encode(row))
+}
+
+/// A folded batch as row writes, in the phases that must follow one another.
+struct Plan {
+    /// The inbox entries written, in order, for live push.
+    deliveries: Vec<Delivery>,
     /// Bucket directories, before the rows of the buckets they name.
-    directories: Vec<BoundStatement>,
+    directories: Vec<RowWrite>,
     /// Rows nothing else points at, and change-feed moves.
-    rows: Vec<BoundStatement>,
+    rows: Vec<RowWrite>,
     /// Inbox heads (after their entries) and user rows (after their change-feed entries).
-    pointers: Vec<BoundStatement>,
+    pointers: Vec<RowWrite>,
+    /// The projection's checkpoint, after every row it covers.
+    checkpoint: RowWrite,
+}
+
+/// Folds `writes` over `stored` and plans the row writes that store the result and move
+/// `projection`'s checkpoint to `through_seq`.
+fn plan(
+    stored: &Stored,
+    projection: &str,
+    through_seq: u64,
+    writes: Vec<Write>,
+) -> StoreResult<Plan> {
+    let mut f = fold(stored, writes);
+    let mut p = Plan {
+        deliveries: std::mem::take(&mut f.deliveries),
+        directories: Vec::new(),
+        rows: Vec::new(),
+        pointers: Vec::new(),
+        checkpoint: RowWrite::new(
+            Stmt::checkpoint_put,
+            through_seq,
+            vec![text(projection), int(through_seq)?],
+        )?,
+    };
+    for NewEntry {
+        app,
+        user,
+        entry,
+        cursor,
+    } in &f.entries
+    {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            int(buckets::of(entry.seq, buckets::INBOX))?,
+            int(entry.seq)?,
+            blob(entry),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::inbox_put, *cursor, values)?);
+    }
+    for ((app, user), head) in &f.heads {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            int(head.seq)?,
+            int(head.cursor)?,
+        ];
+        p.pointers
+            .push(RowWrite::new(Stmt::inbox_head_put, head.cursor, values)?);
+    }
+    let mut timeline_buckets = BTreeSet::new();
+    for ((app, conv, conv_seq), message) in &f.timeline {
+        let bucket = buckets::of(*conv_seq, buckets::TIMELINE);
+        if timeline_buckets.insert((app, conv, bucket)) {
+            let values = vec![text(app.as_str()), text(conv.as_str()), int(bucket)?];
+            p.directories.push(RowWrite::new(
+                Stmt::timeline_bucket_put,
+                through_seq,
+                values,
+            )?);
+        }
+        let values = vec![
+            text(app.as_str()),
+            text(conv.as_str()),
+            int(bucket)?,
+            int(*conv_seq)?,
+            blob(message),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::timeline_put, through_seq, values)?);
+    }
+    for ((app, user, conv), row) in &f.convs {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::conversation_put, through_seq, values)?);
+    }
+    let mut user_buckets = BTreeSet::new();
+    for (key, row) in &f.users {
+        let (app, user) = key;
+        // Every entry the user held before this one goes, the stored one and those of
+        // changes earlier in this batch alike: a batch repeated with other boundaries (or
+        // written late) may write one of those as its last, at that older cursor, and
+        // only this tombstone, at the newer cursor, keeps it out of the feed. The current
+        // entry stays: deleting and re-inserting it at one timestamp would lose it (a
+        // tombstone wins a tie).
+        let held = f.user_cursors.get(key).into_iter().flatten();
+        for &old in held.filter(|old| **old != row.cursor) {
+            let values = vec![
+                text(app.as_str()),
+                int(buckets::of(old, buckets::USERS_BY_CURSOR))?,
+                int(old)?,
+            ];
+            p.rows
+                .push(RowWrite::new(Stmt::user_cursor_delete, row.cursor, values)?);
+        }
+        let bucket = buckets::of(row.cursor, buckets::USERS_BY_CURSOR);
+        if user_buckets.insert((app, bucket)) {
+            let values = vec![text(app.as_str()), int(bucket)?];
+            p.directories
+                .push(RowWrite::new(Stmt::user_bucket_put, through_seq, values)?);
+        }
+        let values = vec![
+            text(app.as_str()),
+            int(bucket)?,
+            int(row.cursor)?,
+            text(user.as_str()),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::user_cursor_put, row.cursor, values)?);
+        let values = vec![text(app.as_str()), text(user.as_str()), blob(row)];
+        p.pointers
+            .push(RowWrite::new(Stmt::user_put, row.cursor, values)?);
+    }
+    for ((app, user, other), row) in &f.relations {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(other.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::relation_put, row.cursor, values)?);
+    }
+    for ((app, group), row) in &f.groups {
+        let values = vec![text(app.as_str()), text(group.as_str()), blob(row)];
+        p.rows
+            .push(RowWrite::new(Stmt::group_put, row.cursor, values)?);
+    }
+    for ((app, group, user), (cursor, member)) in &f.members {
+        let mut values = vec![
+            text(app.as_str()),
+            text(group.as_str()),
+            text(user.as_str()),
+        ];
+        let stmt = match member {
+            Some(member) => {
+                values.push(blob(member));
+                Stmt::member_put
+            }
+            None => Stmt::member_delete,
+        };
+        p.rows.push(RowWrite::new(stmt, *cursor, values)?);
+    }
+    for ((app, user, group), row) in &f.user_groups {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(group.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::user_group_put, row.cursor, values)?);
+    }
+    Ok(p)
 }
 
 impl ScyllaStore {
@@ -345,122 +615,12 @@ impl ScyllaStore {
         })
     }
 
-    fn phases(&self, stored: &Stored, f: Folded) -> StoreResult<Phases> {
-        let st = &self.inner.st;
-        let mut p = Phases {
-            directories: Vec::new(),
-            rows: Vec::new(),
-            pointers: Vec::new(),
-        };
-        for (app, user, entry) in &f.entries {
-            let values = (
-                app.as_str(),
-                user.as_str(),
-                big(buckets::of(entry.seq, buckets::INBOX))?,
-                big(entry.seq)?,
-                encode(entry),
-            );
-            p.rows.push(bind(&st.inbox_put, &values)?);
-        }
-        for ((app, user), head) in &f.heads {
-            let values = (
-                app.as_str(),
-                user.as_str(),
-                big(head.seq)?,
-                big(head.cursor)?,
-            );
-            p.pointers.push(bind(&st.inbox_head_put, &values)?);
-        }
-        let mut timeline_buckets = HashSet::new();
-        for ((app, conv, conv_seq), message) in &f.timeline {
-            let bucket = big(buckets::of(*conv_seq, buckets::TIMELINE))?;
-            if timeline_buckets.insert((app, conv, bucket)) {
-                let values = (app.as_str(), conv.as_str(), bucket);
-                p.directories.push(bind(&st.timeline_bucket_put, &values)?);
-            }
-            let values = (
-                app.as_str(),
-                conv.as_str(),
-                bucket,
-                big(*conv_seq)?,
-                encode(message),
-            );
-            p.rows.push(bind(&st.timeline_put, &values)?);
-        }
-        for ((app, user, conv), row) in &f.convs {
-            let values = (app.as_str(), user.as_str(), conv.as_str(), encode(row));
-            p.rows.push(bind(&st.conversation_put, &values)?);
-        }
-        let mut user_buckets = HashSet::new();
-        for (key, row) in &f.users {
-            let (app, user) = key;
-            let cursor = big(row.cursor)?;
-            let old = stored.users.get(key).cloned().flatten().map(|r| r.cursor);
-            // Same cursor: the entry stays. Deleting and re-inserting it at one timestamp
-            // would lose it (a tombstone wins a tie).
-            if let Some(old) = old.filter(|old| *old != row.cursor) {
-                let values = (
-                    cursor,
-                    app.as_str(),
-                    big(buckets::of(old, buckets::USERS_BY_CURSOR))?,
-                    big(old)?,
-                );
-                p.rows.push(bind(&st.user_cursor_delete, &values)?);
-            }
-            let bucket = big(buckets::of(row.cursor, buckets::USERS_BY_CURSOR))?;
-            if user_buckets.insert((app, bucket)) {
-                p.directories
-                    .push(bind(&st.user_bucket_put, &(app.as_str(), bucket))?);
-            }
-            let values = (app.as_str(), bucket, cursor, user.as_str(), cursor);
-            p.rows.push(bind(&st.user_cursor_put, &values)?);
-            let values = (app.as_str(), user.as_str(), encode(row), cursor);
-            p.pointers.push(bind(&st.user_put, &values)?);
-        }
-        for ((app, user, other), row) in &f.relations {
-            let values = (
-                app.as_str(),
-                user.as_str(),
-                other.as_str(),
-                encode(row),
-                big(row.cursor)?,
-            );
-            p.rows.push(bind(&st.relation_put, &values)?);
-        }
-        for ((app, group), row) in &f.groups {
-            let values = (app.as_str(), group.as_str(), encode(row), big(row.cursor)?);
-            p.rows.push(bind(&st.group_put, &values)?);
-        }
-        for ((app, group, user), (cursor, member)) in &f.members {
-            let cursor = big(*cursor)?;
-            p.rows.push(match member {
-                Some(member) => {
-                    let values = (
-                        app.as_str(),
-                        group.as_str(),
-                        user.as_str(),
-                        encode(member),
-                        cursor,
-                    );
-                    bind(&st.member_put, &values)?
-                }
-                None => {
-                    let values = (cursor, app.as_str(), group.as_str(), user.as_str());
-                    bind(&st.member_delete, &values)?
-                }
-            });
-        }
-        for ((app, user, group), row) in &f.user_groups {
-            let values = (
-                app.as_str(),
-                user.as_str(),
-                group.as_str(),
-                encode(row),
-                big(row.cursor)?,
-            );
-            p.rows.push(bind(&st.user_group_put, &values)?);
-        }
-        Ok(p)
+    /// Binds planned writes to their prepared statements.
+    fn bind_all(&self, writes: &[RowWrite]) -> StoreResult<Vec<BoundStatement>> {
+        writes
+            .iter()
+            .map(|w| bind(self.inner.st.get(w.stmt), &w.bound()))
+            .collect()
     }
 
     /// Applies `writes`, then sets `projection`'s checkpoint to `through_seq`.
@@ -472,27 +632,24 @@ impl ScyllaStore {
     ) -> StoreResult<Vec<Delivery>> {
         let _guard = self.inner.apply_lock.lock().await;
         let stored = self.read_stored(reads_of(&writes)).await?;
-        let mut folded = fold(&stored, writes);
-        let deliveries = std::mem::take(&mut folded.deliveries);
-        let phases = self.phases(&stored, folded)?;
-        self.write_all(phases.directories).await?;
-        self.write_all(phases.rows).await?;
-        self.write_all(phases.pointers).await?;
+        let plan = plan(&stored, projection, through_seq, writes)?;
+        self.write_all(self.bind_all(&plan.directories)?).await?;
+        self.write_all(self.bind_all(&plan.rows)?).await?;
+        self.write_all(self.bind_all(&plan.pointers)?).await?;
         // Only after every row it covers succeeded.
-        let checkpoint = bind(
-            &self.inner.st.checkpoint_put,
-            &(projection, big(through_seq)?),
-        )?;
-        self.write_all(vec![checkpoint]).await?;
-        Ok(deliveries)
+        self.write_all(self.bind_all(std::slice::from_ref(&plan.checkpoint))?)
+            .await?;
+        Ok(plan.deliveries)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tidings_domain::event::UserProfile;
+    use tidings_domain::group::{JoinPolicy, Role};
     use tidings_domain::{Body, MessageId, Recipient};
-    use tidings_store::{EntryItem, MessageView};
+    use tidings_store::{Diffusion, EntryItem, MessageView, RelationPatch, SystemNotice};
 
     fn app() -> AppId {
         AppId::parse("demo").unwrap()
@@ -599,5 +756,765 @@ mod tests {
         let reads = reads_of(&[deliver("bob", 1), deliver("bob", 2), deliver("carol", 2)]);
         assert_eq!(reads.heads.len(), 2);
         assert!(reads.convs.is_empty() && reads.users.is_empty() && reads.relations.is_empty());
+    }
+
+    // Timestamps: every planned write is stamped with its stream sequence.
+
+    fn notice(to: &str, text: &str, cursor: u64) -> Write {
+        Write::Deliver {
+            app: app(),
+            user: user(to),
+            ts: cursor as i64,
+            item: EntryItem::System(SystemNotice {
+                msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
+                body: Body::Text { text: text.into() },
+            }),
+            cursor,
+        }
+    }
+
+    /// The writes of one direct message, the event at `cursor`.
+    fn message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
+        let (from, to) = (user(from), user(to));
+        let view = MessageView {
+            conv: ConvId::direct(&from, &to),
+            conv_seq,
+            msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
+            from: from.clone(),
+            to: Recipient::User(to.clone()),
+            body: Body::Text {
+                text: format!("m{cursor}"),
+            },
+            mentions: Vec::new(),
+            mention_all: false,
+        };
+        let ts = cursor as i64;
+        let mut writes = vec![Write::Timeline {
+            app: app(),
+            ts,
+            message: view.clone(),
+        }];
+        let mut to_users = vec![from.clone()];
+        if to != from {
+            to_users.push(to);
+        }
+        for u in to_users {
+            writes.push(Write::Deliver {
+                app: app(),
+                user: u.clone(),
+                ts,
+                item: EntryItem::Message(view.clone()),
+                cursor,
+            });
+            writes.push(Write::ConversationMessage {
+                app: app(),
+                user: u,
+                ts,
+                message: view.clone(),
+            });
+        }
+        writes
+    }
+
+    /// `reader` reads its direct conversation with `peer` up to `conv_seq`, with receipts.
+    fn read(reader: &str, peer: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
+        vec![
+            Write::ConversationRead {
+                app: app(),
+                user: user(reader),
+                conv: ConvId::direct(&user(reader), &user(peer)),
+                conv_seq,
+            },
+            notice(reader, "read", cursor),
+            notice(peer, "read", cursor),
+        ]
+    }
+
+    fn put_user(id: &str, cursor: u64) -> Write {
+        Write::PutUser {
+            profile: UserProfile {
+                app: app(),
+                user: user(id),
+                name: format!("{id} {cursor}"),
+                avatar_url: None,
+                extra: None,
+                version: cursor,
+                ts: cursor as i64,
+            },
+            cursor,
+        }
+    }
+
+    fn put_group(id: &str, cursor: u64) -> Write {
+        let group = GroupId::parse(id).unwrap();
+        Write::PutGroup {
+            app: app(),
+            row: GroupRow {
+                conv: ConvId::group(&group),
+                group,
+                name: format!("{id} {cursor}"),
+                avatar_url: None,
+                intro: None,
+                join_policy: JoinPolicy::Open,
+                owner: user("alice"),
+                member_count: 1,
+                muted_all: false,
+                announcement: None,
+                dismissed: false,
+                diffusion: Diffusion::Write,
+                created_at: 1,
+                cursor,
+            },
+        }
+    }
+
+    fn put_member(group: &str, id: &str, cursor: u64) -> Write {
+        Write::PutMember {
+            app: app(),
+            group: GroupId::parse(group).unwrap(),
+            member: MemberRow {
+                user: user(id),
+                role: Role::Member,
+                muted: cursor.is_multiple_of(2),
+                joined_at: cursor as i64,
+            },
+            cursor,
+        }
+    }
+
+    fn remove_member(group: &str, id: &str, cursor: u64) -> Write {
+        Write::RemoveMember {
+            app: app(),
+            group: GroupId::parse(group).unwrap(),
+            user: user(id),
+            cursor,
+        }
+    }
+
+    fn relation(owner: &str, other: &str, cursor: u64) -> Write {
+        Write::Relation {
+            app: app(),
+            user: user(owner),
+            other: user(other),
+            patch: RelationPatch {
+                friend: Some(cursor.is_multiple_of(2)),
+                ..Default::default()
+            },
+            ts: cursor as i64,
+            cursor,
+        }
+    }
+
+    #[test]
+    fn every_row_is_stamped_with_a_stream_sequence() {
+        let mut stored = Stored::default();
+        // alice has a change-feed entry at 3 that her profile change moves.
+        let mut alice = match put_user("alice", 3) {
+            Write::PutUser { profile, cursor } => UserRow {
+                profile,
+                deactivated: false,
+                token_epoch: 0,
+                cursor,
+            },
+            _ => unreachable!(),
+        };
+        alice.cursor = 3;
+        stored
+            .users
+            .insert((app(), user("alice")), Some(alice.clone()));
+        stored
+            .heads
+            .insert((app(), user("bob")), Head { seq: 4, cursor: 9 });
+        let mut writes = message("alice", "bob", 1, 10);
+        writes.push(notice("bob", "first", 11));
+        writes.push(notice("bob", "second", 11));
+        writes.extend(read("bob", "alice", 1, 12));
+        writes.push(put_user("alice", 13));
+        writes.push(relation("alice", "bob", 14));
+        writes.push(put_group("team", 15));
+        writes.push(put_member("team", "alice", 15));
+        writes.push(remove_member("team", "bob", 16));
+        let through: i64 = 20;
+        let p = plan(&stored, "inbox.p0of2", 20, writes).unwrap();
+        let all: Vec<&RowWrite> = p
+            .directories
+            .iter()
+            .chain(&p.rows)
+            .chain(&p.pointers)
+            .chain([&p.checkpoint])
+            .collect();
+        let stamps = |stmt: Stmt| -> Vec<i64> {
+            all.iter()
+                .filter(|w| w.stmt == stmt)
+                .map(|w| w.ts)
+                .collect()
+        };
+        // Inbox entries: their delivery's cursor (bob: 10, both entries of 11, 12; alice: 10,
+        // 12); heads: the cursor of the user's last delivery.
+        let mut inbox = stamps(Stmt::inbox_put);
+        inbox.sort();
+        assert_eq!(inbox, [10, 10, 11, 11, 12, 12]);
+        assert_eq!(stamps(Stmt::inbox_head_put), [12, 12]);
+        // Rows without a cursor of their own: the batch's through_seq.
+        assert_eq!(stamps(Stmt::timeline_put), [through]);
+        assert_eq!(stamps(Stmt::timeline_bucket_put), [through]);
+        assert_eq!(stamps(Stmt::conversation_put), [through, through]);
+        assert_eq!(stamps(Stmt::user_bucket_put), [through]);
+        assert_eq!(stamps(Stmt::checkpoint_put), [through]);
+        // Rows with a cursor: the cursor of their last change.
+        assert_eq!(stamps(Stmt::user_cursor_delete), [13]);
+        assert_eq!(stamps(Stmt::user_cursor_put), [13]);
+        assert_eq!(stamps(Stmt::user_put), [13]);
+        assert_eq!(stamps(Stmt::relation_put), [14]);
+        assert_eq!(stamps(Stmt::group_put), [15]);
+        assert_eq!(stamps(Stmt::member_put), [15]);
+        assert_eq!(stamps(Stmt::member_delete), [16]);
+        let mut user_groups = stamps(Stmt::user_group_put);
+        user_groups.sort();
+        assert_eq!(user_groups, [15, 16]);
+        // Nothing is stamped past the batch, and every write statement but the devices'
+        // (acknowledged seqs, outside apply) is planned here.
+        assert!(all.iter().all(|w| w.ts <= through));
+        let planned: BTreeSet<Stmt> = all.iter().map(|w| w.stmt).collect();
+        let writes: BTreeSet<Stmt> = Stmt::ALL
+            .iter()
+            .copied()
+            .filter(|s| !s.cql().starts_with("SELECT") && *s != Stmt::device_put)
+            .collect();
+        assert_eq!(planned, writes);
+        // The timestamp goes where the CQL names it.
+        let delete = all.iter().find(|w| w.stmt == Stmt::member_delete).unwrap();
+        assert_eq!(delete.bound()[0], CqlValue::BigInt(16));
+        assert_eq!(p.checkpoint.bound().last(), Some(&CqlValue::BigInt(20)));
+    }
+
+    /// A model of the tables as Scylla reconciles them: each INSERT writes a row marker and its
+    /// cells, each DELETE a row tombstone, at the write's timestamp; the highest timestamp wins
+    /// per cell; at equal timestamps a tombstone wins, then the larger value (bytewise). Writes
+    /// are executed from their CQL text and the migrations' primary keys.
+    mod lww {
+        use super::super::{Head, RowWrite, Stored};
+        use crate::schema::{Table, list, restrictions, tables, tokens};
+        use crate::statements::with_keyspace;
+        use crate::store::decode;
+        use scylla::value::CqlValue;
+        use std::collections::BTreeMap;
+
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+        pub(crate) enum V {
+            Int(i64),
+            Text(String),
+            Blob(Vec<u8>),
+        }
+
+        impl V {
+            fn of(value: &CqlValue) -> V {
+                match value {
+                    CqlValue::BigInt(n) => V::Int(*n),
+                    CqlValue::Text(s) => V::Text(s.clone()),
+                    CqlValue::Blob(b) => V::Blob(b.clone()),
+                    other => panic!("unexpected value {other:?}"),
+                }
+            }
+
+            /// The serialized value, as Scylla compares it on a timestamp tie.
+            fn bytes(&self) -> Vec<u8> {
+                match self {
+                    V::Int(n) => n.to_be_bytes().to_vec(),
+                    V::Text(s) => s.as_bytes().to_vec(),
+                    V::Blob(b) => b.clone(),
+                }
+            }
+
+            fn int(&self) -> u64 {
+                match self {
+                    V::Int(n) => u64::try_from(*n).unwrap(),
+                    other => panic!("not a bigint: {other:?}"),
+                }
+            }
+        }
+
+        #[derive(Debug, Clone, Default)]
+        struct Row {
+            tombstone: Option<i64>,
+            marker: Option<i64>,
+            cells: BTreeMap<String, (i64, V)>,
+        }
+
+        /// Visible rows: (table, primary key values) -> column -> value.
+        pub(crate) type State = BTreeMap<(String, Vec<V>), BTreeMap<String, V>>;
+
+        pub(crate) struct Tables {
+            schema: BTreeMap<String, Table>,
+            rows: BTreeMap<(String, Vec<V>), Row>,
+        }
+
+        impl Tables {
+            pub(crate) fn new() -> Self {
+                Self {
+                    schema: tables(),
+                    rows: BTreeMap::new(),
+                }
+            }
+
+            fn key(&self, table: &str, columns: &BTreeMap<String, V>) -> Vec<V> {
+                let t = &self.schema[table];
+                t.partition
+                    .iter()
+                    .chain(&t.clustering)
+                    .map(|c| columns[c].clone())
+                    .collect()
+            }
+
+            pub(crate) fn execute(&mut self, w: &RowWrite) {
+                let cql = with_keyspace(w.stmt.cql(), "ks");
+                let t = tokens(&cql);
+                let bound: Vec<V> = w.bound().iter().map(V::of).collect();
+                let markers = t.iter().filter(|t| *t == "?").count();
+                assert_eq!(
+                    markers,
+                    bound.len(),
+                    "{}: one value per marker",
+                    w.stmt.name()
+                );
+                let table = t[2].strip_prefix("ks.").unwrap().to_owned();
+                match t[0].as_str() {
+                    "INSERT" => {
+                        let (columns, _) = list(&t, 3);
+                        let columns: BTreeMap<String, V> = columns
+                            .into_iter()
+                            .map(|c| c[0].clone())
+                            .zip(bound.iter().cloned())
+                            .collect();
+                        let ts = w.ts;
+                        assert_eq!(bound.last(), Some(&V::Int(ts)), "timestamp last");
+                        let key = self.key(&table, &columns);
+                        let schema = &self.schema[&table];
+                        let keys: Vec<&String> =
+                            schema.partition.iter().chain(&schema.clustering).collect();
+                        let row = self.rows.entry((table.clone(), key)).or_default();
+                        row.marker = row.marker.max(Some(ts));
+                        for (column, value) in columns {
+                            if keys.contains(&&column) {
+                                continue;
+                            }
+                            let wins = match row.cells.get(&column) {
+                                None => true,
+                                Some((at, old)) => {
+                                    ts > *at || (ts == *at && value.bytes() > old.bytes())
+                                }
+                            };
+                            if wins {
+                                row.cells.insert(column, (ts, value));
+                            }
+                        }
+                    }
+                    "DELETE" => {
+                        let ts = w.ts;
+                        assert_eq!(bound[0], V::Int(ts), "timestamp first");
+                        let columns: BTreeMap<String, V> = restrictions(&t)
+                            .into_iter()
+                            .map(|(c, _)| c)
+                            .zip(bound[1..].iter().cloned())
+                            .collect();
+                        let key = self.key(&table, &columns);
+                        let row = self.rows.entry((table, key)).or_default();
+                        row.tombstone = row.tombstone.max(Some(ts));
+                    }
+                    other => panic!("not a write: {other}"),
+                }
+            }
+
+            fn visible(row: &Row) -> Option<BTreeMap<String, V>> {
+                let dead = row.tombstone.unwrap_or(i64::MIN);
+                let cells: BTreeMap<String, V> = row
+                    .cells
+                    .iter()
+                    .filter(|(_, (at, _))| *at > dead)
+                    .map(|(c, (_, v))| (c.clone(), v.clone()))
+                    .collect();
+                (row.marker.is_some_and(|m| m > dead) || !cells.is_empty()).then_some(cells)
+            }
+
+            pub(crate) fn get(&self, table: &str, key: &[&str]) -> Option<BTreeMap<String, V>> {
+                let key = key.iter().map(|k| V::Text((*k).to_owned())).collect();
+                Self::visible(self.rows.get(&(table.to_owned(), key))?)
+            }
+
+            pub(crate) fn state(&self) -> State {
+                self.rows
+                    .iter()
+                    .filter_map(|(k, row)| Some((k.clone(), Self::visible(row)?)))
+                    .collect()
+            }
+
+            pub(crate) fn checkpoint(&self, projection: &str) -> u64 {
+                self.get("checkpoints", &[projection])
+                    .map_or(0, |row| row["seq"].int())
+            }
+
+            fn data<T: serde::de::DeserializeOwned>(&self, table: &str, key: &[&str]) -> Option<T> {
+                let row = self.get(table, key)?;
+                match &row["data"] {
+                    V::Blob(b) => Some(decode(b).unwrap()),
+                    other => panic!("not a blob: {other:?}"),
+                }
+            }
+
+            /// What `read_stored` reads, from the model.
+            pub(crate) fn stored(&self, reads: super::super::Reads) -> Stored {
+                let mut s = Stored::default();
+                for (app, user) in reads.heads {
+                    let head = self
+                        .get("inbox_head", &[app.as_str(), user.as_str()])
+                        .map_or(Head::default(), |row| Head {
+                            seq: row["seq"].int(),
+                            cursor: row["cursor"].int(),
+                        });
+                    s.heads.insert((app, user), head);
+                }
+                for (app, user, conv) in reads.convs {
+                    let row = self.data(
+                        "conversations",
+                        &[app.as_str(), user.as_str(), conv.as_str()],
+                    );
+                    s.convs.insert((app, user, conv), row);
+                }
+                for (app, user) in reads.users {
+                    let row = self.data("users", &[app.as_str(), user.as_str()]);
+                    s.users.insert((app, user), row);
+                }
+                for (app, user, other) in reads.relations {
+                    let row =
+                        self.data("relations", &[app.as_str(), user.as_str(), other.as_str()]);
+                    s.relations.insert((app, user, other), row);
+                }
+                s
+            }
+        }
+    }
+
+    use lww::Tables;
+
+    /// A stream of events (sequence, writes) mixing every kind of write, drawn from `seed`,
+    /// with what the domain guarantees: read markers only for messages already sent, status
+    /// changes only for registered users.
+    fn stream(seed: u64, len: u64) -> Vec<(u64, Vec<Write>)> {
+        let people = ["alice", "bob", "carol"];
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut conv_seqs: BTreeMap<ConvId, u64> = BTreeMap::new();
+        let mut registered = BTreeSet::new();
+        (1..=len)
+            .map(|seq| {
+                let a = people[next(3) as usize];
+                let b = people[next(3) as usize];
+                let writes = match next(9) {
+                    0..=2 => {
+                        let last = conv_seqs
+                            .entry(ConvId::direct(&user(a), &user(b)))
+                            .or_default();
+                        *last += 1;
+                        message(a, b, *last, seq)
+                    }
+                    3 => {
+                        let last = conv_seqs
+                            .get(&ConvId::direct(&user(a), &user(b)))
+                            .copied()
+                            .unwrap_or(0);
+                        if a == b || last == 0 {
+                            vec![notice(a, "nothing to read", seq)]
+                        } else {
+                            read(a, b, 1 + next(last), seq)
+                        }
+                    }
+                    4 => (0..1 + next(3))
+                        .map(|i| notice(a, &format!("notice {i}"), seq))
+                        .collect(),
+                    5 if next(2) == 0 || !registered.contains(a) => {
+                        registered.insert(a);
+                        vec![put_user(a, seq)]
+                    }
+                    5 => vec![Write::UserStatus {
+                        app: app(),
+                        user: user(a),
+                        deactivated: Some(next(2) == 0),
+                        token_epoch: Some(seq),
+                        cursor: seq,
+                    }],
+                    6 => vec![relation(a, b, seq)],
+                    7 => vec![put_group("team", seq), put_member("team", a, seq)],
+                    _ => vec![remove_member("team", a, seq), notice(b, "left", seq)],
+                };
+                (seq, writes)
+            })
+            .collect()
+    }
+
+    fn writes_in(events: &[(u64, Vec<Write>)], after: u64, through: u64) -> Vec<Write> {
+        events
+            .iter()
+            .filter(|(seq, _)| *seq > after && *seq <= through)
+            .flat_map(|(_, writes)| writes.clone())
+            .collect()
+    }
+
+    /// Plans the batch of events `after + 1 ..= through` on the rows the model holds now.
+    fn plan_on(
+        db: &Tables,
+        events: &[(u64, Vec<Write>)],
+        projection: &str,
+        after: u64,
+        through: u64,
+    ) -> Plan {
+        let writes = writes_in(events, after, through);
+        let stored = db.stored(reads_of(&writes));
+        plan(&stored, projection, through, writes).unwrap()
+    }
+
+    fn phases(p: &Plan) -> [Vec<RowWrite>; 4] {
+        [
+            p.directories.clone(),
+            p.rows.clone(),
+            p.pointers.clone(),
+            vec![p.checkpoint.clone()],
+        ]
+    }
+
+    fn land(db: &mut Tables, p: &Plan) {
+        for phase in phases(p) {
+            for w in &phase {
+                db.execute(w);
+            }
+        }
+    }
+
+    /// A projector: from the model's checkpoint, batches of `size` events up to `end`, each
+    /// read, planned and written whole.
+    fn run(db: &mut Tables, events: &[(u64, Vec<Write>)], size: u64, end: u64) {
+        let mut at = db.checkpoint("inbox");
+        while at < end {
+            let through = (at + size).min(end);
+            let p = plan_on(db, events, "inbox", at, through);
+            land(db, &p);
+            at = through;
+        }
+        assert_eq!(db.checkpoint("inbox"), end);
+    }
+
+    /// The rows one projector leaves after `end` events in batches of one.
+    fn reference(events: &[(u64, Vec<Write>)], end: u64) -> lww::State {
+        let mut db = Tables::new();
+        run(&mut db, events, 1, end);
+        db.state()
+    }
+
+    fn inbox_seqs(state: &lww::State, who: &str) -> Vec<u64> {
+        state
+            .keys()
+            .filter(|(table, key)| table == "inbox" && key[1] == lww::V::Text(who.to_owned()))
+            .map(|(_, key)| match key[3] {
+                lww::V::Int(n) => n as u64,
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    /// Panics with the rows that differ, blobs decoded.
+    #[track_caller]
+    fn assert_same(actual: &lww::State, expected: &lww::State, context: &str) {
+        if actual == expected {
+            return;
+        }
+        let show = |row: Option<&BTreeMap<String, lww::V>>| -> String {
+            let Some(row) = row else {
+                return "no row".into();
+            };
+            row.iter()
+                .map(|(c, v)| match v {
+                    lww::V::Blob(b) => {
+                        let json: serde_json::Value = rmp_serde::from_slice(b).unwrap();
+                        format!("{c}={json}")
+                    }
+                    other => format!("{c}={other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let keys: BTreeSet<_> = actual.keys().chain(expected.keys()).collect();
+        let diff: Vec<String> = keys
+            .into_iter()
+            .filter(|k| actual.get(*k) != expected.get(*k))
+            .map(|k| {
+                format!(
+                    "{k:?}\n    got:      {}\n    expected: {}",
+                    show(actual.get(k)),
+                    show(expected.get(k))
+                )
+            })
+            .collect();
+        panic!("{context}: {} rows differ\n{}", diff.len(), diff.join("\n"));
+    }
+
+    const SEEDS: u64 = 40;
+    const EVENTS: u64 = 60;
+
+    #[test]
+    fn batch_boundaries_do_not_change_the_rows() {
+        for seed in 0..SEEDS {
+            let events = stream(seed, EVENTS);
+            let expected = reference(&events, EVENTS);
+            // Sanity: every user's inbox is gapless, 1..=n.
+            for who in ["alice", "bob", "carol"] {
+                let seqs = inbox_seqs(&expected, who);
+                assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+            }
+            for size in [2, 7, EVENTS] {
+                let mut db = Tables::new();
+                run(&mut db, &events, size, EVENTS);
+                assert_same(
+                    &db.state(),
+                    &expected,
+                    &format!("seed {seed}, batches of {size}"),
+                );
+            }
+        }
+    }
+
+    /// A batch that crashed part way (every earlier phase written, a part of its own) is
+    /// applied again from the checkpoint by the next owner, with other batch boundaries.
+    #[test]
+    fn a_batch_cut_short_and_repeated_with_other_boundaries_converges() {
+        for seed in 0..SEEDS {
+            let events = stream(seed, EVENTS);
+            let expected = reference(&events, EVENTS);
+            for (crash_phase, kept) in [(1, 0), (1, 3), (2, 0), (2, 2), (2, 1)] {
+                let mut db = Tables::new();
+                run(&mut db, &events, 5, 20);
+                let p = plan_on(&db, &events, "inbox", 20, 33);
+                for (i, phase) in phases(&p).into_iter().enumerate() {
+                    match i.cmp(&crash_phase) {
+                        std::cmp::Ordering::Less => phase.iter().for_each(|w| db.execute(w)),
+                        // Every `kept`-th write of the phase landed (all but the checkpoint).
+                        std::cmp::Ordering::Equal if kept > 0 => {
+                            phase.iter().step_by(kept).for_each(|w| db.execute(w))
+                        }
+                        _ => {}
+                    }
+                }
+                assert_eq!(db.checkpoint("inbox"), 20);
+                run(&mut db, &events, 3, EVENTS);
+                let context = format!("seed {seed}, crash in phase {crash_phase}, every {kept}th");
+                assert_same(&db.state(), &expected, &context);
+            }
+        }
+    }
+
+    /// An instance whose lease lapsed inside a store call writes its batch late, after the
+    /// next owner has applied the same events (and possibly more) with other boundaries.
+    #[test]
+    fn a_late_batch_from_the_previous_owner_changes_nothing() {
+        for seed in 0..SEEDS {
+            let events = stream(seed, EVENTS);
+            let expected = reference(&events, EVENTS);
+            // The new owner is at 26 (behind the late batch's 30) or at 44 (past it).
+            for lands_at in [26, 44] {
+                let mut db = Tables::new();
+                run(&mut db, &events, 4, 20);
+                let late = plan_on(&db, &events, "inbox", 20, 30);
+                run(&mut db, &events, 3, 23);
+                run(&mut db, &events, 3, lands_at);
+                land(&mut db, &late);
+                assert_eq!(db.checkpoint("inbox"), lands_at.max(30));
+                run(&mut db, &events, 4, EVENTS);
+                assert_same(
+                    &db.state(),
+                    &expected,
+                    &format!("seed {seed}, late at {lands_at}"),
+                );
+            }
+        }
+    }
+
+    /// A new partition layout starts from an older checkpoint and replays what is stored.
+    #[test]
+    fn a_replay_from_an_older_checkpoint_changes_nothing() {
+        for seed in 0..SEEDS {
+            let events = stream(seed, EVENTS);
+            let expected = reference(&events, EVENTS);
+            let mut db = Tables::new();
+            run(&mut db, &events, 6, EVENTS);
+            let mut at = 0;
+            while at < EVENTS {
+                let through = (at + 5).min(EVENTS);
+                let p = plan_on(&db, &events, "inbox.p0of2", at, through);
+                land(&mut db, &p);
+                at = through;
+            }
+            let mut state = db.state();
+            state.retain(|(table, key), _| {
+                !(table == "checkpoints" && key[0] == lww::V::Text("inbox.p0of2".into()))
+            });
+            assert_same(&state, &expected, &format!("seed {seed}"));
+            assert_eq!(db.checkpoint("inbox.p0of2"), EVENTS);
+        }
+    }
+
+    /// The failure the stream stamps remove: the previous owner's clock ahead of the new
+    /// owner's. With clock timestamps the new owner's inbox heads lose to the old ones, its
+    /// next batches number from a stale head and reuse seqs; with stream stamps the same
+    /// handover is exact.
+    #[test]
+    fn a_clock_behind_the_previous_owner_would_reuse_inbox_seqs() {
+        let events = stream(7, EVENTS);
+        let expected = reference(&events, EVENTS);
+        let handover = |clocks: Option<(i64, i64)>| {
+            let mut db = Tables::new();
+            let mut at = 0;
+            let mut tick = 0;
+            while at < EVENTS {
+                let through = (at + 4).min(EVENTS);
+                let mut p = plan_on(&db, &events, "inbox", at, through);
+                if let Some((old_owner, new_owner)) = clocks {
+                    let clock = if at < 24 { old_owner } else { new_owner };
+                    for w in p
+                        .directories
+                        .iter_mut()
+                        .chain(&mut p.rows)
+                        .chain(&mut p.pointers)
+                        .chain([&mut p.checkpoint])
+                    {
+                        tick += 1;
+                        w.ts = clock + tick;
+                    }
+                }
+                land(&mut db, &p);
+                at = through;
+            }
+            db.state()
+        };
+        assert_eq!(handover(None), expected);
+        // The new owner's clock one second behind: rows the old owner wrote stop changing.
+        let skewed = handover(Some((1_750_000_000_000_000, 1_749_999_999_000_000)));
+        assert_ne!(skewed, expected);
+        let heads = |state: &lww::State| -> Vec<lww::V> {
+            state
+                .iter()
+                .filter(|((table, _), _)| table == "inbox_head")
+                .map(|(_, row)| row["seq"].clone())
+                .collect()
+        };
+        assert_ne!(
+            heads(&skewed),
+            heads(&expected),
+            "heads stuck at the handover"
+        );
     }
 }

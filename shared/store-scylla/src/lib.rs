@@ -24,10 +24,12 @@ use tidings_store::{Delivery, ProjectionStore, Write};
 
 impl ProjectionStore for ScyllaStore {
     async fn checkpoint(&self, projection: &str) -> StoreResult<u64> {
-        let row: Option<(i64,)> = self
+        let row: Option<(i64, Option<i64>)> = self
             .first(&self.inner.st.checkpoint_get, (projection,))
             .await?;
-        row.map_or(Ok(0), |(seq,)| store::seq(seq))
+        row.map_or(Ok(0), |(seq, written_at)| {
+            store::checkpoint(projection, seq, written_at)
+        })
     }
 
     async fn apply(

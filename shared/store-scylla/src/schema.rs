@@ -11,15 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 const KS: &str = "ks";
 
 #[derive(Debug, Default)]
-struct Table {
-    columns: BTreeSet<String>,
-    partition: Vec<String>,
-    clustering: Vec<String>,
+pub(crate) struct Table {
+    pub(crate) columns: BTreeSet<String>,
+    pub(crate) partition: Vec<String>,
+    pub(crate) clustering: Vec<String>,
     /// Clustering column -> "ASC" | "DESC".
     order: BTreeMap<String, String>,
 }
 
-fn tokens(cql: &str) -> Vec<String> {
+/// The words, operators and punctuation of a CQL statement.
+pub(crate) fn tokens(cql: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut chars = cql.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -56,7 +57,7 @@ fn tokens(cql: &str) -> Vec<String> {
 }
 
 /// Identifiers between a `(` at `from` and its matching `)`, split at top-level commas.
-fn list(tokens: &[String], from: usize) -> (Vec<Vec<String>>, usize) {
+pub(crate) fn list(tokens: &[String], from: usize) -> (Vec<Vec<String>>, usize) {
     assert_eq!(tokens[from], "(");
     let (mut depth, mut items, mut item) = (0, Vec::new(), Vec::new());
     for (i, t) in tokens.iter().enumerate().skip(from) {
@@ -82,7 +83,8 @@ fn list(tokens: &[String], from: usize) -> (Vec<Vec<String>>, usize) {
     panic!("unbalanced parentheses");
 }
 
-fn tables() -> BTreeMap<String, Table> {
+/// The tables the migrations create, by name.
+pub(crate) fn tables() -> BTreeMap<String, Table> {
     let mut out = BTreeMap::new();
     for migration in migrations().unwrap() {
         for statement in migration.statements(KS, DEFAULT_REPLICATION).unwrap() {
@@ -132,7 +134,7 @@ fn tables() -> BTreeMap<String, Table> {
 }
 
 /// `column op ?` restrictions after `WHERE`, up to ORDER/LIMIT/end.
-fn restrictions(t: &[String]) -> Vec<(String, String)> {
+pub(crate) fn restrictions(t: &[String]) -> Vec<(String, String)> {
     let Some(at) = t.iter().position(|t| t == "WHERE") else {
         return Vec::new();
     };
@@ -149,6 +151,19 @@ fn restrictions(t: &[String]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The columns a select list reads: `a, b` or `WRITETIME(a)` (the write time of column `a`).
+fn selected_columns(list: &[String]) -> Vec<String> {
+    list.split(|t| t == ",")
+        .map(|item| match item {
+            [column] => column.clone(),
+            [f, open, column, close] if f == "WRITETIME" && open == "(" && close == ")" => {
+                column.clone()
+            }
+            other => panic!("unexpected select item {other:?}"),
+        })
+        .collect()
 }
 
 fn table_of<'a>(
@@ -179,11 +194,7 @@ fn every_statement_fits_the_migrated_tables() {
                 let (table, table_name) = table_of(&tables, name, &t[from + 1]);
                 used.insert(table_name.clone());
                 let distinct = t[1] == "DISTINCT";
-                let selected: Vec<String> = t[1 + usize::from(distinct)..from]
-                    .iter()
-                    .filter(|t| *t != ",")
-                    .cloned()
-                    .collect();
+                let selected = selected_columns(&t[1 + usize::from(distinct)..from]);
                 for column in &selected {
                     assert!(table.columns.contains(column), "{name}: {column}");
                 }
@@ -289,6 +300,8 @@ fn the_parser_reads_keys_and_orders() {
     let (parts, _) = list(&t[2..], 0);
     assert_eq!(parts[0].join(" "), "( app , user_id , bucket )");
     assert_eq!(parts[1], ["seq"]);
+    let t = tokens("SELECT a, WRITETIME(b) FROM ks.t");
+    assert_eq!(selected_columns(&t[1..t.len() - 2]), ["a", "b"]);
     let t = tokens("SELECT a FROM ks.t WHERE app = ? AND seq > ? LIMIT ?");
     assert_eq!(
         restrictions(&t),

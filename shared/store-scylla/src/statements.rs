@@ -2,6 +2,10 @@
 //! from the configuration; all partition key values are bound, so each prepared statement
 //! routes to a replica of its partition (the default load balancing policy is token-aware).
 //! docs/scylla.md lists each one with its keys, consistency and idempotency.
+//!
+//! Every write binds its own timestamp (`USING TIMESTAMP ?`, last for an INSERT, first for a
+//! DELETE), a sequence number rather than a clock, so last-write-wins follows the stream
+//! whichever host writes; `apply.rs` says which sequence each table takes.
 
 use crate::error::ConnectError;
 use futures_util::future::try_join_all;
@@ -18,11 +22,47 @@ macro_rules! statements {
         /// Every statement by name, with `{{keyspace}}` unfilled.
         pub const CQL: &[(&str, &str)] = &[$((stringify!($name), $cql),)*];
 
+        /// A statement by name, for writes planned before they are bound (reads are listed
+        /// too, though only tests name them).
+        #[allow(non_camel_case_types, dead_code)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub(crate) enum Stmt {
+            $($name,)*
+        }
+
+        impl Stmt {
+            /// Every statement, in `CQL` order.
+            #[cfg(test)]
+            pub(crate) const ALL: &[Stmt] = &[$(Stmt::$name,)*];
+
+            /// The statement's name, as in `CQL`.
+            #[cfg(test)]
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Stmt::$name => stringify!($name),)*
+                }
+            }
+
+            /// The statement's CQL, with `{{keyspace}}` unfilled.
+            pub(crate) fn cql(self) -> &'static str {
+                match self {
+                    $(Stmt::$name => $cql,)*
+                }
+            }
+        }
+
         impl Statements {
             fn from_prepared(prepared: Vec<PreparedStatement>) -> Self {
                 let mut prepared = prepared.into_iter();
                 Self {
                     $($name: prepared.next().expect("one prepared statement per CQL entry"),)*
+                }
+            }
+
+            /// The prepared statement of `stmt`.
+            pub(crate) fn get(&self, stmt: Stmt) -> &PreparedStatement {
+                match stmt {
+                    $(Stmt::$name => &self.$name,)*
                 }
             }
         }
@@ -35,19 +75,19 @@ statements! {
     inbox_head_get = "SELECT seq, cursor FROM {{keyspace}}.inbox_head WHERE app = ? AND user_id = ?";
     /// One bucket of a user's inbox after a seq, ascending.
     inbox_after = "SELECT data FROM {{keyspace}}.inbox WHERE app = ? AND user_id = ? AND bucket = ? AND seq > ? LIMIT ?";
-    inbox_put = "INSERT INTO {{keyspace}}.inbox (app, user_id, bucket, seq, data) VALUES (?, ?, ?, ?, ?)";
-    inbox_head_put = "INSERT INTO {{keyspace}}.inbox_head (app, user_id, seq, cursor) VALUES (?, ?, ?, ?)";
+    inbox_put = "INSERT INTO {{keyspace}}.inbox (app, user_id, bucket, seq, data) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    inbox_head_put = "INSERT INTO {{keyspace}}.inbox_head (app, user_id, seq, cursor) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
 
     // Conversations and timelines.
     conversations_of = "SELECT data FROM {{keyspace}}.conversations WHERE app = ? AND user_id = ?";
     conversation_get = "SELECT data FROM {{keyspace}}.conversations WHERE app = ? AND user_id = ? AND conv_id = ?";
-    conversation_put = "INSERT INTO {{keyspace}}.conversations (app, user_id, conv_id, data) VALUES (?, ?, ?, ?)";
+    conversation_put = "INSERT INTO {{keyspace}}.conversations (app, user_id, conv_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     /// The timeline buckets of a conversation at or below a bucket, newest first.
     timeline_buckets_down = "SELECT bucket FROM {{keyspace}}.timeline_buckets WHERE app = ? AND conv_id = ? AND bucket <= ?";
     /// One timeline bucket before a conv_seq, newest first.
     timeline_before = "SELECT data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq < ? LIMIT ?";
-    timeline_bucket_put = "INSERT INTO {{keyspace}}.timeline_buckets (app, conv_id, bucket) VALUES (?, ?, ?)";
-    timeline_put = "INSERT INTO {{keyspace}}.timeline (app, conv_id, bucket, conv_seq, data) VALUES (?, ?, ?, ?, ?)";
+    timeline_bucket_put = "INSERT INTO {{keyspace}}.timeline_buckets (app, conv_id, bucket) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    timeline_put = "INSERT INTO {{keyspace}}.timeline (app, conv_id, bucket, conv_seq, data) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?";
 
     // Users.
     user_get = "SELECT data FROM {{keyspace}}.users WHERE app = ? AND user_id = ?";
@@ -56,7 +96,7 @@ statements! {
     user_buckets_up = "SELECT bucket FROM {{keyspace}}.users_by_cursor_buckets WHERE app = ? AND bucket >= ?";
     /// One users_by_cursor bucket after a cursor, ascending.
     users_by_cursor_after = "SELECT cursor, user_id FROM {{keyspace}}.users_by_cursor WHERE app = ? AND bucket = ? AND cursor > ? LIMIT ?";
-    user_bucket_put = "INSERT INTO {{keyspace}}.users_by_cursor_buckets (app, bucket) VALUES (?, ?)";
+    user_bucket_put = "INSERT INTO {{keyspace}}.users_by_cursor_buckets (app, bucket) VALUES (?, ?) USING TIMESTAMP ?";
     user_cursor_put = "INSERT INTO {{keyspace}}.users_by_cursor (app, bucket, cursor, user_id) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     user_cursor_delete = "DELETE FROM {{keyspace}}.users_by_cursor USING TIMESTAMP ? WHERE app = ? AND bucket = ? AND cursor = ?";
 
@@ -79,8 +119,8 @@ statements! {
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
     device_put = "INSERT INTO {{keyspace}}.devices (app, user_id, device, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
-    checkpoint_get = "SELECT seq FROM {{keyspace}}.checkpoints WHERE projection = ?";
-    checkpoint_put = "INSERT INTO {{keyspace}}.checkpoints (projection, seq) VALUES (?, ?)";
+    checkpoint_get = "SELECT seq, WRITETIME(seq) FROM {{keyspace}}.checkpoints WHERE projection = ?";
+    checkpoint_put = "INSERT INTO {{keyspace}}.checkpoints (projection, seq) VALUES (?, ?) USING TIMESTAMP ?";
 
     // Digest: list a table's partitions, then read each partition in clustering order.
     digest_inbox_partitions = "SELECT DISTINCT app, user_id, bucket FROM {{keyspace}}.inbox";
@@ -103,6 +143,14 @@ statements! {
     digest_members_rows = "SELECT user_id, data FROM {{keyspace}}.members WHERE app = ? AND group_id = ? ORDER BY user_id ASC";
     digest_user_groups_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.user_groups";
     digest_user_groups_rows = "SELECT group_id, data FROM {{keyspace}}.user_groups WHERE app = ? AND user_id = ? ORDER BY group_id ASC";
+}
+
+impl Stmt {
+    /// Whether a write binds its timestamp first (a DELETE: `DELETE FROM t USING TIMESTAMP ?
+    /// WHERE ...`) rather than last (an INSERT: `... VALUES (...) USING TIMESTAMP ?`).
+    pub(crate) fn timestamp_first(self) -> bool {
+        self.cql().starts_with("DELETE ")
+    }
 }
 
 /// Fills `{{keyspace}}` into a statement's CQL.
@@ -146,5 +194,56 @@ mod tests {
         }
         let names: std::collections::HashSet<&str> = CQL.iter().map(|(name, _)| *name).collect();
         assert_eq!(names.len(), CQL.len(), "statement names are unique");
+    }
+
+    #[test]
+    fn the_statement_enum_follows_the_list() {
+        assert_eq!(Stmt::ALL.len(), CQL.len());
+        for (stmt, (name, cql)) in Stmt::ALL.iter().zip(CQL) {
+            assert_eq!((stmt.name(), stmt.cql()), (*name, *cql));
+        }
+    }
+
+    /// No write takes the coordinator's or the client's clock: an INSERT ends in
+    /// `USING TIMESTAMP ?`, a DELETE names it between its table and WHERE, each exactly once
+    /// and bound (a literal would outrank or lose to every sequence), and nothing else goes in
+    /// the USING clause (no TTL).
+    #[test]
+    fn every_write_binds_its_timestamp() {
+        let mut writes = 0;
+        for stmt in Stmt::ALL {
+            let t = crate::schema::tokens(&with_keyspace(stmt.cql(), "ks"));
+            let name = stmt.name();
+            let using: Vec<usize> = (0..t.len()).filter(|&i| t[i] == "USING").collect();
+            let stamp = ["USING", "TIMESTAMP", "?"];
+            match t[0].as_str() {
+                "SELECT" => {
+                    assert!(using.is_empty(), "{name}: a read sets no timestamp");
+                    assert!(!stmt.timestamp_first(), "{name}");
+                    continue;
+                }
+                "INSERT" => {
+                    assert_eq!(using, [t.len() - 3], "{name}: one USING, at the end");
+                    assert_eq!(t[t.len() - 3..], stamp, "{name}");
+                    assert_eq!(t[t.len() - 4], ")", "{name}: right after VALUES (...)");
+                    assert!(!stmt.timestamp_first(), "{name}: INSERT binds it last");
+                }
+                "DELETE" => {
+                    // DELETE FROM ks.table USING TIMESTAMP ? WHERE ...
+                    assert_eq!(t[1], "FROM", "{name}: deletes whole rows");
+                    assert_eq!(using, [3], "{name}: one USING, after the table");
+                    assert_eq!(t[3..6], stamp, "{name}");
+                    assert_eq!(t[6], "WHERE", "{name}");
+                    assert!(stmt.timestamp_first(), "{name}: DELETE binds it first");
+                }
+                other => panic!("{name}: unexpected statement {other}"),
+            }
+            assert!(!t.iter().any(|t| t == "TTL"), "{name}: no TTL");
+            writes += 1;
+        }
+        // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
+        // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
+        // members (put and delete), user_groups, devices, checkpoints.
+        assert_eq!(writes, 16);
     }
 }

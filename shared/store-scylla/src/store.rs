@@ -8,7 +8,6 @@ use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::deserialize::row::DeserializeRow as DeserializeRowTrait;
-use scylla::policies::timestamp_generator::MonotonicTimestampGenerator;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::bound::BoundStatement;
 use scylla::statement::prepared::PreparedStatement;
@@ -33,9 +32,11 @@ pub(crate) struct Inner {
     pub(crate) apply_lock: tokio::sync::Mutex<()>,
 }
 
-/// A session on `config`'s contact points: token-aware default load balancing, `config`'s
-/// consistency for every statement, and client-side monotonic timestamps so that this
-/// process's successive writes to one row keep their order whichever coordinator takes them.
+/// A session on `config`'s contact points: token-aware default load balancing and `config`'s
+/// consistency for every statement. No client-side timestamp generator: every read-model
+/// write names its timestamp, a stream sequence (`USING TIMESTAMP ?`), so no write depends on
+/// a clock; the only unstamped write, `tidings migrate` recording a file in `schema_version`,
+/// takes the coordinator's time.
 pub(crate) async fn session(config: &ScyllaConfig) -> Result<Session, ConnectError> {
     let profile = ExecutionProfile::builder()
         .consistency(config.consistency.into())
@@ -43,7 +44,6 @@ pub(crate) async fn session(config: &ScyllaConfig) -> Result<Session, ConnectErr
     SessionBuilder::new()
         .known_nodes(config.known_nodes()?)
         .default_execution_profile_handle(profile.into_handle())
-        .timestamp_generator(Arc::new(MonotonicTimestampGenerator::new()))
         .build()
         .await
         .map_err(|source| ConnectError::Session {
@@ -175,6 +175,29 @@ pub(crate) fn seq(n: i64) -> StoreResult<u64> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative sequence {n}")))
 }
 
+/// Write timestamps at or above this (2^50 microseconds since the epoch, in 2005) come from a
+/// clock, not from a stream sequence, which stays far below it (10^15 events).
+pub(crate) const CLOCK_STAMPED: i64 = 1 << 50;
+
+/// A stored checkpoint, refused when its write time is a clock's: the keyspace was then
+/// written by a version that stamped projector rows with the writing host's clock, and every
+/// stream-stamped write to those rows would lose to them (inbox heads would stop advancing and
+/// inbox seqs be reused). Such a keyspace must be rebuilt (docs/scylla.md).
+pub(crate) fn checkpoint(
+    projection: &str,
+    seq_stored: i64,
+    written_at: Option<i64>,
+) -> StoreResult<u64> {
+    if let Some(at) = written_at.filter(|at| *at >= CLOCK_STAMPED) {
+        return Err(StoreError::Corrupt(format!(
+            "checkpoint {projection} was written at clock time {at} (microseconds), by a version \
+             that stamped projector rows with host clocks; stream-stamped writes would lose to \
+             its rows: rebuild the keyspace (docs/scylla.md, Timestamps)"
+        )));
+    }
+    seq(seq_stored)
+}
+
 /// A CQL `LIMIT`: the driver binds it as an int.
 pub(crate) fn limit(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
@@ -203,5 +226,21 @@ mod tests {
         assert!(seq(-1).is_err());
         assert_eq!(limit(10), 10);
         assert_eq!(limit(usize::MAX), i32::MAX);
+    }
+
+    #[test]
+    fn a_clock_stamped_checkpoint_is_refused() {
+        // Stream-stamped: the checkpoint is its own timestamp.
+        assert_eq!(checkpoint("inbox", 42, Some(42)).unwrap(), 42);
+        assert_eq!(checkpoint("inbox", 42, None).unwrap(), 42);
+        assert_eq!(checkpoint("inbox", 7, Some(CLOCK_STAMPED - 1)).unwrap(), 7);
+        // Written by a clock-stamping version (2025 in microseconds).
+        let error = checkpoint("inbox.p0of4", 42, Some(1_750_000_000_000_000)).unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)));
+        assert!(
+            error.to_string().contains("rebuild the keyspace"),
+            "{error}"
+        );
+        const { assert!(CLOCK_STAMPED > 1_000_000_000_000_000 && CLOCK_STAMPED < 1_200_000_000_000_000) };
     }
 }
