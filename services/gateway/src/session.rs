@@ -19,8 +19,11 @@ use tidings_api::tokens::Principal;
 use tidings_domain::UserId;
 use tidings_domain::pair::PairCommand;
 use tidings_store::{Entry, ReadModels};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
+
+/// Most live entries written to a connection before one flush.
+const MAX_PUSHES_PER_FLUSH: usize = 64;
 
 /// Largest page a `sync` (or catch-up step) reads.
 pub const MAX_PAGE: usize = 500;
@@ -385,25 +388,39 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.emit(&ServerFrame::Entry(entry)).await
     }
 
+    /// Writes a pushed entry, and every other push already waiting (up to a bound), then
+    /// flushes once: under load a connection gets one write per burst, not one per entry.
     async fn on_push(&mut self, pushed: Result<Arc<Entry>, RecvError>) -> Result<(), SocketGone> {
-        match pushed {
-            Ok(entry) => {
-                let last_sent = self.live.as_ref().map_or(0, |l| l.last_sent);
-                if entry.seq > last_sent + 1 {
-                    self.fill_from_store(Some(entry.seq - 1)).await?;
+        let mut pushed = pushed;
+        for _ in 0..MAX_PUSHES_PER_FLUSH {
+            match pushed {
+                Ok(entry) => {
+                    let last_sent = self.live.as_ref().map_or(0, |l| l.last_sent);
+                    if entry.seq > last_sent + 1 {
+                        self.fill_from_store(Some(entry.seq - 1)).await?;
+                    }
+                    self.deliver(Entry::clone(&entry)).await?;
                 }
-                self.deliver(Entry::clone(&entry)).await?;
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::debug!(
+                        skipped,
+                        "connection lagged behind live entries; filling from the store"
+                    );
+                    self.fill_from_store(None).await?;
+                }
+                Err(RecvError::Closed) => {
+                    return self.close(1011, "live delivery ended").await;
+                }
             }
-            Err(RecvError::Lagged(skipped)) => {
-                tracing::debug!(
-                    skipped,
-                    "connection lagged behind live entries; filling from the store"
-                );
-                self.fill_from_store(None).await?;
-            }
-            Err(RecvError::Closed) => {
-                return self.close(1011, "live delivery ended").await;
-            }
+            let Some(live) = self.live.as_mut() else {
+                break;
+            };
+            pushed = match live.subscription.receiver.try_recv() {
+                Ok(entry) => Ok(entry),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(skipped)) => Err(RecvError::Lagged(skipped)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
         }
         self.flush().await
     }
