@@ -194,7 +194,9 @@ impl<S: ReadModels> Projector<S> {
             through = seq;
             applied += 1;
         }
-        if self.partition == Partition::WHOLE {
+        // The store's group rows are this projection's own only with one partition, and
+        // current as of the checkpoint only when rows and checkpoint commit together.
+        if self.partition == Partition::WHOLE && S::ATOMIC_APPLY {
             self.directory.preload(&self.store, &envelopes).await?;
         } else {
             rosters::preload_from_stream(

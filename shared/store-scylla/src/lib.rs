@@ -23,6 +23,9 @@ use tidings_store::ports::StoreResult;
 use tidings_store::{Delivery, ProjectionStore, Write};
 
 impl ProjectionStore for ScyllaStore {
+    /// Rows, heads and the checkpoint are separate statements: see `apply`'s write order.
+    const ATOMIC_APPLY: bool = false;
+
     async fn checkpoint(&self, projection: &str) -> StoreResult<u64> {
         let row: Option<(i64, Option<i64>)> = self
             .first(&self.inner.st.checkpoint_get, (projection,))

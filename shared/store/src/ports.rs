@@ -140,8 +140,14 @@ pub trait DeviceStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
-/// What a projection runner needs: its checkpoint and an atomic apply.
+/// What a projection runner needs: its checkpoint and an apply that is safe to repeat.
 pub trait ProjectionStore: Send + Sync {
+    /// Whether `apply` commits the rows and the checkpoint atomically. When it does not, a
+    /// batch can be repeated over rows already ahead of the checkpoint, so a projection must
+    /// not decide from its own rows read back (the projector folds group rosters from the
+    /// stream instead).
+    const ATOMIC_APPLY: bool = true;
+
     /// The last stream sequence applied by `projection`, 0 when none.
     fn checkpoint(&self, projection: &str) -> impl Future<Output = StoreResult<u64>> + Send;
 
