@@ -9,7 +9,8 @@ use tidings_domain::{AppId, ConvId, GroupId, UserId};
 use tidings_store::ports::StoreResult;
 use tidings_store::{
     Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, InboxStore,
-    MemberRow, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow, UserStore,
+    MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow,
+    UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
@@ -49,6 +50,35 @@ impl ScyllaStore {
 
     fn decode_all<T: serde::de::DeserializeOwned>(rows: Vec<(Vec<u8>,)>) -> StoreResult<Vec<T>> {
         rows.iter().map(|(data,)| decode(data)).collect()
+    }
+
+    /// A conversation's newest message, joined from the timeline (rows store no body): one
+    /// read of the bucket that holds `last_seq`.
+    async fn last_message(
+        &self,
+        app: &AppId,
+        row: &Conversation,
+    ) -> StoreResult<Option<MessageView>> {
+        if row.last_seq == 0 {
+            return Ok(None);
+        }
+        let bucket = bound(buckets::of(row.last_seq, buckets::TIMELINE));
+        let rows: Vec<(Vec<u8>,)> = self
+            .limited(
+                &self.inner.st.timeline_before,
+                (
+                    app.as_str(),
+                    row.conv.as_str(),
+                    bucket,
+                    bound(row.last_seq + 1),
+                    limit(1),
+                ),
+            )
+            .await?;
+        Ok(Self::decode_all::<TimelineMessage>(rows)?
+            .into_iter()
+            .map(|t| t.message)
+            .find(|m| m.conv_seq == row.last_seq))
     }
 }
 
@@ -101,6 +131,9 @@ impl ConversationStore for ScyllaStore {
             )
             .await?;
         let mut rows: Vec<Conversation> = Self::decode_all(rows)?;
+        for row in &mut rows {
+            row.last_message = self.last_message(app, row).await?;
+        }
         rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
         Ok(rows)
     }
@@ -111,11 +144,19 @@ impl ConversationStore for ScyllaStore {
         user: &UserId,
         conv: &ConvId,
     ) -> StoreResult<Option<Conversation>> {
-        self.blob(
-            &self.inner.st.conversation_get,
-            (app.as_str(), user.as_str(), conv.as_str()),
-        )
-        .await
+        let row: Option<Conversation> = self
+            .blob(
+                &self.inner.st.conversation_get,
+                (app.as_str(), user.as_str(), conv.as_str()),
+            )
+            .await?;
+        match row {
+            Some(mut row) => {
+                row.last_message = self.last_message(app, &row).await?;
+                Ok(Some(row))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn messages_before(

@@ -148,6 +148,14 @@ impl FjallStore {
     fn get_row<T: DeserializeOwned>(&self, table: &Keyspace, k: &[u8]) -> StoreResult<Option<T>> {
         table.get(k)?.map(|v| decode(&v)).transpose()
     }
+
+    /// Joins a conversation row with its newest message from the timeline.
+    fn with_last_message(&self, app: &AppId, mut row: Conversation) -> StoreResult<Conversation> {
+        let k = key(&[app.as_str(), row.conv.as_str()], Some(row.last_seq));
+        let last: Option<TimelineMessage> = self.get_row(&self.tables.timeline, &k)?;
+        row.last_message = last.map(|t| t.message);
+        Ok(row)
+    }
 }
 
 /// Rows that one batch reads and rewrites, read once from the store then kept in memory.
@@ -254,7 +262,7 @@ impl ConversationStore for FjallStore {
             .prefix(prefix(&[app.as_str(), user.as_str()]))
             .map(|guard| {
                 let (_, v) = guard.into_inner()?;
-                decode::<Conversation>(&v)
+                self.with_last_message(app, decode::<Conversation>(&v)?)
             })
             .collect::<StoreResult<Vec<_>>>()?;
         rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
@@ -270,7 +278,9 @@ impl ConversationStore for FjallStore {
         self.get_row(
             &self.tables.conversations,
             &key(&[app.as_str(), user.as_str(), conv.as_str()], None),
-        )
+        )?
+        .map(|row| self.with_last_message(app, row))
+        .transpose()
     }
 
     async fn messages_before(

@@ -167,6 +167,8 @@ pub struct Conversation {
     pub read_seq: u64,
     pub unread: u64,
     pub last_ts: i64,
+    /// The newest message, joined from the timeline on read (never stored in the row); absent
+    /// while the timeline row is not written yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<MessageView>,
 }

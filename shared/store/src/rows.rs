@@ -38,6 +38,9 @@ pub fn patch_relation(
 }
 
 /// Moves a conversation row forward to `message`; older messages only fill in what is missing.
+/// The row stores no message body: `last_message` is read from the timeline when the row is
+/// read (rows are rewritten on every message, and a body in each of them doubled the bytes the
+/// store wrote per message).
 pub fn advance_conversation(
     row: Option<Conversation>,
     user: &UserId,
@@ -68,7 +71,6 @@ pub fn advance_conversation(
     if message.conv_seq > row.last_seq {
         row.last_seq = message.conv_seq;
         row.last_ts = ts;
-        row.last_message = Some(message.clone());
         if &message.from == user {
             // Sending implies having read everything before it.
             row.read_seq = message.conv_seq;

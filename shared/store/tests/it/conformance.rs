@@ -157,6 +157,11 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
         .unwrap()
         .unwrap();
     assert_eq!((alice.last_seq, alice.read_seq, alice.unread), (3, 2, 1));
+    // The newest message comes with the row (joined from the timeline).
+    let last = alice.last_message.expect("the newest message");
+    assert_eq!((last.conv_seq, last.from.as_str()), (3, "bob"));
+    let listed = store.conversations(&app(), &user("alice")).await.unwrap();
+    assert_eq!(listed[0].last_message.as_ref().map(|m| m.conv_seq), Some(3));
 
     assert!(
         store
