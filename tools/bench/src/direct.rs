@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// How often a receiver pings the gateway.
+const HEARTBEAT: Duration = Duration::from_secs(20);
+
 /// How often the drain re-checks whether every acknowledged message has arrived.
 const DRAIN_POLL: Duration = Duration::from_millis(10);
 
@@ -164,12 +167,19 @@ async fn receiver(
     totals: Arc<Totals>,
     stop: CancellationToken,
 ) -> Histogram<u64> {
-    let (_write, mut read) = ws.split();
+    let (mut write, mut read) = ws.split();
     let mut latency = histogram();
     let mut seen: Vec<bool> = Vec::new();
+    // A receiver only reads, so like a real client it sends heartbeats: without them the
+    // gateway's idle timeout (60 s by default) closes it in the middle of long runs.
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
     loop {
         let message = tokio::select! {
             _ = stop.cancelled() => break,
+            _ = heartbeat.tick() => {
+                let _ = write.send(Message::Text(r#"{"t":"ping"}"#.into())).await;
+                continue;
+            }
             m = read.next() => m,
         };
         let Some(Ok(Message::Text(text))) = message else {
