@@ -8,7 +8,7 @@ use std::path::Path;
 use tidings_events::{Envelope, subjects};
 use tidings_projector::directory::Directory;
 use tidings_projector::{PROJECTION, fold};
-use tidings_store::{FjallStore, ProjectionStore};
+use tidings_store::{FjallStore, ProjectionStore, Write};
 
 /// Events applied per store write during a replay.
 const BATCH: usize = 2048;
@@ -63,6 +63,20 @@ pub async fn replay(
         let mut messages = consumer.messages().await?;
         let mut directory = Directory::default();
         let mut envelopes = Vec::new();
+        // Store writes run in their own task, a batch behind the reading and folding: the two
+        // overlap instead of taking turns. Groups first seen in a batch still being written
+        // are already in `directory`, so preloading never needs that batch's rows.
+        let (batches, mut pending) = tokio::sync::mpsc::channel::<(u64, Vec<Write>)>(2);
+        let writer = {
+            let (store, bar) = (store.clone(), bar.clone());
+            tokio::spawn(async move {
+                while let Some((seq, writes)) = pending.recv().await {
+                    store.apply(PROJECTION, seq, writes).await?;
+                    bar.set_position(seq);
+                }
+                anyhow::Ok(())
+            })
+        };
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
             let seq = message
@@ -89,13 +103,16 @@ pub async fn replay(
                     .drain(..)
                     .flat_map(|envelope| fold::project(&envelope, &mut directory, large_group))
                     .collect();
-                store.apply(PROJECTION, seq, writes).await?;
-                bar.set_position(seq);
+                if batches.send((seq, writes)).await.is_err() {
+                    break; // The writer failed: its error is returned below.
+                }
             }
             if seq >= last {
                 break;
             }
         }
+        drop(batches);
+        writer.await??;
     }
     bar.finish_and_clear();
     report.digest = store.digest().await?;
