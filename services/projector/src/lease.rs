@@ -130,23 +130,42 @@ impl Leases {
         })
     }
 
-    /// Renews a held lease; `false` when it was lost (expired and taken, or unreachable).
+    /// Renews a held lease; `false` when it was lost (expired and taken by another instance).
+    /// A renewal that fails for another reason (NATS unreachable for a moment) keeps the lease
+    /// without extending its fence: if renewals keep failing, the fence lapses and the
+    /// partition stops writing until one succeeds or the lease turns out to be lost.
     pub async fn renew(&self, index: u32, lease: &mut Lease) -> bool {
         let started = Instant::now();
+        let key = partition_key(index);
         let value = Bytes::copy_from_slice(self.instance.as_bytes());
-        match self
-            .kv
-            .update(partition_key(index), value, lease.revision)
-            .await
-        {
+        match self.kv.update(&key, value.clone(), lease.revision).await {
             Ok(revision) => {
                 lease.revision = revision;
                 lease.fence.extend(self.trusted_until(started));
                 true
             }
+            // A renewal that timed out may still have landed: the key is ours while it holds
+            // our id, at whatever revision.
+            Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                match self.kv.entry(&key).await {
+                    Ok(Some(entry))
+                        if entry.operation == kv::Operation::Put && entry.value == value =>
+                    {
+                        lease.revision = entry.revision;
+                        true
+                    }
+                    _ => {
+                        tracing::warn!(
+                            partition = index,
+                            "projector lease lost to another instance"
+                        );
+                        false
+                    }
+                }
+            }
             Err(error) => {
-                tracing::warn!(partition = index, %error, "projector lease lost");
-                false
+                tracing::warn!(partition = index, %error, "projector lease not renewed; retrying");
+                true
             }
         }
     }
