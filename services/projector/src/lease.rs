@@ -9,6 +9,7 @@
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,7 +111,6 @@ impl Leases {
             .await?;
         let mut keys = self.kv.keys().await?;
         let mut alive = 0;
-        use futures_util::StreamExt;
         while let Some(key) = keys.next().await {
             if key?.starts_with(INSTANCE_PREFIX) {
                 alive += 1;

@@ -42,7 +42,7 @@ pub async fn run<S: ReadModels>(
 
 /// Runs one partition's projector, restarting it with backoff after failures, until
 /// `shutdown` is cancelled.
-pub async fn supervise<S: ReadModels>(
+async fn supervise<S: ReadModels>(
     store: S,
     client: async_nats::Client,
     config: Config,

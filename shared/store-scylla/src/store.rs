@@ -8,6 +8,7 @@ use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::deserialize::row::DeserializeRow as DeserializeRowTrait;
+use scylla::response::query_result::QueryRowsResult;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::bound::BoundStatement;
 use scylla::statement::prepared::PreparedStatement;
@@ -80,6 +81,21 @@ impl ScyllaStore {
         &self.inner.session
     }
 
+    /// One unpaged execution's rows.
+    async fn unpaged(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow + Send + Sync,
+    ) -> StoreResult<QueryRowsResult> {
+        self.inner
+            .session
+            .execute_unpaged(statement, values)
+            .await
+            .map_err(db)?
+            .into_rows_result()
+            .map_err(db)
+    }
+
     /// The first row of a result, `None` when there is none.
     pub(crate) async fn first<R>(
         &self,
@@ -89,14 +105,7 @@ impl ScyllaStore {
     where
         R: for<'f, 'm> DeserializeRowTrait<'f, 'm>,
     {
-        let result = self
-            .inner
-            .session
-            .execute_unpaged(statement, values)
-            .await
-            .map_err(db)?
-            .into_rows_result()
-            .map_err(db)?;
+        let result = self.unpaged(statement, values).await?;
         result.maybe_first_row::<R>().map_err(db)
     }
 
@@ -109,14 +118,7 @@ impl ScyllaStore {
     where
         R: for<'f, 'm> DeserializeRowTrait<'f, 'm>,
     {
-        let result = self
-            .inner
-            .session
-            .execute_unpaged(statement, values)
-            .await
-            .map_err(db)?
-            .into_rows_result()
-            .map_err(db)?;
+        let result = self.unpaged(statement, values).await?;
         result
             .rows::<R>()
             .map_err(db)?

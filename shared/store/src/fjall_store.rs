@@ -83,14 +83,19 @@ struct Head {
 }
 
 impl Head {
+    /// Heads written before deliveries carried cursors are 8 bytes: cursor 0 (nothing skipped).
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        let (seq, cursor) = bytes
-            .split_at_checked(8)
-            .ok_or_else(|| StoreError::Corrupt(format!("inbox head of {} bytes", bytes.len())))?;
-        Ok(Self {
-            seq: seq_value(seq)?,
-            cursor: seq_value(cursor)?,
-        })
+        match bytes.len() {
+            8 => Ok(Self {
+                seq: seq_value(bytes)?,
+                cursor: 0,
+            }),
+            16 => Ok(Self {
+                seq: seq_value(&bytes[..8])?,
+                cursor: seq_value(&bytes[8..])?,
+            }),
+            n => Err(StoreError::Corrupt(format!("inbox head of {n} bytes"))),
+        }
     }
 
     fn encode(self) -> [u8; 16] {
@@ -639,5 +644,19 @@ impl ProjectionStore for FjallStore {
             }
         }
         Ok(digest.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Head;
+
+    #[test]
+    fn inbox_heads_of_both_layouts_decode() {
+        let old = Head::decode(&7u64.to_be_bytes()).unwrap();
+        assert_eq!((old.seq, old.cursor), (7, 0));
+        let new = Head::decode(&Head { seq: 9, cursor: 42 }.encode()).unwrap();
+        assert_eq!((new.seq, new.cursor), (9, 42));
+        assert!(Head::decode(&[0; 3]).is_err());
     }
 }
