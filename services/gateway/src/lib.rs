@@ -57,7 +57,7 @@ impl Default for Config {
             max_frame_bytes: 64 * 1024,
             frames_per_sec: 100,
             frames_burst: 200,
-            push_buffer: 64,
+            push_buffer: 16,
             user_cache: 1_000_000,
             user_cache_ttl_secs: 10,
         }

@@ -15,7 +15,7 @@ use tidings_api::error::{ApiError, ErrorCode};
 use tidings_store::ReadModels;
 
 /// Initial read buffer of a connection.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// Query parameters of `GET /v1/ws`.
 #[derive(Debug, Deserialize)]
