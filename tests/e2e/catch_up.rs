@@ -146,13 +146,20 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
         .apply(
             "test-lost-push",
             1,
-            vec![Write::Deliver {
-                app,
-                user: bob_id,
-                ts: 1,
-                item: tidings_store::EntryItem::Message(lost),
-                cursor,
-            }],
+            vec![
+                Write::Timeline {
+                    app: app.clone(),
+                    ts: 1,
+                    message: lost.clone(),
+                },
+                Write::Deliver {
+                    app,
+                    user: bob_id,
+                    ts: 1,
+                    item: tidings_store::EntryItem::Message(lost),
+                    cursor,
+                },
+            ],
         )
         .await
         .unwrap();

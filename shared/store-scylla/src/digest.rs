@@ -18,10 +18,10 @@ use futures_util::{StreamExt, TryStreamExt};
 use scylla::deserialize::row::DeserializeRow;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
-use tidings_store::StoreError;
 use tidings_store::digest::{EVENT_DERIVED, RowDigest};
 use tidings_store::keys::key;
 use tidings_store::ports::StoreResult;
+use tidings_store::{Entry, StoreError, inbox_row};
 
 /// A row as the embedded store holds it.
 pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
@@ -37,9 +37,14 @@ pub(crate) struct Table<P, R> {
 type S2 = (String, String);
 type S2N = (String, String, i64);
 
+/// Scylla keeps whole entries; the embedded store keeps message entries as references to the
+/// timeline (`tidings_store::inbox_row`), so rows hash as their embedded form.
 pub(crate) const INBOX: Table<S2N, (i64, Vec<u8>)> = Table {
     order: |(app, user, bucket)| key(&[app, user], Some(*bucket as u64)),
-    row: |(app, user, _), (s, data)| Ok((key(&[app, user], Some(seq(s)?)), data)),
+    row: |(app, user, _), (s, data)| {
+        let entry: Entry = rmp_serde::from_slice(&data)?;
+        Ok((key(&[app, user], Some(seq(s)?)), inbox_row::encode(&entry)))
+    },
 };
 
 pub(crate) const INBOX_HEAD: Table<S2, (i64, i64)> = Table {

@@ -4,9 +4,11 @@
 
 use crate::digest::{EVENT_DERIVED, RowDigest};
 use crate::error::StoreError;
+use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix};
 use crate::model::{
-    Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+    Conversation, Entry, EntryItem, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 use crate::ports::{
     ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, RelationStore,
@@ -243,15 +245,34 @@ impl InboxStore for FjallStore {
             Some(after.saturating_add(1)),
         );
         let to = key(&[app.as_str(), user.as_str()], Some(u64::MAX));
-        self.tables
-            .inbox
-            .range(from..=to)
-            .take(limit)
-            .map(|guard| {
-                let (_, v) = guard.into_inner()?;
-                decode(&v)
-            })
-            .collect()
+        let mut entries = Vec::new();
+        for guard in self.tables.inbox.range(from..=to).take(limit) {
+            let (_, v) = guard.into_inner()?;
+            let entry = match inbox_row::decode(&v)? {
+                InboxRow::Whole(entry) => entry,
+                InboxRow::MessageRef {
+                    seq,
+                    ts,
+                    conv,
+                    conv_seq,
+                } => {
+                    let k = key(&[app.as_str(), conv.as_str()], Some(conv_seq));
+                    let Some(row) = self.get_row::<TimelineMessage>(&self.tables.timeline, &k)?
+                    else {
+                        // Written by another partition that has not caught up yet: the page
+                        // ends here, and the rest follows once it has.
+                        break;
+                    };
+                    Entry {
+                        seq,
+                        ts,
+                        item: EntryItem::Message(row.message),
+                    }
+                }
+            };
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 
     async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
@@ -475,7 +496,7 @@ impl ProjectionStore for FjallStore {
                     batch.insert(
                         &t.inbox,
                         key(&[app.as_str(), user.as_str()], Some(seq)),
-                        encode(&entry),
+                        inbox_row::encode(&entry),
                     );
                     deliveries.push(Delivery { app, user, entry });
                 }

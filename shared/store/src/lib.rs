@@ -5,6 +5,7 @@
 pub mod digest;
 pub mod error;
 pub mod fjall_store;
+pub mod inbox_row;
 pub mod keys;
 pub mod model;
 pub mod ports;

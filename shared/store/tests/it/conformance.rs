@@ -108,6 +108,30 @@ pub async fn inbox_numbering_is_gapless_across_batches<S: ReadModels>(store: S) 
     assert_eq!(store.inbox_last_seq(&app(), &user("bob")).await.unwrap(), 3);
 }
 
+/// A partitioned projector may write a user's entry for a message before (another partition)
+/// writes the message's timeline row; once both are written the entry reads back whole.
+pub async fn message_entries_read_back_whole_whichever_batch_wrote_the_timeline<S: ReadModels>(
+    store: S,
+) {
+    let writes = direct_message("alice", "bob", 1, 1);
+    let (timeline, rest): (Vec<Write>, Vec<Write>) = writes
+        .into_iter()
+        .partition(|w| matches!(w, Write::Timeline { .. }));
+    store.apply("p", 1, rest).await.unwrap();
+    store.apply("p", 1, timeline).await.unwrap();
+    let entries = store
+        .inbox_after(&app(), &user("bob"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].seq, 1);
+    assert_eq!(entries[0].ts, 1_001);
+    assert_eq!(
+        entries[0].item,
+        EntryItem::Message(message("alice", "bob", 1))
+    );
+}
+
 pub async fn checkpoint_moves_with_the_batch<S: ReadModels>(store: S) {
     assert_eq!(store.checkpoint("p").await.unwrap(), 0);
     store

@@ -1,7 +1,7 @@
 //! The conformance suite on the embedded fjall adapter, plus its restart behaviour.
 
 use crate::conformance::{self, app, direct_message, user};
-use tidings_store::{FjallStore, InboxStore, ProjectionStore};
+use tidings_store::{FjallStore, InboxStore, ProjectionStore, Write};
 
 fn fresh() -> (tempfile::TempDir, FjallStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -13,6 +13,34 @@ fn fresh() -> (tempfile::TempDir, FjallStore) {
 async fn inbox_numbering_is_gapless_across_batches() {
     let (_dir, store) = fresh();
     conformance::inbox_numbering_is_gapless_across_batches(store).await;
+}
+
+#[tokio::test]
+async fn message_entries_read_back_whole_whichever_batch_wrote_the_timeline() {
+    let (_dir, store) = fresh();
+    conformance::message_entries_read_back_whole_whichever_batch_wrote_the_timeline(store).await;
+}
+
+/// fjall stores a message once (inbox rows refer to the timeline): until the timeline row is
+/// written, a page of the inbox ends before the entry instead of showing half of it.
+#[tokio::test]
+async fn an_entry_whose_message_is_not_written_yet_ends_the_page() {
+    let (_dir, store) = fresh();
+    store
+        .apply("p", 1, direct_message("alice", "bob", 1, 1))
+        .await
+        .unwrap();
+    let second: Vec<Write> = direct_message("alice", "bob", 2, 2)
+        .into_iter()
+        .filter(|w| !matches!(w, Write::Timeline { .. }))
+        .collect();
+    store.apply("p", 2, second).await.unwrap();
+    let page = store
+        .inbox_after(&app(), &user("bob"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    assert_eq!(store.inbox_last_seq(&app(), &user("bob")).await.unwrap(), 2);
 }
 
 #[tokio::test]
