@@ -1,6 +1,6 @@
 //! Offline catch-up and the switch to live delivery.
 
-use crate::harness::{Harness, seqs};
+use crate::harness::{Harness, last_seq, seqs};
 use std::collections::HashMap;
 use tidings_testkit::{TestNats, WsClient};
 
@@ -129,15 +129,7 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
     // gap, and the gateway fills it from the store before delivering. Its cursor is an event
     // bob's inbox never saw (carol's registration), so the store takes it as new.
     let (_carol, _) = h.online("carol", 0).await;
-    let cursor = async_nats::jetstream::new(nats.clone())
-        .get_stream(tidings_events::subjects::EVENTS_STREAM)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .last_sequence;
+    let cursor = last_seq(&async_nats::jetstream::new(nats.clone())).await;
     let tidings_store::EntryItem::Message(mut lost) = stored[2].item.clone() else {
         panic!("a message entry")
     };
