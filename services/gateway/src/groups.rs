@@ -2,7 +2,8 @@
 //! groups with what changed since a cursor (sync at login), one group, and its members (paged).
 
 use crate::GatewayState;
-use crate::rest::{check_limit, store_error};
+use crate::errors::store_error;
+use crate::paging::check_limit;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};

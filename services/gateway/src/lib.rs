@@ -3,9 +3,11 @@
 //! the api's command handler in-process. It reads the store, never writes events itself.
 
 pub mod auth;
+mod errors;
 pub mod frames;
 pub mod groups;
 pub mod hub;
+pub mod paging;
 pub mod profiles;
 pub mod relations;
 pub mod rest;

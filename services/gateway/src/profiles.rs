@@ -2,8 +2,8 @@
 //! Single and batch lookups are served through the user cache.
 
 use crate::GatewayState;
-use crate::rest::check_limit;
-use crate::rest::store_error;
+use crate::errors::store_error;
+use crate::paging::check_limit;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};

@@ -2,7 +2,7 @@
 //! changes through the command handler (the pair's aggregate decides).
 
 use crate::GatewayState;
-use crate::rest::store_error;
+use crate::errors::store_error;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};

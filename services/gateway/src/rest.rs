@@ -1,7 +1,8 @@
 //! Client REST: a user's inbox, conversations and history, read from the store.
 
 use crate::GatewayState;
-use crate::session::MAX_PAGE;
+use crate::errors::store_error;
+use crate::paging::check_limit;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -19,23 +20,6 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/conversations", get(conversations::<S>))
         .route("/v1/conversations/{conv}/messages", get(messages::<S>))
         .route("/v1/conversations/{conv}/read", post(read::<S>))
-}
-
-/// A page size: `default` when absent, else 1 to `MAX_PAGE`.
-pub(crate) fn check_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("limit must be 1-{MAX_PAGE}"),
-        ));
-    }
-    Ok(limit)
-}
-
-/// A read-model failure, as the caller hears it (logged once, here).
-pub(crate) fn store_error(e: tidings_store::StoreError) -> ApiError {
-    ApiError::unavailable("reading the store", e)
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,9 +5,10 @@
 //! before the store is read, every entry goes out only if its `seq` is `last_sent + 1`, and a
 //! jump (or a lagging channel) is filled from the store first.
 
+use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
-use crate::rest::store_error;
+use crate::paging::{MAX_PAGE, check_limit};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -24,9 +25,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Most live entries written to a connection before one flush.
 const MAX_PUSHES_PER_FLUSH: usize = 64;
-
-/// Largest page a `sync` (or catch-up step) reads.
-pub const MAX_PAGE: usize = 500;
 
 /// What arrives from the socket.
 #[derive(Debug)]
@@ -304,7 +302,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
     }
 
     async fn page(&self, after: u64, limit: Option<usize>) -> Result<(Vec<Entry>, u64), ApiError> {
-        let limit = crate::rest::check_limit(limit, 100)?;
+        let limit = check_limit(limit, 100)?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
         let entries = store
