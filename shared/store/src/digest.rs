@@ -1,42 +1,278 @@
-//! A stable digest of ordered (table, key, value) rows, shared by every adapter.
+//! The digest of the event-derived read models, computed here for every adapter from logical
+//! rows: each adapter only lists a table's rows (`ProjectionStore::scan`), in any order, as
+//! `LogicalRow`s built by the constructors below, so equal read models digest equally whatever
+//! the store and however it lays rows out.
+//!
+//! Version 2 (`v2:` prefix). A row is the canonical encoding of its logical key (the key's
+//! components, `keys::key`) and value (the typed row as a MessagePack map; inbox messages as
+//! references to their timeline row, conversation rows without the joined last message). A
+//! table's digest is its row count and the sum, modulo 2^256, of its rows' SHA-256 hashes, so
+//! it needs no ordering; the digest is the SHA-256 of every table's name, count and sum.
+//! Version 1 hashed the embedded store's bytes in key order; digests of the two versions never
+//! compare equal.
 
+use crate::error::StoreError;
+use crate::inbox_row::{self, InboxRow};
+use crate::keys::key;
+use crate::model::{
+    Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+};
+use crate::plan::Head;
+use crate::ports::ProjectionStore;
+use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-/// Tables whose rows are derived from events, in digest order.
-pub const EVENT_DERIVED: [&str; 10] = [
-    "inbox",
-    "inbox_head",
-    "conversations",
-    "timeline",
-    "users",
-    "users_by_cursor",
-    "relations",
-    "groups",
-    "members",
-    "user_groups",
-];
+/// The digest format's version, the prefix of every digest.
+pub const VERSION: &str = "v2";
 
-/// Accumulates rows in order and yields a hex SHA-256.
-#[derive(Default)]
-pub struct RowDigest(Sha256);
+/// The event-derived tables, in digest order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    Inbox,
+    InboxHead,
+    Conversations,
+    Timeline,
+    Users,
+    UsersByCursor,
+    Relations,
+    Groups,
+    Members,
+    UserGroups,
+}
 
-impl RowDigest {
-    /// Starts a new table.
-    pub fn table(&mut self, name: &str) {
-        self.0.update((name.len() as u64).to_be_bytes());
-        self.0.update(name.as_bytes());
+impl Table {
+    /// Every event-derived table, in digest order.
+    pub const ALL: [Table; 10] = [
+        Table::Inbox,
+        Table::InboxHead,
+        Table::Conversations,
+        Table::Timeline,
+        Table::Users,
+        Table::UsersByCursor,
+        Table::Relations,
+        Table::Groups,
+        Table::Members,
+        Table::UserGroups,
+    ];
+
+    /// The table's name, hashed into the digest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Inbox => "inbox",
+            Table::InboxHead => "inbox_head",
+            Table::Conversations => "conversations",
+            Table::Timeline => "timeline",
+            Table::Users => "users",
+            Table::UsersByCursor => "users_by_cursor",
+            Table::Relations => "relations",
+            Table::Groups => "groups",
+            Table::Members => "members",
+            Table::UserGroups => "user_groups",
+        }
+    }
+}
+
+/// One row of a read model, in the canonical form the digest hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogicalRow {
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+fn named<T: Serialize>(row: &T) -> Vec<u8> {
+    rmp_serde::to_vec_named(row).expect("read-model rows always encode")
+}
+
+impl LogicalRow {
+    /// An inbox row of `user`.
+    pub fn inbox(app: &str, user: &str, row: InboxRow) -> Self {
+        let row = match row {
+            InboxRow::Whole(entry) => InboxRow::kept(entry),
+            reference => reference,
+        };
+        Self {
+            key: key(&[app, user], Some(row.seq())),
+            value: inbox_row::encode_row(&row),
+        }
     }
 
-    /// Adds one row, length-prefixed so boundaries are unambiguous.
-    pub fn row(&mut self, key: &[u8], value: &[u8]) {
-        self.0.update((key.len() as u64).to_be_bytes());
-        self.0.update(key);
-        self.0.update((value.len() as u64).to_be_bytes());
-        self.0.update(value);
+    /// A user's inbox head.
+    pub fn inbox_head(app: &str, user: &str, head: Head) -> Self {
+        Self {
+            key: key(&[app, user], None),
+            value: named(&(head.seq, head.cursor)),
+        }
     }
 
-    /// The digest as lowercase hex.
-    pub fn finish(self) -> String {
-        hex::encode(self.0.finalize())
+    /// A user's conversation row (its joined last message is not part of the row).
+    pub fn conversation(app: &str, user: &str, mut row: Conversation) -> Self {
+        row.last_message = None;
+        Self {
+            key: key(&[app, user, row.conv.as_str()], None),
+            value: named(&row),
+        }
+    }
+
+    /// A timeline row.
+    pub fn timeline(app: &str, row: &TimelineMessage) -> Self {
+        let m = &row.message;
+        Self {
+            key: key(&[app, m.conv.as_str()], Some(m.conv_seq)),
+            value: named(row),
+        }
+    }
+
+    /// A user's profile row.
+    pub fn user(app: &str, row: &UserRow) -> Self {
+        Self {
+            key: key(&[app, row.profile.user.as_str()], None),
+            value: named(row),
+        }
+    }
+
+    /// A change-feed entry: `user` changed last at stream sequence `cursor`.
+    pub fn user_change(app: &str, cursor: u64, user: &str) -> Self {
+        Self {
+            key: key(&[app], Some(cursor)),
+            value: named(&user),
+        }
+    }
+
+    /// `user`'s relation row about `row.user`.
+    pub fn relation(app: &str, user: &str, row: &Relation) -> Self {
+        Self {
+            key: key(&[app, user, row.user.as_str()], None),
+            value: named(row),
+        }
+    }
+
+    /// A group's row.
+    pub fn group(app: &str, row: &GroupRow) -> Self {
+        Self {
+            key: key(&[app, row.group.as_str()], None),
+            value: named(row),
+        }
+    }
+
+    /// A member of `group`.
+    pub fn member(app: &str, group: &str, row: &MemberRow) -> Self {
+        Self {
+            key: key(&[app, group, row.user.as_str()], None),
+            value: named(row),
+        }
+    }
+
+    /// A row of `user`'s group list.
+    pub fn user_group(app: &str, user: &str, row: &UserGroupRow) -> Self {
+        Self {
+            key: key(&[app, user, row.group.as_str()], None),
+            value: named(row),
+        }
+    }
+
+    fn hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((self.key.len() as u64).to_be_bytes());
+        h.update(&self.key);
+        h.update((self.value.len() as u64).to_be_bytes());
+        h.update(&self.value);
+        h.finalize().into()
+    }
+}
+
+/// One table's rows, in any order: their count and the sum of their hashes modulo 2^256.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TableDigest {
+    count: u64,
+    /// Little-endian 64-bit limbs.
+    sum: [u64; 4],
+}
+
+impl TableDigest {
+    /// Adds one row.
+    pub fn add(&mut self, row: &LogicalRow) {
+        let hash = row.hash();
+        let mut carry = 0u128;
+        for (i, limb) in self.sum.iter_mut().enumerate() {
+            let part = u64::from_be_bytes(hash[24 - 8 * i..32 - 8 * i].try_into().expect("8"));
+            let total = *limb as u128 + part as u128 + carry;
+            *limb = total as u64;
+            carry = total >> 64;
+        }
+        self.count += 1;
+    }
+}
+
+/// Combines per-table digests, in `Table::ALL` order, into the digest string.
+pub fn finish(tables: &[(Table, TableDigest)]) -> String {
+    let mut h = Sha256::new();
+    h.update(VERSION.as_bytes());
+    for (table, digest) in tables {
+        let name = table.name();
+        h.update((name.len() as u64).to_be_bytes());
+        h.update(name.as_bytes());
+        h.update(digest.count.to_be_bytes());
+        for limb in digest.sum {
+            h.update(limb.to_be_bytes());
+        }
+    }
+    format!("{VERSION}:{}", hex::encode(h.finalize()))
+}
+
+/// The digest of every event-derived row `store` holds.
+pub async fn compute<S: ProjectionStore + ?Sized>(store: &S) -> Result<String, StoreError> {
+    let mut tables = Vec::with_capacity(Table::ALL.len());
+    for table in Table::ALL {
+        let mut digest = TableDigest::default();
+        store.scan(table, &mut |row| digest.add(&row)).await?;
+        tables.push((table, digest));
+    }
+    Ok(finish(&tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(n: u64) -> LogicalRow {
+        LogicalRow::user_change("demo", n, "alice")
+    }
+
+    #[test]
+    fn a_table_digest_ignores_row_order_but_not_rows() {
+        let (mut a, mut b, mut c) = Default::default();
+        for n in 1..=5 {
+            TableDigest::add(&mut a, &row(n));
+        }
+        for n in (1..=5).rev() {
+            TableDigest::add(&mut b, &row(n));
+        }
+        for n in [1, 2, 3, 4, 6] {
+            TableDigest::add(&mut c, &row(n));
+        }
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let d = finish(&[(Table::UsersByCursor, a)]);
+        assert!(d.starts_with("v2:"));
+        assert_ne!(d, finish(&[(Table::Users, a)]));
+        assert_ne!(d, finish(&[(Table::UsersByCursor, c)]));
+    }
+
+    #[test]
+    fn sums_carry_across_limbs() {
+        let r = row(1);
+        let hash = r.hash();
+        let limb = |i: usize| u64::from_be_bytes(hash[24 - 8 * i..32 - 8 * i].try_into().unwrap());
+        // All ones in the two low limbs: adding anything with a nonzero low limb carries twice.
+        assert_ne!(limb(0), 0);
+        let mut d = TableDigest {
+            count: 0,
+            sum: [u64::MAX, u64::MAX, 5, 0],
+        };
+        d.add(&r);
+        assert_eq!(d.sum[0], limb(0) - 1);
+        assert_eq!(d.sum[1], limb(1));
+        assert_eq!(d.sum[2], limb(2).wrapping_add(6));
+        assert_eq!(d.count, 1);
     }
 }

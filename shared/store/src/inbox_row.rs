@@ -24,16 +24,56 @@ pub enum InboxRow {
     },
 }
 
+impl InboxRow {
+    /// How the inbox keeps `entry`: a message as a reference to its timeline row.
+    pub fn kept(entry: Entry) -> Self {
+        match entry.item {
+            EntryItem::Message(message) => InboxRow::MessageRef {
+                seq: entry.seq,
+                ts: entry.ts,
+                conv: message.conv,
+                conv_seq: message.conv_seq,
+            },
+            item => InboxRow::Whole(Entry { item, ..entry }),
+        }
+    }
+
+    /// The entry's `seq`.
+    pub fn seq(&self) -> u64 {
+        match self {
+            InboxRow::Whole(entry) => entry.seq,
+            InboxRow::MessageRef { seq, .. } => *seq,
+        }
+    }
+}
+
+fn reference(seq: u64, ts: i64, conv_seq: u64, conv: &ConvId) -> Vec<u8> {
+    let mut out = vec![MESSAGE_REF];
+    let fields = (seq, ts, conv_seq, conv);
+    rmp_serde::encode::write(&mut out, &fields).expect("references always encode");
+    out
+}
+
 /// The stored bytes of `entry`.
 pub fn encode(entry: &Entry) -> Vec<u8> {
     match &entry.item {
         EntryItem::Message(message) => {
-            let mut out = vec![MESSAGE_REF];
-            let fields = (entry.seq, entry.ts, message.conv_seq, &message.conv);
-            rmp_serde::encode::write(&mut out, &fields).expect("references always encode");
-            out
+            reference(entry.seq, entry.ts, message.conv_seq, &message.conv)
         }
         _ => rmp_serde::to_vec_named(entry).expect("read-model rows always encode"),
+    }
+}
+
+/// The bytes of a decoded row, as `decode` reads them back.
+pub fn encode_row(row: &InboxRow) -> Vec<u8> {
+    match row {
+        InboxRow::Whole(entry) => rmp_serde::to_vec_named(entry).expect("rows always encode"),
+        InboxRow::MessageRef {
+            seq,
+            ts,
+            conv,
+            conv_seq,
+        } => reference(*seq, *ts, *conv_seq, conv),
     }
 }
 

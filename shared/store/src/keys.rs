@@ -24,6 +24,27 @@ pub fn prefix(parts: &[&str]) -> Vec<u8> {
     k
 }
 
+/// The text components of a key made by `key`, and its trailing sequence number when
+/// `with_seq`. `None` when the key is not of that shape.
+pub fn split(k: &[u8], with_seq: bool) -> Option<(Vec<&str>, Option<u64>)> {
+    let (text, seq) = if with_seq {
+        let at = k.len().checked_sub(9)?;
+        let (text, seq) = (&k[..at], &k[at..]);
+        if seq[0] != 0 {
+            return None;
+        }
+        (text, Some(u64::from_be_bytes(seq[1..].try_into().ok()?)))
+    } else {
+        (k, None)
+    };
+    let parts = text
+        .split(|b| *b == 0)
+        .map(std::str::from_utf8)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    Some((parts, seq))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +57,14 @@ mod tests {
         assert!(a < b && b < c);
         assert!(a.starts_with(&prefix(&["app", "alice"])));
         assert!(!a.starts_with(&prefix(&["app", "alic"])));
+    }
+
+    #[test]
+    fn keys_split_back_into_their_parts() {
+        let k = key(&["app", "alice"], Some(256));
+        assert_eq!(split(&k, true), Some((vec!["app", "alice"], Some(256))));
+        let k = key(&["app", "alice", "bob"], None);
+        assert_eq!(split(&k, false), Some((vec!["app", "alice", "bob"], None)));
+        assert_eq!(split(b"short", true), None);
     }
 }

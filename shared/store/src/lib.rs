@@ -1,19 +1,21 @@
 //! Tidings' read models: the row types clients read, the storage ports (one trait per read-model
-//! family) and their adapters. Embedded fjall is the default adapter. It depends on the domain
-//! and events crates and must not depend on any service.
+//! family), the one planner that folds projector writes into row changes (`plan`), the digest,
+//! and the embedded fjall adapter (the default). It depends on the domain and events crates and
+//! must not depend on any service.
 
 pub mod digest;
 pub mod error;
-pub mod fjall_store;
+pub mod fjall;
 pub mod inbox_row;
 pub mod keys;
 pub mod model;
+pub mod plan;
 pub mod ports;
 pub mod rows;
 pub mod write;
 
 pub use error::StoreError;
-pub use fjall_store::FjallStore;
+pub use fjall::FjallStore;
 pub use model::{
     Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
     MemberRow, MessageView, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,

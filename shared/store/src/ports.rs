@@ -1,10 +1,12 @@
 //! The storage ports: one trait per read-model family. Every adapter implements all of them
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
+use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::model::{
     Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
+use crate::plan::{Changes, Loaded, RowKeys, plan};
 use crate::write::{Delivery, Write};
 use std::future::Future;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
@@ -140,9 +142,11 @@ pub trait DeviceStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
-/// What a projection runner needs: its checkpoint and an apply that is safe to repeat.
+/// What a projection runner needs: its checkpoint, and a batch apply that is safe to repeat.
+/// An adapter supplies `load`, `commit` and `scan`; the fold from writes to rows
+/// (`plan::plan`) and the digest (`digest::compute`) are the same for every adapter.
 pub trait ProjectionStore: Send + Sync {
-    /// Whether `apply` commits the rows and the checkpoint atomically. When it does not, a
+    /// Whether `commit` writes the rows and the checkpoint atomically. When it does not, a
     /// batch can be repeated over rows already ahead of the checkpoint, so a projection must
     /// not decide from its own rows read back (the projector folds group rosters from the
     /// stream instead).
@@ -151,17 +155,50 @@ pub trait ProjectionStore: Send + Sync {
     /// The last stream sequence applied by `projection`, 0 when none.
     fn checkpoint(&self, projection: &str) -> impl Future<Output = StoreResult<u64>> + Send;
 
-    /// Applies `writes` and sets `projection`'s checkpoint to `through_seq`, all or nothing.
-    /// Returns the inbox entries written, in order, for live push.
+    /// The rows a batch rewrites, as stored.
+    fn load(&self, keys: RowKeys) -> impl Future<Output = StoreResult<Loaded>> + Send;
+
+    /// Writes `changes` and sets `projection`'s checkpoint to `changes.through_seq`: all or
+    /// nothing where `ATOMIC_APPLY`, otherwise the checkpoint only after every row it covers.
+    fn commit(
+        &self,
+        projection: &str,
+        changes: &Changes,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Every event-derived row of `table`, in any order.
+    fn scan(
+        &self,
+        table: Table,
+        visit: &mut (dyn FnMut(LogicalRow) + Send),
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Applies `writes` and sets `projection`'s checkpoint to `through_seq`. Returns the inbox
+    /// entries written, in order, for live push. Calls that write the same rows must not
+    /// overlap (inbox numbering reads the head it then writes): a projection has one writer,
+    /// and partitions write disjoint rows.
     fn apply(
         &self,
         projection: &str,
         through_seq: u64,
         writes: Vec<Write>,
-    ) -> impl Future<Output = StoreResult<Vec<Delivery>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<Delivery>>> + Send {
+        async move {
+            let loaded = self.load(RowKeys::of(&writes)).await?;
+            let changes = plan(&loaded, through_seq, writes);
+            self.commit(projection, &changes).await?;
+            Ok(changes.into_deliveries())
+        }
+    }
 
-    /// A digest of every event-derived row (not device positions), equal for equal state.
-    fn digest(&self) -> impl Future<Output = StoreResult<String>> + Send;
+    /// A digest of every event-derived row (not device positions), equal for equal state
+    /// whatever the adapter.
+    fn digest(&self) -> impl Future<Output = StoreResult<String>> + Send
+    where
+        Self: Sized,
+    {
+        digest::compute(self)
+    }
 }
 
 /// Every port at once: what the services are generic over.

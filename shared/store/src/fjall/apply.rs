@@ -1,0 +1,164 @@
+//! The embedded store's projection port: a batch's rows loaded with point reads, its planned
+//! changes committed as one fjall batch with the checkpoint (a crash keeps both or neither),
+//! and every table listed as logical rows for the digest.
+
+use super::{FjallStore, Tables, decode, decode_head, encode, encode_head};
+use crate::digest::{LogicalRow, Table};
+use crate::error::StoreError;
+use crate::inbox_row;
+use crate::keys::{key, split};
+use crate::model::{
+    Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+};
+use crate::plan::{Changes, Loaded, RowKeys};
+use crate::ports::{ProjectionStore, StoreResult};
+use fjall::Keyspace;
+
+impl Tables {
+    fn of(&self, table: Table) -> &Keyspace {
+        match table {
+            Table::Inbox => &self.inbox,
+            Table::InboxHead => &self.inbox_head,
+            Table::Conversations => &self.conversations,
+            Table::Timeline => &self.timeline,
+            Table::Users => &self.users,
+            Table::UsersByCursor => &self.users_by_cursor,
+            Table::Relations => &self.relations,
+            Table::Groups => &self.groups,
+            Table::Members => &self.members,
+            Table::UserGroups => &self.user_groups,
+        }
+    }
+}
+
+fn malformed(table: Table, k: &[u8]) -> StoreError {
+    StoreError::Corrupt(format!("{} key {k:?}", table.name()))
+}
+
+/// A stored row as a logical row.
+fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
+    let with_seq = matches!(table, Table::Inbox | Table::Timeline | Table::UsersByCursor);
+    let Some((parts, seq)) = split(k, with_seq) else {
+        return Err(malformed(table, k));
+    };
+    let (app, first) = match parts.as_slice() {
+        [app, first, ..] => (*app, *first),
+        [app] => (*app, ""),
+        [] => return Err(malformed(table, k)),
+    };
+    Ok(match table {
+        Table::Inbox => LogicalRow::inbox(app, first, inbox_row::decode(v)?),
+        Table::InboxHead => LogicalRow::inbox_head(app, first, decode_head(v)?),
+        Table::Conversations => LogicalRow::conversation(app, first, decode::<Conversation>(v)?),
+        Table::Timeline => LogicalRow::timeline(app, &decode::<TimelineMessage>(v)?),
+        Table::Users => LogicalRow::user(app, &decode::<UserRow>(v)?),
+        Table::UsersByCursor => {
+            let user = std::str::from_utf8(v).map_err(|_| malformed(table, k))?;
+            LogicalRow::user_change(app, seq.ok_or_else(|| malformed(table, k))?, user)
+        }
+        Table::Relations => LogicalRow::relation(app, first, &decode::<Relation>(v)?),
+        Table::Groups => LogicalRow::group(app, &decode::<GroupRow>(v)?),
+        Table::Members => LogicalRow::member(app, first, &decode::<MemberRow>(v)?),
+        Table::UserGroups => LogicalRow::user_group(app, first, &decode::<UserGroupRow>(v)?),
+    })
+}
+
+impl ProjectionStore for FjallStore {
+    async fn checkpoint(&self, projection: &str) -> StoreResult<u64> {
+        self.get_seq(&self.tables.checkpoints, projection.as_bytes())
+    }
+
+    async fn load(&self, keys: RowKeys) -> StoreResult<Loaded> {
+        let t = &self.tables;
+        let mut loaded = Loaded::default();
+        for k in keys.heads {
+            if let Some(v) = t.inbox_head.get(key(&[k.0.as_str(), k.1.as_str()], None))? {
+                loaded.heads.insert(k, decode_head(&v)?);
+            }
+        }
+        for k in keys.convs {
+            let stored = key(&[k.0.as_str(), k.1.as_str(), k.2.as_str()], None);
+            if let Some(row) = self.get_row(&t.conversations, &stored)? {
+                loaded.convs.insert(k, row);
+            }
+        }
+        for k in keys.users {
+            if let Some(row) = self.get_row(&t.users, &key(&[k.0.as_str(), k.1.as_str()], None))? {
+                loaded.users.insert(k, row);
+            }
+        }
+        for k in keys.relations {
+            let stored = key(&[k.0.as_str(), k.1.as_str(), k.2.as_str()], None);
+            if let Some(row) = self.get_row(&t.relations, &stored)? {
+                loaded.relations.insert(k, row);
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn commit(&self, projection: &str, c: &Changes) -> StoreResult<()> {
+        let t = &self.tables;
+        let mut batch = self.db.batch();
+        for e in &c.entries {
+            let k = key(&[e.app.as_str(), e.user.as_str()], Some(e.entry.seq));
+            batch.insert(&t.inbox, k, inbox_row::encode(&e.entry));
+        }
+        for ((app, user), head) in &c.heads {
+            let k = key(&[app.as_str(), user.as_str()], None);
+            batch.insert(&t.inbox_head, k, encode_head(*head));
+        }
+        for ((app, conv, conv_seq), row) in &c.timeline {
+            let k = key(&[app.as_str(), conv.as_str()], Some(*conv_seq));
+            batch.insert(&t.timeline, k, encode(row));
+        }
+        for ((app, user, conv), row) in &c.convs {
+            let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+            batch.insert(&t.conversations, k, encode(row));
+        }
+        for ((app, user), change) in &c.users {
+            let a = app.as_str();
+            for old in &change.stale_cursors {
+                batch.remove(&t.users_by_cursor, key(&[a], Some(*old)));
+            }
+            let feed = key(&[a], Some(change.row.cursor));
+            batch.insert(&t.users_by_cursor, feed, user.as_str().as_bytes());
+            let k = key(&[a, user.as_str()], None);
+            batch.insert(&t.users, k, encode(&change.row));
+        }
+        for ((app, user, other), row) in &c.relations {
+            let k = key(&[app.as_str(), user.as_str(), other.as_str()], None);
+            batch.insert(&t.relations, k, encode(row));
+        }
+        for ((app, group), row) in &c.groups {
+            let k = key(&[app.as_str(), group.as_str()], None);
+            batch.insert(&t.groups, k, encode(row));
+        }
+        for ((app, group, user), change) in &c.members {
+            let k = key(&[app.as_str(), group.as_str(), user.as_str()], None);
+            match &change.row {
+                Some(row) => batch.insert(&t.members, k, encode(row)),
+                None => batch.remove(&t.members, k),
+            }
+        }
+        for ((app, user, group), row) in &c.user_groups {
+            let k = key(&[app.as_str(), user.as_str(), group.as_str()], None);
+            batch.insert(&t.user_groups, k, encode(row));
+        }
+        let through = c.through_seq.to_be_bytes();
+        batch.insert(&t.checkpoints, projection.as_bytes(), through);
+        batch.commit()?;
+        Ok(())
+    }
+
+    async fn scan(
+        &self,
+        table: Table,
+        visit: &mut (dyn FnMut(LogicalRow) + Send),
+    ) -> StoreResult<()> {
+        for guard in self.tables.of(table).iter() {
+            let (k, v) = guard.into_inner()?;
+            visit(logical(table, &k, &v)?);
+        }
+        Ok(())
+    }
+}

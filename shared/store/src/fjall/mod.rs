@@ -1,0 +1,142 @@
+//! The embedded adapter: fjall, one keyspace per table, keys from `keys`, rows in MessagePack.
+//! fjall calls are synchronous and short (memtable, block cache, buffered journal append), so
+//! they run inline on the calling task. `reads` serves the read ports, `apply` maps planned
+//! changes to one atomic batch and lists rows for the digest.
+
+mod apply;
+mod reads;
+
+use crate::error::StoreError;
+use crate::keys::key;
+use crate::model::{Conversation, TimelineMessage};
+use crate::plan::Head;
+use crate::ports::StoreResult;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::Arc;
+use tidings_domain::AppId;
+
+struct Tables {
+    inbox: Keyspace,
+    inbox_head: Keyspace,
+    conversations: Keyspace,
+    timeline: Keyspace,
+    users: Keyspace,
+    users_by_cursor: Keyspace,
+    relations: Keyspace,
+    groups: Keyspace,
+    members: Keyspace,
+    user_groups: Keyspace,
+    checkpoints: Keyspace,
+    devices: Keyspace,
+}
+
+/// The embedded store. Cloning shares the database.
+#[derive(Clone)]
+pub struct FjallStore {
+    db: Database,
+    tables: Arc<Tables>,
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    rmp_serde::to_vec_named(value).expect("read-model rows always encode")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(rmp_serde::from_slice(bytes)?)
+}
+
+/// A stored inbox head: `seq` then `cursor`, big-endian. Heads written before deliveries
+/// carried cursors are 8 bytes: cursor 0 (nothing skipped).
+fn decode_head(bytes: &[u8]) -> Result<Head, StoreError> {
+    match bytes.len() {
+        8 => Ok(Head {
+            seq: seq_value(bytes)?,
+            cursor: 0,
+        }),
+        16 => Ok(Head {
+            seq: seq_value(&bytes[..8])?,
+            cursor: seq_value(&bytes[8..])?,
+        }),
+        n => Err(StoreError::Corrupt(format!("inbox head of {n} bytes"))),
+    }
+}
+
+fn encode_head(head: Head) -> [u8; 16] {
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&head.seq.to_be_bytes());
+    out[8..].copy_from_slice(&head.cursor.to_be_bytes());
+    out
+}
+
+fn seq_value(bytes: &[u8]) -> Result<u64, StoreError> {
+    let raw: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("sequence of {} bytes", bytes.len())))?;
+    Ok(u64::from_be_bytes(raw))
+}
+
+impl FjallStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = Database::builder(dir).open()?;
+        let open = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        let tables = Tables {
+            inbox: open("inbox")?,
+            inbox_head: open("inbox_head")?,
+            conversations: open("conversations")?,
+            timeline: open("timeline")?,
+            users: open("users")?,
+            users_by_cursor: open("users_by_cursor")?,
+            relations: open("relations")?,
+            groups: open("groups")?,
+            members: open("members")?,
+            user_groups: open("user_groups")?,
+            checkpoints: open("checkpoints")?,
+            devices: open("devices")?,
+        };
+        Ok(Self {
+            db,
+            tables: Arc::new(tables),
+        })
+    }
+
+    fn head(&self, k: &[u8]) -> Result<Head, StoreError> {
+        self.tables
+            .inbox_head
+            .get(k)?
+            .map_or(Ok(Head::default()), |v| decode_head(&v))
+    }
+
+    fn get_seq(&self, table: &Keyspace, k: &[u8]) -> Result<u64, StoreError> {
+        table.get(k)?.map_or(Ok(0), |v| seq_value(&v))
+    }
+
+    fn get_row<T: DeserializeOwned>(&self, table: &Keyspace, k: &[u8]) -> StoreResult<Option<T>> {
+        table.get(k)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Joins a conversation row with its newest message from the timeline.
+    fn with_last_message(&self, app: &AppId, mut row: Conversation) -> StoreResult<Conversation> {
+        let k = key(&[app.as_str(), row.conv.as_str()], Some(row.last_seq));
+        let last: Option<TimelineMessage> = self.get_row(&self.tables.timeline, &k)?;
+        row.last_message = last.map(|t| t.message);
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Head, decode_head, encode_head};
+
+    #[test]
+    fn inbox_heads_of_both_layouts_decode() {
+        let old = decode_head(&7u64.to_be_bytes()).unwrap();
+        assert_eq!((old.seq, old.cursor), (7, 0));
+        let new = decode_head(&encode_head(Head { seq: 9, cursor: 42 })).unwrap();
+        assert_eq!((new.seq, new.cursor), (9, 42));
+        assert!(decode_head(&[0; 3]).is_err());
+    }
+}

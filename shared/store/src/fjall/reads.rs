@@ -1,0 +1,238 @@
+//! The embedded store's read ports.
+
+use super::{FjallStore, decode};
+use crate::inbox_row::{self, InboxRow};
+use crate::keys::{key, prefix};
+use crate::model::{
+    Conversation, Entry, EntryItem, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
+    UserRow,
+};
+use crate::ports::{
+    ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore, StoreResult, UserStore,
+};
+use std::ops::Bound;
+use tidings_domain::{AppId, ConvId, GroupId, UserId};
+
+impl InboxStore for FjallStore {
+    async fn inbox_after(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<Entry>> {
+        let from = key(
+            &[app.as_str(), user.as_str()],
+            Some(after.saturating_add(1)),
+        );
+        let to = key(&[app.as_str(), user.as_str()], Some(u64::MAX));
+        let mut entries = Vec::new();
+        for guard in self.tables.inbox.range(from..=to).take(limit) {
+            let (_, v) = guard.into_inner()?;
+            let entry = match inbox_row::decode(&v)? {
+                InboxRow::Whole(entry) => entry,
+                InboxRow::MessageRef {
+                    seq,
+                    ts,
+                    conv,
+                    conv_seq,
+                } => {
+                    let k = key(&[app.as_str(), conv.as_str()], Some(conv_seq));
+                    let Some(row) = self.get_row::<TimelineMessage>(&self.tables.timeline, &k)?
+                    else {
+                        // Written by another partition that has not caught up yet: the page
+                        // ends here, and the rest follows once it has.
+                        break;
+                    };
+                    Entry {
+                        seq,
+                        ts,
+                        item: EntryItem::Message(row.message),
+                    }
+                }
+            };
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
+        Ok(self.head(&key(&[app.as_str(), user.as_str()], None))?.seq)
+    }
+}
+
+impl ConversationStore for FjallStore {
+    async fn conversations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Conversation>> {
+        let mut rows = self
+            .tables
+            .conversations
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                self.with_last_message(app, decode::<Conversation>(&v)?)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
+        Ok(rows)
+    }
+
+    async fn conversation(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<Conversation>> {
+        self.get_row(
+            &self.tables.conversations,
+            &key(&[app.as_str(), user.as_str(), conv.as_str()], None),
+        )?
+        .map(|row| self.with_last_message(app, row))
+        .transpose()
+    }
+
+    async fn messages_before(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<TimelineMessage>> {
+        let from = key(&[app.as_str(), conv.as_str()], Some(0));
+        let to = key(
+            &[app.as_str(), conv.as_str()],
+            Some(before.unwrap_or(u64::MAX)),
+        );
+        self.tables
+            .timeline
+            .range(from..to)
+            .rev()
+            .take(limit)
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+}
+
+impl UserStore for FjallStore {
+    async fn user(&self, app: &AppId, user: &UserId) -> StoreResult<Option<UserRow>> {
+        self.get_row(
+            &self.tables.users,
+            &key(&[app.as_str(), user.as_str()], None),
+        )
+    }
+
+    async fn users_changed(
+        &self,
+        app: &AppId,
+        cursor: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<UserRow>> {
+        let from = key(&[app.as_str()], Some(cursor.saturating_add(1)));
+        let to = key(&[app.as_str()], Some(u64::MAX));
+        let mut rows = Vec::new();
+        for guard in self.tables.users_by_cursor.range(from..=to).take(limit) {
+            let (_, user) = guard.into_inner()?;
+            let user_key = key(&[app.as_str(), &String::from_utf8_lossy(&user)], None);
+            if let Some(row) = self.get_row(&self.tables.users, &user_key)? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl GroupStore for FjallStore {
+    async fn group(&self, app: &AppId, group: &GroupId) -> StoreResult<Option<GroupRow>> {
+        self.get_row(
+            &self.tables.groups,
+            &key(&[app.as_str(), group.as_str()], None),
+        )
+    }
+
+    async fn member(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> StoreResult<Option<MemberRow>> {
+        self.get_row(
+            &self.tables.members,
+            &key(&[app.as_str(), group.as_str(), user.as_str()], None),
+        )
+    }
+
+    async fn members(
+        &self,
+        app: &AppId,
+        group: &GroupId,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> StoreResult<Vec<MemberRow>> {
+        let (a, g) = (app.as_str(), group.as_str());
+        let start = match after {
+            Some(user) => Bound::Excluded(key(&[a, g, user.as_str()], None)),
+            None => Bound::Included(prefix(&[a, g])),
+        };
+        // Ids are ASCII, so 0xff sorts after every member key of the group.
+        let mut end = prefix(&[a, g]);
+        end.push(0xff);
+        self.tables
+            .members
+            .range::<Vec<u8>, _>((start, Bound::Excluded(end)))
+            .take(limit)
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+
+    async fn user_groups(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<UserGroupRow>> {
+        self.tables
+            .user_groups
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+}
+
+impl RelationStore for FjallStore {
+    async fn relations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Relation>> {
+        self.tables
+            .relations
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+}
+
+impl DeviceStore for FjallStore {
+    async fn ack_device(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        device: &str,
+        seq: u64,
+    ) -> StoreResult<()> {
+        let k = key(&[app.as_str(), user.as_str(), device], None);
+        if seq > self.get_seq(&self.tables.devices, &k)? {
+            self.tables.devices.insert(k, seq.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    async fn device_ack(&self, app: &AppId, user: &UserId, device: &str) -> StoreResult<u64> {
+        self.get_seq(
+            &self.tables.devices,
+            &key(&[app.as_str(), user.as_str(), device], None),
+        )
+    }
+}

@@ -1,0 +1,77 @@
+//! What a planned batch changes: the final value of every row it writes, per table, and the
+//! checkpoint. Adapters map each field to their tables and nothing else; ordered maps make a
+//! batch's changes come out in the same order every time.
+
+use crate::model::{
+    Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+};
+use crate::plan::keys::{
+    ConvKey, GroupKey, MemberKey, RelationKey, TimelineKey, UserGroupKey, UserKey,
+};
+use crate::write::Delivery;
+use std::collections::{BTreeMap, BTreeSet};
+use tidings_domain::{AppId, UserId};
+
+/// A user's inbox head: the newest `seq`, and the stream sequence of the event that wrote it
+/// (deliveries at or below it are already applied).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub cursor: u64,
+}
+
+/// A new inbox row, and the stream sequence of the event that delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub app: AppId,
+    pub user: UserId,
+    pub entry: Entry,
+    pub cursor: u64,
+}
+
+/// A user row's new value and the change-feed entries it leaves behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserChange {
+    pub row: UserRow,
+    /// Every other cursor the user's change-feed entry held, before or during the batch: the
+    /// feed keeps one entry per user, at `row.cursor`, so these are deleted.
+    pub stale_cursors: BTreeSet<u64>,
+}
+
+/// A member row's new value (`None` removes it) and the stream sequence of its last change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberChange {
+    pub cursor: u64,
+    pub row: Option<MemberRow>,
+}
+
+/// Every row one batch writes, and the checkpoint that covers them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// The last stream sequence the batch covers: the projection's new checkpoint.
+    pub through_seq: u64,
+    /// New inbox rows, in delivery order.
+    pub entries: Vec<NewEntry>,
+    pub heads: BTreeMap<UserKey, Head>,
+    pub timeline: BTreeMap<TimelineKey, TimelineMessage>,
+    pub convs: BTreeMap<ConvKey, Conversation>,
+    pub users: BTreeMap<UserKey, UserChange>,
+    pub relations: BTreeMap<RelationKey, Relation>,
+    pub groups: BTreeMap<GroupKey, GroupRow>,
+    pub members: BTreeMap<MemberKey, MemberChange>,
+    pub user_groups: BTreeMap<UserGroupKey, UserGroupRow>,
+}
+
+impl Changes {
+    /// The inbox entries written, in order, for live push.
+    pub fn into_deliveries(self) -> Vec<Delivery> {
+        self.entries
+            .into_iter()
+            .map(|e| Delivery {
+                app: e.app,
+                user: e.user,
+                entry: e.entry,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,86 @@
+//! What a batch reads before it is planned: the keys of the rows its writes fold over, and
+//! those rows as the store holds them.
+
+use crate::model::{Conversation, Relation, UserRow};
+use crate::plan::Head;
+use crate::write::Write;
+use std::collections::{BTreeSet, HashMap};
+use tidings_domain::{AppId, ConvId, GroupId, UserId};
+
+/// A user's row, inbox head or change-feed entry: (app, user).
+pub type UserKey = (AppId, UserId);
+/// A user's conversation row: (app, user, conv).
+pub type ConvKey = (AppId, UserId, ConvId);
+/// `user`'s relation row about another user: (app, user, other).
+pub type RelationKey = (AppId, UserId, UserId);
+/// A timeline row: (app, conv, conv_seq).
+pub type TimelineKey = (AppId, ConvId, u64);
+/// A group's row: (app, group).
+pub type GroupKey = (AppId, GroupId);
+/// A member row: (app, group, user).
+pub type MemberKey = (AppId, GroupId, UserId);
+/// A row of a user's group list: (app, user, group).
+pub type UserGroupKey = (AppId, UserId, GroupId);
+
+/// The rows a batch rewrites from their current value. Every other row a batch writes is
+/// keyed and valued by its writes alone.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RowKeys {
+    pub heads: BTreeSet<UserKey>,
+    pub convs: BTreeSet<ConvKey>,
+    pub users: BTreeSet<UserKey>,
+    pub relations: BTreeSet<RelationKey>,
+}
+
+impl RowKeys {
+    /// The keys `writes` read.
+    pub fn of(writes: &[Write]) -> Self {
+        let mut keys = Self::default();
+        for write in writes {
+            match write {
+                Write::Deliver { app, user, .. } => {
+                    keys.heads.insert((app.clone(), user.clone()));
+                }
+                Write::ConversationMessage {
+                    app, user, message, ..
+                } => {
+                    keys.convs
+                        .insert((app.clone(), user.clone(), message.conv.clone()));
+                }
+                Write::ConversationRead {
+                    app, user, conv, ..
+                } => {
+                    keys.convs.insert((app.clone(), user.clone(), conv.clone()));
+                }
+                Write::PutUser { profile, .. } => {
+                    keys.users
+                        .insert((profile.app.clone(), profile.user.clone()));
+                }
+                Write::UserStatus { app, user, .. } => {
+                    keys.users.insert((app.clone(), user.clone()));
+                }
+                Write::Relation {
+                    app, user, other, ..
+                } => {
+                    keys.relations
+                        .insert((app.clone(), user.clone(), other.clone()));
+                }
+                Write::Timeline { .. }
+                | Write::PutGroup { .. }
+                | Write::PutMember { .. }
+                | Write::RemoveMember { .. } => {}
+            }
+        }
+        keys
+    }
+}
+
+/// The rows of a `RowKeys` as stored; a key without a row is absent (an absent head is
+/// an empty inbox).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Loaded {
+    pub heads: HashMap<UserKey, Head>,
+    pub convs: HashMap<ConvKey, Conversation>,
+    pub users: HashMap<UserKey, UserRow>,
+    pub relations: HashMap<RelationKey, Relation>,
+}

@@ -1,0 +1,227 @@
+//! The row planner: the one fold from a batch's `Write`s to the rows it changes, shared by
+//! every adapter. A batch is applied in three steps: `RowKeys::of` names the rows it rewrites,
+//! the adapter loads them (`Loaded`), `plan` folds the writes over them into `Changes`, and the
+//! adapter commits those with the checkpoint. The planner does no IO.
+//!
+//! Inbox numbering: a delivery takes the user's head `seq + 1`. A delivery whose cursor (its
+//! event's stream sequence) is not past the cursor the head held before the batch was already
+//! applied (a batch repeated after a crash, or a new partition layout starting from an older
+//! checkpoint) and is skipped. One event's deliveries to a user always come in one batch, and
+//! one event may deliver several entries to a user, so the head as it was before the batch
+//! decides, not the head as the batch moves it.
+//!
+//! The user change feed (`users:changed`) holds one entry per user, at the cursor of the
+//! user's last change: a batch that moves it deletes the entries at every cursor the user
+//! held before or during the batch (stores that apply a batch in several writes can have
+//! written any of them, see the Scylla adapter).
+
+pub mod changes;
+pub mod keys;
+
+pub use changes::{Changes, Head, MemberChange, NewEntry, UserChange};
+pub use keys::{Loaded, RowKeys};
+
+use crate::model::{Entry, TimelineMessage, UserGroupRow, UserRow};
+use crate::rows::{advance_conversation, mark_read, patch_relation};
+use crate::write::Write;
+use keys::UserKey;
+
+/// Folds `writes` over the rows `loaded` holds into the changes that store the result, with
+/// `through_seq` as the checkpoint.
+pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
+    let mut c = Changes {
+        through_seq,
+        ..Changes::default()
+    };
+    for write in writes {
+        match write {
+            Write::Deliver {
+                app,
+                user,
+                ts,
+                item,
+                cursor,
+            } => {
+                let key = (app, user);
+                let applied_through = loaded.heads.get(&key).map_or(0, |h| h.cursor);
+                if cursor <= applied_through {
+                    continue;
+                }
+                let head = head(&c, loaded, &key);
+                let entry = Entry {
+                    seq: head.seq + 1,
+                    ts,
+                    item,
+                };
+                let head = Head {
+                    seq: entry.seq,
+                    cursor,
+                };
+                c.heads.insert(key.clone(), head);
+                let (app, user) = key;
+                c.entries.push(changes::NewEntry {
+                    app,
+                    user,
+                    entry,
+                    cursor,
+                });
+            }
+            Write::Timeline { app, ts, message } => {
+                let key = (app, message.conv.clone(), message.conv_seq);
+                c.timeline.insert(key, TimelineMessage { ts, message });
+            }
+            Write::ConversationMessage {
+                app,
+                user,
+                ts,
+                message,
+            } => {
+                let key = (app, user, message.conv.clone());
+                let current = c
+                    .convs
+                    .get(&key)
+                    .or_else(|| loaded.convs.get(&key))
+                    .cloned();
+                let row = advance_conversation(current, &key.1, ts, &message);
+                c.convs.insert(key, row);
+            }
+            Write::ConversationRead {
+                app,
+                user,
+                conv,
+                conv_seq,
+            } => {
+                let key = (app, user, conv);
+                let current = c.convs.get(&key).or_else(|| loaded.convs.get(&key));
+                // A read marker for a conversation the projection has no row of is moot.
+                if let Some(row) = current.cloned() {
+                    c.convs.insert(key, mark_read(row, conv_seq));
+                }
+            }
+            Write::PutUser { profile, cursor } => {
+                let key = (profile.app.clone(), profile.user.clone());
+                match user(&mut c, loaded, &key) {
+                    Some(change) => {
+                        change.row.profile = profile;
+                        change.row.cursor = cursor;
+                    }
+                    None => {
+                        let row = UserRow {
+                            profile,
+                            deactivated: false,
+                            token_epoch: 0,
+                            cursor,
+                        };
+                        let change = UserChange {
+                            row,
+                            stale_cursors: Default::default(),
+                        };
+                        c.users.insert(key, change);
+                    }
+                }
+            }
+            Write::UserStatus {
+                app,
+                user: id,
+                deactivated,
+                token_epoch,
+                cursor,
+            } => {
+                // Status events always follow registration on the user's subject.
+                if let Some(change) = user(&mut c, loaded, &(app, id)) {
+                    let row = &mut change.row;
+                    row.deactivated = deactivated.unwrap_or(row.deactivated);
+                    row.token_epoch = token_epoch.unwrap_or(row.token_epoch);
+                    row.cursor = cursor;
+                }
+            }
+            Write::Relation {
+                app,
+                user,
+                other,
+                patch,
+                ts,
+                cursor,
+            } => {
+                let key = (app, user, other);
+                let current = c
+                    .relations
+                    .get(&key)
+                    .or_else(|| loaded.relations.get(&key))
+                    .cloned();
+                let row = patch_relation(current, &key.2, patch, ts, cursor);
+                c.relations.insert(key, row);
+            }
+            Write::PutGroup { app, row } => {
+                c.groups.insert((app, row.group.clone()), row);
+            }
+            Write::PutMember {
+                app,
+                group,
+                member,
+                cursor,
+            } => {
+                let mine = UserGroupRow {
+                    group: group.clone(),
+                    role: Some(member.role),
+                    cursor,
+                };
+                c.user_groups
+                    .insert((app.clone(), member.user.clone(), group.clone()), mine);
+                let change = MemberChange {
+                    cursor,
+                    row: Some(member.clone()),
+                };
+                c.members.insert((app, group, member.user), change);
+            }
+            Write::RemoveMember {
+                app,
+                group,
+                user,
+                cursor,
+            } => {
+                let left = UserGroupRow {
+                    group: group.clone(),
+                    role: None,
+                    cursor,
+                };
+                c.user_groups
+                    .insert((app.clone(), user.clone(), group.clone()), left);
+                c.members
+                    .insert((app, group, user), MemberChange { cursor, row: None });
+            }
+        }
+    }
+    for change in c.users.values_mut() {
+        change.stale_cursors.remove(&change.row.cursor);
+    }
+    c
+}
+
+/// A user's inbox head as the batch has moved it so far.
+fn head(c: &Changes, loaded: &Loaded, key: &UserKey) -> Head {
+    c.heads
+        .get(key)
+        .or_else(|| loaded.heads.get(key))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// A user's row as the batch has changed it so far (`None`: not registered), its current
+/// change-feed cursor recorded as one the batch moves away from.
+fn user<'c>(c: &'c mut Changes, loaded: &Loaded, key: &UserKey) -> Option<&'c mut UserChange> {
+    if !c.users.contains_key(key) {
+        let row = loaded.users.get(key)?.clone();
+        let change = UserChange {
+            stale_cursors: [row.cursor].into(),
+            row,
+        };
+        c.users.insert(key.clone(), change);
+    }
+    let change = c.users.get_mut(key)?;
+    change.stale_cursors.insert(change.row.cursor);
+    Some(change)
+}
+
+#[cfg(test)]
+mod tests;

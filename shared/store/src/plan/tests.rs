@@ -1,0 +1,374 @@
+//! Given rows, given writes, then changes.
+
+use super::*;
+use crate::model::{
+    Conversation, Direction, EntryItem, MemberRow, MessageView, Relation, RelationPatch,
+    SystemNotice,
+};
+use std::collections::BTreeSet;
+use tidings_domain::event::UserProfile;
+use tidings_domain::group::Role;
+use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
+
+fn app() -> AppId {
+    AppId::parse("demo").unwrap()
+}
+
+fn user(id: &str) -> UserId {
+    UserId::parse(id).unwrap()
+}
+
+fn msg_id(n: u64) -> MessageId {
+    MessageId::parse(format!("019b7b1c-3a00-7000-8000-{n:012}")).unwrap()
+}
+
+fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
+    let (from, to) = (user(from), user(to));
+    MessageView {
+        conv: ConvId::direct(&from, &to),
+        conv_seq,
+        msg_id: msg_id(conv_seq),
+        from,
+        to: Recipient::User(to),
+        body: Body::Text { text: "hi".into() },
+        mentions: Vec::new(),
+        mention_all: false,
+    }
+}
+
+fn notice(to: &str, cursor: u64) -> Write {
+    Write::Deliver {
+        app: app(),
+        user: user(to),
+        ts: cursor as i64,
+        item: EntryItem::System(SystemNotice {
+            msg_id: msg_id(cursor),
+            body: Body::Text {
+                text: format!("n{cursor}"),
+            },
+        }),
+        cursor,
+    }
+}
+
+fn conversation_message(owner: &str, m: &MessageView, ts: i64) -> Write {
+    Write::ConversationMessage {
+        app: app(),
+        user: user(owner),
+        ts,
+        message: m.clone(),
+    }
+}
+
+fn profile(id: &str, version: u64) -> UserProfile {
+    UserProfile {
+        app: app(),
+        user: user(id),
+        name: format!("{id} v{version}"),
+        avatar_url: None,
+        extra: None,
+        version,
+        ts: 1,
+    }
+}
+
+fn user_row(id: &str, cursor: u64) -> UserRow {
+    UserRow {
+        profile: profile(id, 1),
+        deactivated: false,
+        token_epoch: 0,
+        cursor,
+    }
+}
+
+fn seqs(c: &Changes) -> Vec<(&str, u64, u64)> {
+    c.entries
+        .iter()
+        .map(|e| (e.user.as_str(), e.entry.seq, e.cursor))
+        .collect()
+}
+
+#[test]
+fn deliveries_number_from_the_loaded_head_and_skip_what_it_covers() {
+    let mut loaded = Loaded::default();
+    loaded
+        .heads
+        .insert((app(), user("bob")), Head { seq: 7, cursor: 20 });
+    let writes = vec![
+        notice("bob", 19),
+        notice("bob", 20),
+        notice("bob", 21),
+        notice("carol", 21),
+        notice("bob", 21),
+        notice("bob", 25),
+    ];
+    let c = plan(&loaded, 25, writes);
+    // Both entries of event 21 to bob are new; 19 and 20 were applied before.
+    assert_eq!(
+        seqs(&c),
+        [
+            ("bob", 8, 21),
+            ("carol", 1, 21),
+            ("bob", 9, 21),
+            ("bob", 10, 25)
+        ]
+    );
+    assert_eq!(
+        c.heads[&(app(), user("bob"))],
+        Head {
+            seq: 10,
+            cursor: 25
+        }
+    );
+    assert_eq!(
+        c.heads[&(app(), user("carol"))],
+        Head { seq: 1, cursor: 21 }
+    );
+    assert_eq!(c.through_seq, 25);
+    let pushed: Vec<u64> = c.into_deliveries().iter().map(|d| d.entry.seq).collect();
+    assert_eq!(pushed, [8, 1, 9, 10]);
+}
+
+#[test]
+fn a_batch_the_head_already_covers_changes_no_inbox_row() {
+    let mut loaded = Loaded::default();
+    loaded
+        .heads
+        .insert((app(), user("bob")), Head { seq: 3, cursor: 9 });
+    let c = plan(&loaded, 9, vec![notice("bob", 8), notice("bob", 9)]);
+    assert!(c.entries.is_empty() && c.heads.is_empty());
+}
+
+#[test]
+fn conversations_advance_to_newer_messages_and_read_markers_never_go_back() {
+    let key = (app(), user("bob"), message("alice", "bob", 1).conv);
+    let mut loaded = Loaded::default();
+    loaded.convs.insert(
+        key.clone(),
+        Conversation {
+            conv: key.2.clone(),
+            peer: Some(user("alice")),
+            group: None,
+            last_seq: 4,
+            read_seq: 2,
+            unread: 2,
+            last_ts: 40,
+            last_message: None,
+        },
+    );
+    let read = |conv_seq| Write::ConversationRead {
+        app: app(),
+        user: user("bob"),
+        conv: key.2.clone(),
+        conv_seq,
+    };
+    let writes = vec![
+        conversation_message("bob", &message("alice", "bob", 5), 50),
+        // An older message only fills in what is missing.
+        conversation_message("bob", &message("alice", "bob", 3), 30),
+        read(4),
+        read(1),
+        conversation_message("bob", &message("alice", "bob", 6), 60),
+    ];
+    let c = plan(&loaded, 60, writes);
+    let row = &c.convs[&key];
+    assert_eq!(
+        (row.last_seq, row.read_seq, row.unread, row.last_ts),
+        (6, 4, 2, 60)
+    );
+    // The sender's own message marks their row read.
+    let c = plan(
+        &loaded,
+        70,
+        vec![conversation_message("bob", &message("bob", "alice", 7), 70)],
+    );
+    let row = &c.convs[&key];
+    assert_eq!((row.last_seq, row.read_seq, row.unread), (7, 7, 0));
+}
+
+#[test]
+fn a_read_marker_for_a_conversation_without_a_row_writes_nothing() {
+    let writes = vec![Write::ConversationRead {
+        app: app(),
+        user: user("bob"),
+        conv: message("alice", "bob", 1).conv,
+        conv_seq: 3,
+    }];
+    assert_eq!(plan(&Loaded::default(), 3, writes).convs.len(), 0);
+}
+
+#[test]
+fn a_user_changed_twice_keeps_one_feed_entry_and_names_the_others_stale() {
+    let key = (app(), user("alice"));
+    let mut loaded = Loaded::default();
+    loaded.users.insert(key.clone(), user_row("alice", 4));
+    let writes = vec![
+        Write::PutUser {
+            profile: profile("alice", 2),
+            cursor: 10,
+        },
+        Write::UserStatus {
+            app: app(),
+            user: user("alice"),
+            deactivated: Some(true),
+            token_epoch: None,
+            cursor: 12,
+        },
+        // Not registered: a status change alone writes nothing.
+        Write::UserStatus {
+            app: app(),
+            user: user("nobody"),
+            deactivated: Some(true),
+            token_epoch: Some(2),
+            cursor: 13,
+        },
+    ];
+    let c = plan(&loaded, 13, writes);
+    assert_eq!(c.users.len(), 1);
+    let change = &c.users[&key];
+    assert_eq!(change.row.profile.version, 2);
+    assert!(change.row.deactivated);
+    assert_eq!(change.row.cursor, 12);
+    assert_eq!(change.stale_cursors, BTreeSet::from([4, 10]));
+}
+
+#[test]
+fn a_new_user_has_no_stale_feed_entry() {
+    let writes = vec![Write::PutUser {
+        profile: profile("bob", 1),
+        cursor: 3,
+    }];
+    let c = plan(&Loaded::default(), 3, writes);
+    let change = &c.users[&(app(), user("bob"))];
+    assert_eq!(
+        (
+            change.row.cursor,
+            change.row.token_epoch,
+            change.row.deactivated
+        ),
+        (3, 0, false)
+    );
+    assert!(change.stale_cursors.is_empty());
+}
+
+#[test]
+fn relation_patches_apply_over_the_loaded_row() {
+    let key = (app(), user("alice"), user("bob"));
+    let mut loaded = Loaded::default();
+    loaded.relations.insert(
+        key.clone(),
+        Relation {
+            user: user("bob"),
+            friend: false,
+            request: Some(Direction::Out),
+            note: Some("hi".into()),
+            blocked: false,
+            ts: 1,
+            cursor: 1,
+        },
+    );
+    let patch = |patch| Write::Relation {
+        app: app(),
+        user: user("alice"),
+        other: user("bob"),
+        patch,
+        ts: 9,
+        cursor: 9,
+    };
+    let writes = vec![
+        patch(RelationPatch {
+            friend: Some(true),
+            request: Some(None),
+            ..Default::default()
+        }),
+        patch(RelationPatch {
+            blocked: Some(true),
+            ..Default::default()
+        }),
+    ];
+    let row = &plan(&loaded, 9, writes).relations[&key];
+    assert!(row.friend && row.blocked);
+    assert_eq!((row.request, &row.note, row.cursor), (None, &None, 9));
+}
+
+#[test]
+fn a_removed_member_keeps_a_left_group_row_and_the_last_change_wins() {
+    let team = GroupId::parse("team").unwrap();
+    let member = MemberRow {
+        user: user("bob"),
+        role: Role::Member,
+        muted: false,
+        joined_at: 1,
+    };
+    let writes = vec![
+        Write::PutMember {
+            app: app(),
+            group: team.clone(),
+            member,
+            cursor: 3,
+        },
+        Write::RemoveMember {
+            app: app(),
+            group: team.clone(),
+            user: user("bob"),
+            cursor: 4,
+        },
+    ];
+    let c = plan(&Loaded::default(), 4, writes);
+    assert_eq!(
+        c.members[&(app(), team.clone(), user("bob"))],
+        MemberChange {
+            cursor: 4,
+            row: None
+        }
+    );
+    let row = &c.user_groups[&(app(), user("bob"), team)];
+    assert_eq!((row.role, row.cursor), (None, 4));
+}
+
+#[test]
+fn timeline_rows_are_keyed_by_conversation_and_seq() {
+    let m = message("alice", "bob", 2);
+    let writes = vec![Write::Timeline {
+        app: app(),
+        ts: 20,
+        message: m.clone(),
+    }];
+    let c = plan(&Loaded::default(), 20, writes);
+    let row = &c.timeline[&(app(), m.conv.clone(), 2)];
+    assert_eq!((row.ts, &row.message), (20, &m));
+}
+
+#[test]
+fn row_keys_name_exactly_the_rows_the_plan_reads() {
+    let m = message("alice", "bob", 1);
+    let writes = vec![
+        notice("bob", 1),
+        notice("bob", 2),
+        notice("carol", 2),
+        conversation_message("bob", &m, 1),
+        Write::Timeline {
+            app: app(),
+            ts: 1,
+            message: m.clone(),
+        },
+        Write::UserStatus {
+            app: app(),
+            user: user("dave"),
+            deactivated: None,
+            token_epoch: Some(1),
+            cursor: 3,
+        },
+    ];
+    let keys = RowKeys::of(&writes);
+    assert_eq!(
+        keys.heads,
+        BTreeSet::from([(app(), user("bob")), (app(), user("carol"))])
+    );
+    assert_eq!(
+        keys.convs,
+        BTreeSet::from([(app(), user("bob"), m.conv.clone())])
+    );
+    assert_eq!(keys.users, BTreeSet::from([(app(), user("dave"))]));
+    assert!(keys.relations.is_empty());
+}
