@@ -353,3 +353,585 @@ pub fn project_group_message(
     }
     writes
 }
+
+#[cfg(test)]
+mod tests {
+    //! Given these group events, when this one, then these writes (cqrs-es `TestFramework`).
+    //! Writes are compared as one line each (`deliver bob group_created`) so each case reads
+    //! as a table; one case pins every field of a `Created`'s writes.
+    use super::*;
+    use tidings_domain::group::JoinPolicy;
+    use tidings_domain::{AppId, Body, ClientMsgId, ConvId, MessageId, Recipient};
+
+    const LARGE: usize = 4;
+
+    fn id(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn ids(users: &[&str]) -> Vec<UserId> {
+        users.iter().map(|u| id(u)).collect()
+    }
+
+    fn app() -> AppId {
+        AppId::parse("demo").unwrap()
+    }
+
+    fn group() -> GroupId {
+        GroupId::parse("g1").unwrap()
+    }
+
+    fn created(members: &[&str]) -> GroupChange {
+        GroupChange::Created {
+            name: "Team".into(),
+            avatar_url: None,
+            intro: None,
+            join_policy: JoinPolicy::Approval,
+            members: ids(members),
+        }
+    }
+
+    /// A projection's state and the stream position of the next event.
+    struct Given {
+        directory: Directory,
+        cursor: u64,
+    }
+
+    impl Given {
+        /// `alice` created the group with `members`.
+        fn group(members: &[&str]) -> Self {
+            Self::events(&[("alice", created(members))])
+        }
+
+        fn events(events: &[(&str, GroupChange)]) -> Self {
+            let mut given = Given {
+                directory: Directory::default(),
+                cursor: 10,
+            };
+            for (actor, change) in events {
+                given.when(actor, change.clone());
+            }
+            given
+        }
+
+        /// Folds one change; every write it yields carries the event's stream sequence.
+        fn when(&mut self, actor: &str, change: GroupChange) -> Vec<Write> {
+            self.cursor += 1;
+            let event = GroupChanged {
+                app: app(),
+                group: group(),
+                conv: ConvId::group(&group()),
+                actor: id(actor),
+                change,
+                ts: self.cursor as i64 * 1000,
+            };
+            let writes = project_group(&event, self.cursor, &mut self.directory, LARGE);
+            for write in &writes {
+                assert_eq!(cursor_of(write), Some(self.cursor), "{write:?}");
+            }
+            writes
+        }
+
+        fn message(&mut self, from: &str, mentions: &[&str], mention_all: bool) -> Vec<Write> {
+            self.cursor += 1;
+            let message = MessageSent {
+                app: app(),
+                conv: ConvId::group(&group()),
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+                conv_seq: 7,
+                from: id(from),
+                to: Recipient::Group(group()),
+                client_msg_id: ClientMsgId::parse("c1").unwrap(),
+                body: Body::Text { text: "hi".into() },
+                mentions: ids(mentions),
+                mention_all,
+                ts: 5,
+            };
+            project_group_message(&message, &group(), self.cursor, &self.directory)
+        }
+
+        fn roster(&self) -> &Roster {
+            self.directory.get(&app(), &group()).expect("group known")
+        }
+    }
+
+    fn cursor_of(write: &Write) -> Option<u64> {
+        match write {
+            Write::Deliver { cursor, .. }
+            | Write::PutMember { cursor, .. }
+            | Write::RemoveMember { cursor, .. } => Some(*cursor),
+            Write::PutGroup { row, .. } => Some(row.cursor),
+            _ => None,
+        }
+    }
+
+    fn kind(item: &EntryItem) -> &'static str {
+        match item {
+            EntryItem::Message(_) => "message",
+            EntryItem::GroupCreated(_) => "group_created",
+            EntryItem::GroupUpdated(_) => "group_updated",
+            EntryItem::GroupDismissed(_) => "group_dismissed",
+            EntryItem::GroupOwnerTransferred(_) => "group_owner_transferred",
+            EntryItem::GroupAdminSet(_) => "group_admin_set",
+            EntryItem::GroupMemberAdded(_) => "group_member_added",
+            EntryItem::GroupMemberRemoved(_) => "group_member_removed",
+            EntryItem::GroupJoinRequested(_) => "group_join_requested",
+            EntryItem::GroupJoinDecided(_) => "group_join_decided",
+            EntryItem::GroupAnnouncement(_) => "group_announcement",
+            EntryItem::GroupMemberMuted(_) => "group_member_muted",
+            EntryItem::GroupMutedAll(_) => "group_muted_all",
+            EntryItem::GroupAdvanced(_) => "group_advanced",
+            _ => "other",
+        }
+    }
+
+    /// One line per write, for table-like expectations.
+    fn lines(writes: &[Write]) -> Vec<String> {
+        writes
+            .iter()
+            .map(|w| match w {
+                Write::Deliver { user, item, .. } => format!("deliver {user} {}", kind(item)),
+                Write::PutMember { member, .. } => {
+                    let muted = if member.muted { " muted" } else { "" };
+                    format!("member {} {:?}{muted}", member.user, member.role)
+                }
+                Write::RemoveMember { user, .. } => format!("remove {user}"),
+                Write::PutGroup { row, .. } => {
+                    let dismissed = if row.dismissed { " dismissed" } else { "" };
+                    format!("group {} {:?}{dismissed}", row.member_count, row.diffusion)
+                }
+                Write::Timeline { message, .. } => format!("timeline {}", message.conv_seq),
+                Write::ConversationMessage { user, .. } => format!("conversation {user}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// The notices delivered, in order.
+    fn notices(writes: &[Write]) -> Vec<&GroupNotice> {
+        writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Deliver {
+                    item:
+                        EntryItem::GroupCreated(n)
+                        | EntryItem::GroupMemberAdded(n)
+                        | EntryItem::GroupMemberRemoved(n)
+                        | EntryItem::GroupJoinDecided(n)
+                        | EntryItem::GroupOwnerTransferred(n)
+                        | EntryItem::GroupMemberMuted(n),
+                    ..
+                } => Some(n),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creating_a_group_writes_its_row_members_and_a_notice_to_each() {
+        let mut given = Given::events(&[]);
+        let writes = given.when("alice", created(&["bob", "carol"]));
+        let row = GroupRow {
+            group: group(),
+            conv: ConvId::group(&group()),
+            name: "Team".into(),
+            avatar_url: None,
+            intro: None,
+            join_policy: JoinPolicy::Approval,
+            owner: id("alice"),
+            member_count: 3,
+            muted_all: false,
+            announcement: None,
+            dismissed: false,
+            diffusion: Diffusion::Write,
+            created_at: 11_000,
+            cursor: 11,
+        };
+        let put_member = |user: &str, role| Write::PutMember {
+            app: app(),
+            group: group(),
+            member: MemberRow {
+                user: id(user),
+                role,
+                muted: false,
+                joined_at: 11_000,
+            },
+            cursor: 11,
+        };
+        let notice = EntryItem::GroupCreated(GroupNotice {
+            users: ids(&["bob", "carol"]),
+            name: Some("Team".into()),
+            ..GroupNotice::new(group(), id("alice"))
+        });
+        let deliver = |user: &str| Write::Deliver {
+            app: app(),
+            user: id(user),
+            ts: 11_000,
+            item: notice.clone(),
+            cursor: 11,
+        };
+        let expected = vec![
+            Write::PutGroup {
+                app: app(),
+                row: row.clone(),
+            },
+            put_member("alice", Role::Owner),
+            put_member("bob", Role::Member),
+            put_member("carol", Role::Member),
+            deliver("alice"),
+            deliver("bob"),
+            deliver("carol"),
+        ];
+        assert_eq!(writes, expected);
+        assert_eq!(given.roster().row, row);
+    }
+
+    #[test]
+    fn a_group_larger_than_the_threshold_uses_read_diffusion() {
+        let mut given = Given::events(&[]);
+        let writes = given.when("alice", created(&["b", "c", "d", "e"]));
+        assert_eq!(lines(&writes[..1]), ["group 5 Read"]);
+    }
+
+    #[test]
+    fn group_changes_then_writes() {
+        type Case = (&'static str, GroupChange, &'static [&'static str]);
+        // Given alice (owner) created the group with bob and carol.
+        let cases: Vec<Case> = vec![
+            (
+                "alice",
+                GroupChange::MembersAdded {
+                    users: ids(&["dave"]),
+                },
+                &[
+                    "member dave Member",
+                    "group 4 Write",
+                    "deliver alice group_member_added",
+                    "deliver bob group_member_added",
+                    "deliver carol group_member_added",
+                    "deliver dave group_member_added",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::MemberRemoved {
+                    user: id("bob"),
+                    kicked: true,
+                },
+                // The removed member hears of it too, then leaves.
+                &[
+                    "deliver alice group_member_removed",
+                    "deliver bob group_member_removed",
+                    "deliver carol group_member_removed",
+                    "remove bob",
+                    "group 2 Write",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::Dismissed,
+                &[
+                    "deliver alice group_dismissed",
+                    "deliver bob group_dismissed",
+                    "deliver carol group_dismissed",
+                    "remove alice",
+                    "remove bob",
+                    "remove carol",
+                    "group 0 Write dismissed",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::OwnerTransferred { to: id("bob") },
+                &[
+                    "member alice Admin",
+                    "member bob Owner",
+                    "group 3 Write",
+                    "deliver alice group_owner_transferred",
+                    "deliver bob group_owner_transferred",
+                    "deliver carol group_owner_transferred",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::AdminSet {
+                    user: id("carol"),
+                    admin: true,
+                },
+                &[
+                    "member carol Admin",
+                    "deliver alice group_admin_set",
+                    "deliver bob group_admin_set",
+                    "deliver carol group_admin_set",
+                ],
+            ),
+            (
+                // Only the admins and the applicant hear of an application.
+                "erin",
+                GroupChange::JoinRequested {
+                    note: Some("let me in".into()),
+                },
+                &[
+                    "deliver alice group_join_requested",
+                    "deliver erin group_join_requested",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::JoinDecided {
+                    user: id("erin"),
+                    approved: true,
+                },
+                &[
+                    "deliver alice group_join_decided",
+                    "deliver erin group_join_decided",
+                    "member erin Member",
+                    "group 4 Write",
+                    "deliver alice group_member_added",
+                    "deliver bob group_member_added",
+                    "deliver carol group_member_added",
+                    "deliver erin group_member_added",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::JoinDecided {
+                    user: id("erin"),
+                    approved: false,
+                },
+                &[
+                    "deliver alice group_join_decided",
+                    "deliver erin group_join_decided",
+                ],
+            ),
+            (
+                // A mute is between the admins and the muted member.
+                "alice",
+                GroupChange::MemberMuted {
+                    user: id("bob"),
+                    muted: true,
+                },
+                &[
+                    "member bob Member muted",
+                    "deliver alice group_member_muted",
+                    "deliver bob group_member_muted",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::MutedAll { muted: true },
+                &[
+                    "group 3 Write",
+                    "deliver alice group_muted_all",
+                    "deliver bob group_muted_all",
+                    "deliver carol group_muted_all",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::Announced {
+                    text: "hello all".into(),
+                },
+                &[
+                    "group 3 Write",
+                    "deliver alice group_announcement",
+                    "deliver bob group_announcement",
+                    "deliver carol group_announcement",
+                ],
+            ),
+            (
+                "alice",
+                GroupChange::Updated {
+                    name: "Team 2".into(),
+                    avatar_url: None,
+                    intro: Some("new".into()),
+                    join_policy: JoinPolicy::Open,
+                },
+                &[
+                    "group 3 Write",
+                    "deliver alice group_updated",
+                    "deliver bob group_updated",
+                    "deliver carol group_updated",
+                ],
+            ),
+        ];
+        for (actor, change, then) in cases {
+            let mut given = Given::group(&["bob", "carol"]);
+            let what = format!("{change:?}");
+            assert_eq!(lines(&given.when(actor, change)), then, "when {what}");
+        }
+    }
+
+    #[test]
+    fn notices_name_who_and_what() {
+        let mut given = Given::group(&["bob", "carol"]);
+        let writes = given.when(
+            "alice",
+            GroupChange::MemberRemoved {
+                user: id("bob"),
+                kicked: true,
+            },
+        );
+        let notice = notices(&writes)[0];
+        assert_eq!(
+            (&notice.by, notice.user.as_ref(), notice.flag),
+            (&id("alice"), Some(&id("bob")), Some(true))
+        );
+        let writes = given.when(
+            "alice",
+            GroupChange::JoinDecided {
+                user: id("erin"),
+                approved: true,
+            },
+        );
+        let notices = notices(&writes);
+        assert_eq!(notices[0].user, Some(id("erin")));
+        assert_eq!(notices[0].flag, Some(true));
+        assert_eq!(notices.last().unwrap().users, ids(&["erin"]));
+    }
+
+    #[test]
+    fn the_roster_moves_with_the_changes() {
+        let mut given = Given::group(&["bob", "carol"]);
+        given.when("alice", GroupChange::OwnerTransferred { to: id("bob") });
+        given.when(
+            "bob",
+            GroupChange::MemberRemoved {
+                user: id("carol"),
+                kicked: true,
+            },
+        );
+        given.when(
+            "bob",
+            GroupChange::Announced {
+                text: "rules".into(),
+            },
+        );
+        let roster = given.roster();
+        assert_eq!(roster.row.owner, id("bob"));
+        assert_eq!(roster.row.announcement.as_deref(), Some("rules"));
+        assert_eq!(roster.row.member_count, 2);
+        let roles: Vec<_> = roster
+            .members
+            .values()
+            .map(|m| (m.user.as_str(), m.role))
+            .collect();
+        assert_eq!(roles, [("alice", Role::Admin), ("bob", Role::Owner)]);
+        // The new admin set hears of the next application: the old owner stays an admin.
+        let writes = given.when("erin", GroupChange::JoinRequested { note: None });
+        assert_eq!(
+            lines(&writes),
+            [
+                "deliver alice group_join_requested",
+                "deliver bob group_join_requested",
+                "deliver erin group_join_requested",
+            ]
+        );
+    }
+
+    #[test]
+    fn diffusion_follows_the_member_count_across_the_threshold() {
+        let mut given = Given::group(&["b", "c", "d"]);
+        let grown = given.when("alice", GroupChange::MembersAdded { users: ids(&["e"]) });
+        assert!(lines(&grown).contains(&"group 5 Read".to_owned()));
+        let shrunk = given.when(
+            "alice",
+            GroupChange::MemberRemoved {
+                user: id("e"),
+                kicked: false,
+            },
+        );
+        assert!(lines(&shrunk).contains(&"group 4 Write".to_owned()));
+    }
+
+    #[test]
+    fn a_message_to_a_small_group_is_copied_to_every_member() {
+        let mut given = Given::group(&["bob", "carol"]);
+        let writes = given.message("bob", &[], false);
+        assert_eq!(
+            lines(&writes),
+            [
+                "timeline 7",
+                "deliver alice message",
+                "conversation alice",
+                "deliver bob message",
+                "conversation bob",
+                "deliver carol message",
+                "conversation carol",
+            ]
+        );
+        assert!(writes.iter().all(|w| cursor_of(w).is_none_or(|c| c == 12)));
+    }
+
+    #[test]
+    fn a_message_to_a_large_group_sends_full_entries_only_to_the_sender_and_mentioned() {
+        let mut given = Given::group(&["b", "c", "d", "e"]);
+        let writes = given.message("b", &["d"], false);
+        let delivered: Vec<String> = lines(&writes)
+            .into_iter()
+            .filter(|l| l.starts_with("deliver"))
+            .collect();
+        assert_eq!(
+            delivered,
+            [
+                "deliver alice group_advanced",
+                "deliver b message",
+                "deliver c group_advanced",
+                "deliver d message",
+                "deliver e group_advanced",
+            ]
+        );
+        // Every member's conversation row still moves, and the timeline holds it once.
+        let conversations = writes
+            .iter()
+            .filter(|w| matches!(w, Write::ConversationMessage { .. }))
+            .count();
+        assert_eq!(conversations, 5);
+        assert_eq!(lines(&writes)[0], "timeline 7");
+
+        let everyone = given.message("b", &[], true);
+        assert!(
+            everyone.iter().all(
+                |w| !matches!(w, Write::Deliver { item, .. } if kind(item) == "group_advanced")
+            )
+        );
+    }
+
+    #[test]
+    fn a_message_reaches_the_members_it_had_at_that_point_of_the_stream() {
+        let mut given = Given::group(&["bob", "carol"]);
+        given.when(
+            "carol",
+            GroupChange::MemberRemoved {
+                user: id("carol"),
+                kicked: false,
+            },
+        );
+        given.when(
+            "alice",
+            GroupChange::MembersAdded {
+                users: ids(&["dave"]),
+            },
+        );
+        let delivered: Vec<String> = lines(&given.message("alice", &[], false))
+            .into_iter()
+            .filter(|l| l.starts_with("deliver"))
+            .collect();
+        assert_eq!(
+            delivered,
+            [
+                "deliver alice message",
+                "deliver bob message",
+                "deliver dave message"
+            ]
+        );
+    }
+
+    #[test]
+    fn events_for_a_group_never_created_write_nothing_but_the_timeline() {
+        let mut given = Given::events(&[]);
+        let writes = given.when("alice", GroupChange::MutedAll { muted: true });
+        assert!(writes.is_empty());
+        assert_eq!(lines(&given.message("alice", &[], false)), ["timeline 7"]);
+    }
+}
