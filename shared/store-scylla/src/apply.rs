@@ -1,10 +1,11 @@
-//! `ProjectionStore::apply`: the same fold as the embedded store, in three steps. The rows a
-//! batch rewrites are read first (concurrently), the writes are folded in memory exactly as
-//! fjall folds them and planned as row writes, then written in phases: rows, then what points
-//! at rows (inbox heads after their entries, user rows after their change-feed entries), then
-//! the checkpoint, only after every row it covers succeeded. A crash between phases leaves a
-//! batch that applies again to the same rows: inbox numbering restarts from the stored head
-//! and skips deliveries whose cursor it holds, and every other row is keyed deterministically.
+//! The Scylla side of `ProjectionStore::apply`: `load` reads the rows a batch rewrites
+//! (concurrently), the store crate's planner (`tidings_store::plan`) folds the writes over them,
+//! and `commit` maps the planned changes to statements written in phases: bucket directories,
+//! rows, then what points at rows (inbox heads after their entries, user rows after their
+//! change-feed entries), then the checkpoint, only after every row it covers succeeded. A crash
+//! between phases leaves a batch that applies again to the same rows: inbox numbering restarts
+//! from the stored head and skips deliveries whose cursor it holds, and every other row is
+//! keyed deterministically.
 //!
 //! Timestamps. Every row is written `USING TIMESTAMP <stream sequence>`, never a clock, so
 //! last-write-wins follows the stream whichever projector instance writes and whatever its
@@ -43,310 +44,16 @@
 //! 0 all leave the rows one projector leaves.
 
 use crate::buckets;
-use crate::reads::Head;
 use crate::statements::Stmt;
 use crate::store::{ScyllaStore, big, bind, decode, encode};
 use futures_util::{StreamExt, TryStreamExt};
 use scylla::statement::bound::BoundStatement;
 use scylla::value::CqlValue;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use tidings_domain::{AppId, ConvId, GroupId, UserId};
+use std::collections::BTreeSet;
+use std::future::Future;
+use tidings_store::StoreError;
+use tidings_store::plan::{Changes, Loaded, MemberChange, NewEntry, RowKeys, UserChange};
 use tidings_store::ports::StoreResult;
-use tidings_store::rows::{advance_conversation, mark_read, patch_relation};
-use tidings_store::{
-    Conversation, Delivery, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
-    UserRow, Write,
-};
-
-type UserKey = (AppId, UserId);
-type ConvKey = (AppId, UserId, ConvId);
-type RelationKey = (AppId, UserId, UserId);
-
-/// Rows a batch reads before folding, as stored (`None`: no row).
-#[derive(Default)]
-struct Stored {
-    heads: HashMap<UserKey, Head>,
-    convs: HashMap<ConvKey, Option<Conversation>>,
-    users: HashMap<UserKey, Option<UserRow>>,
-    relations: HashMap<RelationKey, Option<Relation>>,
-}
-
-/// A new inbox entry and the cursor of the delivery that wrote it.
-struct NewEntry {
-    app: AppId,
-    user: UserId,
-    entry: Entry,
-    cursor: u64,
-}
-
-/// The batch folded in memory: the final value of every row it changes (ordered maps, so a
-/// batch always plans its writes in the same order).
-#[derive(Default)]
-struct Folded {
-    /// New inbox entries, in delivery order.
-    entries: Vec<NewEntry>,
-    deliveries: Vec<Delivery>,
-    heads: BTreeMap<UserKey, Head>,
-    /// Timeline rows by (app, conv, conv_seq); a repeated key keeps the last write.
-    timeline: BTreeMap<(AppId, ConvId, u64), TimelineMessage>,
-    convs: BTreeMap<ConvKey, Conversation>,
-    users: BTreeMap<UserKey, UserRow>,
-    /// Every cursor a changed user's change-feed entry held before or during the batch: the
-    /// entries to delete, all but the last.
-    user_cursors: BTreeMap<UserKey, BTreeSet<u64>>,
-    relations: BTreeMap<RelationKey, Relation>,
-    groups: BTreeMap<(AppId, GroupId), GroupRow>,
-    /// Member rows with the stream sequence of their last change; `None` removes.
-    members: BTreeMap<(AppId, GroupId, UserId), (u64, Option<MemberRow>)>,
-    user_groups: BTreeMap<(AppId, UserId, GroupId), UserGroupRow>,
-}
-
-impl Folded {
-    fn head(&self, stored: &Stored, key: &UserKey) -> Head {
-        self.heads
-            .get(key)
-            .or_else(|| stored.heads.get(key))
-            .copied()
-            .unwrap_or_default()
-    }
-
-    fn conversation(&self, stored: &Stored, key: &ConvKey) -> Option<Conversation> {
-        self.convs
-            .get(key)
-            .cloned()
-            .or_else(|| stored.convs.get(key).cloned().flatten())
-    }
-
-    fn user(&mut self, stored: &Stored, key: &UserKey) -> Option<&mut UserRow> {
-        if !self.users.contains_key(key) {
-            let row = stored.users.get(key).cloned().flatten()?;
-            self.moved(key, row.cursor);
-            self.users.insert(key.clone(), row);
-        }
-        self.users.get_mut(key)
-    }
-
-    /// Records that `key`'s change-feed entry held `cursor`.
-    fn moved(&mut self, key: &UserKey, cursor: u64) {
-        self.user_cursors
-            .entry(key.clone())
-            .or_default()
-            .insert(cursor);
-    }
-
-    fn relation(&self, stored: &Stored, key: &RelationKey) -> Option<Relation> {
-        self.relations
-            .get(key)
-            .cloned()
-            .or_else(|| stored.relations.get(key).cloned().flatten())
-    }
-}
-
-/// Folds `writes` over `stored` with the embedded store's semantics.
-fn fold(stored: &Stored, writes: Vec<Write>) -> Folded {
-    let mut f = Folded::default();
-    for write in writes {
-        match write {
-            Write::Deliver {
-                app,
-                user,
-                ts,
-                item,
-                cursor,
-            } => {
-                let key = (app, user);
-                // The user's inbox already holds this event's deliveries. One event's
-                // deliveries to a user always come in one batch, so the head as it was before
-                // the batch decides (an event may deliver several entries to one user).
-                let applied_through = stored.heads.get(&key).map_or(0, |h| h.cursor);
-                if cursor <= applied_through {
-                    continue;
-                }
-                let head = f.head(stored, &key);
-                let entry = Entry {
-                    seq: head.seq + 1,
-                    ts,
-                    item,
-                };
-                f.heads.insert(
-                    key.clone(),
-                    Head {
-                        seq: entry.seq,
-                        cursor,
-                    },
-                );
-                let (app, user) = key;
-                f.deliveries.push(Delivery {
-                    app: app.clone(),
-                    user: user.clone(),
-                    entry: entry.clone(),
-                });
-                f.entries.push(NewEntry {
-                    app,
-                    user,
-                    entry,
-                    cursor,
-                });
-            }
-            Write::Timeline { app, ts, message } => {
-                let key = (app, message.conv.clone(), message.conv_seq);
-                f.timeline.insert(key, TimelineMessage { ts, message });
-            }
-            Write::ConversationMessage {
-                app,
-                user,
-                ts,
-                message,
-            } => {
-                let key = (app, user, message.conv.clone());
-                let row = advance_conversation(f.conversation(stored, &key), &key.1, ts, &message);
-                f.convs.insert(key, row);
-            }
-            Write::ConversationRead {
-                app,
-                user,
-                conv,
-                conv_seq,
-            } => {
-                let key = (app, user, conv);
-                // A read marker for a conversation the projection has no row of is moot.
-                if let Some(row) = f.conversation(stored, &key) {
-                    f.convs.insert(key, mark_read(row, conv_seq));
-                }
-            }
-            Write::PutUser { profile, cursor } => {
-                let key = (profile.app.clone(), profile.user.clone());
-                match f.user(stored, &key) {
-                    Some(row) => {
-                        row.profile = profile;
-                        row.cursor = cursor;
-                    }
-                    None => {
-                        let row = UserRow {
-                            profile,
-                            deactivated: false,
-                            token_epoch: 0,
-                            cursor,
-                        };
-                        f.users.insert(key.clone(), row);
-                    }
-                }
-                f.moved(&key, cursor);
-            }
-            Write::UserStatus {
-                app,
-                user,
-                deactivated,
-                token_epoch,
-                cursor,
-            } => {
-                // Status events always follow registration on the user's subject.
-                let key = (app, user);
-                if let Some(row) = f.user(stored, &key) {
-                    row.deactivated = deactivated.unwrap_or(row.deactivated);
-                    row.token_epoch = token_epoch.unwrap_or(row.token_epoch);
-                    row.cursor = cursor;
-                    f.moved(&key, cursor);
-                }
-            }
-            Write::Relation {
-                app,
-                user,
-                other,
-                patch,
-                ts,
-                cursor,
-            } => {
-                let key = (app, user, other);
-                let row = patch_relation(f.relation(stored, &key), &key.2, patch, ts, cursor);
-                f.relations.insert(key, row);
-            }
-            Write::PutGroup { app, row } => {
-                f.groups.insert((app, row.group.clone()), row);
-            }
-            Write::PutMember {
-                app,
-                group,
-                member,
-                cursor,
-            } => {
-                let mine = UserGroupRow {
-                    group: group.clone(),
-                    role: Some(member.role),
-                    cursor,
-                };
-                f.user_groups
-                    .insert((app.clone(), member.user.clone(), group.clone()), mine);
-                f.members
-                    .insert((app, group, member.user.clone()), (cursor, Some(member)));
-            }
-            Write::RemoveMember {
-                app,
-                group,
-                user,
-                cursor,
-            } => {
-                let left = UserGroupRow {
-                    group: group.clone(),
-                    role: None,
-                    cursor,
-                };
-                f.user_groups
-                    .insert((app.clone(), user.clone(), group.clone()), left);
-                f.members.insert((app, group, user), (cursor, None));
-            }
-        }
-    }
-    f
-}
-
-/// The keys of the rows a batch reads before folding.
-#[derive(Default)]
-struct Reads {
-    heads: HashSet<UserKey>,
-    convs: HashSet<ConvKey>,
-    users: HashSet<UserKey>,
-    relations: HashSet<RelationKey>,
-}
-
-fn reads_of(writes: &[Write]) -> Reads {
-    let mut r = Reads::default();
-    for write in writes {
-        match write {
-            Write::Deliver { app, user, .. } => {
-                r.heads.insert((app.clone(), user.clone()));
-            }
-            Write::ConversationMessage {
-                app, user, message, ..
-            } => {
-                r.convs
-                    .insert((app.clone(), user.clone(), message.conv.clone()));
-            }
-            Write::ConversationRead {
-                app, user, conv, ..
-            } => {
-                r.convs.insert((app.clone(), user.clone(), conv.clone()));
-            }
-            Write::PutUser { profile, .. } => {
-                r.users.insert((profile.app.clone(), profile.user.clone()));
-            }
-            Write::UserStatus { app, user, .. } => {
-                r.users.insert((app.clone(), user.clone()));
-            }
-            Write::Relation {
-                app, user, other, ..
-            } => {
-                r.relations
-                    .insert((app.clone(), user.clone(), other.clone()));
-            }
-            Write::Timeline { .. }
-            | Write::PutGroup { .. }
-            | Write::PutMember { .. }
-            | Write::RemoveMember { .. } => {}
-        }
-    }
-    r
-}
 
 /// One row write of a batch, planned before it is bound: the statement, its timestamp (a
 /// stream sequence, see the module docs) and its other values in the statement's order.
@@ -393,10 +100,8 @@ fn blob<T: serde::Serialize>(row: &T) -> CqlValue {
     CqlValue::Blob(encode(row))
 }
 
-/// A folded batch as row writes, in the phases that must follow one another.
-struct Plan {
-    /// The inbox entries written, in order, for live push.
-    deliveries: Vec<Delivery>,
+/// A batch's changes as row writes, in the phases that must follow one another.
+struct Phases {
     /// Bucket directories, before the rows of the buckets they name.
     directories: Vec<RowWrite>,
     /// Rows nothing else points at, and change-feed moves.
@@ -407,17 +112,10 @@ struct Plan {
     checkpoint: RowWrite,
 }
 
-/// Folds `writes` over `stored` and plans the row writes that store the result and move
-/// `projection`'s checkpoint to `through_seq`.
-fn plan(
-    stored: &Stored,
-    projection: &str,
-    through_seq: u64,
-    writes: Vec<Write>,
-) -> StoreResult<Plan> {
-    let mut f = fold(stored, writes);
-    let mut p = Plan {
-        deliveries: std::mem::take(&mut f.deliveries),
+/// The row writes that store `changes` and move `projection`'s checkpoint.
+fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
+    let through_seq = f.through_seq;
+    let mut p = Phases {
         directories: Vec::new(),
         rows: Vec::new(),
         pointers: Vec::new(),
@@ -486,16 +184,14 @@ fn plan(
             .push(RowWrite::new(Stmt::conversation_put, through_seq, values)?);
     }
     let mut user_buckets = BTreeSet::new();
-    for (key, row) in &f.users {
-        let (app, user) = key;
+    for ((app, user), UserChange { row, stale_cursors }) in &f.users {
         // Every entry the user held before this one goes, the stored one and those of
         // changes earlier in this batch alike: a batch repeated with other boundaries (or
         // written late) may write one of those as its last, at that older cursor, and
         // only this tombstone, at the newer cursor, keeps it out of the feed. The current
-        // entry stays: deleting and re-inserting it at one timestamp would lose it (a
-        // tombstone wins a tie).
-        let held = f.user_cursors.get(key).into_iter().flatten();
-        for &old in held.filter(|old| **old != row.cursor) {
+        // entry stays (the planner never names it stale): deleting and re-inserting it at
+        // one timestamp would lose it (a tombstone wins a tie).
+        for &old in stale_cursors {
             let values = vec![
                 text(app.as_str()),
                 int(buckets::of(old, buckets::USERS_BY_CURSOR))?,
@@ -537,7 +233,14 @@ fn plan(
         p.rows
             .push(RowWrite::new(Stmt::group_put, row.cursor, values)?);
     }
-    for ((app, group, user), (cursor, member)) in &f.members {
+    for (
+        (app, group, user),
+        MemberChange {
+            cursor,
+            row: member,
+        },
+    ) in &f.members
+    {
         let mut values = vec![
             text(app.as_str()),
             text(group.as_str()),
@@ -565,53 +268,57 @@ fn plan(
     Ok(p)
 }
 
+/// Reads every key of `keys` (at most `CONCURRENCY` at once) with `read`, keeping the rows found.
+async fn read_each<K, R, F>(keys: BTreeSet<K>, read: impl Fn(K) -> F) -> StoreResult<Vec<(K, R)>>
+where
+    K: Clone,
+    F: Future<Output = StoreResult<Option<R>>>,
+{
+    futures_util::stream::iter(keys)
+        .map(|key| {
+            let found = read(key.clone());
+            async move { Ok::<_, StoreError>(found.await?.map(|row| (key, row))) }
+        })
+        .buffer_unordered(crate::store::CONCURRENCY)
+        .try_filter_map(|found| async move { Ok(found) })
+        .try_collect()
+        .await
+}
+
 impl ScyllaStore {
-    async fn read_stored(&self, reads: Reads) -> StoreResult<Stored> {
+    /// A row's `data` blob, decoded.
+    async fn data<T: serde::de::DeserializeOwned>(
+        &self,
+        statement: &scylla::statement::prepared::PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow + Send + Sync,
+    ) -> StoreResult<Option<T>> {
+        let row: Option<(Vec<u8>,)> = self.first(statement, values).await?;
+        row.map(|(data,)| decode(&data)).transpose()
+    }
+
+    pub(crate) async fn load_rows(&self, keys: RowKeys) -> StoreResult<Loaded> {
         let st = &self.inner.st;
-        let concurrency = crate::store::CONCURRENCY;
-        let heads = futures_util::stream::iter(reads.heads)
-            .map(|key| async move {
-                let head = self.head(&key.0, &key.1).await?;
-                Ok::<_, tidings_store::StoreError>((key, head))
-            })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        let convs = futures_util::stream::iter(reads.convs)
-            .map(|key| async move {
-                let values = (key.0.as_str(), key.1.as_str(), key.2.as_str());
-                let row: Option<(Vec<u8>,)> = self.first(&st.conversation_get, values).await?;
-                let row = row.map(|(data,)| decode(&data)).transpose()?;
-                Ok::<_, tidings_store::StoreError>((key, row))
-            })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        let users = futures_util::stream::iter(reads.users)
-            .map(|key| async move {
-                let values = (key.0.as_str(), key.1.as_str());
-                let row: Option<(Vec<u8>,)> = self.first(&st.user_get, values).await?;
-                let row = row.map(|(data,)| decode(&data)).transpose()?;
-                Ok::<_, tidings_store::StoreError>((key, row))
-            })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        let relations = futures_util::stream::iter(reads.relations)
-            .map(|key| async move {
-                let values = (key.0.as_str(), key.1.as_str(), key.2.as_str());
-                let row: Option<(Vec<u8>,)> = self.first(&st.relation_get, values).await?;
-                let row = row.map(|(data,)| decode(&data)).transpose()?;
-                Ok::<_, tidings_store::StoreError>((key, row))
-            })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        Ok(Stored {
-            heads,
-            convs,
-            users,
-            relations,
+        let heads = read_each(keys.heads, |(app, user)| async move {
+            self.head(&app, &user).await.map(Some)
+        });
+        let convs = read_each(keys.convs, |(app, user, conv)| async move {
+            let values = (app.as_str(), user.as_str(), conv.as_str());
+            self.data(&st.conversation_get, values).await
+        });
+        let users = read_each(keys.users, |(app, user)| async move {
+            self.data(&st.user_get, (app.as_str(), user.as_str())).await
+        });
+        let relations = read_each(keys.relations, |(app, user, other)| async move {
+            let values = (app.as_str(), user.as_str(), other.as_str());
+            self.data(&st.relation_get, values).await
+        });
+        let (heads, convs, users, relations) =
+            futures_util::try_join!(heads, convs, users, relations)?;
+        Ok(Loaded {
+            heads: heads.into_iter().collect(),
+            convs: convs.into_iter().collect(),
+            users: users.into_iter().collect(),
+            relations: relations.into_iter().collect(),
         })
     }
 
@@ -623,33 +330,39 @@ impl ScyllaStore {
             .collect()
     }
 
-    /// Applies `writes`, then sets `projection`'s checkpoint to `through_seq`.
-    pub(crate) async fn apply_batch(
+    /// Writes `changes` phase by phase, the checkpoint last.
+    pub(crate) async fn commit_changes(
         &self,
         projection: &str,
-        through_seq: u64,
-        writes: Vec<Write>,
-    ) -> StoreResult<Vec<Delivery>> {
-        let _guard = self.inner.apply_lock.lock().await;
-        let stored = self.read_stored(reads_of(&writes)).await?;
-        let plan = plan(&stored, projection, through_seq, writes)?;
-        self.write_all(self.bind_all(&plan.directories)?).await?;
-        self.write_all(self.bind_all(&plan.rows)?).await?;
-        self.write_all(self.bind_all(&plan.pointers)?).await?;
+        changes: &Changes,
+    ) -> StoreResult<()> {
+        let p = phases(projection, changes)?;
+        self.write_all(self.bind_all(&p.directories)?).await?;
+        self.write_all(self.bind_all(&p.rows)?).await?;
+        self.write_all(self.bind_all(&p.pointers)?).await?;
         // Only after every row it covers succeeded.
-        self.write_all(self.bind_all(std::slice::from_ref(&plan.checkpoint))?)
-            .await?;
-        Ok(plan.deliveries)
+        self.write_all(self.bind_all(std::slice::from_ref(&p.checkpoint))?)
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use tidings_domain::event::UserProfile;
     use tidings_domain::group::{JoinPolicy, Role};
-    use tidings_domain::{Body, MessageId, Recipient};
-    use tidings_store::{Diffusion, EntryItem, MessageView, RelationPatch, SystemNotice};
+    use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
+    use tidings_store::plan::{Head, plan};
+    use tidings_store::{
+        Diffusion, EntryItem, GroupRow, MemberRow, MessageView, RelationPatch, SystemNotice,
+        UserRow, Write,
+    };
+
+    /// Plans `writes` over `loaded` as `commit` would write them.
+    fn planned(loaded: &Loaded, projection: &str, through: u64, writes: Vec<Write>) -> Phases {
+        phases(projection, &plan(loaded, through, writes)).unwrap()
+    }
 
     fn app() -> AppId {
         AppId::parse("demo").unwrap()
@@ -657,105 +370,6 @@ mod tests {
 
     fn user(id: &str) -> UserId {
         UserId::parse(id).unwrap()
-    }
-
-    fn deliver(to: &str, cursor: u64) -> Write {
-        let (from, to) = (user("alice"), user(to));
-        Write::Deliver {
-            app: app(),
-            user: to.clone(),
-            ts: cursor as i64,
-            item: EntryItem::Message(MessageView {
-                conv: ConvId::direct(&from, &to),
-                conv_seq: cursor,
-                msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
-                from,
-                to: Recipient::User(to),
-                body: Body::Text { text: "hi".into() },
-                mentions: Vec::new(),
-                mention_all: false,
-            }),
-            cursor,
-        }
-    }
-
-    #[test]
-    fn deliveries_number_from_the_stored_head_and_skip_what_it_covers() {
-        let mut stored = Stored::default();
-        stored
-            .heads
-            .insert((app(), user("bob")), Head { seq: 7, cursor: 20 });
-        let folded = fold(
-            &stored,
-            vec![
-                deliver("bob", 19),
-                deliver("bob", 20),
-                deliver("bob", 21),
-                deliver("carol", 21),
-                deliver("bob", 21),
-                deliver("bob", 25),
-            ],
-        );
-        let seqs: Vec<(&str, u64)> = folded
-            .deliveries
-            .iter()
-            .map(|d| (d.user.as_str(), d.entry.seq))
-            .collect();
-        // Both entries of event 21 to bob are delivered; 19 and 20 were already applied.
-        assert_eq!(seqs, [("bob", 8), ("carol", 1), ("bob", 9), ("bob", 10)]);
-        assert_eq!(
-            folded.heads[&(app(), user("bob"))],
-            Head {
-                seq: 10,
-                cursor: 25
-            }
-        );
-        assert_eq!(
-            folded.heads[&(app(), user("carol"))],
-            Head { seq: 1, cursor: 21 }
-        );
-        assert_eq!(folded.entries.len(), 4);
-    }
-
-    #[test]
-    fn a_removed_member_keeps_a_left_row_and_the_last_change_wins() {
-        let team = GroupId::parse("team").unwrap();
-        let member = MemberRow {
-            user: user("bob"),
-            role: tidings_domain::group::Role::Member,
-            muted: false,
-            joined_at: 1,
-        };
-        let folded = fold(
-            &Stored::default(),
-            vec![
-                Write::PutMember {
-                    app: app(),
-                    group: team.clone(),
-                    member,
-                    cursor: 3,
-                },
-                Write::RemoveMember {
-                    app: app(),
-                    group: team.clone(),
-                    user: user("bob"),
-                    cursor: 4,
-                },
-            ],
-        );
-        assert_eq!(
-            folded.members[&(app(), team.clone(), user("bob"))],
-            (4, None)
-        );
-        let row = &folded.user_groups[&(app(), user("bob"), team.clone())];
-        assert_eq!((row.role, row.cursor), (None, 4));
-    }
-
-    #[test]
-    fn reads_cover_exactly_the_rows_the_fold_rewrites() {
-        let reads = reads_of(&[deliver("bob", 1), deliver("bob", 2), deliver("carol", 2)]);
-        assert_eq!(reads.heads.len(), 2);
-        assert!(reads.convs.is_empty() && reads.users.is_empty() && reads.relations.is_empty());
     }
 
     // Timestamps: every planned write is stamped with its stream sequence.
@@ -907,7 +521,7 @@ mod tests {
 
     #[test]
     fn every_row_is_stamped_with_a_stream_sequence() {
-        let mut stored = Stored::default();
+        let mut stored = Loaded::default();
         // alice has a change-feed entry at 3 that her profile change moves.
         let mut alice = match put_user("alice", 3) {
             Write::PutUser { profile, cursor } => UserRow {
@@ -919,9 +533,7 @@ mod tests {
             _ => unreachable!(),
         };
         alice.cursor = 3;
-        stored
-            .users
-            .insert((app(), user("alice")), Some(alice.clone()));
+        stored.users.insert((app(), user("alice")), alice.clone());
         stored
             .heads
             .insert((app(), user("bob")), Head { seq: 4, cursor: 9 });
@@ -935,7 +547,7 @@ mod tests {
         writes.push(put_member("team", "alice", 15));
         writes.push(remove_member("team", "bob", 16));
         let through: i64 = 20;
-        let p = plan(&stored, "inbox.p0of2", 20, writes).unwrap();
+        let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
             .directories
             .iter()
@@ -993,12 +605,13 @@ mod tests {
     /// per cell; at equal timestamps a tombstone wins, then the larger value (bytewise). Writes
     /// are executed from their CQL text and the migrations' primary keys.
     mod lww {
-        use super::super::{Head, RowWrite, Stored};
+        use super::super::RowWrite;
         use crate::schema::{Table, list, restrictions, tables, tokens};
         use crate::statements::with_keyspace;
         use crate::store::decode;
         use scylla::value::CqlValue;
         use std::collections::BTreeMap;
+        use tidings_store::plan::{Head, Loaded, RowKeys};
 
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
         pub(crate) enum V {
@@ -1161,33 +774,34 @@ mod tests {
                 }
             }
 
-            /// What `read_stored` reads, from the model.
-            pub(crate) fn stored(&self, reads: super::super::Reads) -> Stored {
-                let mut s = Stored::default();
-                for (app, user) in reads.heads {
-                    let head = self
-                        .get("inbox_head", &[app.as_str(), user.as_str()])
-                        .map_or(Head::default(), |row| Head {
+            /// What `load_rows` reads, from the model.
+            pub(crate) fn stored(&self, keys: RowKeys) -> Loaded {
+                let mut s = Loaded::default();
+                for (app, user) in keys.heads {
+                    if let Some(row) = self.get("inbox_head", &[app.as_str(), user.as_str()]) {
+                        let head = Head {
                             seq: row["seq"].int(),
                             cursor: row["cursor"].int(),
-                        });
-                    s.heads.insert((app, user), head);
+                        };
+                        s.heads.insert((app, user), head);
+                    }
                 }
-                for (app, user, conv) in reads.convs {
-                    let row = self.data(
-                        "conversations",
-                        &[app.as_str(), user.as_str(), conv.as_str()],
-                    );
-                    s.convs.insert((app, user, conv), row);
+                for (app, user, conv) in keys.convs {
+                    let key = [app.as_str(), user.as_str(), conv.as_str()];
+                    if let Some(row) = self.data("conversations", &key) {
+                        s.convs.insert((app, user, conv), row);
+                    }
                 }
-                for (app, user) in reads.users {
-                    let row = self.data("users", &[app.as_str(), user.as_str()]);
-                    s.users.insert((app, user), row);
+                for (app, user) in keys.users {
+                    if let Some(row) = self.data("users", &[app.as_str(), user.as_str()]) {
+                        s.users.insert((app, user), row);
+                    }
                 }
-                for (app, user, other) in reads.relations {
-                    let row =
-                        self.data("relations", &[app.as_str(), user.as_str(), other.as_str()]);
-                    s.relations.insert((app, user, other), row);
+                for (app, user, other) in keys.relations {
+                    let key = [app.as_str(), user.as_str(), other.as_str()];
+                    if let Some(row) = self.data("relations", &key) {
+                        s.relations.insert((app, user, other), row);
+                    }
                 }
                 s
             }
@@ -1273,13 +887,13 @@ mod tests {
         projection: &str,
         after: u64,
         through: u64,
-    ) -> Plan {
+    ) -> Phases {
         let writes = writes_in(events, after, through);
-        let stored = db.stored(reads_of(&writes));
-        plan(&stored, projection, through, writes).unwrap()
+        let stored = db.stored(RowKeys::of(&writes));
+        planned(&stored, projection, through, writes)
     }
 
-    fn phases(p: &Plan) -> [Vec<RowWrite>; 4] {
+    fn in_order(p: &Phases) -> [Vec<RowWrite>; 4] {
         [
             p.directories.clone(),
             p.rows.clone(),
@@ -1288,8 +902,8 @@ mod tests {
         ]
     }
 
-    fn land(db: &mut Tables, p: &Plan) {
-        for phase in phases(p) {
+    fn land(db: &mut Tables, p: &Phases) {
+        for phase in in_order(p) {
             for w in &phase {
                 db.execute(w);
             }
@@ -1399,7 +1013,7 @@ mod tests {
                 let mut db = Tables::new();
                 run(&mut db, &events, 5, 20);
                 let p = plan_on(&db, &events, "inbox", 20, 33);
-                for (i, phase) in phases(&p).into_iter().enumerate() {
+                for (i, phase) in in_order(&p).into_iter().enumerate() {
                     match i.cmp(&crash_phase) {
                         std::cmp::Ordering::Less => phase.iter().for_each(|w| db.execute(w)),
                         // Every `kept`-th write of the phase landed (all but the checkpoint).

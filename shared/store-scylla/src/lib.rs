@@ -19,8 +19,10 @@ pub use error::{ConnectError, MigrateError};
 pub use migrate::migrate;
 pub use store::ScyllaStore;
 
+use tidings_store::ProjectionStore;
+use tidings_store::digest::{LogicalRow, Table};
+use tidings_store::plan::{Changes, Loaded, RowKeys};
 use tidings_store::ports::StoreResult;
-use tidings_store::{Delivery, ProjectionStore, Write};
 
 impl ProjectionStore for ScyllaStore {
     /// Rows, heads and the checkpoint are separate statements: see `apply`'s write order.
@@ -35,16 +37,19 @@ impl ProjectionStore for ScyllaStore {
         })
     }
 
-    async fn apply(
-        &self,
-        projection: &str,
-        through_seq: u64,
-        writes: Vec<Write>,
-    ) -> StoreResult<Vec<Delivery>> {
-        self.apply_batch(projection, through_seq, writes).await
+    async fn load(&self, keys: RowKeys) -> StoreResult<Loaded> {
+        self.load_rows(keys).await
     }
 
-    async fn digest(&self) -> StoreResult<String> {
-        self.digest_all().await
+    async fn commit(&self, projection: &str, changes: &Changes) -> StoreResult<()> {
+        self.commit_changes(projection, changes).await
+    }
+
+    async fn scan(
+        &self,
+        table: Table,
+        visit: &mut (dyn FnMut(LogicalRow) + Send),
+    ) -> StoreResult<()> {
+        self.scan_table(table, visit).await
     }
 }

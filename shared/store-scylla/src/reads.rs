@@ -6,6 +6,7 @@ use crate::error::db;
 use crate::store::{ScyllaStore, big, decode, limit, seq};
 use futures_util::{StreamExt, TryStreamExt};
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
+use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
     Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, InboxStore,
@@ -17,13 +18,6 @@ use tidings_store::{
 /// (nothing beyond them is stored).
 fn bound(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// A user's inbox head: the newest `seq` and the stream sequence of the event that wrote it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Head {
-    pub(crate) seq: u64,
-    pub(crate) cursor: u64,
 }
 
 impl ScyllaStore {

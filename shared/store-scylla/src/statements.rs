@@ -122,27 +122,17 @@ statements! {
     checkpoint_get = "SELECT seq, WRITETIME(seq) FROM {{keyspace}}.checkpoints WHERE projection = ?";
     checkpoint_put = "INSERT INTO {{keyspace}}.checkpoints (projection, seq) VALUES (?, ?) USING TIMESTAMP ?";
 
-    // Digest: list a table's partitions, then read each partition in clustering order.
-    digest_inbox_partitions = "SELECT DISTINCT app, user_id, bucket FROM {{keyspace}}.inbox";
-    digest_inbox_rows = "SELECT seq, data FROM {{keyspace}}.inbox WHERE app = ? AND user_id = ? AND bucket = ? ORDER BY seq ASC";
-    digest_inbox_head_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.inbox_head";
-    digest_inbox_head_rows = "SELECT seq, cursor FROM {{keyspace}}.inbox_head WHERE app = ? AND user_id = ?";
-    digest_conversations_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.conversations";
-    digest_conversations_rows = "SELECT conv_id, data FROM {{keyspace}}.conversations WHERE app = ? AND user_id = ? ORDER BY conv_id ASC";
-    digest_timeline_partitions = "SELECT DISTINCT app, conv_id, bucket FROM {{keyspace}}.timeline";
-    digest_timeline_rows = "SELECT conv_seq, data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? ORDER BY conv_seq ASC";
-    digest_users_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.users";
-    digest_users_rows = "SELECT data FROM {{keyspace}}.users WHERE app = ? AND user_id = ?";
-    digest_users_by_cursor_partitions = "SELECT DISTINCT app, bucket FROM {{keyspace}}.users_by_cursor";
-    digest_users_by_cursor_rows = "SELECT cursor, user_id FROM {{keyspace}}.users_by_cursor WHERE app = ? AND bucket = ? ORDER BY cursor ASC";
-    digest_relations_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.relations";
-    digest_relations_rows = "SELECT other_id, data FROM {{keyspace}}.relations WHERE app = ? AND user_id = ? ORDER BY other_id ASC";
-    digest_groups_partitions = "SELECT DISTINCT app, group_id FROM {{keyspace}}.groups";
-    digest_groups_rows = "SELECT data FROM {{keyspace}}.groups WHERE app = ? AND group_id = ?";
-    digest_members_partitions = "SELECT DISTINCT app, group_id FROM {{keyspace}}.members";
-    digest_members_rows = "SELECT user_id, data FROM {{keyspace}}.members WHERE app = ? AND group_id = ? ORDER BY user_id ASC";
-    digest_user_groups_partitions = "SELECT DISTINCT app, user_id FROM {{keyspace}}.user_groups";
-    digest_user_groups_rows = "SELECT group_id, data FROM {{keyspace}}.user_groups WHERE app = ? AND user_id = ? ORDER BY group_id ASC";
+    // Digest: every row of a table, paged, in token order (the digest needs no order).
+    scan_inbox = "SELECT app, user_id, data FROM {{keyspace}}.inbox";
+    scan_inbox_head = "SELECT app, user_id, seq, cursor FROM {{keyspace}}.inbox_head";
+    scan_conversations = "SELECT app, user_id, data FROM {{keyspace}}.conversations";
+    scan_timeline = "SELECT app, data FROM {{keyspace}}.timeline";
+    scan_users = "SELECT app, data FROM {{keyspace}}.users";
+    scan_users_by_cursor = "SELECT app, cursor, user_id FROM {{keyspace}}.users_by_cursor";
+    scan_relations = "SELECT app, user_id, data FROM {{keyspace}}.relations";
+    scan_groups = "SELECT app, data FROM {{keyspace}}.groups";
+    scan_members = "SELECT app, group_id, data FROM {{keyspace}}.members";
+    scan_user_groups = "SELECT app, user_id, data FROM {{keyspace}}.user_groups";
 }
 
 impl Stmt {

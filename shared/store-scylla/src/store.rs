@@ -29,8 +29,6 @@ pub(crate) struct Inner {
     pub(crate) session: Session,
     pub(crate) st: Statements,
     pub(crate) keyspace: String,
-    /// Serialises `apply`: inbox numbering reads the head it then writes.
-    pub(crate) apply_lock: tokio::sync::Mutex<()>,
 }
 
 /// A session on `config`'s contact points: token-aware default load balancing and `config`'s
@@ -66,7 +64,6 @@ impl ScyllaStore {
                 session,
                 st,
                 keyspace: config.keyspace.clone(),
-                apply_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }

@@ -1,6 +1,8 @@
 //! The storage conformance suite on ScyllaDB, every check of it, each on a keyspace of its own
 //! (`tidings_test_<random>`, migrated, then dropped). It needs a ScyllaDB node: set
-//! `SCYLLA_URI` (host:port list). Without it each test says it was skipped and passes.
+//! `SCYLLA_URI` (host:port list) and run `scripts/scylla-conformance`. It is built only with
+//! the `conformance` feature, so the default test run does not count it, and without
+//! `SCYLLA_URI` every test fails.
 //! `TIDINGS_SCYLLA_REPLICATION` and `TIDINGS_SCYLLA_CONSISTENCY` override the test keyspace's
 //! replication (default: one replica) and the consistency (default LOCAL_QUORUM).
 
@@ -12,14 +14,12 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use tidings_store_scylla::{ScyllaConfig, ScyllaStore};
 
-const SKIPPED: &str =
-    "skipped: SCYLLA_URI is not set (the Scylla conformance run needs a ScyllaDB node)";
-
-/// Settings for a fresh test keyspace, `None` when no node is configured.
-fn test_config() -> Option<ScyllaConfig> {
+/// Settings for a fresh test keyspace on the node `SCYLLA_URI` names.
+fn test_config() -> ScyllaConfig {
     let uri = std::env::var("SCYLLA_URI")
         .ok()
-        .filter(|u| !u.trim().is_empty())?;
+        .filter(|u| !u.trim().is_empty())
+        .expect("SCYLLA_URI is not set: the Scylla conformance suite needs a ScyllaDB node");
     let mut config = ScyllaConfig {
         uri,
         keyspace: format!("tidings_test_{:016x}", rand::random::<u64>()),
@@ -32,7 +32,7 @@ fn test_config() -> Option<ScyllaConfig> {
     if let Ok(consistency) = std::env::var("TIDINGS_SCYLLA_CONSISTENCY") {
         config.consistency = consistency.parse().expect("TIDINGS_SCYLLA_CONSISTENCY");
     }
-    Some(config)
+    config
 }
 
 /// A migrated, empty keyspace and a store on it.
@@ -67,10 +67,7 @@ macro_rules! on_one_store {
         $(
             #[tokio::test]
             async fn $check() {
-                let Some(config) = test_config() else {
-                    eprintln!("{SKIPPED}");
-                    return;
-                };
+                let config = test_config();
                 let store = fresh(&config).await;
                 run_then_drop(&[&store], conformance::$check(store.clone())).await;
             }
@@ -93,10 +90,7 @@ on_one_store!(
 
 #[tokio::test]
 async fn digest_reflects_state() {
-    let Some(config) = test_config() else {
-        eprintln!("{SKIPPED}");
-        return;
-    };
+    let config = test_config();
     let a = fresh(&config).await;
     let b = fresh(&ScyllaConfig {
         keyspace: format!("{}_b", config.keyspace),
@@ -113,10 +107,7 @@ async fn digest_reflects_state() {
 /// `tidings migrate` semantics: a second run applies nothing and the schema stays usable.
 #[tokio::test]
 async fn migrations_apply_once() {
-    let Some(config) = test_config() else {
-        eprintln!("{SKIPPED}");
-        return;
-    };
+    let config = test_config();
     let store = fresh(&config).await;
     run_then_drop(&[&store], async {
         let again = tidings_store_scylla::migrate(&config).await.unwrap();
