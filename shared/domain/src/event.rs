@@ -4,6 +4,68 @@ use crate::group::JoinPolicy;
 use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use serde::{Deserialize, Serialize};
 
+/// The stable type name of every event, carried in the `Tidings-Event-Type` header. Each name is
+/// written here only: `event_type` below and the registry in `tidings-events` refer to these.
+/// A published name never changes.
+pub mod types {
+    /// [`Event::UserRegistered`](super::Event::UserRegistered).
+    pub const USER_REGISTERED: &str = "user_registered";
+    /// [`Event::UserProfileUpdated`](super::Event::UserProfileUpdated).
+    pub const USER_PROFILE_UPDATED: &str = "user_profile_updated";
+    /// [`Event::UserDeactivated`](super::Event::UserDeactivated).
+    pub const USER_DEACTIVATED: &str = "user_deactivated";
+    /// [`Event::UserTokensRevoked`](super::Event::UserTokensRevoked).
+    pub const USER_TOKENS_REVOKED: &str = "user_tokens_revoked";
+    /// [`Event::MessageSent`](super::Event::MessageSent).
+    pub const MESSAGE_SENT: &str = "message_sent";
+    /// [`Event::SystemMessageSent`](super::Event::SystemMessageSent).
+    pub const SYSTEM_MESSAGE_SENT: &str = "system_message_sent";
+    /// [`Event::ConversationRead`](super::Event::ConversationRead).
+    pub const CONVERSATION_READ: &str = "conversation_read";
+
+    /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
+    pub const FRIEND_REQUESTED: &str = "friend_requested";
+    /// [`PairChange::FriendAccepted`](super::PairChange::FriendAccepted).
+    pub const FRIEND_REQUEST_ACCEPTED: &str = "friend_request_accepted";
+    /// [`PairChange::FriendRejected`](super::PairChange::FriendRejected).
+    pub const FRIEND_REQUEST_REJECTED: &str = "friend_request_rejected";
+    /// [`PairChange::FriendRequestCanceled`](super::PairChange::FriendRequestCanceled).
+    pub const FRIEND_REQUEST_CANCELED: &str = "friend_request_canceled";
+    /// [`PairChange::FriendRemoved`](super::PairChange::FriendRemoved).
+    pub const FRIEND_REMOVED: &str = "friend_removed";
+    /// [`PairChange::FriendAdded`](super::PairChange::FriendAdded).
+    pub const FRIEND_ADDED: &str = "friend_added";
+    /// [`PairChange::Blocked`](super::PairChange::Blocked).
+    pub const USER_BLOCKED: &str = "user_blocked";
+    /// [`PairChange::Unblocked`](super::PairChange::Unblocked).
+    pub const USER_UNBLOCKED: &str = "user_unblocked";
+
+    /// [`GroupChange::Created`](super::GroupChange::Created).
+    pub const GROUP_CREATED: &str = "group_created";
+    /// [`GroupChange::Updated`](super::GroupChange::Updated).
+    pub const GROUP_UPDATED: &str = "group_updated";
+    /// [`GroupChange::Dismissed`](super::GroupChange::Dismissed).
+    pub const GROUP_DISMISSED: &str = "group_dismissed";
+    /// [`GroupChange::OwnerTransferred`](super::GroupChange::OwnerTransferred).
+    pub const GROUP_OWNER_TRANSFERRED: &str = "group_owner_transferred";
+    /// [`GroupChange::AdminSet`](super::GroupChange::AdminSet).
+    pub const GROUP_ADMIN_SET: &str = "group_admin_set";
+    /// [`GroupChange::MembersAdded`](super::GroupChange::MembersAdded).
+    pub const GROUP_MEMBERS_ADDED: &str = "group_members_added";
+    /// [`GroupChange::MemberRemoved`](super::GroupChange::MemberRemoved).
+    pub const GROUP_MEMBER_REMOVED: &str = "group_member_removed";
+    /// [`GroupChange::JoinRequested`](super::GroupChange::JoinRequested).
+    pub const GROUP_JOIN_REQUESTED: &str = "group_join_requested";
+    /// [`GroupChange::JoinDecided`](super::GroupChange::JoinDecided).
+    pub const GROUP_JOIN_DECIDED: &str = "group_join_decided";
+    /// [`GroupChange::Announced`](super::GroupChange::Announced).
+    pub const GROUP_ANNOUNCED: &str = "group_announced";
+    /// [`GroupChange::MemberMuted`](super::GroupChange::MemberMuted).
+    pub const GROUP_MEMBER_MUTED: &str = "group_member_muted";
+    /// [`GroupChange::MutedAll`](super::GroupChange::MutedAll).
+    pub const GROUP_MUTED_ALL: &str = "group_muted_all";
+}
+
 /// Something that happened, in the past tense. Every variant has a stable type name.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -22,15 +84,15 @@ impl Event {
     /// The stable type name carried in the `Tidings-Event-Type` header.
     pub fn event_type(&self) -> &'static str {
         match self {
-            Event::UserRegistered(_) => "user_registered",
-            Event::UserProfileUpdated(_) => "user_profile_updated",
-            Event::UserDeactivated(_) => "user_deactivated",
-            Event::UserTokensRevoked(_) => "user_tokens_revoked",
-            Event::MessageSent(_) => "message_sent",
+            Event::UserRegistered(_) => types::USER_REGISTERED,
+            Event::UserProfileUpdated(_) => types::USER_PROFILE_UPDATED,
+            Event::UserDeactivated(_) => types::USER_DEACTIVATED,
+            Event::UserTokensRevoked(_) => types::USER_TOKENS_REVOKED,
+            Event::MessageSent(_) => types::MESSAGE_SENT,
             Event::PairChanged(p) => p.change.event_type(),
             Event::GroupChanged(g) => g.change.event_type(),
-            Event::ConversationRead(_) => "conversation_read",
-            Event::SystemMessageSent(_) => "system_message_sent",
+            Event::ConversationRead(_) => types::CONVERSATION_READ,
+            Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
         }
     }
 
@@ -115,14 +177,14 @@ impl PairChange {
     /// The stable event type name of this change.
     pub fn event_type(&self) -> &'static str {
         match self {
-            PairChange::FriendRequested { .. } => "friend_requested",
-            PairChange::FriendAccepted => "friend_request_accepted",
-            PairChange::FriendRejected => "friend_request_rejected",
-            PairChange::FriendRequestCanceled => "friend_request_canceled",
-            PairChange::FriendRemoved => "friend_removed",
-            PairChange::FriendAdded => "friend_added",
-            PairChange::Blocked => "user_blocked",
-            PairChange::Unblocked => "user_unblocked",
+            PairChange::FriendRequested { .. } => types::FRIEND_REQUESTED,
+            PairChange::FriendAccepted => types::FRIEND_REQUEST_ACCEPTED,
+            PairChange::FriendRejected => types::FRIEND_REQUEST_REJECTED,
+            PairChange::FriendRequestCanceled => types::FRIEND_REQUEST_CANCELED,
+            PairChange::FriendRemoved => types::FRIEND_REMOVED,
+            PairChange::FriendAdded => types::FRIEND_ADDED,
+            PairChange::Blocked => types::USER_BLOCKED,
+            PairChange::Unblocked => types::USER_UNBLOCKED,
         }
     }
 }
@@ -194,18 +256,18 @@ impl GroupChange {
     /// The stable event type name of this change.
     pub fn event_type(&self) -> &'static str {
         match self {
-            GroupChange::Created { .. } => "group_created",
-            GroupChange::Updated { .. } => "group_updated",
-            GroupChange::Dismissed => "group_dismissed",
-            GroupChange::OwnerTransferred { .. } => "group_owner_transferred",
-            GroupChange::AdminSet { .. } => "group_admin_set",
-            GroupChange::MembersAdded { .. } => "group_members_added",
-            GroupChange::MemberRemoved { .. } => "group_member_removed",
-            GroupChange::JoinRequested { .. } => "group_join_requested",
-            GroupChange::JoinDecided { .. } => "group_join_decided",
-            GroupChange::Announced { .. } => "group_announced",
-            GroupChange::MemberMuted { .. } => "group_member_muted",
-            GroupChange::MutedAll { .. } => "group_muted_all",
+            GroupChange::Created { .. } => types::GROUP_CREATED,
+            GroupChange::Updated { .. } => types::GROUP_UPDATED,
+            GroupChange::Dismissed => types::GROUP_DISMISSED,
+            GroupChange::OwnerTransferred { .. } => types::GROUP_OWNER_TRANSFERRED,
+            GroupChange::AdminSet { .. } => types::GROUP_ADMIN_SET,
+            GroupChange::MembersAdded { .. } => types::GROUP_MEMBERS_ADDED,
+            GroupChange::MemberRemoved { .. } => types::GROUP_MEMBER_REMOVED,
+            GroupChange::JoinRequested { .. } => types::GROUP_JOIN_REQUESTED,
+            GroupChange::JoinDecided { .. } => types::GROUP_JOIN_DECIDED,
+            GroupChange::Announced { .. } => types::GROUP_ANNOUNCED,
+            GroupChange::MemberMuted { .. } => types::GROUP_MEMBER_MUTED,
+            GroupChange::MutedAll { .. } => types::GROUP_MUTED_ALL,
         }
     }
 }

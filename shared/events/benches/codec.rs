@@ -2,20 +2,19 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use tidings_events::{catalogue, decode, encode};
+use tidings_domain::event::types::MESSAGE_SENT;
+use tidings_events::{decode, encode, registry};
 
 fn codec(c: &mut Criterion) {
-    let message = catalogue::entries()
-        .into_iter()
-        .find(|e| e.event_type == "message_sent" && e.version == 2)
+    let message = registry::find(MESSAGE_SENT, 2)
         .map(|e| (e.sample)())
-        .expect("message_sent v2 is catalogued");
+        .expect("message_sent v2 is registered");
     let encoded = encode(&message);
     c.bench_function("encode message_sent", |b| {
         b.iter(|| encode(black_box(&message)))
     });
     c.bench_function("decode message_sent", |b| {
-        b.iter(|| decode("message_sent", 2, black_box(&encoded.payload)).expect("decodes"))
+        b.iter(|| decode(MESSAGE_SENT, 2, black_box(&encoded.payload)).expect("decodes"))
     });
 }
 

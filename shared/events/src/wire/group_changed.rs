@@ -1,90 +1,20 @@
-//! Version 2 of `message_sent` (adds mentions), and version 1 of the events that came after
-//! it: group changes, read markers and system messages.
+//! The changes to a group (`group_created` ... `group_muted_all`): one struct for all of them,
+//! the type header names the change and only the fields that change uses are set. They share a
+//! file because they share the struct, its schema and its versions.
 
-use crate::wire::v1::{BodyV1, MessageSentV1, RecipientV1};
+use crate::codec::{DecodeError, to_vec};
+use crate::registry::{Entry, schema};
+use crate::sample;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{
-    ConversationRead, GroupChange, GroupChanged, MessageSent, SystemMessageSent,
+use tidings_domain::event::types::{
+    GROUP_ADMIN_SET, GROUP_ANNOUNCED, GROUP_CREATED, GROUP_DISMISSED, GROUP_JOIN_DECIDED,
+    GROUP_JOIN_REQUESTED, GROUP_MEMBER_MUTED, GROUP_MEMBER_REMOVED, GROUP_MEMBERS_ADDED,
+    GROUP_MUTED_ALL, GROUP_OWNER_TRANSFERRED, GROUP_UPDATED,
 };
+use tidings_domain::event::{GroupChange, GroupChanged};
 use tidings_domain::group::JoinPolicy;
-use tidings_domain::{AppId, ClientMsgId, ConvId, GroupId, IdError, MessageId, UserId};
-
-/// `message_sent`, version 2: version 1 plus `mentions` and `mention_all`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct MessageSentV2 {
-    pub app: String,
-    pub conv: String,
-    pub msg_id: String,
-    pub conv_seq: u64,
-    pub from: String,
-    pub to: RecipientV1,
-    pub client_msg_id: String,
-    pub body: BodyV1,
-    pub mentions: Vec<String>,
-    pub mention_all: bool,
-    pub ts: i64,
-}
-
-/// Version 1 had no mentions: it upgrades to version 2 with none.
-impl From<MessageSentV1> for MessageSentV2 {
-    fn from(w: MessageSentV1) -> Self {
-        MessageSentV2 {
-            app: w.app,
-            conv: w.conv,
-            msg_id: w.msg_id,
-            conv_seq: w.conv_seq,
-            from: w.from,
-            to: w.to,
-            client_msg_id: w.client_msg_id,
-            body: w.body,
-            mentions: Vec::new(),
-            mention_all: false,
-            ts: w.ts,
-        }
-    }
-}
-
-impl TryFrom<MessageSentV2> for MessageSent {
-    type Error = IdError;
-    fn try_from(w: MessageSentV2) -> Result<Self, IdError> {
-        Ok(MessageSent {
-            app: AppId::parse(w.app)?,
-            conv: ConvId::parse(w.conv)?,
-            msg_id: MessageId::parse(w.msg_id)?,
-            conv_seq: w.conv_seq,
-            from: UserId::parse(w.from)?,
-            to: w.to.try_into()?,
-            client_msg_id: ClientMsgId::parse(w.client_msg_id)?,
-            body: w.body.into(),
-            mentions: w
-                .mentions
-                .into_iter()
-                .map(UserId::parse)
-                .collect::<Result<_, _>>()?,
-            mention_all: w.mention_all,
-            ts: w.ts,
-        })
-    }
-}
-
-impl From<&MessageSent> for MessageSentV2 {
-    fn from(m: &MessageSent) -> Self {
-        MessageSentV2 {
-            app: m.app.to_string(),
-            conv: m.conv.to_string(),
-            msg_id: m.msg_id.to_string(),
-            conv_seq: m.conv_seq,
-            from: m.from.to_string(),
-            to: (&m.to).into(),
-            client_msg_id: m.client_msg_id.to_string(),
-            body: (&m.body).into(),
-            mentions: m.mentions.iter().map(ToString::to_string).collect(),
-            mention_all: m.mention_all,
-            ts: m.ts,
-        }
-    }
-}
+use tidings_domain::{AppId, ConvId, Event, GroupId, IdError, UserId};
 
 /// Every group change, version 1; the type header says which change, and only the fields that
 /// change uses are set.
@@ -108,23 +38,6 @@ pub struct GroupChangedV1 {
     pub text: Option<String>,
 }
 
-fn policy_text(p: JoinPolicy) -> String {
-    match p {
-        JoinPolicy::Open => "open",
-        JoinPolicy::Approval => "approval",
-        JoinPolicy::InviteOnly => "invite_only",
-    }
-    .into()
-}
-
-fn policy(text: Option<String>) -> JoinPolicy {
-    match text.as_deref() {
-        Some("open") => JoinPolicy::Open,
-        Some("invite_only") => JoinPolicy::InviteOnly,
-        _ => JoinPolicy::Approval,
-    }
-}
-
 /// Why a group event's fields do not fit its type.
 #[derive(Debug, thiserror::Error)]
 pub enum GroupWireError {
@@ -134,72 +47,282 @@ pub enum GroupWireError {
     Missing(&'static str),
 }
 
-impl GroupChangedV1 {
-    /// Upgrades into the domain event, given the change its type header names.
-    pub fn upgrade(self, event_type: &str) -> Result<Option<GroupChanged>, GroupWireError> {
-        let user = |u: Option<String>| -> Result<UserId, GroupWireError> {
-            Ok(UserId::parse(u.ok_or(GroupWireError::Missing("user"))?)?)
-        };
-        let flag = self.flag.ok_or(GroupWireError::Missing("flag"));
-        let users = self
-            .users
-            .iter()
-            .cloned()
-            .map(UserId::parse)
-            .collect::<Result<Vec<_>, _>>();
-        let change = match event_type {
-            "group_created" => GroupChange::Created {
-                name: self.name.clone().ok_or(GroupWireError::Missing("name"))?,
-                avatar_url: self.avatar_url.clone(),
-                intro: self.intro.clone(),
-                join_policy: policy(self.join_policy.clone()),
-                members: users?,
-            },
-            "group_updated" => GroupChange::Updated {
-                name: self.name.clone().ok_or(GroupWireError::Missing("name"))?,
-                avatar_url: self.avatar_url.clone(),
-                intro: self.intro.clone(),
-                join_policy: policy(self.join_policy.clone()),
-            },
-            "group_dismissed" => GroupChange::Dismissed,
-            "group_owner_transferred" => GroupChange::OwnerTransferred {
-                to: user(self.user.clone())?,
-            },
-            "group_admin_set" => GroupChange::AdminSet {
-                user: user(self.user.clone())?,
-                admin: flag?,
-            },
-            "group_members_added" => GroupChange::MembersAdded { users: users? },
-            "group_member_removed" => GroupChange::MemberRemoved {
-                user: user(self.user.clone())?,
-                kicked: flag?,
-            },
-            "group_join_requested" => GroupChange::JoinRequested {
-                note: self.note.clone(),
-            },
-            "group_join_decided" => GroupChange::JoinDecided {
-                user: user(self.user.clone())?,
-                approved: flag?,
-            },
-            "group_announced" => GroupChange::Announced {
-                text: self.text.clone().ok_or(GroupWireError::Missing("text"))?,
-            },
-            "group_member_muted" => GroupChange::MemberMuted {
-                user: user(self.user.clone())?,
-                muted: flag?,
-            },
-            "group_muted_all" => GroupChange::MutedAll { muted: flag? },
-            _ => return Ok(None),
-        };
-        Ok(Some(GroupChanged {
-            app: AppId::parse(self.app)?,
-            group: GroupId::parse(self.group)?,
-            conv: ConvId::parse(self.conv)?,
-            actor: UserId::parse(self.actor)?,
-            change,
-            ts: self.ts,
-        }))
+/// One entry per change; each reads the fields its change uses.
+pub(crate) const ENTRIES: &[Entry] = &[
+    v1(
+        GROUP_CREATED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::Created {
+                    name: w.required_name()?,
+                    avatar_url: w.avatar_url.clone(),
+                    intro: w.intro.clone(),
+                    join_policy: w.policy(),
+                    members: w.user_ids()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::Created {
+                name: "Team".into(),
+                avatar_url: Some("https://example.com/t.png".into()),
+                intro: Some("the team".into()),
+                join_policy: JoinPolicy::Approval,
+                members: vec![sample::bob()],
+            })
+        },
+    ),
+    v1(
+        GROUP_UPDATED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::Updated {
+                    name: w.required_name()?,
+                    avatar_url: w.avatar_url.clone(),
+                    intro: w.intro.clone(),
+                    join_policy: w.policy(),
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::Updated {
+                name: "Team B".into(),
+                avatar_url: None,
+                intro: Some("renamed".into()),
+                join_policy: JoinPolicy::InviteOnly,
+            })
+        },
+    ),
+    v1(
+        GROUP_DISMISSED,
+        |p| decode_v1(p, |_| Ok(GroupChange::Dismissed)),
+        || sample_group(GroupChange::Dismissed),
+    ),
+    v1(
+        GROUP_OWNER_TRANSFERRED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::OwnerTransferred {
+                    to: w.required_user()?,
+                })
+            })
+        },
+        || sample_group(GroupChange::OwnerTransferred { to: sample::bob() }),
+    ),
+    v1(
+        GROUP_ADMIN_SET,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::AdminSet {
+                    user: w.required_user()?,
+                    admin: w.required_flag()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::AdminSet {
+                user: sample::bob(),
+                admin: true,
+            })
+        },
+    ),
+    v1(
+        GROUP_MEMBERS_ADDED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::MembersAdded {
+                    users: w.user_ids()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::MembersAdded {
+                users: vec![sample::bob()],
+            })
+        },
+    ),
+    v1(
+        GROUP_MEMBER_REMOVED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::MemberRemoved {
+                    user: w.required_user()?,
+                    kicked: w.required_flag()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::MemberRemoved {
+                user: sample::bob(),
+                kicked: true,
+            })
+        },
+    ),
+    v1(
+        GROUP_JOIN_REQUESTED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::JoinRequested {
+                    note: w.note.clone(),
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::JoinRequested {
+                note: Some("let me in".into()),
+            })
+        },
+    ),
+    v1(
+        GROUP_JOIN_DECIDED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::JoinDecided {
+                    user: w.required_user()?,
+                    approved: w.required_flag()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::JoinDecided {
+                user: sample::bob(),
+                approved: true,
+            })
+        },
+    ),
+    v1(
+        GROUP_ANNOUNCED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::Announced {
+                    text: w.required_text()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::Announced {
+                text: "standup at 10".into(),
+            })
+        },
+    ),
+    v1(
+        GROUP_MEMBER_MUTED,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::MemberMuted {
+                    user: w.required_user()?,
+                    muted: w.required_flag()?,
+                })
+            })
+        },
+        || {
+            sample_group(GroupChange::MemberMuted {
+                user: sample::bob(),
+                muted: true,
+            })
+        },
+    ),
+    v1(
+        GROUP_MUTED_ALL,
+        |p| {
+            decode_v1(p, |w| {
+                Ok(GroupChange::MutedAll {
+                    muted: w.required_flag()?,
+                })
+            })
+        },
+        || sample_group(GroupChange::MutedAll { muted: true }),
+    ),
+];
+
+/// Encodes any group change in the current version.
+pub(crate) fn encode(g: &GroupChanged) -> (u32, Vec<u8>) {
+    (1, to_vec(&GroupChangedV1::from(g)))
+}
+
+const fn v1(
+    event_type: &'static str,
+    decode: fn(&[u8]) -> Result<Event, DecodeError>,
+    sample: fn() -> Event,
+) -> Entry {
+    Entry {
+        event_type,
+        version: 1,
+        decode,
+        schema: schema::<GroupChangedV1>,
+        sample,
     }
+}
+
+/// Reads version 1 and upgrades it into the domain event with the change `change` reads.
+fn decode_v1(
+    payload: &[u8],
+    change: impl FnOnce(&GroupChangedV1) -> Result<GroupChange, GroupWireError>,
+) -> Result<Event, DecodeError> {
+    let w = rmp_serde::from_slice::<GroupChangedV1>(payload)?;
+    let change = change(&w)?;
+    Ok(Event::GroupChanged(GroupChanged {
+        app: AppId::parse(w.app)?,
+        group: GroupId::parse(w.group)?,
+        conv: ConvId::parse(w.conv)?,
+        actor: UserId::parse(w.actor)?,
+        change,
+        ts: w.ts,
+    }))
+}
+
+impl GroupChangedV1 {
+    fn required_name(&self) -> Result<String, GroupWireError> {
+        self.name.clone().ok_or(GroupWireError::Missing("name"))
+    }
+
+    fn required_text(&self) -> Result<String, GroupWireError> {
+        self.text.clone().ok_or(GroupWireError::Missing("text"))
+    }
+
+    fn required_user(&self) -> Result<UserId, GroupWireError> {
+        let user = self.user.clone().ok_or(GroupWireError::Missing("user"))?;
+        Ok(UserId::parse(user)?)
+    }
+
+    fn required_flag(&self) -> Result<bool, GroupWireError> {
+        self.flag.ok_or(GroupWireError::Missing("flag"))
+    }
+
+    fn user_ids(&self) -> Result<Vec<UserId>, GroupWireError> {
+        let ids = self.users.iter().cloned().map(UserId::parse);
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// An absent or unknown policy reads as `approval`.
+    fn policy(&self) -> JoinPolicy {
+        match self.join_policy.as_deref() {
+            Some("open") => JoinPolicy::Open,
+            Some("invite_only") => JoinPolicy::InviteOnly,
+            _ => JoinPolicy::Approval,
+        }
+    }
+}
+
+fn policy_text(p: JoinPolicy) -> String {
+    match p {
+        JoinPolicy::Open => "open",
+        JoinPolicy::Approval => "approval",
+        JoinPolicy::InviteOnly => "invite_only",
+    }
+    .into()
+}
+
+fn sample_group(change: GroupChange) -> Event {
+    let group = sample::team();
+    Event::GroupChanged(GroupChanged {
+        app: sample::app(),
+        conv: ConvId::group(&group),
+        group,
+        actor: sample::alice(),
+        change,
+        ts: sample::TS,
+    })
 }
 
 impl From<&GroupChanged> for GroupChangedV1 {
@@ -256,79 +379,5 @@ impl From<&GroupChanged> for GroupChangedV1 {
             GroupChange::MutedAll { muted } => w.flag = Some(*muted),
         }
         w
-    }
-}
-
-/// `conversation_read`, version 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ConversationReadV1 {
-    pub app: String,
-    pub user: String,
-    pub conv: String,
-    pub conv_seq: u64,
-    pub ts: i64,
-}
-
-impl TryFrom<ConversationReadV1> for ConversationRead {
-    type Error = IdError;
-    fn try_from(w: ConversationReadV1) -> Result<Self, IdError> {
-        Ok(ConversationRead {
-            app: AppId::parse(w.app)?,
-            user: UserId::parse(w.user)?,
-            conv: ConvId::parse(w.conv)?,
-            conv_seq: w.conv_seq,
-            ts: w.ts,
-        })
-    }
-}
-
-impl From<&ConversationRead> for ConversationReadV1 {
-    fn from(r: &ConversationRead) -> Self {
-        ConversationReadV1 {
-            app: r.app.to_string(),
-            user: r.user.to_string(),
-            conv: r.conv.to_string(),
-            conv_seq: r.conv_seq,
-            ts: r.ts,
-        }
-    }
-}
-
-/// `system_message_sent`, version 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct SystemMessageSentV1 {
-    pub app: String,
-    pub msg_id: String,
-    pub to: Vec<String>,
-    pub body: BodyV1,
-    pub ts: i64,
-}
-
-impl TryFrom<SystemMessageSentV1> for SystemMessageSent {
-    type Error = IdError;
-    fn try_from(w: SystemMessageSentV1) -> Result<Self, IdError> {
-        Ok(SystemMessageSent {
-            app: AppId::parse(w.app)?,
-            msg_id: MessageId::parse(w.msg_id)?,
-            to: w
-                .to
-                .into_iter()
-                .map(UserId::parse)
-                .collect::<Result<_, _>>()?,
-            body: w.body.into(),
-            ts: w.ts,
-        })
-    }
-}
-
-impl From<&SystemMessageSent> for SystemMessageSentV1 {
-    fn from(m: &SystemMessageSent) -> Self {
-        SystemMessageSentV1 {
-            app: m.app.to_string(),
-            msg_id: m.msg_id.to_string(),
-            to: m.to.iter().map(ToString::to_string).collect(),
-            body: (&m.body).into(),
-            ts: m.ts,
-        }
     }
 }

@@ -1,5 +1,15 @@
-//! Frozen wire structs: one per (event type, version). Never edit a published version; add a
-//! new one and an upgrade into the domain type instead.
+//! Frozen wire structs, one file per event type, or per family of types that share one struct
+//! and tell their change apart by the type header (user profiles, pair changes, group changes).
+//! Each file holds every version of its struct, the upgrades into the domain event, `encode`
+//! (the current version) and its registry `ENTRIES`. Never edit a published version: add a new
+//! struct, an upgrade from the previous one and an entry.
 
-pub mod v1;
-pub mod v2;
+pub mod conversation_read;
+pub mod group_changed;
+pub mod message_sent;
+pub mod pair_changed;
+pub mod parts;
+pub mod system_message_sent;
+pub mod user_deactivated;
+pub mod user_profile;
+pub mod user_tokens_revoked;
