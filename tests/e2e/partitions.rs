@@ -160,7 +160,7 @@ async fn partitions_share_the_work_and_survive_losing_an_instance() {
     let into = tempfile::tempdir().unwrap();
     let report = tidings::replay::replay(
         &client,
-        &into.path().join("store"),
+        tidings_store::FjallStore::open(&into.path().join("store")).unwrap(),
         tidings_projector::fold::DEFAULT_LARGE_GROUP,
         false,
     )

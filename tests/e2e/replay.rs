@@ -145,7 +145,8 @@ async fn replay_digest_equals_live_digest() {
     let live = h.store.digest().await.unwrap();
 
     let into = tempfile::tempdir().unwrap();
-    let report = tidings::replay::replay(&client, &into.path().join("store"), LARGE_GROUP, false)
+    let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
+    let report = tidings::replay::replay(&client, store, LARGE_GROUP, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);

@@ -8,11 +8,13 @@ pub mod group_fold;
 pub mod lease;
 pub mod partition;
 pub mod pool;
+pub mod projection;
 pub mod rosters;
 pub mod runner;
 
 pub use partition::Partition;
 pub use pool::run;
+pub use projection::Projection;
 pub use runner::{PROJECTION, Projector, Step};
 
 use serde::Deserialize;

@@ -3,11 +3,9 @@
 //! after the write, then live pushes of the new inbox entries.
 
 use crate::Config;
-use crate::directory::Directory;
-use crate::fold::project;
 use crate::lease::Fence;
 use crate::partition::Partition;
-use crate::rosters;
+use crate::projection::Projection;
 use anyhow::Context as _;
 use async_nats::jetstream;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
@@ -59,11 +57,10 @@ pub struct Projector<S> {
     messages: pull::Stream,
     checkpoint: u64,
     max_batch: usize,
-    large_group: usize,
-    directory: Directory,
+    projection: Projection,
     partition: Partition,
     /// The checkpoint key: the projection name, with the partition's suffix.
-    projection: String,
+    checkpoint_key: String,
     /// The partition's lease, checked before every write; `None` for the whole stream.
     fence: Option<Fence>,
 }
@@ -109,8 +106,8 @@ impl<S: ReadModels> Projector<S> {
             .get_stream(subjects::EVENTS_STREAM)
             .await
             .context("opening the events stream")?;
-        let projection = partition.projection();
-        let mut checkpoint = store.checkpoint(&projection).await?;
+        let checkpoint_key = partition.projection();
+        let mut checkpoint = store.checkpoint(&checkpoint_key).await?;
         if checkpoint == 0 && partition != Partition::WHOLE {
             checkpoint = store.checkpoint(PROJECTION).await?;
         }
@@ -127,6 +124,7 @@ impl<S: ReadModels> Projector<S> {
             of = partition.count,
             "projector started"
         );
+        let projection = Projection::new(stream.clone(), partition, config.large_group);
         Ok(Self {
             store,
             client,
@@ -135,10 +133,9 @@ impl<S: ReadModels> Projector<S> {
             messages,
             checkpoint,
             max_batch,
-            large_group: config.large_group,
-            directory: Directory::default(),
-            partition,
             projection,
+            partition,
+            checkpoint_key,
             fence,
         })
     }
@@ -194,33 +191,19 @@ impl<S: ReadModels> Projector<S> {
             through = seq;
             applied += 1;
         }
-        // The store's group rows are this projection's own only with one partition, and
-        // current as of the checkpoint only when rows and checkpoint commit together.
-        if self.partition == Partition::WHOLE && S::ATOMIC_APPLY {
-            self.directory.preload(&self.store, &envelopes).await?;
-        } else {
-            rosters::preload_from_stream(
-                &mut self.directory,
-                &self.stream,
-                self.checkpoint,
-                &envelopes,
-                self.large_group,
-            )
+        let writes = self
+            .projection
+            .writes(&self.store, self.checkpoint, &envelopes)
             .await?;
-        }
-        let mut writes: Vec<Write> = envelopes
-            .iter()
-            .flat_map(|envelope| project(envelope, &mut self.directory, self.large_group))
-            .collect();
-        if self.partition != Partition::WHOLE {
-            writes.retain(|write| self.partition.owns_write(write));
-        }
         if through > self.checkpoint {
             if let Some(fence) = &self.fence {
                 anyhow::ensure!(fence.holds(), "the partition's lease lapsed");
             }
             let changed_users = changed_users(&writes);
-            let deliveries = self.store.apply(&self.projection, through, writes).await?;
+            let deliveries = self
+                .store
+                .apply(&self.checkpoint_key, through, writes)
+                .await?;
             self.checkpoint = through;
             self.push(deliveries).await;
             self.announce(changed_users).await;

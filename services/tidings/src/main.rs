@@ -1,5 +1,6 @@
 //! The `tidings` binary. See `tidings --help`.
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,12 +60,15 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Rebuild read models from stream sequence 1 into a fresh store and print its digest.
+    /// Rebuild read models from stream sequence 1 into an empty store and print its digest:
+    /// the embedded store in `--into DIR`, or with `store = "scylla"` the configured keyspace
+    /// (migrated and empty).
     Replay {
         /// Which projection: `inbox` (inboxes, conversations, timelines, users).
         projection: String,
+        /// The directory of a new embedded store (fjall only).
         #[arg(long)]
-        into: PathBuf,
+        into: Option<PathBuf>,
     },
     /// A minimal interactive WebSocket client: type `@user text` to send.
     Chat {
@@ -192,7 +196,26 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 "unknown projection {projection:?}: the only one is \"inbox\""
             );
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
-            let report = replay::replay(&client, &into, config.projector.large_group, true).await?;
+            let large_group = config.projector.large_group;
+            let report = match (config.store, into) {
+                (StoreKind::Fjall, Some(into)) => {
+                    let store = FjallStore::open(&into)
+                        .with_context(|| format!("opening {}", into.display()))?;
+                    replay::replay(&client, store, large_group, true).await?
+                }
+                (StoreKind::Fjall, None) => {
+                    anyhow::bail!(
+                        "replay into the embedded store needs --into DIR (a new directory)"
+                    )
+                }
+                (StoreKind::Scylla, None) => {
+                    let store = ScyllaStore::connect(&config.scylla).await?;
+                    replay::replay(&client, store, large_group, true).await?
+                }
+                (StoreKind::Scylla, Some(_)) => anyhow::bail!(
+                    "--into is for the embedded store; a Scylla replay fills the configured keyspace (TIDINGS_SCYLLA_KEYSPACE)"
+                ),
+            };
             println!(
                 "replayed events={} unreadable={} through_seq={} digest={}",
                 report.events, report.unreadable, report.through_seq, report.digest

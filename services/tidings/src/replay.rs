@@ -1,14 +1,13 @@
-//! `tidings replay`: rebuild the read models from stream sequence 1 into a fresh store.
+//! `tidings replay`: rebuild the read models from stream sequence 1 into an empty store of any
+//! kind, through the projector's own fold (`tidings_projector::Projection`) and the store's
+//! own apply, then print the store's digest.
 
-use anyhow::Context;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
 use tidings_events::{Envelope, subjects};
-use tidings_projector::directory::Directory;
-use tidings_projector::{PROJECTION, fold};
-use tidings_store::{FjallStore, ProjectionStore, Write};
+use tidings_projector::{PROJECTION, Partition, Projection};
+use tidings_store::{ReadModels, Write};
 
 /// Events applied per store write during a replay.
 const BATCH: usize = 2048;
@@ -22,18 +21,17 @@ pub struct Report {
     pub digest: String,
 }
 
-/// Replays every event up to the stream's last sequence (at start) into the empty store at `into`.
-pub async fn replay(
+/// Replays every event up to the stream's last sequence (at start) into `store`, which must
+/// hold no projection yet.
+pub async fn replay<S: ReadModels>(
     client: &async_nats::Client,
-    into: &Path,
+    store: S,
     large_group: usize,
     show_progress: bool,
 ) -> anyhow::Result<Report> {
-    let store = FjallStore::open(into).with_context(|| format!("opening {}", into.display()))?;
     anyhow::ensure!(
         store.checkpoint(PROJECTION).await? == 0,
-        "{} already holds a projection: replay needs an empty directory",
-        into.display()
+        "the target store already holds a projection: replay needs an empty one"
     );
     let js = async_nats::jetstream::new(client.clone());
     let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
@@ -61,11 +59,13 @@ pub async fn replay(
             })
             .await?;
         let mut messages = consumer.messages().await?;
-        let mut directory = Directory::default();
+        let mut projection = Projection::new(stream.clone(), Partition::WHOLE, large_group);
         let mut envelopes = Vec::new();
+        // The folded position: the last event of the batch before the one being read.
+        let mut folded = 0;
         // Store writes run in their own task, a batch behind the reading and folding: the two
         // overlap instead of taking turns. Groups first seen in a batch still being written
-        // are already in `directory`, so preloading never needs that batch's rows.
+        // are already in the projection's directory, so a batch never needs that one's rows.
         let (batches, mut pending) = tokio::sync::mpsc::channel::<(u64, Vec<Write>)>(2);
         let writer = {
             let (store, bar) = (store.clone(), bar.clone());
@@ -98,11 +98,9 @@ pub async fn replay(
             report.events += 1;
             report.through_seq = seq;
             if envelopes.len() >= BATCH || seq >= last {
-                directory.preload(&store, &envelopes).await?;
-                let writes = envelopes
-                    .drain(..)
-                    .flat_map(|envelope| fold::project(&envelope, &mut directory, large_group))
-                    .collect();
+                let writes = projection.writes(&store, folded, &envelopes).await?;
+                envelopes.clear();
+                folded = seq;
                 if batches.send((seq, writes)).await.is_err() {
                     break; // The writer failed: its error is returned below.
                 }
