@@ -45,7 +45,7 @@
 
 use crate::buckets;
 use crate::statements::Stmt;
-use crate::store::{ScyllaStore, big, bind, decode, encode};
+use crate::store::{ScyllaStore, big, bind, encode};
 use futures_util::{StreamExt, TryStreamExt};
 use scylla::statement::bound::BoundStatement;
 use scylla::value::CqlValue;
@@ -286,16 +286,6 @@ where
 }
 
 impl ScyllaStore {
-    /// A row's `data` blob, decoded.
-    async fn data<T: serde::de::DeserializeOwned>(
-        &self,
-        statement: &scylla::statement::prepared::PreparedStatement,
-        values: impl scylla::serialize::row::SerializeRow + Send + Sync,
-    ) -> StoreResult<Option<T>> {
-        let row: Option<(Vec<u8>,)> = self.first(statement, values).await?;
-        row.map(|(data,)| decode(&data)).transpose()
-    }
-
     pub(crate) async fn load_rows(&self, keys: RowKeys) -> StoreResult<Loaded> {
         let st = &self.inner.st;
         let heads = read_each(keys.heads, |(app, user)| async move {
@@ -303,14 +293,14 @@ impl ScyllaStore {
         });
         let convs = read_each(keys.convs, |(app, user, conv)| async move {
             let values = (app.as_str(), user.as_str(), conv.as_str());
-            self.data(&st.conversation_get, values).await
+            self.blob(&st.conversation_get, values).await
         });
         let users = read_each(keys.users, |(app, user)| async move {
-            self.data(&st.user_get, (app.as_str(), user.as_str())).await
+            self.blob(&st.user_get, (app.as_str(), user.as_str())).await
         });
         let relations = read_each(keys.relations, |(app, user, other)| async move {
             let values = (app.as_str(), user.as_str(), other.as_str());
-            self.data(&st.relation_get, values).await
+            self.blob(&st.relation_get, values).await
         });
         let (heads, convs, users, relations) =
             futures_util::try_join!(heads, convs, users, relations)?;

@@ -33,7 +33,8 @@ impl ScyllaStore {
         })
     }
 
-    async fn blob<T: serde::de::DeserializeOwned>(
+    /// A row's `data` blob, decoded; `None` when there is no row.
+    pub(crate) async fn blob<T: serde::de::DeserializeOwned>(
         &self,
         statement: &scylla::statement::prepared::PreparedStatement,
         values: impl scylla::serialize::row::SerializeRow + Send + Sync,
