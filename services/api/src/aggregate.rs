@@ -1,20 +1,25 @@
 //! Loading aggregates from their subjects and publishing their decisions with optimistic
-//! concurrency. State is cached per subject (moka); a command runs under the subject's lock,
-//! decides on the cached state, and publishes with `Nats-Expected-Last-Subject-Sequence`. A
-//! conflict or a dedupe hit means another writer got there first: catch up and decide again.
+//! concurrency, for any `tidings_domain::Aggregate`. State is cached per subject (moka); a
+//! command runs under the subject's lock, is decided on the cached state, and its events are
+//! published with `Nats-Expected-Last-Subject-Sequence`. A conflict or a dedupe hit means
+//! another writer got there first: catch up and decide again.
+//!
+//! A cold load starts from the aggregate's snapshot when it has one (see `snapshot`) and folds
+//! only the subject's events after it; every `snapshot_every` events folded since the last
+//! snapshot, a new one is written.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::snapshot;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::kv;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
 use futures_util::StreamExt;
 use std::sync::Arc;
-use tidings_domain::conv::ConvState;
-use tidings_domain::reads::ReadState;
-use tidings_domain::user::UserState;
-use tidings_domain::{AppId, Event};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tidings_domain::{Aggregate, AppId, Event, Snapshotted};
 use tidings_events::envelope::{dedupe_id, publish_headers};
 use tidings_events::{Envelope, encode, subjects};
 use tokio::sync::Mutex;
@@ -29,50 +34,14 @@ async fn backoff(attempt: u64) {
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
-/// A state folded from one aggregate subject.
-pub trait Aggregate: Default + Send + Sync + 'static {
-    /// The aggregate kind, the subject's third token.
-    const KIND: &'static str;
-    /// Applies one event of the subject.
-    fn evolve(&mut self, event: &Event);
-}
-
-impl Aggregate for UserState {
-    const KIND: &'static str = subjects::aggregate::USER;
-    fn evolve(&mut self, event: &Event) {
-        UserState::evolve(self, event);
-    }
-}
-
-/// A system message's subject holds just that message: nothing to decide on.
-#[derive(Debug, Default)]
-pub struct SystemMessage;
-
-impl Aggregate for SystemMessage {
-    const KIND: &'static str = subjects::aggregate::SYSTEM;
-    fn evolve(&mut self, _: &Event) {}
-}
-
-impl Aggregate for ReadState {
-    const KIND: &'static str = subjects::aggregate::READS;
-    fn evolve(&mut self, event: &Event) {
-        ReadState::evolve(self, event);
-    }
-}
-
-impl Aggregate for ConvState {
-    const KIND: &'static str = subjects::aggregate::CONV;
-    fn evolve(&mut self, event: &Event) {
-        ConvState::evolve(self, event);
-    }
-}
-
-struct Loaded<S> {
-    state: S,
+struct Loaded<A> {
+    state: A,
     /// Stream sequence of the last event applied from the subject, 0 for none.
     version: u64,
     /// False until caught up, and again after an outcome we could not observe.
     fresh: bool,
+    /// Events applied since the state last matched a snapshot (read or written).
+    since_snapshot: u64,
 }
 
 enum PublishOutcome {
@@ -81,38 +50,85 @@ enum PublishOutcome {
     Stale,
 }
 
-/// Loads, caches and writes one kind of aggregate.
-pub struct Repository<S> {
-    js: async_nats::jetstream::Context,
-    stream: Stream,
-    cache: moka::future::Cache<String, Arc<Mutex<Loaded<S>>>>,
+type Encode<A> = fn(&snapshot::Codec, &A, u64) -> Result<Vec<u8>, String>;
+/// A snapshot's state and the stream sequence it covers, or why it is unusable.
+type Decode<A> = fn(&snapshot::Codec, &[u8]) -> Result<(A, u64), String>;
+
+/// Where one aggregate kind's snapshots are kept; the functions are `Snapshotted`'s, chosen
+/// when snapshots are switched on, so the repository needs no serde bounds otherwise.
+struct Snapshots<A> {
+    kv: kv::Store,
+    codec: snapshot::Codec,
+    every: u64,
+    encode: Encode<A>,
+    decode: Decode<A>,
 }
 
-impl<S: Aggregate> Repository<S> {
+/// Loads, caches and writes one kind of aggregate.
+pub struct Repository<A> {
+    js: async_nats::jetstream::Context,
+    stream: Stream,
+    cache: moka::future::Cache<String, Arc<Mutex<Loaded<A>>>>,
+    snapshots: Option<Snapshots<A>>,
+    /// Events read back from the stream and folded (loads and catch-ups, not our own writes).
+    folded: AtomicU64,
+}
+
+impl<A> Repository<A>
+where
+    A: Aggregate + Send + Sync + 'static,
+{
     /// A repository over the events stream, caching up to `capacity` aggregates.
     pub fn new(js: async_nats::jetstream::Context, stream: Stream, capacity: u64) -> Self {
         Self {
             js,
             stream,
             cache: moka::future::Cache::new(capacity),
+            snapshots: None,
+            folded: AtomicU64::new(0),
         }
     }
 
-    async fn slot(&self, subject: &str) -> Arc<Mutex<Loaded<S>>> {
+    /// Keeps snapshots in `kv`, writing one every `every` events folded since the last (0: never).
+    pub fn with_snapshots(mut self, kv: kv::Store, every: u64) -> Self
+    where
+        A: Snapshotted,
+    {
+        if every == 0 {
+            return self;
+        }
+        self.snapshots = Some(Snapshots {
+            kv,
+            codec: snapshot::Codec::new(self.stream.cached_info().created.to_string()),
+            every,
+            encode: |codec, state, seq| codec.encode(state, seq),
+            decode: |codec, bytes| codec.decode(bytes),
+        });
+        self
+    }
+
+    /// How many events this repository has read back from the stream and folded.
+    pub fn events_folded(&self) -> u64 {
+        self.folded.load(Ordering::Relaxed)
+    }
+
+    async fn slot(&self, subject: &str) -> Arc<Mutex<Loaded<A>>> {
         self.cache
             .get_with_by_ref(subject, async {
                 Arc::new(Mutex::new(Loaded {
-                    state: S::default(),
+                    state: A::default(),
                     version: 0,
                     fresh: false,
+                    since_snapshot: 0,
                 }))
             })
             .await
     }
 
     fn apply_raw(
+        &self,
         subject: &str,
-        loaded: &mut Loaded<S>,
+        loaded: &mut Loaded<A>,
         seq: u64,
         headers: Option<&async_nats::HeaderMap>,
         payload: &[u8],
@@ -121,24 +137,62 @@ impl<S: Aggregate> Repository<S> {
             tracing::error!(subject, seq, error = %e, "unreadable event in aggregate");
             ApiError::new(ErrorCode::Internal, "aggregate holds an unreadable event")
         })?;
-        loaded.state.evolve(&envelope.event);
+        loaded.state.apply(&envelope.event);
         loaded.version = seq;
+        loaded.since_snapshot += 1;
+        self.folded.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    /// A cold load: streams the whole subject through an ordered consumer (one request, not
-    /// one round trip per event), up to its last event when the load began.
-    async fn load_streamed(&self, subject: &str, loaded: &mut Loaded<S>) -> Result<(), ApiError> {
+    /// Restores the aggregate's snapshot if there is a usable one covering at most `last`.
+    async fn restore(&self, key: &str, loaded: &mut Loaded<A>, last: u64) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        let bytes = match snapshots.kv.get(key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(key, %error, "reading a snapshot failed; folding the subject");
+                return;
+            }
+        };
+        match (snapshots.decode)(&snapshots.codec, &bytes) {
+            Ok((state, seq)) if seq <= last => {
+                loaded.state = state;
+                loaded.version = seq;
+                loaded.since_snapshot = 0;
+            }
+            Ok((_, seq)) => {
+                tracing::warn!(key, seq, last, "snapshot is ahead of its subject; ignored");
+            }
+            Err(reason) => tracing::info!(key, %reason, "snapshot ignored"),
+        }
+    }
+
+    /// A cold load: the snapshot if any, then the subject's events after it through an ordered
+    /// consumer (one request, not one round trip per event), up to its last event when the load
+    /// began.
+    async fn load(&self, key: &str, subject: &str, loaded: &mut Loaded<A>) -> Result<(), ApiError> {
         let last = match self.stream.direct_get_last_for_subject(subject).await {
             Ok(message) => message.sequence,
             Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => return Ok(()),
             Err(e) => return Err(ApiError::unavailable("loading aggregate", e)),
         };
+        self.restore(key, loaded, last).await;
+        if loaded.version >= last {
+            return Ok(());
+        }
         let consumer = self
             .stream
             .create_consumer(OrderedConfig {
                 filter_subject: subject.to_owned(),
-                deliver_policy: DeliverPolicy::All,
+                deliver_policy: match loaded.version {
+                    0 => DeliverPolicy::All,
+                    covered => DeliverPolicy::ByStartSequence {
+                        start_sequence: covered + 1,
+                    },
+                },
                 ..Default::default()
             })
             .await
@@ -157,7 +211,7 @@ impl<S: Aggregate> Repository<S> {
                 .info()
                 .map_err(|e| ApiError::unavailable("loading aggregate", e))?
                 .stream_sequence;
-            Self::apply_raw(
+            self.apply_raw(
                 subject,
                 loaded,
                 seq,
@@ -168,9 +222,14 @@ impl<S: Aggregate> Repository<S> {
         Ok(())
     }
 
-    async fn catch_up(&self, subject: &str, loaded: &mut Loaded<S>) -> Result<(), ApiError> {
+    async fn catch_up(
+        &self,
+        key: &str,
+        subject: &str,
+        loaded: &mut Loaded<A>,
+    ) -> Result<(), ApiError> {
         if loaded.version == 0 {
-            self.load_streamed(subject, loaded).await?;
+            self.load(key, subject, loaded).await?;
         }
         // Whatever arrived since (usually nothing, or the one event a conflict was about).
         loop {
@@ -179,7 +238,7 @@ impl<S: Aggregate> Repository<S> {
                 .direct_get_next_for_subject(subject, Some(loaded.version + 1))
                 .await;
             match next {
-                Ok(message) => Self::apply_raw(
+                Ok(message) => self.apply_raw(
                     subject,
                     loaded,
                     message.sequence,
@@ -191,13 +250,40 @@ impl<S: Aggregate> Repository<S> {
             }
         }
         loaded.fresh = true;
+        self.snapshot_if_due(key, loaded);
         Ok(())
+    }
+
+    /// Writes a snapshot in the background once enough events were folded since the last.
+    /// Only ever called on a state that matches the subject up to `loaded.version`.
+    fn snapshot_if_due(&self, key: &str, loaded: &mut Loaded<A>) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        if loaded.since_snapshot < snapshots.every || loaded.version == 0 {
+            return;
+        }
+        loaded.since_snapshot = 0;
+        let bytes = match (snapshots.encode)(&snapshots.codec, &loaded.state, loaded.version) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(key, %error, "encoding a snapshot failed");
+                return;
+            }
+        };
+        let (kv, key, seq) = (snapshots.kv.clone(), key.to_owned(), loaded.version);
+        tokio::spawn(async move {
+            match kv.put(&key, bytes.into()).await {
+                Ok(_) => tracing::debug!(key, seq, "snapshot written"),
+                Err(error) => tracing::warn!(key, seq, %error, "writing a snapshot failed"),
+            }
+        });
     }
 
     async fn publish(
         &self,
         subject: &str,
-        loaded: &mut Loaded<S>,
+        loaded: &mut Loaded<A>,
         events: &[Event],
     ) -> Result<PublishOutcome, ApiError> {
         for event in events {
@@ -213,8 +299,9 @@ impl<S: Aggregate> Repository<S> {
             match ack {
                 Ok(ack) if ack.duplicate => return Ok(PublishOutcome::Stale),
                 Ok(ack) => {
-                    loaded.state.evolve(event);
+                    loaded.state.apply(event);
                     loaded.version = ack.sequence;
+                    loaded.since_snapshot += 1;
                 }
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
                     return Ok(PublishOutcome::Stale);
@@ -229,41 +316,57 @@ impl<S: Aggregate> Repository<S> {
         Ok(PublishOutcome::Done)
     }
 
-    /// Runs a command: `decide` sees the current state and returns the events to record and
-    /// the caller's answer. Returns once JetStream has acknowledged every event.
-    pub async fn execute<R>(
+    /// Runs `command` on aggregate `id`. Returns once JetStream has acknowledged every event.
+    pub async fn execute(
         &self,
         app: &AppId,
         id: &str,
-        mut decide: impl FnMut(&S) -> Result<(Vec<Event>, R), ApiError>,
+        command: &A::Command,
+    ) -> Result<(), ApiError> {
+        self.execute_then(app, id, command, |_| ()).await
+    }
+
+    /// Runs `command` on aggregate `id`, then answers with `reply` on the state its events
+    /// produced (or, for a no-op, the current state it was decided on). Returns once JetStream
+    /// has acknowledged every event.
+    pub async fn execute_then<R>(
+        &self,
+        app: &AppId,
+        id: &str,
+        command: &A::Command,
+        reply: impl FnOnce(&A) -> R,
     ) -> Result<R, ApiError> {
-        let subject = subjects::event(app, S::KIND, id);
+        let subject = subjects::event(app, A::KIND, id);
+        let key = snapshot::key(A::KIND, app, id);
         let slot = self.slot(&subject).await;
         let mut loaded = slot.lock().await;
         // A decision that writes nothing (a refusal, a no-op) is never checked by JetStream,
         // so it must not rest on a cached state another instance may have moved past.
         let mut verified = false;
         if !loaded.fresh {
-            self.catch_up(&subject, &mut loaded).await?;
+            self.catch_up(&key, &subject, &mut loaded).await?;
             verified = true;
         }
         for attempt in 0..MAX_ATTEMPTS {
-            let decision = decide(&loaded.state);
-            let writes = matches!(&decision, Ok((events, _)) if !events.is_empty());
+            let decision = loaded.state.decide(command);
+            let writes = matches!(&decision, Ok(events) if !events.is_empty());
             if !writes && !verified {
-                self.catch_up(&subject, &mut loaded).await?;
+                self.catch_up(&key, &subject, &mut loaded).await?;
                 verified = true;
                 continue;
             }
-            let (events, reply) = decision?;
+            let events = decision?;
             if events.is_empty() {
-                return Ok(reply);
+                return Ok(reply(&loaded.state));
             }
             match self.publish(&subject, &mut loaded, &events).await? {
-                PublishOutcome::Done => return Ok(reply),
+                PublishOutcome::Done => {
+                    self.snapshot_if_due(&key, &mut loaded);
+                    return Ok(reply(&loaded.state));
+                }
                 PublishOutcome::Stale => {
                     backoff(attempt).await;
-                    self.catch_up(&subject, &mut loaded).await?;
+                    self.catch_up(&key, &subject, &mut loaded).await?;
                     verified = true;
                 }
             }
@@ -280,14 +383,18 @@ impl<S: Aggregate> Repository<S> {
         app: &AppId,
         id: &str,
         fresh: bool,
-        read: impl FnOnce(&S) -> R,
+        read: impl FnOnce(&A) -> R,
     ) -> Result<R, ApiError> {
-        let subject = subjects::event(app, S::KIND, id);
+        let subject = subjects::event(app, A::KIND, id);
         let slot = self.slot(&subject).await;
         let mut loaded = slot.lock().await;
         if fresh || !loaded.fresh {
-            self.catch_up(&subject, &mut loaded).await?;
+            let key = snapshot::key(A::KIND, app, id);
+            self.catch_up(&key, &subject, &mut loaded).await?;
         }
         Ok(read(&loaded.state))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,19 +2,20 @@
 //! by (WebSocket, signed HTTP, NATS). It checks what needs other aggregates, then lets the
 //! target aggregate decide.
 
-use crate::aggregate::{Repository, SystemMessage};
+use crate::aggregate::Repository;
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
+use crate::snapshot;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tidings_domain::conv::{self, ConvState, Receipt, SendDecision, SendMessage};
-use tidings_domain::event::SystemMessageSent;
-use tidings_domain::group::{self, GroupCommand, GroupState, Role};
-use tidings_domain::pair::{self, PairCommand, PairState};
-use tidings_domain::reads::{self, ReadState};
-use tidings_domain::user::{self, UpsertUser, UserState};
+use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
+use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
+use tidings_domain::pair::{ChangePair, PairCommand, PairState};
+use tidings_domain::reads::{MarkRead, ReadState};
+use tidings_domain::system::{SendSystemMessage, SystemState};
+use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
-    AppId, Body, BodyLimits, ClientMsgId, ConvId, Event, GroupId, MessageId, Recipient, UserId,
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_events::subjects;
 
@@ -130,7 +131,7 @@ struct Inner {
     users: Repository<UserState>,
     convs: Repository<ConvState>,
     reads: Repository<ReadState>,
-    system: Repository<SystemMessage>,
+    system: Repository<SystemState>,
     limits: BodyLimits,
     apps: Apps,
 }
@@ -145,17 +146,24 @@ fn now_millis() -> i64 {
 
 impl Commands {
     /// Commands over the events stream (which must exist: see `definitions::provision`).
+    /// Provisions the snapshot bucket, replicated like the stream; conversations and read
+    /// positions are snapshotted every `snapshot_every` events (0: never).
     pub async fn new(
         js: async_nats::jetstream::Context,
         cache_capacity: u64,
+        snapshot_every: u64,
         limits: BodyLimits,
         apps: Apps,
     ) -> anyhow::Result<Self> {
         let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+        let replicas = stream.cached_info().config.num_replicas;
+        let snapshots = snapshot::provision(&js, replicas).await?;
         Ok(Self(Arc::new(Inner {
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
-            convs: Repository::new(js.clone(), stream.clone(), cache_capacity),
-            reads: Repository::new(js.clone(), stream.clone(), cache_capacity),
+            convs: Repository::new(js.clone(), stream.clone(), cache_capacity)
+                .with_snapshots(snapshots.clone(), snapshot_every),
+            reads: Repository::new(js.clone(), stream.clone(), cache_capacity)
+                .with_snapshots(snapshots, snapshot_every),
             system: Repository::new(js, stream, 1),
             limits,
             apps,
@@ -169,26 +177,17 @@ impl Commands {
         request: UpsertUserRequest,
     ) -> Result<u64, ApiError> {
         let user = request.user_id.clone();
+        let command = UserCommand::Upsert(UpsertUser {
+            app: app.clone(),
+            user: request.user_id,
+            name: request.name,
+            avatar_url: request.avatar_url,
+            extra: request.extra,
+            ts: now_millis(),
+        });
         self.0
             .users
-            .execute(app, user.as_str(), |state| {
-                let events = user::decide_upsert(
-                    state,
-                    UpsertUser {
-                        app: app.clone(),
-                        user: request.user_id.clone(),
-                        name: request.name.clone(),
-                        avatar_url: request.avatar_url.clone(),
-                        extra: request.extra.clone(),
-                        ts: now_millis(),
-                    },
-                )?;
-                let version = match events.last() {
-                    Some(Event::UserRegistered(p) | Event::UserProfileUpdated(p)) => p.version,
-                    _ => state.version(),
-                };
-                Ok((events, version))
-            })
+            .execute_then(app, user.as_str(), &command, UserState::version)
             .await
     }
 
@@ -233,24 +232,24 @@ impl Commands {
 
     /// Deactivates a user (idempotent).
     pub async fn deactivate(&self, app: &AppId, user: &UserId) -> Result<(), ApiError> {
-        let ts = now_millis();
-        self.0
-            .users
-            .execute(app, user.as_str(), |state| {
-                Ok((user::decide_deactivate(state, app, user, ts)?, ()))
-            })
-            .await
+        let command = UserCommand::Deactivate {
+            app: app.clone(),
+            user: user.clone(),
+            ts: now_millis(),
+        };
+        self.0.users.execute(app, user.as_str(), &command).await
     }
 
     /// Revokes every token of a user; returns the new epoch.
     pub async fn revoke_tokens(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
-        let ts = now_millis();
+        let command = UserCommand::RevokeTokens {
+            app: app.clone(),
+            user: user.clone(),
+            ts: now_millis(),
+        };
         self.0
             .users
-            .execute(app, user.as_str(), |state| {
-                let events = user::decide_revoke_tokens(state, app, user, ts)?;
-                Ok((events, state.token_epoch + 1))
-            })
+            .execute_then(app, user.as_str(), &command, |state| state.token_epoch)
             .await
     }
 
@@ -274,19 +273,18 @@ impl Commands {
             self.require_active(app, user).await?;
         }
         let conv = ConvId::group(group);
-        let (cap, ts) = (self.0.apps.max_group_members(app), now_millis());
+        let command = ConvCommand::Group(ChangeGroup {
+            app: app.clone(),
+            group: group.clone(),
+            actor: actor.clone(),
+            command,
+            member_cap: self.0.apps.max_group_members(app),
+            ts: now_millis(),
+        });
         self.0
             .convs
-            .execute(app, conv.as_str(), |state| {
-                let events =
-                    group::decide(&state.group, app, group, actor, command.clone(), cap, ts)?;
-                let mut after = state.group.clone();
-                for event in &events {
-                    if let Event::GroupChanged(change) = event {
-                        after.evolve(change);
-                    }
-                }
-                Ok((events, GroupView::of(&after, group, actor)))
+            .execute_then(app, conv.as_str(), &command, |state| {
+                GroupView::of(&state.group, group, actor)
             })
             .await
     }
@@ -318,17 +316,18 @@ impl Commands {
         let count = recipients.len();
         let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
             .expect("uuid text is a valid message id");
-        let event = Event::SystemMessageSent(SystemMessageSent {
+        let command = SendSystemMessage {
             app: app.clone(),
             msg_id: msg_id.clone(),
             to: recipients,
             body,
             ts: now_millis(),
-        });
+        };
         self.0
             .system
-            .execute(app, msg_id.as_str(), |_| Ok((vec![event.clone()], count)))
-            .await
+            .execute(app, msg_id.as_str(), &command)
+            .await?;
+        Ok(count)
     }
 
     /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards).
@@ -359,16 +358,15 @@ impl Commands {
                 "not a conversation of this user",
             ));
         }
-        let ts = now_millis();
-        self.0
-            .reads
-            .execute(app, user.as_str(), |state| {
-                Ok((
-                    reads::decide_read(state, app, user, conv, conv_seq, last, ts)?,
-                    (),
-                ))
-            })
-            .await
+        let command = MarkRead {
+            app: app.clone(),
+            user: user.clone(),
+            conv: conv.clone(),
+            conv_seq,
+            last_conv_seq: last,
+            ts: now_millis(),
+        };
+        self.0.reads.execute(app, user.as_str(), &command).await
     }
 
     /// Changes `actor`'s relationship with `other`; answers the relationship as it now is.
@@ -382,18 +380,17 @@ impl Commands {
         self.require_active(app, actor).await?;
         self.require_active(app, other).await?;
         let conv = ConvId::direct(actor, other);
-        let ts = now_millis();
+        let command = ConvCommand::Pair(ChangePair {
+            app: app.clone(),
+            actor: actor.clone(),
+            other: other.clone(),
+            command,
+            ts: now_millis(),
+        });
         self.0
             .convs
-            .execute(app, conv.as_str(), |state| {
-                let events = pair::decide(&state.pair, app, actor, other, command.clone(), ts)?;
-                let mut after = state.pair.clone();
-                for event in &events {
-                    if let Event::PairChanged(change) = event {
-                        after.evolve(change);
-                    }
-                }
-                Ok((events, RelationView::of(&after, actor, other)))
+            .execute_then(app, conv.as_str(), &command, |state| {
+                RelationView::of(&state.pair, actor, other)
             })
             .await
     }
@@ -419,38 +416,33 @@ impl Commands {
             Recipient::Group(_) => {}
         }
         let conv = ConvId::between(from, &request.to);
-        let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
-            .expect("uuid text is a valid message id");
-        let ts = now_millis();
-        let limits = self.0.limits;
-        let policy = self.0.apps.messaging(app);
+        let client_msg_id = request.client_msg_id.clone();
+        let command = ConvCommand::Send(SendMessage {
+            app: app.clone(),
+            from: from.clone(),
+            to: request.to,
+            client_msg_id: request.client_msg_id,
+            body: request.body,
+            mentions: request.mentions,
+            mention_all: request.mention_all,
+            msg_id: MessageId::parse(uuid::Uuid::now_v7().to_string())
+                .expect("uuid text is a valid message id"),
+            ts: now_millis(),
+            limits: self.0.limits,
+            policy: self.0.apps.messaging(app),
+        });
+        // A new message and a retry within the idempotency horizon both leave the receipt in
+        // the state: the answer is the same either way.
         self.0
             .convs
-            .execute(app, conv.as_str(), |state| {
-                let command = SendMessage {
-                    app: app.clone(),
-                    from: from.clone(),
-                    to: request.to.clone(),
-                    client_msg_id: request.client_msg_id.clone(),
-                    body: request.body.clone(),
-                    mentions: request.mentions.clone(),
-                    mention_all: request.mention_all,
-                    msg_id: msg_id.clone(),
-                    ts,
-                };
-                Ok(match conv::decide_send(state, command, limits, policy)? {
-                    SendDecision::Duplicate(receipt) => (Vec::new(), receipt.into()),
-                    SendDecision::Record(message) => {
-                        let sent = Sent {
-                            msg_id: message.msg_id.clone(),
-                            conv: message.conv.clone(),
-                            conv_seq: message.conv_seq,
-                            ts: message.ts,
-                        };
-                        (vec![Event::MessageSent(message)], sent)
-                    }
-                })
+            .execute_then(app, conv.as_str(), &command, |state| {
+                state.receipt(from, &client_msg_id)
             })
-            .await
+            .await?
+            .map(Sent::from)
+            .ok_or_else(|| {
+                tracing::error!(%conv, %from, "a recorded send has no receipt");
+                ApiError::new(ErrorCode::Internal, "the message's receipt is missing")
+            })
     }
 }

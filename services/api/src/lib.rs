@@ -11,6 +11,7 @@ pub mod http;
 pub mod inbound;
 pub mod json;
 pub mod signature;
+pub mod snapshot;
 pub mod tokens;
 
 use anyhow::Context;
@@ -31,6 +32,9 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// Aggregates kept in memory per kind.
     pub aggregate_cache: u64,
+    /// A conversation's or read positions' state is snapshotted every this many events, so a
+    /// cold load folds at most about this many (0: never).
+    pub snapshot_every: u64,
     /// Longest text body, in bytes.
     pub max_text_bytes: usize,
     /// Largest custom body, JSON-encoded, in bytes.
@@ -43,6 +47,7 @@ impl Default for Config {
         Self {
             apps: Vec::new(),
             aggregate_cache: 200_000,
+            snapshot_every: 256,
             max_text_bytes: limits.max_text_bytes,
             max_custom_bytes: limits.max_custom_bytes,
         }
@@ -78,6 +83,7 @@ impl Api {
         let commands = Commands::new(
             js,
             config.aggregate_cache,
+            config.snapshot_every,
             config.body_limits(),
             apps.clone(),
         )

@@ -1,14 +1,39 @@
-//! The `conv` aggregate: the messages of one conversation. It assigns the gapless `conv_seq`
-//! and remembers every (sender, client_msg_id) so a retry at any later time is answered with
-//! the original receipt instead of a second message.
+//! The `conv` aggregate: one conversation's subject. It assigns the gapless `conv_seq`, holds
+//! the relationship of a direct conversation's two users (`pair`) or the group of a group
+//! conversation (`group`), and keeps a bounded idempotency record so a retried send is
+//! answered with the original receipt instead of recording a second message.
+//!
+//! The idempotency horizon: a (sender, client_msg_id) is recognised while the message is at
+//! most [`IDEMPOTENCY_HORIZON_MS`] older than the conversation's newest message and either among
+//! the sender's last [`IDEMPOTENCY_PER_SENDER`] messages in the conversation or at most
+//! [`IDEMPOTENCY_MIN_MS`] older than the newest message. Every bound is measured in the
+//! conversation's own events (their `ts` and order, never a clock), so the record a snapshot
+//! restores plus the events after it answers exactly as a fold from the first event: a
+//! snapshot changes how long a load takes, never an answer.
 
+use crate::aggregate::{Aggregate, Snapshotted};
 use crate::event::{Event, MessageSent};
-use crate::group::GroupState;
-use crate::pair::PairState;
+use crate::group::{self, ChangeGroup, GroupState, Role};
+use crate::pair::{self, ChangePair, PairState};
 use crate::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId,
 };
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+
+/// How many of a sender's newest messages in a conversation a retry is recognised against.
+pub const IDEMPOTENCY_PER_SENDER: u64 = 128;
+/// How old (before the conversation's newest message, in milliseconds) a message may be and
+/// still be recognised when retried: 24 hours.
+pub const IDEMPOTENCY_HORIZON_MS: i64 = 24 * 60 * 60 * 1000;
+/// Messages this recent are recognised however many the sender sent since: 10 minutes. It must
+/// exceed the events stream's duplicate window (2 minutes, `nats/streams/events.json`) with
+/// room for clock skew: JetStream drops a second copy of a message within that window, so the
+/// aggregate must still know the original to answer with it.
+pub const IDEMPOTENCY_MIN_MS: i64 = 10 * 60 * 1000;
+/// Every this many messages (by `conv_seq`) the whole record drops what it no longer
+/// recognises, so senders who went quiet do not keep their entries.
+const SWEEP_EVERY: u64 = 1024;
 
 /// What the sender is told about a recorded message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,37 +45,119 @@ pub struct Receipt {
 }
 
 /// A conversation's state folded from its subject.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConvState {
     pub last_conv_seq: u64,
     /// For a direct conversation, the relationship of its two users.
     pub pair: PairState,
     /// For a group conversation, the group.
     pub group: GroupState,
-    sent: HashMap<(UserId, ClientMsgId), Receipt>,
+    sent: SentRecord,
+}
+
+/// The idempotency record: per sender, the messages a retry may still refer to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct SentRecord {
+    /// The conversation (known from its first message), so entries need not repeat it.
+    conv: Option<ConvId>,
+    /// The newest message's `ts`: the horizons are measured back from it.
+    newest_ts: i64,
+    by_sender: HashMap<UserId, SenderRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct SenderRecord {
+    /// Messages from this sender since their record was (re)started.
+    count: u64,
+    /// Oldest first. Entries go only once no retry may refer to them, and that stays so (the
+    /// newest `ts` and `count` only grow), so when they go never changes an answer.
+    entries: VecDeque<SentEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SentEntry {
+    /// This message's number among the sender's (`count` when it was recorded).
+    nth: u64,
+    client_msg_id: ClientMsgId,
+    msg_id: MessageId,
+    conv_seq: u64,
+    ts: i64,
+}
+
+impl SentRecord {
+    /// Whether a retry may still refer to `entry`: the horizon of the module doc.
+    fn recognises(&self, sender: &SenderRecord, entry: &SentEntry) -> bool {
+        let age = self.newest_ts.saturating_sub(entry.ts);
+        age <= IDEMPOTENCY_HORIZON_MS
+            && (sender.count - entry.nth < IDEMPOTENCY_PER_SENDER || age <= IDEMPOTENCY_MIN_MS)
+    }
+
+    fn find(&self, from: &UserId, client_msg_id: &ClientMsgId) -> Option<Receipt> {
+        let sender = self.by_sender.get(from)?;
+        let entry = sender
+            .entries
+            .iter()
+            .rev()
+            .find(|e| &e.client_msg_id == client_msg_id && self.recognises(sender, e))?;
+        Some(Receipt {
+            conv: self.conv.clone()?,
+            msg_id: entry.msg_id.clone(),
+            conv_seq: entry.conv_seq,
+            ts: entry.ts,
+        })
+    }
+
+    fn record(&mut self, m: &MessageSent) {
+        if self.conv.is_none() {
+            self.conv = Some(m.conv.clone());
+        }
+        self.newest_ts = self.newest_ts.max(m.ts);
+        let mut sender = self.by_sender.remove(&m.from).unwrap_or_default();
+        sender.count += 1;
+        sender.entries.push_back(SentEntry {
+            nth: sender.count,
+            client_msg_id: m.client_msg_id.clone(),
+            msg_id: m.msg_id.clone(),
+            conv_seq: m.conv_seq,
+            ts: m.ts,
+        });
+        while let Some(oldest) = sender.entries.front()
+            && !self.recognises(&sender, oldest)
+        {
+            sender.entries.pop_front();
+        }
+        self.by_sender.insert(m.from.clone(), sender);
+        if m.conv_seq.is_multiple_of(SWEEP_EVERY) {
+            let mut by_sender = std::mem::take(&mut self.by_sender);
+            by_sender.retain(|_, sender| {
+                let kept = sender
+                    .entries
+                    .iter()
+                    .filter(|e| self.recognises(sender, e))
+                    .cloned()
+                    .collect();
+                sender.entries = kept;
+                !sender.entries.is_empty()
+            });
+            self.by_sender = by_sender;
+        }
+    }
+
+    /// How many entries are held.
+    fn len(&self) -> usize {
+        self.by_sender.values().map(|s| s.entries.len()).sum()
+    }
 }
 
 impl ConvState {
-    /// Applies one event of this conversation's subject.
-    pub fn evolve(&mut self, event: &Event) {
-        if let Event::PairChanged(p) = event {
-            self.pair.evolve(p);
-        }
-        if let Event::GroupChanged(g) = event {
-            self.group.evolve(g);
-        }
-        if let Event::MessageSent(m) = event {
-            self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
-            self.sent.insert(
-                (m.from.clone(), m.client_msg_id.clone()),
-                Receipt {
-                    conv: m.conv.clone(),
-                    msg_id: m.msg_id.clone(),
-                    conv_seq: m.conv_seq,
-                    ts: m.ts,
-                },
-            );
-        }
+    /// The receipt of the message `from` sent with `client_msg_id`, while within the horizon.
+    pub fn receipt(&self, from: &UserId, client_msg_id: &ClientMsgId) -> Option<Receipt> {
+        self.sent.find(from, client_msg_id)
+    }
+
+    /// How many entries the idempotency record holds (bounded by the horizon).
+    pub fn remembered(&self) -> usize {
+        self.sent.len()
     }
 }
 
@@ -68,10 +175,14 @@ pub struct SendMessage {
     pub mention_all: bool,
     pub msg_id: MessageId,
     pub ts: i64,
+    /// The app's body limits.
+    pub limits: BodyLimits,
+    /// The app's messaging policy.
+    pub policy: MessagingPolicy,
 }
 
 /// Who may message whom in an app.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessagingPolicy {
     /// Anyone in the app may message anyone.
@@ -81,28 +192,52 @@ pub enum MessagingPolicy {
     FriendsOnly,
 }
 
-/// The outcome of a send.
+/// What may be asked of a conversation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SendDecision {
-    /// The same (sender, client_msg_id) was recorded before: answer with its receipt.
-    Duplicate(Receipt),
-    /// Record this new message.
-    Record(MessageSent),
+pub enum ConvCommand {
+    /// Record a message; a retry within the horizon records nothing (answer with
+    /// [`ConvState::receipt`]).
+    Send(SendMessage),
+    /// Change the group of a group conversation.
+    Group(ChangeGroup),
+    /// Change the relationship of a direct conversation's two users.
+    Pair(ChangePair),
+}
+
+impl Aggregate for ConvState {
+    const KIND: &'static str = "conv";
+    type Command = ConvCommand;
+
+    fn decide(&self, command: &ConvCommand) -> Result<Vec<Event>, DomainError> {
+        match command {
+            ConvCommand::Send(send) => decide_send(self, send),
+            ConvCommand::Group(change) => group::decide(&self.group, change),
+            ConvCommand::Pair(change) => pair::decide(&self.pair, change),
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::PairChanged(p) => self.pair.evolve(p),
+            Event::GroupChanged(g) => self.group.evolve(g),
+            Event::MessageSent(m) => {
+                self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
+                self.sent.record(m);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Snapshotted for ConvState {
+    const SNAPSHOT_FORMAT: u32 = 1;
 }
 
 /// Decides a send against the conversation's state. Authorization that needs other
-/// aggregates (recipient exists, membership, blocks) is checked by the caller first.
-pub fn decide_send(
-    state: &ConvState,
-    cmd: SendMessage,
-    limits: BodyLimits,
-    policy: MessagingPolicy,
-) -> Result<SendDecision, DomainError> {
-    if let Some(receipt) = state
-        .sent
-        .get(&(cmd.from.clone(), cmd.client_msg_id.clone()))
-    {
-        return Ok(SendDecision::Duplicate(receipt.clone()));
+/// aggregates (recipient exists and is active) is checked by the caller first.
+fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, DomainError> {
+    if state.receipt(&cmd.from, &cmd.client_msg_id).is_some() {
+        return Ok(Vec::new());
     }
     if let Recipient::User(to) = &cmd.to
         && to != &cmd.from
@@ -112,7 +247,7 @@ pub fn decide_send(
                 "{to} does not accept messages from you"
             )));
         }
-        if policy == MessagingPolicy::FriendsOnly && !state.pair.friends {
+        if cmd.policy == MessagingPolicy::FriendsOnly && !state.pair.friends {
             return Err(DomainError::NotFriends(format!(
                 "this app allows direct messages between friends only; {to} is not your friend"
             )));
@@ -123,7 +258,7 @@ pub fn decide_send(
             return Err(DomainError::NotFound(format!("group {group}")));
         }
         state.group.may_send(&cmd.from)?;
-        if cmd.mention_all && state.group.role(&cmd.from) < Some(crate::group::Role::Admin) {
+        if cmd.mention_all && state.group.role(&cmd.from) < Some(Role::Admin) {
             return Err(DomainError::Forbidden(
                 "only the owner or an admin can mention all".into(),
             ));
@@ -133,49 +268,81 @@ pub fn decide_send(
             "mentions are for group messages".into(),
         ));
     }
-    cmd.body.validate(limits)?;
-    let conv = ConvId::between(&cmd.from, &cmd.to);
-    Ok(SendDecision::Record(MessageSent {
-        app: cmd.app,
-        conv,
-        msg_id: cmd.msg_id,
+    cmd.body.validate(cmd.limits)?;
+    Ok(vec![Event::MessageSent(MessageSent {
+        app: cmd.app.clone(),
+        conv: ConvId::between(&cmd.from, &cmd.to),
+        msg_id: cmd.msg_id.clone(),
         conv_seq: state.last_conv_seq + 1,
-        from: cmd.from,
-        to: cmd.to,
-        client_msg_id: cmd.client_msg_id,
-        body: cmd.body,
-        mentions: cmd.mentions,
+        from: cmd.from.clone(),
+        to: cmd.to.clone(),
+        client_msg_id: cmd.client_msg_id.clone(),
+        body: cmd.body.clone(),
+        mentions: cmd.mentions.clone(),
         mention_all: cmd.mention_all,
         ts: cmd.ts,
-    }))
+    })])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pair::PairCommand;
 
-    fn send(cmid: &str, text: &str) -> SendMessage {
-        SendMessage {
+    fn u(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn fresh_msg_id() -> MessageId {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        MessageId::parse(format!("0190a6e4-8c1e-7c3a-9f00-{n:012x}")).unwrap()
+    }
+
+    fn send_by(from: &str, cmid: &str, text: &str, ts: i64) -> ConvCommand {
+        let to = if from == "alice" { "bob" } else { "alice" };
+        ConvCommand::Send(SendMessage {
             app: AppId::parse("app").unwrap(),
-            from: UserId::parse("alice").unwrap(),
-            to: Recipient::User(UserId::parse("bob").unwrap()),
+            from: u(from),
+            to: Recipient::User(u(to)),
             client_msg_id: ClientMsgId::parse(cmid).unwrap(),
             body: Body::Text { text: text.into() },
             mentions: Vec::new(),
             mention_all: false,
-            msg_id: MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").unwrap(),
-            ts: 7,
+            msg_id: fresh_msg_id(),
+            ts,
+            limits: BodyLimits::default(),
+            policy: MessagingPolicy::Open,
+        })
+    }
+
+    fn send(cmid: &str, text: &str) -> ConvCommand {
+        send_by("alice", cmid, text, 7)
+    }
+
+    fn with_policy(command: ConvCommand, policy: MessagingPolicy) -> ConvCommand {
+        match command {
+            ConvCommand::Send(send) => ConvCommand::Send(SendMessage { policy, ..send }),
+            other => other,
         }
     }
 
-    fn record(state: &mut ConvState, cmd: SendMessage) -> MessageSent {
-        match decide_send(state, cmd, BodyLimits::default(), MessagingPolicy::Open).unwrap() {
-            SendDecision::Record(m) => {
-                state.evolve(&Event::MessageSent(m.clone()));
-                m
-            }
+    /// Decides and applies; the events recorded.
+    fn run(state: &mut ConvState, command: &ConvCommand) -> Result<Vec<Event>, DomainError> {
+        let events = state.decide(command)?;
+        events.iter().for_each(|e| state.apply(e));
+        Ok(events)
+    }
+
+    fn record(state: &mut ConvState, command: ConvCommand) -> MessageSent {
+        match &run(state, &command).unwrap()[..] {
+            [Event::MessageSent(m)] => m.clone(),
             other => panic!("expected a new message, got {other:?}"),
         }
+    }
+
+    fn cmid(s: &str) -> ClientMsgId {
+        ClientMsgId::parse(s).unwrap()
     }
 
     #[test]
@@ -191,59 +358,131 @@ mod tests {
         let mut state = ConvState::default();
         let first = record(&mut state, send("a", "1"));
         record(&mut state, send("b", "2"));
-        match decide_send(
-            &state,
-            send("a", "changed"),
-            BodyLimits::default(),
-            MessagingPolicy::Open,
-        )
-        .unwrap()
-        {
-            SendDecision::Duplicate(r) => {
-                assert_eq!(r.conv_seq, first.conv_seq);
-                assert_eq!(r.msg_id, first.msg_id);
+        assert_eq!(run(&mut state, &send("a", "changed")), Ok(Vec::new()));
+        let receipt = state.receipt(&u("alice"), &cmid("a")).unwrap();
+        assert_eq!(
+            receipt,
+            Receipt {
+                conv: first.conv,
+                msg_id: first.msg_id,
+                conv_seq: first.conv_seq,
+                ts: first.ts
             }
-            other => panic!("expected duplicate, got {other:?}"),
-        }
+        );
+        assert_eq!(
+            state.receipt(&u("bob"), &cmid("a")),
+            None,
+            "keyed by sender"
+        );
     }
 
     #[test]
     fn oversize_body_is_refused() {
         let state = ConvState::default();
-        let err = decide_send(
-            &state,
-            send("a", &"x".repeat(5000)),
-            BodyLimits::default(),
-            MessagingPolicy::Open,
-        );
+        let err = state.decide(&send("a", &"x".repeat(5000)));
         assert!(matches!(err, Err(DomainError::InvalidBody(_))));
     }
 
     #[test]
     fn blocks_and_the_friends_only_policy_refuse_sends() {
-        use crate::pair::{PairCommand, decide};
-        let (app, alice, bob) = (
-            AppId::parse("app").unwrap(),
-            UserId::parse("alice").unwrap(),
-            UserId::parse("bob").unwrap(),
-        );
+        let pair = |actor: &str, other: &str, command, ts| {
+            ConvCommand::Pair(ChangePair {
+                app: AppId::parse("app").unwrap(),
+                actor: u(actor),
+                other: u(other),
+                command,
+                ts,
+            })
+        };
         let mut state = ConvState::default();
-        let friends_only = MessagingPolicy::FriendsOnly;
-        let limits = BodyLimits::default();
+        let friends_only = |c| with_policy(c, MessagingPolicy::FriendsOnly);
         assert!(matches!(
-            decide_send(&state, send("a", "x"), limits, friends_only),
+            state.decide(&friends_only(send("a", "x"))),
             Err(DomainError::NotFriends(_))
         ));
-        for e in decide(&state.pair, &app, &alice, &bob, PairCommand::Add, 1).unwrap() {
-            state.evolve(&e);
-        }
-        assert!(decide_send(&state, send("a", "x"), limits, friends_only).is_ok());
-        for e in decide(&state.pair, &app, &bob, &alice, PairCommand::Block, 2).unwrap() {
-            state.evolve(&e);
-        }
+        run(&mut state, &pair("alice", "bob", PairCommand::Add, 1)).unwrap();
+        assert!(state.decide(&friends_only(send("a", "x"))).is_ok());
+        run(&mut state, &pair("bob", "alice", PairCommand::Block, 2)).unwrap();
         assert!(matches!(
-            decide_send(&state, send("a", "x"), limits, MessagingPolicy::Open),
+            state.decide(&send("a", "x")),
             Err(DomainError::Blocked(_))
         ));
+    }
+
+    #[test]
+    fn a_sender_is_remembered_for_their_newest_messages_and_the_last_minutes() {
+        let mut state = ConvState::default();
+        let first = record(&mut state, send_by("alice", "c0", "x", 10));
+        for i in 1..IDEMPOTENCY_PER_SENDER {
+            record(&mut state, send_by("alice", &format!("c{i}"), "x", 10));
+            // Another sender's messages never push alice's out.
+            record(&mut state, send_by("bob", &format!("c{i}"), "x", 10));
+        }
+        assert_eq!(
+            run(&mut state, &send_by("alice", "c0", "x", 11)),
+            Ok(vec![])
+        );
+        record(&mut state, send_by("alice", "new", "x", 11));
+        assert!(
+            state.receipt(&u("alice"), &cmid("c0")).is_some(),
+            "129 messages ago, but within the last minutes"
+        );
+        let later = 10 + IDEMPOTENCY_MIN_MS + 1;
+        record(&mut state, send_by("alice", "later", "x", later));
+        assert_eq!(state.receipt(&u("alice"), &cmid("c0")), None);
+        assert_eq!(state.receipt(&u("alice"), &cmid("c1")), None);
+        assert!(
+            state.receipt(&u("alice"), &cmid("c2")).is_some(),
+            "the last 128"
+        );
+        let again = record(&mut state, send_by("alice", "c0", "x", later));
+        assert_ne!(
+            again.msg_id, first.msg_id,
+            "past the horizon: a new message"
+        );
+    }
+
+    #[test]
+    fn the_horizon_is_measured_from_the_newest_message() {
+        let mut state = ConvState::default();
+        record(&mut state, send_by("alice", "old", "x", 1_000));
+        // Idle for a week: the newest message is still "old", so it is still recognised.
+        assert!(state.receipt(&u("alice"), &cmid("old")).is_some());
+        record(
+            &mut state,
+            send_by("bob", "b", "x", 1_000 + IDEMPOTENCY_HORIZON_MS),
+        );
+        assert!(
+            state.receipt(&u("alice"), &cmid("old")).is_some(),
+            "just inside"
+        );
+        record(
+            &mut state,
+            send_by("bob", "c", "x", 1_001 + IDEMPOTENCY_HORIZON_MS),
+        );
+        assert_eq!(state.receipt(&u("alice"), &cmid("old")), None);
+    }
+
+    #[test]
+    fn the_record_stays_bounded_and_a_restored_snapshot_folds_like_the_whole_history() {
+        let mut events = Vec::new();
+        let mut full = ConvState::default();
+        for i in 0..5_000i64 {
+            let sender = ["alice", "bob"][i as usize % 2];
+            // One message a minute: the horizon (24 h) holds 1,440 of them.
+            let command = send_by(sender, &format!("c{i}"), "x", i * 60_000);
+            events.extend(run(&mut full, &command).unwrap());
+        }
+        assert_eq!(full.last_conv_seq, 5_000);
+        assert!(full.remembered() <= 2 * IDEMPOTENCY_PER_SENDER as usize);
+
+        for cut in [0, 1, 1_023, 1_024, 2_500, 4_999] {
+            let mut partial = ConvState::default();
+            events[..cut].iter().for_each(|e| partial.apply(e));
+            let json = serde_json::to_string(&partial).unwrap();
+            let mut restored: ConvState = serde_json::from_str(&json).unwrap();
+            events[cut..].iter().for_each(|e| restored.apply(e));
+            assert_eq!(restored, full, "snapshot after {cut} events");
+        }
     }
 }

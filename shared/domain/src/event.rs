@@ -1,6 +1,6 @@
 //! The current domain events. Wire versions live in `tidings-events` and upgrade into these.
 
-use crate::group::JoinPolicy;
+use crate::membership::JoinPolicy;
 use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use serde::{Deserialize, Serialize};
 

@@ -7,42 +7,22 @@ use crate::{AppId, ConvId, DomainError, GroupId, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use crate::membership::{JoinPolicy, Role};
+
 /// Longest group name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
 /// Longest intro, announcement or join note, in bytes.
 pub const MAX_TEXT_BYTES: usize = 2048;
 
-/// A member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Member,
-    Admin,
-    Owner,
-}
-
-/// Who may join without an admin adding them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JoinPolicy {
-    /// Anyone may join by applying; no approval.
-    Open,
-    /// Applications wait for an admin's decision.
-    #[default]
-    Approval,
-    /// Only admins add members; applications are refused.
-    InviteOnly,
-}
-
 /// One member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub role: Role,
     pub muted: bool,
 }
 
 /// A group folded from its subject.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupState {
     pub created: bool,
     pub dismissed: bool,
@@ -227,16 +207,23 @@ fn forbidden(why: &str) -> DomainError {
     DomainError::Forbidden(why.to_owned())
 }
 
-/// Decides a group command by `actor`. `member_cap` bounds the member count.
-pub fn decide(
-    state: &GroupState,
-    app: &AppId,
-    group: &GroupId,
-    actor: &UserId,
-    command: GroupCommand,
-    member_cap: usize,
-    ts: i64,
-) -> Result<Vec<Event>, DomainError> {
+/// `actor` acts on a group (a command of the group's conversation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeGroup {
+    pub app: AppId,
+    pub group: GroupId,
+    pub actor: UserId,
+    pub command: GroupCommand,
+    /// The app's bound on the member count.
+    pub member_cap: usize,
+    pub ts: i64,
+}
+
+/// Decides a group command by `actor`.
+pub(crate) fn decide(state: &GroupState, cmd: &ChangeGroup) -> Result<Vec<Event>, DomainError> {
+    let (app, group, actor, member_cap, ts) =
+        (&cmd.app, &cmd.group, &cmd.actor, cmd.member_cap, cmd.ts);
+    let command = cmd.command.clone();
     let event = |change| {
         vec![Event::GroupChanged(GroupChanged {
             app: app.clone(),
@@ -447,7 +434,15 @@ mod tests {
             cmd: GroupCommand,
         ) -> Result<Option<GroupChange>, DomainError> {
             let (app, group) = (AppId::parse("app").unwrap(), GroupId::parse("g").unwrap());
-            let events = decide(&self.0, &app, &group, &u(actor), cmd, 4, 1)?;
+            let cmd = ChangeGroup {
+                app,
+                group,
+                actor: u(actor),
+                command: cmd,
+                member_cap: 4,
+                ts: 1,
+            };
+            let events = decide(&self.0, &cmd)?;
             Ok(events.into_iter().next().map(|e| match e {
                 Event::GroupChanged(g) => {
                     self.0.evolve(&g);

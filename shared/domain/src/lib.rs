@@ -1,16 +1,21 @@
-//! Tidings' domain: identifiers, commands, events and the pure `decide`/`evolve` functions of
-//! each aggregate. It owns the business rules and must not depend on tokio, NATS or a database.
+//! Tidings' domain: identifiers, commands, events and the aggregates (`Aggregate`: a pure
+//! `decide` and `apply` each). It owns the business rules and must not depend on tokio, NATS or
+//! a database.
 
+pub mod aggregate;
 pub mod body;
 pub mod conv;
 pub mod error;
 pub mod event;
 pub mod group;
 pub mod ids;
+pub mod membership;
 pub mod pair;
 pub mod reads;
+pub mod system;
 pub mod user;
 
+pub use aggregate::{Aggregate, Snapshotted};
 pub use body::{Body, BodyLimits};
 pub use error::DomainError;
 pub use event::Event;

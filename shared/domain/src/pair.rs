@@ -5,20 +5,21 @@
 
 use crate::event::{Event, PairChange, PairChanged};
 use crate::{AppId, ConvId, DomainError, UserId};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Longest friend-request note, in bytes.
 pub const MAX_NOTE_BYTES: usize = 256;
 
 /// A friend request waiting for an answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingRequest {
     pub from: UserId,
     pub note: Option<String>,
 }
 
 /// The relationship of a pair, folded from their direct conversation's subject.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairState {
     pub friends: bool,
     pub pending: Option<PendingRequest>,
@@ -73,15 +74,25 @@ pub enum PairCommand {
     Unblock,
 }
 
+/// `actor` changes their relationship with `other` (a command of the direct conversation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePair {
+    pub app: AppId,
+    pub actor: UserId,
+    pub other: UserId,
+    pub command: PairCommand,
+    pub ts: i64,
+}
+
 /// Decides a relationship command by `actor` about `other`. Repeats are no-ops.
-pub fn decide(
-    state: &PairState,
-    app: &AppId,
-    actor: &UserId,
-    other: &UserId,
-    command: PairCommand,
-    ts: i64,
-) -> Result<Vec<Event>, DomainError> {
+pub(crate) fn decide(state: &PairState, cmd: &ChangePair) -> Result<Vec<Event>, DomainError> {
+    let ChangePair {
+        app,
+        actor,
+        other,
+        command,
+        ts,
+    } = cmd;
     if actor == other {
         return Err(DomainError::Invalid(
             "a user has no relationship with themselves".into(),
@@ -111,7 +122,7 @@ pub fn decide(
                 // Both asked: the second request accepts the first.
                 Some(PairChange::FriendAccepted)
             } else {
-                Some(PairChange::FriendRequested { note })
+                Some(PairChange::FriendRequested { note: note.clone() })
             }
         }
         PairCommand::Accept if state.friends => None,
@@ -139,7 +150,7 @@ pub fn decide(
                 actor: actor.clone(),
                 other: other.clone(),
                 change,
-                ts,
+                ts: *ts,
             })
         })
         .into_iter()
@@ -160,8 +171,14 @@ mod tests {
         other: &str,
         cmd: PairCommand,
     ) -> Result<Option<PairChange>, DomainError> {
-        let app = AppId::parse("app").unwrap();
-        let events = decide(state, &app, &u(actor), &u(other), cmd, 1)?;
+        let cmd = ChangePair {
+            app: AppId::parse("app").unwrap(),
+            actor: u(actor),
+            other: u(other),
+            command: cmd,
+            ts: 1,
+        };
+        let events = decide(state, &cmd)?;
         Ok(events.into_iter().next().map(|e| match e {
             Event::PairChanged(p) => {
                 state.evolve(&p);

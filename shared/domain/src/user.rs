@@ -1,5 +1,6 @@
-//! The `user` aggregate: registration and profile.
+//! The `user` aggregate: registration, profile, deactivation and the token epoch.
 
+use crate::aggregate::Aggregate;
 use crate::event::{Event, UserDeactivated, UserProfile, UserTokensRevoked};
 use crate::{AppId, DomainError, UserId};
 
@@ -20,18 +21,6 @@ pub struct UserState {
 }
 
 impl UserState {
-    /// Applies one event of this user's subject.
-    pub fn evolve(&mut self, event: &Event) {
-        match event {
-            Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
-                self.profile = Some(p.clone());
-            }
-            Event::UserDeactivated(_) => self.deactivated = true,
-            Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
-            _ => {}
-        }
-    }
-
     /// Whether the user exists (deactivated users still exist).
     pub fn is_registered(&self) -> bool {
         self.profile.is_some()
@@ -59,8 +48,44 @@ pub struct UpsertUser {
     pub ts: i64,
 }
 
-/// Decides an upsert: nothing when the profile is unchanged, else one event.
-pub fn decide_upsert(state: &UserState, cmd: UpsertUser) -> Result<Vec<Event>, DomainError> {
+/// What may be asked of a user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserCommand {
+    /// Register or update the profile; a no-op when it is unchanged.
+    Upsert(UpsertUser),
+    /// Deactivate; a no-op when already deactivated.
+    Deactivate { app: AppId, user: UserId, ts: i64 },
+    /// Revoke every token minted so far by moving to the next epoch.
+    RevokeTokens { app: AppId, user: UserId, ts: i64 },
+}
+
+impl Aggregate for UserState {
+    const KIND: &'static str = "user";
+    type Command = UserCommand;
+
+    fn decide(&self, command: &UserCommand) -> Result<Vec<Event>, DomainError> {
+        match command {
+            UserCommand::Upsert(upsert) => decide_upsert(self, upsert),
+            UserCommand::Deactivate { app, user, ts } => decide_deactivate(self, app, user, *ts),
+            UserCommand::RevokeTokens { app, user, ts } => {
+                decide_revoke_tokens(self, app, user, *ts)
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
+                self.profile = Some(p.clone());
+            }
+            Event::UserDeactivated(_) => self.deactivated = true,
+            Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
+            _ => {}
+        }
+    }
+}
+
+fn decide_upsert(state: &UserState, cmd: &UpsertUser) -> Result<Vec<Event>, DomainError> {
     if state.deactivated {
         return Err(DomainError::Forbidden(format!(
             "user {} is deactivated",
@@ -97,11 +122,11 @@ pub fn decide_upsert(state: &UserState, cmd: UpsertUser) -> Result<Vec<Event>, D
         return Ok(Vec::new());
     }
     let profile = UserProfile {
-        app: cmd.app,
-        user: cmd.user,
-        name: cmd.name,
-        avatar_url: cmd.avatar_url,
-        extra: cmd.extra,
+        app: cmd.app.clone(),
+        user: cmd.user.clone(),
+        name: cmd.name.clone(),
+        avatar_url: cmd.avatar_url.clone(),
+        extra: cmd.extra.clone(),
         version: state.version() + 1,
         ts: cmd.ts,
     };
@@ -112,8 +137,7 @@ pub fn decide_upsert(state: &UserState, cmd: UpsertUser) -> Result<Vec<Event>, D
     }])
 }
 
-/// Deactivates a user; a no-op when already deactivated.
-pub fn decide_deactivate(
+fn decide_deactivate(
     state: &UserState,
     app: &AppId,
     user: &UserId,
@@ -133,8 +157,7 @@ pub fn decide_deactivate(
     })
 }
 
-/// Revokes every token minted so far by moving to the next epoch.
-pub fn decide_revoke_tokens(
+fn decide_revoke_tokens(
     state: &UserState,
     app: &AppId,
     user: &UserId,
@@ -155,27 +178,33 @@ pub fn decide_revoke_tokens(
 mod tests {
     use super::*;
 
-    fn upsert(name: &str) -> UpsertUser {
-        UpsertUser {
+    fn upsert(name: &str) -> UserCommand {
+        UserCommand::Upsert(UpsertUser {
             app: AppId::parse("app").unwrap(),
             user: UserId::parse("alice").unwrap(),
             name: name.into(),
             avatar_url: None,
             extra: None,
             ts: 1,
-        }
+        })
+    }
+
+    fn run(state: &mut UserState, command: UserCommand) -> Result<usize, DomainError> {
+        let events = state.decide(&command)?;
+        events.iter().for_each(|e| state.apply(e));
+        Ok(events.len())
     }
 
     #[test]
     fn register_then_update_then_noop() {
         let mut state = UserState::default();
-        let events = decide_upsert(&state, upsert("Alice")).unwrap();
+        let events = state.decide(&upsert("Alice")).unwrap();
         assert!(matches!(&events[..], [Event::UserRegistered(p)] if p.version == 1));
-        events.iter().for_each(|e| state.evolve(e));
+        events.iter().for_each(|e| state.apply(e));
 
-        assert!(decide_upsert(&state, upsert("Alice")).unwrap().is_empty());
+        assert!(state.decide(&upsert("Alice")).unwrap().is_empty());
 
-        let events = decide_upsert(&state, upsert("Alice B")).unwrap();
+        let events = state.decide(&upsert("Alice B")).unwrap();
         assert!(matches!(&events[..], [Event::UserProfileUpdated(p)] if p.version == 2));
     }
 
@@ -185,25 +214,26 @@ mod tests {
             AppId::parse("app").unwrap(),
             UserId::parse("alice").unwrap(),
         );
+        let deactivate = |ts| UserCommand::Deactivate {
+            app: app.clone(),
+            user: user.clone(),
+            ts,
+        };
         let mut state = UserState::default();
-        assert!(decide_deactivate(&state, &app, &user, 1).is_err());
-        decide_upsert(&state, upsert("Alice"))
-            .unwrap()
-            .iter()
-            .for_each(|e| state.evolve(e));
-        let revoke = decide_revoke_tokens(&state, &app, &user, 2).unwrap();
-        revoke.iter().for_each(|e| state.evolve(e));
+        assert!(run(&mut state, deactivate(1)).is_err());
+        run(&mut state, upsert("Alice")).unwrap();
+        let revoke = UserCommand::RevokeTokens {
+            app: app.clone(),
+            user: user.clone(),
+            ts: 2,
+        };
+        run(&mut state, revoke).unwrap();
         assert_eq!(state.token_epoch, 1);
-        let events = decide_deactivate(&state, &app, &user, 3).unwrap();
-        events.iter().for_each(|e| state.evolve(e));
+        assert_eq!(run(&mut state, deactivate(3)), Ok(1));
         assert!(!state.is_active());
-        assert!(
-            decide_deactivate(&state, &app, &user, 4)
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(run(&mut state, deactivate(4)), Ok(0));
         assert!(matches!(
-            decide_upsert(&state, upsert("A")),
+            run(&mut state, upsert("A")),
             Err(DomainError::Forbidden(_))
         ));
     }
@@ -211,7 +241,7 @@ mod tests {
     #[test]
     fn bad_profiles_are_refused() {
         let state = UserState::default();
-        assert!(decide_upsert(&state, upsert("")).is_err());
-        assert!(decide_upsert(&state, upsert(&"n".repeat(300))).is_err());
+        assert!(state.decide(&upsert("")).is_err());
+        assert!(state.decide(&upsert(&"n".repeat(300))).is_err());
     }
 }

@@ -26,9 +26,13 @@ pub type UserGroupKey = (AppId, UserId, GroupId);
 /// keyed and valued by its writes alone.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RowKeys {
+    /// Inbox heads, for numbering deliveries.
     pub heads: BTreeSet<UserKey>,
+    /// Conversation rows, advanced by messages and read markers.
     pub convs: BTreeSet<ConvKey>,
+    /// User rows, patched by status changes and moved in the change feed.
     pub users: BTreeSet<UserKey>,
+    /// Relation rows, patched.
     pub relations: BTreeSet<RelationKey>,
 }
 
@@ -79,8 +83,12 @@ impl RowKeys {
 /// an empty inbox).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Loaded {
+    /// Inbox heads found.
     pub heads: HashMap<UserKey, Head>,
+    /// Conversation rows found.
     pub convs: HashMap<ConvKey, Conversation>,
+    /// User rows found.
     pub users: HashMap<UserKey, UserRow>,
+    /// Relation rows found.
     pub relations: HashMap<RelationKey, Relation>,
 }
