@@ -23,6 +23,9 @@ use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
+#[cfg(test)]
+mod tests;
+
 /// Most live entries written to a connection before one flush.
 const MAX_PUSHES_PER_FLUSH: usize = 64;
 
