@@ -46,8 +46,11 @@ struct Loaded<A> {
 
 enum PublishOutcome {
     Done,
-    /// Someone else wrote the subject, or our event was a dedupe hit: catch up and retry.
+    /// Someone else wrote the subject: catch up and retry.
     Stale,
+    /// JetStream already holds an event with our event's `Nats-Msg-Id` (within its duplicate
+    /// window): usually one our state has not seen yet, so catch up and retry.
+    Duplicate,
 }
 
 type Encode<A> = fn(&snapshot::Codec, &A, u64) -> Result<Vec<u8>, String>;
@@ -297,7 +300,7 @@ where
                 Err(e) => Err(e),
             };
             match ack {
-                Ok(ack) if ack.duplicate => return Ok(PublishOutcome::Stale),
+                Ok(ack) if ack.duplicate => return Ok(PublishOutcome::Duplicate),
                 Ok(ack) => {
                     loaded.state.apply(event);
                     loaded.version = ack.sequence;
@@ -368,6 +371,23 @@ where
                     backoff(attempt).await;
                     self.catch_up(&key, &subject, &mut loaded).await?;
                     verified = true;
+                }
+                PublishOutcome::Duplicate => {
+                    let seen = loaded.version;
+                    self.catch_up(&key, &subject, &mut loaded).await?;
+                    verified = true;
+                    if loaded.version == seen {
+                        // The original is folded in already and the aggregate decided the same
+                        // again: it no longer remembers it (a send retried past the idempotency
+                        // horizon within JetStream's duplicate window). Deciding again would
+                        // only repeat this.
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            "this repeats a request recorded moments ago that is past the \
+                             idempotency horizon: try again in a few minutes, or with a new \
+                             client_msg_id",
+                        ));
+                    }
                 }
             }
         }

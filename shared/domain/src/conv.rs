@@ -5,8 +5,10 @@
 //!
 //! The idempotency horizon: a (sender, client_msg_id) is recognised while the message is at
 //! most [`IDEMPOTENCY_HORIZON_MS`] older than the conversation's newest message and either among
-//! the sender's last [`IDEMPOTENCY_PER_SENDER`] messages in the conversation or at most
-//! [`IDEMPOTENCY_MIN_MS`] older than the newest message. Every bound is measured in the
+//! the sender's last [`IDEMPOTENCY_PER_SENDER`] messages in the conversation, or at most
+//! [`IDEMPOTENCY_MIN_MS`] older than the newest message and among the sender's last
+//! [`IDEMPOTENCY_MAX_PER_SENDER`]. So a sender holds at most that many entries, and a burst is
+//! still remembered for the minutes a client retries in. Every bound is measured in the
 //! conversation's own events (their `ts` and order, never a clock), so the record a snapshot
 //! restores plus the events after it answers exactly as a fold from the first event: a
 //! snapshot changes how long a load takes, never an answer.
@@ -26,11 +28,14 @@ pub const IDEMPOTENCY_PER_SENDER: u64 = 128;
 /// How old (before the conversation's newest message, in milliseconds) a message may be and
 /// still be recognised when retried: 24 hours.
 pub const IDEMPOTENCY_HORIZON_MS: i64 = 24 * 60 * 60 * 1000;
-/// Messages this recent are recognised however many the sender sent since: 10 minutes. It must
+/// Messages this recent are recognised up to [`IDEMPOTENCY_MAX_PER_SENDER`] back: 10 minutes. It must
 /// exceed the events stream's duplicate window (2 minutes, `nats/streams/events.json`) with
 /// room for clock skew: JetStream drops a second copy of a message within that window, so the
 /// aggregate must still know the original to answer with it.
 pub const IDEMPOTENCY_MIN_MS: i64 = 10 * 60 * 1000;
+/// The most messages of one sender in one conversation a retry is recognised against, however
+/// recent (3.4 a second for ten minutes: more than a person sends).
+pub const IDEMPOTENCY_MAX_PER_SENDER: u64 = 2048;
 /// Every this many messages (by `conv_seq`) the whole record drops what it no longer
 /// recognises, so senders who went quiet do not keep their entries.
 const SWEEP_EVERY: u64 = 1024;
@@ -87,9 +92,13 @@ struct SentEntry {
 impl SentRecord {
     /// Whether a retry may still refer to `entry`: the horizon of the module doc.
     fn recognises(&self, sender: &SenderRecord, entry: &SentEntry) -> bool {
-        let age = self.newest_ts.saturating_sub(entry.ts);
+        let (age, back) = (
+            self.newest_ts.saturating_sub(entry.ts),
+            sender.count - entry.nth,
+        );
         age <= IDEMPOTENCY_HORIZON_MS
-            && (sender.count - entry.nth < IDEMPOTENCY_PER_SENDER || age <= IDEMPOTENCY_MIN_MS)
+            && (back < IDEMPOTENCY_PER_SENDER
+                || (age <= IDEMPOTENCY_MIN_MS && back < IDEMPOTENCY_MAX_PER_SENDER))
     }
 
     fn find(&self, from: &UserId, client_msg_id: &ClientMsgId) -> Option<Receipt> {
@@ -440,6 +449,18 @@ mod tests {
             again.msg_id, first.msg_id,
             "past the horizon: a new message"
         );
+    }
+
+    #[test]
+    fn a_burst_is_remembered_up_to_the_cap() {
+        let mut state = ConvState::default();
+        let total = IDEMPOTENCY_MAX_PER_SENDER + 10;
+        for i in 0..total {
+            record(&mut state, send_by("alice", &format!("c{i}"), "x", 10));
+        }
+        assert_eq!(state.remembered() as u64, IDEMPOTENCY_MAX_PER_SENDER);
+        assert_eq!(state.receipt(&u("alice"), &cmid("c9")), None);
+        assert!(state.receipt(&u("alice"), &cmid("c10")).is_some());
     }
 
     #[test]

@@ -341,3 +341,31 @@ async fn unusable_snapshots_only_make_the_load_longer() {
     let cold = nats.snapshotting(1_000);
     assert_eq!(last_conv_seq(&cold, false).await, 20);
 }
+
+#[tokio::test]
+async fn a_retry_past_the_horizon_within_the_duplicate_window_is_refused_at_once() {
+    let nats = Nats::start().await;
+    let writer = nats.repository();
+    sent(&writer, "alice", "m0").await;
+    let burst = tidings_domain::conv::IDEMPOTENCY_MAX_PER_SENDER;
+    for i in 1..=burst {
+        sent(&writer, "alice", &format!("m{i}")).await;
+    }
+    // The aggregate no longer knows m0, but JetStream still drops a second copy as a duplicate:
+    // the send can be neither answered nor recorded, and deciding again would change nothing.
+    let refused = writer
+        .execute(&app(), conv_id().as_str(), &send("alice", "m0"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Conflict);
+    assert!(
+        refused.message.contains("idempotency horizon"),
+        "{refused:?}"
+    );
+    assert_eq!(nats.last_seq().await, burst + 1);
+    assert_eq!(
+        sent(&writer, "alice", "m1").await.conv_seq,
+        2,
+        "still remembered"
+    );
+}
