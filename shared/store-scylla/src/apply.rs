@@ -269,7 +269,10 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
 }
 
 /// Reads every key of `keys` (at most `CONCURRENCY` at once) with `read`, keeping the rows found.
-async fn read_each<K, R, F>(keys: BTreeSet<K>, read: impl Fn(K) -> F) -> StoreResult<Vec<(K, R)>>
+async fn read_each<K, R, F>(
+    keys: impl IntoIterator<Item = K>,
+    read: impl Fn(K) -> F,
+) -> StoreResult<Vec<(K, R)>>
 where
     K: Clone,
     F: Future<Output = StoreResult<Option<R>>>,

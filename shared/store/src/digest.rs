@@ -4,10 +4,11 @@
 //! the store and however it lays rows out.
 //!
 //! Version 2 (`v2:` prefix). A row is the canonical encoding of its logical key (the key's
-//! components, `keys::key`) and value (the typed row as a MessagePack map; inbox messages as
-//! references to their timeline row, conversation rows without the joined last message). A
-//! table's digest is its row count and the sum, modulo 2^256, of its rows' SHA-256 hashes, so
-//! it needs no ordering; the digest is the SHA-256 of every table's name, count and sum.
+//! components, `keys::key`, length-prefixed) then value (the typed row as a MessagePack map;
+//! inbox messages as references to their timeline row, conversation rows without the joined
+//! last message). A table's digest is its row count and the sum, modulo 2^256, of its rows'
+//! SHA-256 hashes, so it needs no ordering; the digest is the SHA-256 of every table's name,
+//! count and sum.
 //! Version 1 hashed the embedded store's bytes in key order; digests of the two versions never
 //! compare equal.
 
@@ -72,15 +73,27 @@ impl Table {
     }
 }
 
-/// One row of a read model, in the canonical form the digest hashes.
+/// One row of a read model as the digest sees it: the hash of its canonical form, the
+/// length-prefixed key then the value, encoded straight into the hasher.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogicalRow {
-    key: Vec<u8>,
-    value: Vec<u8>,
+    hash: [u8; 32],
 }
 
-fn named<T: Serialize>(row: &T) -> Vec<u8> {
-    rmp_serde::to_vec_named(row).expect("read-model rows always encode")
+/// The hash of a row whose value is `value`'s MessagePack map.
+fn named<T: Serialize>(key: Vec<u8>, value: &T) -> LogicalRow {
+    let mut h = keyed(&key);
+    rmp_serde::encode::write_named(&mut h, value).expect("read-model rows always encode");
+    LogicalRow {
+        hash: h.finalize().into(),
+    }
+}
+
+fn keyed(key: &[u8]) -> Sha256 {
+    let mut h = Sha256::new();
+    h.update((key.len() as u64).to_be_bytes());
+    h.update(key);
+    h
 }
 
 impl LogicalRow {
@@ -90,93 +103,58 @@ impl LogicalRow {
             InboxRow::Whole(entry) => InboxRow::kept(entry),
             reference => reference,
         };
-        Self {
-            key: key(&[app, user], Some(row.seq())),
-            value: inbox_row::encode_row(&row),
+        let mut h = keyed(&key(&[app, user], Some(row.seq())));
+        h.update(inbox_row::encode_row(&row));
+        LogicalRow {
+            hash: h.finalize().into(),
         }
     }
 
     /// A user's inbox head.
     pub fn inbox_head(app: &str, user: &str, head: Head) -> Self {
-        Self {
-            key: key(&[app, user], None),
-            value: named(&(head.seq, head.cursor)),
-        }
+        named(key(&[app, user], None), &(head.seq, head.cursor))
     }
 
     /// A user's conversation row (its joined last message is not part of the row).
     pub fn conversation(app: &str, user: &str, mut row: Conversation) -> Self {
         row.last_message = None;
-        Self {
-            key: key(&[app, user, row.conv.as_str()], None),
-            value: named(&row),
-        }
+        named(key(&[app, user, row.conv.as_str()], None), &row)
     }
 
     /// A timeline row.
     pub fn timeline(app: &str, row: &TimelineMessage) -> Self {
         let m = &row.message;
-        Self {
-            key: key(&[app, m.conv.as_str()], Some(m.conv_seq)),
-            value: named(row),
-        }
+        named(key(&[app, m.conv.as_str()], Some(m.conv_seq)), row)
     }
 
     /// A user's profile row.
     pub fn user(app: &str, row: &UserRow) -> Self {
-        Self {
-            key: key(&[app, row.profile.user.as_str()], None),
-            value: named(row),
-        }
+        named(key(&[app, row.profile.user.as_str()], None), row)
     }
 
     /// A change-feed entry: `user` changed last at stream sequence `cursor`.
     pub fn user_change(app: &str, cursor: u64, user: &str) -> Self {
-        Self {
-            key: key(&[app], Some(cursor)),
-            value: named(&user),
-        }
+        named(key(&[app], Some(cursor)), &user)
     }
 
     /// `user`'s relation row about `row.user`.
     pub fn relation(app: &str, user: &str, row: &Relation) -> Self {
-        Self {
-            key: key(&[app, user, row.user.as_str()], None),
-            value: named(row),
-        }
+        named(key(&[app, user, row.user.as_str()], None), row)
     }
 
     /// A group's row.
     pub fn group(app: &str, row: &GroupRow) -> Self {
-        Self {
-            key: key(&[app, row.group.as_str()], None),
-            value: named(row),
-        }
+        named(key(&[app, row.group.as_str()], None), row)
     }
 
     /// A member of `group`.
     pub fn member(app: &str, group: &str, row: &MemberRow) -> Self {
-        Self {
-            key: key(&[app, group, row.user.as_str()], None),
-            value: named(row),
-        }
+        named(key(&[app, group, row.user.as_str()], None), row)
     }
 
     /// A row of `user`'s group list.
     pub fn user_group(app: &str, user: &str, row: &UserGroupRow) -> Self {
-        Self {
-            key: key(&[app, user, row.group.as_str()], None),
-            value: named(row),
-        }
-    }
-
-    fn hash(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update((self.key.len() as u64).to_be_bytes());
-        h.update(&self.key);
-        h.update((self.value.len() as u64).to_be_bytes());
-        h.update(&self.value);
-        h.finalize().into()
+        named(key(&[app, user, row.group.as_str()], None), row)
     }
 }
 
@@ -191,7 +169,7 @@ pub struct TableDigest {
 impl TableDigest {
     /// Adds one row.
     pub fn add(&mut self, row: &LogicalRow) {
-        let hash = row.hash();
+        let hash = row.hash;
         let mut carry = 0u128;
         for (i, limb) in self.sum.iter_mut().enumerate() {
             let part = u64::from_be_bytes(hash[24 - 8 * i..32 - 8 * i].try_into().expect("8"));
@@ -261,7 +239,7 @@ mod tests {
     #[test]
     fn sums_carry_across_limbs() {
         let r = row(1);
-        let hash = r.hash();
+        let hash = r.hash;
         let limb = |i: usize| u64::from_be_bytes(hash[24 - 8 * i..32 - 8 * i].try_into().unwrap());
         // All ones in the two low limbs: adding anything with a nonzero low limb carries twice.
         assert_ne!(limb(0), 0);

@@ -4,7 +4,7 @@
 use crate::model::{Conversation, Relation, UserRow};
 use crate::plan::Head;
 use crate::write::Write;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
 /// A user's row, inbox head or change-feed entry: (app, user).
@@ -27,13 +27,13 @@ pub type UserGroupKey = (AppId, UserId, GroupId);
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RowKeys {
     /// Inbox heads, for numbering deliveries.
-    pub heads: BTreeSet<UserKey>,
+    pub heads: FxHashSet<UserKey>,
     /// Conversation rows, advanced by messages and read markers.
-    pub convs: BTreeSet<ConvKey>,
+    pub convs: FxHashSet<ConvKey>,
     /// User rows, patched by status changes and moved in the change feed.
-    pub users: BTreeSet<UserKey>,
+    pub users: FxHashSet<UserKey>,
     /// Relation rows, patched.
-    pub relations: BTreeSet<RelationKey>,
+    pub relations: FxHashSet<RelationKey>,
 }
 
 impl RowKeys {
@@ -84,11 +84,11 @@ impl RowKeys {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Loaded {
     /// Inbox heads found.
-    pub heads: HashMap<UserKey, Head>,
+    pub heads: FxHashMap<UserKey, Head>,
     /// Conversation rows found.
-    pub convs: HashMap<ConvKey, Conversation>,
+    pub convs: FxHashMap<ConvKey, Conversation>,
     /// User rows found.
-    pub users: HashMap<UserKey, UserRow>,
+    pub users: FxHashMap<UserKey, UserRow>,
     /// Relation rows found.
-    pub relations: HashMap<RelationKey, Relation>,
+    pub relations: FxHashMap<RelationKey, Relation>,
 }

@@ -43,21 +43,20 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 cursor,
             } => {
                 let key = (app, user);
-                let applied_through = loaded.heads.get(&key).map_or(0, |h| h.cursor);
-                if cursor <= applied_through {
+                let stored = loaded.heads.get(&key).copied().unwrap_or_default();
+                if cursor <= stored.cursor {
                     continue;
                 }
-                let head = head(&c, loaded, &key);
-                let entry = Entry {
+                let head = c.heads.entry(key.clone()).or_insert(stored);
+                *head = Head {
                     seq: head.seq + 1,
+                    cursor,
+                };
+                let entry = Entry {
+                    seq: head.seq,
                     ts,
                     item,
                 };
-                let head = Head {
-                    seq: entry.seq,
-                    cursor,
-                };
-                c.heads.insert(key.clone(), head);
                 let (app, user) = key;
                 c.entries.push(changes::NewEntry {
                     app,
@@ -196,15 +195,6 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
         change.stale_cursors.remove(&change.row.cursor);
     }
     c
-}
-
-/// A user's inbox head as the batch has moved it so far.
-fn head(c: &Changes, loaded: &Loaded, key: &UserKey) -> Head {
-    c.heads
-        .get(key)
-        .or_else(|| loaded.heads.get(key))
-        .copied()
-        .unwrap_or_default()
 }
 
 /// A user's row as the batch has changed it so far (`None`: not registered), its current

@@ -5,6 +5,7 @@ use crate::model::{
     Conversation, Direction, EntryItem, MemberRow, MessageView, Relation, RelationPatch,
     SystemNotice,
 };
+use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 use tidings_domain::event::UserProfile;
 use tidings_domain::group::Role;
@@ -363,12 +364,12 @@ fn row_keys_name_exactly_the_rows_the_plan_reads() {
     let keys = RowKeys::of(&writes);
     assert_eq!(
         keys.heads,
-        BTreeSet::from([(app(), user("bob")), (app(), user("carol"))])
+        FxHashSet::from_iter([(app(), user("bob")), (app(), user("carol"))])
     );
     assert_eq!(
         keys.convs,
-        BTreeSet::from([(app(), user("bob"), m.conv.clone())])
+        FxHashSet::from_iter([(app(), user("bob"), m.conv.clone())])
     );
-    assert_eq!(keys.users, BTreeSet::from([(app(), user("dave"))]));
+    assert_eq!(keys.users, FxHashSet::from_iter([(app(), user("dave"))]));
     assert!(keys.relations.is_empty());
 }
