@@ -14,8 +14,8 @@ use tidings_store::inbox_row::InboxRow;
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 
-type Data2 = (String, Vec<u8>);
 type Data3 = (String, String, Vec<u8>);
+type Data4 = (String, String, String, Vec<u8>);
 
 fn inbox((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::inbox(
@@ -37,32 +37,34 @@ fn conversation((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::conversation(&app, &user, decode(&data)?))
 }
 
-fn timeline((app, data): Data2) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::timeline(&app, &decode(&data)?))
+fn timeline(
+    (app, conv, conv_seq, data): (String, String, i64, Vec<u8>),
+) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::timeline(&app, &conv, seq(conv_seq)?, &data))
 }
 
-fn user((app, data): Data2) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::user(&app, &decode(&data)?))
+fn user((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::user(&app, &user, &data))
 }
 
 fn user_change((app, cursor, user): (String, i64, String)) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::user_change(&app, seq(cursor)?, &user))
 }
 
-fn relation((app, user, data): Data3) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::relation(&app, &user, &decode(&data)?))
+fn relation((app, user, other, data): Data4) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::relation(&app, &user, &other, &data))
 }
 
-fn group((app, data): Data2) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::group(&app, &decode(&data)?))
+fn group((app, group, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::group(&app, &group, &data))
 }
 
-fn member((app, group, data): Data3) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::member(&app, &group, &decode(&data)?))
+fn member((app, group, user, data): Data4) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::member(&app, &group, &user, &data))
 }
 
-fn user_group((app, user, data): Data3) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::user_group(&app, &user, &decode(&data)?))
+fn user_group((app, user, group, data): Data4) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::user_group(&app, &user, &group, &data))
 }
 
 impl ScyllaStore {
@@ -319,14 +321,15 @@ mod tests {
                 conversations.push((a(), u.to_owned(), encode(&c)));
             }
             for r in fjall.relations(&app(), &user_id(u)).await.unwrap() {
-                relations.push((a(), u.to_owned(), encode(&r)));
+                relations.push((a(), u.to_owned(), r.user.as_str().to_owned(), encode(&r)));
             }
             for g in fjall.user_groups(&app(), &user_id(u)).await.unwrap() {
-                user_groups.push((a(), u.to_owned(), encode(&g)));
+                let group_id = g.group.as_str().to_owned();
+                user_groups.push((a(), u.to_owned(), group_id, encode(&g)));
             }
             if let Some(row) = fjall.user(&app(), &user_id(u)).await.unwrap() {
                 by_cursor.push((a(), row.cursor as i64, u.to_owned()));
-                user_rows.push((a(), encode(&row)));
+                user_rows.push((a(), u.to_owned(), encode(&row)));
             }
         }
         let mut timeline_rows = Vec::new();
@@ -337,20 +340,21 @@ mod tests {
                 .await
                 .unwrap()
             {
-                timeline_rows.push((a(), encode(&m)));
+                let (conv, conv_seq) = (conv.as_str().to_owned(), m.message.conv_seq as i64);
+                timeline_rows.push((a(), conv, conv_seq, encode(&m)));
             }
         }
         let (mut groups, mut members) = (Vec::new(), Vec::new());
         for id in ["tea", "team"] {
             let group_id = GroupId::parse(id).unwrap();
             let row = fjall.group(&app(), &group_id).await.unwrap().unwrap();
-            groups.push((a(), encode(&row)));
+            groups.push((a(), id.to_owned(), encode(&row)));
             for m in fjall
                 .members(&app(), &group_id, None, usize::MAX)
                 .await
                 .unwrap()
             {
-                members.push((a(), id.to_owned(), encode(&m)));
+                members.push((a(), id.to_owned(), m.user.as_str().to_owned(), encode(&m)));
             }
         }
         assert!(inbox_rows.len() > 2_000 && timeline_rows.len() > 1_000 && by_cursor.len() == 3);

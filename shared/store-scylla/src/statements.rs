@@ -126,13 +126,13 @@ statements! {
     scan_inbox = "SELECT app, user_id, data FROM {{keyspace}}.inbox";
     scan_inbox_head = "SELECT app, user_id, seq, cursor FROM {{keyspace}}.inbox_head";
     scan_conversations = "SELECT app, user_id, data FROM {{keyspace}}.conversations";
-    scan_timeline = "SELECT app, data FROM {{keyspace}}.timeline";
-    scan_users = "SELECT app, data FROM {{keyspace}}.users";
+    scan_timeline = "SELECT app, conv_id, conv_seq, data FROM {{keyspace}}.timeline";
+    scan_users = "SELECT app, user_id, data FROM {{keyspace}}.users";
     scan_users_by_cursor = "SELECT app, cursor, user_id FROM {{keyspace}}.users_by_cursor";
-    scan_relations = "SELECT app, user_id, data FROM {{keyspace}}.relations";
-    scan_groups = "SELECT app, data FROM {{keyspace}}.groups";
-    scan_members = "SELECT app, group_id, data FROM {{keyspace}}.members";
-    scan_user_groups = "SELECT app, user_id, data FROM {{keyspace}}.user_groups";
+    scan_relations = "SELECT app, user_id, other_id, data FROM {{keyspace}}.relations";
+    scan_groups = "SELECT app, group_id, data FROM {{keyspace}}.groups";
+    scan_members = "SELECT app, group_id, user_id, data FROM {{keyspace}}.members";
+    scan_user_groups = "SELECT app, user_id, group_id, data FROM {{keyspace}}.user_groups";
 }
 
 impl Stmt {

@@ -4,9 +4,12 @@
 //! the store and however it lays rows out.
 //!
 //! Version 2 (`v2:` prefix). A row is the canonical encoding of its logical key (the key's
-//! components, `keys::key`, length-prefixed) then value (the typed row as a MessagePack map;
-//! inbox messages as references to their timeline row, conversation rows without the joined
-//! last message). A table's digest is its row count and the sum, modulo 2^256, of its rows'
+//! components, `keys::key`, length-prefixed) then value: the typed row as a MessagePack map,
+//! which the timeline, users, relations, groups, members and user_groups tables store as is
+//! in every adapter (so their bytes are hashed without decoding them); inbox messages as
+//! references to their timeline row, as the embedded store keeps them; conversation rows
+//! without a joined last message; heads and change-feed entries as their fields. A table's
+//! digest is its row count and the sum, modulo 2^256, of its rows'
 //! SHA-256 hashes, so it needs no ordering; the digest is the SHA-256 of every table's name,
 //! count and sum.
 //! Version 1 hashed the embedded store's bytes in key order; digests of the two versions never
@@ -15,9 +18,7 @@
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
-use crate::model::{
-    Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
-};
+use crate::model::Conversation;
 use crate::plan::Head;
 use crate::ports::ProjectionStore;
 use serde::Serialize;
@@ -89,6 +90,16 @@ fn named<T: Serialize>(key: Vec<u8>, value: &T) -> LogicalRow {
     }
 }
 
+/// The hash of a row whose value every adapter stores as is: the MessagePack map of the row
+/// the planner made (`rmp_serde::to_vec_named`), so its bytes are its canonical form.
+fn stored(key: Vec<u8>, value: &[u8]) -> LogicalRow {
+    let mut h = keyed(&key);
+    h.update(value);
+    LogicalRow {
+        hash: h.finalize().into(),
+    }
+}
+
 fn keyed(key: &[u8]) -> Sha256 {
     let mut h = Sha256::new();
     h.update((key.len() as u64).to_be_bytes());
@@ -121,15 +132,14 @@ impl LogicalRow {
         named(key(&[app, user, row.conv.as_str()], None), &row)
     }
 
-    /// A timeline row.
-    pub fn timeline(app: &str, row: &TimelineMessage) -> Self {
-        let m = &row.message;
-        named(key(&[app, m.conv.as_str()], Some(m.conv_seq)), row)
+    /// A timeline row, `value` its stored MessagePack map.
+    pub fn timeline(app: &str, conv: &str, conv_seq: u64, value: &[u8]) -> Self {
+        stored(key(&[app, conv], Some(conv_seq)), value)
     }
 
-    /// A user's profile row.
-    pub fn user(app: &str, row: &UserRow) -> Self {
-        named(key(&[app, row.profile.user.as_str()], None), row)
+    /// A user's profile row, `value` its stored MessagePack map.
+    pub fn user(app: &str, user: &str, value: &[u8]) -> Self {
+        stored(key(&[app, user], None), value)
     }
 
     /// A change-feed entry: `user` changed last at stream sequence `cursor`.
@@ -137,24 +147,24 @@ impl LogicalRow {
         named(key(&[app], Some(cursor)), &user)
     }
 
-    /// `user`'s relation row about `row.user`.
-    pub fn relation(app: &str, user: &str, row: &Relation) -> Self {
-        named(key(&[app, user, row.user.as_str()], None), row)
+    /// `user`'s relation row about `other`, `value` its stored MessagePack map.
+    pub fn relation(app: &str, user: &str, other: &str, value: &[u8]) -> Self {
+        stored(key(&[app, user, other], None), value)
     }
 
-    /// A group's row.
-    pub fn group(app: &str, row: &GroupRow) -> Self {
-        named(key(&[app, row.group.as_str()], None), row)
+    /// A group's row, `value` its stored MessagePack map.
+    pub fn group(app: &str, group: &str, value: &[u8]) -> Self {
+        stored(key(&[app, group], None), value)
     }
 
-    /// A member of `group`.
-    pub fn member(app: &str, group: &str, row: &MemberRow) -> Self {
-        named(key(&[app, group, row.user.as_str()], None), row)
+    /// A member of `group`, `value` its stored MessagePack map.
+    pub fn member(app: &str, group: &str, user: &str, value: &[u8]) -> Self {
+        stored(key(&[app, group, user], None), value)
     }
 
-    /// A row of `user`'s group list.
-    pub fn user_group(app: &str, user: &str, row: &UserGroupRow) -> Self {
-        named(key(&[app, user, row.group.as_str()], None), row)
+    /// A row of `user`'s group list, `value` its stored MessagePack map.
+    pub fn user_group(app: &str, user: &str, group: &str, value: &[u8]) -> Self {
+        stored(key(&[app, user, group], None), value)
     }
 }
 

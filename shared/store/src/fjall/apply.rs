@@ -7,9 +7,7 @@ use crate::digest::{LogicalRow, Table};
 use crate::error::StoreError;
 use crate::inbox_row;
 use crate::keys::{key, split};
-use crate::model::{
-    Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
-};
+use crate::model::Conversation;
 use crate::plan::{Changes, Loaded, RowKeys};
 use crate::ports::{ProjectionStore, StoreResult};
 use fjall::Keyspace;
@@ -41,25 +39,24 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     let Some((parts, seq)) = split(k, with_seq) else {
         return Err(malformed(table, k));
     };
-    let (app, first) = match parts.as_slice() {
-        [app, first, ..] => (*app, *first),
-        [app] => (*app, ""),
-        [] => return Err(malformed(table, k)),
-    };
-    Ok(match table {
-        Table::Inbox => LogicalRow::inbox(app, first, inbox_row::decode(v)?),
-        Table::InboxHead => LogicalRow::inbox_head(app, first, decode_head(v)?),
-        Table::Conversations => LogicalRow::conversation(app, first, decode::<Conversation>(v)?),
-        Table::Timeline => LogicalRow::timeline(app, &decode::<TimelineMessage>(v)?),
-        Table::Users => LogicalRow::user(app, &decode::<UserRow>(v)?),
-        Table::UsersByCursor => {
-            let user = std::str::from_utf8(v).map_err(|_| malformed(table, k))?;
-            LogicalRow::user_change(app, seq.ok_or_else(|| malformed(table, k))?, user)
+    let seq = || seq.ok_or_else(|| malformed(table, k));
+    Ok(match (table, parts.as_slice()) {
+        (Table::Inbox, [app, user]) => LogicalRow::inbox(app, user, inbox_row::decode(v)?),
+        (Table::InboxHead, [app, user]) => LogicalRow::inbox_head(app, user, decode_head(v)?),
+        (Table::Conversations, [app, user, _]) => {
+            LogicalRow::conversation(app, user, decode::<Conversation>(v)?)
         }
-        Table::Relations => LogicalRow::relation(app, first, &decode::<Relation>(v)?),
-        Table::Groups => LogicalRow::group(app, &decode::<GroupRow>(v)?),
-        Table::Members => LogicalRow::member(app, first, &decode::<MemberRow>(v)?),
-        Table::UserGroups => LogicalRow::user_group(app, first, &decode::<UserGroupRow>(v)?),
+        (Table::Timeline, [app, conv]) => LogicalRow::timeline(app, conv, seq()?, v),
+        (Table::Users, [app, user]) => LogicalRow::user(app, user, v),
+        (Table::UsersByCursor, [app]) => {
+            let user = std::str::from_utf8(v).map_err(|_| malformed(table, k))?;
+            LogicalRow::user_change(app, seq()?, user)
+        }
+        (Table::Relations, [app, user, other]) => LogicalRow::relation(app, user, other, v),
+        (Table::Groups, [app, group]) => LogicalRow::group(app, group, v),
+        (Table::Members, [app, group, user]) => LogicalRow::member(app, group, user, v),
+        (Table::UserGroups, [app, user, group]) => LogicalRow::user_group(app, user, group, v),
+        _ => return Err(malformed(table, k)),
     })
 }
 

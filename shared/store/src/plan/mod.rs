@@ -33,6 +33,7 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
         through_seq,
         ..Changes::default()
     };
+    reserve(&mut c, &writes);
     for write in writes {
         match write {
             Write::Deliver {
@@ -195,6 +196,21 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
         change.stale_cursors.remove(&change.row.cursor);
     }
     c
+}
+
+/// Sizes the changes that grow with every message up front: entries and timeline rows are
+/// large, and growing their collections would move each of them again.
+fn reserve(c: &mut Changes, writes: &[Write]) {
+    let (mut entries, mut timeline) = (0, 0);
+    for write in writes {
+        match write {
+            Write::Deliver { .. } => entries += 1,
+            Write::Timeline { .. } => timeline += 1,
+            _ => {}
+        }
+    }
+    c.entries.reserve(entries);
+    c.timeline.reserve(timeline);
 }
 
 /// A user's row as the batch has changed it so far (`None`: not registered), its current
