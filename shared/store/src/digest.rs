@@ -121,6 +121,12 @@ impl LogicalRow {
         }
     }
 
+    /// An inbox row of `user` stored as a reference (`inbox_row::is_reference`): its bytes
+    /// are its canonical form.
+    pub fn inbox_reference(app: &str, user: &str, seq: u64, bytes: &[u8]) -> Self {
+        stored(key(&[app, user], Some(seq)), bytes)
+    }
+
     /// A user's inbox head.
     pub fn inbox_head(app: &str, user: &str, head: Head) -> Self {
         named(key(&[app, user], None), &(head.seq, head.cursor))
@@ -244,6 +250,36 @@ mod tests {
         assert!(d.starts_with("v2:"));
         assert_ne!(d, finish(&[(Table::Users, a)]));
         assert_ne!(d, finish(&[(Table::UsersByCursor, c)]));
+    }
+
+    #[test]
+    fn an_inbox_message_digests_alike_as_a_whole_entry_or_a_stored_reference() {
+        use crate::model::{Entry, EntryItem, MessageView};
+        use tidings_domain::{Body, ConvId, MessageId, Recipient, UserId};
+        let (alice, bob) = (
+            UserId::parse("alice").unwrap(),
+            UserId::parse("bob").unwrap(),
+        );
+        let entry = Entry {
+            seq: 9,
+            ts: 5,
+            item: EntryItem::Message(MessageView {
+                conv: ConvId::direct(&alice, &bob),
+                conv_seq: 3,
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000003").unwrap(),
+                from: alice,
+                to: Recipient::User(bob),
+                body: Body::Text { text: "hi".into() },
+                mentions: Vec::new(),
+                mention_all: false,
+            }),
+        };
+        let stored = inbox_row::encode(&entry);
+        assert!(inbox_row::is_reference(&stored));
+        assert_eq!(
+            LogicalRow::inbox_reference("demo", "bob", 9, &stored),
+            LogicalRow::inbox("demo", "bob", InboxRow::Whole(entry))
+        );
     }
 
     #[test]

@@ -77,6 +77,11 @@ pub fn encode_row(row: &InboxRow) -> Vec<u8> {
     }
 }
 
+/// Whether stored bytes are a reference row, which `encode_row` writes byte for byte as stored.
+pub fn is_reference(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&MESSAGE_REF)
+}
+
 /// Reads stored bytes back.
 pub fn decode(bytes: &[u8]) -> Result<InboxRow, StoreError> {
     match bytes.split_first() {

@@ -41,6 +41,9 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     };
     let seq = || seq.ok_or_else(|| malformed(table, k));
     Ok(match (table, parts.as_slice()) {
+        (Table::Inbox, [app, user]) if inbox_row::is_reference(v) => {
+            LogicalRow::inbox_reference(app, user, seq()?, v)
+        }
         (Table::Inbox, [app, user]) => LogicalRow::inbox(app, user, inbox_row::decode(v)?),
         (Table::InboxHead, [app, user]) => LogicalRow::inbox_head(app, user, decode_head(v)?),
         (Table::Conversations, [app, user, _]) => {
