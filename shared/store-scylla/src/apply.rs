@@ -51,6 +51,7 @@ use scylla::statement::bound::BoundStatement;
 use scylla::value::CqlValue;
 use std::collections::BTreeSet;
 use std::future::Future;
+use tidings_domain::{AppId, UserId};
 use tidings_store::StoreError;
 use tidings_store::plan::{Changes, Loaded, MemberChange, NewEntry, RowKeys, UserChange};
 use tidings_store::ports::StoreResult;
@@ -289,19 +290,29 @@ where
 }
 
 impl ScyllaStore {
-    pub(crate) async fn load_rows(&self, keys: RowKeys) -> StoreResult<Loaded> {
+    pub(crate) async fn load_rows(&self, keys: &RowKeys<'_>) -> StoreResult<Loaded> {
         let st = &self.inner.st;
-        let heads = read_each(keys.heads, |(app, user)| async move {
+        // Owned before the first await: the reads run concurrently, past the borrow.
+        let (mut heads, mut users, mut convs, mut relations) = (vec![], vec![], vec![], vec![]);
+        heads.extend(keys.heads.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
+        users.extend(keys.users.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
+        for (a, u, c) in &keys.convs {
+            convs.push(((*a).clone(), (*u).clone(), (*c).clone()));
+        }
+        for (a, u, o) in &keys.relations {
+            relations.push(((*a).clone(), (*u).clone(), (*o).clone()));
+        }
+        let heads = read_each(heads, |(app, user): (AppId, UserId)| async move {
             self.head(&app, &user).await.map(Some)
         });
-        let convs = read_each(keys.convs, |(app, user, conv)| async move {
+        let convs = read_each(convs, |(app, user, conv)| async move {
             let values = (app.as_str(), user.as_str(), conv.as_str());
             self.blob(&st.conversation_get, values).await
         });
-        let users = read_each(keys.users, |(app, user)| async move {
+        let users = read_each(users, |(app, user): (AppId, UserId)| async move {
             self.blob(&st.user_get, (app.as_str(), user.as_str())).await
         });
-        let relations = read_each(keys.relations, |(app, user, other)| async move {
+        let relations = read_each(relations, |(app, user, other)| async move {
             let values = (app.as_str(), user.as_str(), other.as_str());
             self.blob(&st.relation_get, values).await
         });
@@ -768,32 +779,34 @@ mod tests {
             }
 
             /// What `load_rows` reads, from the model.
-            pub(crate) fn stored(&self, keys: RowKeys) -> Loaded {
+            pub(crate) fn stored(&self, keys: &RowKeys<'_>) -> Loaded {
                 let mut s = Loaded::default();
-                for (app, user) in keys.heads {
+                for &(app, user) in &keys.heads {
                     if let Some(row) = self.get("inbox_head", &[app.as_str(), user.as_str()]) {
                         let head = Head {
                             seq: row["seq"].int(),
                             cursor: row["cursor"].int(),
                         };
-                        s.heads.insert((app, user), head);
+                        s.heads.insert((app.clone(), user.clone()), head);
                     }
                 }
-                for (app, user, conv) in keys.convs {
+                for &(app, user, conv) in &keys.convs {
                     let key = [app.as_str(), user.as_str(), conv.as_str()];
                     if let Some(row) = self.data("conversations", &key) {
-                        s.convs.insert((app, user, conv), row);
+                        s.convs
+                            .insert((app.clone(), user.clone(), conv.clone()), row);
                     }
                 }
-                for (app, user) in keys.users {
+                for &(app, user) in &keys.users {
                     if let Some(row) = self.data("users", &[app.as_str(), user.as_str()]) {
-                        s.users.insert((app, user), row);
+                        s.users.insert((app.clone(), user.clone()), row);
                     }
                 }
-                for (app, user, other) in keys.relations {
+                for &(app, user, other) in &keys.relations {
                     let key = [app.as_str(), user.as_str(), other.as_str()];
                     if let Some(row) = self.data("relations", &key) {
-                        s.relations.insert((app, user, other), row);
+                        s.relations
+                            .insert((app.clone(), user.clone(), other.clone()), row);
                     }
                 }
                 s
@@ -882,7 +895,7 @@ mod tests {
         through: u64,
     ) -> Phases {
         let writes = writes_in(events, after, through);
-        let stored = db.stored(RowKeys::of(&writes));
+        let stored = db.stored(&RowKeys::of(&writes));
         planned(&stored, projection, through, writes)
     }
 

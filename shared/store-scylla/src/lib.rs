@@ -37,7 +37,7 @@ impl ProjectionStore for ScyllaStore {
         })
     }
 
-    async fn load(&self, keys: RowKeys) -> StoreResult<Loaded> {
+    async fn load(&self, keys: &RowKeys<'_>) -> StoreResult<Loaded> {
         self.load_rows(keys).await
     }
 

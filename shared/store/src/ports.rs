@@ -156,7 +156,7 @@ pub trait ProjectionStore: Send + Sync {
     fn checkpoint(&self, projection: &str) -> impl Future<Output = StoreResult<u64>> + Send;
 
     /// The rows a batch rewrites, as stored.
-    fn load(&self, keys: RowKeys) -> impl Future<Output = StoreResult<Loaded>> + Send;
+    fn load(&self, keys: &RowKeys<'_>) -> impl Future<Output = StoreResult<Loaded>> + Send;
 
     /// Writes `changes` and sets `projection`'s checkpoint to `changes.through_seq`: all or
     /// nothing where `ATOMIC_APPLY`, otherwise the checkpoint only after every row it covers.
@@ -184,7 +184,7 @@ pub trait ProjectionStore: Send + Sync {
         writes: Vec<Write>,
     ) -> impl Future<Output = StoreResult<Vec<Delivery>>> + Send {
         async move {
-            let loaded = self.load(RowKeys::of(&writes)).await?;
+            let loaded = self.load(&RowKeys::of(&writes)).await?;
             let changes = plan(&loaded, through_seq, writes);
             self.commit(projection, &changes).await?;
             Ok(changes.into_deliveries())

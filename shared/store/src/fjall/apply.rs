@@ -68,29 +68,39 @@ impl ProjectionStore for FjallStore {
         self.get_seq(&self.tables.checkpoints, projection.as_bytes())
     }
 
-    async fn load(&self, keys: RowKeys) -> StoreResult<Loaded> {
+    async fn load(&self, keys: &RowKeys<'_>) -> StoreResult<Loaded> {
         let t = &self.tables;
         let mut loaded = Loaded::default();
-        for k in keys.heads {
-            if let Some(v) = t.inbox_head.get(key(&[k.0.as_str(), k.1.as_str()], None))? {
-                loaded.heads.insert(k, decode_head(&v)?);
+        for &(app, user) in &keys.heads {
+            if let Some(v) = t
+                .inbox_head
+                .get(key(&[app.as_str(), user.as_str()], None))?
+            {
+                loaded
+                    .heads
+                    .insert((app.clone(), user.clone()), decode_head(&v)?);
             }
         }
-        for k in keys.convs {
-            let stored = key(&[k.0.as_str(), k.1.as_str(), k.2.as_str()], None);
+        for &(app, user, conv) in &keys.convs {
+            let stored = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
             if let Some(row) = self.get_row(&t.conversations, &stored)? {
-                loaded.convs.insert(k, row);
+                loaded
+                    .convs
+                    .insert((app.clone(), user.clone(), conv.clone()), row);
             }
         }
-        for k in keys.users {
-            if let Some(row) = self.get_row(&t.users, &key(&[k.0.as_str(), k.1.as_str()], None))? {
-                loaded.users.insert(k, row);
+        for &(app, user) in &keys.users {
+            let stored = key(&[app.as_str(), user.as_str()], None);
+            if let Some(row) = self.get_row(&t.users, &stored)? {
+                loaded.users.insert((app.clone(), user.clone()), row);
             }
         }
-        for k in keys.relations {
-            let stored = key(&[k.0.as_str(), k.1.as_str(), k.2.as_str()], None);
+        for &(app, user, other) in &keys.relations {
+            let stored = key(&[app.as_str(), user.as_str(), other.as_str()], None);
             if let Some(row) = self.get_row(&t.relations, &stored)? {
-                loaded.relations.insert(k, row);
+                loaded
+                    .relations
+                    .insert((app.clone(), user.clone(), other.clone()), row);
             }
         }
         Ok(loaded)

@@ -22,52 +22,49 @@ pub type MemberKey = (AppId, GroupId, UserId);
 /// A row of a user's group list: (app, user, group).
 pub type UserGroupKey = (AppId, UserId, GroupId);
 
-/// The rows a batch rewrites from their current value. Every other row a batch writes is
-/// keyed and valued by its writes alone.
+/// The rows a batch rewrites from their current value, borrowed from its writes. Every other
+/// row a batch writes is keyed and valued by its writes alone.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RowKeys {
-    /// Inbox heads, for numbering deliveries.
-    pub heads: FxHashSet<UserKey>,
-    /// Conversation rows, advanced by messages and read markers.
-    pub convs: FxHashSet<ConvKey>,
-    /// User rows, patched by status changes and moved in the change feed.
-    pub users: FxHashSet<UserKey>,
-    /// Relation rows, patched.
-    pub relations: FxHashSet<RelationKey>,
+pub struct RowKeys<'w> {
+    /// Inbox heads, for numbering deliveries: (app, user).
+    pub heads: FxHashSet<(&'w AppId, &'w UserId)>,
+    /// Conversation rows, advanced by messages and read markers: (app, user, conv).
+    pub convs: FxHashSet<(&'w AppId, &'w UserId, &'w ConvId)>,
+    /// User rows, patched by status changes and moved in the change feed: (app, user).
+    pub users: FxHashSet<(&'w AppId, &'w UserId)>,
+    /// Relation rows, patched: (app, user, other).
+    pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
 }
 
-impl RowKeys {
+impl<'w> RowKeys<'w> {
     /// The keys `writes` read.
-    pub fn of(writes: &[Write]) -> Self {
+    pub fn of(writes: &'w [Write]) -> Self {
         let mut keys = Self::default();
         for write in writes {
             match write {
                 Write::Deliver { app, user, .. } => {
-                    keys.heads.insert((app.clone(), user.clone()));
+                    keys.heads.insert((app, user));
                 }
                 Write::ConversationMessage {
                     app, user, message, ..
                 } => {
-                    keys.convs
-                        .insert((app.clone(), user.clone(), message.conv.clone()));
+                    keys.convs.insert((app, user, &message.conv));
                 }
                 Write::ConversationRead {
                     app, user, conv, ..
                 } => {
-                    keys.convs.insert((app.clone(), user.clone(), conv.clone()));
+                    keys.convs.insert((app, user, conv));
                 }
                 Write::PutUser { profile, .. } => {
-                    keys.users
-                        .insert((profile.app.clone(), profile.user.clone()));
+                    keys.users.insert((&profile.app, &profile.user));
                 }
                 Write::UserStatus { app, user, .. } => {
-                    keys.users.insert((app.clone(), user.clone()));
+                    keys.users.insert((app, user));
                 }
                 Write::Relation {
                     app, user, other, ..
                 } => {
-                    keys.relations
-                        .insert((app.clone(), user.clone(), other.clone()));
+                    keys.relations.insert((app, user, other));
                 }
                 Write::Timeline { .. }
                 | Write::PutGroup { .. }

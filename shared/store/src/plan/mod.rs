@@ -48,7 +48,10 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 if cursor <= stored.cursor {
                     continue;
                 }
-                let head = c.heads.entry(key.clone()).or_insert(stored);
+                let head = match c.heads.get_mut(&key) {
+                    Some(head) => head,
+                    None => c.heads.entry(key.clone()).or_insert(stored),
+                };
                 *head = Head {
                     seq: head.seq + 1,
                     cursor,

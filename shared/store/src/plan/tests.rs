@@ -362,14 +362,12 @@ fn row_keys_name_exactly_the_rows_the_plan_reads() {
         },
     ];
     let keys = RowKeys::of(&writes);
+    let (demo, bob, carol, dave) = (app(), user("bob"), user("carol"), user("dave"));
     assert_eq!(
         keys.heads,
-        FxHashSet::from_iter([(app(), user("bob")), (app(), user("carol"))])
+        FxHashSet::from_iter([(&demo, &bob), (&demo, &carol)])
     );
-    assert_eq!(
-        keys.convs,
-        FxHashSet::from_iter([(app(), user("bob"), m.conv.clone())])
-    );
-    assert_eq!(keys.users, FxHashSet::from_iter([(app(), user("dave"))]));
+    assert_eq!(keys.convs, FxHashSet::from_iter([(&demo, &bob, &m.conv)]));
+    assert_eq!(keys.users, FxHashSet::from_iter([(&demo, &dave)]));
     assert!(keys.relations.is_empty());
 }
