@@ -71,12 +71,75 @@ struct SentRecord {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SenderEntries", into = "SenderEntries")]
 struct SenderRecord {
     /// Messages from this sender since their record was (re)started.
     count: u64,
-    /// Oldest first. Entries go only once no retry may refer to them, and that stays so (the
-    /// newest `ts` and `count` only grow), so when they go never changes an answer.
+    /// Oldest first, `nth` strictly increasing. Entries go only once no retry may refer to
+    /// them, and that stays so (the newest `ts` and `count` only grow), so when they go never
+    /// changes an answer.
     entries: VecDeque<SentEntry>,
+    /// The `nth` of the newest entry of each `client_msg_id`: a retry is found without
+    /// comparing it with every entry (a sender may hold thousands).
+    index: HashMap<ClientMsgId, u64>,
+}
+
+/// How a sender's record is stored in a snapshot: the index is rebuilt from the entries.
+#[derive(Serialize, Deserialize)]
+struct SenderEntries {
+    count: u64,
+    entries: VecDeque<SentEntry>,
+}
+
+impl From<SenderEntries> for SenderRecord {
+    fn from(stored: SenderEntries) -> Self {
+        let mut record = SenderRecord {
+            count: stored.count,
+            entries: stored.entries,
+            index: HashMap::new(),
+        };
+        record.reindex();
+        record
+    }
+}
+
+impl From<SenderRecord> for SenderEntries {
+    fn from(record: SenderRecord) -> Self {
+        SenderEntries {
+            count: record.count,
+            entries: record.entries,
+        }
+    }
+}
+
+impl SenderRecord {
+    fn reindex(&mut self) {
+        self.index = self
+            .entries
+            .iter()
+            .map(|e| (e.client_msg_id.clone(), e.nth))
+            .collect();
+    }
+
+    /// The newest entry of `client_msg_id`.
+    fn newest(&self, client_msg_id: &ClientMsgId) -> Option<&SentEntry> {
+        let nth = *self.index.get(client_msg_id)?;
+        let at = self.entries.binary_search_by_key(&nth, |e| e.nth).ok()?;
+        self.entries.get(at)
+    }
+
+    fn push(&mut self, entry: SentEntry) {
+        self.index.insert(entry.client_msg_id.clone(), entry.nth);
+        self.entries.push_back(entry);
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(gone) = self.entries.pop_front()
+            && self.index.get(&gone.client_msg_id) == Some(&gone.nth)
+        {
+            self.index.remove(&gone.client_msg_id);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,11 +166,11 @@ impl SentRecord {
 
     fn find(&self, from: &UserId, client_msg_id: &ClientMsgId) -> Option<Receipt> {
         let sender = self.by_sender.get(from)?;
+        // Older entries of the same id are older still: if the newest is past the horizon,
+        // so are they.
         let entry = sender
-            .entries
-            .iter()
-            .rev()
-            .find(|e| &e.client_msg_id == client_msg_id && self.recognises(sender, e))?;
+            .newest(client_msg_id)
+            .filter(|e| self.recognises(sender, e))?;
         Some(Receipt {
             conv: self.conv.clone()?,
             msg_id: entry.msg_id.clone(),
@@ -123,7 +186,7 @@ impl SentRecord {
         self.newest_ts = self.newest_ts.max(m.ts);
         let mut sender = self.by_sender.remove(&m.from).unwrap_or_default();
         sender.count += 1;
-        sender.entries.push_back(SentEntry {
+        sender.push(SentEntry {
             nth: sender.count,
             client_msg_id: m.client_msg_id.clone(),
             msg_id: m.msg_id.clone(),
@@ -133,7 +196,7 @@ impl SentRecord {
         while let Some(oldest) = sender.entries.front()
             && !self.recognises(&sender, oldest)
         {
-            sender.entries.pop_front();
+            sender.pop_oldest();
         }
         self.by_sender.insert(m.from.clone(), sender);
         if m.conv_seq.is_multiple_of(SWEEP_EVERY) {
@@ -146,6 +209,7 @@ impl SentRecord {
                     .cloned()
                     .collect();
                 sender.entries = kept;
+                sender.reindex();
                 !sender.entries.is_empty()
             });
             self.by_sender = by_sender;
