@@ -54,6 +54,8 @@ enum PublishOutcome {
 }
 
 type Encode<A> = fn(&snapshot::Codec, &A, u64) -> Result<Vec<u8>, String>;
+/// `Snapshotted::snapshot_weight`.
+type Weight<A> = fn(&A) -> u64;
 /// A snapshot's state and the stream sequence it covers, or why it is unusable.
 type Decode<A> = fn(&snapshot::Codec, &[u8]) -> Result<(A, u64), String>;
 
@@ -65,6 +67,7 @@ struct Snapshots<A> {
     every: u64,
     encode: Encode<A>,
     decode: Decode<A>,
+    weight: Weight<A>,
 }
 
 /// Loads, caches and writes one kind of aggregate.
@@ -92,7 +95,8 @@ where
         }
     }
 
-    /// Keeps snapshots in `kv`, writing one every `every` events folded since the last (0: never).
+    /// Keeps snapshots in `kv`, writing one every `every` events folded since the last (0: never),
+    /// or every half `Snapshotted::snapshot_weight` events when the state is larger than that.
     pub fn with_snapshots(mut self, kv: kv::Store, every: u64) -> Self
     where
         A: Snapshotted,
@@ -106,6 +110,7 @@ where
             every,
             encode: |codec, state, seq| codec.encode(state, seq),
             decode: |codec, bytes| codec.decode(bytes),
+            weight: A::snapshot_weight,
         });
         self
     }
@@ -263,7 +268,9 @@ where
         let Some(snapshots) = &self.snapshots else {
             return;
         };
-        if loaded.since_snapshot < snapshots.every || loaded.version == 0 {
+        // A snapshot of W entries every W/2 events: two entries' bytes per event at most.
+        let due = snapshots.every.max((snapshots.weight)(&loaded.state) / 2);
+        if loaded.since_snapshot < due || loaded.version == 0 {
             return;
         }
         loaded.since_snapshot = 0;

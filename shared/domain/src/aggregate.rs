@@ -42,4 +42,12 @@ pub trait Snapshotted: Aggregate + Serialize + DeserializeOwned {
     /// The format of the serialized state. Bump it whenever the state's shape or the meaning of
     /// `apply` changes: snapshots of any other format are ignored (the subject is folded).
     const SNAPSHOT_FORMAT: u32;
+
+    /// Roughly how many entries a snapshot of this state holds (0: small). Snapshots are
+    /// written at most once per half that many events, so a large state (a busy
+    /// conversation's idempotency record) costs a few entries' bytes per event to keep, and a
+    /// cold load still reads O(recent) events.
+    fn snapshot_weight(&self) -> u64 {
+        0
+    }
 }

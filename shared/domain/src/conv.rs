@@ -304,6 +304,10 @@ impl Aggregate for ConvState {
 
 impl Snapshotted for ConvState {
     const SNAPSHOT_FORMAT: u32 = 1;
+
+    fn snapshot_weight(&self) -> u64 {
+        self.sent.len() as u64
+    }
 }
 
 /// Decides a send against the conversation's state. Authorization that needs other
