@@ -100,6 +100,18 @@ fn stored(key: Vec<u8>, value: &[u8]) -> LogicalRow {
     }
 }
 
+impl LogicalRow {
+    /// A row whose key is already `keys::key` of its logical components and whose value is
+    /// its canonical form: the embedded store's rows of the tables it keeps as is.
+    pub(crate) fn canonical(key: &[u8], value: &[u8]) -> Self {
+        let mut h = keyed(key);
+        h.update(value);
+        LogicalRow {
+            hash: h.finalize().into(),
+        }
+    }
+}
+
 fn keyed(key: &[u8]) -> Sha256 {
     let mut h = Sha256::new();
     h.update((key.len() as u64).to_be_bytes());
@@ -119,12 +131,6 @@ impl LogicalRow {
         LogicalRow {
             hash: h.finalize().into(),
         }
-    }
-
-    /// An inbox row of `user` stored as a reference (`inbox_row::is_reference`): its bytes
-    /// are its canonical form.
-    pub fn inbox_reference(app: &str, user: &str, seq: u64, bytes: &[u8]) -> Self {
-        stored(key(&[app, user], Some(seq)), bytes)
     }
 
     /// A user's inbox head.
@@ -277,7 +283,7 @@ mod tests {
         let stored = inbox_row::encode(&entry);
         assert!(inbox_row::is_reference(&stored));
         assert_eq!(
-            LogicalRow::inbox_reference("demo", "bob", 9, &stored),
+            LogicalRow::canonical(&key(&["demo", "bob"], Some(9)), &stored),
             LogicalRow::inbox("demo", "bob", InboxRow::Whole(entry))
         );
     }
