@@ -52,8 +52,9 @@ use scylla::value::CqlValue;
 use std::collections::BTreeSet;
 use std::future::Future;
 use tidings_domain::{AppId, UserId};
+use tidings_store::Delivery;
 use tidings_store::StoreError;
-use tidings_store::plan::{Changes, Loaded, MemberChange, NewEntry, RowKeys, UserChange};
+use tidings_store::plan::{Changes, Loaded, MemberChange, RowKeys, UserChange};
 use tidings_store::ports::StoreResult;
 
 /// One row write of a batch, planned before it is bound: the statement, its timestamp (a
@@ -126,7 +127,7 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
             vec![text(projection), int(through_seq)?],
         )?,
     };
-    for NewEntry {
+    for Delivery {
         app,
         user,
         entry,

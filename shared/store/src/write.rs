@@ -83,4 +83,6 @@ pub struct Delivery {
     pub app: AppId,
     pub user: UserId,
     pub entry: Entry,
+    /// The stream sequence of the event that delivered it.
+    pub cursor: u64,
 }

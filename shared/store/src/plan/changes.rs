@@ -5,7 +5,7 @@
 //! comparisons).
 
 use crate::model::{
-    Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+    Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::plan::keys::{
     ConvKey, GroupKey, MemberKey, RelationKey, TimelineKey, UserGroupKey, UserKey,
@@ -13,22 +13,12 @@ use crate::plan::keys::{
 use crate::write::Delivery;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
-use tidings_domain::{AppId, UserId};
 
 /// A user's inbox head: the newest `seq`, and the stream sequence of the event that wrote it
 /// (deliveries at or below it are already applied).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Head {
     pub seq: u64,
-    pub cursor: u64,
-}
-
-/// A new inbox row, and the stream sequence of the event that delivered it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEntry {
-    pub app: AppId,
-    pub user: UserId,
-    pub entry: Entry,
     pub cursor: u64,
 }
 
@@ -54,7 +44,7 @@ pub struct Changes {
     /// The last stream sequence the batch covers: the projection's new checkpoint.
     pub through_seq: u64,
     /// New inbox rows, in delivery order.
-    pub entries: Vec<NewEntry>,
+    pub entries: Vec<Delivery>,
     pub heads: FxHashMap<UserKey, Head>,
     pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
     pub convs: FxHashMap<ConvKey, Conversation>,
@@ -69,12 +59,5 @@ impl Changes {
     /// The inbox entries written, in order, for live push.
     pub fn into_deliveries(self) -> Vec<Delivery> {
         self.entries
-            .into_iter()
-            .map(|e| Delivery {
-                app: e.app,
-                user: e.user,
-                entry: e.entry,
-            })
-            .collect()
     }
 }

@@ -18,12 +18,12 @@
 pub mod changes;
 pub mod keys;
 
-pub use changes::{Changes, Head, MemberChange, NewEntry, UserChange};
+pub use changes::{Changes, Head, MemberChange, UserChange};
 pub use keys::{Loaded, RowKeys};
 
 use crate::model::{Entry, TimelineMessage, UserGroupRow, UserRow};
 use crate::rows::{advance_conversation, mark_read, patch_relation};
-use crate::write::Write;
+use crate::write::{Delivery, Write};
 use keys::UserKey;
 
 /// Folds `writes` over the rows `loaded` holds into the changes that store the result, with
@@ -62,7 +62,7 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                     item,
                 };
                 let (app, user) = key;
-                c.entries.push(changes::NewEntry {
+                c.entries.push(Delivery {
                     app,
                     user,
                     entry,
