@@ -177,3 +177,20 @@ async fn replay_digest_equals_live_digest() {
     );
     assert!(stdout.contains(&format!("digest={live}")), "{stdout}");
 }
+
+/// `tidings digest` of a directory that holds no store says so instead of digesting a new,
+/// empty one (opening an embedded store creates it).
+#[test]
+fn digest_of_a_directory_without_a_store_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["digest", "--data-dir"])
+        .arg(dir.path())
+        .env("TIDINGS_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no embedded store"), "{stderr}");
+    assert!(!dir.path().join("store").exists());
+}

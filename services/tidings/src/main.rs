@@ -226,7 +226,16 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         Command::Digest { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             match config.store {
-                StoreKind::Fjall => digest(FjallStore::open(&data_dir.join("store"))?).await,
+                StoreKind::Fjall => {
+                    let dir = data_dir.join("store");
+                    // Opening creates a store: a mistyped directory would digest as empty.
+                    anyhow::ensure!(
+                        dir.is_dir(),
+                        "no embedded store at {} (is --data-dir right?)",
+                        dir.display()
+                    );
+                    digest(FjallStore::open(&dir)?).await
+                }
                 StoreKind::Scylla => digest(ScyllaStore::connect(&config.scylla).await?).await,
             }
         }
