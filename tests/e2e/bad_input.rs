@@ -219,6 +219,23 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
         (r.status, r.body["code"].as_str()),
         (400, Some("invalid_request"))
     );
+    // A query string that does not parse gets the same JSON error on every route.
+    for path in [
+        "/v1/groups?since=abc",
+        "/v1/relations:changed?since=-1",
+        "/v1/groups/team/members?limit=abc",
+        "/v1/users:changed?since=x",
+        "/v1/inbox?after=-5",
+        "/v1/friends?since=abc",
+    ] {
+        let r = h.api.get_as(&good, path).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{path}: {}",
+            r.body
+        );
+    }
 
     // The Origin allowlist refuses foreign browsers.
     let h2 = Harness::start_on(

@@ -4,7 +4,8 @@
 use crate::GatewayState;
 use crate::errors::store_error;
 use crate::paging::check_limit;
-use axum::extract::{Path, Query, State};
+use crate::query::ApiQuery;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,7 +41,7 @@ struct CreateGroup {
 async fn create<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     JsonBody(body): JsonBody<CreateGroup>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
@@ -56,7 +57,7 @@ async fn operate<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     Path(group_id): Path<String>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     JsonBody(op): JsonBody<GroupOp>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
@@ -81,7 +82,7 @@ struct SinceQuery {
 async fn mine<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<SinceQuery>,
+    ApiQuery(query): ApiQuery<SinceQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let store = &state.shared.store;
@@ -112,7 +113,7 @@ async fn one<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     Path(group_id): Path<String>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let group = GroupId::parse(group_id)?;
@@ -141,7 +142,7 @@ async fn members<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     Path(group_id): Path<String>,
-    Query(query): Query<MembersQuery>,
+    ApiQuery(query): ApiQuery<MembersQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let group = GroupId::parse(group_id)?;

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod hub;
 pub mod paging;
 pub mod profiles;
+pub mod query;
 pub mod relations;
 pub mod rest;
 pub mod session;

@@ -4,7 +4,8 @@
 use crate::GatewayState;
 use crate::errors::store_error;
 use crate::paging::check_limit;
-use axum::extract::{Path, Query, State};
+use crate::query::ApiQuery;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -65,7 +66,7 @@ async fn one<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     Path(user_id): Path<String>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let user = UserId::parse(user_id)?;
@@ -86,7 +87,7 @@ struct BatchRequest {
 async fn batch<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
@@ -129,10 +130,8 @@ struct ChangedQuery {
 async fn changed<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    query: Result<Query<ChangedQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ChangedQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) =
-        query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let rows = state

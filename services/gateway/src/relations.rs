@@ -3,7 +3,8 @@
 
 use crate::GatewayState;
 use crate::errors::store_error;
-use axum::extract::{Path, Query, State};
+use crate::query::ApiQuery;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -57,7 +58,7 @@ async fn my_relations<S: ReadModels>(
 async fn friends<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let rows = my_relations(&state, &headers, query.token.as_deref()).await?;
     let friends: Vec<Value> = rows
@@ -71,7 +72,7 @@ async fn friends<S: ReadModels>(
 async fn requests<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let direction = match query.direction.as_deref() {
         None | Some("in") => Direction::In,
@@ -95,7 +96,7 @@ async fn requests<S: ReadModels>(
 async fn blocks<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let rows = my_relations(&state, &headers, query.token.as_deref()).await?;
     let blocks: Vec<Value> = rows
@@ -111,7 +112,7 @@ async fn blocks<S: ReadModels>(
 async fn changed<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let mut rows = my_relations(&state, &headers, query.token.as_deref()).await?;
     rows.retain(|r| r.cursor > query.since);
@@ -151,7 +152,7 @@ struct FriendRequestBody {
 async fn request<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     JsonBody(body): JsonBody<FriendRequestBody>,
 ) -> Result<Json<Value>, ApiError> {
     let command = PairCommand::Request { note: body.note };
@@ -164,7 +165,7 @@ macro_rules! action {
             State(state): State<GatewayState<S>>,
             headers: HeaderMap,
             Path(user_id): Path<String>,
-            Query(query): Query<TokenQuery>,
+            ApiQuery(query): ApiQuery<TokenQuery>,
         ) -> Result<Json<Value>, ApiError> {
             let other = UserId::parse(user_id)?;
             act(&state, &headers, query.token.as_deref(), other, $command).await
@@ -186,7 +187,7 @@ struct BlockBody {
 async fn block<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     JsonBody(body): JsonBody<BlockBody>,
 ) -> Result<Json<Value>, ApiError> {
     act(

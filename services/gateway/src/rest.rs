@@ -3,7 +3,8 @@
 use crate::GatewayState;
 use crate::errors::store_error;
 use crate::paging::check_limit;
-use axum::extract::{Path, Query, State};
+use crate::query::ApiQuery;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -33,10 +34,8 @@ struct InboxQuery {
 async fn inbox<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) =
-        query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
@@ -59,7 +58,7 @@ struct TokenQuery {
 async fn conversations<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let rows = state
@@ -82,10 +81,8 @@ async fn messages<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     Path(conv): Path<String>,
-    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) =
-        query.map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.body_text()))?;
     let me = state.me(&headers, query.token.as_deref()).await?;
     let conv = ConvId::parse(conv)?;
     let limit = check_limit(query.limit, 50)?;
@@ -126,7 +123,7 @@ async fn read<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     Path(conv): Path<String>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     tidings_api::json::JsonBody(body): tidings_api::json::JsonBody<ReadBody>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;

@@ -4,9 +4,10 @@
 use crate::GatewayState;
 use crate::auth::origin_allowed;
 use crate::frames::{Encoded, Format};
+use crate::query::ApiQuery;
 use crate::session::{self, Incoming, Outgoing};
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -28,7 +29,7 @@ pub struct WsParams {
 pub async fn upgrade<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Query(params): Query<WsParams>,
+    ApiQuery(params): ApiQuery<WsParams>,
     ws: WebSocketUpgrade,
 ) -> Response {
     if !origin_allowed(&state.config.allowed_origins, &headers) {
