@@ -45,13 +45,21 @@ pub struct Changes {
     pub through_seq: u64,
     /// New inbox rows, in delivery order.
     pub entries: Vec<Delivery>,
+    /// Inbox heads moved by the new entries.
     pub heads: FxHashMap<UserKey, Head>,
+    /// Timeline rows (one per message).
     pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
+    /// Conversation rows advanced or marked read.
     pub convs: FxHashMap<ConvKey, Conversation>,
+    /// User rows changed, with the change-feed entries they leave.
     pub users: FxHashMap<UserKey, UserChange>,
+    /// Relation rows patched.
     pub relations: FxHashMap<RelationKey, Relation>,
+    /// Group rows written.
     pub groups: FxHashMap<GroupKey, GroupRow>,
+    /// Member rows written or removed.
     pub members: FxHashMap<MemberKey, MemberChange>,
+    /// Rows of users' group lists written (a left group keeps one, without a role).
     pub user_groups: FxHashMap<UserGroupKey, UserGroupRow>,
 }
 
