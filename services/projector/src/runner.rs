@@ -63,6 +63,8 @@ pub struct Projector<S> {
     checkpoint_key: String,
     /// The partition's lease, checked before every write; `None` for the whole stream.
     fence: Option<Fence>,
+    /// The checkpoint at the last stall check that found the stream ahead of it.
+    behind_at: Option<u64>,
 }
 
 /// Creates the durable consumer afresh at `checkpoint + 1`. The store's checkpoint is the
@@ -137,6 +139,7 @@ impl<S: ReadModels> Projector<S> {
             partition,
             checkpoint_key,
             fence,
+            behind_at: None,
         })
     }
 
@@ -281,16 +284,22 @@ impl<S: ReadModels> Projector<S> {
         }
     }
 
-    /// Fails when the stream holds events past the checkpoint although none arrive: a pull
-    /// consumer can stall silently when its leader moves to another node, and a restart
-    /// repositions it from the checkpoint.
+    /// Fails when the stream has held events past the checkpoint for a whole check interval
+    /// although none arrived: a pull consumer can stall silently when its leader moves to
+    /// another node, and a restart repositions it from the checkpoint. One look is not enough:
+    /// an event published just before it is in the stream but not yet delivered.
     async fn check_not_stalled(&mut self) -> anyhow::Result<()> {
         let last = self.stream.info().await?.state.last_sequence;
+        if last <= self.checkpoint {
+            self.behind_at = None;
+            return Ok(());
+        }
         anyhow::ensure!(
-            last <= self.checkpoint,
-            "consumer stalled: the stream is at {last}, the projection at {}",
+            self.behind_at != Some(self.checkpoint),
+            "consumer stalled: the stream is at {last}, the projection still at {}",
             self.checkpoint
         );
+        self.behind_at = Some(self.checkpoint);
         Ok(())
     }
 
