@@ -56,6 +56,20 @@ async fn bad_frames_get_errors_and_the_connection_keeps_working() {
     let r = alice.send_text("big", "bob", "x2", &"x".repeat(5000)).await;
     assert_eq!(r["code"], "too_large", "{r}");
 
+    // A body is an object: the sequence form serde would also take is refused.
+    alice
+        .send(
+            json!({"t": "send", "id": "arr", "to": {"user": "bob"}, "client_msg_id": "x3",
+                     "body": ["custom", {"card": 1}]}),
+        )
+        .await;
+    let e = alice.expect("error").await;
+    assert_eq!(
+        (e["id"].as_str(), e["code"].as_str()),
+        (Some("arr"), Some("invalid_request")),
+        "{e}"
+    );
+
     alice.send(json!({"t": "hello", "since": 0})).await;
     assert_eq!(alice.expect("error").await["code"], "invalid_request");
 

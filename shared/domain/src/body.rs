@@ -2,12 +2,40 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The content of a message, as the protocol defines it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The content of a message, as the protocol defines it: an object tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Body {
     Text { text: String },
     Custom { data: serde_json::Value },
+}
+
+/// `Body`'s derived form, which would also take a sequence (`["custom", {...}]`): `Body` reads
+/// it from a map only.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Tagged {
+    Text { text: String },
+    Custom { data: serde_json::Value },
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Tagged;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a body object with a \"type\"")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Tagged, A::Error> {
+                Tagged::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        Ok(match deserializer.deserialize_map(Object)? {
+            Tagged::Text { text } => Body::Text { text },
+            Tagged::Custom { data } => Body::Custom { data },
+        })
+    }
 }
 
 /// Per-app limits on bodies.
@@ -69,6 +97,30 @@ impl Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_is_an_object_never_a_sequence() {
+        let text: Body = serde_json::from_str(r#"{"type":"text","text":"hi"}"#).unwrap();
+        assert_eq!(text, Body::Text { text: "hi".into() });
+        let custom: Body = serde_json::from_str(r#"{"type":"custom","data":[1]}"#).unwrap();
+        assert_eq!(
+            custom,
+            Body::Custom {
+                data: serde_json::json!([1])
+            }
+        );
+        for bad in [
+            r#"["custom",{"a":1}]"#,
+            r#"["text","hi"]"#,
+            r#""hi""#,
+            r#"{"type":"x"}"#,
+        ] {
+            assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
+        }
+        // Stored rows and MessagePack frames keep their map form.
+        let packed = rmp_serde::to_vec_named(&text).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Body>(&packed).unwrap(), text);
+    }
 
     #[test]
     fn limits_are_enforced() {
