@@ -329,3 +329,34 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     let (mut quiet, _) = h.online("quiet", 0).await;
     assert_eq!(quiet.next().await.unwrap_err(), Some(1000));
 }
+
+/// A deactivated user is, to everyone else, not found: not messaged, befriended or added.
+#[tokio::test]
+async fn a_deactivated_user_is_not_found_by_others() {
+    let h = Harness::start().await;
+    let (mut alice, _) = h.online("alice", 0).await;
+    h.api.register("gone").await;
+    let r = h.api.post("/v1/users/gone/deactivate", &json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let r = alice.send_text("m", "gone", "c1", "hi").await;
+    assert_eq!(r["code"], "not_found", "{r}");
+    for (id, frame) in [
+        ("f", json!({"t": "friend_request", "to": "gone"})),
+        (
+            "g",
+            json!({"t": "group", "group": "team", "op": "create", "name": "Team",
+                   "members": ["gone"]}),
+        ),
+    ] {
+        let mut frame = frame;
+        frame["id"] = json!(id);
+        alice.send(frame).await;
+        let r = alice.expect_answer(id).await;
+        assert_eq!(
+            (r["t"].as_str(), r["code"].as_str()),
+            (Some("error"), Some("not_found")),
+            "{r}"
+        );
+    }
+}

@@ -221,6 +221,18 @@ impl Commands {
         }
     }
 
+    /// Fails with `not_found` unless `user`, someone other than the caller, exists and is
+    /// active: a deactivated user cannot be messaged, befriended or added, as if gone.
+    async fn require_reachable(&self, app: &AppId, user: &UserId) -> Result<(), ApiError> {
+        match self.presence(app, user).await? {
+            Presence::Active => Ok(()),
+            Presence::Deactivated | Presence::Unknown => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("user {user} not found"),
+            )),
+        }
+    }
+
     /// The token epoch to mint with, for an active user.
     pub async fn token_epoch(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
         self.require_active(app, user).await?;
@@ -270,7 +282,7 @@ impl Commands {
             _ => &[],
         };
         for user in newcomers {
-            self.require_active(app, user).await?;
+            self.require_reachable(app, user).await?;
         }
         let conv = ConvId::group(group);
         let command = ConvCommand::Group(ChangeGroup {
@@ -378,7 +390,7 @@ impl Commands {
         command: PairCommand,
     ) -> Result<RelationView, ApiError> {
         self.require_active(app, actor).await?;
-        self.require_active(app, other).await?;
+        self.require_reachable(app, other).await?;
         let conv = ConvId::direct(actor, other);
         let command = ConvCommand::Pair(ChangePair {
             app: app.clone(),
@@ -404,14 +416,7 @@ impl Commands {
     ) -> Result<Sent, ApiError> {
         self.require_active(app, from).await?;
         match &request.to {
-            Recipient::User(to) => {
-                if self.presence(app, to).await? != Presence::Active {
-                    return Err(ApiError::new(
-                        ErrorCode::NotFound,
-                        format!("user {to} not found"),
-                    ));
-                }
-            }
+            Recipient::User(to) => self.require_reachable(app, to).await?,
             // Membership, mutes and dismissal are decided by the group's aggregate.
             Recipient::Group(_) => {}
         }
