@@ -409,6 +409,10 @@ pub(crate) fn decide(state: &GroupState, cmd: &ChangeGroup) -> Result<Vec<Event>
         GroupCommand::Mute { user, muted } => match state.members.get(&user) {
             None => return Err(DomainError::NotMember(format!("{user} is not a member"))),
             Some(m) if m.muted == muted => return Ok(Vec::new()),
+            // Muting would not stop them sending (`may_send`), so it is refused, not recorded.
+            Some(m) if muted && m.role >= Role::Admin => {
+                return Err(forbidden("the owner and admins cannot be muted"));
+            }
             Some(_) => GroupChange::MemberMuted { user, muted },
         },
         GroupCommand::MuteAll { muted } if state.muted_all == muted => return Ok(Vec::new()),
@@ -621,6 +625,16 @@ mod tests {
             },
         )
         .unwrap();
+        for admin in ["amy", "owner"] {
+            let mute = GroupCommand::Mute {
+                user: u(admin),
+                muted: true,
+            };
+            assert!(
+                matches!(g.run("owner", mute), Err(DomainError::Forbidden(_))),
+                "{admin} cannot be muted: it would not stop them"
+            );
+        }
         g.run("amy", GroupCommand::MuteAll { muted: true }).unwrap();
         assert!(matches!(g.0.may_send(&u("bo")), Err(DomainError::Muted(_))));
         assert!(g.0.may_send(&u("amy")).is_ok(), "admins are exempt");
