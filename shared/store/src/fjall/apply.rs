@@ -49,7 +49,7 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     if as_stored {
         return Ok(LogicalRow::canonical(k, v));
     }
-    let with_seq = matches!(table, Table::Inbox | Table::Timeline | Table::UsersByCursor);
+    let with_seq = matches!(table, Table::Inbox | Table::UsersByCursor);
     let Some((parts, seq)) = split(k, with_seq) else {
         return Err(malformed(table, k));
     };
