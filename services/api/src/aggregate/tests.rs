@@ -246,25 +246,25 @@ async fn a_retry_of_a_client_msg_id_is_answered_with_the_original_receipt() {
     assert_eq!(nats.last_seq().await, 2, "one event per message");
 }
 
-/// Waits until the conversation's snapshot covers at least stream sequence `seq`, and returns
-/// the sequence it covers.
+/// Waits (watching its KV key) until the conversation's snapshot covers at least stream
+/// sequence `seq`, and returns the sequence it covers.
 async fn snapshot_covering(nats: &Nats, seq: u64) -> u64 {
     let key = snapshot::key(ConvState::KIND, &app(), conv_id().as_str());
     let codec = snapshot::Codec::new(nats.stream.cached_info().created.to_string());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(Some(bytes)) = nats.kv.get(&key).await
-            && let Ok((_, covered)) = codec.decode::<ConvState>(&bytes)
-            && covered >= seq
-        {
-            return covered;
+    let mut updates = nats.kv.watch_with_history(&key).await.unwrap();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(entry) = updates.next().await {
+            let entry = entry.unwrap();
+            if let Ok((_, covered)) = codec.decode::<ConvState>(&entry.value)
+                && covered >= seq
+            {
+                return covered;
+            }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no snapshot covering {seq}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        panic!("the snapshot watch ended");
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no snapshot covering {seq}"))
 }
 
 #[tokio::test]
@@ -272,12 +272,13 @@ async fn a_cold_load_reads_the_snapshot_and_only_the_events_after_it() {
     let nats = Nats::start().await;
     let writer = nats.snapshotting(100);
     let mut receipts = Vec::new();
-    // A snapshot of W ids is written every max(100, W / 2) events (about 100, 200, 400, 800):
-    // the newest covers more than half of the conversation.
+    // A snapshot of W ids is written every max(100, W / 2) events: about 100, 200, 400 and
+    // 800. The last, written about the 800th message, is the only one past 600, and none is
+    // due in the 30 after it.
     for i in 0..800 {
         receipts.push(sent(&writer, ["alice", "bob"][i % 2], &format!("m{i}")).await);
     }
-    let covered = snapshot_covering(&nats, 400).await;
+    let covered = snapshot_covering(&nats, 600).await;
     for i in 800..830 {
         receipts.push(sent(&writer, ["alice", "bob"][i % 2], &format!("m{i}")).await);
     }

@@ -16,6 +16,8 @@ use tokio_util::sync::PollSender;
 
 /// The idle timeout of every test session.
 const IDLE: Duration = Duration::from_secs(30);
+/// Frames a test may send before the session reads them.
+const FRAMES_IN_FLIGHT: usize = 64;
 /// How long a test waits for the next frame before it fails. Longer than `IDLE`, so a
 /// paused-clock test sees the idle close first.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -139,7 +141,7 @@ impl Fixture {
     /// Opens a JSON connection as alice, whose outgoing side holds `out_buffer` frames
     /// before the session waits for the client to read.
     fn connect(&self, out_buffer: usize) -> Conn {
-        let (frames, mut incoming) = mpsc::unbounded_channel::<Incoming>();
+        let (frames, mut incoming) = mpsc::channel::<Incoming>(FRAMES_IN_FLIGHT);
         let (sink, out) = mpsc::channel::<Outgoing>(out_buffer);
         let incoming = futures_util::stream::poll_fn(move |cx| incoming.poll_recv(cx));
         let task = tokio::spawn(run(
@@ -159,7 +161,7 @@ impl Fixture {
 
 /// The client's end of a session.
 struct Conn {
-    frames: Option<mpsc::UnboundedSender<Incoming>>,
+    frames: Option<mpsc::Sender<Incoming>>,
     out: mpsc::Receiver<Outgoing>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -167,7 +169,13 @@ struct Conn {
 impl Conn {
     fn send_raw(&self, incoming: Incoming) {
         let frames = self.frames.as_ref().expect("client still connected");
-        frames.send(incoming).expect("session still reading");
+        frames.try_send(incoming).expect("session still reading");
+    }
+
+    /// Returns once the session has taken every frame sent so far.
+    async fn all_taken(&self) {
+        let frames = self.frames.as_ref().expect("client still connected");
+        drop(frames.reserve_many(FRAMES_IN_FLIGHT).await.unwrap());
     }
 
     fn send(&self, frame: Value) {
@@ -410,16 +418,17 @@ async fn frames_beyond_the_rate_are_refused_but_pings_are_not() {
 #[tokio::test]
 async fn an_idle_connection_is_closed_and_any_frame_keeps_it_open() {
     let fx = Fixture::start().await;
-    // Paused, the clock moves only when every task waits, and then straight to the next timer:
-    // the sleeps here move it exactly as written, and the idle timer fires only when due.
+    // The clock is paused: `advance` moves it, and each frame is taken (and so counted as
+    // life) before it moves again.
     tokio::time::pause();
     let mut conn = fx.connect(64);
     for _ in 0..3 {
-        tokio::time::sleep(IDLE - Duration::from_secs(1)).await;
+        tokio::time::advance(IDLE - Duration::from_secs(1)).await;
         // A ping or pong from the socket counts as life, with nothing to answer.
         conn.send_raw(Incoming::Control);
+        conn.all_taken().await;
     }
-    tokio::time::sleep(IDLE - Duration::from_secs(1)).await;
+    tokio::time::advance(IDLE - Duration::from_secs(1)).await;
     conn.nothing_pending().await;
 
     let started = tokio::time::Instant::now();
