@@ -152,25 +152,23 @@ struct SentEntry {
     ts: i64,
 }
 
-impl SentRecord {
-    /// Whether a retry may still refer to `entry`: the horizon of the module doc.
-    fn recognises(&self, sender: &SenderRecord, entry: &SentEntry) -> bool {
-        let (age, back) = (
-            self.newest_ts.saturating_sub(entry.ts),
-            sender.count - entry.nth,
-        );
-        age <= IDEMPOTENCY_HORIZON_MS
-            && (back < IDEMPOTENCY_PER_SENDER
-                || (age <= IDEMPOTENCY_MIN_MS && back < IDEMPOTENCY_MAX_PER_SENDER))
-    }
+/// Whether a retry may still refer to `entry` of a sender who has sent `count` messages, the
+/// conversation's newest message being at `newest_ts`: the horizon of the module doc.
+fn recognised(newest_ts: i64, count: u64, entry: &SentEntry) -> bool {
+    let (age, back) = (newest_ts.saturating_sub(entry.ts), count - entry.nth);
+    age <= IDEMPOTENCY_HORIZON_MS
+        && (back < IDEMPOTENCY_PER_SENDER
+            || (age <= IDEMPOTENCY_MIN_MS && back < IDEMPOTENCY_MAX_PER_SENDER))
+}
 
+impl SentRecord {
     fn find(&self, from: &UserId, client_msg_id: &ClientMsgId) -> Option<Receipt> {
         let sender = self.by_sender.get(from)?;
         // Older entries of the same id are older still: if the newest is past the horizon,
         // so are they.
         let entry = sender
             .newest(client_msg_id)
-            .filter(|e| self.recognises(sender, e))?;
+            .filter(|e| recognised(self.newest_ts, sender.count, e))?;
         Some(Receipt {
             conv: self.conv.clone()?,
             msg_id: entry.msg_id.clone(),
@@ -184,7 +182,12 @@ impl SentRecord {
             self.conv = Some(m.conv.clone());
         }
         self.newest_ts = self.newest_ts.max(m.ts);
-        let mut sender = self.by_sender.remove(&m.from).unwrap_or_default();
+        let newest_ts = self.newest_ts;
+        if !self.by_sender.contains_key(&m.from) {
+            self.by_sender
+                .insert(m.from.clone(), SenderRecord::default());
+        }
+        let sender = self.by_sender.get_mut(&m.from).expect("inserted above");
         sender.count += 1;
         sender.push(SentEntry {
             nth: sender.count,
@@ -194,25 +197,17 @@ impl SentRecord {
             ts: m.ts,
         });
         while let Some(oldest) = sender.entries.front()
-            && !self.recognises(&sender, oldest)
+            && !recognised(newest_ts, sender.count, oldest)
         {
             sender.pop_oldest();
         }
-        self.by_sender.insert(m.from.clone(), sender);
         if m.conv_seq.is_multiple_of(SWEEP_EVERY) {
-            let mut by_sender = std::mem::take(&mut self.by_sender);
-            by_sender.retain(|_, sender| {
-                let kept = sender
-                    .entries
-                    .iter()
-                    .filter(|e| self.recognises(sender, e))
-                    .cloned()
-                    .collect();
-                sender.entries = kept;
+            self.by_sender.retain(|_, sender| {
+                let count = sender.count;
+                sender.entries.retain(|e| recognised(newest_ts, count, e));
                 sender.reindex();
                 !sender.entries.is_empty()
             });
-            self.by_sender = by_sender;
         }
     }
 

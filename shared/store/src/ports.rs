@@ -193,10 +193,7 @@ pub trait ProjectionStore: Send + Sync {
 
     /// A digest of every event-derived row (not device positions), equal for equal state
     /// whatever the adapter.
-    fn digest(&self) -> impl Future<Output = StoreResult<String>> + Send
-    where
-        Self: Sized,
-    {
+    fn digest(&self) -> impl Future<Output = StoreResult<String>> + Send {
         digest::compute(self)
     }
 }
