@@ -10,45 +10,13 @@
 
 use async_nats::jetstream::{self, kv};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use tidings_domain::{AppId, Snapshotted};
-
-const BUCKET_JSON: &str = include_str!("../../../nats/kv/snapshots.json");
-
-/// The bucket definition as `nats/kv/*.json` states it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BucketDefinition {
-    bucket: String,
-    description: String,
-    history: i64,
-    max_value_size: i32,
-    max_bytes: i64,
-    max_age_secs: u64,
-    compression: bool,
-}
-
-/// The snapshot bucket's configuration, with `replicas` applied.
-pub fn bucket_config(replicas: usize) -> kv::Config {
-    let definition: BucketDefinition =
-        serde_json::from_str(BUCKET_JSON).expect("nats/kv/snapshots.json is valid (tested)");
-    kv::Config {
-        bucket: definition.bucket,
-        description: definition.description,
-        history: definition.history,
-        max_value_size: definition.max_value_size,
-        max_bytes: definition.max_bytes,
-        max_age: Duration::from_secs(definition.max_age_secs),
-        compression: definition.compression,
-        num_replicas: replicas,
-        ..Default::default()
-    }
-}
+use tidings_events::definitions;
 
 /// Creates or updates the snapshot bucket. Safe to call from every process at every start.
 pub async fn provision(js: &jetstream::Context, replicas: usize) -> anyhow::Result<kv::Store> {
     Ok(js
-        .create_or_update_key_value(bucket_config(replicas))
+        .create_or_update_key_value(definitions::snapshots_bucket(replicas))
         .await?)
 }
 
@@ -130,13 +98,6 @@ impl Codec {
 mod tests {
     use super::*;
     use tidings_domain::reads::ReadState;
-
-    #[test]
-    fn the_bucket_definition_parses() {
-        let config = bucket_config(3);
-        assert_eq!(config.bucket, "TIDINGS_SNAPSHOTS");
-        assert_eq!((config.history, config.num_replicas), (1, 3));
-    }
 
     #[test]
     fn keys_are_valid_and_distinct() {

@@ -1,10 +1,14 @@
-//! The JetStream streams and consumers under `nats/`, embedded and applied idempotently.
+//! The JetStream streams, consumers and KV buckets under `nats/`, embedded and applied
+//! idempotently.
 
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::{self, consumer::pull, kv, stream};
+use serde::Deserialize;
+use std::time::Duration;
 
 const EVENTS_STREAM_JSON: &str = include_str!("../../../nats/streams/events.json");
 const DEAD_LETTER_STREAM_JSON: &str = include_str!("../../../nats/streams/dead_letters.json");
 const PROJECTOR_CONSUMER_JSON: &str = include_str!("../../../nats/consumers/projector.json");
+const SNAPSHOTS_BUCKET_JSON: &str = include_str!("../../../nats/kv/snapshots.json");
 
 /// The stream definitions, with `replicas` applied.
 pub fn streams(replicas: usize) -> Vec<stream::Config> {
@@ -22,6 +26,36 @@ pub fn streams(replicas: usize) -> Vec<stream::Config> {
 /// The projector's durable consumer definition.
 pub fn projector_consumer() -> pull::Config {
     serde_json::from_str(PROJECTOR_CONSUMER_JSON).expect("nats/consumers/projector.json is valid")
+}
+
+/// A KV bucket as `nats/kv/*.json` states it (`kv::Config` has no serde form of its own).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketDefinition {
+    bucket: String,
+    description: String,
+    history: i64,
+    max_value_size: i32,
+    max_bytes: i64,
+    max_age_secs: u64,
+    compression: bool,
+}
+
+/// The aggregate snapshots bucket (`nats/kv/snapshots.json`), with `replicas` applied.
+pub fn snapshots_bucket(replicas: usize) -> kv::Config {
+    let definition: BucketDefinition = serde_json::from_str(SNAPSHOTS_BUCKET_JSON)
+        .expect("nats/kv/snapshots.json is valid (tested)");
+    kv::Config {
+        bucket: definition.bucket,
+        description: definition.description,
+        history: definition.history,
+        max_value_size: definition.max_value_size,
+        max_bytes: definition.max_bytes,
+        max_age: Duration::from_secs(definition.max_age_secs),
+        compression: definition.compression,
+        num_replicas: replicas,
+        ..Default::default()
+    }
 }
 
 /// Creates or updates every stream. Safe to call from every process at every start.
@@ -60,5 +94,8 @@ mod tests {
         assert!(streams[0].allow_direct);
         let consumer = projector_consumer();
         assert_eq!(consumer.durable_name.as_deref(), Some("projector-inbox"));
+        let snapshots = snapshots_bucket(3);
+        assert_eq!(snapshots.bucket, "TIDINGS_SNAPSHOTS");
+        assert_eq!((snapshots.history, snapshots.num_replicas), (1, 3));
     }
 }
