@@ -7,6 +7,7 @@ pub mod apps;
 pub mod commands;
 pub mod error;
 pub mod group_ops;
+pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod json;
@@ -71,6 +72,7 @@ pub struct Api {
     pub tokens: Tokens,
     pub signatures: SignatureCheck,
     apps: Apps,
+    client: async_nats::Client,
 }
 
 impl Api {
@@ -80,6 +82,7 @@ impl Api {
         js: async_nats::jetstream::Context,
     ) -> anyhow::Result<Self> {
         let apps = Apps::new(&config.apps).context("invalid app configuration")?;
+        let client = js.client();
         let commands = Commands::new(
             js,
             config.aggregate_cache,
@@ -94,6 +97,7 @@ impl Api {
             tokens: Tokens::new(apps.clone()),
             signatures: SignatureCheck::new(apps.clone()),
             apps,
+            client,
         })
     }
 
@@ -106,6 +110,12 @@ impl Api {
         let apps = self.apps.clone();
         let known = move |app: &tidings_domain::AppId| apps.secret(app).is_some();
         inbound::serve(client, self.commands.clone(), known, shutdown).await
+    }
+
+    /// Readiness as far as the api goes: its NATS connection. Processes that run more add
+    /// their own checks.
+    pub fn readiness(&self) -> health::Readiness {
+        health::Readiness::new(self.client.clone())
     }
 
     /// The signed server-API routes.
@@ -134,9 +144,7 @@ impl App {
             .with_context(|| format!("binding {listen}"))?;
         Ok(Self {
             listener,
-            router: api
-                .router()
-                .route("/healthz", axum::routing::get(|| async { "ok" })),
+            router: api.router().merge(health::router(api.readiness())),
         })
     }
 

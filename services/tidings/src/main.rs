@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use tidings::config::{Config, StoreKind};
 use tidings::up::{Server, connect_nats};
 use tidings::{dev_app, replay};
+use tidings_runtime::shutdown::{GRACE, bounded};
 use tidings_store::{FjallStore, ReadModels};
 use tidings_store_scylla::ScyllaStore;
 use tokio_util::sync::CancellationToken;
@@ -158,9 +159,13 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
             println!("tidings api ready listen=http://{}", app.local_addr());
             app.run(tidings_runtime::shutdown::signal()).await?;
             token.cancel();
-            inbound
-                .await?
-                .map_err(|e| anyhow::anyhow!("integrator requests over NATS: {e}"))
+            // An integrator request in flight may finish, within the grace period.
+            match bounded("integrator requests over NATS", GRACE, inbound).await {
+                Some(finished) => {
+                    finished?.map_err(|e| anyhow::anyhow!("integrator requests over NATS: {e}"))
+                }
+                None => Ok(()),
+            }
         }
         Command::Projector { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
@@ -263,7 +268,9 @@ async fn projector<S: ReadModels>(
     println!("tidings projector ready");
     tidings_runtime::shutdown::signal().await;
     token.cancel();
-    supervisor.await?;
+    if let Some(finished) = bounded("the projector", GRACE, supervisor).await {
+        finished?;
+    }
     Ok(())
 }
 
@@ -277,6 +284,13 @@ async fn gateway<S: ReadModels>(
         tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone())).await?;
     let token = CancellationToken::new();
     let tracker = tokio_util::task::TaskTracker::new();
+    // No projector here: the lag says whether the read models this gateway serves are fresh.
+    let readiness = api.readiness().with(tidings::ready::Lag::new(
+        store.clone(),
+        client.clone(),
+        config.projector.partitions,
+        config.ready_max_lag,
+    ));
     let gateway = tidings_gateway::Gateway::new(
         config.gateway.clone(),
         store,
@@ -293,7 +307,7 @@ async fn gateway<S: ReadModels>(
     );
     let router = gateway
         .router()
-        .route("/healthz", axum::routing::get(|| async { "ok" }));
+        .merge(tidings_api::health::router(readiness));
     use axum::serve::ListenerExt;
     axum::serve(listener.tap_io(tidings_api::set_nodelay), router)
         .with_graceful_shutdown(async move {
@@ -302,7 +316,7 @@ async fn gateway<S: ReadModels>(
         })
         .await?;
     tracker.close();
-    tracker.wait().await;
+    bounded("the gateway's sessions", GRACE, tracker.wait()).await;
     Ok(())
 }
 
