@@ -17,3 +17,4 @@ mod projector_crash;
 mod race;
 mod replay;
 mod social;
+mod supervision;

@@ -20,11 +20,26 @@ pub trait ReadyCheck: Send + Sync + 'static {
     fn check(&self) -> BoxFuture<'_, Result<Option<u64>, String>>;
 }
 
-/// Everything `/readyz` checks, in order: the NATS connection first, then the added checks.
+/// Everything `/readyz` checks, in order; the first failure is the answer.
 #[derive(Clone)]
 pub struct Readiness {
-    client: async_nats::Client,
     checks: Vec<Arc<dyn ReadyCheck>>,
+}
+
+/// Ready while the client is connected to NATS.
+struct NatsConnected(async_nats::Client);
+
+impl ReadyCheck for NatsConnected {
+    fn check(&self) -> BoxFuture<'_, Result<Option<u64>, String>> {
+        use async_nats::connection::State;
+        let state = self.0.connection_state();
+        Box::pin(async move {
+            match state {
+                State::Connected => Ok(None),
+                State::Disconnected | State::Pending => Err("not connected to NATS".to_owned()),
+            }
+        })
+    }
 }
 
 /// How long one added check may take before it counts as failed (a NATS request to a frozen
@@ -35,8 +50,7 @@ impl Readiness {
     /// Ready while `client` is connected.
     pub fn new(client: async_nats::Client) -> Self {
         Self {
-            client,
-            checks: Vec::new(),
+            checks: vec![Arc::new(NatsConnected(client))],
         }
     }
 
@@ -46,15 +60,15 @@ impl Readiness {
         self
     }
 
+    /// Adds a check run before all others: one whose failure explains theirs (the local
+    /// nats-server being down explains the lost connection).
+    pub fn first(mut self, check: impl ReadyCheck) -> Self {
+        self.checks.insert(0, Arc::new(check));
+        self
+    }
+
     /// The projection lag (the largest any check reported), or why the process is not ready.
     pub async fn check(&self) -> Result<Option<u64>, String> {
-        use async_nats::connection::State;
-        match self.client.connection_state() {
-            State::Connected => {}
-            State::Disconnected | State::Pending => {
-                return Err("not connected to NATS".to_owned());
-            }
-        }
         let mut lag = None;
         for check in &self.checks {
             match tokio::time::timeout(CHECK_LIMIT, check.check()).await {

@@ -60,7 +60,9 @@ async fn run_partitioned<S: ReadModels>(
         match run_leased(&store, &client, &config, &shutdown, status).await {
             Ok(()) => return,
             Err(error) => {
-                status.set_leases(Some(error.to_string()));
+                // The whole chain: the context alone ("opening the events stream") hides why.
+                let error = format!("{error:#}");
+                status.set_leases(Some(error.clone()));
                 tracing::error!(%error, ?backoff, "projector leases unavailable; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -119,7 +121,8 @@ async fn restart_on_failure<S: ReadModels>(
         match result {
             Ok(()) => return,
             Err(error) => {
-                status.partition_down(partition, error.to_string());
+                let error = format!("{error:#}");
+                status.partition_down(partition, error.clone());
                 tracing::error!(partition = partition.index, %error, ?backoff, "projector failed; restarting");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -92,11 +92,16 @@ impl<S: ReadModels> Server<S> {
             None => {
                 // Supervised: restarted on the same port when it dies, so the services'
                 // connections come back by themselves.
+                let store_dir = config.data_dir.join("nats");
+                // Its log says why it died, when it does.
+                let log = store_dir.join("nats-server.log");
                 let server = Supervised::start(Options {
-                    store_dir: config.data_dir.join("nats"),
+                    extra_config: format!(
+                        "log_file: {log:?}\nlogfile_size_limit: 10MB\nlogfile_max_num: 3"
+                    ),
+                    store_dir,
                     port: None,
                     sync_always: config.durable,
-                    extra_config: String::new(),
                 })
                 .await?;
                 let url = server.url().to_owned();
@@ -165,7 +170,7 @@ impl<S: ReadModels> Server<S> {
         let projector = tidings_projector::Status::default();
         let mut readiness = self.api.readiness();
         if let Some(nats) = &self.local_nats {
-            readiness = readiness.with(crate::ready::LocalNats(nats.state()));
+            readiness = readiness.first(crate::ready::LocalNats(nats.state()));
         }
         let readiness = readiness
             .with(crate::ready::Projector(projector.clone()))
