@@ -82,13 +82,53 @@ pub async fn lag<S: ReadModels>(
         .state
         .last_sequence;
     let whole = store.checkpoint(PROJECTION).await?;
-    let mut lowest = u64::MAX;
+    let mut checkpoints = Vec::new();
     for partition in Partition::all(partitions.max(1)) {
-        let mut checkpoint = store.checkpoint(&partition.projection()).await?;
-        if checkpoint == 0 {
-            checkpoint = whole;
-        }
-        lowest = lowest.min(checkpoint);
+        checkpoints.push(store.checkpoint(&partition.projection()).await?);
     }
-    Ok(last.saturating_sub(lowest))
+    Ok(lag_behind(last, whole, &checkpoints))
+}
+
+/// `last` minus the lowest of the partitions' `checkpoints`, where a partition at 0 counts as
+/// being at `whole` (it starts there).
+fn lag_behind(last: u64, whole: u64, checkpoints: &[u64]) -> u64 {
+    let lowest = checkpoints
+        .iter()
+        .map(|&c| if c == 0 { whole } else { c })
+        .min()
+        .unwrap_or(whole);
+    last.saturating_sub(lowest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_is_the_stream_ahead_of_the_slowest_partition() {
+        // One projector over the whole stream: its checkpoint is the whole-stream one.
+        assert_eq!(lag_behind(10, 7, &[7]), 3);
+        assert_eq!(lag_behind(10, 10, &[10]), 0);
+        // A partition that has not written yet starts from the whole-stream checkpoint.
+        assert_eq!(lag_behind(10, 6, &[9, 0, 8]), 4);
+        assert_eq!(lag_behind(10, 0, &[9, 0]), 10);
+        // A checkpoint past the stream (a stream purged and recreated) is not negative lag.
+        assert_eq!(lag_behind(5, 0, &[9]), 0);
+    }
+
+    #[test]
+    fn status_names_what_is_down() {
+        let status = Status::default();
+        assert!(status.problem().unwrap().contains("not running"));
+        status.set_running(true);
+        assert_eq!(status.problem(), None);
+        let p1 = Partition { index: 1, count: 4 };
+        status.partition_down(p1, "consumer stalled".into());
+        let problem = status.problem().unwrap();
+        assert!(problem.contains("partition 1") && problem.contains("consumer stalled"));
+        status.partition_clear(p1);
+        assert_eq!(status.problem(), None);
+        status.set_leases(Some("bucket unreachable".into()));
+        assert!(status.problem().unwrap().contains("bucket unreachable"));
+    }
 }
