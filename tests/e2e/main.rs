@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `tidings` server (and binary), a real nats-server, real sockets.
 
+mod access;
 mod bad_input;
 mod catch_up;
 mod concurrency;
@@ -15,5 +16,6 @@ mod process;
 mod profiles;
 mod projector_crash;
 mod race;
+mod read_your_writes;
 mod replay;
 mod social;

@@ -44,7 +44,9 @@ async fn upsert_user(
 ) -> Result<Json<Value>, ApiError> {
     let user_id = request.user_id.clone();
     let version = state.commands.upsert_user(&app, request).await?;
-    Ok(Json(json!({ "user_id": user_id, "version": version })))
+    Ok(Json(
+        json!({ "user_id": user_id, "version": version.value, "pos": version.pos }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,13 +93,7 @@ async fn send_message(
         .commands
         .send(&app, &request.from, request.message)
         .await?;
-    Ok(Json(json!({
-        "t": "sent",
-        "msg_id": sent.msg_id,
-        "conv": sent.conv,
-        "conv_seq": sent.conv_seq,
-        "ts": sent.ts,
-    })))
+    Ok(Json(sent.answer()))
 }
 
 async fn deactivate(
@@ -106,8 +102,10 @@ async fn deactivate(
     Path(user_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
-    state.commands.deactivate(&app, &user).await?;
-    Ok(Json(json!({ "user_id": user, "deactivated": true })))
+    let pos = state.commands.deactivate(&app, &user).await?;
+    Ok(Json(
+        json!({ "user_id": user, "deactivated": true, "pos": pos }),
+    ))
 }
 
 async fn revoke_tokens(
@@ -117,7 +115,9 @@ async fn revoke_tokens(
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
     let epoch = state.commands.revoke_tokens(&app, &user).await?;
-    Ok(Json(json!({ "user_id": user, "token_epoch": epoch })))
+    Ok(Json(
+        json!({ "user_id": user, "token_epoch": epoch.value, "pos": epoch.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,7 +149,9 @@ async fn relate(
         .commands
         .relate(&app, &request.user, &request.other, command)
         .await?;
-    Ok(Json(json!({ "user_id": request.user, "relation": view })))
+    Ok(Json(
+        json!({ "user_id": request.user, "relation": view.value, "pos": view.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,7 +173,7 @@ async fn group_op(
         .commands
         .group(&app, &request.actor, &group, request.op.into())
         .await?;
-    Ok(Json(json!({ "group": view })))
+    Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,9 +187,11 @@ async fn send_system(
     Extension(SignedBy(app)): Extension<SignedBy>,
     JsonBody(request): JsonBody<SystemRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let delivered_to = state
+    let delivered = state
         .commands
         .send_system(&app, request.to, request.body)
         .await?;
-    Ok(Json(json!({ "delivered_to": delivered_to })))
+    Ok(Json(
+        json!({ "delivered_to": delivered.value, "pos": delivered.pos }),
+    ))
 }

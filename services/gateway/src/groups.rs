@@ -50,7 +50,7 @@ async fn create<S: ReadModels>(
         .commands
         .group(&me.app, &me.user, &body.group_id, body.spec.into())
         .await?;
-    Ok(Json(json!({ "group": view })))
+    Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
 async fn operate<S: ReadModels>(
@@ -67,7 +67,7 @@ async fn operate<S: ReadModels>(
         .commands
         .group(&me.app, &me.user, &group, op.into())
         .await?;
-    Ok(Json(json!({ "group": view })))
+    Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -139,7 +139,9 @@ async fn act<S: ReadModels>(
         .commands
         .relate(&me.app, &me.user, &other, command)
         .await?;
-    Ok(Json(json!({ "relation": relation })))
+    Ok(Json(
+        json!({ "relation": relation.value, "pos": relation.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

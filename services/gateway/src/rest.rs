@@ -128,10 +128,12 @@ async fn read<S: ReadModels>(
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let conv = ConvId::parse(conv)?;
-    state
+    let pos = state
         .shared
         .commands
         .read(&me.app, &me.user, &conv, body.conv_seq)
         .await?;
-    Ok(Json(json!({ "conv": conv, "read_seq": body.conv_seq })))
+    Ok(Json(
+        json!({ "conv": conv, "read_seq": body.conv_seq, "pos": pos }),
+    ))
 }

@@ -280,6 +280,7 @@ async fn gateway<S: ReadModels>(
     let gateway = tidings_gateway::Gateway::new(
         config.gateway.clone(),
         store,
+        tidings_projector::Partition::projections(config.projector.partitions),
         &api,
         client,
         token.clone(),

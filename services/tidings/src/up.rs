@@ -148,6 +148,7 @@ impl<S: ReadModels> Server<S> {
         let gateway = Gateway::new(
             self.config.gateway.clone(),
             self.store.clone(),
+            tidings_projector::Partition::projections(self.config.projector.partitions),
             &self.api,
             self.client.clone(),
             token.clone(),
