@@ -126,7 +126,11 @@ pub async fn run<S, I, O>(
         live: None,
     };
     if let Err(refused) = access {
-        let _ = session.close(ACCESS_ENDED, &refused.message).await;
+        let code = match refused.code {
+            ErrorCode::Unauthorized => ACCESS_ENDED,
+            _ => 1011,
+        };
+        let _ = session.close(code, &refused.message).await;
         return;
     }
     let idle = tokio::time::sleep(limits.idle_timeout);
