@@ -115,6 +115,17 @@ async fn a_sent_messages_pos_makes_history_and_hello_include_it() {
             entries.iter().any(|e| e["msg_id"] == sent["msg_id"]),
             "trial {trial}"
         );
+        ws.send(json!({ "t": "sync", "id": "p", "after": 0, "limit": 500, "min_pos": at }))
+            .await;
+        let page = ws.expect("page").await;
+        assert!(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["msg_id"] == sent["msg_id"]),
+            "trial {trial}"
+        );
         ws.close().await;
     }
     harness.stop().await;
@@ -145,6 +156,13 @@ async fn a_position_not_reached_in_time_is_unavailable_with_a_retry_hint() {
     // The connection stays open and a hello it can honour works.
     ws.hello(0).await;
     ws.until_synced().await;
+    ws.send(json!({ "t": "sync", "id": "s1", "after": 0, "min_pos": beyond }))
+        .await;
+    let refused = ws.expect("error").await;
+    assert_eq!(
+        (&refused["id"], &refused["code"]),
+        (&json!("s1"), &json!("unavailable"))
+    );
 
     let bad = harness.api.get_as(&alice, "/v1/inbox?min_pos=abc").await;
     assert_eq!(bad.status, 400);

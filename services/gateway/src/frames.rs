@@ -41,6 +41,9 @@ pub enum ClientFrame {
         after: u64,
         #[serde(default)]
         limit: Option<usize>,
+        /// As `hello`'s: the page reflects the write at this position.
+        #[serde(default)]
+        min_pos: u64,
     },
     Ack {
         seq: u64,

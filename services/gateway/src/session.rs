@@ -258,8 +258,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
-            ClientFrame::Sync { id, after, limit } => {
-                let answer = match self.page(after, limit).await {
+            ClientFrame::Sync {
+                id,
+                after,
+                limit,
+                min_pos,
+            } => {
+                let answer = match self.page(after, limit, min_pos).await {
                     Ok((entries, last_seq)) => ServerFrame::Page {
                         id,
                         entries,
@@ -340,8 +345,14 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.answer(answer).await
     }
 
-    async fn page(&self, after: u64, limit: Option<usize>) -> Result<(Vec<Entry>, u64), ApiError> {
+    async fn page(
+        &self,
+        after: u64,
+        limit: Option<usize>,
+        min_pos: u64,
+    ) -> Result<(Vec<Entry>, u64), ApiError> {
         let limit = check_limit(limit, 100)?;
+        self.shared.coverage.wait_for(min_pos).await?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
         let entries = store
