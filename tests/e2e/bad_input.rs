@@ -413,10 +413,9 @@ async fn the_1009_close_arrives_and_the_connection_ends_cleanly_when_frames_foll
         let mut received = Vec::new();
         let mut buf = [0u8; 4096];
         let code = loop {
-            if let Some(at) = received.windows(2).position(|w| w[0] == 0x88 && w[1] < 126) {
-                if received.len() >= at + 4 {
-                    break u16::from_be_bytes([received[at + 2], received[at + 3]]);
-                }
+            let close = received.windows(2).position(|w| w[0] == 0x88 && w[1] < 126);
+            if let Some(at) = close.filter(|at| received.len() >= at + 4) {
+                break u16::from_be_bytes([received[at + 2], received[at + 3]]);
             }
             match tcp.read(&mut buf).await {
                 Ok(0) => panic!("attempt {attempt}: closed without a close frame"),

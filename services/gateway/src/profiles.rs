@@ -5,14 +5,14 @@ use crate::GatewayState;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
-use tidings_api::json::JsonBody;
+use tidings_api::json::{ApiPath, JsonBody};
 use tidings_domain::UserId;
 use tidings_store::{ReadModels, UserRow};
 
@@ -65,7 +65,7 @@ struct TokenQuery {
 async fn one<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
