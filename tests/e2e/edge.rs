@@ -683,6 +683,7 @@ async fn unfinished_requests_are_closed_after_the_header_read_timeout() {
         |c| c.http.header_read_timeout_ms = 300,
     )
     .await;
+    let opened = tokio::time::Instant::now();
     let mut sockets = Vec::new();
     for i in 0..30 {
         let mut tcp = connect_from(&h, "127.0.0.1").await;
@@ -712,6 +713,10 @@ async fn unfinished_requests_are_closed_after_the_header_read_timeout() {
             );
         }
     }
+    assert!(
+        opened.elapsed() >= Duration::from_millis(300),
+        "closed before the timeout"
+    );
     assert_eq!(healthz_from(&h, "127.0.0.1").await, Some(200));
 }
 
