@@ -182,6 +182,9 @@ async fn serve<S: ReadModels>(
         Box::pin(out),
     )
     .await;
+    // Lingering needs only the socket: the store and the rest are released now, so a server
+    // that stops does not wait for its clients' sockets.
+    drop(state);
     if let Ok(socket) = sink.reunite(stream.into_inner()) {
         linger(socket).await;
     }
@@ -193,9 +196,9 @@ async fn serve<S: ReadModels>(
 /// it, and a reset can destroy the close frame (say 1009 after an oversize frame) before the
 /// client has read it.
 async fn linger(mut socket: Socket) {
-    let _ = socket.close(None).await;
-    let io = socket.get_mut();
     let _ = tokio::time::timeout(LINGER, async {
+        let _ = socket.close(None).await;
+        let io = socket.get_mut();
         let _ = io.shutdown().await;
         let mut buf = [0u8; 4096];
         let mut read = 0;

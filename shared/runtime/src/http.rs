@@ -22,8 +22,10 @@ pub struct HttpConfig {
     /// A connection that has not sent a complete request head this long after it opened (or,
     /// kept alive, after its previous answer) is closed.
     pub header_read_timeout_ms: u64,
-    /// Connections from one IP address that have not yet sent a complete request head; a
-    /// connection over the bound is answered `429 rate_limited` and closed.
+    /// Connections from one source (an IPv4 address, an IPv6 /64) that have not yet sent a
+    /// complete request head; a connection over the bound is answered `429 rate_limited` and
+    /// closed. A client opening many connections at once (an app server's pool) has them all
+    /// unfinished for a moment, so this is well above any one client's burst.
     pub max_unfinished_per_ip: usize,
     /// The same bound over all addresses; over it, `503 unavailable`.
     pub max_unfinished: usize,
@@ -33,8 +35,8 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             header_read_timeout_ms: 10_000,
-            max_unfinished_per_ip: 32,
-            max_unfinished: 1024,
+            max_unfinished_per_ip: 256,
+            max_unfinished: 4096,
         }
     }
 }
@@ -183,8 +185,7 @@ impl Unfinished {
     }
 
     fn admit(this: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refusal> {
-        // An IPv4 client of a dual-stack listener is one source whichever way it is written.
-        let ip = ip.to_canonical();
+        let ip = source(ip);
         let mut counts = this.counts.lock().expect("not poisoned");
         if counts.total >= this.overall {
             return Err(Refusal::Overall);
@@ -199,6 +200,15 @@ impl Unfinished {
             owner: this.clone(),
             ip,
         })
+    }
+}
+
+/// The source a connection is counted against: an IPv4 address (however a dual-stack
+/// listener writes it), or an IPv6 /64, the block one host is usually given.
+fn source(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -228,7 +238,8 @@ mod tests {
         }));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let a6: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let b: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let b_too: IpAddr = "2001:db8:0:1:ffff::2".parse().unwrap();
         let first = Unfinished::admit(&unfinished, a).unwrap();
         let _second = Unfinished::admit(&unfinished, a6).unwrap();
         assert_eq!(
@@ -237,11 +248,13 @@ mod tests {
         );
         let _third = Unfinished::admit(&unfinished, b).unwrap();
         assert_eq!(
-            Unfinished::admit(&unfinished, b).err(),
+            Unfinished::admit(&unfinished, b_too).err(),
             Some(Refusal::Overall)
         );
         drop(first);
         let _again = Unfinished::admit(&unfinished, a).unwrap();
         assert_eq!(unfinished.counts.lock().unwrap().by_ip.len(), 2);
+        assert_eq!(source(b), source(b_too));
+        assert_ne!(source(b), source("2001:db8:0:2::1".parse().unwrap()));
     }
 }
