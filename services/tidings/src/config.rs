@@ -147,4 +147,23 @@ mod tests {
         assert_eq!("scylla".parse::<StoreKind>(), Ok(StoreKind::Scylla));
         assert!("cassandra".parse::<StoreKind>().is_err());
     }
+
+    #[test]
+    fn the_http_section_sets_every_listener_s_limits() {
+        let config: Config = toml::from_str(
+            r#"
+            [http]
+            header_read_timeout_ms = 2500
+            max_unfinished_per_ip = 8
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.http.header_read_timeout_ms, 2500);
+        assert_eq!(config.http.max_unfinished_per_ip, 8);
+        assert_eq!(
+            config.http.max_unfinished,
+            HttpConfig::default().max_unfinished
+        );
+        assert_eq!(Config::default().http, HttpConfig::default());
+    }
 }
