@@ -6,6 +6,7 @@ mod catch_up;
 mod concurrency;
 mod dead_letter;
 mod direct;
+mod edge;
 mod gaps;
 mod groups;
 mod harness;

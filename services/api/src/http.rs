@@ -3,10 +3,10 @@
 use crate::commands::{Commands, SendRequest, UpsertUserRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::group_ops::GroupOp;
-use crate::json::{JsonBody, rejection_error};
+use crate::json::{ApiPath, JsonBody, json_object};
 use crate::signature::{SignatureCheck, SignedBy, require_signature};
 use crate::tokens::{DEFAULT_TTL_SECS, Tokens};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Extension, Json, Router, middleware};
 use bytes::Bytes;
@@ -57,14 +57,14 @@ struct TokenRequest {
 async fn mint_token(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
     let request: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| rejection_error(&e.to_string()))?
+        json_object(&body)?
     };
     let epoch = state.commands.token_epoch(&app, &user).await?;
     let (token, expires_at) = state.tokens.mint(
@@ -99,7 +99,7 @@ async fn send_message(
 async fn deactivate(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
     let pos = state.commands.deactivate(&app, &user).await?;
@@ -111,7 +111,7 @@ async fn deactivate(
 async fn revoke_tokens(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
     let epoch = state.commands.revoke_tokens(&app, &user).await?;
@@ -130,7 +130,7 @@ struct RelateRequest {
 async fn relate(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(action): Path<String>,
+    ApiPath(action): ApiPath<String>,
     JsonBody(request): JsonBody<RelateRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let command = match action.as_str() {
@@ -165,7 +165,7 @@ struct ServerGroupOp {
 async fn group_op(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
     JsonBody(request): JsonBody<ServerGroupOp>,
 ) -> Result<Json<Value>, ApiError> {
     let group = GroupId::parse(group_id)?;

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod apps;
 pub mod commands;
+pub mod edge;
 pub mod error;
 pub mod group_ops;
 pub mod http;
@@ -39,6 +40,10 @@ pub struct Config {
     pub max_text_bytes: usize,
     /// Largest custom body, JSON-encoded, in bytes.
     pub max_custom_bytes: usize,
+    /// The standalone api listener's limits: the binary's `[http]` section, copied here when
+    /// the configuration is loaded.
+    #[serde(skip)]
+    pub http: tidings_runtime::http::HttpConfig,
 }
 
 impl Default for Config {
@@ -50,6 +55,7 @@ impl Default for Config {
             snapshot_every: 256,
             max_text_bytes: limits.max_text_bytes,
             max_custom_bytes: limits.max_custom_bytes,
+            http: tidings_runtime::http::HttpConfig::default(),
         }
     }
 }
@@ -71,6 +77,7 @@ pub struct Api {
     pub tokens: Tokens,
     pub signatures: SignatureCheck,
     apps: Apps,
+    http: tidings_runtime::http::HttpConfig,
 }
 
 impl Api {
@@ -94,6 +101,7 @@ impl Api {
             tokens: Tokens::new(apps.clone()),
             signatures: SignatureCheck::new(apps.clone()),
             apps,
+            http: config.http.clone(),
         })
     }
 
@@ -124,6 +132,7 @@ impl Api {
 pub struct App {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    http: tidings_runtime::http::HttpConfig,
 }
 
 impl App {
@@ -137,6 +146,7 @@ impl App {
             router: api
                 .router()
                 .route("/healthz", axum::routing::get(|| async { "ok" })),
+            http: api.http.clone(),
         })
     }
 
@@ -150,15 +160,13 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        use axum::serve::ListenerExt;
-        axum::serve(self.listener.tap_io(set_nodelay), self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        edge::serve(self.listener, self.router, self.http, shutdown).await?;
         Ok(())
     }
 }
 
-/// Disables Nagle on an accepted connection: frames are small and latency matters.
+/// Disables Nagle on an accepted connection: frames are small and latency matters. (The
+/// listeners' accept loop, `tidings_runtime::http::serve`, does this itself.)
 pub fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::debug!(%error, "could not set TCP_NODELAY");

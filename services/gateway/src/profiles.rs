@@ -6,14 +6,14 @@ use crate::errors::store_error;
 use crate::min_pos::MinPos;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
-use tidings_api::json::JsonBody;
+use tidings_api::json::{ApiPath, JsonBody};
 use tidings_domain::UserId;
 use tidings_store::{ReadModels, UserRow};
 
@@ -66,7 +66,7 @@ struct TokenQuery {
 async fn one<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     Extension(MinPos(min_pos)): Extension<MinPos>,
 ) -> Result<Json<Value>, ApiError> {

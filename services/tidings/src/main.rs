@@ -295,13 +295,11 @@ async fn gateway<S: ReadModels>(
     let router = gateway
         .router()
         .route("/healthz", axum::routing::get(|| async { "ok" }));
-    use axum::serve::ListenerExt;
-    axum::serve(listener.tap_io(tidings_api::set_nodelay), router)
-        .with_graceful_shutdown(async move {
-            tidings_runtime::shutdown::signal().await;
-            token.cancel();
-        })
-        .await?;
+    tidings_api::edge::serve(listener, router, config.http.clone(), async move {
+        tidings_runtime::shutdown::signal().await;
+        token.cancel();
+    })
+    .await?;
     tracker.close();
     tracker.wait().await;
     Ok(())

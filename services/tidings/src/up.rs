@@ -172,9 +172,12 @@ impl<S: ReadModels> Server<S> {
             self.config.projector.clone(),
             token.clone(),
         ));
-        use axum::serve::ListenerExt;
-        let serve = axum::serve(self.listener.tap_io(tidings_api::set_nodelay), router)
-            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let serve = tidings_api::edge::serve(
+            self.listener,
+            router,
+            self.config.http.clone(),
+            token.clone().cancelled_owned(),
+        );
         tracker.spawn(async move {
             if let Err(error) = serve.await {
                 tracing::error!(%error, "http server failed");
