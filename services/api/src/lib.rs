@@ -164,11 +164,3 @@ impl App {
         Ok(())
     }
 }
-
-/// Disables Nagle on an accepted connection: frames are small and latency matters. (The
-/// listeners' accept loop, `tidings_runtime::http::serve`, does this itself.)
-pub fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
-    if let Err(error) = tcp.set_nodelay(true) {
-        tracing::debug!(%error, "could not set TCP_NODELAY");
-    }
-}
