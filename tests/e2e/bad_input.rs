@@ -360,3 +360,80 @@ async fn a_deactivated_user_is_not_found_by_others() {
         );
     }
 }
+
+/// A client frame (masked with a zero key, which RFC 6455 allows) of `opcode` with `payload`.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n < 65536 => {
+            frame.push(0x80 | 126);
+            frame.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend((n as u64).to_be_bytes());
+        }
+    }
+    frame.extend([0, 0, 0, 0]);
+    frame.extend(payload);
+    frame
+}
+
+/// The 1009 close reaches the client, and the connection then ends cleanly (no reset), even
+/// when the client keeps sending after its oversize frame: the server reads and discards what
+/// follows instead of dropping a socket with unread input, which resets it. Before, the reset
+/// could destroy the close frame before a client read it (the client saw 1006).
+#[tokio::test]
+async fn the_1009_close_arrives_and_the_connection_ends_cleanly_when_frames_follow() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::start().await;
+    let token = h.api.user_token("flood").await;
+    let addr = h.base.trim_start_matches("http://").to_owned();
+    for attempt in 0..5 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "GET /v1/ws?token={token} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"\r\n\r\n") {
+            answer.push(tcp.read_u8().await.unwrap());
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 101"), "{answer:?}");
+        let mut burst = client_frame(1, br#"{"t":"hello","since":0}"#);
+        burst.extend(client_frame(1, &vec![b'x'; 70 * 1024]));
+        for _ in 0..3 {
+            burst.extend(client_frame(1, br#"{"t":"ping"}"#));
+        }
+        tcp.write_all(&burst).await.unwrap();
+        // Read up to the close frame: 0x88, a length under 126, then the code.
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        let code = loop {
+            let close = received.windows(2).position(|w| w[0] == 0x88 && w[1] < 126);
+            if let Some(at) = close.filter(|at| received.len() >= at + 4) {
+                break u16::from_be_bytes([received[at + 2], received[at + 3]]);
+            }
+            match tcp.read(&mut buf).await {
+                Ok(0) => panic!("attempt {attempt}: closed without a close frame"),
+                Ok(n) => received.extend(&buf[..n]),
+                Err(e) => panic!("attempt {attempt}: {e} before the close frame"),
+            }
+        };
+        assert_eq!(code, 1009, "attempt {attempt}");
+        // Answer the close as a client does; the server then ends the connection with a FIN.
+        tcp.write_all(&client_frame(8, &1009u16.to_be_bytes()))
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt}: answering the close: {e}"));
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => panic!("attempt {attempt}: {e} after the close frame"),
+            }
+        }
+    }
+}

@@ -1,10 +1,12 @@
 //! End-to-end tests: the real `tidings` server (and binary), a real nats-server, real sockets.
 
+mod access;
 mod bad_input;
 mod catch_up;
 mod concurrency;
 mod dead_letter;
 mod direct;
+mod edge;
 mod gaps;
 mod groups;
 mod harness;
@@ -15,6 +17,7 @@ mod process;
 mod profiles;
 mod projector_crash;
 mod race;
+mod read_your_writes;
 mod replay;
 mod social;
 mod supervision;

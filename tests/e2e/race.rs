@@ -53,7 +53,7 @@ async fn a_refusal_is_never_based_on_another_instances_stale_state() {
         .await
         .unwrap();
     assert_eq!(
-        (view.friend, view.request),
+        (view.value.friend, view.value.request),
         (false, Some("out")),
         "the removal happened"
     );

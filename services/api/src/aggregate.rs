@@ -70,6 +70,32 @@ struct Snapshots<A> {
     weight: Weight<A>,
 }
 
+/// The answer to a command and the events stream's position of the state it describes: the
+/// last event the command recorded or, for a command that recorded nothing, the last event of
+/// the aggregate it was decided on. Read models that cover `pos` reflect the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded<T> {
+    pub value: T,
+    pub pos: u64,
+}
+
+impl<T> Recorded<T> {
+    /// The same position with another answer.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Recorded<U> {
+        Recorded {
+            value: f(self.value),
+            pos: self.pos,
+        }
+    }
+}
+
+fn answer<A, R>(loaded: &Loaded<A>, reply: impl FnOnce(&A) -> R) -> Recorded<R> {
+    Recorded {
+        value: reply(&loaded.state),
+        pos: loaded.version,
+    }
+}
+
 /// Loads, caches and writes one kind of aggregate.
 pub struct Repository<A> {
     js: async_nats::jetstream::Context,
@@ -326,14 +352,15 @@ where
         Ok(PublishOutcome::Done)
     }
 
-    /// Runs `command` on aggregate `id`. Returns once JetStream has acknowledged every event.
+    /// Runs `command` on aggregate `id`. Returns once JetStream has acknowledged every event,
+    /// with the position of the aggregate's state.
     pub async fn execute(
         &self,
         app: &AppId,
         id: &str,
         command: &A::Command,
-    ) -> Result<(), ApiError> {
-        self.execute_then(app, id, command, |_| ()).await
+    ) -> Result<u64, ApiError> {
+        Ok(self.execute_then(app, id, command, |_| ()).await?.pos)
     }
 
     /// Runs `command` on aggregate `id`, then answers with `reply` on the state its events
@@ -345,9 +372,10 @@ where
         id: &str,
         command: &A::Command,
         reply: impl FnOnce(&A) -> R,
-    ) -> Result<R, ApiError> {
+    ) -> Result<Recorded<R>, ApiError> {
         let subject = subjects::event(app, A::KIND, id);
         let key = snapshot::key(A::KIND, app, id);
+
         let slot = self.slot(&subject).await;
         let mut loaded = slot.lock().await;
         // A decision that writes nothing (a refusal, a no-op) is never checked by JetStream,
@@ -367,12 +395,12 @@ where
             }
             let events = decision?;
             if events.is_empty() {
-                return Ok(reply(&loaded.state));
+                return Ok(answer(&loaded, reply));
             }
             match self.publish(&subject, &mut loaded, &events).await? {
                 PublishOutcome::Done => {
                     self.snapshot_if_due(&key, &mut loaded);
-                    return Ok(reply(&loaded.state));
+                    return Ok(answer(&loaded, reply));
                 }
                 PublishOutcome::Stale => {
                     backoff(attempt).await;

@@ -2,7 +2,7 @@
 //! by (WebSocket, signed HTTP, NATS). It checks what needs other aggregates, then lets the
 //! target aggregate decide.
 
-use crate::aggregate::Repository;
+use crate::aggregate::{Recorded, Repository};
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
 use crate::snapshot;
@@ -17,7 +17,11 @@ use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId,
 };
+use tidings_events::control::AccessEnded;
 use tidings_events::subjects;
+
+/// Longest wait for NATS to take an access-ended notice.
+const ANNOUNCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Most recipients of one system message.
 pub const MAX_SYSTEM_RECIPIENTS: usize = 1000;
@@ -43,16 +47,26 @@ pub struct Sent {
     pub conv: ConvId,
     pub conv_seq: u64,
     pub ts: i64,
+    /// The events stream's position of the conversation when answered (`min_pos` for reads).
+    pub pos: u64,
 }
 
-impl From<Receipt> for Sent {
-    fn from(r: Receipt) -> Self {
+impl Sent {
+    fn of(r: Receipt, pos: u64) -> Self {
         Sent {
             msg_id: r.msg_id,
             conv: r.conv,
             conv_seq: r.conv_seq,
             ts: r.ts,
+            pos,
         }
+    }
+
+    /// The answer over HTTP and NATS: the `sent` frame, `t` included.
+    pub fn answer(&self) -> serde_json::Value {
+        let mut answer = serde_json::json!(self);
+        answer["t"] = "sent".into();
+        answer
     }
 }
 
@@ -127,7 +141,32 @@ impl GroupView {
     }
 }
 
+/// Whether a user's tokens are admitted, as the user's own subject says (not a cache or a read
+/// model): a revocation or deactivation answered 200 holds for the next request anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub deactivated: bool,
+    pub token_epoch: u64,
+}
+
+impl Access {
+    /// Admits a token of `epoch`, or says why not (`unauthorized`).
+    pub fn admit(&self, epoch: u64) -> Result<(), ApiError> {
+        if self.deactivated {
+            Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "user is deactivated",
+            ))
+        } else if epoch < self.token_epoch {
+            Err(ApiError::new(ErrorCode::Unauthorized, "token revoked"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 struct Inner {
+    client: async_nats::Client,
     users: Repository<UserState>,
     convs: Repository<ConvState>,
     reads: Repository<ReadState>,
@@ -159,6 +198,7 @@ impl Commands {
         let replicas = stream.cached_info().config.num_replicas;
         let snapshots = snapshot::provision(&js, replicas).await?;
         Ok(Self(Arc::new(Inner {
+            client: js.client(),
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
             convs: Repository::new(js.clone(), stream.clone(), cache_capacity)
                 .with_snapshots(snapshots.clone(), snapshot_every),
@@ -175,7 +215,7 @@ impl Commands {
         &self,
         app: &AppId,
         request: UpsertUserRequest,
-    ) -> Result<u64, ApiError> {
+    ) -> Result<Recorded<u64>, ApiError> {
         let user = request.user_id.clone();
         let command = UserCommand::Upsert(UpsertUser {
             app: app.clone(),
@@ -242,27 +282,66 @@ impl Commands {
             .await
     }
 
-    /// Deactivates a user (idempotent).
-    pub async fn deactivate(&self, app: &AppId, user: &UserId) -> Result<(), ApiError> {
+    /// Whether `user`'s tokens are admitted, read from their subject with one round trip.
+    pub async fn access(&self, app: &AppId, user: &UserId) -> Result<Access, ApiError> {
+        self.0
+            .users
+            .read(app, user.as_str(), true, |state| Access {
+                deactivated: state.deactivated,
+                token_epoch: state.token_epoch,
+            })
+            .await
+    }
+
+    /// Tells every gateway to close the sessions `ended` names. Best effort and bounded: a
+    /// gateway that misses it still closes them on the projector's notice of the change.
+    async fn announce(&self, app: &AppId, user: &UserId, ended: AccessEnded) {
+        let client = &self.0.client;
+        let subject = subjects::access_ended(app, user);
+        let sent = async {
+            client.publish(subject, ended.encode().into()).await?;
+            client.flush().await?;
+            Ok::<_, async_nats::Error>(())
+        };
+        match tokio::time::timeout(ANNOUNCE_TIMEOUT, sent).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%app, %user, %error, "announcing an access change"),
+            Err(_) => tracing::warn!(%app, %user, "announcing an access change timed out"),
+        }
+    }
+
+    /// Deactivates a user (idempotent) and ends their sessions; returns the position of the
+    /// user's state.
+    pub async fn deactivate(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
         let command = UserCommand::Deactivate {
             app: app.clone(),
             user: user.clone(),
             ts: now_millis(),
         };
-        self.0.users.execute(app, user.as_str(), &command).await
+        let pos = self.0.users.execute(app, user.as_str(), &command).await?;
+        self.announce(app, user, AccessEnded::Deactivated).await;
+        Ok(pos)
     }
 
     /// Revokes every token of a user; returns the new epoch.
-    pub async fn revoke_tokens(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
+    pub async fn revoke_tokens(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> Result<Recorded<u64>, ApiError> {
         let command = UserCommand::RevokeTokens {
             app: app.clone(),
             user: user.clone(),
             ts: now_millis(),
         };
-        self.0
+        let epoch = self
+            .0
             .users
             .execute_then(app, user.as_str(), &command, |state| state.token_epoch)
-            .await
+            .await?;
+        let ended = AccessEnded::TokensRevoked { epoch: epoch.value };
+        self.announce(app, user, ended).await;
+        Ok(epoch)
     }
 
     /// Runs a group command by `actor`; answers the group as `actor` now sees it.
@@ -272,7 +351,7 @@ impl Commands {
         actor: &UserId,
         group: &GroupId,
         command: GroupCommand,
-    ) -> Result<GroupView, ApiError> {
+    ) -> Result<Recorded<GroupView>, ApiError> {
         self.require_active(app, actor).await?;
         let newcomers: &[UserId] = match &command {
             GroupCommand::Create { members, .. } | GroupCommand::AddMembers { users: members } => {
@@ -301,13 +380,14 @@ impl Commands {
             .await
     }
 
-    /// Sends a system message to the active users among `to`; returns how many those are.
+    /// Sends a system message to the active users among `to`; returns how many those are
+    /// (with position 0 when none is).
     pub async fn send_system(
         &self,
         app: &AppId,
         to: Vec<UserId>,
         body: Body,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<Recorded<usize>, ApiError> {
         if to.is_empty() || to.len() > MAX_SYSTEM_RECIPIENTS {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
@@ -323,7 +403,7 @@ impl Commands {
             }
         }
         if recipients.is_empty() {
-            return Ok(0);
+            return Ok(Recorded { value: 0, pos: 0 });
         }
         let count = recipients.len();
         let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
@@ -335,21 +415,23 @@ impl Commands {
             body,
             ts: now_millis(),
         };
-        self.0
+        let pos = self
+            .0
             .system
             .execute(app, msg_id.as_str(), &command)
             .await?;
-        Ok(count)
+        Ok(Recorded { value: count, pos })
     }
 
-    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards).
+    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards);
+    /// returns the position of the user's read markers.
     pub async fn read(
         &self,
         app: &AppId,
         user: &UserId,
         conv: &ConvId,
         conv_seq: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<u64, ApiError> {
         let view = |state: &ConvState| {
             let member = match conv.group_id() {
                 Some(_) => state.group.role(user).is_some(),
@@ -388,7 +470,7 @@ impl Commands {
         actor: &UserId,
         other: &UserId,
         command: PairCommand,
-    ) -> Result<RelationView, ApiError> {
+    ) -> Result<Recorded<RelationView>, ApiError> {
         self.require_active(app, actor).await?;
         self.require_reachable(app, other).await?;
         let conv = ConvId::direct(actor, other);
@@ -438,13 +520,16 @@ impl Commands {
         });
         // A new message and a retry within the idempotency horizon both leave the receipt in
         // the state: the answer is the same either way.
-        self.0
+        let recorded = self
+            .0
             .convs
             .execute_then(app, conv.as_str(), &command, |state| {
                 state.receipt(from, &client_msg_id)
             })
-            .await?
-            .map(Sent::from)
+            .await?;
+        recorded
+            .value
+            .map(|receipt| Sent::of(receipt, recorded.pos))
             .ok_or_else(|| {
                 tracing::error!(%conv, %from, "a recorded send has no receipt");
                 ApiError::new(ErrorCode::Internal, "the message's receipt is missing")

@@ -32,8 +32,10 @@ impl From<GroupSpec> for GroupCommand {
 }
 
 /// One group operation.
+// `remote = "Self"`: the derived deserializer becomes `GroupOp::deserialize`, which the
+// `Deserialize` impl below calls once `op` is known to be a string.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(remote = "Self", tag = "op", rename_all = "snake_case")]
 pub enum GroupOp {
     Create(GroupSpec),
     Update {
@@ -81,6 +83,26 @@ pub enum GroupOp {
     },
 }
 
+/// An operation is an object whose `op` is a name: the derived form alone would also take a
+/// variant index (`"op": 7` is `leave`).
+impl<'de> Deserialize<'de> for GroupOp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match value.get("op") {
+            Some(serde_json::Value::String(_)) => {}
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "invalid type: {other}, expected an op name"
+                )));
+            }
+            None if value.is_object() => return Err(D::Error::missing_field("op")),
+            None => return Err(D::Error::custom("a group op must be an object")),
+        }
+        GroupOp::deserialize(value).map_err(D::Error::custom)
+    }
+}
+
 impl From<GroupOp> for GroupCommand {
     fn from(op: GroupOp) -> Self {
         match op {
@@ -107,6 +129,29 @@ impl From<GroupOp> for GroupCommand {
             GroupOp::Announce { text } => GroupCommand::Announce { text },
             GroupOp::Mute { user, muted } => GroupCommand::Mute { user, muted },
             GroupOp::MuteAll { muted } => GroupCommand::MuteAll { muted },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_op_is_named_never_numbered() {
+        let op: GroupOp = serde_json::from_str(r#"{"op":"leave"}"#).unwrap();
+        assert!(matches!(op, GroupOp::Leave));
+        let op: GroupOp = serde_json::from_str(r#"{"op":"kick","user":"bob"}"#).unwrap();
+        assert!(matches!(op, GroupOp::Kick { .. }));
+        for bad in [
+            r#"{"op":7}"#,
+            r#"{"op":null}"#,
+            r#"{"user":"bob"}"#,
+            r#"["kick","bob"]"#,
+            r#""leave""#,
+            r#"{"op":"kick","user":7}"#,
+        ] {
+            assert!(serde_json::from_str::<GroupOp>(bad).is_err(), "{bad}");
         }
     }
 }

@@ -3,10 +3,10 @@
 use crate::commands::{Commands, SendRequest, UpsertUserRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::group_ops::GroupOp;
-use crate::json::{JsonBody, rejection_error};
+use crate::json::{ApiPath, JsonBody, json_object};
 use crate::signature::{SignatureCheck, SignedBy, require_signature};
 use crate::tokens::{DEFAULT_TTL_SECS, Tokens};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Extension, Json, Router, middleware};
 use bytes::Bytes;
@@ -44,7 +44,9 @@ async fn upsert_user(
 ) -> Result<Json<Value>, ApiError> {
     let user_id = request.user_id.clone();
     let version = state.commands.upsert_user(&app, request).await?;
-    Ok(Json(json!({ "user_id": user_id, "version": version })))
+    Ok(Json(
+        json!({ "user_id": user_id, "version": version.value, "pos": version.pos }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,14 +57,14 @@ struct TokenRequest {
 async fn mint_token(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
     let request: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| rejection_error(&e.to_string()))?
+        json_object(&body)?
     };
     let epoch = state.commands.token_epoch(&app, &user).await?;
     let (token, expires_at) = state.tokens.mint(
@@ -91,33 +93,31 @@ async fn send_message(
         .commands
         .send(&app, &request.from, request.message)
         .await?;
-    Ok(Json(json!({
-        "t": "sent",
-        "msg_id": sent.msg_id,
-        "conv": sent.conv,
-        "conv_seq": sent.conv_seq,
-        "ts": sent.ts,
-    })))
+    Ok(Json(sent.answer()))
 }
 
 async fn deactivate(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
-    state.commands.deactivate(&app, &user).await?;
-    Ok(Json(json!({ "user_id": user, "deactivated": true })))
+    let pos = state.commands.deactivate(&app, &user).await?;
+    Ok(Json(
+        json!({ "user_id": user, "deactivated": true, "pos": pos }),
+    ))
 }
 
 async fn revoke_tokens(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = UserId::parse(user_id)?;
     let epoch = state.commands.revoke_tokens(&app, &user).await?;
-    Ok(Json(json!({ "user_id": user, "token_epoch": epoch })))
+    Ok(Json(
+        json!({ "user_id": user, "token_epoch": epoch.value, "pos": epoch.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,7 +130,7 @@ struct RelateRequest {
 async fn relate(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(action): Path<String>,
+    ApiPath(action): ApiPath<String>,
     JsonBody(request): JsonBody<RelateRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let command = match action.as_str() {
@@ -149,7 +149,9 @@ async fn relate(
         .commands
         .relate(&app, &request.user, &request.other, command)
         .await?;
-    Ok(Json(json!({ "user_id": request.user, "relation": view })))
+    Ok(Json(
+        json!({ "user_id": request.user, "relation": view.value, "pos": view.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,7 +165,7 @@ struct ServerGroupOp {
 async fn group_op(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
     JsonBody(request): JsonBody<ServerGroupOp>,
 ) -> Result<Json<Value>, ApiError> {
     let group = GroupId::parse(group_id)?;
@@ -171,7 +173,7 @@ async fn group_op(
         .commands
         .group(&app, &request.actor, &group, request.op.into())
         .await?;
-    Ok(Json(json!({ "group": view })))
+    Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,9 +187,11 @@ async fn send_system(
     Extension(SignedBy(app)): Extension<SignedBy>,
     JsonBody(request): JsonBody<SystemRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let delivered_to = state
+    let delivered = state
         .commands
         .send_system(&app, request.to, request.body)
         .await?;
-    Ok(Json(json!({ "delivered_to": delivered_to })))
+    Ok(Json(
+        json!({ "delivered_to": delivered.value, "pos": delivered.pos }),
+    ))
 }

@@ -81,20 +81,17 @@ async fn handle(
             let request: UpsertUserRequest = parse(payload)?;
             let user_id = request.user_id.clone();
             let version = commands.upsert_user(&app, request).await?;
-            Ok(json!({ "user_id": user_id, "version": version }))
+            Ok(json!({ "user_id": user_id, "version": version.value, "pos": version.pos }))
         }
         "messages.send" => {
             let request: MessageRequest = parse(payload)?;
             let sent = commands.send(&app, &request.from, request.message).await?;
-            Ok(
-                json!({ "t": "sent", "msg_id": sent.msg_id, "conv": sent.conv,
-                       "conv_seq": sent.conv_seq, "ts": sent.ts }),
-            )
+            Ok(sent.answer())
         }
         "system.send" => {
             let request: SystemRequest = parse(payload)?;
-            let delivered_to = commands.send_system(&app, request.to, request.body).await?;
-            Ok(json!({ "delivered_to": delivered_to }))
+            let delivered = commands.send_system(&app, request.to, request.body).await?;
+            Ok(json!({ "delivered_to": delivered.value, "pos": delivered.pos }))
         }
         other => Err(malformed(
             ErrorCode::NotFound,

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod apps;
 pub mod commands;
+pub mod edge;
 pub mod error;
 pub mod group_ops;
 pub mod health;
@@ -40,6 +41,10 @@ pub struct Config {
     pub max_text_bytes: usize,
     /// Largest custom body, JSON-encoded, in bytes.
     pub max_custom_bytes: usize,
+    /// The standalone api listener's limits: the binary's `[http]` section, copied here when
+    /// the configuration is loaded.
+    #[serde(skip)]
+    pub http: tidings_runtime::http::HttpConfig,
 }
 
 impl Default for Config {
@@ -51,6 +56,7 @@ impl Default for Config {
             snapshot_every: 256,
             max_text_bytes: limits.max_text_bytes,
             max_custom_bytes: limits.max_custom_bytes,
+            http: tidings_runtime::http::HttpConfig::default(),
         }
     }
 }
@@ -73,6 +79,7 @@ pub struct Api {
     pub signatures: SignatureCheck,
     apps: Apps,
     client: async_nats::Client,
+    http: tidings_runtime::http::HttpConfig,
 }
 
 impl Api {
@@ -98,6 +105,7 @@ impl Api {
             signatures: SignatureCheck::new(apps.clone()),
             apps,
             client,
+            http: config.http.clone(),
         })
     }
 
@@ -134,6 +142,7 @@ impl Api {
 pub struct App {
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    http: tidings_runtime::http::HttpConfig,
 }
 
 impl App {
@@ -145,6 +154,7 @@ impl App {
         Ok(Self {
             listener,
             router: api.router().merge(health::router(api.readiness())),
+            http: api.http.clone(),
         })
     }
 
@@ -158,17 +168,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        use axum::serve::ListenerExt;
-        axum::serve(self.listener.tap_io(set_nodelay), self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        edge::serve(self.listener, self.router, self.http, shutdown).await?;
         Ok(())
-    }
-}
-
-/// Disables Nagle on an accepted connection: frames are small and latency matters.
-pub fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
-    if let Err(error) = tcp.set_nodelay(true) {
-        tracing::debug!(%error, "could not set TCP_NODELAY");
     }
 }

@@ -1,35 +1,30 @@
 //! Who is calling: the user token from `Authorization: Bearer` or `?token=`.
 
-use crate::users::Users;
 use axum::http::HeaderMap;
+use tidings_api::commands::Commands;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::{Principal, Tokens};
-use tidings_store::ReadModels;
 
-/// Verifies the caller's token, then that its user is active and the token not revoked (an
-/// older epoch than the user's). A missing, expired, forged or revoked one is `unauthorized`.
-pub async fn authenticate<S: ReadModels>(
+/// Verifies the caller's token, then that its user is not deactivated and the token not
+/// revoked (an older epoch than the user's), as the user's subject says at this moment: a
+/// revocation or deactivation answered 200 holds for every later request. A missing, expired,
+/// forged or revoked one is `unauthorized`.
+pub async fn authenticate(
     tokens: &Tokens,
-    users: &Users<S>,
+    commands: &Commands,
     headers: &HeaderMap,
     query_token: Option<&str>,
 ) -> Result<Principal, ApiError> {
     let principal = verify_token(tokens, headers, query_token)?;
-    if let Some(row) = users.get(&principal.app, &principal.user).await? {
-        if row.deactivated {
-            return Err(ApiError::new(
-                ErrorCode::Unauthorized,
-                "user is deactivated",
-            ));
-        }
-        if principal.epoch < row.token_epoch {
-            return Err(ApiError::new(ErrorCode::Unauthorized, "token revoked"));
-        }
-    }
+    commands
+        .access(&principal.app, &principal.user)
+        .await?
+        .admit(principal.epoch)?;
     Ok(principal)
 }
 
-fn verify_token(
+/// Checks the token itself (signature, expiry, app), without asking who its user is now.
+pub(crate) fn verify_token(
     tokens: &Tokens,
     headers: &HeaderMap,
     query_token: Option<&str>,

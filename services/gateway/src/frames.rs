@@ -18,6 +18,10 @@ pub enum ClientFrame {
         since: u64,
         #[serde(default)]
         device: Option<String>,
+        /// Answer `welcome` only once the read models cover this events-stream position (a
+        /// write's `pos`), so the catch-up reflects that write.
+        #[serde(default)]
+        min_pos: u64,
     },
     Send {
         #[serde(default)]
@@ -37,6 +41,9 @@ pub enum ClientFrame {
         after: u64,
         #[serde(default)]
         limit: Option<usize>,
+        /// As `hello`'s: the page reflects the write at this position.
+        #[serde(default)]
+        min_pos: u64,
     },
     Ack {
         seq: u64,
@@ -163,12 +170,14 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         group: GroupView,
+        pos: u64,
     },
     /// The answer to a relationship frame: the relationship as it now is.
     Relation {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         relation: RelationView,
+        pos: u64,
     },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -275,7 +284,8 @@ mod tests {
             decode_text(r#"{"t":"hello","since":5}"#).unwrap(),
             ClientFrame::Hello {
                 since: 5,
-                device: None
+                device: None,
+                min_pos: 0
             }
         ));
         let send = decode_text(

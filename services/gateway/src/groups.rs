@@ -5,7 +5,7 @@ use crate::GatewayState;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::{GroupOp, GroupSpec};
-use tidings_api::json::JsonBody;
+use tidings_api::json::{ApiPath, JsonBody};
 use tidings_domain::{GroupId, UserId};
 use tidings_store::ReadModels;
 
@@ -50,13 +50,13 @@ async fn create<S: ReadModels>(
         .commands
         .group(&me.app, &me.user, &body.group_id, body.spec.into())
         .await?;
-    Ok(Json(json!({ "group": view })))
+    Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
 async fn operate<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     JsonBody(op): JsonBody<GroupOp>,
 ) -> Result<Json<Value>, ApiError> {
@@ -67,7 +67,7 @@ async fn operate<S: ReadModels>(
         .commands
         .group(&me.app, &me.user, &group, op.into())
         .await?;
-    Ok(Json(json!({ "group": view })))
+    Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +112,7 @@ async fn mine<S: ReadModels>(
 async fn one<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
@@ -141,7 +141,7 @@ struct MembersQuery {
 async fn members<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<MembersQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;

@@ -2,17 +2,21 @@
 //! their inbox (catch-up from the store, then live from NATS), and hands their commands to
 //! the api's command handler in-process. It reads the store, never writes events itself.
 
+pub mod access;
 pub mod auth;
+pub mod coverage;
 mod errors;
 pub mod frames;
 pub mod groups;
 pub mod hub;
+pub mod min_pos;
 pub mod paging;
 pub mod profiles;
 pub mod query;
 pub mod relations;
 pub mod rest;
 pub mod session;
+pub mod sessions;
 pub mod users;
 pub mod ws;
 
@@ -45,11 +49,14 @@ pub struct Config {
     pub frames_burst: u32,
     /// Live entries a connection may fall behind before it refills from the store.
     pub push_buffer: usize,
-    /// User rows cached for token checks and profile lookups.
+    /// User rows cached for profile lookups.
     pub user_cache: u64,
     /// Longest a cached user row is served without a change notice (a safety net: the
     /// projector's notices drop changed rows at once).
     pub user_cache_ttl_secs: u64,
+    /// Longest a read naming `min_pos` waits for the read models to reach it before
+    /// answering `unavailable`.
+    pub min_pos_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -63,6 +70,7 @@ impl Default for Config {
             push_buffer: 16,
             user_cache: 1_000_000,
             user_cache_ttl_secs: 10,
+            min_pos_timeout_ms: 5000,
         }
     }
 }
@@ -93,7 +101,7 @@ impl<S: ReadModels> GatewayState<S> {
         headers: &axum::http::HeaderMap,
         query_token: Option<&str>,
     ) -> Result<Principal, ApiError> {
-        auth::authenticate(&self.tokens, &self.users, headers, query_token).await
+        auth::authenticate(&self.tokens, &self.shared.commands, headers, query_token).await
     }
 }
 
@@ -104,10 +112,12 @@ pub struct Gateway<S> {
 
 impl<S: ReadModels> Gateway<S> {
     /// A gateway over `store`, sending commands through `api`, live entries from `client`.
-    /// Its background work runs on `tasks` and ends with `shutdown`.
+    /// `projections` are the checkpoint keys of the projector's partitions, which tell how far
+    /// the read models are. Its background work runs on `tasks` and ends with `shutdown`.
     pub async fn new(
         config: Config,
         store: S,
+        projections: Vec<String>,
         api: &Api,
         client: async_nats::Client,
         shutdown: CancellationToken,
@@ -120,8 +130,14 @@ impl<S: ReadModels> Gateway<S> {
             burst: NonZeroU32::new(config.frames_burst)
                 .ok_or_else(|| anyhow::anyhow!("frames_burst must be > 0"))?,
         };
+        let coverage = Arc::new(coverage::Coverage::new(
+            store.clone(),
+            projections,
+            Duration::from_millis(config.min_pos_timeout_ms),
+        ));
         let users = Arc::new(Users::new(
             store.clone(),
+            coverage.clone(),
             config.user_cache,
             Duration::from_secs(config.user_cache_ttl_secs),
         ));
@@ -131,10 +147,20 @@ impl<S: ReadModels> Gateway<S> {
             notices,
             shutdown.clone(),
         ));
+        let sessions = sessions::Sessions::default();
+        let access_notices = access::subscribe(&client).await?;
+        tasks.spawn(access::follow(
+            sessions.clone(),
+            api.commands.clone(),
+            access_notices,
+            shutdown.clone(),
+        ));
         let shared = Shared {
             store,
             commands: api.commands.clone(),
             hub: hub::Hub::new(client, config.push_buffer),
+            sessions,
+            coverage,
             limits,
             shutdown,
         };
@@ -155,6 +181,10 @@ impl<S: ReadModels> Gateway<S> {
             .merge(relations::router::<S>())
             .merge(groups::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                min_pos::wait::<S>,
+            ))
             .with_state(self.state.clone())
     }
 }

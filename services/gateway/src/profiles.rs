@@ -3,16 +3,17 @@
 
 use crate::GatewayState;
 use crate::errors::store_error;
+use crate::min_pos::MinPos;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
-use tidings_api::json::JsonBody;
+use tidings_api::json::{ApiPath, JsonBody};
 use tidings_domain::UserId;
 use tidings_store::{ReadModels, UserRow};
 
@@ -65,12 +66,13 @@ struct TokenQuery {
 async fn one<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
+    Extension(MinPos(min_pos)): Extension<MinPos>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let user = UserId::parse(user_id)?;
-    match state.users.get(&me.app, &user).await? {
+    match state.users.get(&me.app, &user, min_pos).await? {
         Some(row) => Ok(Json(json!(Profile::from(row.as_ref())))),
         None => Err(ApiError::new(
             ErrorCode::NotFound,
@@ -88,6 +90,7 @@ async fn batch<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<TokenQuery>,
+    Extension(MinPos(min_pos)): Extension<MinPos>,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
@@ -105,9 +108,10 @@ async fn batch<S: ReadModels>(
         .into_iter()
         .map(UserId::parse)
         .collect::<Result<Vec<_>, _>>()?;
-    let rows =
-        futures_util::future::try_join_all(ids.iter().map(|id| state.users.get(&me.app, id)))
-            .await?;
+    let rows = futures_util::future::try_join_all(
+        ids.iter().map(|id| state.users.get(&me.app, id, min_pos)),
+    )
+    .await?;
     let mut found = Vec::new();
     let mut not_found = Vec::new();
     for (id, row) in ids.iter().zip(&rows) {

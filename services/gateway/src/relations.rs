@@ -4,14 +4,14 @@
 use crate::GatewayState;
 use crate::errors::store_error;
 use crate::query::ApiQuery;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
-use tidings_api::json::JsonBody;
+use tidings_api::json::{ApiPath, JsonBody};
 use tidings_domain::UserId;
 use tidings_domain::pair::PairCommand;
 use tidings_store::{Direction, ReadModels, Relation};
@@ -139,7 +139,9 @@ async fn act<S: ReadModels>(
         .commands
         .relate(&me.app, &me.user, &other, command)
         .await?;
-    Ok(Json(json!({ "relation": relation })))
+    Ok(Json(
+        json!({ "relation": relation.value, "pos": relation.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,7 +166,7 @@ macro_rules! action {
         async fn $name<S: ReadModels>(
             State(state): State<GatewayState<S>>,
             headers: HeaderMap,
-            Path(user_id): Path<String>,
+            ApiPath(user_id): ApiPath<String>,
             ApiQuery(query): ApiQuery<TokenQuery>,
         ) -> Result<Json<Value>, ApiError> {
             let other = UserId::parse(user_id)?;

@@ -4,13 +4,14 @@ use crate::GatewayState;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::json::ApiPath;
 use tidings_domain::ConvId;
 use tidings_store::ReadModels;
 
@@ -80,7 +81,7 @@ struct MessagesQuery {
 async fn messages<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(conv): Path<String>,
+    ApiPath(conv): ApiPath<String>,
     ApiQuery(query): ApiQuery<MessagesQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
@@ -122,16 +123,18 @@ struct ReadBody {
 async fn read<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
-    Path(conv): Path<String>,
+    ApiPath(conv): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     tidings_api::json::JsonBody(body): tidings_api::json::JsonBody<ReadBody>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let conv = ConvId::parse(conv)?;
-    state
+    let pos = state
         .shared
         .commands
         .read(&me.app, &me.user, &conv, body.conv_seq)
         .await?;
-    Ok(Json(json!({ "conv": conv, "read_seq": body.conv_seq })))
+    Ok(Json(
+        json!({ "conv": conv, "read_seq": body.conv_seq, "pos": pos }),
+    ))
 }

@@ -5,10 +5,12 @@
 //! before the store is read, every entry goes out only if its `seq` is `last_sent + 1`, and a
 //! jump (or a lagging channel) is filled from the store first.
 
+use crate::coverage::Coverage;
 use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
+use crate::sessions::{ACCESS_ENDED, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -61,6 +63,8 @@ pub struct Shared<S> {
     pub store: S,
     pub commands: Commands,
     pub hub: Hub,
+    pub sessions: Sessions,
+    pub coverage: Arc<Coverage<S>>,
     pub limits: Limits,
     pub shutdown: CancellationToken,
 }
@@ -88,7 +92,8 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs a connection until the client leaves, idles out, or the server shuts down.
+/// Runs a connection until the client leaves, idles out, its access ends, or the server shuts
+/// down.
 pub async fn run<S, I, O>(
     shared: Arc<Shared<S>>,
     principal: Principal,
@@ -102,6 +107,14 @@ pub async fn run<S, I, O>(
 {
     let limits = shared.limits.clone();
     let shutdown = shared.shutdown.clone();
+    // Registered before access is checked again: a change that lands between the check at the
+    // upgrade and here is either seen by this check or ends the registered session.
+    let mut registration = shared.sessions.register(&principal);
+    let access = shared
+        .commands
+        .access(&principal.app, &principal.user)
+        .await
+        .and_then(|access| access.admit(principal.epoch));
     let mut session = Session {
         limiter: RateLimiter::direct(
             Quota::per_second(limits.frames_per_sec).allow_burst(limits.burst),
@@ -112,11 +125,22 @@ pub async fn run<S, I, O>(
         out,
         live: None,
     };
+    if let Err(refused) = access {
+        let code = match refused.code {
+            ErrorCode::Unauthorized => ACCESS_ENDED,
+            _ => 1011,
+        };
+        let _ = session.close(code, &refused.message).await;
+        return;
+    }
     let idle = tokio::time::sleep(limits.idle_timeout);
     tokio::pin!(idle);
     let result: Result<(), SocketGone> = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break session.close(1001, "server shutting down").await,
+            Ok(ended) = &mut registration.ended => {
+                break session.close(ACCESS_ENDED, ended.reason()).await;
+            }
             _ = &mut idle => break session.close(1000, "idle timeout").await,
             frame = incoming.next() => {
                 idle.as_mut().reset(tokio::time::Instant::now() + limits.idle_timeout);
@@ -194,7 +218,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         }
         match frame {
             ClientFrame::Ping => self.answer(ServerFrame::Pong).await,
-            ClientFrame::Hello { since, device } => self.on_hello(since, device).await,
+            ClientFrame::Hello {
+                since,
+                device,
+                min_pos,
+            } => self.on_hello(since, device, min_pos).await,
             _ if self.live.is_none() => {
                 let id = match &frame {
                     ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } => id.clone(),
@@ -230,8 +258,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
-            ClientFrame::Sync { id, after, limit } => {
-                let answer = match self.page(after, limit).await {
+            ClientFrame::Sync {
+                id,
+                after,
+                limit,
+                min_pos,
+            } => {
+                let answer = match self.page(after, limit, min_pos).await {
                     Ok((entries, last_seq)) => ServerFrame::Page {
                         id,
                         entries,
@@ -261,14 +294,18 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             ClientFrame::Read { conv, conv_seq } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 match self.shared.commands.read(app, me, &conv, conv_seq).await {
-                    Ok(()) => Ok(()),
+                    Ok(_) => Ok(()),
                     Err(error) => self.answer(ServerFrame::error(None, error)).await,
                 }
             }
             ClientFrame::Group { id, group, op } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 let answer = match self.shared.commands.group(app, me, &group, op.into()).await {
-                    Ok(group) => ServerFrame::Group { id, group },
+                    Ok(group) => ServerFrame::Group {
+                        id,
+                        group: group.value,
+                        pos: group.pos,
+                    },
                     Err(error) => ServerFrame::error(id, error),
                 };
                 self.answer(answer).await
@@ -298,14 +335,24 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
     ) -> Result<(), SocketGone> {
         let (app, me) = (&self.principal.app, &self.principal.user);
         let answer = match self.shared.commands.relate(app, me, &other, command).await {
-            Ok(relation) => ServerFrame::Relation { id, relation },
+            Ok(relation) => ServerFrame::Relation {
+                id,
+                relation: relation.value,
+                pos: relation.pos,
+            },
             Err(error) => ServerFrame::error(id, error),
         };
         self.answer(answer).await
     }
 
-    async fn page(&self, after: u64, limit: Option<usize>) -> Result<(Vec<Entry>, u64), ApiError> {
+    async fn page(
+        &self,
+        after: u64,
+        limit: Option<usize>,
+        min_pos: u64,
+    ) -> Result<(Vec<Entry>, u64), ApiError> {
         let limit = check_limit(limit, 100)?;
+        self.shared.coverage.wait_for(min_pos).await?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
         let entries = store
@@ -316,7 +363,12 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         Ok((entries, last_seq))
     }
 
-    async fn on_hello(&mut self, since: u64, device: Option<String>) -> Result<(), SocketGone> {
+    async fn on_hello(
+        &mut self,
+        since: u64,
+        device: Option<String>,
+        min_pos: u64,
+    ) -> Result<(), SocketGone> {
         if self.live.is_some() {
             let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
             return self.answer(ServerFrame::error(None, error)).await;
@@ -324,6 +376,9 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         let device = device.unwrap_or_else(|| "default".into());
         if device.is_empty() || device.len() > 64 {
             let error = ApiError::new(ErrorCode::InvalidRequest, "device must be 1-64 characters");
+            return self.answer(ServerFrame::error(None, error)).await;
+        }
+        if let Err(error) = self.shared.coverage.wait_for(min_pos).await {
             return self.answer(ServerFrame::error(None, error)).await;
         }
         let (app, user) = (self.principal.app.clone(), self.principal.user.clone());

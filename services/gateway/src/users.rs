@@ -1,6 +1,9 @@
-//! User rows as the edge needs them (token checks, profile lookups), cached and dropped when
-//! the projector announces a change on `tid.inv.<app>.user.<user>`. Entries also expire, which
-//! bounds how long a read racing a change can keep an old row.
+//! User rows as the edge needs them (profile lookups), cached and dropped when the projector
+//! announces a change on `tid.inv.<app>.user.<user>`. Entries also expire, which bounds how
+//! long a read racing a change can keep an old row, and each remembers the read models'
+//! position when it was read, so a request naming a later `min_pos` reads the store again.
+
+use crate::coverage::Coverage;
 
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -10,18 +13,27 @@ use tidings_domain::{AppId, UserId};
 use tidings_events::subjects;
 use tidings_store::{ReadModels, UserRow};
 
+/// A cached row and the position the read models had reached before it was read.
+#[derive(Clone)]
+struct Cached {
+    row: Option<Arc<UserRow>>,
+    as_of: u64,
+}
+
 /// The cache of user rows.
 pub struct Users<S> {
     store: S,
-    cache: moka::future::Cache<(AppId, UserId), Option<Arc<UserRow>>>,
+    coverage: Arc<Coverage<S>>,
+    cache: moka::future::Cache<(AppId, UserId), Cached>,
 }
 
 impl<S: ReadModels> Users<S> {
     /// A cache over `store` holding up to `capacity` rows, each for at most `ttl` without a
     /// change notice.
-    pub fn new(store: S, capacity: u64, ttl: Duration) -> Self {
+    pub fn new(store: S, coverage: Arc<Coverage<S>>, capacity: u64, ttl: Duration) -> Self {
         Self {
             store,
+            coverage,
             cache: moka::future::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
@@ -29,15 +41,44 @@ impl<S: ReadModels> Users<S> {
         }
     }
 
-    /// A user's row, `None` when unknown.
-    pub async fn get(&self, app: &AppId, user: &UserId) -> Result<Option<Arc<UserRow>>, ApiError> {
-        let store = &self.store;
-        self.cache
-            .try_get_with((app.clone(), user.clone()), async move {
-                store.user(app, user).await.map(|row| row.map(Arc::new))
-            })
+    /// A user's row as of at least `min_pos` (which the read models must already cover),
+    /// `None` when unknown.
+    pub async fn get(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        min_pos: u64,
+    ) -> Result<Option<Arc<UserRow>>, ApiError> {
+        let key = (app.clone(), user.clone());
+        if let Some(cached) = self.cache.get(&key).await {
+            if cached.as_of >= min_pos {
+                return Ok(cached.row);
+            }
+            self.cache.invalidate(&key).await;
+        }
+        let cached = self
+            .cache
+            .try_get_with(key, self.read(app, user))
             .await
-            .map_err(|e| ApiError::unavailable("reading user profiles", e))
+            .map_err(|e| ApiError::unavailable("reading user profiles", e))?;
+        if cached.as_of >= min_pos {
+            return Ok(cached.row);
+        }
+        // Another request filled the slot from an older read meanwhile.
+        Ok(self
+            .read(app, user)
+            .await
+            .map_err(|e| ApiError::unavailable("reading user profiles", e))?
+            .row)
+    }
+
+    async fn read(&self, app: &AppId, user: &UserId) -> Result<Cached, tidings_store::StoreError> {
+        let as_of = self.coverage.known();
+        let row = self.store.user(app, user).await?;
+        Ok(Cached {
+            row: row.map(Arc::new),
+            as_of,
+        })
     }
 
     /// Drops a user's cached row.

@@ -37,6 +37,12 @@ impl Partition {
         (0..count).map(move |index| Partition { index, count })
     }
 
+    /// The checkpoint keys of every partition of a layout with `count` of them: the read
+    /// models cover an event once all of them do.
+    pub fn projections(count: u32) -> Vec<String> {
+        Self::all(count).map(|p| p.projection()).collect()
+    }
+
     /// The projection name: its checkpoint key. The whole stream keeps the historical name.
     pub fn projection(&self) -> String {
         if self.count == 1 {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use tidings_runtime::config::{env_override, env_override_opt, load_file};
+use tidings_runtime::http::HttpConfig;
 use tidings_store_scylla::ScyllaConfig;
 
 /// Which read-model store the services use.
@@ -44,6 +45,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The HTTP and WebSocket address.
     pub listen: SocketAddr,
+    /// Limits of every HTTP listener (`up`, `api`, `gateway`).
+    pub http: HttpConfig,
     /// An existing NATS server or cluster; `up` starts a local one when unset.
     pub nats_url: Option<String>,
     /// Stream replicas: 1 on one node, 3 on a cluster.
@@ -67,6 +70,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("./data"),
             listen: "127.0.0.1:8080".parse().expect("valid address"),
+            http: HttpConfig::default(),
             nats_url: None,
             nats_replicas: 1,
             durable: false,
@@ -86,6 +90,18 @@ impl Config {
         let mut config: Config = load_file(file)?;
         env_override(&mut config.data_dir, "TIDINGS_DATA_DIR")?;
         env_override(&mut config.listen, "TIDINGS_LISTEN")?;
+        env_override(
+            &mut config.http.header_read_timeout_ms,
+            "TIDINGS_HTTP_HEADER_READ_TIMEOUT_MS",
+        )?;
+        env_override(
+            &mut config.http.max_unfinished_per_ip,
+            "TIDINGS_HTTP_MAX_UNFINISHED_PER_IP",
+        )?;
+        env_override(
+            &mut config.http.max_unfinished,
+            "TIDINGS_HTTP_MAX_UNFINISHED",
+        )?;
         env_override_opt(&mut config.nats_url, "NATS_URL")?;
         env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
         env_override(&mut config.durable, "TIDINGS_DURABLE")?;
@@ -107,6 +123,8 @@ impl Config {
                 .map(str::to_owned)
                 .collect();
         }
+        // The standalone api serves its own listener with the same limits.
+        config.api.http = config.http.clone();
         Ok(config)
     }
 }
@@ -138,5 +156,24 @@ mod tests {
         assert_eq!(Config::default().store, StoreKind::Fjall);
         assert_eq!("scylla".parse::<StoreKind>(), Ok(StoreKind::Scylla));
         assert!("cassandra".parse::<StoreKind>().is_err());
+    }
+
+    #[test]
+    fn the_http_section_sets_every_listener_s_limits() {
+        let config: Config = toml::from_str(
+            r#"
+            [http]
+            header_read_timeout_ms = 2500
+            max_unfinished_per_ip = 8
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.http.header_read_timeout_ms, 2500);
+        assert_eq!(config.http.max_unfinished_per_ip, 8);
+        assert_eq!(
+            config.http.max_unfinished,
+            HttpConfig::default().max_unfinished
+        );
+        assert_eq!(Config::default().http, HttpConfig::default());
     }
 }

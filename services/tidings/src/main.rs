@@ -294,6 +294,7 @@ async fn gateway<S: ReadModels>(
     let gateway = tidings_gateway::Gateway::new(
         config.gateway.clone(),
         store,
+        tidings_projector::Partition::projections(config.projector.partitions),
         &api,
         client,
         token.clone(),
@@ -308,13 +309,11 @@ async fn gateway<S: ReadModels>(
     let router = gateway
         .router()
         .merge(tidings_api::health::router(readiness));
-    use axum::serve::ListenerExt;
-    axum::serve(listener.tap_io(tidings_api::set_nodelay), router)
-        .with_graceful_shutdown(async move {
-            tidings_runtime::shutdown::signal().await;
-            token.cancel();
-        })
-        .await?;
+    tidings_api::edge::serve(listener, router, config.http.clone(), async move {
+        tidings_runtime::shutdown::signal().await;
+        token.cancel();
+    })
+    .await?;
     tracker.close();
     bounded("the gateway's sessions", GRACE, tracker.wait()).await;
     Ok(())

@@ -161,6 +161,7 @@ impl<S: ReadModels> Server<S> {
         let gateway = Gateway::new(
             self.config.gateway.clone(),
             self.store.clone(),
+            tidings_projector::Partition::projections(self.config.projector.partitions),
             &self.api,
             self.client.clone(),
             token.clone(),
@@ -198,9 +199,12 @@ impl<S: ReadModels> Server<S> {
             token.clone(),
             projector,
         ));
-        use axum::serve::ListenerExt;
-        let serve = axum::serve(self.listener.tap_io(tidings_api::set_nodelay), router)
-            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let serve = tidings_api::edge::serve(
+            self.listener,
+            router,
+            self.config.http.clone(),
+            token.clone().cancelled_owned(),
+        );
         tracker.spawn(async move {
             if let Err(error) = serve.await {
                 tracing::error!(%error, "http server failed");

@@ -10,31 +10,47 @@ pub enum Body {
     Custom { data: serde_json::Value },
 }
 
-/// `Body`'s derived form, which would also take a sequence (`["custom", {...}]`): `Body` reads
-/// it from a map only.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Tagged {
-    Text { text: String },
-    Custom { data: serde_json::Value },
-}
-
+/// `Body` reads an object only: the derived form would also take a sequence
+/// (`["custom", {...}]`), and a variant index for `type` (`{"type":1,"data":...}`).
 impl<'de> Deserialize<'de> for Body {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
         struct Object;
-        impl<'de> serde::de::Visitor<'de> for Object {
-            type Value = Tagged;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Body;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a body object with a \"type\"")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Tagged, A::Error> {
-                Tagged::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
+                let mut kind: Option<String> = None;
+                let mut text: Option<String> = None;
+                let mut data: Option<serde_json::Value> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" if kind.is_some() => return Err(A::Error::duplicate_field("type")),
+                        "type" => kind = Some(map.next_value()?),
+                        "text" if text.is_some() => return Err(A::Error::duplicate_field("text")),
+                        "text" => text = Some(map.next_value()?),
+                        "data" if data.is_some() => return Err(A::Error::duplicate_field("data")),
+                        "data" => data = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                match kind.as_deref() {
+                    Some("text") => Ok(Body::Text {
+                        text: text.ok_or_else(|| A::Error::missing_field("text"))?,
+                    }),
+                    Some("custom") => Ok(Body::Custom {
+                        data: data.ok_or_else(|| A::Error::missing_field("data"))?,
+                    }),
+                    Some(other) => Err(A::Error::unknown_variant(other, &["text", "custom"])),
+                    None => Err(A::Error::missing_field("type")),
+                }
             }
         }
-        Ok(match deserializer.deserialize_map(Object)? {
-            Tagged::Text { text } => Body::Text { text },
-            Tagged::Custom { data } => Body::Custom { data },
-        })
+        deserializer.deserialize_map(Object)
     }
 }
 
@@ -114,6 +130,11 @@ mod tests {
             r#"["text","hi"]"#,
             r#""hi""#,
             r#"{"type":"x"}"#,
+            r#"{"type":1,"data":{}}"#,
+            r#"{"type":0,"text":"hi"}"#,
+            r#"{"type":"text","text":7}"#,
+            r#"{"type":"text"}"#,
+            r#"{"type":"text","type":"text","text":"hi"}"#,
         ] {
             assert!(serde_json::from_str::<Body>(bad).is_err(), "{bad}");
         }

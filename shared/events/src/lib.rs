@@ -4,6 +4,7 @@
 //! only, never on a store.
 
 pub mod codec;
+pub mod control;
 pub mod definitions;
 pub mod envelope;
 pub mod headers;

@@ -56,6 +56,19 @@ pub fn parse_user_changed(subject: &str) -> Option<(&str, &str)> {
     Some((app, user))
 }
 
+/// A user's access ended (core NATS): every gateway closes the sessions it names.
+pub fn access_ended(app: &AppId, user: &UserId) -> String {
+    format!("tid.ctl.{app}.user.{user}")
+}
+
+/// Every access-ended notice.
+pub const ALL_ACCESS_ENDED: &str = "tid.ctl.*.user.*";
+
+/// The (app, user) of an access-ended subject.
+pub fn parse_access_ended(subject: &str) -> Option<(&str, &str)> {
+    subject.strip_prefix("tid.ctl.")?.split_once(".user.")
+}
+
 /// Where an event no projector can read is parked, with the reason in a header.
 pub fn dead_letter_event(projection: &str) -> String {
     format!("tid.dlq.evt.{projection}")
@@ -73,6 +86,9 @@ mod tests {
         let alice = UserId::parse("alice").unwrap();
         let changed = user_changed(&app, &alice);
         assert_eq!(parse_user_changed(&changed), Some(("demo", "alice")));
+        let ended = access_ended(&app, &alice);
+        assert_eq!(ended, "tid.ctl.demo.user.alice");
+        assert_eq!(parse_access_ended(&ended), Some(("demo", "alice")));
         assert_eq!(
             parse_inbound("tid.in.demo.messages.send"),
             Some(("demo", "messages.send"))

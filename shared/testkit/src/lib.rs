@@ -9,5 +9,5 @@ pub mod ws;
 
 pub use cluster::TestCluster;
 pub use nats::TestNats;
-pub use server_api::ServerApi;
+pub use server_api::{Reply, ServerApi};
 pub use ws::WsClient;

@@ -35,6 +35,8 @@ pub fn now_secs() -> i64 {
 pub struct Reply {
     pub status: u16,
     pub body: serde_json::Value,
+    /// `Retry-After`, when the answer has one.
+    pub retry_after: Option<String>,
 }
 
 /// Signs and sends server-API requests for one app.
@@ -176,7 +178,16 @@ impl ServerApi {
 
 async fn reply(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-    Reply { status, body }
+    Reply {
+        status,
+        body,
+        retry_after,
+    }
 }

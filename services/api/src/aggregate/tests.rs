@@ -106,6 +106,7 @@ async fn sent(repository: &Repository<ConvState>, from: &str, client_msg_id: &st
         )
         .await
         .unwrap()
+        .value
         .expect("a send leaves its receipt")
 }
 

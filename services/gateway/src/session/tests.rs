@@ -4,6 +4,7 @@
 //! nats-server, published the way the projector publishes them.
 
 use super::*;
+use crate::coverage::Coverage;
 use crate::hub::Hub;
 use serde_json::{Value, json};
 use tidings_api::apps::{AppConfig, DEFAULT_GROUP_CAP};
@@ -14,6 +15,8 @@ use tidings_testkit::TestNats;
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
+/// The checkpoint key the fixture writes under, as the projector would.
+const PROJECTION: &str = "test";
 /// The idle timeout of every test session.
 const IDLE: Duration = Duration::from_secs(30);
 /// Frames a test may send before the session reads them.
@@ -81,6 +84,12 @@ impl Fixture {
             store: store.clone(),
             commands: api.commands.clone(),
             hub: Hub::new(client.clone(), push_buffer),
+            sessions: Default::default(),
+            coverage: Arc::new(Coverage::new(
+                store.clone(),
+                vec![PROJECTION.to_owned()],
+                Duration::from_millis(100),
+            )),
             limits: Limits {
                 idle_timeout: IDLE,
                 frames_per_sec: per_sec(frames_per_sec),
@@ -117,7 +126,7 @@ impl Fixture {
             };
             let deliveries = self
                 .store
-                .apply("test", self.cursor, vec![write])
+                .apply(PROJECTION, self.cursor, vec![write])
                 .await
                 .unwrap();
             entries.extend(deliveries.into_iter().map(|d| d.entry));

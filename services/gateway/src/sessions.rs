@@ -1,0 +1,163 @@
+//! The sessions open on this gateway, per user, so that an access change (tokens revoked, user
+//! deactivated) can end the ones it concerns wherever they are.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tidings_api::tokens::Principal;
+use tidings_domain::{AppId, UserId};
+use tidings_events::control::AccessEnded;
+use tokio::sync::oneshot;
+
+/// The close code of a session whose access ended; the reason says why.
+pub const ACCESS_ENDED: u16 = 4401;
+
+/// Why a session must close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended(pub AccessEnded);
+
+impl Ended {
+    /// The close frame's reason.
+    pub fn reason(&self) -> &'static str {
+        match self.0 {
+            AccessEnded::TokensRevoked { .. } => "token revoked",
+            AccessEnded::Deactivated => "user deactivated",
+        }
+    }
+}
+
+struct Open {
+    id: u64,
+    epoch: u64,
+    end: oneshot::Sender<Ended>,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    users: HashMap<(AppId, UserId), Vec<Open>>,
+}
+
+/// Every open session of this gateway.
+#[derive(Clone, Default)]
+pub struct Sessions(Arc<Mutex<Registry>>);
+
+/// A session's place in the registry: `ended` resolves when its access ends. Dropping it
+/// leaves the registry.
+pub struct Registration {
+    sessions: Sessions,
+    key: (AppId, UserId),
+    id: u64,
+    pub ended: oneshot::Receiver<Ended>,
+}
+
+impl Sessions {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a session of `principal`.
+    pub fn register(&self, principal: &Principal) -> Registration {
+        let (end, ended) = oneshot::channel();
+        let key = (principal.app.clone(), principal.user.clone());
+        let mut registry = self.registry();
+        registry.next_id += 1;
+        let id = registry.next_id;
+        registry.users.entry(key.clone()).or_default().push(Open {
+            id,
+            epoch: principal.epoch,
+            end,
+        });
+        Registration {
+            sessions: self.clone(),
+            key,
+            id,
+            ended,
+        }
+    }
+
+    /// Whether `user` has a session here.
+    pub fn has(&self, app: &AppId, user: &UserId) -> bool {
+        self.registry()
+            .users
+            .contains_key(&(app.clone(), user.clone()))
+    }
+
+    /// Ends the sessions of `user` that `ended` concerns; returns how many.
+    pub fn end(&self, app: &AppId, user: &UserId, ended: AccessEnded) -> usize {
+        let key = (app.clone(), user.clone());
+        let mut registry = self.registry();
+        let Some(open) = registry.users.get_mut(&key) else {
+            return 0;
+        };
+        let (gone, kept): (Vec<Open>, Vec<Open>) = open
+            .drain(..)
+            .partition(|session| ended.ends(session.epoch));
+        *open = kept;
+        if open.is_empty() {
+            registry.users.remove(&key);
+        }
+        drop(registry);
+        let count = gone.len();
+        for session in gone {
+            tracing::info!(%app, %user, session = session.id, ?ended, "ending a session");
+            let _ = session.end.send(Ended(ended));
+        }
+        count
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut registry = self.sessions.registry();
+        if let Some(open) = registry.users.get_mut(&self.key) {
+            open.retain(|session| session.id != self.id);
+            if open.is_empty() {
+                registry.users.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(user: &str, epoch: u64) -> Principal {
+        Principal {
+            app: AppId::parse("demo").unwrap(),
+            user: UserId::parse(user).unwrap(),
+            epoch,
+        }
+    }
+
+    #[test]
+    fn ends_only_the_sessions_an_access_change_concerns() {
+        let sessions = Sessions::default();
+        let (old, new, other) = (
+            principal("alice", 0),
+            principal("alice", 1),
+            principal("bob", 0),
+        );
+        let mut old_session = sessions.register(&old);
+        let mut new_session = sessions.register(&new);
+        let mut bob_session = sessions.register(&other);
+        let (app, alice) = (old.app.clone(), old.user.clone());
+
+        let revoked = AccessEnded::TokensRevoked { epoch: 1 };
+        assert_eq!(sessions.end(&app, &alice, revoked), 1);
+        assert_eq!(old_session.ended.try_recv().unwrap(), Ended(revoked));
+        assert!(new_session.ended.try_recv().is_err());
+
+        assert_eq!(sessions.end(&app, &alice, AccessEnded::Deactivated), 1);
+        assert_eq!(
+            new_session.ended.try_recv().unwrap().reason(),
+            "user deactivated"
+        );
+        assert!(!sessions.has(&app, &alice));
+        assert!(bob_session.ended.try_recv().is_err());
+
+        drop(bob_session);
+        assert!(!sessions.has(&app, &other.user));
+        drop(old_session);
+    }
+}
