@@ -11,6 +11,7 @@ use tidings::{dev_app, replay};
 use tidings_runtime::shutdown::{GRACE, bounded};
 use tidings_store::{FjallStore, ReadModels};
 use tidings_store_scylla::ScyllaStore;
+use tokio::time::timeout_at;
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc instead of glibc's malloc: under load glibc's allocator took about a tenth of the
@@ -157,14 +158,24 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 tokio::spawn(async move { api.serve_inbound(client, token).await })
             };
             println!("tidings api ready listen=http://{}", app.local_addr());
-            app.run(tidings_runtime::shutdown::signal()).await?;
+            let server = tokio::spawn(app.run(token.clone().cancelled_owned()));
+            tidings_runtime::shutdown::signal().await;
+            // Requests in flight (HTTP and over NATS) may finish, within one grace period.
+            let deadline = tokio::time::Instant::now() + GRACE;
             token.cancel();
-            // An integrator request in flight may finish, within the grace period.
-            match bounded("integrator requests over NATS", GRACE, inbound).await {
-                Some(finished) => {
+            if let Ok(served) = timeout_at(deadline, server).await {
+                served??;
+            } else {
+                tracing::warn!("HTTP requests still open after the grace period; abandoned");
+            }
+            match timeout_at(deadline, inbound).await {
+                Ok(finished) => {
                     finished?.map_err(|e| anyhow::anyhow!("integrator requests over NATS: {e}"))
                 }
-                None => Ok(()),
+                Err(_) => {
+                    tracing::warn!("an integrator request outlived the grace period; abandoned");
+                    Ok(())
+                }
             }
         }
         Command::Projector { data_dir } => {
@@ -309,13 +320,25 @@ async fn gateway<S: ReadModels>(
     let router = gateway
         .router()
         .merge(tidings_api::health::router(readiness));
-    tidings_api::edge::serve(listener, router, config.http.clone(), async move {
-        tidings_runtime::shutdown::signal().await;
-        token.cancel();
-    })
-    .await?;
+    let server = tokio::spawn(tidings_api::edge::serve(
+        listener,
+        router,
+        config.http.clone(),
+        token.clone().cancelled_owned(),
+    ));
+    tidings_runtime::shutdown::signal().await;
+    // Requests in flight and sessions closing share one grace period.
+    let deadline = tokio::time::Instant::now() + GRACE;
+    token.cancel();
+    if let Ok(served) = timeout_at(deadline, server).await {
+        served??;
+    } else {
+        tracing::warn!("HTTP requests still open after the grace period; abandoned");
+    }
     tracker.close();
-    bounded("the gateway's sessions", GRACE, tracker.wait()).await;
+    if timeout_at(deadline, tracker.wait()).await.is_err() {
+        tracing::warn!("sessions still closing after the grace period; abandoned");
+    }
     Ok(())
 }
 
