@@ -4,12 +4,14 @@
 use crate::partition::Partition;
 use crate::runner::PROJECTION;
 use async_nats::jetstream;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use tidings_events::subjects;
 use tidings_store::ReadModels;
 
-/// Whether a projector instance is running, shared with the process's readiness check.
+/// Whether a projector instance is running, shared with the process's readiness check. It
+/// says what is down, not why: readiness answers anyone who asks, and the reasons are in the
+/// log, where the failures are handled.
 #[derive(Debug, Clone, Default)]
 pub struct Status {
     inner: Arc<Mutex<Inner>>,
@@ -18,10 +20,10 @@ pub struct Status {
 #[derive(Debug, Default)]
 struct Inner {
     running: bool,
-    /// Why the instance cannot hold partitions (the lease bucket is unreachable).
-    leases: Option<String>,
-    /// Partitions this instance runs that are not projecting, with the reason.
-    down: BTreeMap<u32, String>,
+    /// The instance cannot hold partitions (the lease bucket is unreachable).
+    leases_down: bool,
+    /// Partitions this instance runs that are not projecting.
+    down: BTreeSet<u32>,
 }
 
 impl Status {
@@ -33,14 +35,14 @@ impl Status {
         self.update(|s| s.running = running);
     }
 
-    pub(crate) fn set_leases(&self, problem: Option<String>) {
-        self.update(|s| s.leases = problem);
+    pub(crate) fn set_leases_down(&self, down: bool) {
+        self.update(|s| s.leases_down = down);
     }
 
-    /// Marks `partition` as not projecting, for `reason`.
-    pub(crate) fn partition_down(&self, partition: Partition, reason: String) {
+    /// Marks `partition` as not projecting (starting, or failed and waiting to restart).
+    pub(crate) fn partition_down(&self, partition: Partition) {
         self.update(|s| {
-            s.down.insert(partition.index, reason);
+            s.down.insert(partition.index);
         });
     }
 
@@ -57,13 +59,12 @@ impl Status {
         if !s.running {
             return Some("the projector is not running".to_owned());
         }
-        if let Some(leases) = &s.leases {
-            return Some(format!("the projector cannot take partitions: {leases}"));
+        if s.leases_down {
+            return Some("the projector cannot reach its partition leases".to_owned());
         }
         s.down
-            .iter()
-            .next()
-            .map(|(index, reason)| format!("projector partition {index} is down: {reason}"))
+            .first()
+            .map(|index| format!("projector partition {index} is not running"))
     }
 }
 
@@ -123,12 +124,13 @@ mod tests {
         status.set_running(true);
         assert_eq!(status.problem(), None);
         let p1 = Partition { index: 1, count: 4 };
-        status.partition_down(p1, "consumer stalled".into());
-        let problem = status.problem().unwrap();
-        assert!(problem.contains("partition 1") && problem.contains("consumer stalled"));
+        status.partition_down(p1);
+        assert!(status.problem().unwrap().contains("partition 1"));
         status.partition_clear(p1);
         assert_eq!(status.problem(), None);
-        status.set_leases(Some("bucket unreachable".into()));
-        assert!(status.problem().unwrap().contains("bucket unreachable"));
+        status.set_leases_down(true);
+        assert!(status.problem().unwrap().contains("leases"));
+        status.set_leases_down(false);
+        assert_eq!(status.problem(), None);
     }
 }

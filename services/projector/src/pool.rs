@@ -62,7 +62,7 @@ async fn run_partitioned<S: ReadModels>(
             Err(error) => {
                 // The whole chain: the context alone ("opening the events stream") hides why.
                 let error = format!("{error:#}");
-                status.set_leases(Some(error.clone()));
+                status.set_leases_down(true);
                 tracing::error!(%error, ?backoff, "projector leases unavailable; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -101,7 +101,7 @@ async fn restart_on_failure<S: ReadModels>(
 ) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
-        status.partition_down(partition, "not started yet".to_owned());
+        status.partition_down(partition);
         let result = async {
             // Starting asks NATS several things; a dead server must not hold up shutdown.
             let projector = tokio::select! {
@@ -122,7 +122,7 @@ async fn restart_on_failure<S: ReadModels>(
             Ok(()) => return,
             Err(error) => {
                 let error = format!("{error:#}");
-                status.partition_down(partition, error.clone());
+                status.partition_down(partition);
                 tracing::error!(partition = partition.index, %error, ?backoff, "projector failed; restarting");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -158,7 +158,7 @@ async fn run_leased<S: ReadModels>(
         _ = shutdown.cancelled() => return Ok(()),
         leases = Leases::open(&js, instance.clone(), ttl) => leases?,
     };
-    status.set_leases(None);
+    status.set_leases_down(false);
     tracing::info!(%instance, partitions = config.partitions, "projector instance joining");
     let mut held: BTreeMap<u32, Held> = BTreeMap::new();
     let mut instances = 1;

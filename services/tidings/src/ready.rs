@@ -1,6 +1,8 @@
 //! The readiness checks a `tidings` process adds to the api's NATS check: its local
 //! nats-server (when `up` supervises one), its projector (when it runs one), and the
-//! projection's lag behind the events stream (wherever read models are served).
+//! projection's lag behind the events stream (wherever read models are served). Their answers
+//! say what is wrong, never the underlying error (paths, addresses): `/readyz` answers anyone,
+//! and the errors are logged where they are handled.
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -20,8 +22,8 @@ impl ReadyCheck for LocalNats {
         async move {
             match state {
                 ChildState::Running => Ok(None),
-                ChildState::Down { attempt, error } => Err(format!(
-                    "the local nats-server is down ({error}); restart attempt {attempt} pending"
+                ChildState::Down { attempt, .. } => Err(format!(
+                    "the local nats-server is down; restart attempt {attempt} pending"
                 )),
             }
         }
@@ -73,7 +75,12 @@ impl<S: ReadModels> Lag<S> {
         }
         let lag = tidings_projector::health::lag(&self.store, &self.js, self.partitions)
             .await
-            .map_err(|error| format!("cannot measure the projection's lag: {error}"))?;
+            .map_err(|error| {
+                // Polled every few seconds: an outage already logged elsewhere, at error.
+                tracing::debug!(error = %format!("{error:#}"), "measuring the projection's lag failed");
+                "cannot measure the projection's lag (events stream or store unavailable)"
+                    .to_owned()
+            })?;
         *self.measured.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), lag));
         Ok(lag)
     }
