@@ -10,7 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
-use crate::sessions::{ACCESS_ENDED, Sessions};
+use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -92,11 +92,35 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs a connection until the client leaves, idles out, its access ends, or the server shuts
-/// down.
+/// Registers a session of `principal` for access notices, then checks its access on the user's
+/// subject again: a change that lands between the check at the upgrade and the registration is
+/// seen here, and one after it ends the registered session. Refused, it answers the close to
+/// send: `4401` when access ended, `1011` when NATS could not tell.
+pub async fn admit<S>(shared: &Shared<S>, principal: &Principal) -> Result<Registration, Outgoing> {
+    let registration = shared.sessions.register(principal);
+    let access = shared
+        .commands
+        .access(&principal.app, &principal.user)
+        .await
+        .and_then(|access| access.admit(principal.epoch));
+    match access {
+        Ok(()) => Ok(registration),
+        Err(refused) => Err(Outgoing::Close {
+            code: match refused.code {
+                ErrorCode::Unauthorized => ACCESS_ENDED,
+                _ => 1011,
+            },
+            reason: refused.message,
+        }),
+    }
+}
+
+/// Runs an admitted connection until the client leaves, idles out, its access ends, or the
+/// server shuts down.
 pub async fn run<S, I, O>(
     shared: Arc<Shared<S>>,
     principal: Principal,
+    mut registration: Registration,
     format: Format,
     mut incoming: I,
     out: O,
@@ -107,14 +131,6 @@ pub async fn run<S, I, O>(
 {
     let limits = shared.limits.clone();
     let shutdown = shared.shutdown.clone();
-    // Registered before access is checked again: a change that lands between the check at the
-    // upgrade and here is either seen by this check or ends the registered session.
-    let mut registration = shared.sessions.register(&principal);
-    let access = shared
-        .commands
-        .access(&principal.app, &principal.user)
-        .await
-        .and_then(|access| access.admit(principal.epoch));
     let mut session = Session {
         limiter: RateLimiter::direct(
             Quota::per_second(limits.frames_per_sec).allow_burst(limits.burst),
@@ -125,14 +141,6 @@ pub async fn run<S, I, O>(
         out,
         live: None,
     };
-    if let Err(refused) = access {
-        let code = match refused.code {
-            ErrorCode::Unauthorized => ACCESS_ENDED,
-            _ => 1011,
-        };
-        let _ = session.close(code, &refused.message).await;
-        return;
-    }
     let idle = tokio::time::sleep(limits.idle_timeout);
     tokio::pin!(idle);
     let result: Result<(), SocketGone> = loop {

@@ -173,15 +173,24 @@ async fn serve<S: ReadModels>(
 ) {
     let (mut sink, stream) = socket.split();
     let mut stream = stream.map(incoming as fn(_) -> _);
-    let out = (&mut sink).with(|out: Outgoing| async move { Ok::<_, WsError>(outgoing(out)) });
-    session::run(
-        state.shared.clone(),
-        principal,
-        format,
-        &mut stream,
-        Box::pin(out),
-    )
-    .await;
+    let mut out =
+        Box::pin((&mut sink).with(|out: Outgoing| async move { Ok::<_, WsError>(outgoing(out)) }));
+    match session::admit(&state.shared, &principal).await {
+        Ok(registration) => {
+            session::run(
+                state.shared.clone(),
+                principal,
+                registration,
+                format,
+                &mut stream,
+                out,
+            )
+            .await;
+        }
+        Err(close) => {
+            let _ = out.send(close).await;
+        }
+    }
     // Lingering needs only the socket: the store and the rest are released now, so a server
     // that stops does not wait for its clients' sockets.
     drop(state);
