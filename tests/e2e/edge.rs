@@ -260,6 +260,15 @@ const ROUTES: &[Route] = &[
         body: None,
         query: false,
     },
+    Route {
+        method: "GET",
+        path: "/metrics",
+        auth: Auth::Open,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.

@@ -12,6 +12,7 @@ mod groups;
 mod harness;
 mod idempotency;
 mod inbound;
+mod metrics;
 mod partitions;
 mod process;
 mod profiles;

@@ -89,11 +89,24 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
     }
 }
 
-/// `GET /healthz` (liveness: 200 `ok` while the process serves) and `GET /readyz`
-/// (readiness: 200 `{"status":"ready","lag":N}`, or 503 `unavailable` with the reason).
+/// `GET /metrics`: the process's metrics in Prometheus' text format.
+async fn metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        tidings_runtime::metrics::render(),
+    )
+        .into_response()
+}
+
+/// `GET /healthz` (liveness: 200 `ok` while the process serves), `GET /readyz` (readiness:
+/// 200 `{"status":"ready","lag":N}`, or 503 `unavailable` with the reason) and `GET /metrics`.
 pub fn router(readiness: Readiness) -> axum::Router {
     axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(ready))
+        .route("/metrics", axum::routing::get(metrics))
         .with_state(readiness)
 }

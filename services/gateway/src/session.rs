@@ -21,6 +21,7 @@ use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
 use tidings_domain::UserId;
 use tidings_domain::pair::PairCommand;
+use tidings_runtime::metrics as metrics_names;
 use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
@@ -84,6 +85,22 @@ struct Session<S, O> {
     limiter: DefaultDirectRateLimiter,
 }
 
+/// Counts an open session while it lives.
+struct OpenSession;
+
+impl OpenSession {
+    fn count() -> Self {
+        metrics::gauge!(metrics_names::CONNECTIONS).increment(1.0);
+        OpenSession
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        metrics::gauge!(metrics_names::CONNECTIONS).decrement(1.0);
+    }
+}
+
 /// Why a session ended early.
 #[derive(Debug)]
 struct SocketGone;
@@ -131,6 +148,7 @@ pub async fn run<S, I, O>(
 {
     let limits = shared.limits.clone();
     let shutdown = shared.shutdown.clone();
+    let _open = OpenSession::count();
     let mut session = Session {
         limiter: RateLimiter::direct(
             Quota::per_second(limits.frames_per_sec).allow_burst(limits.burst),
@@ -147,6 +165,7 @@ pub async fn run<S, I, O>(
         tokio::select! {
             _ = shutdown.cancelled() => break session.close(1001, "server shutting down").await,
             Ok(ended) = &mut registration.ended => {
+                metrics::counter!(metrics_names::ACCESS_CLOSES).increment(1);
                 break session.close(ACCESS_ENDED, ended.reason()).await;
             }
             _ = &mut idle => break session.close(1000, "idle timeout").await,
@@ -221,6 +240,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
         };
         if !matches!(frame, ClientFrame::Ping) && self.limiter.check().is_err() {
+            metrics::counter!(metrics_names::RATE_LIMITED, "scope" => "frames").increment(1);
             let error = ApiError::new(ErrorCode::RateLimited, "too many frames, slow down");
             return self.answer(ServerFrame::error(frame.id(), error)).await;
         }
@@ -469,6 +489,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     self.deliver(Entry::clone(&entry)).await?;
                 }
                 Err(RecvError::Lagged(skipped)) => {
+                    metrics::counter!(metrics_names::PUSH_LAGGED).increment(1);
                     tracing::debug!(
                         skipped,
                         "connection lagged behind live entries; filling from the store"

@@ -54,6 +54,9 @@ enum Command {
     Projector {
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Serve /healthz, /readyz and /metrics on this address (none when unset).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Run only the gateway (WebSocket, client REST, in-process commands) against NATS_URL.
     Gateway {
@@ -108,6 +111,7 @@ fn nats_url(config: &Config) -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     tidings_runtime::telemetry::init();
+    tidings_runtime::metrics::install();
     let cli = Cli::parse();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -178,15 +182,17 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Projector { data_dir } => {
+        Command::Projector { data_dir, listen } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
             match config.store {
                 StoreKind::Fjall => {
-                    projector(FjallStore::open(&data_dir.join("store"))?, client, config).await
+                    let store = FjallStore::open(&data_dir.join("store"))?;
+                    projector(store, client, listen, config).await
                 }
                 StoreKind::Scylla => {
-                    projector(ScyllaStore::connect(&config.scylla).await?, client, config).await
+                    let store = ScyllaStore::connect(&config.scylla).await?;
+                    projector(store, client, listen, config).await
                 }
             }
         }
@@ -267,18 +273,45 @@ async fn up<S: ReadModels>(server: Server<S>) -> anyhow::Result<()> {
 async fn projector<S: ReadModels>(
     store: S,
     client: async_nats::Client,
+    listen: Option<SocketAddr>,
     config: &Config,
 ) -> anyhow::Result<()> {
     let token = CancellationToken::new();
-    let supervisor = tokio::spawn(tidings_projector::run(
+    let status = tidings_projector::Status::default();
+    let server = match listen {
+        Some(listen) => {
+            let readiness = tidings_api::health::Readiness::new(client.clone())
+                .with(tidings::ready::Projector(status.clone()))
+                .with(tidings::ready::Lag::new(
+                    store.clone(),
+                    client.clone(),
+                    config.projector.partitions,
+                    config.ready_max_lag,
+                ));
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!("tidings projector listen=http://{}", listener.local_addr()?);
+            Some(tokio::spawn(tidings_api::edge::serve(
+                listener,
+                tidings_api::health::router(readiness),
+                config.http.clone(),
+                token.clone().cancelled_owned(),
+            )))
+        }
+        None => None,
+    };
+    let supervisor = tokio::spawn(tidings_projector::run_reporting(
         store,
         client,
         config.projector.clone(),
         token.clone(),
+        status,
     ));
     println!("tidings projector ready");
     tidings_runtime::shutdown::signal().await;
     token.cancel();
+    if let Some(server) = server {
+        server.abort();
+    }
     if let Some(finished) = bounded("the projector", GRACE, supervisor).await {
         finished?;
     }

@@ -84,6 +84,7 @@ impl Server<FjallStore> {
 impl<S: ReadModels> Server<S> {
     /// Starts NATS if needed, provisions streams and binds the listener, on `store`.
     pub async fn build_on(config: Config, store: S) -> anyhow::Result<Self> {
+        tidings_runtime::metrics::install();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let app = dev_app::load_or_create(&config.data_dir)?;
