@@ -149,7 +149,10 @@ mod tests {
                     .iter()
                     .find_map(|suffix| name.strip_suffix(suffix))
                     .unwrap_or(&name);
-                assert!(ALL.contains(&base), "{file} names {name}, which is no metric");
+                assert!(
+                    ALL.contains(&base),
+                    "{file} names {name}, which is no metric"
+                );
                 named += 1;
             }
             assert!(named > 5, "{file} names {named} metrics");
