@@ -251,10 +251,28 @@ const ROUTES: &[Route] = &[
         None,
     ),
     client("GET", "/v1/ws", &[], &["format=xml"], None),
-    // The standalone api's health check (`up` and the gateway add theirs outside the routers).
+    // Liveness and readiness (`tidings_api::health`, on every HTTP process).
     Route {
         method: "GET",
         path: "/healthz",
+        auth: Auth::Open,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
+    Route {
+        method: "GET",
+        path: "/readyz",
+        auth: Auth::Open,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
+    Route {
+        method: "GET",
+        path: "/metrics",
         auth: Auth::Open,
         params: &[],
         bad_queries: &[],

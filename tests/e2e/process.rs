@@ -5,19 +5,20 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use tidings_testkit::{ServerApi, WsClient};
 
-struct Up {
-    child: Child,
-    base: String,
-    key: String,
-    secret: String,
+pub(crate) struct Up {
+    pub child: Child,
+    pub base: String,
+    pub key: String,
+    pub secret: String,
 }
 
-fn start(data_dir: &std::path::Path) -> Up {
+/// Runs `tidings ARGS` with `envs` (and no inherited `NATS_URL`) and reads its ready line.
+pub(crate) fn launch(args: &[&str], envs: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
+        .args(args)
         .env_remove("NATS_URL")
         .env("TIDINGS_LOG", "warn")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -25,27 +26,57 @@ fn start(data_dir: &std::path::Path) -> Up {
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-            .to_owned()
-    };
+    (child, line)
+}
+
+/// The value of `name=` in a ready line.
+pub(crate) fn field(line: &str, name: &str) -> String {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+        .to_owned()
+}
+
+pub(crate) fn start(data_dir: &std::path::Path) -> Up {
+    let dir = data_dir.to_str().unwrap();
+    let (child, line) = launch(&["up", "--listen", "127.0.0.1:0", "--data-dir", dir], &[]);
     assert!(line.starts_with("tidings ready "), "{line}");
     Up {
-        base: field("listen"),
-        key: field("app_key"),
-        secret: field("app_secret"),
+        base: field(&line, "listen"),
+        key: field(&line, "app_key"),
+        secret: field(&line, "app_secret"),
         child,
     }
 }
 
-fn terminate(mut up: Up) {
+/// Sends `signal` (a name such as `TERM` or `KILL`) to process `pid`.
+pub(crate) fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &up.child.id().to_string()])
+        .args([format!("-{signal}"), pid.to_string()])
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+impl Drop for Up {
+    /// A test that fails half-way must not leave a server (and its nats-server) behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(self.child.id(), "TERM");
+            for _ in 0..750 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn terminate(mut up: Up) {
+    signal(up.child.id(), "TERM");
     let exit = up.child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM, got {exit}");
 }

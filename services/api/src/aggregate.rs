@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tidings_domain::{Aggregate, AppId, Event, Snapshotted};
 use tidings_events::envelope::{dedupe_id, publish_headers};
 use tidings_events::{Envelope, encode, subjects};
+use tidings_runtime::metrics as metrics_names;
 use tokio::sync::Mutex;
 
 /// How many times a command is decided again after conflicts before giving up.
@@ -328,18 +329,27 @@ where
                 .payload(encoded.payload.clone().into())
                 .headers(publish_headers(&encoded, &dedupe_id(event, loaded.version)))
                 .expected_last_subject_sequence(loaded.version);
+            let started = std::time::Instant::now();
             let ack = match self.js.send_publish(subject.to_owned(), message).await {
                 Ok(future) => future.await,
                 Err(e) => Err(e),
             };
+            metrics::histogram!(metrics_names::PUBLISH_SECONDS)
+                .record(started.elapsed().as_secs_f64());
             match ack {
-                Ok(ack) if ack.duplicate => return Ok(PublishOutcome::Duplicate),
+                Ok(ack) if ack.duplicate => {
+                    metrics::counter!(metrics_names::PUBLISH_CONFLICTS, "reason" => "duplicate")
+                        .increment(1);
+                    return Ok(PublishOutcome::Duplicate);
+                }
                 Ok(ack) => {
                     loaded.state.apply(event);
                     loaded.version = ack.sequence;
                     loaded.since_snapshot += 1;
                 }
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                    metrics::counter!(metrics_names::PUBLISH_CONFLICTS, "reason" => "stale")
+                        .increment(1);
                     return Ok(PublishOutcome::Stale);
                 }
                 Err(e) => {

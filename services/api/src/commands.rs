@@ -183,6 +183,24 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Runs a command's work, counting it by `kind` and outcome and timing it.
+async fn observed<T>(
+    kind: &'static str,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    let code = match &result {
+        Ok(_) => "ok",
+        Err(error) => error.code.as_str(),
+    };
+    metrics::counter!(tidings_runtime::metrics::COMMANDS, "kind" => kind, "code" => code)
+        .increment(1);
+    metrics::histogram!(tidings_runtime::metrics::COMMAND_SECONDS, "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
 impl Commands {
     /// Commands over the events stream (which must exist: see `definitions::provision`).
     /// Provisions the snapshot bucket, replicated like the stream; conversations and read
@@ -216,19 +234,22 @@ impl Commands {
         app: &AppId,
         request: UpsertUserRequest,
     ) -> Result<Recorded<u64>, ApiError> {
-        let user = request.user_id.clone();
-        let command = UserCommand::Upsert(UpsertUser {
-            app: app.clone(),
-            user: request.user_id,
-            name: request.name,
-            avatar_url: request.avatar_url,
-            extra: request.extra,
-            ts: now_millis(),
-        });
-        self.0
-            .users
-            .execute_then(app, user.as_str(), &command, UserState::version)
-            .await
+        observed("upsert_user", async {
+            let user = request.user_id.clone();
+            let command = UserCommand::Upsert(UpsertUser {
+                app: app.clone(),
+                user: request.user_id,
+                name: request.name,
+                avatar_url: request.avatar_url,
+                extra: request.extra,
+                ts: now_millis(),
+            });
+            self.0
+                .users
+                .execute_then(app, user.as_str(), &command, UserState::version)
+                .await
+        })
+        .await
     }
 
     async fn presence(&self, app: &AppId, user: &UserId) -> Result<Presence, ApiError> {
@@ -313,14 +334,17 @@ impl Commands {
     /// Deactivates a user (idempotent) and ends their sessions; returns the position of the
     /// user's state.
     pub async fn deactivate(&self, app: &AppId, user: &UserId) -> Result<u64, ApiError> {
-        let command = UserCommand::Deactivate {
-            app: app.clone(),
-            user: user.clone(),
-            ts: now_millis(),
-        };
-        let pos = self.0.users.execute(app, user.as_str(), &command).await?;
-        self.announce(app, user, AccessEnded::Deactivated).await;
-        Ok(pos)
+        observed("deactivate", async {
+            let command = UserCommand::Deactivate {
+                app: app.clone(),
+                user: user.clone(),
+                ts: now_millis(),
+            };
+            let pos = self.0.users.execute(app, user.as_str(), &command).await?;
+            self.announce(app, user, AccessEnded::Deactivated).await;
+            Ok(pos)
+        })
+        .await
     }
 
     /// Revokes every token of a user; returns the new epoch.
@@ -329,19 +353,22 @@ impl Commands {
         app: &AppId,
         user: &UserId,
     ) -> Result<Recorded<u64>, ApiError> {
-        let command = UserCommand::RevokeTokens {
-            app: app.clone(),
-            user: user.clone(),
-            ts: now_millis(),
-        };
-        let epoch = self
-            .0
-            .users
-            .execute_then(app, user.as_str(), &command, |state| state.token_epoch)
-            .await?;
-        let ended = AccessEnded::TokensRevoked { epoch: epoch.value };
-        self.announce(app, user, ended).await;
-        Ok(epoch)
+        observed("revoke_tokens", async {
+            let command = UserCommand::RevokeTokens {
+                app: app.clone(),
+                user: user.clone(),
+                ts: now_millis(),
+            };
+            let epoch = self
+                .0
+                .users
+                .execute_then(app, user.as_str(), &command, |state| state.token_epoch)
+                .await?;
+            let ended = AccessEnded::TokensRevoked { epoch: epoch.value };
+            self.announce(app, user, ended).await;
+            Ok(epoch)
+        })
+        .await
     }
 
     /// Runs a group command by `actor`; answers the group as `actor` now sees it.
@@ -352,32 +379,34 @@ impl Commands {
         group: &GroupId,
         command: GroupCommand,
     ) -> Result<Recorded<GroupView>, ApiError> {
-        self.require_active(app, actor).await?;
-        let newcomers: &[UserId] = match &command {
-            GroupCommand::Create { members, .. } | GroupCommand::AddMembers { users: members } => {
-                members
+        observed("group", async {
+            self.require_active(app, actor).await?;
+            let newcomers: &[UserId] = match &command {
+                GroupCommand::Create { members, .. }
+                | GroupCommand::AddMembers { users: members } => members,
+                GroupCommand::TransferOwner { to } => std::slice::from_ref(to),
+                _ => &[],
+            };
+            for user in newcomers {
+                self.require_reachable(app, user).await?;
             }
-            GroupCommand::TransferOwner { to } => std::slice::from_ref(to),
-            _ => &[],
-        };
-        for user in newcomers {
-            self.require_reachable(app, user).await?;
-        }
-        let conv = ConvId::group(group);
-        let command = ConvCommand::Group(ChangeGroup {
-            app: app.clone(),
-            group: group.clone(),
-            actor: actor.clone(),
-            command,
-            member_cap: self.0.apps.max_group_members(app),
-            ts: now_millis(),
-        });
-        self.0
-            .convs
-            .execute_then(app, conv.as_str(), &command, |state| {
-                GroupView::of(&state.group, group, actor)
-            })
-            .await
+            let conv = ConvId::group(group);
+            let command = ConvCommand::Group(ChangeGroup {
+                app: app.clone(),
+                group: group.clone(),
+                actor: actor.clone(),
+                command,
+                member_cap: self.0.apps.max_group_members(app),
+                ts: now_millis(),
+            });
+            self.0
+                .convs
+                .execute_then(app, conv.as_str(), &command, |state| {
+                    GroupView::of(&state.group, group, actor)
+                })
+                .await
+        })
+        .await
     }
 
     /// Sends a system message to the active users among `to`; returns how many those are
@@ -388,39 +417,44 @@ impl Commands {
         to: Vec<UserId>,
         body: Body,
     ) -> Result<Recorded<usize>, ApiError> {
-        if to.is_empty() || to.len() > MAX_SYSTEM_RECIPIENTS {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("to must list 1-{MAX_SYSTEM_RECIPIENTS} users"),
-            ));
-        }
-        body.validate(self.0.limits)
-            .map_err(|e| ApiError::from(tidings_domain::DomainError::from(e)))?;
-        let mut recipients = Vec::with_capacity(to.len());
-        for user in to {
-            if !recipients.contains(&user) && self.presence(app, &user).await? == Presence::Active {
-                recipients.push(user);
+        observed("send_system", async {
+            if to.is_empty() || to.len() > MAX_SYSTEM_RECIPIENTS {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("to must list 1-{MAX_SYSTEM_RECIPIENTS} users"),
+                ));
             }
-        }
-        if recipients.is_empty() {
-            return Ok(Recorded { value: 0, pos: 0 });
-        }
-        let count = recipients.len();
-        let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
-            .expect("uuid text is a valid message id");
-        let command = SendSystemMessage {
-            app: app.clone(),
-            msg_id: msg_id.clone(),
-            to: recipients,
-            body,
-            ts: now_millis(),
-        };
-        let pos = self
-            .0
-            .system
-            .execute(app, msg_id.as_str(), &command)
-            .await?;
-        Ok(Recorded { value: count, pos })
+            body.validate(self.0.limits)
+                .map_err(|e| ApiError::from(tidings_domain::DomainError::from(e)))?;
+            let mut recipients = Vec::with_capacity(to.len());
+            for user in to {
+                if !recipients.contains(&user)
+                    && self.presence(app, &user).await? == Presence::Active
+                {
+                    recipients.push(user);
+                }
+            }
+            if recipients.is_empty() {
+                return Ok(Recorded { value: 0, pos: 0 });
+            }
+            let count = recipients.len();
+            let msg_id = MessageId::parse(uuid::Uuid::now_v7().to_string())
+                .expect("uuid text is a valid message id");
+            let command = SendSystemMessage {
+                app: app.clone(),
+                msg_id: msg_id.clone(),
+                to: recipients,
+                body,
+                ts: now_millis(),
+            };
+            let pos = self
+                .0
+                .system
+                .execute(app, msg_id.as_str(), &command)
+                .await?;
+            Ok(Recorded { value: count, pos })
+        })
+        .await
     }
 
     /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards);
@@ -432,35 +466,38 @@ impl Commands {
         conv: &ConvId,
         conv_seq: u64,
     ) -> Result<u64, ApiError> {
-        let view = |state: &ConvState| {
-            let member = match conv.group_id() {
-                Some(_) => state.group.role(user).is_some(),
-                None => conv.is_direct_member(user),
+        observed("read", async {
+            let view = |state: &ConvState| {
+                let member = match conv.group_id() {
+                    Some(_) => state.group.role(user).is_some(),
+                    None => conv.is_direct_member(user),
+                };
+                (member, state.last_conv_seq)
             };
-            (member, state.last_conv_seq)
-        };
-        let convs = &self.0.convs;
-        let mut seen = convs.read(app, conv.as_str(), false, view).await?;
-        if !seen.0 || conv_seq > seen.1 {
-            // Refuse only on the conversation's current state, not a cached one.
-            seen = convs.read(app, conv.as_str(), true, view).await?;
-        }
-        let (member, last) = seen;
-        if !member {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "not a conversation of this user",
-            ));
-        }
-        let command = MarkRead {
-            app: app.clone(),
-            user: user.clone(),
-            conv: conv.clone(),
-            conv_seq,
-            last_conv_seq: last,
-            ts: now_millis(),
-        };
-        self.0.reads.execute(app, user.as_str(), &command).await
+            let convs = &self.0.convs;
+            let mut seen = convs.read(app, conv.as_str(), false, view).await?;
+            if !seen.0 || conv_seq > seen.1 {
+                // Refuse only on the conversation's current state, not a cached one.
+                seen = convs.read(app, conv.as_str(), true, view).await?;
+            }
+            let (member, last) = seen;
+            if !member {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "not a conversation of this user",
+                ));
+            }
+            let command = MarkRead {
+                app: app.clone(),
+                user: user.clone(),
+                conv: conv.clone(),
+                conv_seq,
+                last_conv_seq: last,
+                ts: now_millis(),
+            };
+            self.0.reads.execute(app, user.as_str(), &command).await
+        })
+        .await
     }
 
     /// Changes `actor`'s relationship with `other`; answers the relationship as it now is.
@@ -471,22 +508,25 @@ impl Commands {
         other: &UserId,
         command: PairCommand,
     ) -> Result<Recorded<RelationView>, ApiError> {
-        self.require_active(app, actor).await?;
-        self.require_reachable(app, other).await?;
-        let conv = ConvId::direct(actor, other);
-        let command = ConvCommand::Pair(ChangePair {
-            app: app.clone(),
-            actor: actor.clone(),
-            other: other.clone(),
-            command,
-            ts: now_millis(),
-        });
-        self.0
-            .convs
-            .execute_then(app, conv.as_str(), &command, |state| {
-                RelationView::of(&state.pair, actor, other)
-            })
-            .await
+        observed("relate", async {
+            self.require_active(app, actor).await?;
+            self.require_reachable(app, other).await?;
+            let conv = ConvId::direct(actor, other);
+            let command = ConvCommand::Pair(ChangePair {
+                app: app.clone(),
+                actor: actor.clone(),
+                other: other.clone(),
+                command,
+                ts: now_millis(),
+            });
+            self.0
+                .convs
+                .execute_then(app, conv.as_str(), &command, |state| {
+                    RelationView::of(&state.pair, actor, other)
+                })
+                .await
+        })
+        .await
     }
 
     /// Sends a message from `from`; idempotent on (`from`, `client_msg_id`).
@@ -496,43 +536,46 @@ impl Commands {
         from: &UserId,
         request: SendRequest,
     ) -> Result<Sent, ApiError> {
-        self.require_active(app, from).await?;
-        match &request.to {
-            Recipient::User(to) => self.require_reachable(app, to).await?,
-            // Membership, mutes and dismissal are decided by the group's aggregate.
-            Recipient::Group(_) => {}
-        }
-        let conv = ConvId::between(from, &request.to);
-        let client_msg_id = request.client_msg_id.clone();
-        let command = ConvCommand::Send(SendMessage {
-            app: app.clone(),
-            from: from.clone(),
-            to: request.to,
-            client_msg_id: request.client_msg_id,
-            body: request.body,
-            mentions: request.mentions,
-            mention_all: request.mention_all,
-            msg_id: MessageId::parse(uuid::Uuid::now_v7().to_string())
-                .expect("uuid text is a valid message id"),
-            ts: now_millis(),
-            limits: self.0.limits,
-            policy: self.0.apps.messaging(app),
-        });
-        // A new message and a retry within the idempotency horizon both leave the receipt in
-        // the state: the answer is the same either way.
-        let recorded = self
-            .0
-            .convs
-            .execute_then(app, conv.as_str(), &command, |state| {
-                state.receipt(from, &client_msg_id)
-            })
-            .await?;
-        recorded
-            .value
-            .map(|receipt| Sent::of(receipt, recorded.pos))
-            .ok_or_else(|| {
-                tracing::error!(%conv, %from, "a recorded send has no receipt");
-                ApiError::new(ErrorCode::Internal, "the message's receipt is missing")
-            })
+        observed("send", async {
+            self.require_active(app, from).await?;
+            match &request.to {
+                Recipient::User(to) => self.require_reachable(app, to).await?,
+                // Membership, mutes and dismissal are decided by the group's aggregate.
+                Recipient::Group(_) => {}
+            }
+            let conv = ConvId::between(from, &request.to);
+            let client_msg_id = request.client_msg_id.clone();
+            let command = ConvCommand::Send(SendMessage {
+                app: app.clone(),
+                from: from.clone(),
+                to: request.to,
+                client_msg_id: request.client_msg_id,
+                body: request.body,
+                mentions: request.mentions,
+                mention_all: request.mention_all,
+                msg_id: MessageId::parse(uuid::Uuid::now_v7().to_string())
+                    .expect("uuid text is a valid message id"),
+                ts: now_millis(),
+                limits: self.0.limits,
+                policy: self.0.apps.messaging(app),
+            });
+            // A new message and a retry within the idempotency horizon both leave the receipt in
+            // the state: the answer is the same either way.
+            let recorded = self
+                .0
+                .convs
+                .execute_then(app, conv.as_str(), &command, |state| {
+                    state.receipt(from, &client_msg_id)
+                })
+                .await?;
+            recorded
+                .value
+                .map(|receipt| Sent::of(receipt, recorded.pos))
+                .ok_or_else(|| {
+                    tracing::error!(%conv, %from, "a recorded send has no receipt");
+                    ApiError::new(ErrorCode::Internal, "the message's receipt is missing")
+                })
+        })
+        .await
     }
 }

@@ -32,6 +32,31 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as the protocol writes it.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest => "invalid_request",
+            InvalidId => "invalid_id",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            NotFound => "not_found",
+            NotFriends => "not_friends",
+            Blocked => "blocked",
+            NotMember => "not_member",
+            Muted => "muted",
+            RateLimited => "rate_limited",
+            TooLarge => "too_large",
+            Conflict => "conflict",
+            Unavailable => "unavailable",
+            Internal => "internal",
+            BadSignature => "bad_signature",
+            StaleTimestamp => "stale_timestamp",
+            ReplayedNonce => "replayed_nonce",
+            UnknownApp => "unknown_app",
+        }
+    }
+
     /// The HTTP status that goes with the code.
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
@@ -106,5 +131,37 @@ impl IntoResponse for ApiError {
             tracing::info!(code = ?self.code, message = %self.message, "request refused");
         }
         (self.code.status(), Json(self)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_codes_text_is_its_serialized_form() {
+        use ErrorCode::*;
+        for code in [
+            InvalidRequest,
+            InvalidId,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            NotFriends,
+            Blocked,
+            NotMember,
+            Muted,
+            RateLimited,
+            TooLarge,
+            Conflict,
+            Unavailable,
+            Internal,
+            BadSignature,
+            StaleTimestamp,
+            ReplayedNonce,
+            UnknownApp,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 }

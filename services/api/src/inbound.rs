@@ -119,8 +119,12 @@ async fn dead_letter(js: &jetstream::Context, message: &async_nats::Message, rea
         .await?
         .await
     };
-    if let Err(error) = parked.await {
-        tracing::error!(%error, subject = %message.subject, reason, "could not dead-letter a request");
+    match parked.await {
+        Ok(_) => metrics::counter!(tidings_runtime::metrics::DEAD_LETTERS, "source" => "inbound")
+            .increment(1),
+        Err(error) => {
+            tracing::error!(%error, subject = %message.subject, reason, "could not dead-letter a request")
+        }
     }
 }
 

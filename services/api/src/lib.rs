@@ -8,6 +8,7 @@ pub mod commands;
 pub mod edge;
 pub mod error;
 pub mod group_ops;
+pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod json;
@@ -77,6 +78,7 @@ pub struct Api {
     pub tokens: Tokens,
     pub signatures: SignatureCheck,
     apps: Apps,
+    client: async_nats::Client,
     http: tidings_runtime::http::HttpConfig,
 }
 
@@ -87,6 +89,7 @@ impl Api {
         js: async_nats::jetstream::Context,
     ) -> anyhow::Result<Self> {
         let apps = Apps::new(&config.apps).context("invalid app configuration")?;
+        let client = js.client();
         let commands = Commands::new(
             js,
             config.aggregate_cache,
@@ -101,6 +104,7 @@ impl Api {
             tokens: Tokens::new(apps.clone()),
             signatures: SignatureCheck::new(apps.clone()),
             apps,
+            client,
             http: config.http.clone(),
         })
     }
@@ -114,6 +118,12 @@ impl Api {
         let apps = self.apps.clone();
         let known = move |app: &tidings_domain::AppId| apps.secret(app).is_some();
         inbound::serve(client, self.commands.clone(), known, shutdown).await
+    }
+
+    /// Readiness as far as the api goes: its NATS connection. Processes that run more add
+    /// their own checks.
+    pub fn readiness(&self) -> health::Readiness {
+        health::Readiness::new(self.client.clone())
     }
 
     /// The signed server-API routes.
@@ -143,9 +153,7 @@ impl App {
             .with_context(|| format!("binding {listen}"))?;
         Ok(Self {
             listener,
-            router: api
-                .router()
-                .route("/healthz", axum::routing::get(|| async { "ok" })),
+            router: api.router().merge(health::router(api.readiness())),
             http: api.http.clone(),
         })
     }

@@ -10,6 +10,11 @@ use tidings_events::subjects;
 use tidings_store::Entry;
 use tokio::sync::broadcast;
 
+/// How long a new subscription waits for the server to confirm it. While NATS is down the
+/// flush would wait for the reconnect, holding the client's `hello` (and a stopping gateway)
+/// that long; past this the `hello` is answered `unavailable` instead.
+const SUBSCRIBE_CONFIRM: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct Topic {
     sender: broadcast::Sender<Arc<Entry>>,
     connections: usize,
@@ -74,7 +79,9 @@ impl Hub {
             Some(receiver) => receiver,
             None => {
                 let mut nats = self.client.subscribe(subject.clone()).await?;
-                self.client.flush().await?;
+                tokio::time::timeout(SUBSCRIBE_CONFIRM, self.client.flush())
+                    .await
+                    .map_err(|_| "NATS did not confirm the subscription in time")??;
                 let (sender, receiver) = broadcast::channel(self.capacity);
                 let fanout = sender.clone();
                 let task = tokio::spawn(async move {

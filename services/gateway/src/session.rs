@@ -10,7 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
-use crate::sessions::{ACCESS_ENDED, Sessions};
+use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -21,6 +21,7 @@ use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
 use tidings_domain::UserId;
 use tidings_domain::pair::PairCommand;
+use tidings_runtime::metrics as metrics_names;
 use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
@@ -84,6 +85,22 @@ struct Session<S, O> {
     limiter: DefaultDirectRateLimiter,
 }
 
+/// Counts an open session while it lives.
+struct OpenSession;
+
+impl OpenSession {
+    fn count() -> Self {
+        metrics::gauge!(metrics_names::CONNECTIONS).increment(1.0);
+        OpenSession
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        metrics::gauge!(metrics_names::CONNECTIONS).decrement(1.0);
+    }
+}
+
 /// Why a session ended early.
 #[derive(Debug)]
 struct SocketGone;
@@ -92,11 +109,35 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs a connection until the client leaves, idles out, its access ends, or the server shuts
-/// down.
+/// Registers a session of `principal` for access notices, then checks its access on the user's
+/// subject again: a change that lands between the check at the upgrade and the registration is
+/// seen here, and one after it ends the registered session. Refused, it answers the close to
+/// send: `4401` when access ended, `1011` when NATS could not tell.
+pub async fn admit<S>(shared: &Shared<S>, principal: &Principal) -> Result<Registration, Outgoing> {
+    let registration = shared.sessions.register(principal);
+    let access = shared
+        .commands
+        .access(&principal.app, &principal.user)
+        .await
+        .and_then(|access| access.admit(principal.epoch));
+    match access {
+        Ok(()) => Ok(registration),
+        Err(refused) => Err(Outgoing::Close {
+            code: match refused.code {
+                ErrorCode::Unauthorized => ACCESS_ENDED,
+                _ => 1011,
+            },
+            reason: refused.message,
+        }),
+    }
+}
+
+/// Runs an admitted connection until the client leaves, idles out, its access ends, or the
+/// server shuts down.
 pub async fn run<S, I, O>(
     shared: Arc<Shared<S>>,
     principal: Principal,
+    mut registration: Registration,
     format: Format,
     mut incoming: I,
     out: O,
@@ -107,14 +148,7 @@ pub async fn run<S, I, O>(
 {
     let limits = shared.limits.clone();
     let shutdown = shared.shutdown.clone();
-    // Registered before access is checked again: a change that lands between the check at the
-    // upgrade and here is either seen by this check or ends the registered session.
-    let mut registration = shared.sessions.register(&principal);
-    let access = shared
-        .commands
-        .access(&principal.app, &principal.user)
-        .await
-        .and_then(|access| access.admit(principal.epoch));
+    let _open = OpenSession::count();
     let mut session = Session {
         limiter: RateLimiter::direct(
             Quota::per_second(limits.frames_per_sec).allow_burst(limits.burst),
@@ -125,20 +159,13 @@ pub async fn run<S, I, O>(
         out,
         live: None,
     };
-    if let Err(refused) = access {
-        let code = match refused.code {
-            ErrorCode::Unauthorized => ACCESS_ENDED,
-            _ => 1011,
-        };
-        let _ = session.close(code, &refused.message).await;
-        return;
-    }
     let idle = tokio::time::sleep(limits.idle_timeout);
     tokio::pin!(idle);
     let result: Result<(), SocketGone> = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break session.close(1001, "server shutting down").await,
             Ok(ended) = &mut registration.ended => {
+                metrics::counter!(metrics_names::ACCESS_CLOSES).increment(1);
                 break session.close(ACCESS_ENDED, ended.reason()).await;
             }
             _ = &mut idle => break session.close(1000, "idle timeout").await,
@@ -213,6 +240,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
         };
         if !matches!(frame, ClientFrame::Ping) && self.limiter.check().is_err() {
+            metrics::counter!(metrics_names::RATE_LIMITED, "scope" => "frames").increment(1);
             let error = ApiError::new(ErrorCode::RateLimited, "too many frames, slow down");
             return self.answer(ServerFrame::error(frame.id(), error)).await;
         }
@@ -461,6 +489,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     self.deliver(Entry::clone(&entry)).await?;
                 }
                 Err(RecvError::Lagged(skipped)) => {
+                    metrics::counter!(metrics_names::PUSH_LAGGED).increment(1);
                     tracing::debug!(
                         skipped,
                         "connection lagged behind live entries; filling from the store"

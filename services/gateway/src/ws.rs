@@ -21,6 +21,7 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::time::Duration;
 use tidings_api::error::{ApiError, ErrorCode};
+use tidings_runtime::metrics as metrics_names;
 use tidings_store::ReadModels;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::WebSocketStream;
@@ -45,6 +46,12 @@ pub struct WsParams {
     format: Option<String>,
 }
 
+/// A refused upgrade, counted by its code.
+fn refuse(error: ApiError) -> Response {
+    metrics::counter!(metrics_names::HANDSHAKES, "outcome" => error.code.as_str()).increment(1);
+    error.into_response()
+}
+
 /// `GET /v1/ws`: checks Origin, token and format, then the handshake, then upgrades.
 pub async fn upgrade<S: ReadModels>(
     State(state): State<GatewayState<S>>,
@@ -54,33 +61,31 @@ pub async fn upgrade<S: ReadModels>(
     let on_upgrade = request.extensions_mut().remove::<OnUpgrade>();
     let headers = request.headers();
     if !origin_allowed(&state.config.allowed_origins, headers) {
-        return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+        return refuse(ApiError::new(ErrorCode::Forbidden, "origin not allowed"));
     }
     let principal = match state.me(headers, params.token.as_deref()).await {
         Ok(p) => p,
-        Err(e) => return e.into_response(),
+        Err(e) => return refuse(e),
     };
     let format = match params.format.as_deref() {
         None | Some("json") => Format::Json,
         Some("msgpack") => Format::MessagePack,
         Some(other) => {
-            return ApiError::new(
+            return refuse(ApiError::new(
                 ErrorCode::InvalidRequest,
                 format!("unknown format {other:?}: use json or msgpack"),
-            )
-            .into_response();
+            ));
         }
     };
     let accept = match accept_key(headers) {
         Ok(accept) => accept,
-        Err(e) => return e.into_response(),
+        Err(e) => return refuse(e),
     };
     let Some(on_upgrade) = on_upgrade else {
-        return ApiError::new(
+        return refuse(ApiError::new(
             ErrorCode::InvalidRequest,
             "this connection cannot be upgraded (HTTP/1.1 required)",
-        )
-        .into_response();
+        ));
     };
     let max = state.config.max_frame_bytes;
     // Small buffers: an idle connection should cost kilobytes, not the library's 128 KiB
@@ -90,6 +95,7 @@ pub async fn upgrade<S: ReadModels>(
         .max_frame_size(Some(max))
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0);
+    metrics::counter!(metrics_names::HANDSHAKES, "outcome" => "accepted").increment(1);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -173,15 +179,24 @@ async fn serve<S: ReadModels>(
 ) {
     let (mut sink, stream) = socket.split();
     let mut stream = stream.map(incoming as fn(_) -> _);
-    let out = (&mut sink).with(|out: Outgoing| async move { Ok::<_, WsError>(outgoing(out)) });
-    session::run(
-        state.shared.clone(),
-        principal,
-        format,
-        &mut stream,
-        Box::pin(out),
-    )
-    .await;
+    let mut out =
+        Box::pin((&mut sink).with(|out: Outgoing| async move { Ok::<_, WsError>(outgoing(out)) }));
+    match session::admit(&state.shared, &principal).await {
+        Ok(registration) => {
+            session::run(
+                state.shared.clone(),
+                principal,
+                registration,
+                format,
+                &mut stream,
+                out,
+            )
+            .await;
+        }
+        Err(close) => {
+            let _ = out.send(close).await;
+        }
+    }
     // Lingering needs only the socket: the store and the rest are released now, so a server
     // that stops does not wait for its clients' sockets.
     drop(state);

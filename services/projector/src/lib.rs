@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod fold;
 pub mod group_fold;
+pub mod health;
 pub mod lease;
 pub mod partition;
 pub mod pool;
@@ -12,8 +13,9 @@ pub mod projection;
 pub mod rosters;
 pub mod runner;
 
+pub use health::Status;
 pub use partition::Partition;
-pub use pool::run;
+pub use pool::{run, run_reporting};
 pub use projection::Projection;
 pub use runner::{PROJECTION, Projector, Step};
 

@@ -3,6 +3,7 @@
 //! holds at most `ceil(partitions / live instances)`, gives back any excess, and takes over the
 //! partitions of an instance whose leases expired.
 
+use crate::health::Status;
 use crate::lease::{Fence, Lease, Leases};
 use crate::partition::Partition;
 use crate::{Config, Projector};
@@ -13,6 +14,9 @@ use tidings_store::ReadModels;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+/// How long stopping may spend handing leases back: past it they lapse by themselves.
+const RELEASE_LIMIT: Duration = Duration::from_secs(2);
+
 /// Runs the projection until `shutdown` is cancelled.
 pub async fn run<S: ReadModels>(
     store: S,
@@ -20,15 +24,45 @@ pub async fn run<S: ReadModels>(
     config: Config,
     shutdown: CancellationToken,
 ) {
-    if config.partitions <= 1 {
-        supervise(store, client, config, Partition::WHOLE, None, shutdown).await;
-        return;
-    }
+    run_reporting(store, client, config, shutdown, Status::default()).await;
+}
+
+/// Runs the projection until `shutdown` is cancelled, keeping `status` up to date.
+pub async fn run_reporting<S: ReadModels>(
+    store: S,
+    client: async_nats::Client,
+    config: Config,
+    shutdown: CancellationToken,
+    status: Status,
+) {
+    status.set_running(true);
+    let work = async {
+        if config.partitions <= 1 {
+            let whole = Partition::WHOLE;
+            supervise(store, client, config, whole, None, shutdown, &status).await;
+        } else {
+            run_partitioned(store, client, config, shutdown, &status).await;
+        }
+    };
+    work.await;
+    status.set_running(false);
+}
+
+async fn run_partitioned<S: ReadModels>(
+    store: S,
+    client: async_nats::Client,
+    config: Config,
+    shutdown: CancellationToken,
+    status: &Status,
+) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
-        match run_leased(&store, &client, &config, &shutdown).await {
+        match run_leased(&store, &client, &config, &shutdown, status).await {
             Ok(()) => return,
             Err(error) => {
+                // The whole chain: the context alone ("opening the events stream") hides why.
+                let error = format!("{error:#}");
+                status.set_leases_down(true);
                 tracing::error!(%error, ?backoff, "projector leases unavailable; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -49,24 +83,46 @@ async fn supervise<S: ReadModels>(
     partition: Partition,
     fence: Option<Fence>,
     shutdown: CancellationToken,
+    status: &Status,
+) {
+    restart_on_failure(store, client, config, partition, fence, shutdown, status).await;
+    // Stopped, or handed over: either way no longer this instance's to report.
+    status.partition_clear(partition);
+}
+
+async fn restart_on_failure<S: ReadModels>(
+    store: S,
+    client: async_nats::Client,
+    config: Config,
+    partition: Partition,
+    fence: Option<Fence>,
+    shutdown: CancellationToken,
+    status: &Status,
 ) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
+        status.partition_down(partition);
         let result = async {
-            let projector = Projector::start(
-                store.clone(),
-                client.clone(),
-                &config,
-                partition,
-                fence.clone(),
-            )
-            .await?;
+            // Starting asks NATS several things; a dead server must not hold up shutdown.
+            let projector = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                projector = Projector::start(
+                    store.clone(),
+                    client.clone(),
+                    &config,
+                    partition,
+                    fence.clone(),
+                ) => projector?,
+            };
+            status.partition_clear(partition);
             projector.run(shutdown.clone().cancelled_owned()).await
         }
         .await;
         match result {
             Ok(()) => return,
             Err(error) => {
+                let error = format!("{error:#}");
+                status.partition_down(partition);
                 tracing::error!(partition = partition.index, %error, ?backoff, "projector failed; restarting");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -93,11 +149,16 @@ async fn run_leased<S: ReadModels>(
     client: &async_nats::Client,
     config: &Config,
     shutdown: &CancellationToken,
+    status: &Status,
 ) -> anyhow::Result<()> {
     let js = jetstream::new(client.clone());
     let instance = format!("{:016x}", rand::random::<u64>());
     let ttl = Duration::from_secs(config.lease_ttl_secs.max(1));
-    let leases = Leases::open(&js, instance.clone(), ttl).await?;
+    let leases = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        leases = Leases::open(&js, instance.clone(), ttl) => leases?,
+    };
+    status.set_leases_down(false);
     tracing::info!(%instance, partitions = config.partitions, "projector instance joining");
     let mut held: BTreeMap<u32, Held> = BTreeMap::new();
     let mut instances = 1;
@@ -149,14 +210,22 @@ async fn run_leased<S: ReadModels>(
                         index,
                         count: config.partitions,
                     };
-                    let task = AbortOnDropHandle::new(tokio::spawn(supervise(
-                        store.clone(),
-                        client.clone(),
-                        config.clone(),
-                        partition,
-                        Some(lease.fence.clone()),
-                        stop.clone(),
-                    )));
+                    let status = status.clone();
+                    let (store, client, config) = (store.clone(), client.clone(), config.clone());
+                    let fence = Some(lease.fence.clone());
+                    let stop_partition = stop.clone();
+                    let task = AbortOnDropHandle::new(tokio::spawn(async move {
+                        supervise(
+                            store,
+                            client,
+                            config,
+                            partition,
+                            fence,
+                            stop_partition,
+                            &status,
+                        )
+                        .await
+                    }));
                     held.insert(index, Held { lease, stop, task });
                 }
             }
@@ -167,11 +236,20 @@ async fn run_leased<S: ReadModels>(
         }
     }
     .await;
-    for (index, h) in std::mem::take(&mut held) {
-        h.stop.cancel();
-        let _ = h.task.await;
-        leases.release(index, h.lease).await;
+    let hand_back = async {
+        for (index, h) in std::mem::take(&mut held) {
+            h.stop.cancel();
+            let _ = h.task.await;
+            leases.release(index, h.lease).await;
+        }
+        leases.leave().await;
+    };
+    // Leases not handed back lapse after their TTL: a dead NATS must not hold up shutdown.
+    if tokio::time::timeout(RELEASE_LIMIT, hand_back)
+        .await
+        .is_err()
+    {
+        tracing::warn!("projector leases not handed back in time; they will lapse");
     }
-    leases.leave().await;
     result
 }

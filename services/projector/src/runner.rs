@@ -16,6 +16,7 @@ use std::time::Duration;
 use tidings_domain::{AppId, UserId};
 use tidings_events::definitions::projector_consumer;
 use tidings_events::{Envelope, headers, subjects};
+use tidings_runtime::metrics as metrics_names;
 use tidings_store::{Delivery, ReadModels, Write};
 
 /// The users whose rows `writes` change, once each.
@@ -203,13 +204,21 @@ impl<S: ReadModels> Projector<S> {
                 anyhow::ensure!(fence.holds(), "the partition's lease lapsed");
             }
             let changed_users = changed_users(&writes);
+            let started = std::time::Instant::now();
             let deliveries = self
                 .store
                 .apply(&self.checkpoint_key, through, writes)
                 .await?;
+            metrics::histogram!(metrics_names::STORE_COMMIT_SECONDS)
+                .record(started.elapsed().as_secs_f64());
             self.checkpoint = through;
             self.push(deliveries).await;
             self.announce(changed_users).await;
+        }
+        metrics::histogram!(metrics_names::PROJECTOR_BATCH).record(batch.len() as f64);
+        if let Some(info) = batch.last().and_then(|last| last.info().ok()) {
+            let lag = metrics::gauge!(metrics_names::PROJECTOR_LAG, "projection" => self.checkpoint_key.clone());
+            lag.set(info.pending as f64);
         }
         // Ack only after the write: a crash before it redelivers, and replay is harmless.
         if let Some(last) = batch.last() {
@@ -237,6 +246,7 @@ impl<S: ReadModels> Projector<S> {
             )
             .await?
             .await?;
+        metrics::counter!(metrics_names::DEAD_LETTERS, "source" => "projector").increment(1);
         Ok(())
     }
 
@@ -274,7 +284,12 @@ impl<S: ReadModels> Projector<S> {
     }
 
     async fn push(&self, deliveries: Vec<Delivery>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let delivery_seconds = metrics::histogram!(metrics_names::DELIVERY_SECONDS);
         for delivery in deliveries {
+            delivery_seconds.record(now.saturating_sub(delivery.entry.ts).max(0) as f64 / 1000.0);
             let payload = rmp_serde::to_vec_named(&delivery.entry).expect("entries encode");
             let subject = subjects::push(&delivery.app, &delivery.user);
             // Live push is best effort: the store is authoritative and clients catch up by seq.

@@ -5,5 +5,6 @@ pub mod chat;
 pub mod config;
 pub mod dev_app;
 pub mod migrate;
+pub mod ready;
 pub mod replay;
 pub mod up;

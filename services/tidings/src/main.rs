@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use tidings::config::{Config, StoreKind};
 use tidings::up::{Server, connect_nats};
 use tidings::{dev_app, replay};
+use tidings_runtime::shutdown::{GRACE, bounded};
 use tidings_store::{FjallStore, ReadModels};
 use tidings_store_scylla::ScyllaStore;
+use tokio::time::timeout_at;
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc instead of glibc's malloc: under load glibc's allocator took about a tenth of the
@@ -52,6 +54,9 @@ enum Command {
     Projector {
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Serve /healthz, /readyz and /metrics on this address (none when unset).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Run only the gateway (WebSocket, client REST, in-process commands) against NATS_URL.
     Gateway {
@@ -106,6 +111,7 @@ fn nats_url(config: &Config) -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     tidings_runtime::telemetry::init();
+    tidings_runtime::metrics::install();
     let cli = Cli::parse();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -156,21 +162,37 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 tokio::spawn(async move { api.serve_inbound(client, token).await })
             };
             println!("tidings api ready listen=http://{}", app.local_addr());
-            app.run(tidings_runtime::shutdown::signal()).await?;
+            let server = tokio::spawn(app.run(token.clone().cancelled_owned()));
+            tidings_runtime::shutdown::signal().await;
+            // Requests in flight (HTTP and over NATS) may finish, within one grace period.
+            let deadline = tokio::time::Instant::now() + GRACE;
             token.cancel();
-            inbound
-                .await?
-                .map_err(|e| anyhow::anyhow!("integrator requests over NATS: {e}"))
+            if let Ok(served) = timeout_at(deadline, server).await {
+                served??;
+            } else {
+                tracing::warn!("HTTP requests still open after the grace period; abandoned");
+            }
+            match timeout_at(deadline, inbound).await {
+                Ok(finished) => {
+                    finished?.map_err(|e| anyhow::anyhow!("integrator requests over NATS: {e}"))
+                }
+                Err(_) => {
+                    tracing::warn!("an integrator request outlived the grace period; abandoned");
+                    Ok(())
+                }
+            }
         }
-        Command::Projector { data_dir } => {
+        Command::Projector { data_dir, listen } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
             match config.store {
                 StoreKind::Fjall => {
-                    projector(FjallStore::open(&data_dir.join("store"))?, client, config).await
+                    let store = FjallStore::open(&data_dir.join("store"))?;
+                    projector(store, client, listen, config).await
                 }
                 StoreKind::Scylla => {
-                    projector(ScyllaStore::connect(&config.scylla).await?, client, config).await
+                    let store = ScyllaStore::connect(&config.scylla).await?;
+                    projector(store, client, listen, config).await
                 }
             }
         }
@@ -251,19 +273,48 @@ async fn up<S: ReadModels>(server: Server<S>) -> anyhow::Result<()> {
 async fn projector<S: ReadModels>(
     store: S,
     client: async_nats::Client,
+    listen: Option<SocketAddr>,
     config: &Config,
 ) -> anyhow::Result<()> {
     let token = CancellationToken::new();
-    let supervisor = tokio::spawn(tidings_projector::run(
+    let status = tidings_projector::Status::default();
+    let server = match listen {
+        Some(listen) => {
+            let readiness = tidings_api::health::Readiness::new(client.clone())
+                .with(tidings::ready::Projector(status.clone()))
+                .with(tidings::ready::Lag::new(
+                    store.clone(),
+                    client.clone(),
+                    config.projector.partitions,
+                    config.ready_max_lag,
+                ));
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!("tidings projector listen=http://{}", listener.local_addr()?);
+            Some(tokio::spawn(tidings_api::edge::serve(
+                listener,
+                tidings_api::health::router(readiness),
+                config.http.clone(),
+                token.clone().cancelled_owned(),
+            )))
+        }
+        None => None,
+    };
+    let supervisor = tokio::spawn(tidings_projector::run_reporting(
         store,
         client,
         config.projector.clone(),
         token.clone(),
+        status,
     ));
     println!("tidings projector ready");
     tidings_runtime::shutdown::signal().await;
     token.cancel();
-    supervisor.await?;
+    if let Some(server) = server {
+        server.abort();
+    }
+    if let Some(finished) = bounded("the projector", GRACE, supervisor).await {
+        finished?;
+    }
     Ok(())
 }
 
@@ -277,6 +328,13 @@ async fn gateway<S: ReadModels>(
         tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone())).await?;
     let token = CancellationToken::new();
     let tracker = tokio_util::task::TaskTracker::new();
+    // No projector here: the lag says whether the read models this gateway serves are fresh.
+    let readiness = api.readiness().with(tidings::ready::Lag::new(
+        store.clone(),
+        client.clone(),
+        config.projector.partitions,
+        config.ready_max_lag,
+    ));
     let gateway = tidings_gateway::Gateway::new(
         config.gateway.clone(),
         store,
@@ -294,14 +352,26 @@ async fn gateway<S: ReadModels>(
     );
     let router = gateway
         .router()
-        .route("/healthz", axum::routing::get(|| async { "ok" }));
-    tidings_api::edge::serve(listener, router, config.http.clone(), async move {
-        tidings_runtime::shutdown::signal().await;
-        token.cancel();
-    })
-    .await?;
+        .merge(tidings_api::health::router(readiness));
+    let server = tokio::spawn(tidings_api::edge::serve(
+        listener,
+        router,
+        config.http.clone(),
+        token.clone().cancelled_owned(),
+    ));
+    tidings_runtime::shutdown::signal().await;
+    // Requests in flight and sessions closing share one grace period.
+    let deadline = tokio::time::Instant::now() + GRACE;
+    token.cancel();
+    if let Ok(served) = timeout_at(deadline, server).await {
+        served??;
+    } else {
+        tracing::warn!("HTTP requests still open after the grace period; abandoned");
+    }
     tracker.close();
-    tracker.wait().await;
+    if timeout_at(deadline, tracker.wait()).await.is_err() {
+        tracing::warn!("sessions still closing after the grace period; abandoned");
+    }
     Ok(())
 }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tidings_api::Api;
 use tidings_api::apps::AppConfig;
 use tidings_gateway::Gateway;
-use tidings_runtime::nats_server::{NatsServer, Options};
+use tidings_runtime::nats_server::{Options, Supervised};
+use tidings_runtime::shutdown::{GRACE, bounded};
 use tidings_store::{FjallStore, ReadModels};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,8 +19,12 @@ use tokio_util::task::TaskTracker;
 /// Where `up` records the URL of the local nats-server it started.
 pub const NATS_URL_FILE: &str = "nats-url";
 
-/// How long running work may take to finish after shutdown begins.
-const GRACE: Duration = Duration::from_secs(10);
+/// The part of the grace period kept for the last NATS flush and stopping the local
+/// nats-server, after the services have had the rest.
+const FINAL_RESERVE: Duration = Duration::from_secs(2);
+
+/// The longest the final flush of buffered publishes may take.
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 /// Connects to NATS (one URL, or a comma-separated list) and provisions the streams.
 pub async fn connect_nats(url: &str, replicas: usize) -> anyhow::Result<async_nats::Client> {
@@ -55,7 +60,7 @@ pub async fn connect_nats(url: &str, replicas: usize) -> anyhow::Result<async_na
 
 /// The all-in-one server, bound and ready to run.
 pub struct Server<S = FjallStore> {
-    local_nats: Option<NatsServer>,
+    local_nats: Option<Supervised>,
     client: async_nats::Client,
     store: S,
     api: Api,
@@ -79,18 +84,27 @@ impl Server<FjallStore> {
 impl<S: ReadModels> Server<S> {
     /// Starts NATS if needed, provisions streams and binds the listener, on `store`.
     pub async fn build_on(config: Config, store: S) -> anyhow::Result<Self> {
+        tidings_runtime::metrics::install();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let app = dev_app::load_or_create(&config.data_dir)?;
         let (local_nats, url) = match &config.nats_url {
             Some(url) => (None, url.clone()),
             None => {
-                let server = NatsServer::start(&Options {
-                    store_dir: config.data_dir.join("nats"),
+                // Supervised: restarted on the same port when it dies, so the services'
+                // connections come back by themselves.
+                let store_dir = config.data_dir.join("nats");
+                // Its log says why it died, when it does.
+                let log = store_dir.join("nats-server.log");
+                let server = Supervised::start(Options {
+                    extra_config: format!(
+                        "log_file: {log:?}\nlogfile_size_limit: 10MB\nlogfile_max_num: 3"
+                    ),
+                    store_dir,
                     port: None,
                     sync_always: config.durable,
-                    extra_config: String::new(),
-                })?;
+                })
+                .await?;
                 let url = server.url().to_owned();
                 tracing::info!(%url, "started local nats-server");
                 // Other commands (replay) find the local server through this file.
@@ -155,22 +169,36 @@ impl<S: ReadModels> Server<S> {
             &tracker,
         )
         .await?;
+        let projector = tidings_projector::Status::default();
+        let mut readiness = self.api.readiness();
+        if let Some(nats) = &self.local_nats {
+            readiness = readiness.first(crate::ready::LocalNats(nats.state()));
+        }
+        let readiness = readiness
+            .with(crate::ready::Projector(projector.clone()))
+            .with(crate::ready::Lag::new(
+                self.store.clone(),
+                self.client.clone(),
+                self.config.projector.partitions,
+                self.config.ready_max_lag,
+            ));
         let router = self
             .api
             .router()
             .merge(gateway.router())
-            .route("/healthz", axum::routing::get(|| async { "ok" }));
+            .merge(tidings_api::health::router(readiness));
         let (api, client, stop) = (self.api.clone(), self.client.clone(), token.clone());
         tracker.spawn(async move {
             if let Err(error) = api.serve_inbound(client, stop).await {
                 tracing::error!(%error, "integrator requests over NATS stopped");
             }
         });
-        tracker.spawn(tidings_projector::run(
+        tracker.spawn(tidings_projector::run_reporting(
             self.store.clone(),
             self.client.clone(),
             self.config.projector.clone(),
             token.clone(),
+            projector,
         ));
         let serve = tidings_api::edge::serve(
             self.listener,
@@ -185,13 +213,23 @@ impl<S: ReadModels> Server<S> {
         });
         shutdown.await;
         tracing::info!("shutting down");
+        // Every wait from here on is bounded: NATS may be dead or frozen, and a stop must
+        // still end within the grace period.
+        let deadline = tokio::time::Instant::now() + GRACE;
         token.cancel();
         tracker.close();
-        if tokio::time::timeout(GRACE, tracker.wait()).await.is_err() {
-            tracing::warn!("some work did not finish within the grace period");
+        let services = deadline - FINAL_RESERVE;
+        if tokio::time::timeout_at(services, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some work did not finish within the grace period; abandoned");
         }
-        let _ = self.client.flush().await;
-        drop(self.local_nats);
+        // Publishes still buffered (live pushes, acks) go out if the server answers.
+        bounded("the final NATS flush", FINAL_FLUSH, self.client.flush()).await;
+        if let Some(nats) = self.local_nats {
+            nats.stop().await;
+        }
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
 //! Process plumbing shared by every Tidings binary and the testkit: configuration loading,
-//! telemetry, shutdown signals, the HTTP accept loop, and finding and running a local
+//! telemetry (logs and Prometheus metrics), shutdown signals, the HTTP accept loop, and finding and running a local
 //! `nats-server`. It knows nothing of the domain.
 
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod nats_server;
 pub mod shutdown;
 pub mod telemetry;

@@ -153,9 +153,13 @@ impl Fixture {
         let (frames, mut incoming) = mpsc::channel::<Incoming>(FRAMES_IN_FLIGHT);
         let (sink, out) = mpsc::channel::<Outgoing>(out_buffer);
         let incoming = futures_util::stream::poll_fn(move |cx| incoming.poll_recv(cx));
+        // Admitted without the access check (that needs the user's subject; the end-to-end
+        // tests cover it), so a paused clock meets no NATS round trip.
+        let registration = self.shared.sessions.register(&principal());
         let task = tokio::spawn(run(
             self.shared.clone(),
             principal(),
+            registration,
             Format::Json,
             incoming,
             PollSender::new(sink),
