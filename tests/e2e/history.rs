@@ -229,3 +229,93 @@ async fn history_by_time_refuses_bad_combinations_and_strangers() {
     assert_eq!(reply.status, 403, "{:?}", reply.body);
     assert_eq!(reply.body["code"], "forbidden");
 }
+
+/// A read-diffusion group: its timeline pages by time like a direct conversation, for current
+/// members only.
+#[tokio::test]
+async fn a_groups_history_pages_by_time_for_its_current_members() {
+    let h = Harness::start_on(
+        tidings_testkit::TestNats::start(),
+        tempfile::tempdir().unwrap(),
+        |c| c.projector.large_group = 2,
+    )
+    .await;
+    for user in ["owner", "amy", "ben"] {
+        h.api.register(user).await;
+    }
+    let amy = h.api.user_token("amy").await;
+    let ben = h.api.user_token("ben").await;
+    let created = h
+        .api
+        .post(
+            "/v1/server/groups/crew/ops",
+            &json!({"actor": "owner", "op": "create", "name": "Crew", "members": ["amy", "ben"]}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let mut sent = Vec::new();
+    for i in 0..9 {
+        let from = ["owner", "amy", "ben"][i % 3];
+        let reply = h
+            .api
+            .post(
+                "/v1/messages",
+                &json!({
+                    "from": from,
+                    "to": {"group": "crew"},
+                    "client_msg_id": format!("g-{i}"),
+                    "body": {"type": "text", "text": format!("crew {i}")},
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        sent.push((
+            reply.body["conv_seq"].as_u64().unwrap(),
+            reply.body["ts"].as_i64().unwrap(),
+            reply.body["pos"].as_u64().unwrap(),
+        ));
+    }
+    let since = sent[2].1;
+    let expected: Vec<u64> = sent
+        .iter()
+        .filter(|(_, ts, _)| *ts >= since)
+        .map(|(seq, _, _)| *seq)
+        .collect();
+    let path = format!(
+        "/v1/conversations/g~crew/messages?order=oldest&since_ts={since}&limit=2&min_pos={}",
+        sent[8].2
+    );
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = h.api.get_as(&amy, &format!("{path}{cursor}")).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        seen.extend(conv_seqs(page.body["messages"].as_array().unwrap()));
+        match page.body["next_after"].as_u64() {
+            Some(next) => cursor = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+
+    let kicked = h
+        .api
+        .post(
+            "/v1/server/groups/crew/ops",
+            &json!({"actor": "owner", "op": "kick", "user": "ben"}),
+        )
+        .await;
+    assert_eq!(kicked.status, 200, "{:?}", kicked.body);
+    let pos = kicked.body["pos"].as_u64().unwrap();
+    let refused = h
+        .api
+        .get_as(
+            &ben,
+            &format!("/v1/conversations/g~crew/messages?since_ts={since}&min_pos={pos}"),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+}
