@@ -63,20 +63,59 @@ pub struct SeqRange {
 /// and since a newly recorded message never has a smaller `ts` than any before it, the
 /// answer for a `target` already reached stays the same as the conversation grows, even
 /// over keys out of order. `key(p)` is the key at `p` (`None`: no key there, treated as
-/// +infinity). Reads at most `64 - newest.leading_zeros()` keys.
-pub async fn first_at_least<E, F, Fut>(newest: u64, target: i64, mut key: F) -> Result<u64, E>
+/// +infinity).
+///
+/// `levels` steps are decided per round: a round reads, concurrently, every position the
+/// next `levels` steps could probe (up to `2^levels - 1`), then takes the steps. The answer
+/// is the same for every `levels`; 1 reads the fewest keys (at most `64 -
+/// newest.leading_zeros()`: 20 for a million), more trade reads for fewer round trips (3: 7
+/// rounds of at most 7 reads for a million).
+pub async fn first_at_least<E, F, Fut>(
+    newest: u64,
+    target: i64,
+    levels: u32,
+    key: F,
+) -> Result<u64, E>
 where
-    F: FnMut(u64) -> Fut,
+    F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Result<Option<i64>, E>>,
 {
+    let levels = levels.clamp(1, 8);
     // `below`: the highest position found so far whose key is less than `target` (0: none).
     let mut below = 0u64;
-    for bit in (0..64).rev() {
-        // `below` has only bits above `bit` set, so this neither overflows nor repeats.
-        let probe = below | (1u64 << bit);
-        if probe <= newest && key(probe).await?.is_some_and(|ts| ts < target) {
-            below = probe;
+    let mut bit = 64u32;
+    while bit > 0 {
+        let depth = levels.min(bit);
+        // Every position the next `depth` steps may probe: below | (a choice for each of
+        // the first j of them) | the j-th step's bit. `below` has only bits above `bit - 1`
+        // set, so these neither overflow nor repeat.
+        let mut probes = Vec::new();
+        for j in 0..depth {
+            let step = 1u64 << (bit - 1 - j);
+            for choice in 0..(1u64 << j) {
+                // The choices fill the j bits above `step` (none for the first step).
+                let chosen = if j == 0 { 0 } else { choice << (bit - j) };
+                let probe = below | chosen | step;
+                if probe <= newest {
+                    probes.push(probe);
+                }
+            }
         }
+        let keys = futures_util::future::try_join_all(probes.iter().map(|&p| key(p))).await?;
+        let less = |p: u64| {
+            probes
+                .iter()
+                .position(|&q| q == p)
+                .and_then(|i| keys[i])
+                .is_some_and(|ts| ts < target)
+        };
+        for j in 0..depth {
+            let probe = below | (1u64 << (bit - 1 - j));
+            if less(probe) {
+                below = probe;
+            }
+        }
+        bit -= depth;
     }
     Ok(below + 1)
 }
@@ -86,15 +125,36 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    fn search(keys: &[i64], target: i64) -> (u64, usize) {
+    /// The answer and the reads of a search of `levels` per round.
+    fn search_in(keys: &[i64], target: i64, levels: u32) -> (u64, usize) {
         let reads = Cell::new(0);
-        let found = block_on(first_at_least::<(), _, _>(keys.len() as u64, target, |p| {
+        let key = |p: u64| {
             reads.set(reads.get() + 1);
             let key = keys.get(p as usize - 1).copied();
             async move { Ok(key) }
-        }))
+        };
+        let found = block_on(first_at_least::<(), _, _>(
+            keys.len() as u64,
+            target,
+            levels,
+            key,
+        ))
         .unwrap();
         (found, reads.get())
+    }
+
+    /// The answer and the reads of a search one level per round, checking that more levels
+    /// per round find the same.
+    fn search(keys: &[i64], target: i64) -> (u64, usize) {
+        let (found, reads) = search_in(keys, target, 1);
+        for levels in 2..=4 {
+            assert_eq!(
+                search_in(keys, target, levels).0,
+                found,
+                "{levels} levels per round, target {target}"
+            );
+        }
+        (found, reads)
     }
 
     /// The search never awaits anything pending, so one poll finishes it.
@@ -132,6 +192,12 @@ mod tests {
             let (found, reads) = search(&keys, target);
             assert_eq!(found, target as u64 + 1);
             assert!(reads <= 20, "log2 of a million, rounded up: {reads}");
+            let (again, reads) = search_in(&keys, target, 3);
+            assert_eq!(again, found);
+            assert!(
+                reads <= 7 * 7,
+                "seven rounds of at most seven reads: {reads}"
+            );
         }
     }
 
