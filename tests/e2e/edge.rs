@@ -127,7 +127,17 @@ const ROUTES: &[Route] = &[
         "GET",
         "/v1/conversations/{conv}/messages",
         &[("conv", "d~alice~bob", ID)],
-        &["before=abc", "limit=-1"],
+        &[
+            "before=abc",
+            "limit=-1",
+            "since_ts=abc",
+            "until_ts=1.5",
+            "order=sideways",
+            "after=-1",
+            "after=3",
+            "order=oldest&before=3",
+            "since_ts=9&until_ts=9",
+        ],
         None,
     ),
     client(

@@ -10,6 +10,7 @@ mod edge;
 mod gaps;
 mod groups;
 mod harness;
+mod history;
 mod idempotency;
 mod inbound;
 mod metrics;

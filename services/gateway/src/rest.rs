@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
 use tidings_domain::ConvId;
-use tidings_store::ReadModels;
+use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
 
 /// The client REST routes.
 pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
@@ -73,11 +73,51 @@ async fn conversations<S: ReadModels>(
 
 #[derive(Debug, Deserialize)]
 struct MessagesQuery {
+    /// Newest first: messages below this `conv_seq` (the previous page's `next_before`).
     before: Option<u64>,
+    /// Oldest first: messages above this `conv_seq` (the previous page's `next_after`).
+    after: Option<u64>,
+    /// Messages at or after this time (milliseconds, inclusive).
+    since_ts: Option<i64>,
+    /// Messages before this time (milliseconds, exclusive).
+    until_ts: Option<i64>,
+    #[serde(default)]
+    order: HistoryOrder,
     limit: Option<usize>,
     token: Option<String>,
 }
 
+impl MessagesQuery {
+    /// The store's query, or why the parameters do not go together.
+    fn history(&self) -> Result<HistoryQuery, ApiError> {
+        let invalid = |message: &str| Err(ApiError::new(ErrorCode::InvalidRequest, message));
+        let cursor = match (self.order, self.before, self.after) {
+            (HistoryOrder::Newest, before, None) => before,
+            (HistoryOrder::Oldest, None, after) => after,
+            (HistoryOrder::Newest, _, Some(_)) => {
+                return invalid("after pages oldest first: use it with order=oldest");
+            }
+            (HistoryOrder::Oldest, Some(_), _) => {
+                return invalid("before pages newest first: use after with order=oldest");
+            }
+        };
+        if let (Some(since), Some(until)) = (self.since_ts, self.until_ts)
+            && since >= until
+        {
+            return invalid("since_ts must be less than until_ts");
+        }
+        Ok(HistoryQuery {
+            since: self.since_ts,
+            until: self.until_ts,
+            order: self.order,
+            cursor,
+            limit: check_limit(self.limit, 50)?,
+        })
+    }
+}
+
+/// A conversation's history: newest or oldest first, optionally within a time range, a page
+/// at a time. `next_before` or `next_after` (by order) continues it; null at the end.
 async fn messages<S: ReadModels>(
     State(state): State<GatewayState<S>>,
     headers: HeaderMap,
@@ -86,7 +126,7 @@ async fn messages<S: ReadModels>(
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let conv = ConvId::parse(conv)?;
-    let limit = check_limit(query.limit, 50)?;
+    let history = query.history()?;
     let store = &state.shared.store;
     // A user reads only conversations they take part in: a group's while a member.
     let member = match conv.group_id() {
@@ -107,11 +147,15 @@ async fn messages<S: ReadModels>(
             "not a conversation of this user",
         ));
     }
-    let messages = store
-        .messages_before(&me.app, &conv, query.before, limit)
+    let page = store
+        .history(&me.app, &conv, history)
         .await
         .map_err(store_error)?;
-    Ok(Json(json!({ "messages": messages })))
+    let key = match history.order {
+        HistoryOrder::Newest => "next_before",
+        HistoryOrder::Oldest => "next_after",
+    };
+    Ok(Json(json!({ "messages": page.messages, key: page.next })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,4 +181,49 @@ async fn read<S: ReadModels>(
     Ok(Json(
         json!({ "conv": conv, "read_seq": body.conv_seq, "pos": pos }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &str) -> Result<HistoryQuery, ErrorCode> {
+        let uri: axum::http::Uri = format!("/v1/conversations/c/messages?{query}")
+            .parse()
+            .unwrap();
+        let axum::extract::Query(query) =
+            axum::extract::Query::<MessagesQuery>::try_from_uri(&uri).unwrap();
+        query.history().map_err(|e| e.code)
+    }
+
+    #[test]
+    fn history_parameters_that_do_not_go_together_are_refused() {
+        let newest = parse("before=9&since_ts=5&until_ts=6&limit=3").unwrap();
+        assert_eq!(
+            newest,
+            HistoryQuery {
+                since: Some(5),
+                until: Some(6),
+                order: HistoryOrder::Newest,
+                cursor: Some(9),
+                limit: 3
+            }
+        );
+        let oldest = parse("order=oldest&after=4").unwrap();
+        assert_eq!(
+            (oldest.order, oldest.cursor, oldest.limit),
+            (HistoryOrder::Oldest, Some(4), 50)
+        );
+        assert_eq!(parse("order=newest").unwrap().cursor, None);
+        for bad in [
+            "after=3",
+            "order=newest&after=3",
+            "order=oldest&before=3",
+            "since_ts=5&until_ts=5",
+            "since_ts=6&until_ts=5",
+            "limit=0",
+        ] {
+            assert_eq!(parse(bad), Err(ErrorCode::InvalidRequest), "{bad}");
+        }
+    }
 }

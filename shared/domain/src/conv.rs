@@ -12,6 +12,11 @@
 //! conversation's own events (their `ts` and order, never a clock), so the record a snapshot
 //! restores plus the events after it answers exactly as a fold from the first event: a
 //! snapshot changes how long a load takes, never an answer.
+//!
+//! Message time: a recorded message's `ts` is never less than that of any message before it
+//! in the conversation (`ts = max(the command's ts, the newest ts)`), so `ts` is
+//! non-decreasing in `conv_seq` and history can be searched by time. Messages recorded before
+//! this rule may be out of order by the clock skew between api instances.
 
 use crate::aggregate::{Aggregate, Snapshotted};
 use crate::event::{Event, MessageSent};
@@ -341,6 +346,9 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         ));
     }
     cmd.body.validate(cmd.limits)?;
+    // Never earlier than the newest message, whatever the clock of the api instance that
+    // decides: history pages by time rely on `ts` not decreasing along `conv_seq`.
+    let ts = cmd.ts.max(state.sent.newest_ts);
     Ok(vec![Event::MessageSent(MessageSent {
         app: cmd.app.clone(),
         conv: ConvId::between(&cmd.from, &cmd.to),
@@ -352,7 +360,7 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         body: cmd.body.clone(),
         mentions: cmd.mentions.clone(),
         mention_all: cmd.mention_all,
-        ts: cmd.ts,
+        ts,
     })])
 }
 
@@ -445,6 +453,31 @@ mod tests {
             state.receipt(&u("bob"), &cmid("a")),
             None,
             "keyed by sender"
+        );
+    }
+
+    #[test]
+    fn a_message_is_never_earlier_than_the_one_before_it() {
+        let mut state = ConvState::default();
+        assert_eq!(
+            record(&mut state, send_by("alice", "a", "1", 1_000)).ts,
+            1_000
+        );
+        // An api instance whose clock is behind: the message keeps the newest time.
+        assert_eq!(record(&mut state, send_by("bob", "b", "2", 900)).ts, 1_000);
+        assert_eq!(
+            record(&mut state, send_by("alice", "c", "3", 1_200)).ts,
+            1_200
+        );
+        assert_eq!(
+            record(&mut state, send_by("bob", "d", "4", 1_100)).ts,
+            1_200
+        );
+        let receipt = state.receipt(&u("bob"), &cmid("d")).unwrap();
+        assert_eq!(
+            (receipt.conv_seq, receipt.ts),
+            (4, 1_200),
+            "the sender is told the recorded time"
         );
     }
 

@@ -86,6 +86,10 @@ statements! {
     timeline_buckets_down = "SELECT bucket FROM {{keyspace}}.timeline_buckets WHERE app = ? AND conv_id = ? AND bucket <= ?";
     /// One timeline bucket before a conv_seq, newest first.
     timeline_before = "SELECT data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq < ? LIMIT ?";
+    /// The timeline buckets of a conversation at or above a bucket, oldest first.
+    timeline_buckets_up = "SELECT bucket FROM {{keyspace}}.timeline_buckets WHERE app = ? AND conv_id = ? AND bucket >= ? ORDER BY bucket ASC";
+    /// One timeline bucket after a conv_seq, oldest first (history by time, oldest first).
+    timeline_after = "SELECT data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq > ? ORDER BY conv_seq ASC LIMIT ?";
     timeline_bucket_put = "INSERT INTO {{keyspace}}.timeline_buckets (app, conv_id, bucket) VALUES (?, ?, ?) USING TIMESTAMP ?";
     timeline_put = "INSERT INTO {{keyspace}}.timeline (app, conv_id, bucket, conv_seq, data) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?";
 

@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod error;
 pub mod fjall;
+pub mod history;
 pub mod inbox_row;
 pub mod keys;
 pub mod model;
@@ -16,6 +17,7 @@ pub mod write;
 
 pub use error::StoreError;
 pub use fjall::FjallStore;
+pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
     Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
     MemberRow, MessageView, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,

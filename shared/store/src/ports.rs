@@ -3,6 +3,7 @@
 
 use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
+use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
 use crate::model::{
     Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
@@ -58,6 +59,120 @@ pub trait ConversationStore: Send + Sync {
         before: Option<u64>,
         limit: usize,
     ) -> impl Future<Output = StoreResult<Vec<TimelineMessage>>> + Send;
+
+    /// Messages with `conv_seq > after`, oldest first, at most `limit`.
+    fn messages_after(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<TimelineMessage>>> + Send;
+
+    /// The message with the highest `conv_seq` at or below `conv_seq`, `None` when there is
+    /// none. The time search reads one per step; an adapter overrides it when it has a
+    /// cheaper read than a one-row `messages_before`.
+    fn message_at_or_before(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        conv_seq: u64,
+    ) -> impl Future<Output = StoreResult<Option<TimelineMessage>>> + Send {
+        async move {
+            let page = self
+                .messages_before(app, conv, Some(conv_seq.saturating_add(1)), 1)
+                .await?;
+            Ok(page.into_iter().next())
+        }
+    }
+
+    /// Levels of the time search decided per round (`history::first_at_least`): 1 reads
+    /// the fewest rows, more save round trips where each read is one (ScyllaDB).
+    const SEARCH_LEVELS: u32 = 1;
+
+    /// The `conv_seq` run that `[since, until)` covers (see `history`): one read for the
+    /// newest message, then the two bounds' searches concurrently, none for an absent bound.
+    fn time_range(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> impl Future<Output = StoreResult<SeqRange>> + Send {
+        async move {
+            if since.is_none() && until.is_none() {
+                return Ok(SeqRange {
+                    from: 1,
+                    to: u64::MAX,
+                });
+            }
+            let newest = self
+                .messages_before(app, conv, None, 1)
+                .await?
+                .first()
+                .map_or(0, |m| m.message.conv_seq);
+            // A missing row (a conv_seq whose event was purged from the stream, or not yet
+            // written) takes the time of the message before it, so holes never move a bound.
+            let key = |p: u64| async move {
+                let found = self.message_at_or_before(app, conv, p).await?;
+                StoreResult::Ok(found.map(|m| m.ts))
+            };
+            let bound = |ts: Option<i64>, open: u64| async move {
+                match ts {
+                    Some(ts) => history::first_at_least(newest, ts, Self::SEARCH_LEVELS, key).await,
+                    None => Ok(open),
+                }
+            };
+            let (from, to) =
+                futures_util::future::try_join(bound(since, 1), bound(until, u64::MAX)).await?;
+            Ok(SeqRange { from, to })
+        }
+    }
+
+    /// One page of a conversation's history by time, order and cursor (`history`). `next`
+    /// is the cursor of the following page, `None` when this page reaches the range's end.
+    fn history(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        query: HistoryQuery,
+    ) -> impl Future<Output = StoreResult<HistoryPage>> + Send {
+        async move {
+            let range = self.time_range(app, conv, query.since, query.until).await?;
+            // One row more than the page shows whether another page follows.
+            let want = query.limit.saturating_add(1);
+            let mut messages = match query.order {
+                HistoryOrder::Newest => {
+                    let top = query.cursor.unwrap_or(u64::MAX).min(range.to);
+                    if top <= range.from || query.limit == 0 {
+                        Vec::new()
+                    } else {
+                        let before = (top != u64::MAX).then_some(top);
+                        let mut rows = self.messages_before(app, conv, before, want).await?;
+                        rows.retain(|m| m.message.conv_seq >= range.from);
+                        rows
+                    }
+                }
+                HistoryOrder::Oldest => {
+                    let after = query.cursor.unwrap_or(0).max(range.from - 1);
+                    if after.saturating_add(1) >= range.to || query.limit == 0 {
+                        Vec::new()
+                    } else {
+                        let mut rows = self.messages_after(app, conv, after, want).await?;
+                        rows.retain(|m| m.message.conv_seq < range.to);
+                        rows
+                    }
+                }
+            };
+            let next = if messages.len() > query.limit {
+                messages.truncate(query.limit);
+                messages.last().map(|m| m.message.conv_seq)
+            } else {
+                None
+            };
+            Ok(HistoryPage { messages, next })
+        }
+    }
 }
 
 /// User profiles.

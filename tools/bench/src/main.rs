@@ -4,6 +4,7 @@
 mod connections;
 mod direct;
 mod group;
+mod history;
 mod jetstream;
 mod machine;
 mod profiles;
@@ -28,6 +29,9 @@ enum Command {
     Direct(direct::Args),
     /// One sender, a group of M connected members: time to the last member, deliveries/s.
     Group(group::Args),
+    /// History pages by time on a conversation of many messages (embedded store): reads and
+    /// latency per page.
+    History(history::Args),
     /// Raw pipelined JetStream publish throughput against the same nats-server.
     Jetstream(jetstream::Args),
     /// Batch profile lookups (100 ids), cold and warm.
@@ -44,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Connections(args) => connections::run(args).await,
         Command::Direct(args) => direct::run(args).await,
         Command::Group(args) => group::run(args).await,
+        Command::History(args) => history::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
         Command::Replay(args) => replay::run(args).await,

@@ -81,6 +81,8 @@ on_one_store!(
     checkpoint_moves_with_the_batch,
     conversation_rows_track_unread,
     timeline_pages_newest_first,
+    history_pages_by_time_both_ways,
+    history_by_time_splits_skewed_times_and_holes_without_gap_or_overlap,
     users_and_devices,
     users_changed_follows_cursors,
     relations_apply_patches,

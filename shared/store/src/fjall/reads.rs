@@ -113,6 +113,29 @@ impl ConversationStore for FjallStore {
             })
             .collect()
     }
+
+    async fn messages_after(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<TimelineMessage>> {
+        let from = key(
+            &[app.as_str(), conv.as_str()],
+            Some(after.saturating_add(1)),
+        );
+        let to = key(&[app.as_str(), conv.as_str()], Some(u64::MAX));
+        self.tables
+            .timeline
+            .range(from..=to)
+            .take(limit)
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
 }
 
 impl UserStore for FjallStore {

@@ -4,7 +4,8 @@ use tidings_domain::event::UserProfile;
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::{
-    Diffusion, Direction, EntryItem, MemberRow, MessageView, ReadModels, RelationPatch, Write,
+    Diffusion, Direction, EntryItem, HistoryOrder, HistoryQuery, MemberRow, MessageView,
+    ReadModels, RelationPatch, Write,
 };
 
 pub fn app() -> AppId {
@@ -624,4 +625,244 @@ pub async fn groups_members_and_user_groups<S: ReadModels>(store: S) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Records messages `1..=ts.len()` of alice and bob's conversation with the given times, in
+/// batches of 500 (`None`: that `conv_seq` was never written, as after a purge).
+async fn timeline_with_times<S: ReadModels>(store: &S, times: &[Option<i64>]) -> ConvId {
+    let mut writes = Vec::new();
+    for (i, ts) in times.iter().enumerate() {
+        if let Some(ts) = ts {
+            writes.push(Write::Timeline {
+                app: app(),
+                ts: *ts,
+                message: message("alice", "bob", i as u64 + 1),
+            });
+        }
+    }
+    let mut through = 0;
+    for batch in writes.chunks(500) {
+        through += 1;
+        store.apply("p", through, batch.to_vec()).await.unwrap();
+    }
+    ConvId::direct(&user("alice"), &user("bob"))
+}
+
+/// Every page of a history query, following `next`; each page but the last is full.
+async fn every_page<S: ReadModels>(
+    store: &S,
+    conv: &ConvId,
+    since: Option<i64>,
+    until: Option<i64>,
+    order: HistoryOrder,
+    limit: usize,
+) -> Vec<u64> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = HistoryQuery {
+            since,
+            until,
+            order,
+            cursor,
+            limit,
+        };
+        let page = store.history(&app(), conv, query).await.unwrap();
+        assert!(page.messages.len() <= limit, "{query:?}");
+        seen.extend(page.messages.iter().map(|m| m.message.conv_seq));
+        match page.next {
+            Some(next) => {
+                assert_eq!(page.messages.len(), limit, "only the last page is short");
+                assert_eq!(Some(&next), seen.last(), "the cursor is the last conv_seq");
+                cursor = Some(next);
+            }
+            None => return seen,
+        }
+        assert!(seen.len() <= 10_000, "paging does not end: {query:?}");
+    }
+}
+
+/// Pages `[since, until)` both ways with several limits and compares with `expected` (oldest
+/// first).
+async fn pages_match<S: ReadModels>(
+    store: &S,
+    conv: &ConvId,
+    since: Option<i64>,
+    until: Option<i64>,
+    expected: &[u64],
+) {
+    for limit in [1, 7, 500] {
+        if limit == 1 && expected.len() > 50 {
+            continue;
+        }
+        let oldest = every_page(store, conv, since, until, HistoryOrder::Oldest, limit).await;
+        assert_eq!(
+            oldest, expected,
+            "oldest first, [{since:?}, {until:?}), limit {limit}"
+        );
+        let mut newest = every_page(store, conv, since, until, HistoryOrder::Newest, limit).await;
+        newest.reverse();
+        assert_eq!(
+            newest, expected,
+            "newest first, [{since:?}, {until:?}), limit {limit}"
+        );
+    }
+}
+
+pub async fn history_pages_by_time_both_ways<S: ReadModels>(store: S) {
+    // 2,100 messages over three timeline buckets of the Scylla adapter; times in runs of
+    // equal ts (three messages to a run), ten milliseconds apart.
+    let ts_of = |conv_seq: u64| 1_000 + (conv_seq as i64 / 3) * 10;
+    let times: Vec<Option<i64>> = (1..=2_100).map(|s| Some(ts_of(s))).collect();
+    let conv = timeline_with_times(&store, &times).await;
+    let within = |since: Option<i64>, until: Option<i64>| -> Vec<u64> {
+        (1..=2_100)
+            .filter(|&s| since.is_none_or(|t| ts_of(s) >= t) && until.is_none_or(|t| ts_of(s) < t))
+            .collect()
+    };
+    let cases = [
+        // A run of equal times: `since` takes all of it, `until` none of it.
+        (Some(ts_of(30)), Some(ts_of(45))),
+        // Bounds between two runs' times.
+        (Some(ts_of(30) - 5), Some(ts_of(45) + 5)),
+        // Across the buckets at conv_seq 1,000 and 2,000.
+        (Some(ts_of(990)), Some(ts_of(1_012))),
+        (Some(ts_of(1_998)), None),
+        // Open at either end, and before or after every message.
+        (None, Some(ts_of(20))),
+        (Some(i64::MIN), Some(ts_of(4))),
+        (Some(ts_of(2_090)), Some(i64::MAX)),
+        // Empty: before the first, after the newest, between two runs.
+        (None, Some(ts_of(1))),
+        (Some(ts_of(2_100) + 1), None),
+        (Some(ts_of(30) + 1), Some(ts_of(30) + 9)),
+    ];
+    for (since, until) in cases {
+        pages_match(&store, &conv, since, until, &within(since, until)).await;
+    }
+    // No bounds: the whole timeline, newest first as `messages_before` gives it.
+    let all = every_page(&store, &conv, None, None, HistoryOrder::Newest, 500).await;
+    assert_eq!(all, (1..=2_100).rev().collect::<Vec<u64>>());
+
+    // A cursor outside the range is clamped to it; one inside continues from it.
+    let (since, until) = (Some(ts_of(300)), Some(ts_of(330)));
+    let range = within(since, until);
+    let query = |order, cursor| HistoryQuery {
+        since,
+        until,
+        order,
+        cursor,
+        limit: 500,
+    };
+    let seqs = |page: tidings_store::HistoryPage| -> Vec<u64> {
+        page.messages.iter().map(|m| m.message.conv_seq).collect()
+    };
+    let newest = store
+        .history(&app(), &conv, query(HistoryOrder::Newest, Some(2_000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(newest),
+        range.iter().rev().copied().collect::<Vec<_>>()
+    );
+    let oldest = store
+        .history(&app(), &conv, query(HistoryOrder::Oldest, Some(3)))
+        .await
+        .unwrap();
+    assert_eq!(seqs(oldest), range);
+    let middle = range[range.len() / 2];
+    let newer = store
+        .history(&app(), &conv, query(HistoryOrder::Oldest, Some(middle)))
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(newer),
+        range
+            .iter()
+            .copied()
+            .filter(|&s| s > middle)
+            .collect::<Vec<_>>()
+    );
+    let older = store
+        .history(&app(), &conv, query(HistoryOrder::Newest, Some(middle)))
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(older),
+        range
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&s| s < middle)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store
+            .history(&app(), &conv, query(HistoryOrder::Newest, Some(range[0])))
+            .await
+            .unwrap()
+            .messages,
+        []
+    );
+
+    // A conversation without messages.
+    let other = ConvId::direct(&user("alice"), &user("carol"));
+    for order in [HistoryOrder::Newest, HistoryOrder::Oldest] {
+        assert_eq!(
+            every_page(&store, &other, Some(0), Some(i64::MAX), order, 10).await,
+            Vec::<u64>::new()
+        );
+    }
+}
+
+pub async fn history_by_time_splits_skewed_times_and_holes_without_gap_or_overlap<S: ReadModels>(
+    store: S,
+) {
+    // Times recorded before they were kept in order (out of order by clock skew), then in
+    // order; conv_seq 6 and 12 were never written (purged from the stream).
+    let times = [
+        Some(100),
+        Some(130),
+        Some(120),
+        Some(150),
+        Some(140),
+        None,
+        Some(160),
+        Some(200),
+        Some(200),
+        Some(210),
+        Some(240),
+        None,
+        Some(250),
+        Some(250),
+        Some(300),
+    ];
+    let conv = timeline_with_times(&store, &times).await;
+    let written: Vec<u64> = (1..=15).filter(|s| ![6, 12].contains(s)).collect();
+    // Adjacent ranges (each one's `until` the next one's `since`) split the timeline: every
+    // message in exactly one, in conv_seq order.
+    let bounds = [
+        None,
+        Some(125),
+        Some(145),
+        Some(200),
+        Some(245),
+        Some(250),
+        None,
+    ];
+    let mut split = Vec::new();
+    for pair in bounds.windows(2) {
+        let (since, until) = (pair[0], pair[1]);
+        let oldest = every_page(&store, &conv, since, until, HistoryOrder::Oldest, 2).await;
+        let mut newest = every_page(&store, &conv, since, until, HistoryOrder::Newest, 2).await;
+        newest.reverse();
+        assert_eq!(oldest, newest, "[{since:?}, {until:?})");
+        split.extend(oldest);
+    }
+    assert_eq!(split, written);
+    // Where times are in order, a range holds exactly the messages whose time is in it,
+    // holes included.
+    pages_match(&store, &conv, Some(200), Some(250), &[8, 9, 10, 11]).await;
+    pages_match(&store, &conv, Some(241), Some(251), &[13, 14]).await;
+    pages_match(&store, &conv, Some(300), None, &[15]).await;
 }

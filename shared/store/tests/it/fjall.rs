@@ -62,6 +62,18 @@ async fn timeline_pages_newest_first() {
 }
 
 #[tokio::test]
+async fn history_pages_by_time_both_ways() {
+    let (_dir, store) = fresh();
+    conformance::history_pages_by_time_both_ways(store).await;
+}
+
+#[tokio::test]
+async fn history_by_time_splits_skewed_times_and_holes_without_gap_or_overlap() {
+    let (_dir, store) = fresh();
+    conformance::history_by_time_splits_skewed_times_and_holes_without_gap_or_overlap(store).await;
+}
+
+#[tokio::test]
 async fn users_and_devices() {
     let (_dir, store) = fresh();
     conformance::users_and_devices(store).await;
