@@ -3,6 +3,7 @@
 
 mod connections;
 mod direct;
+mod files;
 mod group;
 mod jetstream;
 mod machine;
@@ -26,6 +27,8 @@ enum Command {
     Connections(connections::Args),
     /// One-to-one messages over WebSocket between N user pairs, end to end.
     Direct(direct::Args),
+    /// Upload and download throughput of one file (10 MiB) through the client REST routes.
+    Files(files::Args),
     /// One sender, a group of M connected members: time to the last member, deliveries/s.
     Group(group::Args),
     /// Raw pipelined JetStream publish throughput against the same nats-server.
@@ -43,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Connections(args) => connections::run(args).await,
         Command::Direct(args) => direct::run(args).await,
+        Command::Files(args) => files::run(args).await,
         Command::Group(args) => group::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
