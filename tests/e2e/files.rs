@@ -166,6 +166,16 @@ async fn an_image_is_uploaded_sent_and_downloaded_by_the_peer_whole_and_by_range
         "inline; filename=\"cat.png\"; filename*=UTF-8''cat.png"
     );
 
+    let head = answer(
+        reqwest::Client::new()
+            .head(format!("{}/v1/files/{file_id}", h.base))
+            .bearer_auth(&bob_token),
+    )
+    .await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), "300000");
+    assert!(head.bytes.is_empty());
+
     for (range, start, end) in [
         ("bytes=0-99", 0, 99),
         ("bytes=131000-131199", 131_000, 131_199),

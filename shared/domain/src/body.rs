@@ -13,10 +13,11 @@ pub enum Body {
     Custom {
         data: serde_json::Value,
     },
-    /// An uploaded file (`POST /v1/conversations/{conv}/files`).
-    File(Attachment),
+    /// An uploaded file (`POST /v1/conversations/{conv}/files`). Boxed: bodies sit in every
+    /// inbox entry, and text ones, the most common, should not pay for an attachment's size.
+    File(Box<Attachment>),
     /// An uploaded image: an attachment whose `mime` is `image/*`.
-    Image(Attachment),
+    Image(Box<Attachment>),
 }
 
 /// An uploaded file as a message names it. The api checks, at the send, that the file exists,
@@ -143,8 +144,8 @@ impl<'de> Deserialize<'de> for Body {
                     Some("custom") => Ok(Body::Custom {
                         data: data.ok_or_else(|| A::Error::missing_field("data"))?,
                     }),
-                    Some("file") => Ok(Body::File(attachment()?)),
-                    Some("image") => Ok(Body::Image(attachment()?)),
+                    Some("file") => Ok(Body::File(Box::new(attachment()?))),
+                    Some("image") => Ok(Body::Image(Box::new(attachment()?))),
                     Some(other) => Err(A::Error::unknown_variant(
                         other,
                         &["text", "custom", "file", "image"],
@@ -319,14 +320,14 @@ mod tests {
     const FILE_ID: &str = "019b7b1c-3a00-7000-8000-0000000000f1";
 
     fn image() -> Body {
-        Body::Image(Attachment {
+        Body::Image(Box::new(Attachment {
             file_id: FileId::parse(FILE_ID).unwrap(),
             name: "cat.png".into(),
             size: 1234,
             mime: "image/png".into(),
             width: Some(640),
             height: Some(480),
-        })
+        }))
     }
 
     #[test]
@@ -355,8 +356,8 @@ mod tests {
             assert_eq!(&rmp_serde::from_slice::<Body>(&packed).unwrap(), value);
         }
         for bad in [
-            format!(r#"{{"type":"file","name":"a","size":1,"mime":"a/b"}}"#),
-            format!(r#"{{"type":"file","file_id":"x","name":"a","size":1,"mime":"a/b"}}"#),
+            r#"{"type":"file","name":"a","size":1,"mime":"a/b"}"#.to_owned(),
+            r#"{"type":"file","file_id":"x","name":"a","size":1,"mime":"a/b"}"#.to_owned(),
             format!(r#"{{"type":"file","file_id":"{FILE_ID}","size":1,"mime":"a/b"}}"#),
             format!(r#"{{"type":"file","file_id":"{FILE_ID}","name":"a","mime":"a/b"}}"#),
             format!(r#"{{"type":"file","file_id":"{FILE_ID}","name":"a","size":-1,"mime":"a/b"}}"#),

@@ -65,14 +65,14 @@ mod tests {
             app: AppId::parse("app").unwrap(),
             msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
             to: vec![UserId::parse("alice").unwrap()],
-            body: Body::File(Attachment {
+            body: Body::File(Box::new(Attachment {
                 file_id: FileId::parse("019b7b1c-3a00-7000-8000-0000000000f1").unwrap(),
                 name: "a.txt".into(),
                 size: 1,
                 mime: "text/plain".into(),
                 width: None,
                 height: None,
-            }),
+            })),
             ts: 1,
         };
         assert!(matches!(

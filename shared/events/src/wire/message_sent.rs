@@ -135,14 +135,14 @@ pub(crate) const ENTRIES: &[Entry] = &[
                 from: alice,
                 to: Recipient::User(bob),
                 client_msg_id: ClientMsgId::parse("c-3").expect("valid"),
-                body: Body::Image(Attachment {
+                body: Body::Image(Box::new(Attachment {
                     file_id: FileId::parse("019b7b1c-3a00-7000-8000-0000000000f1").expect("valid"),
                     name: "cat.png".into(),
                     size: 48213,
                     mime: "image/png".into(),
                     width: Some(640),
                     height: Some(480),
-                }),
+                })),
                 mentions: Vec::new(),
                 mention_all: false,
                 ts: sample::TS,

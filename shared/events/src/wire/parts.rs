@@ -99,8 +99,8 @@ impl TryFrom<BodyV2> for Body {
         Ok(match w {
             BodyV2::Text { text } => Body::Text { text },
             BodyV2::Custom { data } => Body::Custom { data },
-            BodyV2::File(a) => Body::File(a.try_into()?),
-            BodyV2::Image(a) => Body::Image(a.try_into()?),
+            BodyV2::File(a) => Body::File(Box::new(a.try_into()?)),
+            BodyV2::Image(a) => Body::Image(Box::new(a.try_into()?)),
         })
     }
 }
@@ -110,8 +110,8 @@ impl From<&Body> for BodyV2 {
         match b {
             Body::Text { text } => BodyV2::Text { text: text.clone() },
             Body::Custom { data } => BodyV2::Custom { data: data.clone() },
-            Body::File(a) => BodyV2::File(a.into()),
-            Body::Image(a) => BodyV2::Image(a.into()),
+            Body::File(a) => BodyV2::File(a.as_ref().into()),
+            Body::Image(a) => BodyV2::Image(a.as_ref().into()),
         }
     }
 }
