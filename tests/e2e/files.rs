@@ -502,3 +502,65 @@ async fn a_group_file_is_for_current_members_only() {
         .await
         .refused(403, "forbidden");
 }
+
+#[tokio::test]
+async fn file_messages_replay_to_the_same_digest() {
+    use tidings_store::ProjectionStore;
+    let h = Harness::start().await;
+    let (mut alice, _) = h.online("alice", 0).await;
+    let alice_token = h.api.user_token("alice").await;
+    h.api.register("bob").await;
+    let created = h
+        .api
+        .post_as(
+            &alice_token,
+            "/v1/groups",
+            &json!({"group_id": "team", "name": "Team", "members": ["bob"]}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    for (i, (conv, to)) in [
+        ("d~alice~bob", json!({"user": "bob"})),
+        ("g~team", json!({"group": "team"})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let up = upload(
+            &h.base,
+            &alice_token,
+            conv,
+            "cat.png",
+            "image/png",
+            png(5000),
+        )
+        .await;
+        assert_eq!(up.status, 200);
+        let mut body = file_body(&up.json());
+        if i == 1 {
+            body["type"] = json!("file");
+            body.as_object_mut().unwrap().remove("width");
+        }
+        let id = format!("r{i}");
+        alice
+            .send(json!({"t": "send", "id": id, "to": to, "client_msg_id": id, "body": body}))
+            .await;
+        assert_eq!(alice.expect_answer(&id).await["t"], "sent");
+    }
+
+    let client = async_nats::connect(h.nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let last = crate::harness::last_seq(&js).await;
+    eventually("the live projection catches up", || async {
+        h.store.checkpoint("inbox").await.unwrap() == last
+    })
+    .await;
+    let live = h.store.digest().await.unwrap();
+    let into = tempfile::tempdir().unwrap();
+    let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
+    let report = tidings::replay::replay(&client, store, 200, false)
+        .await
+        .unwrap();
+    assert_eq!(report.through_seq, last);
+    assert_eq!(report.digest, live);
+}
