@@ -192,6 +192,17 @@ async fn an_image_is_uploaded_sent_and_downloaded_by_the_peer_whole_and_by_range
         );
         assert_eq!(part.bytes, &bytes[start..=end], "{range}");
     }
+    // A range for another version of the file (If-Range not our ETag) gets the whole file.
+    assert_eq!(whole.header("etag"), format!("\"{file_id}\""));
+    let stale = answer(
+        reqwest::Client::new()
+            .get(format!("{}/v1/files/{file_id}", h.base))
+            .bearer_auth(&bob_token)
+            .header("range", "bytes=0-9")
+            .header("if-range", "\"something-else\""),
+    )
+    .await;
+    assert_eq!((stale.status, stale.bytes.len()), (200, 300_000));
     let outside = download(&h.base, &bob_token, &file_id, Some("bytes=300000-")).await;
     outside.refused(416, "invalid_request");
     assert_eq!(outside.header("content-range"), "bytes */300000");

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -92,6 +92,7 @@ struct TokenQuery {
 
 async fn download<S: ReadModels>(
     State(state): State<GatewayState<S>>,
+    method: Method,
     headers: HeaderMap,
     ApiPath(file_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
@@ -142,18 +143,11 @@ async fn download<S: ReadModels>(
             return Ok(response);
         }
     };
-    let mut object = files.open(&me.app, &file_id).await?;
-    if start > 0 {
-        // Objects are read in order: skip to the range's start before answering, so a
-        // failure is still an error answer rather than a cut-off body.
-        let skipped = tokio::io::copy(&mut (&mut object).take(start), &mut tokio::io::sink())
-            .await
-            .map_err(|e| ApiError::unavailable("reading a file", e))?;
-        if skipped != start {
-            return Err(ApiError::unavailable("reading a file", "it ended early"));
-        }
-    }
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(object.take(len)));
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        read_range(files, &me.app, &file_id, start, len).await?
+    };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let out = response.headers_mut();
@@ -184,6 +178,30 @@ async fn download<S: ReadModels>(
         );
     }
     Ok(response)
+}
+
+/// The body of a download: `len` bytes of the file from `start`.
+async fn read_range(
+    files: &tidings_api::files::Files,
+    app: &tidings_domain::AppId,
+    file_id: &FileId,
+    start: u64,
+    len: u64,
+) -> Result<Body, ApiError> {
+    let mut object = files.open(app, file_id).await?;
+    if start > 0 {
+        // Objects are read in order: skip to the range's start before answering, so a
+        // failure is still an error answer rather than a cut-off body.
+        let skipped = tokio::io::copy(&mut (&mut object).take(start), &mut tokio::io::sink())
+            .await
+            .map_err(|e| ApiError::unavailable("reading a file", e))?;
+        if skipped != start {
+            return Err(ApiError::unavailable("reading a file", "it ended early"));
+        }
+    }
+    Ok(Body::from_stream(tokio_util::io::ReaderStream::new(
+        object.take(len),
+    )))
 }
 
 /// Header text built from validated parts (ids, `type/subtype`, ASCII and percent-encoding).
