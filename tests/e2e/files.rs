@@ -575,3 +575,52 @@ async fn file_messages_replay_to_the_same_digest() {
     assert_eq!(report.through_seq, last);
     assert_eq!(report.digest, live);
 }
+
+/// Messages in the files bucket's stream (chunks and object infos).
+async fn bucket_messages(h: &Harness) -> u64 {
+    let client = async_nats::connect(h.nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("OBJ_TIDINGS_FILES").await.unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+#[tokio::test]
+async fn a_cut_off_upload_leaves_nothing_behind() {
+    let h = Harness::start().await;
+    let token = h.api.user_token("alice").await;
+    let addr = h.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/conversations/d~alice~bob/files HTTP/1.1\r\nhost: {addr}\r\n\
+         authorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\n\
+         content-length: 600000\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    // Three chunks' worth, then the client goes away.
+    tcp.write_all(&vec![1u8; 400_000]).await.unwrap();
+    eventually("the first chunks are stored", || async {
+        bucket_messages(&h).await >= 2
+    })
+    .await;
+    drop(tcp);
+    eventually("the cut-off upload's chunks are purged", || async {
+        bucket_messages(&h).await == 0
+    })
+    .await;
+
+    // A whole upload is three chunks and its info, and reads back.
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let up = upload(
+        &h.base,
+        &token,
+        "d~alice~bob",
+        "a.bin",
+        "application/octet-stream",
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(up.status, 200);
+    assert_eq!(bucket_messages(&h).await, 4);
+    let file_id = up.json()["file_id"].as_str().unwrap().to_owned();
+    assert_eq!(download(&h.base, &token, &file_id, None).await.bytes, bytes);
+}

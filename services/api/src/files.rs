@@ -8,9 +8,12 @@
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
 use async_nats::jetstream::{self, object_store};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
 use tidings_domain::body::{valid_file_name, valid_mime};
@@ -20,7 +23,7 @@ use tidings_events::definitions;
 /// Bytes read before the content check: every image signature `infer` knows lies within them.
 pub const SNIFF_BYTES: usize = 8192;
 
-/// Longest an upload may take from its first byte to its last.
+/// Longest an upload may take from its start to its last byte.
 pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Image types an upload may declare; the bytes must be of that type.
@@ -84,11 +87,29 @@ pub struct Upload {
     pub content_length: Option<u64>,
 }
 
+/// Bytes per stored chunk (the object store client's default).
+const CHUNK_BYTES: usize = 128 * 1024;
+
+/// Chunks published and not yet acknowledged, at most, while an upload streams in.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
 /// The files bucket, cheap to clone.
 #[derive(Clone)]
 pub struct Files {
+    js: jetstream::Context,
+    /// The bucket's stream, `OBJ_<bucket>`.
+    stream: jetstream::stream::Stream,
+    bucket_name: String,
     bucket: object_store::ObjectStore,
     apps: Apps,
+}
+
+/// Why storing an upload failed.
+enum StoreFailure {
+    /// Reading the request's body failed (cut off, too slow).
+    Read(std::io::Error),
+    /// JetStream did not take a chunk or the metadata.
+    Nats(String),
 }
 
 impl Files {
@@ -100,11 +121,19 @@ impl Files {
         apps: Apps,
     ) -> anyhow::Result<Self> {
         let config = definitions::files_bucket(replicas);
-        let bucket = match js.get_object_store(&config.bucket).await {
+        let bucket_name = config.bucket.clone();
+        let bucket = match js.get_object_store(&bucket_name).await {
             Ok(bucket) => bucket,
             Err(_) => js.create_object_store(config).await?,
         };
-        Ok(Self { bucket, apps })
+        let stream = js.get_stream(format!("OBJ_{bucket_name}")).await?;
+        Ok(Self {
+            js: js.clone(),
+            stream,
+            bucket_name,
+            bucket,
+            apps,
+        })
     }
 
     /// The largest file the app's users may upload.
@@ -195,11 +224,15 @@ impl Files {
             ));
         }
         let declared = declared_type(upload.content_type.as_deref())?;
+        let deadline = tokio::time::Instant::now() + UPLOAD_TIMEOUT;
         let mut stream = body.into_data_stream();
         let mut prefix = BytesMut::new();
         let mut rest: Option<Bytes> = None;
         while prefix.len() < SNIFF_BYTES {
-            match stream.next().await {
+            let next = tokio::time::timeout_at(deadline, stream.next())
+                .await
+                .map_err(|_| cut_off("the upload took over 10 minutes"))?;
+            match next {
                 Some(Ok(chunk)) => {
                     let room = SNIFF_BYTES - prefix.len();
                     if chunk.len() > room {
@@ -223,11 +256,7 @@ impl Files {
             (META_NAME.to_owned(), upload.name.clone()),
             (META_MIME.to_owned(), declared.clone()),
         ]);
-        let meta = object_store::ObjectMetadata {
-            name: Self::object_name(&upload.app, &file_id),
-            metadata,
-            ..Default::default()
-        };
+        let name = Self::object_name(&upload.app, &file_id);
         // The body is bounded by its Content-Length (hyper ends it there and fails it when the
         // connection closes early); the count guards the limit all the same.
         let mut seen = 0u64;
@@ -242,27 +271,19 @@ impl Files {
                 }
                 Ok(chunk)
             });
-        let mut reader = tokio_util::io::StreamReader::new(chunks);
-        let put = tokio::time::timeout(UPLOAD_TIMEOUT, self.bucket.put(meta, &mut reader)).await;
-        let info = match put {
-            Ok(Ok(info)) => info,
-            Ok(Err(e)) if e.kind() == object_store::PutErrorKind::ReadChunks => {
-                return Err(cut_off(e));
-            }
-            Ok(Err(e)) => return Err(ApiError::unavailable("storing a file", e)),
-            Err(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "the upload took longer than 10 minutes",
-                ));
-            }
-        };
-        if info.size as u64 != length {
-            let _ = self.bucket.delete(&info.name).await;
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "the body's length differs from its Content-Length",
-            ));
+        // On its own task: a client that goes away mid-upload must not stop the cleanup of
+        // the chunks it sent.
+        let this = self.clone();
+        let stored = tokio::spawn(async move {
+            this.store(name, metadata, chunks.boxed(), length, deadline)
+                .await
+        })
+        .await
+        .map_err(|e| ApiError::unavailable("storing a file", e))?;
+        match stored {
+            Ok(()) => {}
+            Err(StoreFailure::Read(e)) => return Err(cut_off(e)),
+            Err(StoreFailure::Nats(e)) => return Err(ApiError::unavailable("storing a file", e)),
         }
         Ok(StoredFile {
             file_id,
@@ -272,6 +293,126 @@ impl Files {
             size: length,
             mime: declared,
         })
+    }
+
+    /// Writes an object as the object store lays it out (chunks on `$O.<bucket>.C.<nuid>`,
+    /// then its info on `$O.<bucket>.M.<name>`), publishing up to `CHUNKS_IN_FLIGHT` chunks
+    /// ahead of their acknowledgements. The object exists only once its info is written, and
+    /// only if exactly `length` bytes arrived by `deadline`. Unlike the client's `put`, a
+    /// failure purges the chunks already written, so a cut-off upload leaves nothing behind.
+    async fn store(
+        &self,
+        name: String,
+        metadata: HashMap<String, String>,
+        chunks: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
+        length: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), StoreFailure> {
+        let nuid = uuid::Uuid::now_v7().simple().to_string();
+        let chunk_subject = format!("$O.{}.C.{nuid}", self.bucket_name);
+        let written = match self.write_chunks(&chunk_subject, chunks, deadline).await {
+            Ok((size, _, _)) if size as u64 != length => Err(StoreFailure::Read(
+                std::io::Error::other("the body is shorter than its Content-Length"),
+            )),
+            Ok((size, count, digest)) => {
+                let info = object_store::ObjectInfo {
+                    name: name.clone(),
+                    description: None,
+                    metadata,
+                    headers: None,
+                    options: Some(object_store::ObjectOptions {
+                        link: None,
+                        max_chunk_size: Some(CHUNK_BYTES),
+                    }),
+                    bucket: self.bucket_name.clone(),
+                    nuid,
+                    size,
+                    chunks: count,
+                    modified: Some(async_nats::datetime::now()),
+                    digest: Some(format!("SHA-256={}", URL_SAFE.encode(digest))),
+                    deleted: false,
+                };
+                self.write_info(&name, &info).await
+            }
+            Err(e) => Err(e),
+        };
+        if written.is_err()
+            && let Err(error) = self.stream.purge().filter(&chunk_subject).await
+        {
+            tracing::warn!(%error, subject = chunk_subject, "purging a failed upload's chunks");
+        }
+        written
+    }
+
+    async fn write_chunks(
+        &self,
+        subject: &str,
+        mut chunks: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
+        deadline: tokio::time::Instant,
+    ) -> Result<(usize, usize, [u8; 32]), StoreFailure> {
+        let nats = |e: &dyn std::fmt::Display| StoreFailure::Nats(e.to_string());
+        let mut acks = std::collections::VecDeque::new();
+        let mut buffer = BytesMut::new();
+        let mut digest = Sha256::new();
+        let (mut size, mut count) = (0usize, 0usize);
+        loop {
+            let next = tokio::time::timeout_at(deadline, chunks.next())
+                .await
+                .map_err(|_| {
+                    StoreFailure::Read(std::io::Error::other("the upload took over 10 minutes"))
+                })?;
+            let last = match next {
+                Some(Ok(bytes)) => {
+                    buffer.extend_from_slice(&bytes);
+                    false
+                }
+                Some(Err(e)) => return Err(StoreFailure::Read(e)),
+                None => true,
+            };
+            while buffer.len() >= CHUNK_BYTES || (last && !buffer.is_empty()) {
+                let chunk = buffer.split_to(buffer.len().min(CHUNK_BYTES)).freeze();
+                digest.update(&chunk);
+                size += chunk.len();
+                count += 1;
+                let ack = self
+                    .js
+                    .publish(subject.to_owned(), chunk)
+                    .await
+                    .map_err(|e| nats(&e))?;
+                acks.push_back(ack);
+                if acks.len() > CHUNKS_IN_FLIGHT
+                    && let Some(ack) = acks.pop_front()
+                {
+                    ack.await.map_err(|e| nats(&e))?;
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        for ack in acks {
+            ack.await.map_err(|e| nats(&e))?;
+        }
+        Ok((size, count, digest.finalize().into()))
+    }
+
+    /// Publishes an object's info, replacing any earlier one (`Nats-Rollup: sub`).
+    async fn write_info(
+        &self,
+        name: &str,
+        info: &object_store::ObjectInfo,
+    ) -> Result<(), StoreFailure> {
+        let subject = format!("$O.{}.M.{}", self.bucket_name, URL_SAFE.encode(name));
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Rollup", "sub");
+        let payload = serde_json::to_vec(info).map_err(|e| StoreFailure::Nats(e.to_string()))?;
+        self.js
+            .publish_with_headers(subject, headers, payload.into())
+            .await
+            .map_err(|e| StoreFailure::Nats(e.to_string()))?
+            .await
+            .map_err(|e| StoreFailure::Nats(e.to_string()))?;
+        Ok(())
     }
 
     /// Checks a message body that names a file before it is recorded in `conv`: the file
