@@ -7,13 +7,14 @@
 
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, object_store};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tidings_domain::body::{valid_file_name, valid_mime};
 use tidings_domain::{AppId, Body, ConvId, FileId, UserId};
@@ -91,6 +92,9 @@ const CHUNK_BYTES: usize = 128 * 1024;
 
 /// Chunks published and not yet acknowledged, at most, while an upload streams in.
 const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Tries at removing a failed upload's chunks (over about 6 s).
+const PURGE_ATTEMPTS: u32 = 6;
 
 /// The files bucket, cheap to clone.
 #[derive(Clone)]
@@ -309,7 +313,11 @@ impl Files {
     ) -> Result<(), StoreFailure> {
         let nuid = uuid::Uuid::now_v7().simple().to_string();
         let chunk_subject = format!("$O.{}.C.{nuid}", self.bucket_name);
-        let written = match self.write_chunks(&chunk_subject, chunks, deadline).await {
+        let mut acks = VecDeque::new();
+        let written = match self
+            .write_chunks(&chunk_subject, chunks, deadline, &mut acks)
+            .await
+        {
             Ok((size, _, _)) if size as u64 != length => Err(StoreFailure::Read(
                 std::io::Error::other("the body is shorter than its Content-Length"),
             )),
@@ -335,10 +343,12 @@ impl Files {
             }
             Err(e) => Err(e),
         };
-        if written.is_err()
-            && let Err(error) = self.stream.purge().filter(&chunk_subject).await
-        {
-            tracing::warn!(%error, subject = chunk_subject, "purging a failed upload's chunks");
+        if written.is_err() {
+            // Chunks still in flight would land after the purge: let them settle first.
+            for ack in acks {
+                let _ = ack.await;
+            }
+            self.purge(&chunk_subject).await;
         }
         written
     }
@@ -348,9 +358,9 @@ impl Files {
         subject: &str,
         mut chunks: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
         deadline: tokio::time::Instant,
+        acks: &mut VecDeque<PublishAckFuture>,
     ) -> Result<(usize, usize, ring::digest::Digest), StoreFailure> {
         let nats = |e: &dyn std::fmt::Display| StoreFailure::Nats(e.to_string());
-        let mut acks = std::collections::VecDeque::new();
         let mut buffer = BytesMut::new();
         // ring's SHA-256 (as the object store client's own): fast in every build profile.
         let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
@@ -390,10 +400,28 @@ impl Files {
                 break;
             }
         }
-        for ack in acks {
+        while let Some(ack) = acks.pop_front() {
             ack.await.map_err(|e| nats(&e))?;
         }
         Ok((size, count, digest.finish()))
+    }
+
+    /// Removes a failed upload's chunks, retrying for a while: JetStream may be briefly
+    /// unavailable, which may be why the upload failed.
+    async fn purge(&self, chunk_subject: &str) {
+        let mut backoff = std::time::Duration::from_millis(100);
+        for attempt in 1..=PURGE_ATTEMPTS {
+            match self.stream.purge().filter(chunk_subject).await {
+                Ok(_) => return,
+                Err(error) if attempt == PURGE_ATTEMPTS => {
+                    tracing::warn!(%error, subject = chunk_subject, "could not purge a failed upload's chunks");
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+            }
+        }
     }
 
     /// Publishes an object's info, replacing any earlier one (`Nats-Rollup: sub`).
