@@ -166,6 +166,7 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
             secret: h.api.app_secret.clone(),
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         }])
         .unwrap(),
     );

@@ -142,6 +142,20 @@ const ROUTES: &[Route] = &[
     ),
     client(
         "POST",
+        "/v1/conversations/{conv}/files",
+        &[("conv", "d~alice~bob", ID)],
+        &[],
+        None,
+    ),
+    client(
+        "GET",
+        "/v1/files/{file_id}",
+        &[("file_id", "019b7b1c-3a00-7000-8000-0000000000f1", ID)],
+        &[],
+        None,
+    ),
+    client(
+        "POST",
         "/v1/conversations/{conv}/read",
         &[("conv", "d~alice~bob", ID)],
         &[],

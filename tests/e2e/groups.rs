@@ -385,6 +385,7 @@ async fn the_member_cap_is_enforced_with_a_clear_message() {
             secret: "capped-app-secret-0123".into(),
             messaging: Default::default(),
             max_group_members: 3,
+            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         });
     })
     .await;

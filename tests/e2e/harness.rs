@@ -121,6 +121,7 @@ pub async fn api_instances(nats: &TestNats, n: usize, users: &[&str]) -> Vec<tid
             secret: "0123456789abcdef0123".into(),
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         }],
         ..Default::default()
     };

@@ -7,6 +7,7 @@ mod concurrency;
 mod dead_letter;
 mod direct;
 mod edge;
+mod files;
 mod gaps;
 mod groups;
 mod harness;

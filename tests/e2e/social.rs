@@ -264,6 +264,7 @@ async fn friends_only() -> (Harness, ServerApi) {
             secret: "closed-app-secret-0123".into(),
             messaging: tidings_domain::conv::MessagingPolicy::FriendsOnly,
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         });
     })
     .await;

@@ -17,6 +17,9 @@ pub struct AppConfig {
     /// Most members a group of this app may hold (default 3000).
     #[serde(default = "default_group_cap")]
     pub max_group_members: usize,
+    /// Largest file a user of this app may upload, in bytes (default 20 MiB).
+    #[serde(default = "default_file_cap")]
+    pub max_file_bytes: u64,
 }
 
 /// The default member cap of a group.
@@ -26,11 +29,19 @@ fn default_group_cap() -> usize {
     DEFAULT_GROUP_CAP
 }
 
+/// The default largest upload: 20 MiB.
+pub const DEFAULT_FILE_CAP: u64 = 20 * 1024 * 1024;
+
+fn default_file_cap() -> u64 {
+    DEFAULT_FILE_CAP
+}
+
 #[derive(Debug)]
 struct AppSettings {
     secret: String,
     messaging: MessagingPolicy,
     max_group_members: usize,
+    max_file_bytes: u64,
 }
 
 /// Looks up apps by key.
@@ -53,6 +64,7 @@ impl Apps {
                     secret: app.secret.clone(),
                     messaging: app.messaging,
                     max_group_members: app.max_group_members,
+                    max_file_bytes: app.max_file_bytes,
                 },
             );
         }
@@ -69,6 +81,13 @@ impl Apps {
         self.0
             .get(key)
             .map_or(DEFAULT_GROUP_CAP, |a| a.max_group_members)
+    }
+
+    /// The largest upload the app's users may make.
+    pub fn max_file_bytes(&self, key: &AppId) -> u64 {
+        self.0
+            .get(key)
+            .map_or(DEFAULT_FILE_CAP, |a| a.max_file_bytes)
     }
 
     /// Who may message whom in the app (`open` for an unknown app, which has no users).

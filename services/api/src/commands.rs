@@ -5,6 +5,7 @@
 use crate::aggregate::{Recorded, Repository};
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
+use crate::files::Files;
 use crate::snapshot;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -173,6 +174,7 @@ struct Inner {
     system: Repository<SystemState>,
     limits: BodyLimits,
     apps: Apps,
+    files: Files,
 }
 
 /// The command handler, cheap to clone.
@@ -215,6 +217,7 @@ impl Commands {
         let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
         let replicas = stream.cached_info().config.num_replicas;
         let snapshots = snapshot::provision(&js, replicas).await?;
+        let files = Files::provision(&js, replicas, apps.clone()).await?;
         Ok(Self(Arc::new(Inner {
             client: js.client(),
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
@@ -225,7 +228,33 @@ impl Commands {
             system: Repository::new(js, stream, 1),
             limits,
             apps,
+            files,
         })))
+    }
+
+    /// The uploaded files.
+    pub fn files(&self) -> &Files {
+        &self.0.files
+    }
+
+    /// Whether `user` takes part in `conv` now (a direct conversation's two users, a group's
+    /// current members), decided on the conversation's subject like a send: a refusal is
+    /// checked against the current state, not a cached one.
+    pub async fn participant(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> Result<bool, ApiError> {
+        if conv.group_id().is_none() {
+            return Ok(conv.is_direct_member(user));
+        }
+        let member = |state: &ConvState| state.group.role(user).is_some();
+        let convs = &self.0.convs;
+        if convs.read(app, conv.as_str(), false, member).await? {
+            return Ok(true);
+        }
+        convs.read(app, conv.as_str(), true, member).await
     }
 
     /// Registers or updates a user; returns the profile version.
@@ -544,6 +573,13 @@ impl Commands {
                 Recipient::Group(_) => {}
             }
             let conv = ConvId::between(from, &request.to);
+            if request.body.attachment().is_some() {
+                request
+                    .body
+                    .validate(self.0.limits)
+                    .map_err(|e| ApiError::from(tidings_domain::DomainError::from(e)))?;
+                self.0.files.check_body(app, &conv, &request.body).await?;
+            }
             let client_msg_id = request.client_msg_id.clone();
             let command = ConvCommand::Send(SendMessage {
                 app: app.clone(),

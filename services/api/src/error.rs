@@ -110,7 +110,9 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let code = match &e {
             DomainError::NotFound(_) => ErrorCode::NotFound,
-            DomainError::InvalidBody(BodyError::EmptyText) => ErrorCode::InvalidRequest,
+            DomainError::InvalidBody(BodyError::EmptyText | BodyError::InvalidFile(_)) => {
+                ErrorCode::InvalidRequest
+            }
             DomainError::InvalidBody(_) => ErrorCode::TooLarge,
             DomainError::Invalid(_) => ErrorCode::InvalidRequest,
             DomainError::TooLarge(_) => ErrorCode::TooLarge,

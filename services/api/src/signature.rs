@@ -162,6 +162,7 @@ mod tests {
             secret: secret.into(),
             messaging: Default::default(),
             max_group_members: DEFAULT_GROUP_CAP,
+            max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
         }
     }
 

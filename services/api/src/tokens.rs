@@ -133,12 +133,14 @@ mod tests {
                     secret: "0123456789abcdef0123".into(),
                     messaging: Default::default(),
                     max_group_members: crate::apps::DEFAULT_GROUP_CAP,
+                    max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
                 },
                 AppConfig {
                     key: "other".into(),
                     secret: "fedcba9876543210fedc".into(),
                     messaging: Default::default(),
                     max_group_members: crate::apps::DEFAULT_GROUP_CAP,
+                    max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
                 },
             ])
             .unwrap(),

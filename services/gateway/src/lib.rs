@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod coverage;
 mod errors;
+pub mod files;
 pub mod frames;
 pub mod groups;
 pub mod hub;
@@ -180,6 +181,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(profiles::router::<S>())
             .merge(relations::router::<S>())
             .merge(groups::router::<S>())
+            .merge(files::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

@@ -26,6 +26,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             secret,
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         });
     }
     let path = data_dir.join(FILE);
@@ -37,6 +38,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             secret: stored.secret,
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         });
     }
     let secret: [u8; 24] = rand::rng().random();
@@ -45,6 +47,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
         secret: hex::encode(secret),
         messaging: Default::default(),
         max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
+        max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
     };
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(

@@ -191,16 +191,20 @@ impl fmt::Display for ConvId {
 #[serde(try_from = "String", into = "String")]
 pub struct MessageId(String);
 
+/// Whether `value` is the canonical hyphenated, lowercase UUID text form.
+fn is_uuid_text(value: &str) -> bool {
+    value.len() == 36
+        && value.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
+}
+
 impl MessageId {
     /// Validates the canonical hyphenated, lowercase UUID text form.
     pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
         let value = value.into();
-        let shape_ok = value.len() == 36
-            && value.char_indices().all(|(i, c)| match i {
-                8 | 13 | 18 | 23 => c == '-',
-                _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
-            });
-        if shape_ok {
+        if is_uuid_text(&value) {
             Ok(Self(value))
         } else {
             Err(IdError {
@@ -230,6 +234,50 @@ impl From<MessageId> for String {
 }
 
 impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A server-assigned file id (an uploaded file in the files bucket): UUIDv7 text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FileId(String);
+
+impl FileId {
+    /// Validates the canonical hyphenated, lowercase UUID text form.
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        if is_uuid_text(&value) {
+            Ok(Self(value))
+        } else {
+            Err(IdError {
+                kind: "file_id",
+                value,
+            })
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for FileId {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, IdError> {
+        Self::parse(value)
+    }
+}
+
+impl From<FileId> for String {
+    fn from(id: FileId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for FileId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -275,5 +323,7 @@ mod tests {
         assert!(MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());
         assert!(MessageId::parse("0190A6E4-8C1E-7C3A-9F00-0123456789AB").is_err());
         assert!(MessageId::parse("not-a-uuid").is_err());
+        assert!(FileId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());
+        assert!(FileId::parse("../0190a6e4-8c1e-7c3a-9f00-0123456789").is_err());
     }
 }

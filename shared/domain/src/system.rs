@@ -31,6 +31,13 @@ impl Aggregate for SystemState {
         if self.sent {
             return Ok(Vec::new());
         }
+        // A file is readable by the participants of the conversation it was uploaded for; a
+        // system message has no conversation to authorise its download against.
+        if cmd.body.attachment().is_some() {
+            return Err(DomainError::Invalid(
+                "system messages carry text or custom bodies only".into(),
+            ));
+        }
         Ok(vec![Event::SystemMessageSent(SystemMessageSent {
             app: cmd.app.clone(),
             msg_id: cmd.msg_id.clone(),
@@ -44,5 +51,33 @@ impl Aggregate for SystemState {
         if let Event::SystemMessageSent(_) = event {
             self.sent = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Attachment, FileId};
+
+    #[test]
+    fn system_messages_carry_no_files() {
+        let command = SendSystemMessage {
+            app: AppId::parse("app").unwrap(),
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+            to: vec![UserId::parse("alice").unwrap()],
+            body: Body::File(Box::new(Attachment {
+                file_id: FileId::parse("019b7b1c-3a00-7000-8000-0000000000f1").unwrap(),
+                name: "a.txt".into(),
+                size: 1,
+                mime: "text/plain".into(),
+                width: None,
+                height: None,
+            })),
+            ts: 1,
+        };
+        assert!(matches!(
+            SystemState::default().decide(&command),
+            Err(DomainError::Invalid(_))
+        ));
     }
 }

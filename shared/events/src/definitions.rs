@@ -1,7 +1,7 @@
-//! The JetStream streams, consumers and KV buckets under `nats/`, embedded and applied
-//! idempotently.
+//! The JetStream streams, consumers, KV and object store buckets under `nats/`, embedded and
+//! applied idempotently.
 
-use async_nats::jetstream::{self, consumer::pull, kv, stream};
+use async_nats::jetstream::{self, consumer::pull, kv, object_store, stream};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ const EVENTS_STREAM_JSON: &str = include_str!("../../../nats/streams/events.json
 const DEAD_LETTER_STREAM_JSON: &str = include_str!("../../../nats/streams/dead_letters.json");
 const PROJECTOR_CONSUMER_JSON: &str = include_str!("../../../nats/consumers/projector.json");
 const SNAPSHOTS_BUCKET_JSON: &str = include_str!("../../../nats/kv/snapshots.json");
+const FILES_BUCKET_JSON: &str = include_str!("../../../nats/objects/files.json");
 
 /// The stream definitions, with `replicas` applied.
 pub fn streams(replicas: usize) -> Vec<stream::Config> {
@@ -58,6 +59,15 @@ pub fn snapshots_bucket(replicas: usize) -> kv::Config {
     }
 }
 
+/// The uploaded files' object store bucket (`nats/objects/files.json`), with `replicas`
+/// applied: files are replicated like the events stream whose messages name them.
+pub fn files_bucket(replicas: usize) -> object_store::Config {
+    let mut config: object_store::Config =
+        serde_json::from_str(FILES_BUCKET_JSON).expect("nats/objects/files.json is valid (tested)");
+    config.num_replicas = replicas;
+    config
+}
+
 /// Creates or updates every stream. Safe to call from every process at every start.
 pub async fn provision(js: &jetstream::Context, replicas: usize) -> Result<(), async_nats::Error> {
     for config in streams(replicas) {
@@ -97,5 +107,9 @@ mod tests {
         let snapshots = snapshots_bucket(3);
         assert_eq!(snapshots.bucket, "TIDINGS_SNAPSHOTS");
         assert_eq!((snapshots.history, snapshots.num_replicas), (1, 3));
+        let files = files_bucket(3);
+        assert_eq!(files.bucket, "TIDINGS_FILES");
+        assert_eq!(files.num_replicas, 3);
+        assert_eq!(files.storage, stream::StorageType::File);
     }
 }

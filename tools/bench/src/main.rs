@@ -3,6 +3,7 @@
 
 mod connections;
 mod direct;
+mod files;
 mod group;
 mod history;
 mod jetstream;
@@ -27,6 +28,8 @@ enum Command {
     Connections(connections::Args),
     /// One-to-one messages over WebSocket between N user pairs, end to end.
     Direct(direct::Args),
+    /// Upload and download throughput of one file (10 MiB) through the client REST routes.
+    Files(files::Args),
     /// One sender, a group of M connected members: time to the last member, deliveries/s.
     Group(group::Args),
     /// History pages by time on a conversation of many messages (embedded store): reads and
@@ -47,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Connections(args) => connections::run(args).await,
         Command::Direct(args) => direct::run(args).await,
+        Command::Files(args) => files::run(args).await,
         Command::Group(args) => group::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,

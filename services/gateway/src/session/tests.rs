@@ -74,6 +74,7 @@ impl Fixture {
                 secret: "0123456789abcdef0123".into(),
                 messaging: Default::default(),
                 max_group_members: DEFAULT_GROUP_CAP,
+                max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
             }],
             ..Default::default()
         };

@@ -2,7 +2,9 @@
 
 use tidings_domain::event::UserProfile;
 use tidings_domain::group::{JoinPolicy, Role};
-use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
+use tidings_domain::{
+    AppId, Attachment, Body, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
+};
 use tidings_store::{
     Diffusion, Direction, EntryItem, HistoryOrder, HistoryQuery, MemberRow, MessageView,
     ReadModels, RelationPatch, Write,
@@ -131,6 +133,66 @@ pub async fn message_entries_read_back_whole_whichever_batch_wrote_the_timeline<
         entries[0].item,
         EntryItem::Message(message("alice", "bob", 1))
     );
+}
+
+/// File and image bodies (message_sent v3) read back as written from the inbox, the timeline
+/// and the conversation row's last message.
+pub async fn file_bodies_read_back_whole<S: ReadModels>(store: S) {
+    let attachment = |mime: &str, width| Attachment {
+        file_id: FileId::parse("019b7b1c-3a00-7000-8000-0000000000f1").unwrap(),
+        name: "cat.png".into(),
+        size: 48_213,
+        mime: mime.into(),
+        width,
+        height: width.map(|w| w / 2),
+    };
+    let bodies = [
+        Body::Image(Box::new(attachment("image/png", Some(640)))),
+        Body::File(Box::new(attachment("application/pdf", None))),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let conv_seq = i as u64 + 1;
+        let writes = direct_message("alice", "bob", conv_seq, conv_seq)
+            .into_iter()
+            .map(|mut w| {
+                match &mut w {
+                    Write::Timeline { message, .. }
+                    | Write::ConversationMessage { message, .. } => message.body = body.clone(),
+                    Write::Deliver {
+                        item: EntryItem::Message(message),
+                        ..
+                    } => message.body = body.clone(),
+                    _ => {}
+                }
+                w
+            })
+            .collect();
+        store.apply("p", conv_seq, writes).await.unwrap();
+    }
+    let entries = store
+        .inbox_after(&app(), &user("bob"), 0, 10)
+        .await
+        .unwrap();
+    let inbox: Vec<&Body> = entries
+        .iter()
+        .map(|e| match &e.item {
+            EntryItem::Message(m) => &m.body,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(inbox, bodies.iter().collect::<Vec<_>>());
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let history = store
+        .messages_before(&app(), &conv, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(history[0].message.body, bodies[1]);
+    assert_eq!(history[1].message.body, bodies[0]);
+    let row = store
+        .conversation(&app(), &user("bob"), &conv)
+        .await
+        .unwrap();
+    assert_eq!(row.unwrap().last_message.unwrap().body, bodies[1]);
 }
 
 pub async fn checkpoint_moves_with_the_batch<S: ReadModels>(store: S) {

@@ -21,6 +21,12 @@ async fn message_entries_read_back_whole_whichever_batch_wrote_the_timeline() {
     conformance::message_entries_read_back_whole_whichever_batch_wrote_the_timeline(store).await;
 }
 
+#[tokio::test]
+async fn file_bodies_read_back_whole() {
+    let (_dir, store) = fresh();
+    conformance::file_bodies_read_back_whole(store).await;
+}
+
 /// fjall stores a message once (inbox rows refer to the timeline): until the timeline row is
 /// written, a page of the inbox ends before the entry instead of showing half of it.
 #[tokio::test]
