@@ -75,8 +75,9 @@ async fn mint_token(
     Ok(Json(json!({ "token": token, "expires_at": expires_at })))
 }
 
+/// The body of `POST /v1/messages`.
 #[derive(Debug, Deserialize)]
-struct ServerSendRequest {
+pub struct ServerSendRequest {
     from: UserId,
     #[serde(flatten)]
     message: SendRequest,
@@ -120,8 +121,9 @@ async fn revoke_tokens(
     Ok(Json(json!({ "user_id": user, "token_epoch": epoch })))
 }
 
+/// The body of `POST /v1/relations/{action}`.
 #[derive(Debug, Deserialize)]
-struct RelateRequest {
+pub struct RelateRequest {
     user: UserId,
     other: UserId,
 }
@@ -152,8 +154,9 @@ async fn relate(
     Ok(Json(json!({ "user_id": request.user, "relation": view })))
 }
 
+/// The body of `POST /v1/server/groups/{group_id}/ops`.
 #[derive(Debug, Deserialize)]
-struct ServerGroupOp {
+pub struct ServerGroupOp {
     actor: UserId,
     #[serde(flatten)]
     op: GroupOp,
@@ -174,8 +177,9 @@ async fn group_op(
     Ok(Json(json!({ "group": view })))
 }
 
+/// The body of `POST /v1/system/messages`.
 #[derive(Debug, Deserialize)]
-struct SystemRequest {
+pub struct SystemRequest {
     to: Vec<UserId>,
     body: tidings_domain::Body,
 }
