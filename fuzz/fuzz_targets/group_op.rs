@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = serde_json::to_string(&map).expect("values encode");
-    let direct = serde_json::from_str::<GroupOp>(&text).map_err(|e| rejection_error(&e.to_string()).code);
+    let direct =
+        serde_json::from_str::<GroupOp>(&text).map_err(|e| rejection_error(&e.to_string()).code);
     if !["t", "id", "group"].iter().any(|k| map.contains_key(*k)) {
         let frame = wrapped(&map, [("t", "group"), ("group", "g1")]);
         let frame = match decode_text(&frame) {
@@ -34,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if !map.contains_key("actor") {
         let body = wrapped(&map, [("actor", "alice")]);
-        let server = serde_json::from_str::<ServerGroupOp>(&body).map_err(|e| rejection_error(&e.to_string()).code);
+        let server = serde_json::from_str::<ServerGroupOp>(&body)
+            .map_err(|e| rejection_error(&e.to_string()).code);
         assert_eq!(direct.as_ref().err(), server.as_ref().err(), "{server:?}");
     }
 });

@@ -44,11 +44,19 @@ fn check<T: DeserializeOwned + Debug>(body: &[u8]) {
         (Ok(JsonBody(got)), Ok(want)) => assert_eq!(format!("{got:?}"), format!("{want:?}")),
         (Err(e), Err(serde)) => {
             assert!(is_bad_input(e.code), "{e:?}");
-            let invalid_id = serde.to_string().contains("invalid id for ");
-            assert_eq!(e.code == ErrorCode::InvalidId, invalid_id, "{e:?} / {serde}");
+            let invalid_id = serde.to_string().starts_with("invalid id for ");
+            assert_eq!(
+                e.code == ErrorCode::InvalidId,
+                invalid_id,
+                "{e:?} / {serde}"
+            );
             assert_eq!(e.into_response().status(), StatusCode::BAD_REQUEST);
         }
-        (got, want) => panic!("the extractor gave {:?}, serde_json {:?}", got.map(|b| b.0), want),
+        (got, want) => panic!(
+            "the extractor gave {:?}, serde_json {:?}",
+            got.map(|b| b.0),
+            want
+        ),
     }
 }
 

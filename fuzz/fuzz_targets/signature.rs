@@ -39,7 +39,13 @@ fn hmac_hex(secret: &str, canonical: &str) -> String {
 }
 
 /// The documented checks, in the documented order.
-fn model(apps: &Apps, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ErrorCode> {
+fn model(
+    apps: &Apps,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ErrorCode> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let key = header("X-App-Key").ok_or(ErrorCode::BadSignature)?;
     let app = AppId::parse(key).map_err(|_| ErrorCode::UnknownApp)?;
@@ -52,7 +58,10 @@ fn model(apps: &Apps, method: &str, path: &str, headers: &HeaderMap, body: &[u8]
     }
     let given = header("X-Signature").ok_or(ErrorCode::BadSignature)?;
     let given = hex::decode(given).map_err(|_| ErrorCode::BadSignature)?;
-    let canonical = format!("{method}\n{path}\n{ts_text}\n{nonce}\n{}", hex::encode(Sha256::digest(body)));
+    let canonical = format!(
+        "{method}\n{path}\n{ts_text}\n{nonce}\n{}",
+        hex::encode(Sha256::digest(body))
+    );
     if hex::encode(given) != hmac_hex(secret, &canonical) {
         return Err(ErrorCode::BadSignature);
     }
@@ -89,7 +98,10 @@ fuzz_target!(|data: &[u8]| {
                 .and_then(|app| apps.secret(&app).map(str::to_owned));
             match (secret, header("X-Timestamp"), header("X-Nonce")) {
                 (Some(secret), Some(ts), Some(nonce)) => {
-                    let canonical = format!("{method}\n{path}\n{ts}\n{nonce}\n{}", hex::encode(Sha256::digest(body)));
+                    let canonical = format!(
+                        "{method}\n{path}\n{ts}\n{nonce}\n{}",
+                        hex::encode(Sha256::digest(body))
+                    );
                     hmac_hex(&secret, &canonical).into_bytes()
                 }
                 _ => value.to_vec(),
@@ -106,7 +118,10 @@ fuzz_target!(|data: &[u8]| {
     let got = check.verify(method, path, &headers, body, NOW);
     match (&got, expected) {
         (Ok(app), Ok(())) => {
-            assert_eq!(Some(app.as_str()), headers.get("X-App-Key").and_then(|v| v.to_str().ok()));
+            assert_eq!(
+                Some(app.as_str()),
+                headers.get("X-App-Key").and_then(|v| v.to_str().ok())
+            );
             let again = check.verify(method, path, &headers, body, NOW);
             assert_eq!(again.map_err(|e| e.code), Err(ErrorCode::ReplayedNonce));
         }

@@ -11,7 +11,10 @@ use tidings_gateway::frames::{BadFrame, ClientFrame};
 /// Runs a future that never waits (an extractor reading an in-memory body) to its end.
 pub fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("an in-memory body never waits"),
     }
@@ -29,7 +32,10 @@ pub fn check_frame(outcome: &Result<ClientFrame, BadFrame>, value: Option<&Value
     let given_id = value.and_then(|v| v.get("id")).and_then(Value::as_str);
     match outcome {
         Ok(frame) => {
-            assert!(value.is_some(), "a frame was read from bytes that hold no value");
+            assert!(
+                value.is_some(),
+                "a frame was read from bytes that hold no value"
+            );
             if let Some(id) = frame.id() {
                 assert_eq!(Some(id.as_str()), given_id, "{frame:?}");
             }
@@ -43,10 +49,7 @@ pub fn check_frame(outcome: &Result<ClientFrame, BadFrame>, value: Option<&Value
 
 /// Asserts that two decodes of the same value agree: the same frame, or a refusal with the
 /// same code for the same request id.
-pub fn assert_same_outcome(
-    a: &Result<ClientFrame, BadFrame>,
-    b: &Result<ClientFrame, BadFrame>,
-) {
+pub fn assert_same_outcome(a: &Result<ClientFrame, BadFrame>, b: &Result<ClientFrame, BadFrame>) {
     match (a, b) {
         (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
         (Err(a), Err(b)) => assert_eq!(
