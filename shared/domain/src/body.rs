@@ -21,6 +21,8 @@ enum Tagged {
 
 impl<'de> Deserialize<'de> for Body {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        use serde::de::value::MapAccessDeserializer;
         struct Object;
         impl<'de> serde::de::Visitor<'de> for Object {
             type Value = Tagged;
@@ -28,7 +30,10 @@ impl<'de> Deserialize<'de> for Body {
                 f.write_str("a body object with a \"type\"")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Tagged, A::Error> {
-                Tagged::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                // Read as a JSON object first: from a buffered (flattened) body, serde's derived
+                // tag would also take a variant's index (`"type": 0` was `text`).
+                let object = serde_json::Map::deserialize(MapAccessDeserializer::new(map))?;
+                Tagged::deserialize(serde_json::Value::Object(object)).map_err(A::Error::custom)
             }
         }
         Ok(match deserializer.deserialize_map(Object)? {
@@ -120,6 +125,26 @@ mod tests {
         // Stored rows and MessagePack frames keep their map form.
         let packed = rmp_serde::to_vec_named(&text).unwrap();
         assert_eq!(rmp_serde::from_slice::<Body>(&packed).unwrap(), text);
+    }
+
+    #[test]
+    fn a_body_type_is_a_name_never_an_index() {
+        // Found by fuzz/ (group_op, for the group op's tag): read from a flattened struct, as the
+        // server API's send is, serde's derived tag took a variant's index.
+        #[derive(Debug, Deserialize)]
+        struct Outer {
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Inner {
+            body: Body,
+        }
+        let read = |text| serde_json::from_str::<Outer>(text).map(|o| o.inner.body);
+        let text = read(r#"{"body":{"type":"text","text":"hi"}}"#).unwrap();
+        assert_eq!(text, Body::Text { text: "hi".into() });
+        assert!(read(r#"{"body":{"type":0,"text":"hi"}}"#).is_err());
+        assert!(read(r#"{"body":{"type":1,"data":1}}"#).is_err());
     }
 
     #[test]
