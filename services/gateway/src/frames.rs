@@ -336,7 +336,7 @@ mod tests {
             panic!("a send frame with a custom body expected")
         };
         assert_eq!(data["x"].as_f64(), Some(5.104235503814077e38));
-        assert_eq!(data.to_string(), r#"{"x":5.104235503814077e38}"#);
+        assert_eq!(data.to_string(), r#"{"x":5.104235503814077e+38}"#);
     }
 
     #[test]
