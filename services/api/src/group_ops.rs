@@ -1,7 +1,9 @@
 //! Group operations as clients and app servers send them: one JSON shape, tagged by `op`,
 //! shared by the WebSocket `group` frame, client REST and the server API.
 
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 use tidings_domain::UserId;
 use tidings_domain::group::{GroupCommand, JoinPolicy};
 
@@ -32,8 +34,8 @@ impl From<GroupSpec> for GroupCommand {
 }
 
 /// One group operation.
-// `remote = "Self"`: the derived deserializer becomes `GroupOp::deserialize`, which the
-// `Deserialize` impl below calls once `op` is known to be a string.
+// `remote = "Self"`: the derive becomes the inherent `GroupOp::deserialize`, called by the
+// `Deserialize` impl below.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(remote = "Self", tag = "op", rename_all = "snake_case")]
 pub enum GroupOp {
@@ -83,23 +85,13 @@ pub enum GroupOp {
     },
 }
 
-/// An operation is an object whose `op` is a name: the derived form alone would also take a
-/// variant index (`"op": 7` is `leave`).
 impl<'de> Deserialize<'de> for GroupOp {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let value = serde_json::Value::deserialize(deserializer)?;
-        match value.get("op") {
-            Some(serde_json::Value::String(_)) => {}
-            Some(other) => {
-                return Err(D::Error::custom(format!(
-                    "invalid type: {other}, expected an op name"
-                )));
-            }
-            None if value.is_object() => return Err(D::Error::missing_field("op")),
-            None => return Err(D::Error::custom("a group op must be an object")),
-        }
-        GroupOp::deserialize(value).map_err(D::Error::custom)
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Read as a JSON object first: from a flattened frame or body (the WebSocket `group`
+        // frame, the server API's), serde's derived tag would also take a variant's index
+        // (`"op": 2` was `dismiss`). A JSON value's tag is a name only.
+        let object = Map::deserialize(deserializer)?;
+        GroupOp::deserialize(Value::Object(object)).map_err(D::Error::custom)
     }
 }
 
@@ -136,6 +128,7 @@ impl From<GroupOp> for GroupCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tidings_domain::GroupId;
 
     #[test]
     fn an_op_is_named_never_numbered() {
@@ -153,5 +146,33 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<GroupOp>(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A WebSocket `group` frame's shape: the op flattened beside other fields.
+    #[derive(Debug, Deserialize)]
+    struct Framed {
+        #[allow(dead_code)]
+        group: GroupId,
+        #[serde(flatten)]
+        op: GroupOp,
+    }
+
+    #[test]
+    fn an_op_is_a_name_never_an_index() {
+        // Found by fuzz/ (group_op): flattened, `"op": 1` was read as `update`.
+        let op: GroupOp = serde_json::from_str(r#"{"op":"kick","user":"bob"}"#).unwrap();
+        assert!(matches!(op, GroupOp::Kick { .. }));
+        let framed: Framed = serde_json::from_str(r#"{"group":"g","op":"dismiss"}"#).unwrap();
+        assert!(matches!(framed.op, GroupOp::Dismiss));
+        for index in [r#"{"group":"g","op":1}"#, r#"{"group":"g","op":2}"#] {
+            assert!(serde_json::from_str::<Framed>(index).is_err(), "{index}");
+        }
+        assert!(serde_json::from_str::<GroupOp>(r#"{"op":2}"#).is_err());
+    }
+
+    #[test]
+    fn a_bad_id_in_an_op_is_still_named() {
+        let error = serde_json::from_str::<GroupOp>(r#"{"op":"kick","user":"b b"}"#).unwrap_err();
+        assert!(error.to_string().starts_with("invalid id for "), "{error}");
     }
 }

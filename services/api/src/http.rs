@@ -77,8 +77,9 @@ async fn mint_token(
     Ok(Json(json!({ "token": token, "expires_at": expires_at })))
 }
 
+/// The body of `POST /v1/messages`.
 #[derive(Debug, Deserialize)]
-struct ServerSendRequest {
+pub struct ServerSendRequest {
     from: UserId,
     #[serde(flatten)]
     message: SendRequest,
@@ -120,8 +121,9 @@ async fn revoke_tokens(
     ))
 }
 
+/// The body of `POST /v1/relations/{action}`.
 #[derive(Debug, Deserialize)]
-struct RelateRequest {
+pub struct RelateRequest {
     user: UserId,
     other: UserId,
 }
@@ -154,8 +156,9 @@ async fn relate(
     ))
 }
 
+/// The body of `POST /v1/server/groups/{group_id}/ops`.
 #[derive(Debug, Deserialize)]
-struct ServerGroupOp {
+pub struct ServerGroupOp {
     actor: UserId,
     #[serde(flatten)]
     op: GroupOp,
@@ -176,8 +179,9 @@ async fn group_op(
     Ok(Json(json!({ "group": view.value, "pos": view.pos })))
 }
 
+/// The body of `POST /v1/system/messages`.
 #[derive(Debug, Deserialize)]
-struct SystemRequest {
+pub struct SystemRequest {
     to: Vec<UserId>,
     body: tidings_domain::Body,
 }

@@ -10,6 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+/// How `tidings_domain::IdError`'s message starts: a deserialisation error that starts so is an
+/// id that failed validation.
+const ID_ERROR: &str = "invalid id for ";
+
 /// Like `axum::Json`, but a bad body is `400 {"code":"invalid_request"}` (or `invalid_id`), a
 /// body over the limit `413 too_large`, and the body must be a JSON object: serde would also
 /// take a struct from an array (`["alice", "Alice"]`), which the protocol never sends.
@@ -82,9 +86,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Maps a deserialisation message to `invalid_id` when an id failed validation.
+/// Maps a deserialisation error's message to `invalid_id` when an id failed validation. Only the
+/// start counts: further on, serde quotes the client's own text (a variant or field name).
 pub fn rejection_error(message: &str) -> ApiError {
-    let code = if message.contains("invalid id for ") {
+    let code = if message.starts_with(ID_ERROR) {
         ErrorCode::InvalidId
     } else {
         ErrorCode::InvalidRequest
@@ -95,7 +100,9 @@ pub fn rejection_error(message: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
     use axum::http::HeaderValue;
+    use tidings_domain::UserId;
 
     #[derive(Debug, serde::Deserialize)]
     struct Named {
@@ -135,5 +142,46 @@ mod tests {
             assert_eq!(json_content_type(&headers), json, "{value}");
         }
         assert!(!json_content_type(&HeaderMap::new()));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Sample {
+        #[allow(dead_code)]
+        user_id: UserId,
+        #[serde(default)]
+        #[allow(dead_code)]
+        counts: Vec<u64>,
+    }
+
+    async fn extract(body: &'static str) -> Result<Sample, ApiError> {
+        let request = Request::post("/")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        JsonBody::<Sample>::from_request(request, &())
+            .await
+            .map(|JsonBody(sample)| sample)
+    }
+
+    #[tokio::test]
+    async fn only_an_id_that_fails_validation_is_invalid_id() {
+        assert!(extract(r#"{"user_id":"alice"}"#).await.is_ok());
+        let error = extract(r#"{"user_id":"a b"}"#).await.unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidId, "{}", error.message);
+        // Found by fuzz/ (rest_body): the client's own keys and strings appear in the message,
+        // and used to make any refusal `invalid_id`.
+        for body in [
+            "{\"user_id\":\"alice\",\"counts\":[\"invalid id for \"]}",
+            "{\"invalid id for \":\"\u{1}\"}",
+            "{\"user_id\":\"alice\",\"invalid id for \":[}",
+        ] {
+            let error = extract(body).await.unwrap_err();
+            assert_eq!(
+                error.code,
+                ErrorCode::InvalidRequest,
+                "{body}: {}",
+                error.message
+            );
+        }
     }
 }

@@ -319,6 +319,37 @@ mod tests {
     }
 
     #[test]
+    fn client_text_in_an_error_does_not_make_it_invalid_id() {
+        // Found by fuzz/: serde quotes the unknown variant, which used to decide the code.
+        let e = decode_text(
+            r#"{"t":"send","id":"3","to":{"invalid id for ":"b"},"client_msg_id":"c","body":{"type":"text","text":"x"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.error.code,
+            ErrorCode::InvalidRequest,
+            "{}",
+            e.error.message
+        );
+    }
+
+    #[test]
+    fn numbers_in_a_custom_body_are_read_exactly() {
+        // Found by fuzz/ (frame_msgpack): serde_json's default float parser can be one ulp off,
+        // so a JSON client's number reached its readers changed.
+        let text = r#"{"t":"send","to":{"user":"bob"},"client_msg_id":"c","body":{"type":"custom","data":{"x":5.104235503814077e38}}}"#;
+        let Ok(ClientFrame::Send {
+            body: Body::Custom { data },
+            ..
+        }) = decode_text(text)
+        else {
+            panic!("a send frame with a custom body expected")
+        };
+        assert_eq!(data["x"].as_f64(), Some(5.104235503814077e38));
+        assert_eq!(data.to_string(), r#"{"x":5.104235503814077e+38}"#);
+    }
+
+    #[test]
     fn server_frames_have_the_protocol_shape() {
         let frame = ServerFrame::Synced { seq: 3 };
         assert_eq!(

@@ -31,8 +31,9 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// The body of `POST /v1/groups`.
 #[derive(Debug, Deserialize)]
-struct CreateGroup {
+pub struct CreateGroup {
     group_id: GroupId,
     #[serde(flatten)]
     spec: GroupSpec,

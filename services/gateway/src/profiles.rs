@@ -81,8 +81,9 @@ async fn one<S: ReadModels>(
     }
 }
 
+/// The body of `POST /v1/users:batchGet`.
 #[derive(Debug, Deserialize)]
-struct BatchRequest {
+pub struct BatchRequest {
     user_ids: Vec<String>,
 }
 

@@ -144,8 +144,9 @@ async fn act<S: ReadModels>(
     ))
 }
 
+/// The body of `POST /v1/friends/requests`.
 #[derive(Debug, Deserialize)]
-struct FriendRequestBody {
+pub struct FriendRequestBody {
     to: UserId,
     #[serde(default)]
     note: Option<String>,
@@ -181,8 +182,9 @@ action!(cancel, PairCommand::Cancel);
 action!(remove, PairCommand::Remove);
 action!(unblock, PairCommand::Unblock);
 
+/// The body of `POST /v1/blocks`.
 #[derive(Debug, Deserialize)]
-struct BlockBody {
+pub struct BlockBody {
     user_id: UserId,
 }
 

@@ -158,8 +158,9 @@ async fn messages<S: ReadModels>(
     Ok(Json(json!({ "messages": page.messages, key: page.next })))
 }
 
+/// The body of `POST /v1/conversations/{conv}/read`.
 #[derive(Debug, Deserialize)]
-struct ReadBody {
+pub struct ReadBody {
     conv_seq: u64,
 }
 

@@ -291,6 +291,26 @@ mod tests {
     }
 
     #[test]
+    fn a_body_type_is_a_name_never_an_index() {
+        // Found by fuzz/ (group_op, for the group op's tag): read from a flattened struct, as the
+        // server API's send is, serde's derived tag took a variant's index.
+        #[derive(Debug, Deserialize)]
+        struct Outer {
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Inner {
+            body: Body,
+        }
+        let read = |text| serde_json::from_str::<Outer>(text).map(|o| o.inner.body);
+        let text = read(r#"{"body":{"type":"text","text":"hi"}}"#).unwrap();
+        assert_eq!(text, Body::Text { text: "hi".into() });
+        assert!(read(r#"{"body":{"type":0,"text":"hi"}}"#).is_err());
+        assert!(read(r#"{"body":{"type":1,"data":1}}"#).is_err());
+    }
+
+    #[test]
     fn limits_are_enforced() {
         let limits = BodyLimits::default();
         let ok = Body::Text {
