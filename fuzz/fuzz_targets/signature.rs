@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
-use tidings_api::apps::{AppConfig, Apps, DEFAULT_GROUP_CAP};
+use tidings_api::apps::{AppConfig, Apps, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP};
 use tidings_api::error::ErrorCode;
 use tidings_api::signature::{SignatureCheck, WINDOW_SECS};
 use tidings_domain::AppId;
@@ -24,6 +24,7 @@ fn apps() -> Apps {
         secret: secret.into(),
         messaging: Default::default(),
         max_group_members: DEFAULT_GROUP_CAP,
+        max_file_bytes: DEFAULT_FILE_CAP,
     };
     Apps::new(&[
         app("demo", "0123456789abcdef0123"),

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
-use tidings_api::apps::{AppConfig, Apps, DEFAULT_GROUP_CAP};
+use tidings_api::apps::{AppConfig, Apps, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP};
 use tidings_api::error::ErrorCode;
 use tidings_api::tokens::{MAX_TTL_SECS, Principal, Tokens};
 use tidings_domain::{AppId, UserId};
@@ -16,6 +16,7 @@ static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
         secret: secret.into(),
         messaging: Default::default(),
         max_group_members: DEFAULT_GROUP_CAP,
+        max_file_bytes: DEFAULT_FILE_CAP,
     };
     Tokens::new(
         Apps::new(&[
