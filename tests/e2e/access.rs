@@ -171,3 +171,45 @@ async fn a_revoked_token_is_refused_by_the_next_request_every_time() {
     }
     harness.stop().await;
 }
+
+/// The safety net: a revocation recorded by an api that stopped before announcing it (the
+/// event is in the stream, no access notice was sent) still ends the session, through the
+/// projector's user-change notice and the gateway's recheck of the user's subject.
+#[tokio::test]
+async fn a_revocation_recorded_without_its_notice_still_ends_sessions() {
+    use tidings_domain::event::{Event, UserTokensRevoked};
+    use tidings_domain::{AppId, UserId};
+    use tidings_events::envelope::{dedupe_id, publish_headers};
+
+    let harness = Harness::start().await;
+    let token = harness.api.user_token("alice").await;
+    let mut ws = online(&harness.base, &token).await;
+
+    let app = AppId::parse(harness.api.app_key.clone()).unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    let event = Event::UserTokensRevoked(UserTokensRevoked {
+        app: app.clone(),
+        user: alice.clone(),
+        epoch: 1,
+        ts: tidings_testkit::server_api::now_secs() * 1000,
+    });
+    let encoded = tidings_events::encode(&event);
+    let js = async_nats::jetstream::new(harness.nats.client().await);
+    let subject = tidings_events::subjects::event(&app, "user", alice.as_str());
+    let started = Instant::now();
+    js.publish_with_headers(
+        subject,
+        publish_headers(&encoded, &dedupe_id(&event, 0)),
+        encoded.payload.clone().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+
+    let (code, took) = closed(&mut ws, started).await;
+    assert_eq!(code, Some(ACCESS_ENDED));
+    println!("session closed {took:?} after the bare revocation was recorded");
+    refused_everywhere(&[harness.base.as_str()], &token).await;
+    harness.stop().await;
+}
