@@ -46,6 +46,27 @@ pub struct Args {
     /// Runs; medians are reported.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Bytes of each message's text body (at least what its sequence number and send time
+    /// take; padded with `x`).
+    #[arg(long, default_value_t = 64)]
+    body_bytes: usize,
+    /// Messages sent (as fast as the window allows, between other users, not measured) before
+    /// the first run, so the runs meet a store that already holds them.
+    #[arg(long, default_value_t = 0)]
+    prefill: u64,
+    /// Also write the final JSON report (every run's counts and p50/p90/p99/p99.9/max) here.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
+}
+
+/// A text body of at least `bytes` bytes that starts with the message's sequence number and
+/// send time (microseconds since the run began).
+fn body_text(seq: u64, sent_us: u128, bytes: usize) -> String {
+    let mut text = format!("{seq} {sent_us} ");
+    if text.len() < bytes {
+        text.extend(std::iter::repeat_n('x', bytes - text.len()));
+    }
+    text
 }
 
 #[derive(Default)]
@@ -98,11 +119,20 @@ async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
     anyhow::bail!("connection closed before synced")
 }
 
+/// How much a sender sends.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    until: Instant,
+    /// At most this many messages (prefill), else until the deadline.
+    count: Option<u64>,
+    body_bytes: usize,
+}
+
 async fn sender(
     ws: Ws,
     to: String,
     base: Instant,
-    until: Instant,
+    budget: Budget,
     every: Option<Duration>,
     window: usize,
     totals: Arc<Totals>,
@@ -140,15 +170,15 @@ async fn sender(
         t
     });
     let mut seq = 0u64;
-    while Instant::now() < until {
+    while Instant::now() < budget.until && budget.count.is_none_or(|n| seq < n) {
         if let Some(t) = ticker.as_mut() {
             t.tick().await;
         }
         permits.acquire().await?.forget();
         seq += 1;
+        let text = body_text(seq, base.elapsed().as_micros(), budget.body_bytes);
         let frame = format!(
-            r#"{{"t":"send","id":"{seq}","to":{{"user":"{to}"}},"client_msg_id":"m{seq}","body":{{"type":"text","text":"{seq} {}"}}}}"#,
-            base.elapsed().as_micros()
+            r#"{{"t":"send","id":"{seq}","to":{{"user":"{to}"}},"client_msg_id":"m{seq}","body":{{"type":"text","text":"{text}"}}}}"#
         );
         write.send(Message::Text(frame.into())).await?;
         sent_here.store(seq, Ordering::Release);
@@ -192,7 +222,8 @@ async fn receiver(
             continue;
         }
         let Some((seq, sent_us)) = frame.body.and_then(|b| {
-            let (seq, us) = b.text.split_once(' ')?;
+            let mut fields = b.text.splitn(3, ' ');
+            let (seq, us) = (fields.next()?, fields.next()?);
             Some((seq.parse::<usize>().ok()?, us.parse::<u64>().ok()?))
         }) else {
             continue;
@@ -229,7 +260,11 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
     let totals = Arc::new(Totals::default());
     let stop = CancellationToken::new();
     let base = Instant::now();
-    let until = base + Duration::from_secs(args.duration);
+    let budget = Budget {
+        until: base + Duration::from_secs(args.duration),
+        count: None,
+        body_bytes: args.body_bytes,
+    };
     let every =
         (args.rate > 0).then(|| Duration::from_secs_f64(args.pairs as f64 / args.rate as f64));
     let mut senders = Vec::new();
@@ -245,7 +280,7 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
             from_ws,
             to,
             base,
-            until,
+            budget,
             every,
             args.window,
             totals.clone(),
@@ -282,9 +317,51 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
     })
 }
 
+/// Sends `args.prefill` messages between other pairs of users, unmeasured and unread (they
+/// land in the store and the receivers' inboxes), as fast as the window allows.
+async fn prefill(args: &Args, api: &ServerApi) -> anyhow::Result<()> {
+    if args.prefill == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let per_pair = args.prefill.div_ceil(args.pairs as u64);
+    let budget = Budget {
+        until: started + Duration::from_secs(24 * 3600),
+        count: Some(per_pair),
+        body_bytes: args.body_bytes,
+    };
+    let totals = Arc::new(Totals::default());
+    let mut senders = Vec::new();
+    for i in 0..args.pairs {
+        let (from, to) = (format!("prefill{i}a"), format!("prefill{i}b"));
+        api.register(&to).await;
+        let ws = connect(&args.server.url, &api.user_token(&from).await).await?;
+        senders.push(tokio::spawn(sender(
+            ws,
+            to,
+            started,
+            budget,
+            None,
+            args.window,
+            totals.clone(),
+        )));
+    }
+    for s in senders {
+        s.await??;
+    }
+    println!(
+        "prefill: {} messages acknowledged in {:.1}s ({} errors)",
+        totals.acked.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        totals.errors.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
 /// Runs the direct benchmark and prints a table and a JSON line.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let api = args.server.api();
+    prefill(&args, &api).await?;
     println!(
         "direct: url={} pairs={} rate={} duration={}s window={} runs={}",
         args.server.url,
@@ -330,11 +407,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let median_rate = median(rates);
     println!("direct median: {median_rate:.0} msg/s delivered end to end");
-    println!(
-        "{}",
-        serde_json::json!({"bench": "direct", "pairs": args.pairs, "rate": args.rate,
-                           "duration": args.duration, "window": args.window,
-                           "median_msgs_per_sec": median_rate, "runs": runs})
-    );
+    let report = serde_json::json!({"bench": "direct", "pairs": args.pairs, "rate": args.rate,
+                                    "duration": args.duration, "window": args.window,
+                                    "body_bytes": args.body_bytes, "prefill": args.prefill,
+                                    "median_msgs_per_sec": median_rate, "runs": runs});
+    println!("{report}");
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_is_padded_to_its_size_and_keeps_its_sequence_and_time_first() {
+        let text = body_text(42, 1_234_567, 64);
+        assert_eq!(text.len(), 64);
+        let mut fields = text.splitn(3, ' ');
+        assert_eq!(fields.next(), Some("42"));
+        assert_eq!(fields.next(), Some("1234567"));
+        assert_eq!(body_text(7, 9, 1), "7 9 ", "never cut below its fields");
+    }
 }
