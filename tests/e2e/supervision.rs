@@ -56,11 +56,22 @@ async fn readyz(api: &ServerApi) -> Reply {
     api.get_as("", "/readyz").await
 }
 
-async fn until_ready(api: &ServerApi) {
-    eventually("/readyz to answer 200", || async {
-        readyz(api).await.status == 200
-    })
-    .await;
+/// Waits until /readyz answers 200; returns that answer (asking again could meet a projector
+/// that is restarting).
+async fn until_ready(api: &ServerApi) -> Reply {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let reply = readyz(api).await;
+        if reply.status == 200 {
+            return reply;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for /readyz to answer 200: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits until /readyz answers 503 with the protocol's error body; returns its message.
@@ -132,8 +143,7 @@ async fn a_killed_nats_server_child_is_restarted_and_the_services_recover() {
     let dir = tempfile::tempdir().unwrap();
     let mut up = start(dir.path());
     let api = server_api(&up);
-    until_ready(&api).await;
-    let ready = readyz(&api).await;
+    let ready = until_ready(&api).await;
     assert_eq!(ready.body["status"], "ready", "{:?}", ready.body);
     assert!(ready.body["lag"].is_u64(), "{:?}", ready.body);
     let bob = api.user_token("bob").await;
