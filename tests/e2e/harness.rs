@@ -84,21 +84,51 @@ impl Harness {
     }
 }
 
-/// Polls `condition` until it holds, failing after 30 s. Polling a condition, never a fixed
-/// sleep, is how tests wait.
+/// How long `eventually` and `until` wait before failing.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `probe` until it yields a value, for at most `limit`; `None` when it never did.
+/// Polling a condition, never a fixed sleep, is how tests wait.
+pub async fn within<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Polls `probe` until it yields a value, failing after 30 s.
+pub async fn until<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(PATIENCE, probe)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
+}
+
+/// Polls `condition` until it holds, failing after 30 s.
 pub async fn eventually<F, Fut>(what: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    let condition = &mut condition;
+    until(what, || {
+        let holds = condition();
+        async move { holds.await.then_some(()) }
+    })
+    .await
 }
 
 /// The inbox `seq`s of entries, in the order given.

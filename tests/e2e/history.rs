@@ -1,7 +1,7 @@
 //! History by time: `GET /v1/conversations/{conv}/messages` with `since_ts` / `until_ts`,
 //! newest or oldest first, paged with `next_before` / `next_after`, on real sends.
 
-use crate::harness::Harness;
+use crate::harness::{Harness, eventually};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -29,9 +29,11 @@ async fn conversation(h: &Harness, n: usize, later: &[usize]) -> Vec<Sent> {
         if let Some(previous) = sent.last()
             && later.contains(&i)
         {
-            while now_ms() <= previous.ts {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
+            let previous = previous.ts;
+            eventually("the clock to pass the previous message", || async {
+                now_ms() > previous
+            })
+            .await;
         }
         let (from, to) = if i % 2 == 0 {
             ("alice", "bob")

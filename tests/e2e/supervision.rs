@@ -3,7 +3,7 @@
 //! whatever state that child is in, and every HTTP process says on `/readyz` whether it can do
 //! its work.
 
-use crate::harness::{api_instances, eventually};
+use crate::harness::{api_instances, eventually, until, within};
 use crate::process::{Up, field, launch, signal, start};
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -59,39 +59,25 @@ async fn readyz(api: &ServerApi) -> Reply {
 /// Waits until /readyz answers 200; returns that answer (asking again could meet a projector
 /// that is restarting).
 async fn until_ready(api: &ServerApi) -> Reply {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    until("/readyz to answer 200", || async {
         let reply = readyz(api).await;
-        if reply.status == 200 {
-            return reply;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for /readyz to answer 200: {:?}",
-            reply.body
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (reply.status == 200).then_some(reply)
+    })
+    .await
 }
 
 /// Waits until /readyz answers 503 with the protocol's error body; returns its message.
 async fn until_unready(api: &ServerApi) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    let reply = until("/readyz to answer 503", || async {
         let reply = readyz(api).await;
-        if reply.status == 503 {
-            assert_eq!(reply.body["code"], "unavailable", "{:?}", reply.body);
-            return reply.body["message"]
-                .as_str()
-                .expect("a message")
-                .to_owned();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for /readyz to answer 503, last {reply:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (reply.status == 503).then_some(reply)
+    })
+    .await;
+    assert_eq!(reply.body["code"], "unavailable", "{:?}", reply.body);
+    reply.body["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned()
 }
 
 /// Makes every start of a nats-server on `data_dir` fail until `repair`: the server's ports
@@ -109,19 +95,17 @@ fn repair(data_dir: &Path) {
 /// period, after killing the process.
 async fn terminate_within_grace(child: &mut Child) {
     signal(child.id(), "TERM");
-    let deadline = tokio::time::Instant::now() + GRACE + EXIT_SLACK;
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "clean exit on SIGTERM, got {exit}");
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no exit within {:?} of SIGTERM", GRACE + EXIT_SLACK);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let exit = within(GRACE + EXIT_SLACK, || {
+        let exit = child.try_wait().unwrap();
+        async move { exit }
+    })
+    .await;
+    let Some(exit) = exit else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no exit within {:?} of SIGTERM", GRACE + EXIT_SLACK);
+    };
+    assert!(exit.success(), "clean exit on SIGTERM, got {exit}");
 }
 
 fn server_api(up: &Up) -> ServerApi {
