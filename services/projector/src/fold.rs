@@ -114,6 +114,8 @@ pub const DEFAULT_LARGE_GROUP: usize = 200;
 pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usize) -> Vec<Write> {
     let cursor = envelope.stream_seq;
     match &envelope.event {
+        // Apps have no read model: every instance reads them from their subjects.
+        Event::AppChanged(_) => Vec::new(),
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
         Event::SystemMessageSent(m) => {
             let item = EntryItem::System(SystemNotice {
