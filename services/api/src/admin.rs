@@ -31,8 +31,7 @@ pub struct AdminCredential {
 impl AdminCredential {
     /// Refuses a credential that is not one: an invalid key or a short secret.
     pub fn validate(&self) -> anyhow::Result<()> {
-        AppId::parse(self.key.clone())
-            .map_err(|e| anyhow::anyhow!("[api.admin] key: {e}"))?;
+        AppId::parse(self.key.clone()).map_err(|e| anyhow::anyhow!("[api.admin] key: {e}"))?;
         tidings_domain::app::validate_secret(&self.secret)
             .map_err(|e| anyhow::anyhow!("[api.admin] {e}"))
     }
@@ -119,7 +118,10 @@ async fn require_admin(State(state): State<AdminState>, request: Request, next: 
         )
     });
     match verified {
-        Ok(()) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(()) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -161,7 +161,9 @@ impl Apps {
     /// The app's settings as this instance last read them (defaults for an unknown app, which
     /// has no users).
     pub fn settings(&self, app: &AppId) -> AppSettings {
-        self.known(app).map(|state| state.settings).unwrap_or_default()
+        self.known(app)
+            .map(|state| state.settings)
+            .unwrap_or_default()
     }
 
     /// The member cap of the app's groups.
@@ -257,13 +259,18 @@ impl Apps {
         app: &AppId,
         patch: serde_json::Map<String, serde_json::Value>,
     ) -> Result<AppState, ApiError> {
+        // A patch that could never apply is refused before the app is looked up.
+        patched(&AppSettings::default(), patch.clone())?;
         let runtime = self.writable(app)?;
         let current = runtime
             .repository
             .read(app, app.as_str(), true, AppState::clone)
             .await?;
         if !current.created {
-            return Err(ApiError::new(ErrorCode::NotFound, format!("app {app} not found")));
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("app {app} not found"),
+            ));
         }
         let settings = patched(&current.settings, patch)?;
         let command = AppCommand::SetSettings {

@@ -103,8 +103,12 @@ impl Api {
         let apps = Apps::open(&config.apps, js.clone(), config.aggregate_cache)
             .await
             .context("invalid app configuration")?;
-        let admin = admin::AdminState::new(apps.clone(), config.admin.as_ref(), config.secret_grace_secs)
-            .context("invalid admin configuration")?;
+        let admin = admin::AdminState::new(
+            apps.clone(),
+            config.admin.as_ref(),
+            config.secret_grace_secs,
+        )
+        .context("invalid admin configuration")?;
         let client = js.client();
         let commands = Commands::new(
             js,

@@ -71,8 +71,18 @@ impl SignatureCheck {
             .current(&app)
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownApp, "unknown X-App-Key"))?;
-        let secrets: Vec<&str> = state.secrets_at(now_secs.saturating_mul(1000)).collect();
-        self.verify_with(&app, &secrets, method, path_and_query, headers, body, now_secs)?;
+        // A grace ends to the millisecond, whatever second the request was signed in.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let secrets: Vec<&str> = state.secrets_at(now_ms).collect();
+        self.verify_with(
+            &app,
+            &secrets,
+            method,
+            path_and_query,
+            headers,
+            body,
+            now_secs,
+        )?;
         if state.disabled {
             return Err(crate::apps::disabled(&app));
         }
@@ -296,7 +306,11 @@ mod tests {
         let known = "e8e6567f8f003b127fda885d0958e3832a3a8365e4eab428eec82af30f99ae02";
         assert_eq!(sign(SECRET, "POST", PATH, "1700000000", "n-1", BODY), known);
         let headers = headers("demo", "1700000000", "n-1", known);
-        assert!(check().verify_now("POST", PATH, &headers, BODY, NOW).is_ok());
+        assert!(
+            check()
+                .verify_now("POST", PATH, &headers, BODY, NOW)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -400,7 +414,9 @@ mod tests {
         for name in ["X-App-Key", "X-Timestamp", "X-Nonce", "X-Signature"] {
             let mut headers = signed(NOW, "n-1");
             headers.remove(name);
-            let error = check.verify_now("POST", PATH, &headers, BODY, NOW).unwrap_err();
+            let error = check
+                .verify_now("POST", PATH, &headers, BODY, NOW)
+                .unwrap_err();
             assert_eq!(error.code, ErrorCode::BadSignature, "without {name}");
             assert!(error.message.contains(name), "{}", error.message);
         }

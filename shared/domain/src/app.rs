@@ -293,7 +293,10 @@ mod tests {
             settings: AppSettings::default(),
             ts: 11,
         };
-        assert!(matches!(run(&mut state, again), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            run(&mut state, again),
+            Err(DomainError::Conflict(_))
+        ));
     }
 
     #[test]

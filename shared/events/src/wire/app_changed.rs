@@ -57,10 +57,7 @@ pub(crate) const ENTRIES: &[Entry] = &[
             decode_v1(p, |w| {
                 Ok(AppChange::SecretRotated {
                     secret: required(w.secret.clone(), "secret")?,
-                    previous_valid_until: required(
-                        w.previous_valid_until,
-                        "previous_valid_until",
-                    )?,
+                    previous_valid_until: required(w.previous_valid_until, "previous_valid_until")?,
                 })
             })
         },
@@ -188,6 +185,9 @@ mod tests {
         map.insert("a_setting_from_the_future".to_owned(), serde_json::json!(7));
         let read = settings(Some(map)).unwrap();
         assert_eq!(read.messaging, MessagingPolicy::FriendsOnly);
-        assert_eq!(read.max_group_members, AppSettings::default().max_group_members);
+        assert_eq!(
+            read.max_group_members,
+            AppSettings::default().max_group_members
+        );
     }
 }
