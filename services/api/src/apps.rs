@@ -10,6 +10,7 @@
 
 use crate::aggregate::Repository;
 use crate::error::{ApiError, ErrorCode};
+use async_nats::jetstream::stream::DirectGetErrorKind;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -64,8 +65,9 @@ impl Source {
 
 struct Inner {
     configured: HashMap<AppId, AppState>,
-    /// Runtime apps as this instance last read them.
-    seen: RwLock<HashMap<AppId, AppState>>,
+    /// Runtime apps as this instance last read them, with the stream sequence of the app's
+    /// last event when it was read (the state covers at least that event).
+    seen: RwLock<HashMap<AppId, (AppState, u64)>>,
     runtime: Option<Runtime>,
 }
 
@@ -109,10 +111,10 @@ impl Apps {
         })))
     }
 
-    fn remember(&self, app: &AppId, state: &AppState) {
+    fn remember(&self, app: &AppId, state: &AppState, version: u64) {
         let mut seen = self.0.seen.write().unwrap_or_else(|e| e.into_inner());
         if state.created {
-            seen.insert(app.clone(), state.clone());
+            seen.insert(app.clone(), (state.clone(), version));
         } else {
             seen.remove(app);
         }
@@ -126,11 +128,34 @@ impl Apps {
         let Some(runtime) = &self.0.runtime else {
             return Ok(None);
         };
-        let state = runtime
-            .repository
-            .read(app, app.as_str(), true, AppState::clone)
-            .await?;
-        self.remember(app, &state);
+        // One direct get of the subject's last event, without the repository's lock: every
+        // authentication of an app asks this, concurrently, and only a change is folded.
+        let last = match runtime
+            .stream
+            .direct_get_last_for_subject(subjects::app(app))
+            .await
+        {
+            Ok(message) => message.sequence,
+            Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => return Ok(None),
+            Err(e) => return Err(ApiError::unavailable("reading an app", e)),
+        };
+        let cached = {
+            let seen = self.0.seen.read().unwrap_or_else(|e| e.into_inner());
+            seen.get(app)
+                .filter(|(_, version)| *version >= last)
+                .map(|(state, _)| state.clone())
+        };
+        let state = match cached {
+            Some(state) => state,
+            None => {
+                let state = runtime
+                    .repository
+                    .read(app, app.as_str(), true, AppState::clone)
+                    .await?;
+                self.remember(app, &state, last);
+                state
+            }
+        };
         Ok(state.created.then_some((state, Source::Admin)))
     }
 
@@ -155,7 +180,7 @@ impl Apps {
             return Some(state.clone());
         }
         let seen = self.0.seen.read().unwrap_or_else(|e| e.into_inner());
-        seen.get(app).cloned()
+        seen.get(app).map(|(state, _)| state.clone())
     }
 
     /// The app's settings as this instance last read them (defaults for an unknown app, which
@@ -205,7 +230,7 @@ impl Apps {
             .repository
             .execute_then(app, app.as_str(), &command, AppState::clone)
             .await?;
-        self.remember(app, &recorded.value);
+        self.remember(app, &recorded.value, recorded.pos);
         Ok(recorded.value)
     }
 

@@ -305,6 +305,23 @@ mod tests {
         assert_eq!(delivered_to(&writes), ["alice"]);
     }
 
+    #[test]
+    fn app_changes_write_nothing() {
+        let created = Envelope {
+            stream_seq: 3,
+            subject: "tid.evt.acme.app.acme".into(),
+            event: Event::AppChanged(tidings_domain::event::AppChanged {
+                app: AppId::parse("acme").unwrap(),
+                change: tidings_domain::event::AppChange::Created {
+                    secret: "0123456789abcdef".into(),
+                    settings: Default::default(),
+                },
+                ts: 1,
+            }),
+        };
+        assert!(project_one(&created).is_empty());
+    }
+
     fn pair(change: PairChange) -> Envelope {
         let (actor, other) = (id("alice"), id("bob"));
         Envelope {
