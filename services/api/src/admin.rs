@@ -2,10 +2,10 @@
 //! apps. Requests are signed like the server API's, with the admin credential (`[api.admin]`)
 //! instead of an app's; without one configured every admin route answers `forbidden`.
 
-use crate::apps::{Apps, Source, patched};
+use crate::apps::{Apps, Source};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::{ApiPath, JsonBody};
-use crate::signature::{SignatureCheck, signed_parts, signer};
+use crate::signature::{SignatureCheck, SignedRequest, signed_parts, signer};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -107,15 +107,16 @@ async fn require_admin(State(state): State<AdminState>, request: Request, next: 
                 "X-App-Key is not the admin key",
             ));
         }
-        state.check.verify_with(
-            key,
-            &[secret.as_str()],
-            parts.method.as_str(),
-            &path_and_query,
-            &parts.headers,
-            &bytes,
-            chrono::Utc::now().timestamp(),
-        )
+        let request = SignedRequest {
+            method: parts.method.as_str(),
+            path_and_query: &path_and_query,
+            headers: &parts.headers,
+            body: &bytes,
+        };
+        let now = chrono::Utc::now().timestamp();
+        state
+            .check
+            .verify_with(key, &[secret.as_str()], &request, now)
     });
     match verified {
         Ok(()) => {
@@ -164,7 +165,7 @@ async fn create(
     JsonBody(request): JsonBody<CreateRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let app = AppId::parse(request.key)?;
-    let settings = patched(&AppSettings::default(), request.settings)?;
+    let settings = AppSettings::default().patched(&request.settings)?;
     let secret = request.secret.unwrap_or_else(new_secret);
     let created = state.apps.create(&app, secret.clone(), settings).await?;
     tracing::info!(%app, "app created");

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tidings_domain::AppId;
-use tidings_domain::app::{AppCommand, AppState};
+use tidings_domain::app::{AppCommand, AppState, SettingsPatch};
 use tidings_domain::conv::MessagingPolicy;
 use tidings_events::subjects;
 
@@ -279,28 +279,12 @@ impl Apps {
     }
 
     /// Applies `patch` (setting name to value; unnamed settings keep their value).
-    pub async fn set(
-        &self,
-        app: &AppId,
-        patch: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<AppState, ApiError> {
+    pub async fn set(&self, app: &AppId, patch: SettingsPatch) -> Result<AppState, ApiError> {
         // A patch that could never apply is refused before the app is looked up.
-        patched(&AppSettings::default(), patch.clone())?;
-        let runtime = self.writable(app)?;
-        let current = runtime
-            .repository
-            .read(app, app.as_str(), true, AppState::clone)
-            .await?;
-        if !current.created {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("app {app} not found"),
-            ));
-        }
-        let settings = patched(&current.settings, patch)?;
+        AppSettings::default().patched(&patch)?;
         let command = AppCommand::SetSettings {
             app: app.clone(),
-            settings,
+            patch,
             ts: now_millis(),
         };
         self.execute(app, command).await
@@ -374,31 +358,6 @@ fn configured(apps: &[AppConfig]) -> anyhow::Result<HashMap<AppId, AppState>> {
     Ok(map)
 }
 
-/// `settings` with the values `patch` names; an unknown name or a wrong type is
-/// `invalid_request`.
-pub fn patched(
-    settings: &AppSettings,
-    patch: serde_json::Map<String, serde_json::Value>,
-) -> Result<AppSettings, ApiError> {
-    let serde_json::Value::Object(mut current) =
-        serde_json::to_value(settings).expect("settings serialize")
-    else {
-        unreachable!("settings serialize as an object")
-    };
-    for (name, value) in patch {
-        if !current.contains_key(&name) {
-            let known: Vec<&str> = current.keys().map(String::as_str).collect();
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("unknown setting {name:?} (settings: {})", known.join(", ")),
-            ));
-        }
-        current.insert(name, value);
-    }
-    serde_json::from_value(serde_json::Value::Object(current))
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("settings: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,21 +371,5 @@ mod tests {
         assert_eq!(apps.messaging(&key), MessagingPolicy::FriendsOnly);
         assert_eq!(apps.signing_secret(&key).unwrap(), "0123456789abcdef");
         assert!(Apps::new(&[AppConfig::new("short", "0123")]).is_err());
-    }
-
-    #[test]
-    fn a_patch_changes_only_what_it_names_and_refuses_unknown_settings() {
-        let patch = |json: serde_json::Value| match json {
-            serde_json::Value::Object(map) => patched(&AppSettings::default(), map),
-            _ => unreachable!(),
-        };
-        let changed = patch(serde_json::json!({"max_group_members": 50})).unwrap();
-        assert_eq!(changed.max_group_members, 50);
-        assert_eq!(changed.messaging, MessagingPolicy::Open);
-        let unknown = patch(serde_json::json!({"colour": "blue"})).unwrap_err();
-        assert_eq!(unknown.code, ErrorCode::InvalidRequest);
-        assert!(unknown.message.contains("colour"), "{}", unknown.message);
-        let wrong = patch(serde_json::json!({"messaging": "sometimes"})).unwrap_err();
-        assert_eq!(wrong.code, ErrorCode::InvalidRequest);
     }
 }

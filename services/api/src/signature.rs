@@ -22,6 +22,15 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct SignedBy(pub AppId);
 
+/// The parts of a request its signature covers.
+#[derive(Clone, Copy)]
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
 /// What the middleware needs: the apps and the nonces seen.
 #[derive(Clone)]
 pub struct SignatureCheck {
@@ -74,15 +83,13 @@ impl SignatureCheck {
         // A grace ends to the millisecond, whatever second the request was signed in.
         let now_ms = chrono::Utc::now().timestamp_millis();
         let secrets: Vec<&str> = state.secrets_at(now_ms).collect();
-        self.verify_with(
-            &app,
-            &secrets,
+        let request = SignedRequest {
             method,
             path_and_query,
             headers,
             body,
-            now_secs,
-        )?;
+        };
+        self.verify_with(&app, &secrets, &request, now_secs)?;
         if state.disabled {
             return Err(crate::apps::disabled(&app));
         }
@@ -91,17 +98,19 @@ impl SignatureCheck {
 
     /// Verifies a request `app` signed with one of `secrets`: header shape and signature, the
     /// clock window, then the nonce (used up only by a request that passed the rest).
-    #[allow(clippy::too_many_arguments)]
     pub fn verify_with(
         &self,
         app: &AppId,
         secrets: &[&str],
-        method: &str,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
+        request: &SignedRequest<'_>,
         now_secs: i64,
     ) -> Result<(), ApiError> {
+        let SignedRequest {
+            method,
+            path_and_query,
+            headers,
+            body,
+        } = *request;
         let timestamp_text = header(headers, "X-Timestamp")?;
         let timestamp: i64 = timestamp_text.parse().map_err(|_| {
             ApiError::new(ErrorCode::BadSignature, "X-Timestamp must be unix seconds")

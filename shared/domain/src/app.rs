@@ -39,7 +39,34 @@ impl Default for AppSettings {
     }
 }
 
+/// Settings to change, by name (`{"messaging":"open"}`); unnamed ones keep their value.
+pub type SettingsPatch = serde_json::Map<String, serde_json::Value>;
+
 impl AppSettings {
+    /// These settings with the values `patch` names. An unknown name or a value of the wrong
+    /// type is refused, naming the settings there are.
+    pub fn patched(&self, patch: &SettingsPatch) -> Result<AppSettings, DomainError> {
+        let serde_json::Value::Object(mut current) =
+            serde_json::to_value(self).expect("settings serialize")
+        else {
+            unreachable!("settings serialize as an object")
+        };
+        for (name, value) in patch {
+            if !current.contains_key(name) {
+                let known: Vec<&str> = current.keys().map(String::as_str).collect();
+                return Err(DomainError::Invalid(format!(
+                    "unknown setting {name:?} (settings: {})",
+                    known.join(", ")
+                )));
+            }
+            current.insert(name.clone(), value.clone());
+        }
+        let patched: AppSettings = serde_json::from_value(serde_json::Value::Object(current))
+            .map_err(|e| DomainError::Invalid(format!("settings: {e}")))?;
+        patched.validate()?;
+        Ok(patched)
+    }
+
     /// Refuses settings no app can work with.
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.max_group_members < 2 {
@@ -126,10 +153,11 @@ pub enum AppCommand {
         previous_valid_until: i64,
         ts: i64,
     },
-    /// Replace the settings (a no-op when unchanged).
+    /// Change the settings `patch` names (a no-op when nothing changes). Decided on the
+    /// current settings, so two concurrent changes of different settings both hold.
     SetSettings {
         app: AppId,
-        settings: AppSettings,
+        patch: SettingsPatch,
         ts: i64,
     },
     /// Disable the app for good (a no-op when disabled).
@@ -198,15 +226,13 @@ impl Aggregate for AppState {
                 };
                 Ok(changed(app, change, *ts))
             }
-            AppCommand::SetSettings { app, settings, ts } => {
+            AppCommand::SetSettings { app, patch, ts } => {
                 self.live(app)?;
-                settings.validate()?;
-                if *settings == self.settings {
+                let settings = self.settings.patched(patch)?;
+                if settings == self.settings {
                     return Ok(Vec::new());
                 }
-                let change = AppChange::SettingsChanged {
-                    settings: settings.clone(),
-                };
+                let change = AppChange::SettingsChanged { settings };
                 Ok(changed(app, change, *ts))
             }
             AppCommand::Disable { app, ts } => {
@@ -325,6 +351,22 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_refuses_unknown_settings_wrong_types_and_bad_values() {
+        let patch =
+            |json: serde_json::Value| AppSettings::default().patched(json.as_object().unwrap());
+        let unknown = patch(serde_json::json!({"colour": "blue"})).unwrap_err();
+        assert!(unknown.to_string().contains("colour"), "{unknown}");
+        assert!(patch(serde_json::json!({"messaging": "sometimes"})).is_err());
+        assert!(patch(serde_json::json!({"max_file_bytes": 0})).is_err());
+        assert_eq!(
+            patch(serde_json::json!({"max_file_bytes": 5}))
+                .unwrap()
+                .max_file_bytes,
+            5
+        );
+    }
+
+    #[test]
     fn a_rotated_secret_keeps_the_old_one_until_its_deadline() {
         let mut state = created();
         let rotate = |secret: &str, until| AppCommand::RotateSecret {
@@ -349,24 +391,29 @@ mod tests {
     #[test]
     fn settings_change_only_when_different_and_disable_is_final() {
         let mut state = created();
-        let set = |settings| AppCommand::SetSettings {
+        let set = |patch: serde_json::Value| AppCommand::SetSettings {
             app: app(),
-            settings,
+            patch: patch.as_object().unwrap().clone(),
             ts: 30,
         };
-        assert_eq!(run(&mut state, set(AppSettings::default())), Ok(0));
-        let strict = AppSettings {
-            messaging: MessagingPolicy::FriendsOnly,
-            ..AppSettings::default()
-        };
-        assert_eq!(run(&mut state, set(strict.clone())), Ok(1));
-        assert_eq!(state.settings, strict);
+        let open = serde_json::json!({"messaging": "open"});
+        assert_eq!(run(&mut state, set(open.clone())), Ok(0));
+        let strict = serde_json::json!({"messaging": "friends_only"});
+        assert_eq!(run(&mut state, set(strict)), Ok(1));
+        assert_eq!(state.settings.messaging, MessagingPolicy::FriendsOnly);
+        // A patch names only what changes: the other settings keep their values.
+        assert_eq!(
+            run(&mut state, set(serde_json::json!({"max_group_members": 9}))),
+            Ok(1)
+        );
+        assert_eq!(state.settings.messaging, MessagingPolicy::FriendsOnly);
+        assert_eq!(state.settings.max_group_members, 9);
 
         let disable = AppCommand::Disable { app: app(), ts: 40 };
         assert_eq!(run(&mut state, disable.clone()), Ok(1));
         assert_eq!(run(&mut state, disable), Ok(0));
         assert!(matches!(
-            run(&mut state, set(AppSettings::default())),
+            run(&mut state, set(open)),
             Err(DomainError::Forbidden(_))
         ));
         let missing = AppCommand::Disable { app: app(), ts: 1 };
