@@ -159,15 +159,6 @@ impl Apps {
         Ok(state.created.then_some((state, Source::Admin)))
     }
 
-    /// The app if it exists and is not disabled; else `unknown_app` or `forbidden`.
-    pub async fn enabled(&self, app: &AppId) -> Result<AppState, ApiError> {
-        match self.current(app).await? {
-            None => Err(ApiError::new(ErrorCode::UnknownApp, "unknown app")),
-            Some((state, _)) if state.disabled => Err(disabled(app)),
-            Some((state, _)) => Ok(state),
-        }
-    }
-
     /// The secret new tokens are signed with, as this instance last read the app.
     pub fn signing_secret(&self, app: &AppId) -> Option<String> {
         self.known(app)
@@ -186,8 +177,12 @@ impl Apps {
     /// The app's settings as this instance last read them (defaults for an unknown app, which
     /// has no users).
     pub fn settings(&self, app: &AppId) -> AppSettings {
-        self.known(app)
-            .map(|state| state.settings)
+        if let Some(state) = self.0.configured.get(app) {
+            return state.settings.clone();
+        }
+        let seen = self.0.seen.read().unwrap_or_else(|e| e.into_inner());
+        seen.get(app)
+            .map(|(state, _)| state.settings.clone())
             .unwrap_or_default()
     }
 

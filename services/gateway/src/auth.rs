@@ -6,9 +6,9 @@ use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::{Principal, Tokens};
 
 /// Verifies the caller's token, then that its app is not disabled, its user not deactivated
-/// and the token not revoked (an older epoch than the user's), as the user's subject says at this moment: a
-/// revocation or deactivation answered 200 holds for every later request. A missing, expired,
-/// forged or revoked one is `unauthorized`.
+/// and the token not revoked (an older epoch than the user's), as the app's and the user's
+/// subjects say at this moment: a disable, revocation or deactivation answered 200 holds for
+/// every later request. A missing, expired, forged or revoked one is `unauthorized`.
 pub async fn authenticate(
     tokens: &Tokens,
     commands: &Commands,
