@@ -71,6 +71,16 @@ fn admin_of(base: &str, admin: &AdminCredential) -> ServerApi {
     ServerApi::new(base, &admin.key, &admin.secret)
 }
 
+/// An integrator request over NATS (`tid.in.<app>.<command>`) and its answer.
+async fn over_nats(h: &Harness, app: &str, command: &str, body: Value) -> Value {
+    let client = h.nats.client().await;
+    let answer = client
+        .request(format!("tid.in.{app}.{command}"), body.to_string().into())
+        .await
+        .expect("an answer");
+    serde_json::from_slice(&answer.payload).unwrap()
+}
+
 /// Creates `key` through the admin API; returns its secret.
 async fn create(admin: &ServerApi, body: Value) -> String {
     let created = admin.post("/v1/admin/apps", &body).await;
@@ -97,6 +107,9 @@ async fn an_app_created_by_the_admin_api_works_at_once_on_every_process() {
     // The very next signed request, on another process, is served.
     let acme = ServerApi::new(&api.base, "acme", &secret);
     assert_eq!(acme.register("bob").await.status, 200);
+    let upsert = json!({"user_id": "carol", "name": "Carol"});
+    let answered = over_nats(&h, "acme", "users.upsert", upsert).await;
+    assert_eq!(answered["user_id"], "carol", "{answered}");
     let token = acme.user_token("alice").await;
     let _here = online(&h.base, &token).await;
     let ws = tokio::sync::Mutex::new(online(&gateway.base, &token).await);
@@ -248,6 +261,9 @@ async fn disabling_an_app_closes_its_sessions_and_refuses_it_everywhere() {
             .unwrap()
             .contains("disabled")
     );
+    let upsert = json!({"user_id": "carol", "name": "Carol"});
+    let answered = over_nats(&h, "doomed", "users.upsert", upsert).await;
+    assert_eq!(answered["code"], "forbidden", "{answered}");
     for base in [&h.base, &gateway.base] {
         let client = ServerApi::new(base, "unused", "unused");
         let inbox = client.get_as(&token, "/v1/inbox").await;
