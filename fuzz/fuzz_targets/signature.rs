@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
-use tidings_api::apps::{AppConfig, Apps, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP};
+use std::sync::LazyLock;
+use tidings_api::apps::{AppConfig, Apps};
 use tidings_api::error::ErrorCode;
 use tidings_api::signature::{SignatureCheck, WINDOW_SECS};
 use tidings_domain::AppId;
@@ -19,19 +20,19 @@ const NOW: i64 = 1_700_000_000;
 const NAMES: [&str; 4] = ["x-app-key", "x-timestamp", "x-nonce", "x-signature"];
 
 fn apps() -> Apps {
-    let app = |key: &str, secret: &str| AppConfig {
-        key: key.into(),
-        secret: secret.into(),
-        messaging: Default::default(),
-        max_group_members: DEFAULT_GROUP_CAP,
-        max_file_bytes: DEFAULT_FILE_CAP,
-    };
     Apps::new(&[
-        app("demo", "0123456789abcdef0123"),
-        app("other", "fedcba9876543210fedcba"),
+        AppConfig::new("demo", "0123456789abcdef0123"),
+        AppConfig::new("other", "fedcba9876543210fedcba"),
     ])
     .expect("valid apps")
 }
+
+/// `verify` is async (a runtime app is read from NATS); configured apps never wait.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime")
+});
 
 fn hmac_hex(secret: &str, canonical: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -50,7 +51,7 @@ fn model(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let key = header("X-App-Key").ok_or(ErrorCode::BadSignature)?;
     let app = AppId::parse(key).map_err(|_| ErrorCode::UnknownApp)?;
-    let secret = apps.secret(&app).ok_or(ErrorCode::UnknownApp)?;
+    let secret = apps.signing_secret(&app).ok_or(ErrorCode::UnknownApp)?;
     let ts_text = header("X-Timestamp").ok_or(ErrorCode::BadSignature)?;
     let ts: i64 = ts_text.parse().map_err(|_| ErrorCode::BadSignature)?;
     let nonce = header("X-Nonce").ok_or(ErrorCode::BadSignature)?;
@@ -63,7 +64,7 @@ fn model(
         "{method}\n{path}\n{ts_text}\n{nonce}\n{}",
         hex::encode(Sha256::digest(body))
     );
-    if hex::encode(given) != hmac_hex(secret, &canonical) {
+    if hex::encode(given) != hmac_hex(&secret, &canonical) {
         return Err(ErrorCode::BadSignature);
     }
     if (NOW - ts).abs() > WINDOW_SECS {
@@ -96,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
             let header = |n: &str| headers.get(n).and_then(|v: &HeaderValue| v.to_str().ok());
             let secret = header("X-App-Key")
                 .and_then(|k| AppId::parse(k).ok())
-                .and_then(|app| apps.secret(&app).map(str::to_owned));
+                .and_then(|app| apps.signing_secret(&app));
             match (secret, header("X-Timestamp"), header("X-Nonce")) {
                 (Some(secret), Some(ts), Some(nonce)) => {
                     let canonical = format!(
@@ -116,14 +117,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let check = SignatureCheck::new(apps.clone());
     let expected = model(&apps, method, path, &headers, body);
-    let got = check.verify(method, path, &headers, body, NOW);
+    let got = RUNTIME.block_on(check.verify(method, path, &headers, body, NOW));
     match (&got, expected) {
         (Ok(app), Ok(())) => {
             assert_eq!(
                 Some(app.as_str()),
                 headers.get("X-App-Key").and_then(|v| v.to_str().ok())
             );
-            let again = check.verify(method, path, &headers, body, NOW);
+            let again = RUNTIME.block_on(check.verify(method, path, &headers, body, NOW));
             assert_eq!(again.map_err(|e| e.code), Err(ErrorCode::ReplayedNonce));
         }
         (Err(e), Err(code)) => assert_eq!(e.code, code, "{}", e.message),

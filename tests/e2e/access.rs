@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tidings_testkit::{ServerApi, WsClient};
 
 /// The close code of a session whose access ended (docs/protocol.md).
-const ACCESS_ENDED: u16 = 4401;
+pub(crate) const ACCESS_ENDED: u16 = 4401;
 
 /// A `tidings gateway` process on the harness's NATS, serving the harness's app (its own
 /// embedded store stays empty: sessions, tokens and live entries are what this test reads).
@@ -57,7 +57,7 @@ impl Drop for GatewayProcess {
     }
 }
 
-async fn online(base: &str, token: &str) -> WsClient {
+pub(crate) async fn online(base: &str, token: &str) -> WsClient {
     let check = ServerApi::new(base, "unused", "unused")
         .get_as(token, "/v1/inbox")
         .await;
@@ -72,7 +72,7 @@ async fn online(base: &str, token: &str) -> WsClient {
 
 /// Reads until the connection closes; entries before the close are allowed (they were sent
 /// before the change), nothing after it can be. Returns the close code and how long it took.
-async fn closed(ws: &mut WsClient, since: Instant) -> (Option<u16>, Duration) {
+pub(crate) async fn closed(ws: &mut WsClient, since: Instant) -> (Option<u16>, Duration) {
     loop {
         match ws.next().await {
             Ok(frame) => assert_eq!(frame["t"], "entry", "unexpected frame {frame}"),

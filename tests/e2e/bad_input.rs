@@ -161,13 +161,10 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
     let h = Harness::start().await;
     h.api.register("alice").await;
     let tokens = Tokens::new(
-        Apps::new(&[AppConfig {
-            key: h.api.app_key.clone(),
-            secret: h.api.app_secret.clone(),
-            messaging: Default::default(),
-            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
-            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
-        }])
+        Apps::new(&[AppConfig::new(
+            h.api.app_key.clone(),
+            h.api.app_secret.clone(),
+        )])
         .unwrap(),
     );
     let app = AppId::parse(h.api.app_key.clone()).unwrap();

@@ -33,6 +33,8 @@ struct Route {
 enum Auth {
     /// The server API's signature.
     Signed,
+    /// The same signature, with the admin credential.
+    Admin,
     /// A user token.
     Token,
     /// None (health checks).
@@ -50,6 +52,23 @@ const fn server(
         method: "POST",
         path,
         auth: Auth::Signed,
+        params,
+        bad_queries: &[],
+        body,
+        query: false,
+    }
+}
+
+const fn admin(
+    method: &'static str,
+    path: &'static str,
+    params: &'static [(&'static str, &'static str, &'static str)],
+    body: Option<&'static str>,
+) -> Route {
+    Route {
+        method,
+        path,
+        auth: Auth::Admin,
         params,
         bad_queries: &[],
         body,
@@ -265,6 +284,33 @@ const ROUTES: &[Route] = &[
         None,
     ),
     client("GET", "/v1/ws", &[], &["format=xml"], None),
+    // The admin API (`tidings_api::admin`).
+    admin(
+        "POST",
+        "/v1/admin/apps",
+        &[],
+        Some(r#"{"key":"walked","settings":{"messaging":"open"}}"#),
+    ),
+    admin("GET", "/v1/admin/apps", &[], None),
+    admin("GET", "/v1/admin/apps/{key}", &[("key", "dev", ID)], None),
+    admin(
+        "POST",
+        "/v1/admin/apps/{key}/rotate-secret",
+        &[("key", "nobody", ID)],
+        Some(r#"{"grace_secs":60}"#),
+    ),
+    admin(
+        "POST",
+        "/v1/admin/apps/{key}/settings",
+        &[("key", "nobody", ID)],
+        Some(r#"{"max_group_members":10}"#),
+    ),
+    admin(
+        "POST",
+        "/v1/admin/apps/{key}/disable",
+        &[("key", "nobody", ID)],
+        None,
+    ),
     // Liveness and readiness (`tidings_api::health`, on every HTTP process).
     Route {
         method: "GET",
@@ -391,6 +437,7 @@ struct Probe<'a> {
 
 struct Walker<'a> {
     h: &'a Harness,
+    admin: tidings_api::admin::AdminCredential,
     http: reqwest::Client,
     token: String,
     nonce: std::cell::Cell<u64>,
@@ -428,12 +475,17 @@ impl Walker<'_> {
             headers.insert("content-type", HeaderValue::from_static("application/json"));
         }
         if probe.credentials && probe.route.auth != Auth::Open {
-            if probe.route.auth == Auth::Signed {
+            if matches!(probe.route.auth, Auth::Signed | Auth::Admin) {
                 let nonce = format!("walk-{}", self.nonce.get());
                 self.nonce.set(self.nonce.get() + 1);
                 let ts = now_secs();
+                let (key, secret) = if probe.route.auth == Auth::Admin {
+                    (&self.admin.key, &self.admin.secret)
+                } else {
+                    (&self.h.api.app_key, &self.h.api.app_secret)
+                };
                 let sig = signature(
-                    &self.h.api.app_secret,
+                    secret,
                     probe.method,
                     &probe.path_and_query,
                     ts,
@@ -441,7 +493,7 @@ impl Walker<'_> {
                     &body,
                 );
                 for (name, value) in [
-                    ("x-app-key", self.h.api.app_key.clone()),
+                    ("x-app-key", key.clone()),
                     ("x-timestamp", ts.to_string()),
                     ("x-nonce", nonce),
                     ("x-signature", sig),
@@ -502,6 +554,9 @@ async fn every_route_refuses_unparsable_input_with_the_error_shape() {
     let token = h.api.user_token("alice").await;
     let walker = Walker {
         h: &h,
+        admin: tidings::dev_app::admin_in(h.dir.path())
+            .unwrap()
+            .expect("tidings up wrote its admin credential"),
         http: reqwest::Client::new(),
         token,
         nonce: std::cell::Cell::new(0),
@@ -541,7 +596,7 @@ async fn every_route_refuses_unparsable_input_with_the_error_shape() {
         }
 
         // Headers: credentials that do not parse.
-        if route.auth == Auth::Signed {
+        if matches!(route.auth, Auth::Signed | Auth::Admin) {
             for (name, value, what) in [
                 ("x-timestamp", HeaderValue::from_static("soon"), "timestamp"),
                 ("x-signature", HeaderValue::from_static("zz"), "signature"),

@@ -257,13 +257,8 @@ async fn raw_upload(h: &Harness, token: &str, rest: &str) -> String {
 
 #[tokio::test]
 async fn uploads_are_limited_in_size_and_checked_for_type() {
-    let small = tidings_api::apps::AppConfig {
-        key: "small".into(),
-        secret: "0123456789abcdef0123".into(),
-        messaging: Default::default(),
-        max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
-        max_file_bytes: 64 * 1024,
-    };
+    let mut small = tidings_api::apps::AppConfig::new("small", "0123456789abcdef0123");
+    small.settings.max_file_bytes = 64 * 1024;
     let h = Harness::start_on(
         tidings_testkit::TestNats::start(),
         tempfile::tempdir().unwrap(),

@@ -380,13 +380,9 @@ async fn announcement_mutes_transfer_and_dismiss() {
 async fn the_member_cap_is_enforced_with_a_clear_message() {
     // A second app with a cap of 3; the dev app keeps the default.
     let mut h = Harness::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |c| {
-        c.api.apps.push(tidings_api::apps::AppConfig {
-            key: "capped".into(),
-            secret: "capped-app-secret-0123".into(),
-            messaging: Default::default(),
-            max_group_members: 3,
-            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
-        });
+        let mut capped = tidings_api::apps::AppConfig::new("capped", "capped-app-secret-0123");
+        capped.settings.max_group_members = 3;
+        c.api.apps.push(capped);
     })
     .await;
     let dev_api = std::mem::replace(

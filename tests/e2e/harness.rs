@@ -146,13 +146,10 @@ pub const CMD_APP: &str = "cmd";
 /// nats-server, serving the app `CMD_APP`, with `users` registered.
 pub async fn api_instances(nats: &TestNats, n: usize, users: &[&str]) -> Vec<tidings_api::Api> {
     let config = tidings_api::Config {
-        apps: vec![tidings_api::apps::AppConfig {
-            key: CMD_APP.into(),
-            secret: "0123456789abcdef0123".into(),
-            messaging: Default::default(),
-            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
-            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
-        }],
+        apps: vec![tidings_api::apps::AppConfig::new(
+            CMD_APP,
+            "0123456789abcdef0123",
+        )],
         ..Default::default()
     };
     let mut apis = Vec::new();

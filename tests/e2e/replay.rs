@@ -135,6 +135,29 @@ async fn replay_digest_equals_live_digest() {
         assert_eq!(alice.expect_answer(group).await["t"], "sent");
     }
 
+    // App events share the stream: every change of a runtime app is read (and folds into no
+    // read model) on the way.
+    let admin = tidings::dev_app::admin_in(h.dir.path()).unwrap().unwrap();
+    let admin = tidings_testkit::ServerApi::new(&h.base, &admin.key, &admin.secret);
+    for (path, body) in [
+        (
+            "/v1/admin/apps",
+            json!({"key": "tenant", "settings": {"max_group_members": 9}}),
+        ),
+        (
+            "/v1/admin/apps/tenant/rotate-secret",
+            json!({"grace_secs": 60}),
+        ),
+        (
+            "/v1/admin/apps/tenant/settings",
+            json!({"messaging": "friends_only"}),
+        ),
+        ("/v1/admin/apps/tenant/disable", json!({})),
+    ] {
+        let r = admin.post(path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
     let last = last_seq(&js).await;

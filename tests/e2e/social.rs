@@ -259,13 +259,9 @@ async fn reject_cancel_remove_mutual_and_duplicate() {
 /// A second app with the friends-only policy on the same server.
 async fn friends_only() -> (Harness, ServerApi) {
     let h = Harness::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |c| {
-        c.api.apps.push(tidings_api::apps::AppConfig {
-            key: "closed".into(),
-            secret: "closed-app-secret-0123".into(),
-            messaging: tidings_domain::conv::MessagingPolicy::FriendsOnly,
-            max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
-            max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
-        });
+        let mut closed = tidings_api::apps::AppConfig::new("closed", "closed-app-secret-0123");
+        closed.settings.messaging = tidings_domain::conv::MessagingPolicy::FriendsOnly;
+        c.api.apps.push(closed);
     })
     .await;
     let api = ServerApi::new(&h.base, "closed", "closed-app-secret-0123");

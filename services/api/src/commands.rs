@@ -146,6 +146,8 @@ impl GroupView {
 /// model): a revocation or deactivation answered 200 holds for the next request anywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
+    /// The user's app is disabled (or no longer exists).
+    pub app_disabled: bool,
     pub deactivated: bool,
     pub token_epoch: u64,
 }
@@ -153,7 +155,9 @@ pub struct Access {
 impl Access {
     /// Admits a token of `epoch`, or says why not (`unauthorized`).
     pub fn admit(&self, epoch: u64) -> Result<(), ApiError> {
-        if self.deactivated {
+        if self.app_disabled {
+            Err(ApiError::new(ErrorCode::Unauthorized, "app is disabled"))
+        } else if self.deactivated {
             Err(ApiError::new(
                 ErrorCode::Unauthorized,
                 "user is deactivated",
@@ -332,15 +336,26 @@ impl Commands {
             .await
     }
 
-    /// Whether `user`'s tokens are admitted, read from their subject with one round trip.
+    /// Whether `user`'s tokens are admitted, read from their subject and their app's (one
+    /// round trip each, concurrently).
     pub async fn access(&self, app: &AppId, user: &UserId) -> Result<Access, ApiError> {
-        self.0
-            .users
-            .read(app, user.as_str(), true, |state| Access {
-                deactivated: state.deactivated,
-                token_epoch: state.token_epoch,
+        let (app_state, user_state) = futures_util::join!(
+            self.0.apps.current(app),
+            self.0.users.read(app, user.as_str(), true, |state| {
+                (state.deactivated, state.token_epoch)
             })
-            .await
+        );
+        let (deactivated, token_epoch) = user_state?;
+        Ok(Access {
+            app_disabled: !matches!(app_state?, Some((state, _)) if !state.disabled),
+            deactivated,
+            token_epoch,
+        })
+    }
+
+    /// The apps this handler serves.
+    pub fn apps(&self) -> &Apps {
+        &self.0.apps
     }
 
     /// Tells every gateway to close the sessions `ended` names. Best effort and bounded: a

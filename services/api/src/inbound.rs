@@ -64,18 +64,16 @@ fn malformed(code: ErrorCode, message: String) -> Failure {
     }
 }
 
-async fn handle(
-    commands: &Commands,
-    known_app: impl Fn(&AppId) -> bool,
-    subject: &str,
-    payload: &[u8],
-) -> Result<Value, Failure> {
+async fn handle(commands: &Commands, subject: &str, payload: &[u8]) -> Result<Value, Failure> {
     let (app, command) = subjects::parse_inbound(subject)
         .ok_or_else(|| malformed(ErrorCode::InvalidRequest, format!("bad subject {subject}")))?;
-    let app = AppId::parse(app)
-        .ok()
-        .filter(|a| known_app(a))
-        .ok_or_else(|| malformed(ErrorCode::UnknownApp, format!("unknown app {app:?}")))?;
+    let unknown = || malformed(ErrorCode::UnknownApp, format!("unknown app {app:?}"));
+    let app = AppId::parse(app).map_err(|_| unknown())?;
+    match commands.apps().current(&app).await? {
+        None => return Err(unknown()),
+        Some((state, _)) if state.disabled => return Err(crate::apps::disabled(&app).into()),
+        Some(_) => {}
+    }
     match command {
         "users.upsert" => {
             let request: UpsertUserRequest = parse(payload)?;
@@ -132,7 +130,6 @@ async fn dead_letter(js: &jetstream::Context, message: &async_nats::Message, rea
 pub async fn serve(
     client: async_nats::Client,
     commands: Commands,
-    known_app: impl Fn(&AppId) -> bool + Send + 'static,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::Error> {
     let js = jetstream::new(client.clone());
@@ -147,7 +144,7 @@ pub async fn serve(
                 None => return Ok(()),
             },
         };
-        let outcome = handle(&commands, &known_app, &message.subject, &message.payload).await;
+        let outcome = handle(&commands, &message.subject, &message.payload).await;
         let answer = match &outcome {
             Ok(value) => value.clone(),
             Err(failure) => {

@@ -2,6 +2,7 @@
 //! (in-process) and NATS are checked, decided by the domain's aggregates and recorded in
 //! JetStream. It also mints and verifies user tokens. It never reads the read models.
 
+pub mod admin;
 pub mod aggregate;
 pub mod apps;
 pub mod commands;
@@ -27,12 +28,19 @@ use std::net::SocketAddr;
 use tidings_domain::BodyLimits;
 use tokens::Tokens;
 
+/// The default grace of a rotated app secret: one day.
+pub const DEFAULT_SECRET_GRACE_SECS: u64 = 24 * 3600;
+
 /// The api service's configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// Apps and their secrets.
+    /// Apps and their secrets, declared here (read-only at runtime; see docs/protocol.md).
     pub apps: Vec<AppConfig>,
+    /// The admin API's credential; the admin API is off without one.
+    pub admin: Option<admin::AdminCredential>,
+    /// How long a rotated app secret keeps signing, unless the rotation names its own grace.
+    pub secret_grace_secs: u64,
     /// Aggregates kept in memory per kind.
     pub aggregate_cache: u64,
     /// A conversation's or read positions' state is snapshotted every this many events, so a
@@ -53,6 +61,8 @@ impl Default for Config {
         let limits = BodyLimits::default();
         Self {
             apps: Vec::new(),
+            admin: None,
+            secret_grace_secs: DEFAULT_SECRET_GRACE_SECS,
             aggregate_cache: 200_000,
             snapshot_every: 256,
             max_text_bytes: limits.max_text_bytes,
@@ -78,6 +88,7 @@ pub struct Api {
     pub commands: Commands,
     pub tokens: Tokens,
     pub signatures: SignatureCheck,
+    admin: admin::AdminState,
     apps: Apps,
     client: async_nats::Client,
     http: tidings_runtime::http::HttpConfig,
@@ -89,7 +100,15 @@ impl Api {
         config: &Config,
         js: async_nats::jetstream::Context,
     ) -> anyhow::Result<Self> {
-        let apps = Apps::new(&config.apps).context("invalid app configuration")?;
+        let apps = Apps::open(&config.apps, js.clone(), config.aggregate_cache)
+            .await
+            .context("invalid app configuration")?;
+        let admin = admin::AdminState::new(
+            apps.clone(),
+            config.admin.as_ref(),
+            config.secret_grace_secs,
+        )
+        .context("invalid admin configuration")?;
         let client = js.client();
         let commands = Commands::new(
             js,
@@ -104,6 +123,7 @@ impl Api {
             commands,
             tokens: Tokens::new(apps.clone()),
             signatures: SignatureCheck::new(apps.clone()),
+            admin,
             apps,
             client,
             http: config.http.clone(),
@@ -116,9 +136,7 @@ impl Api {
         client: async_nats::Client,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        let apps = self.apps.clone();
-        let known = move |app: &tidings_domain::AppId| apps.secret(app).is_some();
-        inbound::serve(client, self.commands.clone(), known, shutdown).await
+        inbound::serve(client, self.commands.clone(), shutdown).await
     }
 
     /// Readiness as far as the api goes: its NATS connection. Processes that run more add
@@ -127,7 +145,7 @@ impl Api {
         health::Readiness::new(self.client.clone())
     }
 
-    /// The signed server-API routes.
+    /// The signed server-API routes and the admin API.
     pub fn router(&self) -> axum::Router {
         http::router(
             http::ServerApiState {
@@ -136,6 +154,12 @@ impl Api {
             },
             self.signatures.clone(),
         )
+        .merge(admin::router(self.admin.clone()))
+    }
+
+    /// The apps served.
+    pub fn apps(&self) -> &Apps {
+        &self.apps
     }
 }
 

@@ -22,11 +22,33 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct SignedBy(pub AppId);
 
+/// The parts of a request its signature covers.
+#[derive(Clone, Copy)]
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
 /// What the middleware needs: the apps and the nonces seen.
 #[derive(Clone)]
 pub struct SignatureCheck {
     apps: Apps,
     nonces: moka::sync::Cache<(AppId, String), ()>,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::BadSignature, format!("missing {name}")))
+}
+
+/// The key a request says signed it (`X-App-Key`).
+pub fn signer(headers: &HeaderMap) -> Result<AppId, ApiError> {
+    AppId::parse(header(headers, "X-App-Key")?)
+        .map_err(|_| ApiError::new(ErrorCode::UnknownApp, "unknown X-App-Key"))
 }
 
 impl SignatureCheck {
@@ -41,8 +63,10 @@ impl SignatureCheck {
         }
     }
 
-    /// Verifies one request; on success returns the app.
-    pub fn verify(
+    /// Verifies one request against the app as it is now (a runtime app is read from its
+    /// subject); on success returns the app. A disabled app's correctly signed request is
+    /// `forbidden`.
+    pub async fn verify(
         &self,
         method: &str,
         path_and_query: &str,
@@ -50,40 +74,73 @@ impl SignatureCheck {
         body: &[u8],
         now_secs: i64,
     ) -> Result<AppId, ApiError> {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| ApiError::new(ErrorCode::BadSignature, format!("missing {name}")))
-        };
-        let app = AppId::parse(header("X-App-Key")?)
-            .map_err(|_| ApiError::new(ErrorCode::UnknownApp, "unknown X-App-Key"))?;
-        let secret = self
+        let app = signer(headers)?;
+        let (state, _) = self
             .apps
-            .secret(&app)
+            .current(&app)
+            .await?
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownApp, "unknown X-App-Key"))?;
-        let timestamp_text = header("X-Timestamp")?;
+        // A grace ends to the millisecond, whatever second the request was signed in.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let secrets: Vec<&str> = state.secrets_at(now_ms).collect();
+        let request = SignedRequest {
+            method,
+            path_and_query,
+            headers,
+            body,
+        };
+        self.verify_with(&app, &secrets, &request, now_secs)?;
+        if state.disabled {
+            return Err(crate::apps::disabled(&app));
+        }
+        Ok(app)
+    }
+
+    /// Verifies a request `app` signed with one of `secrets`: header shape and signature, the
+    /// clock window, then the nonce (used up only by a request that passed the rest).
+    pub fn verify_with(
+        &self,
+        app: &AppId,
+        secrets: &[&str],
+        request: &SignedRequest<'_>,
+        now_secs: i64,
+    ) -> Result<(), ApiError> {
+        let SignedRequest {
+            method,
+            path_and_query,
+            headers,
+            body,
+        } = *request;
+        let timestamp_text = header(headers, "X-Timestamp")?;
         let timestamp: i64 = timestamp_text.parse().map_err(|_| {
             ApiError::new(ErrorCode::BadSignature, "X-Timestamp must be unix seconds")
         })?;
-        let nonce = header("X-Nonce")?;
+        let nonce = header(headers, "X-Nonce")?;
         if nonce.is_empty() || nonce.len() > 64 {
             return Err(ApiError::new(
                 ErrorCode::BadSignature,
                 "X-Nonce must be 1-64 characters",
             ));
         }
-        let given = hex::decode(header("X-Signature")?)
+        let given = hex::decode(header(headers, "X-Signature")?)
             .map_err(|_| ApiError::new(ErrorCode::BadSignature, "X-Signature must be hex"))?;
         let canonical = format!(
             "{method}\n{path_and_query}\n{timestamp_text}\n{nonce}\n{}",
             hex::encode(Sha256::digest(body))
         );
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(canonical.as_bytes());
-        // verify_slice compares in constant time.
-        mac.verify_slice(&given)
-            .map_err(|_| ApiError::new(ErrorCode::BadSignature, "signature does not match"))?;
+        let signed_by_one = secrets.iter().any(|secret| {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+            mac.update(canonical.as_bytes());
+            // verify_slice compares in constant time.
+            mac.verify_slice(&given).is_ok()
+        });
+        if !signed_by_one {
+            return Err(ApiError::new(
+                ErrorCode::BadSignature,
+                "signature does not match",
+            ));
+        }
         if (now_secs - timestamp).abs() > WINDOW_SECS {
             return Err(ApiError::new(
                 ErrorCode::StaleTimestamp,
@@ -100,8 +157,30 @@ impl SignatureCheck {
                 "X-Nonce was already used",
             ));
         }
-        Ok(app)
+        Ok(())
     }
+}
+
+/// The signed body of a request, read whole (up to `MAX_BODY_BYTES`), with the path and
+/// query it was signed over.
+pub(crate) async fn signed_parts(
+    request: Request,
+) -> Result<(axum::http::request::Parts, bytes::Bytes, String), ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::TooLarge,
+                format!("body exceeds {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str())
+        .to_owned();
+    Ok((parts, bytes, path_and_query))
 }
 
 /// Axum middleware: verifies the signature, then hands the app to the handler.
@@ -110,30 +189,21 @@ pub async fn require_signature(
     request: Request,
     next: Next,
 ) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return ApiError::new(
-                ErrorCode::TooLarge,
-                format!("body exceeds {MAX_BODY_BYTES} bytes"),
-            )
-            .into_response();
-        }
+    let (mut parts, bytes, path_and_query) = match signed_parts(request).await {
+        Ok(signed) => signed,
+        Err(e) => return e.into_response(),
     };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |pq| pq.as_str())
-        .to_owned();
     let now = chrono::Utc::now().timestamp();
-    match check.verify(
-        parts.method.as_str(),
-        &path_and_query,
-        &parts.headers,
-        &bytes,
-        now,
-    ) {
+    match check
+        .verify(
+            parts.method.as_str(),
+            &path_and_query,
+            &parts.headers,
+            &bytes,
+            now,
+        )
+        .await
+    {
         Ok(app) => {
             parts.extensions.insert(SignedBy(app));
             next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -148,8 +218,36 @@ mod tests {
     //! `verify` against docs/protocol.md's signing section: the canonical string, the order of
     //! checks (app key, header shape and signature, clock window, nonce) and single-use nonces.
     use super::*;
-    use crate::apps::{AppConfig, DEFAULT_GROUP_CAP};
+    use crate::apps::AppConfig;
     use axum::http::HeaderValue;
+
+    /// `verify` of configured apps, which never waits on NATS.
+    trait VerifyNow {
+        fn verify_now(
+            &self,
+            method: &str,
+            path: &str,
+            headers: &HeaderMap,
+            body: &[u8],
+            now: i64,
+        ) -> Result<AppId, ApiError>;
+    }
+
+    impl VerifyNow for SignatureCheck {
+        fn verify_now(
+            &self,
+            method: &str,
+            path: &str,
+            headers: &HeaderMap,
+            body: &[u8],
+            now: i64,
+        ) -> Result<AppId, ApiError> {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(self.verify(method, path, headers, body, now))
+        }
+    }
 
     const SECRET: &str = "0123456789abcdef0123";
     const NOW: i64 = 1_700_000_000;
@@ -157,13 +255,7 @@ mod tests {
     const BODY: &[u8] = br#"{"user_id":"alice"}"#;
 
     fn app_config(key: &str, secret: &str) -> AppConfig {
-        AppConfig {
-            key: key.into(),
-            secret: secret.into(),
-            messaging: Default::default(),
-            max_group_members: DEFAULT_GROUP_CAP,
-            max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
-        }
+        AppConfig::new(key, secret)
     }
 
     fn check() -> SignatureCheck {
@@ -212,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_correctly_signed_request_names_its_app() {
-        let app = check().verify("POST", PATH, &signed(NOW, "n-1"), BODY, NOW);
+        let app = check().verify_now("POST", PATH, &signed(NOW, "n-1"), BODY, NOW);
         assert_eq!(app.unwrap(), AppId::parse("demo").unwrap());
     }
 
@@ -223,7 +315,11 @@ mod tests {
         let known = "e8e6567f8f003b127fda885d0958e3832a3a8365e4eab428eec82af30f99ae02";
         assert_eq!(sign(SECRET, "POST", PATH, "1700000000", "n-1", BODY), known);
         let headers = headers("demo", "1700000000", "n-1", known);
-        assert!(check().verify("POST", PATH, &headers, BODY, NOW).is_ok());
+        assert!(
+            check()
+                .verify_now("POST", PATH, &headers, BODY, NOW)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -231,7 +327,7 @@ mod tests {
         let ts = NOW.to_string();
         let signature = sign("not-the-app-secret!!", "POST", PATH, &ts, "n-1", BODY);
         let headers = headers("demo", &ts, "n-1", &signature);
-        let result = check().verify("POST", PATH, &headers, BODY, NOW);
+        let result = check().verify_now("POST", PATH, &headers, BODY, NOW);
         assert_eq!(code(result), ErrorCode::BadSignature);
     }
 
@@ -246,20 +342,20 @@ mod tests {
             ("POST", PATH, b""),
         ];
         for (method, path, body) in tampered {
-            let result = check.verify(method, path, &headers, body, NOW);
+            let result = check.verify_now(method, path, &headers, body, NOW);
             assert_eq!(code(result), ErrorCode::BadSignature, "{method} {path}");
         }
         // The timestamp and nonce are signed too: changing either header breaks the signature.
         let mut moved = headers.clone();
         moved.insert("X-Timestamp", HeaderValue::from(NOW + 1));
         assert_eq!(
-            code(check.verify("POST", PATH, &moved, BODY, NOW)),
+            code(check.verify_now("POST", PATH, &moved, BODY, NOW)),
             ErrorCode::BadSignature
         );
         let mut renonced = headers;
         renonced.insert("X-Nonce", HeaderValue::from_static("n-2"));
         assert_eq!(
-            code(check.verify("POST", PATH, &renonced, BODY, NOW)),
+            code(check.verify_now("POST", PATH, &renonced, BODY, NOW)),
             ErrorCode::BadSignature
         );
     }
@@ -274,7 +370,7 @@ mod tests {
             let nonce = format!("edge-{i}");
             assert!(
                 check
-                    .verify("POST", PATH, &signed(ts, &nonce), BODY, NOW)
+                    .verify_now("POST", PATH, &signed(ts, &nonce), BODY, NOW)
                     .is_ok()
             );
         }
@@ -283,7 +379,7 @@ mod tests {
             .enumerate()
         {
             let nonce = format!("stale-{i}");
-            let result = check.verify("POST", PATH, &signed(ts, &nonce), BODY, NOW);
+            let result = check.verify_now("POST", PATH, &signed(ts, &nonce), BODY, NOW);
             assert_eq!(code(result), ErrorCode::StaleTimestamp, "timestamp {ts}");
         }
     }
@@ -292,15 +388,15 @@ mod tests {
     fn a_nonce_is_single_use_per_app() {
         let check = check();
         let request = signed(NOW, "n-1");
-        assert!(check.verify("POST", PATH, &request, BODY, NOW).is_ok());
-        let replay = check.verify("POST", PATH, &request, BODY, NOW + 1);
+        assert!(check.verify_now("POST", PATH, &request, BODY, NOW).is_ok());
+        let replay = check.verify_now("POST", PATH, &request, BODY, NOW + 1);
         assert_eq!(code(replay), ErrorCode::ReplayedNonce);
 
         // Nonces are remembered per app: another app may use the same one.
         let ts = NOW.to_string();
         let signature = sign("fedcba9876543210fedcba", "POST", PATH, &ts, "n-1", BODY);
         let other = headers("other", &ts, "n-1", &signature);
-        let other = check.verify("POST", PATH, &other, BODY, NOW);
+        let other = check.verify_now("POST", PATH, &other, BODY, NOW);
         assert_eq!(other.unwrap(), AppId::parse("other").unwrap());
     }
 
@@ -309,14 +405,14 @@ mod tests {
         let check = check();
         let mut forged = signed(NOW, "n-1");
         forged.insert("X-Signature", HeaderValue::from_static("00"));
-        let forged = check.verify("POST", PATH, &forged, BODY, NOW);
+        let forged = check.verify_now("POST", PATH, &forged, BODY, NOW);
         assert_eq!(code(forged), ErrorCode::BadSignature);
-        let stale = check.verify("POST", PATH, &signed(NOW - 1000, "n-1"), BODY, NOW);
+        let stale = check.verify_now("POST", PATH, &signed(NOW - 1000, "n-1"), BODY, NOW);
         assert_eq!(code(stale), ErrorCode::StaleTimestamp);
         // Otherwise anyone who saw a nonce could burn it before the real request arrived.
         assert!(
             check
-                .verify("POST", PATH, &signed(NOW, "n-1"), BODY, NOW)
+                .verify_now("POST", PATH, &signed(NOW, "n-1"), BODY, NOW)
                 .is_ok()
         );
     }
@@ -327,7 +423,9 @@ mod tests {
         for name in ["X-App-Key", "X-Timestamp", "X-Nonce", "X-Signature"] {
             let mut headers = signed(NOW, "n-1");
             headers.remove(name);
-            let error = check.verify("POST", PATH, &headers, BODY, NOW).unwrap_err();
+            let error = check
+                .verify_now("POST", PATH, &headers, BODY, NOW)
+                .unwrap_err();
             assert_eq!(error.code, ErrorCode::BadSignature, "without {name}");
             assert!(error.message.contains(name), "{}", error.message);
         }
@@ -339,7 +437,7 @@ mod tests {
         for (name, value) in malformed {
             let mut headers = signed(NOW, "n-1");
             headers.insert(name, HeaderValue::from_str(&value).unwrap());
-            let result = check.verify("POST", PATH, &headers, BODY, NOW);
+            let result = check.verify_now("POST", PATH, &headers, BODY, NOW);
             assert_eq!(code(result), ErrorCode::BadSignature, "{name}: {value}");
         }
     }
@@ -351,20 +449,20 @@ mod tests {
         let mut unknown = signed(NOW - 1000, "n-1");
         unknown.insert("X-App-Key", HeaderValue::from_static("nobody"));
         unknown.insert("X-Signature", HeaderValue::from_static("00"));
-        let result = check.verify("POST", PATH, &unknown, BODY, NOW);
+        let result = check.verify_now("POST", PATH, &unknown, BODY, NOW);
         assert_eq!(code(result), ErrorCode::UnknownApp);
         // The signature is checked before the clock: a forged stale request is a bad signature.
         let mut forged = signed(NOW - 1000, "n-1");
         forged.insert("X-Signature", HeaderValue::from_static("00"));
-        let result = check.verify("POST", PATH, &forged, BODY, NOW);
+        let result = check.verify_now("POST", PATH, &forged, BODY, NOW);
         assert_eq!(code(result), ErrorCode::BadSignature);
         // The clock before the nonce: a stale replay is stale.
         assert!(
             check
-                .verify("POST", PATH, &signed(NOW, "n-2"), BODY, NOW)
+                .verify_now("POST", PATH, &signed(NOW, "n-2"), BODY, NOW)
                 .is_ok()
         );
-        let result = check.verify("POST", PATH, &signed(NOW, "n-2"), BODY, NOW + 1000);
+        let result = check.verify_now("POST", PATH, &signed(NOW, "n-2"), BODY, NOW + 1000);
         assert_eq!(code(result), ErrorCode::StaleTimestamp);
     }
 }

@@ -60,7 +60,7 @@ impl Tokens {
         }
         let secret = self
             .apps
-            .secret(app)
+            .signing_secret(app)
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownApp, "unknown app"))?;
         let exp = now_secs + ttl_secs as i64;
         let claims = Claims {
@@ -83,8 +83,10 @@ impl Tokens {
         Ok((token, exp))
     }
 
-    /// Verifies a token: signature, algorithm, expiry and the app named in `kid`.
-    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+    /// Verifies a token: signature (by the app's current secret, or the previous one during
+    /// its grace), algorithm, expiry and the app named in `kid`, as the app is now. A token of
+    /// a disabled app is refused.
+    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let unauthorized = |why: &str| ApiError::new(ErrorCode::Unauthorized, why.to_owned());
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| unauthorized("malformed token"))?;
@@ -92,22 +94,38 @@ impl Tokens {
             .kid
             .and_then(|kid| AppId::parse(kid).ok())
             .ok_or_else(|| unauthorized("token names no app"))?;
-        let secret = self
+        let (state, _) = self
             .apps
-            .secret(&app)
+            .current(&app)
+            .await?
             .ok_or_else(|| unauthorized("token of an unknown app"))?;
+        if state.disabled {
+            return Err(unauthorized("app is disabled"));
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(
-            token,
-            &DecodingKey::from_secret(secret.as_bytes()),
-            &validation,
-        )
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthorized("token expired"),
-            _ => unauthorized("invalid token"),
-        })?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut outcome = Err(unauthorized("invalid token"));
+        for secret in state.secrets_at(now_ms) {
+            let decoded = jsonwebtoken::decode::<Claims>(
+                token,
+                &DecodingKey::from_secret(secret.as_bytes()),
+                &validation,
+            );
+            match decoded {
+                Ok(data) => {
+                    outcome = Ok(data);
+                    break;
+                }
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                    outcome = Err(unauthorized("token expired"));
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        let data = outcome?;
         if data.claims.app != app.as_str() {
             return Err(unauthorized("invalid token"));
         }
@@ -128,23 +146,19 @@ mod tests {
     fn tokens() -> Tokens {
         Tokens::new(
             Apps::new(&[
-                AppConfig {
-                    key: "demo".into(),
-                    secret: "0123456789abcdef0123".into(),
-                    messaging: Default::default(),
-                    max_group_members: crate::apps::DEFAULT_GROUP_CAP,
-                    max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
-                },
-                AppConfig {
-                    key: "other".into(),
-                    secret: "fedcba9876543210fedc".into(),
-                    messaging: Default::default(),
-                    max_group_members: crate::apps::DEFAULT_GROUP_CAP,
-                    max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
-                },
+                AppConfig::new("demo", "0123456789abcdef0123"),
+                AppConfig::new("other", "fedcba9876543210fedc"),
             ])
             .unwrap(),
         )
+    }
+
+    /// `verify` of configured apps, which never waits on NATS.
+    fn verify(tokens: &Tokens, token: &str) -> Result<Principal, ApiError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(tokens.verify(token))
     }
 
     fn ids() -> (AppId, UserId) {
@@ -160,7 +174,7 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let (token, exp) = tokens().mint(&app, &user, 3, 60, now).unwrap();
         assert_eq!(exp, now + 60);
-        let p = tokens().verify(&token).unwrap();
+        let p = verify(&tokens(), &token).unwrap();
         assert_eq!((p.app, p.user, p.epoch), (app, user, 3));
     }
 
@@ -170,7 +184,7 @@ mod tests {
         let long_ago = chrono::Utc::now().timestamp() - 3600;
         let (expired, _) = tokens().mint(&app, &user, 0, 60, long_ago).unwrap();
         assert_eq!(
-            tokens().verify(&expired).unwrap_err().message,
+            verify(&tokens(), &expired).unwrap_err().message,
             "token expired"
         );
 
@@ -179,16 +193,16 @@ mod tests {
         let mut forged = token.clone();
         forged.pop();
         forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-        assert!(tokens().verify(&forged).is_err());
-        assert!(tokens().verify("not.a.token").is_err());
+        assert!(verify(&tokens(), &forged).is_err());
+        assert!(verify(&tokens(), "not.a.token").is_err());
 
         // Signed with another app's secret but claiming `demo` in kid.
         let other = AppId::parse("other").unwrap();
         let (foreign, _) = tokens().mint(&other, &user, 0, 60, now).unwrap();
-        assert!(tokens().verify(&foreign).is_ok());
+        assert!(verify(&tokens(), &foreign).is_ok());
         let parts: Vec<&str> = foreign.split('.').collect();
         let demo_header = token.split('.').next().unwrap();
         let spliced = format!("{demo_header}.{}.{}", parts[1], parts[2]);
-        assert!(tokens().verify(&spliced).is_err());
+        assert!(verify(&tokens(), &spliced).is_err());
     }
 }

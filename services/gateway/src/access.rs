@@ -1,8 +1,12 @@
 //! Ending sessions when their access ends: at once on the api's access-ended notices and, as a
 //! safety net for a notice never sent (an api that stopped between recording the change and
 //! announcing it), on the projector's user-change notices, checked against the user's subject.
+//! App changes are followed on the apps' own subjects in the events stream: each one refreshes
+//! this instance's view of the app, and a disabled app's sessions end.
 
 use crate::sessions::Sessions;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures_util::StreamExt;
 use tidings_api::commands::Commands;
 use tidings_domain::{AppId, UserId};
@@ -10,17 +14,32 @@ use tidings_events::control::AccessEnded;
 use tidings_events::subjects;
 use tokio_util::sync::CancellationToken;
 
-/// The two notice streams access follows.
+/// The notice streams access follows.
 pub struct Notices {
     ended: async_nats::Subscriber,
     changed: async_nats::Subscriber,
+    apps: async_nats::jetstream::consumer::pull::Ordered,
 }
 
-/// Subscribes to access-ended and user-change notices.
-pub async fn subscribe(client: &async_nats::Client) -> Result<Notices, async_nats::SubscribeError> {
+/// Subscribes to access-ended and user-change notices, and to app changes from now on (an
+/// ordered consumer: it survives reconnects and never skips one).
+pub async fn subscribe(client: &async_nats::Client) -> anyhow::Result<Notices> {
+    let stream = async_nats::jetstream::new(client.clone())
+        .get_stream(subjects::EVENTS_STREAM)
+        .await?;
+    let apps = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: subjects::ALL_APPS.to_owned(),
+            deliver_policy: DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await?
+        .messages()
+        .await?;
     Ok(Notices {
         ended: client.subscribe(subjects::ALL_ACCESS_ENDED).await?,
         changed: client.subscribe(subjects::ALL_USER_CHANGES).await?,
+        apps,
     })
 }
 
@@ -63,8 +82,38 @@ pub async fn follow(
                     recheck(&sessions, &commands, app, user);
                 }
             }
+            change = notices.apps.next() => {
+                let subject = match change {
+                    Some(Ok(message)) => message.subject.clone(),
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "following app changes");
+                        continue;
+                    }
+                    None => return,
+                };
+                match subjects::parse_app(&subject).and_then(|app| AppId::parse(app).ok()) {
+                    Some(app) => recheck_app(&sessions, &commands, app),
+                    None => tracing::warn!(%subject, "app change on an unexpected subject"),
+                }
+            }
         }
     }
+}
+
+/// Reads an app again (refreshing the settings commands use) and, once it is disabled, ends
+/// its sessions.
+fn recheck_app(sessions: &Sessions, commands: &Commands, app: AppId) {
+    let (sessions, commands) = (sessions.clone(), commands.clone());
+    tokio::spawn(async move {
+        match commands.apps().current(&app).await {
+            Ok(Some((state, _))) if state.disabled => {
+                let ended = sessions.end_app(&app);
+                tracing::info!(%app, sessions = ended, "app disabled: its sessions ended");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%app, %error, "rechecking an app"),
+        }
+    });
 }
 
 /// Checks a user's access on their subject and ends the sessions it no longer admits.
@@ -72,6 +121,9 @@ fn recheck(sessions: &Sessions, commands: &Commands, app: AppId, user: UserId) {
     let (sessions, commands) = (sessions.clone(), commands.clone());
     tokio::spawn(async move {
         match commands.access(&app, &user).await {
+            Ok(access) if access.app_disabled => {
+                sessions.end(&app, &user, AccessEnded::AppDisabled);
+            }
             Ok(access) if access.deactivated => {
                 sessions.end(&app, &user, AccessEnded::Deactivated);
             }

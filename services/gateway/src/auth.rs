@@ -5,17 +5,17 @@ use tidings_api::commands::Commands;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::{Principal, Tokens};
 
-/// Verifies the caller's token, then that its user is not deactivated and the token not
-/// revoked (an older epoch than the user's), as the user's subject says at this moment: a
-/// revocation or deactivation answered 200 holds for every later request. A missing, expired,
-/// forged or revoked one is `unauthorized`.
+/// Verifies the caller's token, then that its app is not disabled, its user not deactivated
+/// and the token not revoked (an older epoch than the user's), as the app's and the user's
+/// subjects say at this moment: a disable, revocation or deactivation answered 200 holds for
+/// every later request. A missing, expired, forged or revoked one is `unauthorized`.
 pub async fn authenticate(
     tokens: &Tokens,
     commands: &Commands,
     headers: &HeaderMap,
     query_token: Option<&str>,
 ) -> Result<Principal, ApiError> {
-    let principal = verify_token(tokens, headers, query_token)?;
+    let principal = verify_token(tokens, headers, query_token).await?;
     commands
         .access(&principal.app, &principal.user)
         .await?
@@ -23,8 +23,9 @@ pub async fn authenticate(
     Ok(principal)
 }
 
-/// Checks the token itself (signature, expiry, app), without asking who its user is now.
-pub(crate) fn verify_token(
+/// Checks the token itself (signature, expiry, app as it is now), without asking who its user
+/// is now.
+pub(crate) async fn verify_token(
     tokens: &Tokens,
     headers: &HeaderMap,
     query_token: Option<&str>,
@@ -36,7 +37,7 @@ pub(crate) fn verify_token(
     let token = bearer
         .or(query_token)
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing token"))?;
-    tokens.verify(token.trim())
+    tokens.verify(token.trim()).await
 }
 
 /// Whether a browser Origin may connect: no allowlist, no Origin header (not a browser), or

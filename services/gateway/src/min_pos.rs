@@ -41,7 +41,7 @@ pub async fn wait<S: ReadModels>(
     if pos > state.shared.coverage.known() {
         // Only a caller with a valid token may make the server wait.
         let token = params.token.as_deref();
-        if let Err(e) = verify_token(&state.tokens, request.headers(), token) {
+        if let Err(e) = verify_token(&state.tokens, request.headers(), token).await {
             return e.into_response();
         }
         if let Err(e) = state.shared.coverage.wait_for(pos).await {

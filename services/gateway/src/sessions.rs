@@ -21,6 +21,7 @@ impl Ended {
         match self.0 {
             AccessEnded::TokensRevoked { .. } => "token revoked",
             AccessEnded::Deactivated => "user deactivated",
+            AccessEnded::AppDisabled => "app disabled",
         }
     }
 }
@@ -106,6 +107,23 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Ends every session of `app`'s users; returns how many.
+    pub fn end_app(&self, app: &AppId) -> usize {
+        let users: Vec<UserId> = self
+            .registry()
+            .users
+            .keys()
+            .filter(|(a, _)| a == app)
+            .map(|(_, user)| user.clone())
+            .collect();
+        users
+            .iter()
+            .map(|user| self.end(app, user, AccessEnded::AppDisabled))
+            .sum()
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut registry = self.sessions.registry();
@@ -159,5 +177,22 @@ mod tests {
         drop(bob_session);
         assert!(!sessions.has(&app, &other.user));
         drop(old_session);
+    }
+
+    #[test]
+    fn disabling_an_app_ends_its_sessions_only() {
+        let sessions = Sessions::default();
+        let mut alice = sessions.register(&principal("alice", 0));
+        let mut bob = sessions.register(&principal("bob", 3));
+        let mut elsewhere = sessions.register(&Principal {
+            app: AppId::parse("other").unwrap(),
+            user: UserId::parse("alice").unwrap(),
+            epoch: 0,
+        });
+        assert_eq!(sessions.end_app(&AppId::parse("demo").unwrap()), 2);
+        for session in [&mut alice, &mut bob] {
+            assert_eq!(session.ended.try_recv().unwrap().reason(), "app disabled");
+        }
+        assert!(elsewhere.ended.try_recv().is_err());
     }
 }

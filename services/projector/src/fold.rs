@@ -114,6 +114,8 @@ pub const DEFAULT_LARGE_GROUP: usize = 200;
 pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usize) -> Vec<Write> {
     let cursor = envelope.stream_seq;
     match &envelope.event {
+        // Apps have no read model: every instance reads them from their subjects.
+        Event::AppChanged(_) => Vec::new(),
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
         Event::SystemMessageSent(m) => {
             let item = EntryItem::System(SystemNotice {
@@ -301,6 +303,23 @@ mod tests {
     fn a_note_to_self_is_delivered_once() {
         let writes = project_one(&sent("alice", "alice"));
         assert_eq!(delivered_to(&writes), ["alice"]);
+    }
+
+    #[test]
+    fn app_changes_write_nothing() {
+        let created = Envelope {
+            stream_seq: 3,
+            subject: "tid.evt.acme.app.acme".into(),
+            event: Event::AppChanged(tidings_domain::event::AppChanged {
+                app: AppId::parse("acme").unwrap(),
+                change: tidings_domain::event::AppChange::Created {
+                    secret: "0123456789abcdef".into(),
+                    settings: Default::default(),
+                },
+                ts: 1,
+            }),
+        };
+        assert!(project_one(&created).is_empty());
     }
 
     fn pair(change: PairChange) -> Envelope {

@@ -123,6 +123,20 @@ impl Config {
                 .map(str::to_owned)
                 .collect();
         }
+        env_override(
+            &mut config.api.secret_grace_secs,
+            "TIDINGS_SECRET_GRACE_SECS",
+        )?;
+        match (
+            std::env::var("TIDINGS_ADMIN_KEY"),
+            std::env::var("TIDINGS_ADMIN_SECRET"),
+        ) {
+            (Ok(key), Ok(secret)) => {
+                config.api.admin = Some(tidings_api::admin::AdminCredential { key, secret });
+            }
+            (Err(_), Err(_)) => {}
+            _ => anyhow::bail!("set both TIDINGS_ADMIN_KEY and TIDINGS_ADMIN_SECRET, or neither"),
+        }
         // The standalone api serves its own listener with the same limits.
         config.api.http = config.http.clone();
         Ok(config)
@@ -156,6 +170,38 @@ mod tests {
         assert_eq!(Config::default().store, StoreKind::Fjall);
         assert_eq!("scylla".parse::<StoreKind>(), Ok(StoreKind::Scylla));
         assert!("cassandra".parse::<StoreKind>().is_err());
+    }
+
+    #[test]
+    fn apps_take_settings_beside_key_and_secret_and_admin_has_its_section() {
+        let config: Config = toml::from_str(
+            r#"
+            [api]
+            secret_grace_secs = 600
+            [api.admin]
+            key = "ops"
+            secret = "0123456789abcdef0123"
+            [[api.apps]]
+            key = "acme"
+            secret = "0123456789abcdef"
+            messaging = "friends_only"
+            max_group_members = 50
+            [[api.apps]]
+            key = "plain"
+            secret = "0123456789abcdef"
+            "#,
+        )
+        .unwrap();
+        let apps = &config.api.apps;
+        assert_eq!(
+            apps[0].settings.messaging,
+            tidings_domain::conv::MessagingPolicy::FriendsOnly
+        );
+        assert_eq!(apps[0].settings.max_group_members, 50);
+        assert_eq!(apps[1].settings, tidings_api::apps::AppSettings::default());
+        assert_eq!(config.api.secret_grace_secs, 600);
+        assert_eq!(config.api.admin.unwrap().key, "ops");
+        assert!(Config::default().api.admin.is_none());
     }
 
     #[test]

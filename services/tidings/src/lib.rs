@@ -1,6 +1,7 @@
 //! The `tidings` command: the all-in-one server (`up`), each service alone, replay and admin.
 //! It wires the services together and owns no business logic.
 
+pub mod apps;
 pub mod chat;
 pub mod config;
 pub mod dev_app;

@@ -93,6 +93,18 @@ enum Command {
     },
     /// Apply the pending ScyllaDB migrations (scylla/migrations) to SCYLLA_URI's keyspace.
     Migrate,
+    /// Manage apps through the admin API, signed with the admin credential: `[api.admin]` /
+    /// TIDINGS_ADMIN_KEY and TIDINGS_ADMIN_SECRET, else the one `tidings up` wrote into
+    /// --data-dir.
+    Apps {
+        /// The server (default: http:// and the configured `listen` address).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: tidings::apps::AppsCommand,
+    },
 }
 
 /// Exit code for a configuration error (EX_CONFIG is 78; 64 is EX_USAGE, as the style asks).
@@ -262,6 +274,24 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
             }
         }
         Command::Migrate => tidings::migrate::run(&config.scylla).await,
+        Command::Apps {
+            url,
+            data_dir,
+            command,
+        } => {
+            let data_dir = data_dir.unwrap_or(config.data_dir.clone());
+            let admin = match config.api.admin.clone() {
+                Some(admin) => admin,
+                None => dev_app::admin_in(&data_dir)?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no admin credential: set TIDINGS_ADMIN_KEY and TIDINGS_ADMIN_SECRET \
+                         ([api.admin]), or point --data-dir at a `tidings up` data dir"
+                    )
+                })?,
+            };
+            let url = url.unwrap_or_else(|| format!("http://{}", config.listen));
+            tidings::apps::run(&tidings::apps::Target { url, admin }, &command).await
+        }
     }
 }
 

@@ -115,6 +115,9 @@ impl<S: ReadModels> Server<S> {
         let client = connect_nats(&url, config.nats_replicas).await?;
         let mut api_config = config.api.clone();
         api_config.apps.push(app.clone());
+        if api_config.admin.is_none() {
+            api_config.admin = Some(dev_app::admin_load_or_create(&config.data_dir)?);
+        }
         let api = Api::build(&api_config, async_nats::jetstream::new(client.clone())).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

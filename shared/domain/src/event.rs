@@ -1,5 +1,6 @@
 //! The current domain events. Wire versions live in `tidings-events` and upgrade into these.
 
+use crate::app::AppSettings;
 use crate::membership::JoinPolicy;
 use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,15 @@ pub mod types {
     pub const GROUP_MEMBER_MUTED: &str = "group_member_muted";
     /// [`GroupChange::MutedAll`](super::GroupChange::MutedAll).
     pub const GROUP_MUTED_ALL: &str = "group_muted_all";
+
+    /// [`AppChange::Created`](super::AppChange::Created).
+    pub const APP_CREATED: &str = "app_created";
+    /// [`AppChange::SecretRotated`](super::AppChange::SecretRotated).
+    pub const APP_SECRET_ROTATED: &str = "app_secret_rotated";
+    /// [`AppChange::SettingsChanged`](super::AppChange::SettingsChanged).
+    pub const APP_SETTINGS_CHANGED: &str = "app_settings_changed";
+    /// [`AppChange::Disabled`](super::AppChange::Disabled).
+    pub const APP_DISABLED: &str = "app_disabled";
 }
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -78,6 +88,7 @@ pub enum Event {
     GroupChanged(GroupChanged),
     ConversationRead(ConversationRead),
     SystemMessageSent(SystemMessageSent),
+    AppChanged(AppChanged),
 }
 
 impl Event {
@@ -93,6 +104,7 @@ impl Event {
             Event::GroupChanged(g) => g.change.event_type(),
             Event::ConversationRead(_) => types::CONVERSATION_READ,
             Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
+            Event::AppChanged(a) => a.change.event_type(),
         }
     }
 
@@ -107,6 +119,7 @@ impl Event {
             Event::GroupChanged(g) => ("conv", g.conv.as_str()),
             Event::ConversationRead(r) => ("reads", r.user.as_str()),
             Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
+            Event::AppChanged(a) => ("app", a.app.as_str()),
         }
     }
 }
@@ -157,6 +170,45 @@ pub struct UserTokensRevoked {
     pub app: AppId,
     pub user: UserId,
     pub epoch: u64,
+    pub ts: i64,
+}
+
+/// What changed in an app (a tenant managed at runtime).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppChange {
+    Created {
+        secret: String,
+        settings: AppSettings,
+    },
+    /// The secret was replaced; the previous one signs until `previous_valid_until` (ms).
+    SecretRotated {
+        secret: String,
+        previous_valid_until: i64,
+    },
+    /// The settings as they now are (all of them, not a difference).
+    SettingsChanged {
+        settings: AppSettings,
+    },
+    Disabled,
+}
+
+impl AppChange {
+    /// The stable event type name of this change.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            AppChange::Created { .. } => types::APP_CREATED,
+            AppChange::SecretRotated { .. } => types::APP_SECRET_ROTATED,
+            AppChange::SettingsChanged { .. } => types::APP_SETTINGS_CHANGED,
+            AppChange::Disabled => types::APP_DISABLED,
+        }
+    }
+}
+
+/// An app changed, recorded on the app's own subject (`tid.evt.<app>.app.<app>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppChanged {
+    pub app: AppId,
+    pub change: AppChange,
     pub ts: i64,
 }
 

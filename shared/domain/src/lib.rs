@@ -3,6 +3,7 @@
 //! a database.
 
 pub mod aggregate;
+pub mod app;
 pub mod body;
 pub mod conv;
 pub mod error;

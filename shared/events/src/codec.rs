@@ -4,7 +4,7 @@
 use crate::registry;
 use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
-    conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
+    app_changed, conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
     user_deactivated, user_profile, user_tokens_revoked,
 };
 use serde::Serialize;
@@ -33,6 +33,8 @@ pub enum DecodeError {
     Invalid(#[from] IdError),
     #[error("invalid group event: {0}")]
     Group(#[from] GroupWireError),
+    #[error("invalid app settings: {0}")]
+    AppSettings(String),
 }
 
 /// Serializes a wire struct with field names.
@@ -53,6 +55,7 @@ pub fn encode(event: &Event) -> Encoded {
         Event::GroupChanged(g) => group_changed::encode(g),
         Event::ConversationRead(r) => conversation_read::encode(r),
         Event::SystemMessageSent(m) => system_message_sent::encode(m),
+        Event::AppChanged(a) => app_changed::encode(a),
     };
     Encoded {
         event_type: event.event_type(),

@@ -12,6 +12,8 @@ pub enum AccessEnded {
     TokensRevoked { epoch: u64 },
     /// The user was deactivated: every session ends.
     Deactivated,
+    /// The user's app was disabled: every session of the app ends.
+    AppDisabled,
 }
 
 impl AccessEnded {
@@ -19,7 +21,7 @@ impl AccessEnded {
     pub fn ends(&self, epoch: u64) -> bool {
         match self {
             AccessEnded::TokensRevoked { epoch: current } => epoch < *current,
-            AccessEnded::Deactivated => true,
+            AccessEnded::Deactivated | AccessEnded::AppDisabled => true,
         }
     }
 

@@ -76,6 +76,12 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
             subject_version,
             g.change.event_type()
         ),
+        Event::AppChanged(a) => format!(
+            "{}.app.{}.{}",
+            a.app,
+            subject_version,
+            a.change.event_type()
+        ),
         Event::PairChanged(p) => format!(
             "{}.pair.{}.{}.{}",
             p.app,

@@ -5,7 +5,7 @@
 
 use crate::codec::DecodeError;
 use crate::wire::{
-    conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
+    app_changed, conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
     user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
@@ -31,7 +31,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 8] = [
+const TABLES: [&[Entry]; 9] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -40,6 +40,7 @@ const TABLES: [&[Entry]; 8] = [
     conversation_read::ENTRIES,
     group_changed::ENTRIES,
     pair_changed::ENTRIES,
+    app_changed::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

@@ -15,6 +15,21 @@ pub mod aggregate {
     pub const CONV: &str = "conv";
     pub const READS: &str = "reads";
     pub const SYSTEM: &str = "system";
+    pub const APP: &str = "app";
+}
+
+/// Every app's subject (`tid.evt.<app>.app.<app>`, see `app`).
+pub const ALL_APPS: &str = "tid.evt.*.app.*";
+
+/// An app's own subject: the app aggregate's id is its key.
+pub fn app(app: &AppId) -> String {
+    event(app, aggregate::APP, app.as_str())
+}
+
+/// The app key of an app subject.
+pub fn parse_app(subject: &str) -> Option<&str> {
+    let (app, id) = subject.strip_prefix("tid.evt.")?.split_once(".app.")?;
+    (app == id).then_some(app)
 }
 
 /// The subject of one aggregate instance: `tid.evt.<app>.<aggregate>.<id>`.

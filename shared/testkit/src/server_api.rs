@@ -45,8 +45,11 @@ pub struct ServerApi {
     pub app_key: String,
     pub app_secret: String,
     http: reqwest::Client,
-    nonce: AtomicU64,
 }
+
+/// Nonces are counted across clients: two clients of one app (its old and new secret, say)
+/// must not repeat each other's.
+static NONCE: AtomicU64 = AtomicU64::new(0);
 
 /// The parts of a request that tests may want to get wrong on purpose.
 #[derive(Debug, Clone)]
@@ -65,7 +68,6 @@ impl ServerApi {
             app_key: app_key.to_owned(),
             app_secret: app_secret.to_owned(),
             http: reqwest::Client::new(),
-            nonce: AtomicU64::new(0),
         }
     }
 
@@ -78,7 +80,7 @@ impl ServerApi {
             nonce: format!(
                 "n{}-{}",
                 std::process::id(),
-                self.nonce.fetch_add(1, Ordering::Relaxed)
+                NONCE.fetch_add(1, Ordering::Relaxed)
             ),
         }
     }
@@ -113,6 +115,30 @@ impl ServerApi {
             .header("X-Nonce", &signing.nonce)
             .header("X-Signature", sig)
             .body(bytes)
+            .send()
+            .await
+            .expect("server api reachable");
+        reply(response).await
+    }
+
+    /// Sends a correctly signed GET (the admin API's reads).
+    pub async fn get(&self, path_and_query: &str) -> Reply {
+        let signing = self.signing();
+        let sig = signature(
+            &signing.secret,
+            "GET",
+            path_and_query,
+            signing.timestamp,
+            &signing.nonce,
+            b"",
+        );
+        let response = self
+            .http
+            .get(format!("{}{path_and_query}", self.base))
+            .header("X-App-Key", &signing.app_key)
+            .header("X-Timestamp", signing.timestamp.to_string())
+            .header("X-Nonce", &signing.nonce)
+            .header("X-Signature", sig)
             .send()
             .await
             .expect("server api reachable");

@@ -7,7 +7,7 @@ use super::*;
 use crate::coverage::Coverage;
 use crate::hub::Hub;
 use serde_json::{Value, json};
-use tidings_api::apps::{AppConfig, DEFAULT_GROUP_CAP};
+use tidings_api::apps::AppConfig;
 use tidings_domain::{AppId, ConvId};
 use tidings_events::{definitions, subjects};
 use tidings_store::{EntryItem, FjallStore, ProjectionStore, ReadReceipt, Write};
@@ -69,13 +69,7 @@ impl Fixture {
         let js = async_nats::jetstream::new(client.clone());
         definitions::provision(&js, 1).await.unwrap();
         let config = tidings_api::Config {
-            apps: vec![AppConfig {
-                key: "demo".into(),
-                secret: "0123456789abcdef0123".into(),
-                messaging: Default::default(),
-                max_group_members: DEFAULT_GROUP_CAP,
-                max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
-            }],
+            apps: vec![AppConfig::new("demo", "0123456789abcdef0123")],
             ..Default::default()
         };
         let api = tidings_api::Api::build(&config, js).await.unwrap();

@@ -4,6 +4,7 @@
 //! (the current version) and its registry `ENTRIES`. Never edit a published version: add a new
 //! struct, an upgrade from the previous one and an entry.
 
+pub mod app_changed;
 pub mod conversation_read;
 pub mod group_changed;
 pub mod message_sent;
