@@ -22,6 +22,10 @@ pub mod types {
     pub const SYSTEM_MESSAGE_SENT: &str = "system_message_sent";
     /// [`Event::ConversationRead`](super::Event::ConversationRead).
     pub const CONVERSATION_READ: &str = "conversation_read";
+    /// [`Event::MessageHidden`](super::Event::MessageHidden).
+    pub const MESSAGE_HIDDEN: &str = "message_hidden";
+    /// [`Event::ConversationCleared`](super::Event::ConversationCleared).
+    pub const CONVERSATION_CLEARED: &str = "conversation_cleared";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -77,6 +81,8 @@ pub enum Event {
     PairChanged(PairChanged),
     GroupChanged(GroupChanged),
     ConversationRead(ConversationRead),
+    MessageHidden(MessageHidden),
+    ConversationCleared(ConversationCleared),
     SystemMessageSent(SystemMessageSent),
 }
 
@@ -92,6 +98,8 @@ impl Event {
             Event::PairChanged(p) => p.change.event_type(),
             Event::GroupChanged(g) => g.change.event_type(),
             Event::ConversationRead(_) => types::CONVERSATION_READ,
+            Event::MessageHidden(_) => types::MESSAGE_HIDDEN,
+            Event::ConversationCleared(_) => types::CONVERSATION_CLEARED,
             Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
         }
     }
@@ -106,6 +114,8 @@ impl Event {
             Event::PairChanged(p) => ("conv", p.conv.as_str()),
             Event::GroupChanged(g) => ("conv", g.conv.as_str()),
             Event::ConversationRead(r) => ("reads", r.user.as_str()),
+            Event::MessageHidden(h) => ("reads", h.user.as_str()),
+            Event::ConversationCleared(c) => ("reads", c.user.as_str()),
             Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
         }
     }
@@ -290,6 +300,27 @@ pub struct ConversationRead {
     pub user: UserId,
     pub conv: ConvId,
     pub conv_seq: u64,
+    pub ts: i64,
+}
+
+/// `user` hid the message `conv_seq` of `conv` from their own view (delete for me).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageHidden {
+    pub app: AppId,
+    pub user: UserId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub ts: i64,
+}
+
+/// `user` cleared `conv` from their own view up to `up_to` (clear for me). Always above the
+/// user's previous mark for the conversation: clearing only moves forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationCleared {
+    pub app: AppId,
+    pub user: UserId,
+    pub conv: ConvId,
+    pub up_to: u64,
     pub ts: i64,
 }
 

@@ -5,8 +5,8 @@
 
 use crate::codec::DecodeError;
 use crate::wire::{
-    conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    conversation_cleared, conversation_read, group_changed, message_hidden, message_sent,
+    pair_changed, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -31,13 +31,15 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 8] = [
+const TABLES: [&[Entry]; 10] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
     message_sent::ENTRIES,
     system_message_sent::ENTRIES,
     conversation_read::ENTRIES,
+    message_hidden::ENTRIES,
+    conversation_cleared::ENTRIES,
     group_changed::ENTRIES,
     pair_changed::ENTRIES,
 ];

@@ -4,8 +4,10 @@
 //! (the current version) and its registry `ENTRIES`. Never edit a published version: add a new
 //! struct, an upgrade from the previous one and an entry.
 
+pub mod conversation_cleared;
 pub mod conversation_read;
 pub mod group_changed;
+pub mod message_hidden;
 pub mod message_sent;
 pub mod pair_changed;
 pub mod parts;
