@@ -9,7 +9,8 @@ use tidings_domain::{AppId, ConvId, GroupId, UserId};
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
-    Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, InboxStore,
+    Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, HiddenStore,
+    InboxStore,
     MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow,
     UserStore,
 };
@@ -281,6 +282,44 @@ impl ConversationStore for ScyllaStore {
             .messages_before(app, conv, Some(conv_seq.saturating_add(1)), 1)
             .await?;
         Ok(older.into_iter().next())
+    }
+}
+
+impl HiddenStore for ScyllaStore {
+    async fn cleared_up_to(&self, app: &AppId, user: &UserId, conv: &ConvId) -> StoreResult<u64> {
+        let row: Option<(i64,)> = self
+            .first(
+                &self.inner.st.cleared_get,
+                (app.as_str(), user.as_str(), conv.as_str()),
+            )
+            .await?;
+        row.map_or(Ok(0), |(up_to,)| seq(up_to))
+    }
+
+    async fn hidden_between(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<u64>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64,)> = self
+            .all(
+                &self.inner.st.hidden_between,
+                (
+                    app.as_str(),
+                    user.as_str(),
+                    conv.as_str(),
+                    bound(from),
+                    bound(to),
+                ),
+            )
+            .await?;
+        rows.into_iter().map(|(s,)| seq(s)).collect()
     }
 }
 

@@ -13,6 +13,8 @@ pub type UserKey = (AppId, UserId);
 pub type ConvKey = (AppId, UserId, ConvId);
 /// `user`'s relation row about another user: (app, user, other).
 pub type RelationKey = (AppId, UserId, UserId);
+/// A hidden message of a user: (app, user, conv, conv_seq).
+pub type HiddenKey = (AppId, UserId, ConvId, u64);
 /// A timeline row: (app, conv, conv_seq).
 pub type TimelineKey = (AppId, ConvId, u64);
 /// A group's row: (app, group).
@@ -67,6 +69,8 @@ impl<'w> RowKeys<'w> {
                     keys.relations.insert((app, user, other));
                 }
                 Write::Timeline { .. }
+                | Write::Hide { .. }
+                | Write::Clear { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}

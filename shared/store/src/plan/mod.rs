@@ -101,6 +101,25 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                     c.convs.insert(key, mark_read(row, conv_seq));
                 }
             }
+            Write::Hide {
+                app,
+                user,
+                conv,
+                conv_seq,
+            } => {
+                c.hidden.insert((app, user, conv, conv_seq));
+            }
+            Write::Clear {
+                app,
+                user,
+                conv,
+                up_to,
+            } => {
+                // The reads aggregate records a clear only above the user's previous mark, so
+                // the newest event's mark is the row's; the max keeps a batch exact anyway.
+                let mark = c.cleared.entry((app, user, conv)).or_default();
+                *mark = (*mark).max(up_to);
+            }
             Write::PutUser { profile, cursor } => {
                 let key = (profile.app.clone(), profile.user.clone());
                 match user(&mut c, loaded, &key) {
