@@ -199,6 +199,30 @@ fn a_read_marker_for_a_conversation_without_a_row_writes_nothing() {
 }
 
 #[test]
+fn removals_read_no_rows_and_a_batchs_clear_mark_is_its_highest() {
+    let conv = message("alice", "bob", 1).conv;
+    let clear = |up_to| Write::Clear {
+        app: app(),
+        user: user("bob"),
+        conv: conv.clone(),
+        up_to,
+    };
+    let hide = |conv_seq| Write::Hide {
+        app: app(),
+        user: user("bob"),
+        conv: conv.clone(),
+        conv_seq,
+    };
+    let writes = vec![hide(4), clear(2), hide(4), clear(5), hide(6)];
+    assert_eq!(RowKeys::of(&writes), RowKeys::default());
+    let c = plan(&Loaded::default(), 9, writes);
+    let hidden: BTreeSet<u64> = c.hidden.iter().map(|(_, _, _, seq)| *seq).collect();
+    assert_eq!(hidden, [4, 6].into());
+    assert_eq!(c.cleared[&(app(), user("bob"), conv)], 5);
+    assert!(c.entries.is_empty() && c.convs.is_empty());
+}
+
+#[test]
 fn a_user_changed_twice_keeps_one_feed_entry_and_names_the_others_stale() {
     let key = (app(), user("alice"));
     let mut loaded = Loaded::default();
