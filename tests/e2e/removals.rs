@@ -90,6 +90,7 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
     let conv = "d~alice~bob";
     let (mut phone, _) = h.online("alice", 0).await;
     let (mut laptop, _) = h.online("alice", 0).await;
+    h.api.register("bob").await;
     for i in 1..=3 {
         send(&h, "bob", json!({"user": "alice"}), &format!("m{i}")).await;
     }
@@ -183,11 +184,11 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
 async fn clearing_a_conversation_is_monotonic_and_only_for_its_user() {
     let h = Harness::start().await;
     let conv = "d~alice~bob";
+    let alice = h.api.user_token("alice").await;
+    let bob = h.api.user_token("bob").await;
     for i in 1..=4 {
         send(&h, "bob", json!({"user": "alice"}), &format!("c{i}")).await;
     }
-    let alice = h.api.user_token("alice").await;
-    let bob = h.api.user_token("bob").await;
     let clear = |body: Value| {
         let (h, alice) = (&h, &alice);
         async move {
@@ -326,8 +327,9 @@ async fn group_members_remove_messages_for_themselves_in_both_diffusions() {
 #[tokio::test]
 async fn bad_removals_get_clear_errors() {
     let h = Harness::start().await;
-    send(&h, "alice", json!({"user": "bob"}), "only").await;
     let alice = h.api.user_token("alice").await;
+    h.api.register("bob").await;
+    send(&h, "alice", json!({"user": "bob"}), "only").await;
     h.api.register("carol").await;
     for (path, body, status, code) in [
         ("/v1/conversations/d~alice~bob/hide", json!({"conv_seq": 2}), 400, "invalid_request"),
