@@ -113,7 +113,11 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
     // The other device hears of it live.
     let entry = laptop.expect("entry").await;
     assert_eq!(
-        (entry["kind"].as_str(), entry["conv"].as_str(), entry["conv_seq"].as_u64()),
+        (
+            entry["kind"].as_str(),
+            entry["conv"].as_str(),
+            entry["conv_seq"].as_u64()
+        ),
         (Some("hidden"), Some(conv), Some(2)),
         "{entry}"
     );
@@ -121,7 +125,11 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
     let alice = h.api.user_token("alice").await;
     let bob = h.api.user_token("bob").await;
     assert_eq!(history(&h, &alice, conv, pos).await, [3, 1]);
-    assert_eq!(history(&h, &bob, conv, pos).await, [3, 2, 1], "the peer keeps it");
+    assert_eq!(
+        history(&h, &bob, conv, pos).await,
+        [3, 2, 1],
+        "the peer keeps it"
+    );
 
     // A device catching up from the start skips the hidden message, and says so in `synced`.
     let mut tablet = h.connect("alice").await;
@@ -151,33 +159,62 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
         .send(json!({"t": "sync", "id": "s", "after": 0, "limit": 2}))
         .await;
     let page = tablet.expect_answer("s").await;
-    assert_eq!(messages_of(page["entries"].as_array().unwrap(), conv), [1, 3]);
+    assert_eq!(
+        messages_of(page["entries"].as_array().unwrap(), conv),
+        [1, 3]
+    );
     assert_eq!(page["next_after"], 3);
     let r = h
         .api
         .get_as(&alice, &format!("/v1/inbox?after=1&limit=1&min_pos={pos}"))
         .await;
-    assert_eq!(messages_of(r.body["entries"].as_array().unwrap(), conv), [3]);
+    assert_eq!(
+        messages_of(r.body["entries"].as_array().unwrap(), conv),
+        [3]
+    );
     assert_eq!(r.body["next_after"], 3);
 
     // Hiding it again records nothing; the conversation row counts and shows what is left.
     let again = h
         .api
-        .post_as(&alice, &format!("/v1/conversations/{conv}/hide"), &json!({"conv_seq": 2}))
+        .post_as(
+            &alice,
+            &format!("/v1/conversations/{conv}/hide"),
+            &json!({"conv_seq": 2}),
+        )
         .await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(again.body["pos"], pos, "a no-op answers the same position");
     let row = conversation_row(&h, &alice, conv, pos).await;
-    assert_eq!((row["unread"].as_u64(), row["last_message"]["conv_seq"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["conv_seq"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
     let hide_last = h
         .api
-        .post_as(&alice, &format!("/v1/conversations/{conv}/hide"), &json!({"conv_seq": 3}))
+        .post_as(
+            &alice,
+            &format!("/v1/conversations/{conv}/hide"),
+            &json!({"conv_seq": 3}),
+        )
         .await;
     let pos = hide_last.body["pos"].as_u64().unwrap();
     let row = conversation_row(&h, &alice, conv, pos).await;
-    assert_eq!((row["unread"].as_u64(), row["last_message"]["conv_seq"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["conv_seq"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
     let row = conversation_row(&h, &bob, conv, pos).await;
-    assert_eq!(row["last_message"]["conv_seq"], 3, "the peer's row is untouched");
+    assert_eq!(
+        row["last_message"]["conv_seq"], 3,
+        "the peer's row is untouched"
+    );
 }
 
 #[tokio::test]
@@ -197,20 +234,40 @@ async fn clearing_a_conversation_is_monotonic_and_only_for_its_user() {
                 .post_as(alice, &format!("/v1/conversations/{conv}/clear"), &body)
                 .await;
             assert_eq!(r.status, 200, "{:?}", r.body);
-            (r.body["up_to"].as_u64().unwrap(), r.body["pos"].as_u64().unwrap())
+            (
+                r.body["up_to"].as_u64().unwrap(),
+                r.body["pos"].as_u64().unwrap(),
+            )
         }
     };
     let (up_to, pos) = clear(json!({"up_to": 2})).await;
     assert_eq!(up_to, 2);
     let row = conversation_row(&h, &alice, conv, pos).await;
-    assert_eq!((row["unread"].as_u64(), row["last_message"]["conv_seq"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["conv_seq"].as_u64()
+        ),
+        (Some(2), Some(4))
+    );
     assert_eq!(history(&h, &alice, conv, pos).await, [4, 3]);
     // Oldest first and by time, the cleared part stays out too.
     let r = h
         .api
-        .get_as(&alice, &format!("/v1/conversations/{conv}/messages?order=oldest&limit=1&since_ts=0&min_pos={pos}"))
+        .get_as(
+            &alice,
+            &format!(
+                "/v1/conversations/{conv}/messages?order=oldest&limit=1&since_ts=0&min_pos={pos}"
+            ),
+        )
         .await;
-    assert_eq!((conv_seqs(&r.body["messages"]), r.body["next_after"].as_u64()), (vec![3], Some(3)));
+    assert_eq!(
+        (
+            conv_seqs(&r.body["messages"]),
+            r.body["next_after"].as_u64()
+        ),
+        (vec![3], Some(3))
+    );
 
     // A lower mark changes nothing; no mark clears up to the newest message.
     assert_eq!(clear(json!({"up_to": 1})).await, (2, pos));
@@ -237,17 +294,34 @@ async fn clearing_a_conversation_is_monotonic_and_only_for_its_user() {
         .collect();
     assert_eq!(marks, [2, 4]);
     let row = conversation_row(&h, &alice, conv, sent_pos).await;
-    assert_eq!((row["unread"].as_u64(), row["last_message"]["conv_seq"].as_u64()), (Some(1), Some(5)));
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["conv_seq"].as_u64()
+        ),
+        (Some(1), Some(5))
+    );
 
     // The app server clears and hides for a user, with the user's rights.
     let r = h
         .api
-        .post(&format!("/v1/server/conversations/{conv}/clear"), &json!({"user": "bob", "up_to": 1}))
+        .post(
+            &format!("/v1/server/conversations/{conv}/clear"),
+            &json!({"user": "bob", "up_to": 1}),
+        )
         .await;
-    assert_eq!((r.status, r.body["up_to"].as_u64()), (200, Some(1)), "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.body["up_to"].as_u64()),
+        (200, Some(1)),
+        "{:?}",
+        r.body
+    );
     let r = h
         .api
-        .post(&format!("/v1/server/conversations/{conv}/hide"), &json!({"user": "bob", "conv_seq": 3}))
+        .post(
+            &format!("/v1/server/conversations/{conv}/hide"),
+            &json!({"user": "bob", "conv_seq": 3}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let pos = r.body["pos"].as_u64().unwrap();
@@ -255,9 +329,15 @@ async fn clearing_a_conversation_is_monotonic_and_only_for_its_user() {
     assert_eq!(history(&h, &alice, conv, pos).await, [5]);
     let r = h
         .api
-        .post("/v1/server/conversations/d~carol~dave/hide", &json!({"user": "bob", "conv_seq": 1}))
+        .post(
+            "/v1/server/conversations/d~carol~dave/hide",
+            &json!({"user": "bob", "conv_seq": 1}),
+        )
         .await;
-    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
 }
 
 /// Groups above this size use read diffusion here.
@@ -275,7 +355,11 @@ async fn group_members_remove_messages_for_themselves_in_both_diffusions() {
     for (group, members) in [("small", json!(["bob"])), ("big", json!(["bob", "carol"]))] {
         let r = h
             .api
-            .post_as(&alice, "/v1/groups", &json!({"group_id": group, "name": group, "members": members}))
+            .post_as(
+                &alice,
+                "/v1/groups",
+                &json!({"group_id": group, "name": group, "members": members}),
+            )
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
@@ -301,11 +385,20 @@ async fn group_members_remove_messages_for_themselves_in_both_diffusions() {
         .send(json!({"t": "clear", "id": "c", "conv": "g~big", "up_to": 1}))
         .await;
     let cleared = bob_ws.expect_answer("c").await;
-    assert_eq!((cleared["t"].as_str(), cleared["up_to"].as_u64()), (Some("cleared"), Some(1)));
+    assert_eq!(
+        (cleared["t"].as_str(), cleared["up_to"].as_u64()),
+        (Some("cleared"), Some(1))
+    );
     let pos = cleared["pos"].as_u64().unwrap();
     assert_eq!(history(&h, &bob, "g~big", pos).await, [3]);
     let row = conversation_row(&h, &bob, "g~big", pos).await;
-    assert_eq!((row["unread"].as_u64(), row["last_message"]["conv_seq"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["conv_seq"].as_u64()
+        ),
+        (Some(1), Some(3))
+    );
 
     // Catch-up: write diffusion's message entries and read diffusion's group_advanced
     // entries of removed messages are both left out, for bob only.
@@ -319,9 +412,16 @@ async fn group_members_remove_messages_for_themselves_in_both_diffusions() {
     let dave = h.api.user_token("dave").await;
     let r = h
         .api
-        .post_as(&dave, "/v1/conversations/g~big/hide", &json!({"conv_seq": 1}))
+        .post_as(
+            &dave,
+            "/v1/conversations/g~big/hide",
+            &json!({"conv_seq": 1}),
+        )
         .await;
-    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
 }
 
 #[tokio::test]
@@ -332,15 +432,60 @@ async fn bad_removals_get_clear_errors() {
     send(&h, "alice", json!({"user": "bob"}), "only").await;
     h.api.register("carol").await;
     for (path, body, status, code) in [
-        ("/v1/conversations/d~alice~bob/hide", json!({"conv_seq": 2}), 400, "invalid_request"),
-        ("/v1/conversations/d~alice~bob/hide", json!({"conv_seq": 0}), 400, "invalid_request"),
-        ("/v1/conversations/d~alice~bob/clear", json!({"up_to": 9}), 400, "invalid_request"),
-        ("/v1/conversations/d~alice~bob/hide", json!({"conv_seq": "one"}), 400, "invalid_request"),
-        ("/v1/conversations/d~alice~bob/hide", json!({}), 400, "invalid_request"),
-        ("/v1/conversations/g~nope/hide", json!({"conv_seq": 1}), 404, "not_found"),
-        ("/v1/conversations/d~alice~carol/clear", json!({}), 404, "not_found"),
-        ("/v1/conversations/d~bob~carol/hide", json!({"conv_seq": 1}), 403, "forbidden"),
-        ("/v1/conversations/d~bob~alice/hide", json!({"conv_seq": 1}), 400, "invalid_id"),
+        (
+            "/v1/conversations/d~alice~bob/hide",
+            json!({"conv_seq": 2}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/conversations/d~alice~bob/hide",
+            json!({"conv_seq": 0}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/conversations/d~alice~bob/clear",
+            json!({"up_to": 9}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/conversations/d~alice~bob/hide",
+            json!({"conv_seq": "one"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/conversations/d~alice~bob/hide",
+            json!({}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/conversations/g~nope/hide",
+            json!({"conv_seq": 1}),
+            404,
+            "not_found",
+        ),
+        (
+            "/v1/conversations/d~alice~carol/clear",
+            json!({}),
+            404,
+            "not_found",
+        ),
+        (
+            "/v1/conversations/d~bob~carol/hide",
+            json!({"conv_seq": 1}),
+            403,
+            "forbidden",
+        ),
+        (
+            "/v1/conversations/d~bob~alice/hide",
+            json!({"conv_seq": 1}),
+            400,
+            "invalid_id",
+        ),
     ] {
         let r = h.api.post_as(&alice, path, &body).await;
         assert_eq!(
@@ -353,7 +498,11 @@ async fn bad_removals_get_clear_errors() {
     }
     let r = h
         .api
-        .post_as(&alice, "/v1/conversations/d~alice~bob/hide", &json!({"conv_seq": 2}))
+        .post_as(
+            &alice,
+            "/v1/conversations/d~alice~bob/hide",
+            &json!({"conv_seq": 2}),
+        )
         .await;
     assert!(
         r.body["message"].as_str().unwrap().contains("1-1"),
@@ -364,15 +513,31 @@ async fn bad_removals_get_clear_errors() {
     // Over WebSocket: an error frame echoing the id; the connection stays open.
     let (mut ws, _) = h.online("alice", 0).await;
     for (frame, code) in [
-        (json!({"t": "hide", "id": "a", "conv": "d~alice~bob", "conv_seq": 5}), "invalid_request"),
-        (json!({"t": "clear", "id": "b", "conv": "g~nope"}), "not_found"),
-        (json!({"t": "hide", "id": "c", "conv": "d~bob~carol", "conv_seq": 1}), "forbidden"),
-        (json!({"t": "hide", "id": "d", "conv": "d~alice~bob"}), "invalid_request"),
+        (
+            json!({"t": "hide", "id": "a", "conv": "d~alice~bob", "conv_seq": 5}),
+            "invalid_request",
+        ),
+        (
+            json!({"t": "clear", "id": "b", "conv": "g~nope"}),
+            "not_found",
+        ),
+        (
+            json!({"t": "hide", "id": "c", "conv": "d~bob~carol", "conv_seq": 1}),
+            "forbidden",
+        ),
+        (
+            json!({"t": "hide", "id": "d", "conv": "d~alice~bob"}),
+            "invalid_request",
+        ),
     ] {
         let id = frame["id"].as_str().unwrap().to_owned();
         ws.send(frame).await;
         let answer = ws.expect_answer(&id).await;
-        assert_eq!((answer["t"].as_str(), answer["code"].as_str()), (Some("error"), Some(code)), "{answer}");
+        assert_eq!(
+            (answer["t"].as_str(), answer["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{answer}"
+        );
     }
     ws.send(json!({"t": "ping"})).await;
     ws.expect("pong").await;

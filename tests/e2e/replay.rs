@@ -150,7 +150,11 @@ async fn replay_digest_equals_live_digest() {
         ("g~big", json!({"user": "bob", "conv_seq": 1})),
         ("g~team", json!({"user": "bob", "up_to": 1})),
     ] {
-        let action = if body.get("conv_seq").is_some() { "hide" } else { "clear" };
+        let action = if body.get("conv_seq").is_some() {
+            "hide"
+        } else {
+            "clear"
+        };
         let r = h
             .api
             .post(&format!("/v1/server/conversations/{conv}/{action}"), &body)

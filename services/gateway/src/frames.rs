@@ -341,7 +341,11 @@ mod tests {
     fn removal_frames_parse() {
         assert!(matches!(
             decode_text(r#"{"t":"hide","id":"h","conv":"d~a~b","conv_seq":3}"#).unwrap(),
-            ClientFrame::Hide { id: Some(_), conv_seq: 3, .. }
+            ClientFrame::Hide {
+                id: Some(_),
+                conv_seq: 3,
+                ..
+            }
         ));
         assert!(matches!(
             decode_text(r#"{"t":"clear","conv":"g~team"}"#).unwrap(),

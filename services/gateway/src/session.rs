@@ -491,8 +491,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 return Ok(());
             }
             // Entries of messages the user removed are passed over, not sent.
-            let removals = match Removals::of_entries(&self.shared.store, app, user, &page).await
-            {
+            let removals = match Removals::of_entries(&self.shared.store, app, user, &page).await {
                 Ok(removals) => removals,
                 Err(e) => {
                     let error = store_error(e);

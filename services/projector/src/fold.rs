@@ -439,7 +439,11 @@ mod tests {
         assert_eq!(delivered_to(&writes), ["bob"]);
         assert!(matches!(
             &writes[1],
-            Write::Deliver { item: EntryItem::Cleared(ClearedNotice { up_to: 4, .. }), cursor: 21, .. }
+            Write::Deliver {
+                item: EntryItem::Cleared(ClearedNotice { up_to: 4, .. }),
+                cursor: 21,
+                ..
+            }
         ));
     }
 

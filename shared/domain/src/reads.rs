@@ -150,13 +150,11 @@ impl Aggregate for ReadState {
                 let seq = self.read.entry(r.conv.clone()).or_default();
                 *seq = (*seq).max(r.conv_seq);
             }
-            Event::MessageHidden(h) => {
-                if h.conv_seq > self.cleared_up_to(&h.conv) {
-                    self.hidden
-                        .entry(h.conv.clone())
-                        .or_default()
-                        .insert(h.conv_seq);
-                }
+            Event::MessageHidden(h) if h.conv_seq > self.cleared_up_to(&h.conv) => {
+                self.hidden
+                    .entry(h.conv.clone())
+                    .or_default()
+                    .insert(h.conv_seq);
             }
             Event::ConversationCleared(c) => {
                 let up_to = self.cleared.entry(c.conv.clone()).or_default();
@@ -264,7 +262,11 @@ mod tests {
         assert!(state.decide(&clear(11)).is_err());
         assert_eq!(run(&mut state, clear(5)), Ok(1));
         assert_eq!(state.cleared_up_to(&conv()), 5);
-        assert_eq!(state.snapshot_weight(), 1, "the hide below the mark is dropped");
+        assert_eq!(
+            state.snapshot_weight(),
+            1,
+            "the hide below the mark is dropped"
+        );
         assert!(state.removed(&conv(), 3) && state.removed(&conv(), 8));
         assert_eq!(run(&mut state, clear(4)), Ok(0), "a lower mark is a no-op");
         assert_eq!(run(&mut state, clear(5)), Ok(0));

@@ -140,8 +140,8 @@ mod tests {
     use tidings_store::digest::{TableDigest, finish};
     use tidings_store::{
         ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore, HiddenStore,
-        InboxStore,
-        MemberRow, MessageView, ProjectionStore, RelationPatch, RelationStore, UserStore, Write,
+        InboxStore, MemberRow, MessageView, ProjectionStore, RelationPatch, RelationStore,
+        UserStore, Write,
     };
 
     fn app() -> AppId {
@@ -340,7 +340,10 @@ mod tests {
                 {
                     hidden_rows.push((a(), u.to_owned(), c.clone(), s as i64));
                 }
-                let up_to = fjall.cleared_up_to(&app(), &user_id(u), &conv).await.unwrap();
+                let up_to = fjall
+                    .cleared_up_to(&app(), &user_id(u), &conv)
+                    .await
+                    .unwrap();
                 if up_to > 0 {
                     cleared_rows.push((a(), u.to_owned(), c, up_to as i64));
                 }

@@ -10,9 +10,8 @@ use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
     Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, HiddenStore,
-    InboxStore,
-    MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow,
-    UserStore,
+    InboxStore, MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow,
+    UserRow, UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall

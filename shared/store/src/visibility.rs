@@ -11,12 +11,16 @@
 use crate::history::{HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
 use crate::model::{Conversation, Entry, EntryItem};
 use crate::ports::{ConversationStore, HiddenStore, InboxStore, StoreResult};
+use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap};
 use tidings_domain::{AppId, ConvId, UserId};
 
 /// Most inbox entries one page request looks at, however many of them are left out: beyond
 /// it the page is answered short, with `next_after` where it stopped.
 pub const MAX_SCANNED: usize = 5_000;
+
+/// Conversations whose removals are read at once (each read is a round trip on ScyllaDB).
+const CONCURRENT_READS: usize = 16;
 
 /// Most timeline reads one history page makes to refill what it left out; beyond them the
 /// page is answered short, with `next` where it stopped.
@@ -33,6 +37,29 @@ impl Removed {
     fn hides(&self, conv_seq: u64) -> bool {
         conv_seq <= self.cleared || self.hidden.contains(&conv_seq)
     }
+}
+
+/// What `user` removed of `conv` among `low..=high`.
+async fn removed_in<S: HiddenStore>(
+    store: &S,
+    app: &AppId,
+    user: &UserId,
+    conv: ConvId,
+    low: u64,
+    high: u64,
+) -> StoreResult<(ConvId, Removed)> {
+    let cleared = store.cleared_up_to(app, user, &conv).await?;
+    let hidden = if high > cleared {
+        let from = low.max(cleared + 1);
+        store.hidden_between(app, user, &conv, from, high).await?
+    } else {
+        Vec::new()
+    };
+    let removed = Removed {
+        cleared,
+        hidden: hidden.into_iter().collect(),
+    };
+    Ok((conv, removed))
 }
 
 /// A user's removals for the conversations a set of entries names.
@@ -55,21 +82,17 @@ impl Removals {
             let span = spans.entry(conv).or_insert((conv_seq, conv_seq));
             *span = (span.0.min(conv_seq), span.1.max(conv_seq));
         }
-        let mut convs = HashMap::with_capacity(spans.len());
-        for (conv, (low, high)) in spans {
-            let cleared = store.cleared_up_to(app, user, conv).await?;
-            let hidden = if high > cleared {
-                let from = low.max(cleared + 1);
-                store.hidden_between(app, user, conv, from, high).await?
-            } else {
-                Vec::new()
-            };
-            let removed = Removed {
-                cleared,
-                hidden: hidden.into_iter().collect(),
-            };
-            convs.insert(conv.clone(), removed);
-        }
+        // Owned, so the reads' futures borrow nothing of this frame's locals (a stream over
+        // borrowed items is not `Send` for every lifetime, as handlers need).
+        let spans: Vec<(ConvId, u64, u64)> = spans
+            .into_iter()
+            .map(|(conv, (low, high))| (conv.clone(), low, high))
+            .collect();
+        let convs = futures_util::stream::iter(spans)
+            .map(|(conv, low, high)| removed_in(store, app, user, conv, low, high))
+            .buffer_unordered(CONCURRENT_READS)
+            .try_collect()
+            .await?;
         Ok(Self { convs })
     }
 
@@ -107,9 +130,7 @@ pub async fn inbox_page<S: InboxStore + HiddenStore>(
     };
     let mut scanned = 0;
     while page.entries.len() < limit && scanned < MAX_SCANNED {
-        let read = store
-            .inbox_after(app, user, page.next_after, limit)
-            .await?;
+        let read = store.inbox_after(app, user, page.next_after, limit).await?;
         let exhausted = read.len() < limit;
         scanned += read.len();
         let removals = Removals::of_entries(store, app, user, &read).await?;
@@ -142,7 +163,9 @@ pub async fn history<S: ConversationStore + HiddenStore>(
     query: HistoryQuery,
 ) -> StoreResult<HistoryPage> {
     let cleared = store.cleared_up_to(app, user, conv).await?;
-    let range = store.time_range(app, conv, query.since, query.until).await?;
+    let range = store
+        .time_range(app, conv, query.since, query.until)
+        .await?;
     let range = SeqRange {
         from: range.from.max(cleared.saturating_add(1)),
         to: range.to,
@@ -209,7 +232,10 @@ pub async fn conversation<S: ConversationStore + HiddenStore>(
         Vec::new()
     };
     let hidden_unread = hidden.iter().filter(|s| **s > floor).count() as u64;
-    row.unread = row.last_seq.saturating_sub(floor).saturating_sub(hidden_unread);
+    row.unread = row
+        .last_seq
+        .saturating_sub(floor)
+        .saturating_sub(hidden_unread);
     if row.last_seq > 0 && (row.last_seq <= cleared || hidden.contains(&row.last_seq)) {
         let query = HistoryQuery {
             since: None,
@@ -231,9 +257,9 @@ pub async fn conversations<S: ConversationStore + HiddenStore>(
     user: &UserId,
 ) -> StoreResult<Vec<Conversation>> {
     let rows = store.conversations(app, user).await?;
-    let mut seen = Vec::with_capacity(rows.len());
-    for row in rows {
-        seen.push(conversation(store, app, user, row).await?);
-    }
-    Ok(seen)
+    futures_util::stream::iter(rows)
+        .map(|row| conversation(store, app, user, row))
+        .buffered(CONCURRENT_READS)
+        .try_collect()
+        .await
 }

@@ -164,7 +164,10 @@ impl ProjectionStore for FjallStore {
             batch.insert(&t.user_groups, k, encode(row));
         }
         for (app, user, conv, conv_seq) in &c.hidden {
-            let k = key(&[app.as_str(), user.as_str(), conv.as_str()], Some(*conv_seq));
+            let k = key(
+                &[app.as_str(), user.as_str(), conv.as_str()],
+                Some(*conv_seq),
+            );
             batch.insert(&t.hidden, k, []);
         }
         for ((app, user, conv), up_to) in &c.cleared {

@@ -963,25 +963,45 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
         writes.extend(direct_message("alice", "bob", conv_seq, conv_seq));
     }
     store.apply("p", 6, writes).await.unwrap();
-    let removals = vec![hide("bob", "alice", 2), hide("bob", "alice", 5), clear("bob", "alice", 1)];
+    let removals = vec![
+        hide("bob", "alice", 2),
+        hide("bob", "alice", 5),
+        clear("bob", "alice", 1),
+    ];
     store.apply("p", 7, removals.clone()).await.unwrap();
     let digest = store.digest().await.unwrap();
     store.apply("p", 7, removals).await.unwrap();
-    store.apply("p", 8, vec![clear("bob", "alice", 1)]).await.unwrap();
-    assert_eq!(store.digest().await.unwrap(), digest, "repeats change nothing");
+    store
+        .apply("p", 8, vec![clear("bob", "alice", 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.digest().await.unwrap(),
+        digest,
+        "repeats change nothing"
+    );
 
     let (a, bob, alice) = (app(), user("bob"), user("alice"));
     assert_eq!(store.cleared_up_to(&a, &bob, &conv).await.unwrap(), 1);
     assert_eq!(store.cleared_up_to(&a, &alice, &conv).await.unwrap(), 0);
     assert_eq!(
-        store.hidden_between(&a, &bob, &conv, 0, u64::MAX).await.unwrap(),
+        store
+            .hidden_between(&a, &bob, &conv, 0, u64::MAX)
+            .await
+            .unwrap(),
         [2, 5]
     );
     assert_eq!(
         store.hidden_between(&a, &bob, &conv, 3, 5).await.unwrap(),
         [5]
     );
-    assert!(store.hidden_between(&a, &alice, &conv, 0, 9).await.unwrap().is_empty());
+    assert!(
+        store
+            .hidden_between(&a, &alice, &conv, 0, 9)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let query = |order, cursor, limit| HistoryQuery {
         since: None,
@@ -991,21 +1011,39 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
         limit,
     };
     // Newest first, two a page: 6 4 | 3, then the end; the peer sees everything.
-    let first = visibility::history(&store, &a, &bob, &conv, query(HistoryOrder::Newest, None, 2))
-        .await
-        .unwrap();
+    let first = visibility::history(
+        &store,
+        &a,
+        &bob,
+        &conv,
+        query(HistoryOrder::Newest, None, 2),
+    )
+    .await
+    .unwrap();
     assert_eq!((page_seqs(&first), first.next), (vec![6, 4], Some(4)));
-    let second = visibility::history(&store, &a, &bob, &conv, query(HistoryOrder::Newest, Some(4), 2))
-        .await
-        .unwrap();
+    let second = visibility::history(
+        &store,
+        &a,
+        &bob,
+        &conv,
+        query(HistoryOrder::Newest, Some(4), 2),
+    )
+    .await
+    .unwrap();
     assert_eq!((page_seqs(&second), second.next), (vec![3], None));
     // Oldest first, one a page: 3 | 4 | 6, the last with no next page.
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = visibility::history(&store, &a, &bob, &conv, query(HistoryOrder::Oldest, cursor, 1))
-            .await
-            .unwrap();
+        let page = visibility::history(
+            &store,
+            &a,
+            &bob,
+            &conv,
+            query(HistoryOrder::Oldest, cursor, 1),
+        )
+        .await
+        .unwrap();
         seen.extend(page_seqs(&page));
         match page.next {
             Some(next) => cursor = Some(next),
@@ -1013,22 +1051,36 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
         }
     }
     assert_eq!(seen, [3, 4, 6]);
-    let peer = visibility::history(&store, &a, &alice, &conv, query(HistoryOrder::Newest, None, 10))
-        .await
-        .unwrap();
+    let peer = visibility::history(
+        &store,
+        &a,
+        &alice,
+        &conv,
+        query(HistoryOrder::Newest, None, 10),
+    )
+    .await
+    .unwrap();
     assert_eq!(page_seqs(&peer), [6, 5, 4, 3, 2, 1]);
 
     // Inbox pages: bob's entries 1-6 are messages 1-6; 1, 2 and 5 are left out.
-    let page = visibility::inbox_page(&store, &a, &bob, 0, 2).await.unwrap();
+    let page = visibility::inbox_page(&store, &a, &bob, 0, 2)
+        .await
+        .unwrap();
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     assert_eq!((seqs, page.next_after), (vec![3, 4], 4));
-    let page = visibility::inbox_page(&store, &a, &bob, 4, 2).await.unwrap();
+    let page = visibility::inbox_page(&store, &a, &bob, 4, 2)
+        .await
+        .unwrap();
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
     assert_eq!((seqs, page.next_after), (vec![6], 6));
-    let page = visibility::inbox_page(&store, &a, &bob, 6, 2).await.unwrap();
+    let page = visibility::inbox_page(&store, &a, &bob, 6, 2)
+        .await
+        .unwrap();
     assert!(page.entries.is_empty());
     assert_eq!(page.next_after, 6);
-    let page = visibility::inbox_page(&store, &a, &alice, 0, 10).await.unwrap();
+    let page = visibility::inbox_page(&store, &a, &alice, 0, 10)
+        .await
+        .unwrap();
     assert_eq!(page.entries.len(), 6);
 
     // The conversation row: unread without removed messages, the newest one still seen.
@@ -1038,25 +1090,42 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
         let conv = conv.clone();
         async move {
             let row = store.conversation(&a, &who, &conv).await.unwrap().unwrap();
-            visibility::conversation(&store, &a, &who, row).await.unwrap()
+            visibility::conversation(&store, &a, &who, row)
+                .await
+                .unwrap()
         }
     };
     let seen = row(bob.clone()).await;
     assert_eq!((seen.last_seq, seen.unread), (6, 3));
     assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(6));
-    store.apply("p", 9, vec![hide("bob", "alice", 6)]).await.unwrap();
+    store
+        .apply("p", 9, vec![hide("bob", "alice", 6)])
+        .await
+        .unwrap();
     let seen = row(bob.clone()).await;
     assert_eq!((seen.last_seq, seen.unread), (6, 2));
     assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(4));
     let listed = visibility::conversations(&store, &a, &bob).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].last_message.as_ref().map(|m| m.conv_seq), Some(4));
-    store.apply("p", 10, vec![clear("bob", "alice", 6)]).await.unwrap();
-    let seen = row(bob.clone()).await;
-    assert_eq!((seen.last_seq, seen.unread, seen.last_message), (6, 0, None));
-    let page = visibility::history(&store, &a, &bob, &conv, query(HistoryOrder::Newest, None, 5))
+    store
+        .apply("p", 10, vec![clear("bob", "alice", 6)])
         .await
         .unwrap();
+    let seen = row(bob.clone()).await;
+    assert_eq!(
+        (seen.last_seq, seen.unread, seen.last_message),
+        (6, 0, None)
+    );
+    let page = visibility::history(
+        &store,
+        &a,
+        &bob,
+        &conv,
+        query(HistoryOrder::Newest, None, 5),
+    )
+    .await
+    .unwrap();
     assert_eq!((page_seqs(&page), page.next), (vec![], None));
     let seen = row(alice).await;
     assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(6));
