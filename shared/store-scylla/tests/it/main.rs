@@ -90,6 +90,7 @@ on_one_store!(
     repeated_writes_change_nothing,
     groups_members_and_user_groups,
     hidden_and_cleared_filter_only_that_users_reads,
+    removals_never_break_paging,
 );
 
 #[tokio::test]

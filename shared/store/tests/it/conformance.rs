@@ -1130,3 +1130,78 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
     let seen = row(alice).await;
     assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(6));
 }
+
+/// However many messages in a row a user removed, paging through their history (both orders,
+/// any page size, by time too) and their inbox yields every message they still see exactly
+/// once, in order, and ends only at the end.
+pub async fn removals_never_break_paging<S: ReadModels>(store: S) {
+    use tidings_store::visibility;
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let mut writes = Vec::new();
+    for conv_seq in 1..=40 {
+        writes.extend(direct_message("alice", "bob", conv_seq, conv_seq));
+    }
+    store.apply("p", 40, writes).await.unwrap();
+    // Cleared up to 3, a run of 20 hidden, scattered ones, and the newest.
+    let mut removals = vec![clear("bob", "alice", 3)];
+    removals.extend((8..28).map(|s| hide("bob", "alice", s)));
+    removals.extend([31, 33, 40].map(|s| hide("bob", "alice", s)));
+    store.apply("p", 41, removals).await.unwrap();
+    let visible: Vec<u64> = (1..=40)
+        .filter(|s| *s > 3 && !(8..28).contains(s) && ![31, 33, 40].contains(s))
+        .collect();
+    let (a, bob) = (app(), user("bob"));
+    for limit in [1, 2, 3, 7, 50] {
+        for (order, since) in [
+            (HistoryOrder::Newest, None),
+            (HistoryOrder::Oldest, None),
+            (HistoryOrder::Newest, Some(0)),
+            (HistoryOrder::Oldest, Some(1_005)),
+        ] {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let query = HistoryQuery {
+                    since,
+                    until: None,
+                    order,
+                    cursor,
+                    limit,
+                };
+                let page = visibility::history(&store, &a, &bob, &conv, query)
+                    .await
+                    .unwrap();
+                assert!(page.messages.len() <= limit);
+                seen.extend(page_seqs(&page));
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            let mut expected: Vec<u64> = visible
+                .iter()
+                .copied()
+                .filter(|s| since.is_none_or(|t| 1_000 + *s as i64 >= t))
+                .collect();
+            if order == HistoryOrder::Newest {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "limit {limit}, {order:?}, since {since:?}");
+        }
+        let mut seen = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = visibility::inbox_page(&store, &a, &bob, after, limit)
+                .await
+                .unwrap();
+            if page.entries.is_empty() {
+                break;
+            }
+            assert!(page.entries.len() <= limit && page.next_after > after);
+            seen.extend(page.entries.iter().map(|e| e.seq));
+            after = page.next_after;
+        }
+        // Bob's inbox entry n is message n.
+        assert_eq!(seen, visible, "inbox pages of {limit}");
+    }
+}

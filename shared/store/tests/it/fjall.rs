@@ -56,6 +56,12 @@ async fn hidden_and_cleared_filter_only_that_users_reads() {
 }
 
 #[tokio::test]
+async fn removals_never_break_paging() {
+    let (_dir, store) = fresh();
+    conformance::removals_never_break_paging(store).await;
+}
+
+#[tokio::test]
 async fn checkpoint_moves_with_the_batch() {
     let (_dir, store) = fresh();
     conformance::checkpoint_moves_with_the_batch(store).await;
