@@ -317,6 +317,10 @@ impl ScyllaStore {
         let st = &self.inner.st;
         // Owned before the first await: the reads run concurrently, past the borrow.
         let (mut heads, mut users, mut convs, mut relations) = (vec![], vec![], vec![], vec![]);
+        let mut marks = vec![];
+        for (a, u, c) in &keys.cleared {
+            marks.push(((*a).clone(), (*u).clone(), (*c).clone()));
+        }
         heads.extend(keys.heads.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         users.extend(keys.users.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         for (a, u, c) in &keys.convs {
@@ -339,13 +343,19 @@ impl ScyllaStore {
             let values = (app.as_str(), user.as_str(), other.as_str());
             self.blob(&st.relation_get, values).await
         });
-        let (heads, convs, users, relations) =
-            futures_util::try_join!(heads, convs, users, relations)?;
+        let marks = read_each(marks, |(app, user, conv)| async move {
+            let values = (app.as_str(), user.as_str(), conv.as_str());
+            let row: Option<(i64,)> = self.first(&st.cleared_get, values).await?;
+            row.map(|(up_to,)| crate::store::seq(up_to)).transpose()
+        });
+        let (heads, convs, users, relations, marks) =
+            futures_util::try_join!(heads, convs, users, relations, marks)?;
         Ok(Loaded {
             heads: heads.into_iter().collect(),
             convs: convs.into_iter().collect(),
             users: users.into_iter().collect(),
             relations: relations.into_iter().collect(),
+            cleared: marks.into_iter().collect(),
         })
     }
 
@@ -859,6 +869,14 @@ mod tests {
                     if let Some(row) = self.data("relations", &key) {
                         s.relations
                             .insert((app.clone(), user.clone(), other.clone()), row);
+                    }
+                }
+                for &(app, user, conv) in &keys.cleared {
+                    let key = [app.as_str(), user.as_str(), conv.as_str()];
+                    if let Some(row) = self.get("cleared", &key) {
+                        let mark = row["up_to"].int();
+                        s.cleared
+                            .insert((app.clone(), user.clone(), conv.clone()), mark);
                     }
                 }
                 s

@@ -285,14 +285,32 @@ impl ConversationStore for ScyllaStore {
 }
 
 impl HiddenStore for ScyllaStore {
-    async fn cleared_up_to(&self, app: &AppId, user: &UserId, conv: &ConvId) -> StoreResult<u64> {
+    async fn removal_mark(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<u64>> {
         let row: Option<(i64,)> = self
             .first(
                 &self.inner.st.cleared_get,
                 (app.as_str(), user.as_str(), conv.as_str()),
             )
             .await?;
-        row.map_or(Ok(0), |(up_to,)| seq(up_to))
+        row.map(|(up_to,)| seq(up_to)).transpose()
+    }
+
+    async fn removal_marks(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<(ConvId, u64)>> {
+        let rows: Vec<(String, i64)> = self
+            .all(&self.inner.st.cleared_of, (app.as_str(), user.as_str()))
+            .await?;
+        rows.into_iter()
+            .map(|(conv, up_to)| {
+                let conv = ConvId::parse(conv)
+                    .map_err(|e| tidings_store::StoreError::Corrupt(e.to_string()))?;
+                Ok((conv, seq(up_to)?))
+            })
+            .collect()
     }
 
     async fn hidden_between(

@@ -125,6 +125,8 @@ statements! {
     hidden_between = "SELECT conv_seq FROM {{keyspace}}.hidden WHERE app = ? AND user_id = ? AND conv_id = ? AND conv_seq >= ? AND conv_seq <= ?";
     hidden_put = "INSERT INTO {{keyspace}}.hidden (app, user_id, conv_id, conv_seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     cleared_get = "SELECT up_to FROM {{keyspace}}.cleared WHERE app = ? AND user_id = ? AND conv_id = ?";
+    /// Every conversation where a user removed anything, with its mark.
+    cleared_of = "SELECT conv_id, up_to FROM {{keyspace}}.cleared WHERE app = ? AND user_id = ?";
     cleared_put = "INSERT INTO {{keyspace}}.cleared (app, user_id, conv_id, up_to) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
 
     // Devices and checkpoints.

@@ -195,13 +195,21 @@ pub trait ConversationStore: Send + Sync {
 /// What each user removed from their own view: messages hidden, conversations cleared up to a
 /// `conv_seq`. `visibility` filters reads with them.
 pub trait HiddenStore: Send + Sync {
-    /// Up to which `conv_seq` `user` cleared `conv`, 0 when never.
-    fn cleared_up_to(
+    /// `user`'s removal mark in `conv`: `None` when they removed nothing there, else up to
+    /// which `conv_seq` they cleared it (0: they only hid messages).
+    fn removal_mark(
         &self,
         app: &AppId,
         user: &UserId,
         conv: &ConvId,
-    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
+
+    /// Every conversation where `user` removed anything, with its mark (`removal_mark`).
+    fn removal_marks(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<(ConvId, u64)>>> + Send;
 
     /// The `conv_seq`s of `conv` that `user` hid, within `from..=to`, ascending.
     fn hidden_between(

@@ -39,16 +39,15 @@ impl Removed {
     }
 }
 
-/// What `user` removed of `conv` among `low..=high`.
+/// What `user` removed of `conv` among `low..=high`, given their removal mark there.
 async fn removed_in<S: HiddenStore>(
     store: &S,
     app: &AppId,
     user: &UserId,
     conv: ConvId,
-    low: u64,
-    high: u64,
+    cleared: u64,
+    (low, high): (u64, u64),
 ) -> StoreResult<(ConvId, Removed)> {
-    let cleared = store.cleared_up_to(app, user, &conv).await?;
     let hidden = if high > cleared {
         let from = low.max(cleared + 1);
         store.hidden_between(app, user, &conv, from, high).await?
@@ -69,8 +68,9 @@ pub struct Removals {
 }
 
 impl Removals {
-    /// Loads what `user` removed among the messages `entries` carry: per conversation, the
-    /// clear mark and the hidden `conv_seq`s between the lowest and highest the entries name.
+    /// Loads what `user` removed among the messages `entries` carry: their removal marks
+    /// (one read), then for each conversation the entries name that has one, the hidden
+    /// `conv_seq`s between the lowest and highest the entries name.
     pub async fn of_entries<S: HiddenStore>(
         store: &S,
         app: &AppId,
@@ -82,14 +82,23 @@ impl Removals {
             let span = spans.entry(conv).or_insert((conv_seq, conv_seq));
             *span = (span.0.min(conv_seq), span.1.max(conv_seq));
         }
-        // Owned, so the reads' futures borrow nothing of this frame's locals (a stream over
-        // borrowed items is not `Send` for every lifetime, as handlers need).
-        let spans: Vec<(ConvId, u64, u64)> = spans
+        if spans.is_empty() {
+            return Ok(Self::default());
+        }
+        // Only conversations with a removal mark have anything removed. Owned, so the reads'
+        // futures borrow nothing of this frame's locals (a stream over borrowed items is not
+        // `Send` for every lifetime, as handlers need).
+        let marked: Vec<(ConvId, u64, (u64, u64))> = store
+            .removal_marks(app, user)
+            .await?
             .into_iter()
-            .map(|(conv, (low, high))| (conv.clone(), low, high))
+            .filter_map(|(conv, mark)| {
+                let span = spans.get(&conv).copied()?;
+                Some((conv, mark, span))
+            })
             .collect();
-        let convs = futures_util::stream::iter(spans)
-            .map(|(conv, low, high)| removed_in(store, app, user, conv, low, high))
+        let convs = futures_util::stream::iter(marked)
+            .map(|(conv, mark, span)| removed_in(store, app, user, conv, mark, span))
             .buffer_unordered(CONCURRENT_READS)
             .try_collect()
             .await?;
@@ -162,7 +171,10 @@ pub async fn history<S: ConversationStore + HiddenStore>(
     conv: &ConvId,
     query: HistoryQuery,
 ) -> StoreResult<HistoryPage> {
-    let cleared = store.cleared_up_to(app, user, conv).await?;
+    let Some(cleared) = store.removal_mark(app, user, conv).await? else {
+        // Nothing removed in this conversation: the page as everyone sees it.
+        return store.history(app, conv, query).await;
+    };
     let range = store
         .time_range(app, conv, query.since, query.until)
         .await?;
@@ -218,9 +230,22 @@ pub async fn conversation<S: ConversationStore + HiddenStore>(
     store: &S,
     app: &AppId,
     user: &UserId,
-    mut row: Conversation,
+    row: Conversation,
 ) -> StoreResult<Conversation> {
-    let cleared = store.cleared_up_to(app, user, &row.conv).await?;
+    match store.removal_mark(app, user, &row.conv).await? {
+        Some(mark) => with_removals(store, app, user, row, mark).await,
+        None => Ok(row),
+    }
+}
+
+/// `row` as a user whose removal mark in its conversation is `cleared` sees it.
+async fn with_removals<S: ConversationStore + HiddenStore>(
+    store: &S,
+    app: &AppId,
+    user: &UserId,
+    mut row: Conversation,
+    cleared: u64,
+) -> StoreResult<Conversation> {
     // Unread messages are those above the read marker; the newest is checked too.
     let floor = row.read_seq.max(cleared);
     let low = floor.min(row.last_seq.saturating_sub(1)) + 1;
@@ -257,8 +282,17 @@ pub async fn conversations<S: ConversationStore + HiddenStore>(
     user: &UserId,
 ) -> StoreResult<Vec<Conversation>> {
     let rows = store.conversations(app, user).await?;
+    let marks: HashMap<ConvId, u64> = store.removal_marks(app, user).await?.into_iter().collect();
     futures_util::stream::iter(rows)
-        .map(|row| conversation(store, app, user, row))
+        .map(|row| {
+            let mark = marks.get(&row.conv).copied();
+            async move {
+                match mark {
+                    Some(mark) => with_removals(store, app, user, row, mark).await,
+                    None => Ok(row),
+                }
+            }
+        })
         .buffered(CONCURRENT_READS)
         .try_collect()
         .await

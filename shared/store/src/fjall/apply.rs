@@ -104,6 +104,14 @@ impl ProjectionStore for FjallStore {
                 loaded.users.insert((app.clone(), user.clone()), row);
             }
         }
+        for &(app, user, conv) in &keys.cleared {
+            let stored = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+            if let Some(mark) = self.get_row(&t.cleared, &stored)? {
+                loaded
+                    .cleared
+                    .insert((app.clone(), user.clone(), conv.clone()), mark);
+            }
+        }
         for &(app, user, other) in &keys.relations {
             let stored = key(&[app.as_str(), user.as_str(), other.as_str()], None);
             if let Some(row) = self.get_row(&t.relations, &stored)? {

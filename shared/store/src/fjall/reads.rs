@@ -140,9 +140,29 @@ impl ConversationStore for FjallStore {
 }
 
 impl HiddenStore for FjallStore {
-    async fn cleared_up_to(&self, app: &AppId, user: &UserId, conv: &ConvId) -> StoreResult<u64> {
+    async fn removal_mark(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<u64>> {
         let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
-        Ok(self.get_row(&self.tables.cleared, &k)?.unwrap_or(0))
+        self.get_row(&self.tables.cleared, &k)
+    }
+
+    async fn removal_marks(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<(ConvId, u64)>> {
+        self.tables
+            .cleared
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (k, v) = guard.into_inner()?;
+                let conv = split(&k, false)
+                    .and_then(|(parts, _)| parts.get(2).map(|c| ConvId::parse(*c)))
+                    .and_then(Result::ok)
+                    .ok_or_else(|| crate::StoreError::Corrupt(format!("cleared key {k:?}")))?;
+                Ok((conv, decode(&v)?))
+            })
+            .collect()
     }
 
     async fn hidden_between(

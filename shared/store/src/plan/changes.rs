@@ -53,7 +53,9 @@ pub struct Changes {
     pub convs: FxHashMap<ConvKey, Conversation>,
     /// Messages users hid from their own view (rows with no value).
     pub hidden: FxHashSet<HiddenKey>,
-    /// Users' clear marks per conversation: (app, user, conv) -> up_to.
+    /// Users' removal marks per conversation, (app, user, conv) -> up_to: one for every
+    /// conversation where the user removed anything, the clear mark (0: only hidden messages),
+    /// so a reader learns from one read where a user removed nothing.
     pub cleared: FxHashMap<ConvKey, u64>,
     /// User rows changed, with the change-feed entries they leave.
     pub users: FxHashMap<UserKey, UserChange>,

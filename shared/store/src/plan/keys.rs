@@ -36,6 +36,8 @@ pub struct RowKeys<'w> {
     pub users: FxHashSet<(&'w AppId, &'w UserId)>,
     /// Relation rows, patched: (app, user, other).
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
+    /// Removal marks, moved by clears and created by hides: (app, user, conv).
+    pub cleared: FxHashSet<(&'w AppId, &'w UserId, &'w ConvId)>,
 }
 
 impl<'w> RowKeys<'w> {
@@ -68,9 +70,15 @@ impl<'w> RowKeys<'w> {
                 } => {
                     keys.relations.insert((app, user, other));
                 }
+                Write::Hide {
+                    app, user, conv, ..
+                }
+                | Write::Clear {
+                    app, user, conv, ..
+                } => {
+                    keys.cleared.insert((app, user, conv));
+                }
                 Write::Timeline { .. }
-                | Write::Hide { .. }
-                | Write::Clear { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}
@@ -92,4 +100,6 @@ pub struct Loaded {
     pub users: FxHashMap<UserKey, UserRow>,
     /// Relation rows found.
     pub relations: FxHashMap<RelationKey, Relation>,
+    /// Removal marks found: (app, user, conv) -> up_to.
+    pub cleared: FxHashMap<ConvKey, u64>,
 }

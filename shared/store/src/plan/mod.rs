@@ -24,7 +24,7 @@ pub use keys::{Loaded, RowKeys};
 use crate::model::{Entry, TimelineMessage, UserGroupRow, UserRow};
 use crate::rows::{advance_conversation, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
-use keys::UserKey;
+use keys::{ConvKey, UserKey};
 
 /// Folds `writes` over the rows `loaded` holds into the changes that store the result, with
 /// `through_seq` as the checkpoint.
@@ -107,6 +107,9 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 conv,
                 conv_seq,
             } => {
+                let key = (app, user, conv);
+                removal_mark(&mut c, loaded, &key);
+                let (app, user, conv) = key;
                 c.hidden.insert((app, user, conv, conv_seq));
             }
             Write::Clear {
@@ -115,9 +118,8 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 conv,
                 up_to,
             } => {
-                // The reads aggregate records a clear only above the user's previous mark, so
-                // the newest event's mark is the row's; the max keeps a batch exact anyway.
-                let mark = c.cleared.entry((app, user, conv)).or_default();
+                // Never backwards (the reads aggregate records only higher marks anyway).
+                let mark = removal_mark(&mut c, loaded, &(app, user, conv));
                 *mark = (*mark).max(up_to);
             }
             Write::PutUser { profile, cursor } => {
@@ -233,6 +235,16 @@ fn reserve(c: &mut Changes, writes: &[Write]) {
     }
     c.entries.reserve(entries);
     c.timeline.reserve(timeline);
+}
+
+/// A user's removal mark in a conversation as the batch has it so far (created at 0, "only
+/// hidden messages", when the user had none).
+fn removal_mark<'c>(c: &'c mut Changes, loaded: &Loaded, key: &ConvKey) -> &'c mut u64 {
+    if !c.cleared.contains_key(key) {
+        let stored = loaded.cleared.get(key).copied().unwrap_or(0);
+        c.cleared.insert(key.clone(), stored);
+    }
+    c.cleared.get_mut(key).expect("inserted above")
 }
 
 /// A user's row as the batch has changed it so far (`None`: not registered), its current

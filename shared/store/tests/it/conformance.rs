@@ -982,8 +982,13 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
     );
 
     let (a, bob, alice) = (app(), user("bob"), user("alice"));
-    assert_eq!(store.cleared_up_to(&a, &bob, &conv).await.unwrap(), 1);
-    assert_eq!(store.cleared_up_to(&a, &alice, &conv).await.unwrap(), 0);
+    assert_eq!(store.removal_mark(&a, &bob, &conv).await.unwrap(), Some(1));
+    assert_eq!(store.removal_mark(&a, &alice, &conv).await.unwrap(), None);
+    assert_eq!(
+        store.removal_marks(&a, &bob).await.unwrap(),
+        [(conv.clone(), 1)]
+    );
+    assert!(store.removal_marks(&a, &alice).await.unwrap().is_empty());
     assert_eq!(
         store
             .hidden_between(&a, &bob, &conv, 0, u64::MAX)
@@ -1127,8 +1132,19 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
     .await
     .unwrap();
     assert_eq!((page_seqs(&page), page.next), (vec![], None));
-    let seen = row(alice).await;
+    let seen = row(alice.clone()).await;
     assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(6));
+    // A hide alone marks its conversation, with nothing cleared.
+    store
+        .apply("p", 11, vec![hide("alice", "bob", 6)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.removal_mark(&a, &alice, &conv).await.unwrap(),
+        Some(0)
+    );
+    let seen = row(alice).await;
+    assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(5));
 }
 
 /// However many messages in a row a user removed, paging through their history (both orders,
