@@ -502,14 +502,15 @@ impl Commands {
     }
 
     /// Whether `user` takes part in `conv` now, and its newest `conv_seq`, as the
-    /// conversation's subject says. A refusal (not a participant, or `conv_seq` past the
-    /// newest) is decided on the subject's current state, not a cached one.
+    /// conversation's subject says: its current state when `fresh`, else a cached one unless
+    /// that would refuse (not a participant, or `conv_seq` past the newest).
     async fn marker_target(
         &self,
         app: &AppId,
         user: &UserId,
         conv: &ConvId,
         conv_seq: u64,
+        fresh: bool,
     ) -> Result<Target, ApiError> {
         let view = |state: &ConvState| Target {
             exists: conv.group_id().is_none() || state.group.created,
@@ -520,9 +521,11 @@ impl Commands {
             last: state.last_conv_seq,
         };
         let convs = &self.0.convs;
-        let seen = convs.read(app, conv.as_str(), false, view).await?;
-        if seen.member && conv_seq <= seen.last {
-            return Ok(seen);
+        if !fresh {
+            let seen = convs.read(app, conv.as_str(), false, view).await?;
+            if seen.member && conv_seq <= seen.last {
+                return Ok(seen);
+            }
         }
         convs.read(app, conv.as_str(), true, view).await
     }
@@ -537,7 +540,8 @@ impl Commands {
         conv_seq: u64,
     ) -> Result<u64, ApiError> {
         observed("read", async {
-            let target = self.marker_target(app, user, conv, conv_seq).await?;
+            // Read markers are frequent: a cached state may admit them.
+            let target = self.marker_target(app, user, conv, conv_seq, false).await?;
             if !target.member {
                 return Err(not_a_participant());
             }
@@ -554,17 +558,17 @@ impl Commands {
         .await
     }
 
-    /// The conversation a removal names, checked: it exists and has messages (`not_found`),
-    /// `user` takes part in it now (`forbidden`); the `conv_seq` itself is checked by the
-    /// decision against the newest `conv_seq` this returns.
+    /// The conversation a removal names, checked on its subject's current state: it exists
+    /// and has messages (`not_found`), `user` takes part in it now (`forbidden`); the
+    /// `conv_seq` itself is checked by the decision against the newest `conv_seq` this
+    /// returns.
     async fn removal_target(
         &self,
         app: &AppId,
         user: &UserId,
         conv: &ConvId,
-        conv_seq: u64,
     ) -> Result<u64, ApiError> {
-        let target = self.marker_target(app, user, conv, conv_seq).await?;
+        let target = self.marker_target(app, user, conv, 0, true).await?;
         if !target.exists {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
@@ -594,7 +598,7 @@ impl Commands {
         conv_seq: u64,
     ) -> Result<u64, ApiError> {
         observed("hide", async {
-            let last = self.removal_target(app, user, conv, conv_seq).await?;
+            let last = self.removal_target(app, user, conv).await?;
             let command = ReadsCommand::Hide(HideMessage {
                 app: app.clone(),
                 user: user.clone(),
@@ -619,10 +623,7 @@ impl Commands {
         up_to: Option<u64>,
     ) -> Result<Recorded<u64>, ApiError> {
         observed("clear", async {
-            let last = self
-                // Without a mark, the newest message: read from the subject, not a cache.
-                .removal_target(app, user, conv, up_to.unwrap_or(u64::MAX))
-                .await?;
+            let last = self.removal_target(app, user, conv).await?;
             let command = ReadsCommand::Clear(ClearConversation {
                 app: app.clone(),
                 user: user.clone(),
