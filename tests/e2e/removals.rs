@@ -408,7 +408,7 @@ async fn group_members_remove_messages_for_themselves_in_both_diffusions() {
     let (_ws, entries) = catch_up(&h, "carol", pos).await;
     assert_eq!(messages_of(&entries, "g~big"), [1, 2, 3]);
 
-    // Only current members remove messages of a group.
+    // Only current members remove messages of a group: never one, and one kicked a moment ago.
     let dave = h.api.user_token("dave").await;
     let r = h
         .api
@@ -417,6 +417,26 @@ async fn group_members_remove_messages_for_themselves_in_both_diffusions() {
             "/v1/conversations/g~big/hide",
             &json!({"conv_seq": 1}),
         )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let r = h
+        .api
+        .post_as(
+            &carol,
+            "/v1/conversations/g~big/hide",
+            &json!({"conv_seq": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let kick = json!({"op": "kick", "user": "carol"});
+    let r = h.api.post_as(&alice, "/v1/groups/big/ops", &kick).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = h
+        .api
+        .post_as(&carol, "/v1/conversations/g~big/clear", &json!({}))
         .await;
     assert_eq!(
         (r.status, r.body["code"].as_str()),
