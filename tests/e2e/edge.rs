@@ -134,6 +134,16 @@ const ROUTES: &[Route] = &[
         &[("group_id", "team", ID)],
         Some(r#"{"actor":"alice","op":"announce","text":"hi"}"#),
     ),
+    server(
+        "/v1/server/conversations/{conv}/hide",
+        &[("conv", "d~alice~bob", ID)],
+        Some(r#"{"user":"alice","conv_seq":1}"#),
+    ),
+    server(
+        "/v1/server/conversations/{conv}/clear",
+        &[("conv", "d~alice~bob", ID)],
+        Some(r#"{"user":"alice","up_to":1}"#),
+    ),
     client(
         "GET",
         "/v1/inbox",
@@ -179,6 +189,20 @@ const ROUTES: &[Route] = &[
         &[("conv", "d~alice~bob", ID)],
         &[],
         Some(r#"{"conv_seq":1}"#),
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/hide",
+        &[("conv", "d~alice~bob", ID)],
+        &[],
+        Some(r#"{"conv_seq":1}"#),
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/clear",
+        &[("conv", "d~alice~bob", ID)],
+        &[],
+        Some(r#"{"up_to":1}"#),
     ),
     client(
         "GET",

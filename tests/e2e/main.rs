@@ -22,6 +22,7 @@ mod profiles;
 mod projector_crash;
 mod race;
 mod read_your_writes;
+mod removals;
 mod replay;
 mod social;
 mod supervision;

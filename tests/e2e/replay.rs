@@ -90,6 +90,17 @@ async fn replay_digest_equals_live_digest() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
+    // Delete and clear for me: hidden messages and clear marks, direct and in groups below.
+    for (path, body) in [
+        ("/v1/conversations/d~alice~bob/hide", json!({"conv_seq": 3})),
+        ("/v1/conversations/d~alice~bob/hide", json!({"conv_seq": 3})),
+        ("/v1/conversations/d~alice~bob/clear", json!({"up_to": 2})),
+        ("/v1/conversations/d~bob~carol/clear", json!({})),
+    ] {
+        let r = h.api.post_as(&bob_token, path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+
     // Groups: lifecycle, membership, roles, mutes and messages, small and large.
     let owner_token = h.api.user_token("alice").await;
     for (path, body) in [
@@ -156,6 +167,22 @@ async fn replay_digest_equals_live_digest() {
     ] {
         let r = admin.post(path, &body).await;
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+
+    for (conv, body) in [
+        ("g~big", json!({"user": "bob", "conv_seq": 1})),
+        ("g~team", json!({"user": "bob", "up_to": 1})),
+    ] {
+        let action = if body.get("conv_seq").is_some() {
+            "hide"
+        } else {
+            "clear"
+        };
+        let r = h
+            .api
+            .post(&format!("/v1/server/conversations/{conv}/{action}"), &body)
+            .await;
+        assert_eq!(r.status, 200, "{conv}: {:?}", r.body);
     }
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
 use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{ChangePair, PairCommand, PairState};
-use tidings_domain::reads::{MarkRead, ReadState};
+use tidings_domain::reads::{ClearConversation, HideMessage, MarkRead, ReadState, ReadsCommand};
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
@@ -106,6 +106,21 @@ impl RelationView {
             blocked: state.blocks(me),
         }
     }
+}
+
+/// What a marker's decision needs of the conversation it names, read from its subject.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    /// False for a group that was never created.
+    exists: bool,
+    /// Whether the user takes part in it now.
+    member: bool,
+    /// The newest `conv_seq`.
+    last: u64,
+}
+
+fn not_a_participant() -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, "not a conversation of this user")
 }
 
 /// Whether a user can act and be reached.
@@ -501,6 +516,35 @@ impl Commands {
         .await
     }
 
+    /// Whether `user` takes part in `conv` now, and its newest `conv_seq`, as the
+    /// conversation's subject says: its current state when `fresh`, else a cached one unless
+    /// that would refuse (not a participant, or `conv_seq` past the newest).
+    async fn marker_target(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        conv_seq: u64,
+        fresh: bool,
+    ) -> Result<Target, ApiError> {
+        let view = |state: &ConvState| Target {
+            exists: conv.group_id().is_none() || state.group.created,
+            member: match conv.group_id() {
+                Some(_) => state.group.role(user).is_some(),
+                None => conv.is_direct_member(user),
+            },
+            last: state.last_conv_seq,
+        };
+        let convs = &self.0.convs;
+        if !fresh {
+            let seen = convs.read(app, conv.as_str(), false, view).await?;
+            if seen.member && conv_seq <= seen.last {
+                return Ok(seen);
+            }
+        }
+        convs.read(app, conv.as_str(), true, view).await
+    }
+
     /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards);
     /// returns the position of the user's read markers.
     pub async fn read(
@@ -511,35 +555,104 @@ impl Commands {
         conv_seq: u64,
     ) -> Result<u64, ApiError> {
         observed("read", async {
-            let view = |state: &ConvState| {
-                let member = match conv.group_id() {
-                    Some(_) => state.group.role(user).is_some(),
-                    None => conv.is_direct_member(user),
-                };
-                (member, state.last_conv_seq)
-            };
-            let convs = &self.0.convs;
-            let mut seen = convs.read(app, conv.as_str(), false, view).await?;
-            if !seen.0 || conv_seq > seen.1 {
-                // Refuse only on the conversation's current state, not a cached one.
-                seen = convs.read(app, conv.as_str(), true, view).await?;
+            // Read markers are frequent: a cached state may admit them.
+            let target = self.marker_target(app, user, conv, conv_seq, false).await?;
+            if !target.member {
+                return Err(not_a_participant());
             }
-            let (member, last) = seen;
-            if !member {
-                return Err(ApiError::new(
-                    ErrorCode::Forbidden,
-                    "not a conversation of this user",
-                ));
-            }
-            let command = MarkRead {
+            let command = ReadsCommand::Read(MarkRead {
+                app: app.clone(),
+                user: user.clone(),
+                conv: conv.clone(),
+                conv_seq,
+                last_conv_seq: target.last,
+                ts: now_millis(),
+            });
+            self.0.reads.execute(app, user.as_str(), &command).await
+        })
+        .await
+    }
+
+    /// The conversation a removal names, checked on its subject's current state: it exists
+    /// and has messages (`not_found`), `user` takes part in it now (`forbidden`); the
+    /// `conv_seq` itself is checked by the decision against the newest `conv_seq` this
+    /// returns.
+    async fn removal_target(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> Result<u64, ApiError> {
+        let target = self.marker_target(app, user, conv, 0, true).await?;
+        if !target.exists {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("conversation {conv} not found"),
+            ));
+        }
+        if !target.member {
+            return Err(not_a_participant());
+        }
+        if target.last == 0 {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("conversation {conv} has no messages"),
+            ));
+        }
+        Ok(target.last)
+    }
+
+    /// Hides message `conv_seq` of `conv` from `user`'s own view, on all their devices (a
+    /// participant only; the message must exist; hiding it again is a no-op). Returns the
+    /// position of the user's markers.
+    pub async fn hide(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        conv_seq: u64,
+    ) -> Result<u64, ApiError> {
+        observed("hide", async {
+            let last = self.removal_target(app, user, conv).await?;
+            let command = ReadsCommand::Hide(HideMessage {
                 app: app.clone(),
                 user: user.clone(),
                 conv: conv.clone(),
                 conv_seq,
                 last_conv_seq: last,
                 ts: now_millis(),
-            };
+            });
             self.0.reads.execute(app, user.as_str(), &command).await
+        })
+        .await
+    }
+
+    /// Clears `conv` from `user`'s own view up to `up_to` (the newest message when `None`), on
+    /// all their devices (a participant only; `up_to` must exist; a mark at or below the
+    /// current one is a no-op). Answers the user's clear mark as it now is.
+    pub async fn clear(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        up_to: Option<u64>,
+    ) -> Result<Recorded<u64>, ApiError> {
+        observed("clear", async {
+            let last = self.removal_target(app, user, conv).await?;
+            let command = ReadsCommand::Clear(ClearConversation {
+                app: app.clone(),
+                user: user.clone(),
+                conv: conv.clone(),
+                up_to: up_to.unwrap_or(last),
+                last_conv_seq: last,
+                ts: now_millis(),
+            });
+            self.0
+                .reads
+                .execute_then(app, user.as_str(), &command, |state| {
+                    state.cleared_up_to(conv)
+                })
+                .await
         })
         .await
     }

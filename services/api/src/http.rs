@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_domain::pair::PairCommand;
-use tidings_domain::{GroupId, UserId};
+use tidings_domain::{ConvId, GroupId, UserId};
 
 /// What the server-API handlers share.
 #[derive(Clone)]
@@ -33,6 +33,8 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/system/messages", post(send_system))
         .route("/v1/relations/{action}", post(relate))
         .route("/v1/server/groups/{group_id}/ops", post(group_op))
+        .route("/v1/server/conversations/{conv}/hide", post(hide))
+        .route("/v1/server/conversations/{conv}/clear", post(clear))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }
@@ -198,4 +200,54 @@ async fn send_system(
     Ok(Json(
         json!({ "delivered_to": delivered.value, "pos": delivered.pos }),
     ))
+}
+
+/// The body of `POST /v1/server/conversations/{conv}/hide`.
+#[derive(Debug, Deserialize)]
+pub struct ServerHideRequest {
+    user: UserId,
+    conv_seq: u64,
+}
+
+/// The app server hides a message from `user`'s own view, as `user` would.
+async fn hide(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    ApiPath(conv): ApiPath<String>,
+    JsonBody(request): JsonBody<ServerHideRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let conv = ConvId::parse(conv)?;
+    let pos = state
+        .commands
+        .hide(&app, &request.user, &conv, request.conv_seq)
+        .await?;
+    Ok(Json(json!({
+        "user_id": request.user, "conv": conv, "conv_seq": request.conv_seq, "pos": pos
+    })))
+}
+
+/// The body of `POST /v1/server/conversations/{conv}/clear`.
+#[derive(Debug, Deserialize)]
+pub struct ServerClearRequest {
+    user: UserId,
+    /// Clear up to this `conv_seq`; the newest message when absent.
+    #[serde(default)]
+    up_to: Option<u64>,
+}
+
+/// The app server clears a conversation from `user`'s own view, as `user` would.
+async fn clear(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    ApiPath(conv): ApiPath<String>,
+    JsonBody(request): JsonBody<ServerClearRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let conv = ConvId::parse(conv)?;
+    let mark = state
+        .commands
+        .clear(&app, &request.user, &conv, request.up_to)
+        .await?;
+    Ok(Json(json!({
+        "user_id": request.user, "conv": conv, "up_to": mark.value, "pos": mark.pos
+    })))
 }

@@ -52,6 +52,22 @@ pub enum ClientFrame {
         conv: ConvId,
         conv_seq: u64,
     },
+    /// Delete for me: hide one message from the user's own view, on all their devices.
+    Hide {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        conv_seq: u64,
+    },
+    /// Clear for me: remove a conversation from the user's own view up to `up_to` (the newest
+    /// message when absent).
+    Clear {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        #[serde(default)]
+        up_to: Option<u64>,
+    },
     Ping,
     FriendRequest {
         #[serde(default)]
@@ -112,6 +128,8 @@ impl ClientFrame {
             | ClientFrame::FriendRemove { id, .. }
             | ClientFrame::Block { id, .. }
             | ClientFrame::Unblock { id, .. }
+            | ClientFrame::Hide { id, .. }
+            | ClientFrame::Clear { id, .. }
             | ClientFrame::Group { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
@@ -122,12 +140,14 @@ impl ClientFrame {
 }
 
 /// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 14] = [
+const CLIENT_FRAME_TYPES: [&str; 16] = [
     "hello",
     "send",
     "sync",
     "ack",
     "read",
+    "hide",
+    "clear",
     "ping",
     "friend_request",
     "friend_accept",
@@ -158,12 +178,30 @@ pub enum ServerFrame {
         #[serde(flatten)]
         sent: Sent,
     },
-    /// The answer to `sync`: one page of the inbox.
+    /// The answer to `sync`: one page of the inbox, without entries of messages the user
+    /// removed; `next_after` is where the page stopped looking (the next `after`).
     Page {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         entries: Vec<Entry>,
         last_seq: u64,
+        next_after: u64,
+    },
+    /// The answer to `hide`.
+    Hidden {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        conv: ConvId,
+        conv_seq: u64,
+        pos: u64,
+    },
+    /// The answer to `clear`: the user's clear mark as it now is.
+    Cleared {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        conv: ConvId,
+        up_to: u64,
+        pos: u64,
     },
     /// The answer to a `group` frame: the group as the caller now sees it.
     Group {
@@ -297,6 +335,27 @@ mod tests {
             decode_text(r#"{"t":"ping","extra":1}"#).unwrap(),
             ClientFrame::Ping
         ));
+    }
+
+    #[test]
+    fn removal_frames_parse() {
+        assert!(matches!(
+            decode_text(r#"{"t":"hide","id":"h","conv":"d~a~b","conv_seq":3}"#).unwrap(),
+            ClientFrame::Hide {
+                id: Some(_),
+                conv_seq: 3,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decode_text(r#"{"t":"clear","conv":"g~team"}"#).unwrap(),
+            ClientFrame::Clear { up_to: None, .. }
+        ));
+        let e = decode_text(r#"{"t":"hide","id":"h","conv":"d~a~b","conv_seq":-1}"#).unwrap_err();
+        assert_eq!(
+            (e.id.as_deref(), e.error.code),
+            (Some("h"), ErrorCode::InvalidRequest)
+        );
     }
 
     #[test]

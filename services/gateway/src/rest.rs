@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
 use tidings_domain::ConvId;
+use tidings_store::visibility;
 use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
 
 /// The client REST routes.
@@ -22,6 +23,8 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/conversations", get(conversations::<S>))
         .route("/v1/conversations/{conv}/messages", get(messages::<S>))
         .route("/v1/conversations/{conv}/read", post(read::<S>))
+        .route("/v1/conversations/{conv}/hide", post(hide::<S>))
+        .route("/v1/conversations/{conv}/clear", post(clear::<S>))
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,15 +43,16 @@ async fn inbox<S: ReadModels>(
     let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
-    let entries = store
-        .inbox_after(&me.app, &me.user, query.after, limit)
+    let page = visibility::inbox_page(store, &me.app, &me.user, query.after, limit)
         .await
         .map_err(store_error)?;
     let last_seq = store
         .inbox_last_seq(&me.app, &me.user)
         .await
         .map_err(store_error)?;
-    Ok(Json(json!({ "entries": entries, "last_seq": last_seq })))
+    Ok(Json(json!({
+        "entries": page.entries, "last_seq": last_seq, "next_after": page.next_after
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,10 +66,7 @@ async fn conversations<S: ReadModels>(
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
-    let rows = state
-        .shared
-        .store
-        .conversations(&me.app, &me.user)
+    let rows = visibility::conversations(&state.shared.store, &me.app, &me.user)
         .await
         .map_err(store_error)?;
     Ok(Json(json!({ "conversations": rows })))
@@ -147,8 +148,7 @@ async fn messages<S: ReadModels>(
             "not a conversation of this user",
         ));
     }
-    let page = store
-        .history(&me.app, &conv, history)
+    let page = visibility::history(store, &me.app, &me.user, &conv, history)
         .await
         .map_err(store_error)?;
     let key = match history.order {
@@ -181,6 +181,61 @@ async fn read<S: ReadModels>(
         .await?;
     Ok(Json(
         json!({ "conv": conv, "read_seq": body.conv_seq, "pos": pos }),
+    ))
+}
+
+/// The body of `POST /v1/conversations/{conv}/hide`.
+#[derive(Debug, Deserialize)]
+pub struct HideBody {
+    conv_seq: u64,
+}
+
+/// Delete for me: hides one message from the caller's own view (the REST twin of `hide`).
+async fn hide<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    ApiPath(conv): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+    tidings_api::json::JsonBody(body): tidings_api::json::JsonBody<HideBody>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let conv = ConvId::parse(conv)?;
+    let pos = state
+        .shared
+        .commands
+        .hide(&me.app, &me.user, &conv, body.conv_seq)
+        .await?;
+    Ok(Json(
+        json!({ "conv": conv, "conv_seq": body.conv_seq, "pos": pos }),
+    ))
+}
+
+/// The body of `POST /v1/conversations/{conv}/clear`.
+#[derive(Debug, Deserialize)]
+pub struct ClearBody {
+    /// Clear up to this `conv_seq`; the newest message when absent.
+    #[serde(default)]
+    up_to: Option<u64>,
+}
+
+/// Clear for me: removes a conversation from the caller's own view up to a `conv_seq` (the
+/// REST twin of `clear`).
+async fn clear<S: ReadModels>(
+    State(state): State<GatewayState<S>>,
+    headers: HeaderMap,
+    ApiPath(conv): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+    tidings_api::json::JsonBody(body): tidings_api::json::JsonBody<ClearBody>,
+) -> Result<Json<Value>, ApiError> {
+    let me = state.me(&headers, query.token.as_deref()).await?;
+    let conv = ConvId::parse(conv)?;
+    let mark = state
+        .shared
+        .commands
+        .clear(&me.app, &me.user, &conv, body.up_to)
+        .await?;
+    Ok(Json(
+        json!({ "conv": conv, "up_to": mark.value, "pos": mark.pos }),
     ))
 }
 

@@ -22,6 +22,7 @@ use tidings_api::tokens::Principal;
 use tidings_domain::UserId;
 use tidings_domain::pair::PairCommand;
 use tidings_runtime::metrics as metrics_names;
+use tidings_store::visibility::{self, InboxPage, Removals};
 use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
@@ -293,10 +294,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 min_pos,
             } => {
                 let answer = match self.page(after, limit, min_pos).await {
-                    Ok((entries, last_seq)) => ServerFrame::Page {
+                    Ok((page, last_seq)) => ServerFrame::Page {
                         id,
-                        entries,
+                        entries: page.entries,
                         last_seq,
+                        next_after: page.next_after,
                     },
                     Err(error) => ServerFrame::error(id, error),
                 };
@@ -325,6 +327,32 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     Ok(_) => Ok(()),
                     Err(error) => self.answer(ServerFrame::error(None, error)).await,
                 }
+            }
+            ClientFrame::Hide { id, conv, conv_seq } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let answer = match self.shared.commands.hide(app, me, &conv, conv_seq).await {
+                    Ok(pos) => ServerFrame::Hidden {
+                        id,
+                        conv,
+                        conv_seq,
+                        pos,
+                    },
+                    Err(error) => self.refused("hide", id, error),
+                };
+                self.answer(answer).await
+            }
+            ClientFrame::Clear { id, conv, up_to } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let answer = match self.shared.commands.clear(app, me, &conv, up_to).await {
+                    Ok(mark) => ServerFrame::Cleared {
+                        id,
+                        conv,
+                        up_to: mark.value,
+                        pos: mark.pos,
+                    },
+                    Err(error) => self.refused("clear", id, error),
+                };
+                self.answer(answer).await
             }
             ClientFrame::Group { id, group, op } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
@@ -373,18 +401,23 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.answer(answer).await
     }
 
+    /// The error frame of a refused command, logged.
+    fn refused(&self, frame: &str, id: Option<String>, error: ApiError) -> ServerFrame {
+        tracing::info!(user = %self.principal.user, frame, code = ?error.code, message = %error.message, "frame refused");
+        ServerFrame::error(id, error)
+    }
+
     async fn page(
         &self,
         after: u64,
         limit: Option<usize>,
         min_pos: u64,
-    ) -> Result<(Vec<Entry>, u64), ApiError> {
+    ) -> Result<(InboxPage, u64), ApiError> {
         let limit = check_limit(limit, 100)?;
         self.shared.coverage.wait_for(min_pos).await?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
-        let entries = store
-            .inbox_after(app, user, after, limit)
+        let entries = visibility::inbox_page(store, app, user, after, limit)
             .await
             .map_err(store_error)?;
         let last_seq = store.inbox_last_seq(app, user).await.map_err(store_error)?;
@@ -457,8 +490,20 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             if page.is_empty() {
                 return Ok(());
             }
+            // Entries of messages the user removed are passed over, not sent.
+            let removals = match Removals::of_entries(&self.shared.store, app, user, &page).await {
+                Ok(removals) => removals,
+                Err(e) => {
+                    let error = store_error(e);
+                    return self.answer(ServerFrame::error(None, error)).await;
+                }
+            };
             for entry in page {
-                self.deliver(entry).await?;
+                if removals.hides(&entry.item) {
+                    self.pass_over(entry.seq);
+                } else {
+                    self.deliver(entry).await?;
+                }
             }
         }
     }
@@ -473,6 +518,15 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         }
         live.last_sent = entry.seq;
         self.emit(&ServerFrame::Entry(entry)).await
+    }
+
+    /// Counts a stored entry the user does not see as sent, if it is the next one.
+    fn pass_over(&mut self, seq: u64) {
+        if let Some(live) = self.live.as_mut()
+            && seq == live.last_sent + 1
+        {
+            live.last_sent = seq;
+        }
     }
 
     /// Writes a pushed entry, and every other push already waiting (up to a bound), then

@@ -6,8 +6,8 @@ use tidings_domain::event::{MessageSent, PairChange, PairChanged};
 use tidings_domain::{Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
-    Direction, EntryItem, MessageView, ReadReceipt, RelationNotice, RelationPatch, SystemNotice,
-    Write,
+    ClearedNotice, Direction, EntryItem, HiddenNotice, MessageView, ReadReceipt, RelationNotice,
+    RelationPatch, SystemNotice, Write,
 };
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.
@@ -158,6 +158,44 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             }
             writes
         }
+        // A removal changes the user's own view only: their rows, and an entry for their
+        // other devices.
+        Event::MessageHidden(h) => vec![
+            Write::Hide {
+                app: h.app.clone(),
+                user: h.user.clone(),
+                conv: h.conv.clone(),
+                conv_seq: h.conv_seq,
+            },
+            Write::Deliver {
+                app: h.app.clone(),
+                user: h.user.clone(),
+                ts: h.ts,
+                item: EntryItem::Hidden(HiddenNotice {
+                    conv: h.conv.clone(),
+                    conv_seq: h.conv_seq,
+                }),
+                cursor,
+            },
+        ],
+        Event::ConversationCleared(c) => vec![
+            Write::Clear {
+                app: c.app.clone(),
+                user: c.user.clone(),
+                conv: c.conv.clone(),
+                up_to: c.up_to,
+            },
+            Write::Deliver {
+                app: c.app.clone(),
+                user: c.user.clone(),
+                ts: c.ts,
+                item: EntryItem::Cleared(ClearedNotice {
+                    conv: c.conv.clone(),
+                    up_to: c.up_to,
+                }),
+                cursor,
+            },
+        ],
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => project_group_message(message, group, cursor, directory),
             Recipient::User(to) => project_direct(message, to, cursor),
@@ -377,6 +415,55 @@ mod tests {
             })
             .collect();
         assert_eq!(rows, ["alice"]);
+    }
+
+    #[test]
+    fn a_hide_and_a_clear_reach_only_the_users_own_rows_and_devices() {
+        let (app, alice, bob) = (AppId::parse("demo").unwrap(), id("alice"), id("bob"));
+        let conv = ConvId::direct(&alice, &bob);
+        let hidden = Envelope {
+            stream_seq: 20,
+            subject: "tid.evt.demo.reads.bob".into(),
+            event: Event::MessageHidden(tidings_domain::event::MessageHidden {
+                app: app.clone(),
+                user: bob.clone(),
+                conv: conv.clone(),
+                conv_seq: 3,
+                ts: 9,
+            }),
+        };
+        let writes = project_one(&hidden);
+        assert_eq!(delivered_to(&writes), ["bob"]);
+        assert_eq!(
+            writes[0],
+            Write::Hide {
+                app: app.clone(),
+                user: bob.clone(),
+                conv: conv.clone(),
+                conv_seq: 3
+            }
+        );
+        let cleared = Envelope {
+            stream_seq: 21,
+            subject: "tid.evt.demo.reads.bob".into(),
+            event: Event::ConversationCleared(tidings_domain::event::ConversationCleared {
+                app: app.clone(),
+                user: bob.clone(),
+                conv: conv.clone(),
+                up_to: 4,
+                ts: 9,
+            }),
+        };
+        let writes = project_one(&cleared);
+        assert_eq!(delivered_to(&writes), ["bob"]);
+        assert!(matches!(
+            &writes[1],
+            Write::Deliver {
+                item: EntryItem::Cleared(ClearedNotice { up_to: 4, .. }),
+                cursor: 21,
+                ..
+            }
+        ));
     }
 
     #[test]

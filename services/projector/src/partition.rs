@@ -91,6 +91,8 @@ impl Partition {
             Write::Deliver { app, user, .. }
             | Write::ConversationMessage { app, user, .. }
             | Write::ConversationRead { app, user, .. }
+            | Write::Hide { app, user, .. }
+            | Write::Clear { app, user, .. }
             | Write::UserStatus { app, user, .. }
             | Write::Relation { app, user, .. } => self.owns_user(app, user),
             Write::PutUser { profile, .. } => self.owns_user(&profile.app, &profile.user),

@@ -23,6 +23,10 @@ pub mod types {
     pub const SYSTEM_MESSAGE_SENT: &str = "system_message_sent";
     /// [`Event::ConversationRead`](super::Event::ConversationRead).
     pub const CONVERSATION_READ: &str = "conversation_read";
+    /// [`Event::MessageHidden`](super::Event::MessageHidden).
+    pub const MESSAGE_HIDDEN: &str = "message_hidden";
+    /// [`Event::ConversationCleared`](super::Event::ConversationCleared).
+    pub const CONVERSATION_CLEARED: &str = "conversation_cleared";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -87,6 +91,8 @@ pub enum Event {
     PairChanged(PairChanged),
     GroupChanged(GroupChanged),
     ConversationRead(ConversationRead),
+    MessageHidden(MessageHidden),
+    ConversationCleared(ConversationCleared),
     SystemMessageSent(SystemMessageSent),
     AppChanged(AppChanged),
 }
@@ -103,6 +109,8 @@ impl Event {
             Event::PairChanged(p) => p.change.event_type(),
             Event::GroupChanged(g) => g.change.event_type(),
             Event::ConversationRead(_) => types::CONVERSATION_READ,
+            Event::MessageHidden(_) => types::MESSAGE_HIDDEN,
+            Event::ConversationCleared(_) => types::CONVERSATION_CLEARED,
             Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
             Event::AppChanged(a) => a.change.event_type(),
         }
@@ -118,6 +126,8 @@ impl Event {
             Event::PairChanged(p) => ("conv", p.conv.as_str()),
             Event::GroupChanged(g) => ("conv", g.conv.as_str()),
             Event::ConversationRead(r) => ("reads", r.user.as_str()),
+            Event::MessageHidden(h) => ("reads", h.user.as_str()),
+            Event::ConversationCleared(c) => ("reads", c.user.as_str()),
             Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
             Event::AppChanged(a) => ("app", a.app.as_str()),
         }
@@ -342,6 +352,27 @@ pub struct ConversationRead {
     pub user: UserId,
     pub conv: ConvId,
     pub conv_seq: u64,
+    pub ts: i64,
+}
+
+/// `user` hid the message `conv_seq` of `conv` from their own view (delete for me).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageHidden {
+    pub app: AppId,
+    pub user: UserId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub ts: i64,
+}
+
+/// `user` cleared `conv` from their own view up to `up_to` (clear for me). Always above the
+/// user's previous mark for the conversation: clearing only moves forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationCleared {
+    pub app: AppId,
+    pub user: UserId,
+    pub conv: ConvId,
+    pub up_to: u64,
     pub ts: i64,
 }
 

@@ -4,8 +4,9 @@
 use crate::registry;
 use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
-    app_changed, conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    app_changed, conversation_cleared, conversation_read, group_changed, message_hidden,
+    message_sent, pair_changed, system_message_sent, user_deactivated, user_profile,
+    user_tokens_revoked,
 };
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
@@ -54,6 +55,8 @@ pub fn encode(event: &Event) -> Encoded {
         Event::PairChanged(p) => pair_changed::encode(p),
         Event::GroupChanged(g) => group_changed::encode(g),
         Event::ConversationRead(r) => conversation_read::encode(r),
+        Event::MessageHidden(h) => message_hidden::encode(h),
+        Event::ConversationCleared(c) => conversation_cleared::encode(c),
         Event::SystemMessageSent(m) => system_message_sent::encode(m),
         Event::AppChanged(a) => app_changed::encode(a),
     };

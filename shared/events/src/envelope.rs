@@ -69,6 +69,12 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::ConversationRead(r) => {
             format!("{}.read.{}.{}.{}", r.app, r.user, r.conv, r.conv_seq)
         }
+        Event::MessageHidden(h) => {
+            format!("{}.hide.{}.{}.{}", h.app, h.user, h.conv, h.conv_seq)
+        }
+        Event::ConversationCleared(c) => {
+            format!("{}.clear.{}.{}.{}", c.app, c.user, c.conv, c.up_to)
+        }
         Event::GroupChanged(g) => format!(
             "{}.group.{}.{}.{}",
             g.app,

@@ -5,8 +5,9 @@
 
 use crate::codec::DecodeError;
 use crate::wire::{
-    app_changed, conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    app_changed, conversation_cleared, conversation_read, group_changed, message_hidden,
+    message_sent, pair_changed, system_message_sent, user_deactivated, user_profile,
+    user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -31,13 +32,15 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 9] = [
+const TABLES: [&[Entry]; 11] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
     message_sent::ENTRIES,
     system_message_sent::ENTRIES,
     conversation_read::ENTRIES,
+    message_hidden::ENTRIES,
+    conversation_cleared::ENTRIES,
     group_changed::ENTRIES,
     pair_changed::ENTRIES,
     app_changed::ENTRIES,

@@ -13,8 +13,8 @@
 //! - `inbox`: the cursor of the entry's delivery (its event's stream sequence);
 //!   `inbox_head`: the head's cursor, that of the user's last delivery. A user's head only
 //!   moves to a higher cursor, so the newest head wins and numbering never restarts below it.
-//! - `conversations`, `timeline`, `timeline_buckets`, `users_by_cursor_buckets`,
-//!   `checkpoints`: the batch's `through_seq`, which only grows for a projection and is at
+//! - `conversations`, `timeline`, `timeline_buckets`, `users_by_cursor_buckets`, `hidden`,
+//!   `cleared`, `checkpoints`: the batch's `through_seq`, which only grows for a projection and is at
 //!   least every cursor in the batch (these writes carry no cursor of their own).
 //! - `users`, `users_by_cursor` (inserts and deletes), `relations`, `groups`, `members`
 //!   (inserts and deletes), `user_groups`: the cursor of the row's last change.
@@ -185,6 +185,28 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         p.rows
             .push(RowWrite::new(Stmt::conversation_put, through_seq, values)?);
     }
+    for (app, user, conv, conv_seq) in &f.hidden {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            int(*conv_seq)?,
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::hidden_put, through_seq, values)?);
+    }
+    // A user's clear mark only grows along the stream (the reads aggregate records nothing
+    // lower), so the newest batch's mark wins.
+    for ((app, user, conv), up_to) in &f.cleared {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            int(*up_to)?,
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::cleared_put, through_seq, values)?);
+    }
     let mut user_buckets = BTreeSet::new();
     for ((app, user), UserChange { row, stale_cursors }) in &f.users {
         // Every entry the user held before this one goes, the stored one and those of
@@ -295,6 +317,10 @@ impl ScyllaStore {
         let st = &self.inner.st;
         // Owned before the first await: the reads run concurrently, past the borrow.
         let (mut heads, mut users, mut convs, mut relations) = (vec![], vec![], vec![], vec![]);
+        let mut marks = vec![];
+        for (a, u, c) in &keys.cleared {
+            marks.push(((*a).clone(), (*u).clone(), (*c).clone()));
+        }
         heads.extend(keys.heads.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         users.extend(keys.users.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         for (a, u, c) in &keys.convs {
@@ -317,13 +343,19 @@ impl ScyllaStore {
             let values = (app.as_str(), user.as_str(), other.as_str());
             self.blob(&st.relation_get, values).await
         });
-        let (heads, convs, users, relations) =
-            futures_util::try_join!(heads, convs, users, relations)?;
+        let marks = read_each(marks, |(app, user, conv)| async move {
+            let values = (app.as_str(), user.as_str(), conv.as_str());
+            let row: Option<(i64,)> = self.first(&st.cleared_get, values).await?;
+            row.map(|(up_to,)| crate::store::seq(up_to)).transpose()
+        });
+        let (heads, convs, users, relations, marks) =
+            futures_util::try_join!(heads, convs, users, relations, marks)?;
         Ok(Loaded {
             heads: heads.into_iter().collect(),
             convs: convs.into_iter().collect(),
             users: users.into_iter().collect(),
             relations: relations.into_iter().collect(),
+            cleared: marks.into_iter().collect(),
         })
     }
 
@@ -449,6 +481,27 @@ mod tests {
         ]
     }
 
+    /// `who` hides message `conv_seq` of its direct conversation with `peer` and clears it up
+    /// to there, with the entries to their devices.
+    fn hide_and_clear(who: &str, peer: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
+        let conv = ConvId::direct(&user(who), &user(peer));
+        vec![
+            Write::Hide {
+                app: app(),
+                user: user(who),
+                conv: conv.clone(),
+                conv_seq,
+            },
+            Write::Clear {
+                app: app(),
+                user: user(who),
+                conv,
+                up_to: conv_seq,
+            },
+            notice(who, "removed", cursor),
+        ]
+    }
+
     fn put_user(id: &str, cursor: u64) -> Write {
         Write::PutUser {
             profile: UserProfile {
@@ -551,6 +604,12 @@ mod tests {
         writes.push(put_group("team", 15));
         writes.push(put_member("team", "alice", 15));
         writes.push(remove_member("team", "bob", 16));
+        let removals = hide_and_clear("bob", "alice", 1, 17);
+        writes.extend(
+            removals
+                .into_iter()
+                .filter(|w| !matches!(w, Write::Deliver { .. })),
+        );
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -578,6 +637,8 @@ mod tests {
         assert_eq!(stamps(Stmt::conversation_put), [through, through]);
         assert_eq!(stamps(Stmt::user_bucket_put), [through]);
         assert_eq!(stamps(Stmt::checkpoint_put), [through]);
+        assert_eq!(stamps(Stmt::hidden_put), [through]);
+        assert_eq!(stamps(Stmt::cleared_put), [through]);
         // Rows with a cursor: the cursor of their last change.
         assert_eq!(stamps(Stmt::user_cursor_delete), [13]);
         assert_eq!(stamps(Stmt::user_cursor_put), [13]);
@@ -810,6 +871,14 @@ mod tests {
                             .insert((app.clone(), user.clone(), other.clone()), row);
                     }
                 }
+                for &(app, user, conv) in &keys.cleared {
+                    let key = [app.as_str(), user.as_str(), conv.as_str()];
+                    if let Some(row) = self.get("cleared", &key) {
+                        let mark = row["up_to"].int();
+                        s.cleared
+                            .insert((app.clone(), user.clone(), conv.clone()), mark);
+                    }
+                }
                 s
             }
         }
@@ -832,6 +901,7 @@ mod tests {
             (state >> 33) % n
         };
         let mut conv_seqs: BTreeMap<ConvId, u64> = BTreeMap::new();
+        let mut cleared: BTreeMap<(&str, ConvId), u64> = BTreeMap::new();
         let mut registered = BTreeSet::new();
         (1..=len)
             .map(|seq| {
@@ -852,8 +922,14 @@ mod tests {
                             .unwrap_or(0);
                         if a == b || last == 0 {
                             vec![notice(a, "nothing to read", seq)]
-                        } else {
+                        } else if next(2) == 0 {
                             read(a, b, 1 + next(last), seq)
+                        } else {
+                            // Clear marks only grow, as the reads aggregate records them.
+                            let conv = ConvId::direct(&user(a), &user(b));
+                            let mark = cleared.entry((a, conv)).or_default();
+                            *mark = (*mark + 1).min(last);
+                            hide_and_clear(a, b, *mark, seq)
                         }
                     }
                     4 => (0..1 + next(3))

@@ -67,6 +67,14 @@ fn user_group((app, user, group, data): Data4) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::user_group(&app, &user, &group, &data))
 }
 
+fn hidden((app, user, conv, conv_seq): (String, String, String, i64)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::hidden(&app, &user, &conv, seq(conv_seq)?))
+}
+
+fn cleared((app, user, conv, up_to): (String, String, String, i64)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::cleared(&app, &user, &conv, seq(up_to)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -112,6 +120,8 @@ impl ScyllaStore {
             Table::Groups => self.each(&st.scan_groups, group, visit).await,
             Table::Members => self.each(&st.scan_members, member, visit).await,
             Table::UserGroups => self.each(&st.scan_user_groups, user_group, visit).await,
+            Table::Hidden => self.each(&st.scan_hidden, hidden, visit).await,
+            Table::Cleared => self.each(&st.scan_cleared, cleared, visit).await,
         }
     }
 }
@@ -129,8 +139,9 @@ mod tests {
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::digest::{TableDigest, finish};
     use tidings_store::{
-        ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore, InboxStore,
-        MemberRow, MessageView, ProjectionStore, RelationPatch, RelationStore, UserStore, Write,
+        ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore, HiddenStore,
+        InboxStore, MemberRow, MessageView, ProjectionStore, RelationPatch, RelationStore,
+        UserStore, Write,
     };
 
     fn app() -> AppId {
@@ -269,6 +280,20 @@ mod tests {
             user: user_id("bob"),
             cursor: 250_004,
         });
+        for (who, conv_seq) in [("bob", 7), ("bob", 1_001), ("alice", 3)] {
+            writes.push(Write::Hide {
+                app: app(),
+                user: user_id(who),
+                conv: ConvId::direct(&user_id("alice"), &user_id("bob")),
+                conv_seq,
+            });
+        }
+        writes.push(Write::Clear {
+            app: app(),
+            user: user_id("bob"),
+            conv: ConvId::direct(&user_id("bob"), &user_id("carol")),
+            up_to: 1,
+        });
         writes
     }
 
@@ -303,7 +328,23 @@ mod tests {
         let (mut inbox_rows, mut heads, mut conversations) = (Vec::new(), Vec::new(), Vec::new());
         let (mut relations, mut user_groups) = (Vec::new(), Vec::new());
         let (mut user_rows, mut by_cursor) = (Vec::new(), Vec::new());
+        let (mut hidden_rows, mut cleared_rows) = (Vec::new(), Vec::new());
         for u in users {
+            for (x, y) in convs {
+                let conv = ConvId::direct(&user_id(x), &user_id(y));
+                let c = conv.as_str().to_owned();
+                for s in fjall
+                    .hidden_between(&app(), &user_id(u), &conv, 0, u64::MAX)
+                    .await
+                    .unwrap()
+                {
+                    hidden_rows.push((a(), u.to_owned(), c.clone(), s as i64));
+                }
+                let mark = fjall.removal_mark(&app(), &user_id(u), &conv).await;
+                if let Some(up_to) = mark.unwrap() {
+                    cleared_rows.push((a(), u.to_owned(), c, up_to as i64));
+                }
+            }
             for e in fjall
                 .inbox_after(&app(), &user_id(u), 0, usize::MAX)
                 .await
@@ -358,6 +399,7 @@ mod tests {
             }
         }
         assert!(inbox_rows.len() > 2_000 && timeline_rows.len() > 1_000 && by_cursor.len() == 3);
+        assert_eq!((hidden_rows.len(), cleared_rows.len()), (3, 3));
 
         let mut tables = Vec::new();
         add(&mut tables, Table::Inbox, inbox_rows, inbox);
@@ -375,6 +417,8 @@ mod tests {
         add(&mut tables, Table::Groups, groups, group);
         add(&mut tables, Table::Members, members, member);
         add(&mut tables, Table::UserGroups, user_groups, user_group);
+        add(&mut tables, Table::Hidden, hidden_rows, hidden);
+        add(&mut tables, Table::Cleared, cleared_rows, cleared);
         assert_eq!(finish(&tables), fjall.digest().await.unwrap());
     }
 }

@@ -9,9 +9,9 @@ use tidings_domain::{AppId, ConvId, GroupId, UserId};
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
-    Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, InboxStore,
-    MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow, UserRow,
-    UserStore,
+    Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, HiddenStore,
+    InboxStore, MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow,
+    UserRow, UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
@@ -281,6 +281,62 @@ impl ConversationStore for ScyllaStore {
             .messages_before(app, conv, Some(conv_seq.saturating_add(1)), 1)
             .await?;
         Ok(older.into_iter().next())
+    }
+}
+
+impl HiddenStore for ScyllaStore {
+    async fn removal_mark(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<u64>> {
+        let row: Option<(i64,)> = self
+            .first(
+                &self.inner.st.cleared_get,
+                (app.as_str(), user.as_str(), conv.as_str()),
+            )
+            .await?;
+        row.map(|(up_to,)| seq(up_to)).transpose()
+    }
+
+    async fn removal_marks(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<(ConvId, u64)>> {
+        let rows: Vec<(String, i64)> = self
+            .all(&self.inner.st.cleared_of, (app.as_str(), user.as_str()))
+            .await?;
+        rows.into_iter()
+            .map(|(conv, up_to)| {
+                let conv = ConvId::parse(conv)
+                    .map_err(|e| tidings_store::StoreError::Corrupt(e.to_string()))?;
+                Ok((conv, seq(up_to)?))
+            })
+            .collect()
+    }
+
+    async fn hidden_between(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<u64>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64,)> = self
+            .all(
+                &self.inner.st.hidden_between,
+                (
+                    app.as_str(),
+                    user.as_str(),
+                    conv.as_str(),
+                    bound(from),
+                    bound(to),
+                ),
+            )
+            .await?;
+        rows.into_iter().map(|(s,)| seq(s)).collect()
     }
 }
 

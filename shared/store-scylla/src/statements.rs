@@ -120,6 +120,15 @@ statements! {
     user_groups_of = "SELECT data FROM {{keyspace}}.user_groups WHERE app = ? AND user_id = ?";
     user_group_put = "INSERT INTO {{keyspace}}.user_groups (app, user_id, group_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
 
+    // What users removed from their own view.
+    /// A user's hidden messages of a conversation within a conv_seq range, ascending.
+    hidden_between = "SELECT conv_seq FROM {{keyspace}}.hidden WHERE app = ? AND user_id = ? AND conv_id = ? AND conv_seq >= ? AND conv_seq <= ?";
+    hidden_put = "INSERT INTO {{keyspace}}.hidden (app, user_id, conv_id, conv_seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    cleared_get = "SELECT up_to FROM {{keyspace}}.cleared WHERE app = ? AND user_id = ? AND conv_id = ?";
+    /// Every conversation where a user removed anything, with its mark.
+    cleared_of = "SELECT conv_id, up_to FROM {{keyspace}}.cleared WHERE app = ? AND user_id = ?";
+    cleared_put = "INSERT INTO {{keyspace}}.cleared (app, user_id, conv_id, up_to) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
     device_put = "INSERT INTO {{keyspace}}.devices (app, user_id, device, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
@@ -137,6 +146,8 @@ statements! {
     scan_groups = "SELECT app, group_id, data FROM {{keyspace}}.groups";
     scan_members = "SELECT app, group_id, user_id, data FROM {{keyspace}}.members";
     scan_user_groups = "SELECT app, user_id, group_id, data FROM {{keyspace}}.user_groups";
+    scan_hidden = "SELECT app, user_id, conv_id, conv_seq FROM {{keyspace}}.hidden";
+    scan_cleared = "SELECT app, user_id, conv_id, up_to FROM {{keyspace}}.cleared";
 }
 
 impl Stmt {
@@ -237,7 +248,7 @@ mod tests {
         }
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
-        // members (put and delete), user_groups, devices, checkpoints.
-        assert_eq!(writes, 16);
+        // members (put and delete), user_groups, hidden, cleared, devices, checkpoints.
+        assert_eq!(writes, 18);
     }
 }

@@ -13,7 +13,8 @@
 //! SHA-256 hashes, so it needs no ordering; the digest is the SHA-256 of every table's name,
 //! count and sum.
 //! Version 1 hashed the embedded store's bytes in key order; digests of the two versions never
-//! compare equal.
+//! compare equal. Tables added since version 2 (`Table::added_later`) are hashed only when
+//! they hold rows, so a store that has none of theirs keeps the digest it had before them.
 
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
@@ -40,11 +41,13 @@ pub enum Table {
     Groups,
     Members,
     UserGroups,
+    Hidden,
+    Cleared,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 12] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -55,6 +58,8 @@ impl Table {
         Table::Groups,
         Table::Members,
         Table::UserGroups,
+        Table::Hidden,
+        Table::Cleared,
     ];
 
     /// The table's name, hashed into the digest.
@@ -70,7 +75,14 @@ impl Table {
             Table::Groups => "groups",
             Table::Members => "members",
             Table::UserGroups => "user_groups",
+            Table::Hidden => "hidden",
+            Table::Cleared => "cleared",
         }
+    }
+
+    /// Whether the table came after digest version 2, and so is hashed only when not empty.
+    pub fn added_later(self) -> bool {
+        matches!(self, Table::Hidden | Table::Cleared)
     }
 }
 
@@ -174,6 +186,16 @@ impl LogicalRow {
         stored(key(&[app, group, user], None), value)
     }
 
+    /// Message `conv_seq` of `conv`, hidden by `user` (a row with no value).
+    pub fn hidden(app: &str, user: &str, conv: &str, conv_seq: u64) -> Self {
+        stored(key(&[app, user, conv], Some(conv_seq)), &[])
+    }
+
+    /// `user`'s clear mark in `conv`.
+    pub fn cleared(app: &str, user: &str, conv: &str, up_to: u64) -> Self {
+        named(key(&[app, user, conv], None), &up_to)
+    }
+
     /// A row of `user`'s group list, `value` its stored MessagePack map.
     pub fn user_group(app: &str, user: &str, group: &str, value: &[u8]) -> Self {
         stored(key(&[app, user, group], None), value)
@@ -208,6 +230,9 @@ pub fn finish(tables: &[(Table, TableDigest)]) -> String {
     let mut h = Sha256::new();
     h.update(VERSION.as_bytes());
     for (table, digest) in tables {
+        if table.added_later() && digest.count == 0 {
+            continue;
+        }
         let name = table.name();
         h.update((name.len() as u64).to_be_bytes());
         h.update(name.as_bytes());

@@ -13,18 +13,19 @@ pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod rows;
+pub mod visibility;
 pub mod write;
 
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
-    Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
-    MemberRow, MessageView, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,
-    TimelineMessage, UserGroupRow, UserRow,
+    ClearedNotice, Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice,
+    GroupRow, HiddenNotice, MemberRow, MessageView, ReadReceipt, Relation, RelationNotice,
+    RelationPatch, SystemNotice, TimelineMessage, UserGroupRow, UserRow,
 };
 pub use ports::{
-    ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, ReadModels,
-    RelationStore, UserStore,
+    ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore, ProjectionStore,
+    ReadModels, RelationStore, UserStore,
 };
 pub use write::{Delivery, Write};

@@ -46,6 +46,37 @@ pub enum EntryItem {
     Read(ReadReceipt),
     /// A message from the app itself.
     System(SystemNotice),
+    /// The user hid a message from their own view (to their own devices only).
+    Hidden(HiddenNotice),
+    /// The user cleared a conversation from their own view up to `up_to` (to their own
+    /// devices only).
+    Cleared(ClearedNotice),
+}
+
+impl EntryItem {
+    /// The message an entry carries or announces, `(conv, conv_seq)`: what a user who hid
+    /// that message, or cleared its conversation past it, no longer sees.
+    pub fn message_ref(&self) -> Option<(&ConvId, u64)> {
+        match self {
+            EntryItem::Message(m) => Some((&m.conv, m.conv_seq)),
+            EntryItem::GroupAdvanced(a) => Some((&a.conv, a.conv_seq)),
+            _ => None,
+        }
+    }
+}
+
+/// A message the user hid, as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HiddenNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+}
+
+/// A conversation the user cleared, as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClearedNotice {
+    pub conv: ConvId,
+    pub up_to: u64,
 }
 
 /// A system message as an inbox entry.

@@ -139,12 +139,29 @@ pub trait ConversationStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<HistoryPage>> + Send {
         async move {
             let range = self.time_range(app, conv, query.since, query.until).await?;
+            self.page_in(app, conv, range, query.order, query.cursor, query.limit)
+                .await
+        }
+    }
+
+    /// One page of the messages of `range`, from `cursor` (exclusive) in `order`, at most
+    /// `limit`; `next` as in `history`.
+    fn page_in(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        range: SeqRange,
+        order: HistoryOrder,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<HistoryPage>> + Send {
+        async move {
             // One row more than the page shows whether another page follows.
-            let want = query.limit.saturating_add(1);
-            let mut messages = match query.order {
+            let want = limit.saturating_add(1);
+            let mut messages = match order {
                 HistoryOrder::Newest => {
-                    let top = query.cursor.unwrap_or(u64::MAX).min(range.to);
-                    if top <= range.from || query.limit == 0 {
+                    let top = cursor.unwrap_or(u64::MAX).min(range.to);
+                    if top <= range.from || limit == 0 {
                         Vec::new()
                     } else {
                         let before = (top != u64::MAX).then_some(top);
@@ -154,8 +171,8 @@ pub trait ConversationStore: Send + Sync {
                     }
                 }
                 HistoryOrder::Oldest => {
-                    let after = query.cursor.unwrap_or(0).max(range.from - 1);
-                    if after.saturating_add(1) >= range.to || query.limit == 0 {
+                    let after = cursor.unwrap_or(0).max(range.from - 1);
+                    if after.saturating_add(1) >= range.to || limit == 0 {
                         Vec::new()
                     } else {
                         let mut rows = self.messages_after(app, conv, after, want).await?;
@@ -164,8 +181,8 @@ pub trait ConversationStore: Send + Sync {
                     }
                 }
             };
-            let next = if messages.len() > query.limit {
-                messages.truncate(query.limit);
+            let next = if messages.len() > limit {
+                messages.truncate(limit);
                 messages.last().map(|m| m.message.conv_seq)
             } else {
                 None
@@ -173,6 +190,36 @@ pub trait ConversationStore: Send + Sync {
             Ok(HistoryPage { messages, next })
         }
     }
+}
+
+/// What each user removed from their own view: messages hidden, conversations cleared up to a
+/// `conv_seq`. `visibility` filters reads with them.
+pub trait HiddenStore: Send + Sync {
+    /// `user`'s removal mark in `conv`: `None` when they removed nothing there, else up to
+    /// which `conv_seq` they cleared it (0: they only hid messages).
+    fn removal_mark(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
+
+    /// Every conversation where `user` removed anything, with its mark (`removal_mark`).
+    fn removal_marks(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<(ConvId, u64)>>> + Send;
+
+    /// The `conv_seq`s of `conv` that `user` hid, within `from..=to`, ascending.
+    fn hidden_between(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
 }
 
 /// User profiles.
@@ -317,6 +364,7 @@ pub trait ProjectionStore: Send + Sync {
 pub trait ReadModels:
     InboxStore
     + ConversationStore
+    + HiddenStore
     + UserStore
     + RelationStore
     + GroupStore
@@ -330,6 +378,7 @@ pub trait ReadModels:
 impl<T> ReadModels for T where
     T: InboxStore
         + ConversationStore
+        + HiddenStore
         + UserStore
         + RelationStore
         + GroupStore

@@ -40,6 +40,20 @@ pub enum Write {
         conv: ConvId,
         conv_seq: u64,
     },
+    /// Hide message `conv_seq` of `conv` from `user`'s own view.
+    Hide {
+        app: AppId,
+        user: UserId,
+        conv: ConvId,
+        conv_seq: u64,
+    },
+    /// Clear `conv` from `user`'s own view up to `up_to` (never backwards).
+    Clear {
+        app: AppId,
+        user: UserId,
+        conv: ConvId,
+        up_to: u64,
+    },
     /// Store a user's profile; `cursor` is the event's stream sequence.
     PutUser { profile: UserProfile, cursor: u64 },
     /// Change a user's status flags.

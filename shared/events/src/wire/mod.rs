@@ -5,8 +5,10 @@
 //! struct, an upgrade from the previous one and an entry.
 
 pub mod app_changed;
+pub mod conversation_cleared;
 pub mod conversation_read;
 pub mod group_changed;
+pub mod message_hidden;
 pub mod message_sent;
 pub mod pair_changed;
 pub mod parts;

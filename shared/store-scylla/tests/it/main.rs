@@ -89,6 +89,8 @@ on_one_store!(
     relations_apply_patches,
     repeated_writes_change_nothing,
     groups_members_and_user_groups,
+    hidden_and_cleared_filter_only_that_users_reads,
+    removals_never_break_paging,
 );
 
 #[tokio::test]

@@ -25,6 +25,8 @@ impl Tables {
             Table::Groups => &self.groups,
             Table::Members => &self.members,
             Table::UserGroups => &self.user_groups,
+            Table::Hidden => &self.hidden,
+            Table::Cleared => &self.cleared,
         }
     }
 }
@@ -43,7 +45,9 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::Relations
         | Table::Groups
         | Table::Members
-        | Table::UserGroups => true,
+        | Table::UserGroups
+        | Table::Hidden
+        | Table::Cleared => true,
         Table::InboxHead | Table::Conversations | Table::UsersByCursor => false,
     };
     if as_stored {
@@ -98,6 +102,14 @@ impl ProjectionStore for FjallStore {
             let stored = key(&[app.as_str(), user.as_str()], None);
             if let Some(row) = self.get_row(&t.users, &stored)? {
                 loaded.users.insert((app.clone(), user.clone()), row);
+            }
+        }
+        for &(app, user, conv) in &keys.cleared {
+            let stored = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+            if let Some(mark) = self.get_row(&t.cleared, &stored)? {
+                loaded
+                    .cleared
+                    .insert((app.clone(), user.clone(), conv.clone()), mark);
             }
         }
         for &(app, user, other) in &keys.relations {
@@ -158,6 +170,17 @@ impl ProjectionStore for FjallStore {
         for ((app, user, group), row) in &c.user_groups {
             let k = key(&[app.as_str(), user.as_str(), group.as_str()], None);
             batch.insert(&t.user_groups, k, encode(row));
+        }
+        for (app, user, conv, conv_seq) in &c.hidden {
+            let k = key(
+                &[app.as_str(), user.as_str(), conv.as_str()],
+                Some(*conv_seq),
+            );
+            batch.insert(&t.hidden, k, []);
+        }
+        for ((app, user, conv), up_to) in &c.cleared {
+            let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+            batch.insert(&t.cleared, k, encode(up_to));
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

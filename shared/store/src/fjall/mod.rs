@@ -29,6 +29,8 @@ struct Tables {
     groups: Keyspace,
     members: Keyspace,
     user_groups: Keyspace,
+    hidden: Keyspace,
+    cleared: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -94,6 +96,8 @@ impl FjallStore {
             groups: open("groups")?,
             members: open("members")?,
             user_groups: open("user_groups")?,
+            hidden: open("hidden")?,
+            cleared: open("cleared")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

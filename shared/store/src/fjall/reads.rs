@@ -2,13 +2,14 @@
 
 use super::{FjallStore, decode};
 use crate::inbox_row::{self, InboxRow};
-use crate::keys::{key, prefix};
+use crate::keys::{key, prefix, split};
 use crate::model::{
     Conversation, Entry, EntryItem, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
     UserRow,
 };
 use crate::ports::{
-    ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore, StoreResult, UserStore,
+    ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore, RelationStore,
+    StoreResult, UserStore,
 };
 use std::ops::Bound;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
@@ -133,6 +134,56 @@ impl ConversationStore for FjallStore {
             .map(|guard| {
                 let (_, v) = guard.into_inner()?;
                 decode(&v)
+            })
+            .collect()
+    }
+}
+
+impl HiddenStore for FjallStore {
+    async fn removal_mark(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+    ) -> StoreResult<Option<u64>> {
+        let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+        self.get_row(&self.tables.cleared, &k)
+    }
+
+    async fn removal_marks(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<(ConvId, u64)>> {
+        self.tables
+            .cleared
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (k, v) = guard.into_inner()?;
+                let conv = split(&k, false)
+                    .and_then(|(parts, _)| parts.get(2).map(|c| ConvId::parse(*c)))
+                    .and_then(Result::ok)
+                    .ok_or_else(|| crate::StoreError::Corrupt(format!("cleared key {k:?}")))?;
+                Ok((conv, decode(&v)?))
+            })
+            .collect()
+    }
+
+    async fn hidden_between(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<u64>> {
+        let parts = [app.as_str(), user.as_str(), conv.as_str()];
+        let (first, last) = (key(&parts, Some(from)), key(&parts, Some(to)));
+        self.tables
+            .hidden
+            .range(first..=last)
+            .map(|guard| {
+                let k = guard.key()?;
+                let (_, seq) = split(&k, true).ok_or_else(|| {
+                    crate::StoreError::Corrupt(format!("hidden key {:?}", &k[..]))
+                })?;
+                Ok(seq.unwrap_or_default())
             })
             .collect()
     }

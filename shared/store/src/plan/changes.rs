@@ -8,10 +8,10 @@ use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::plan::keys::{
-    ConvKey, GroupKey, MemberKey, RelationKey, TimelineKey, UserGroupKey, UserKey,
+    ConvKey, GroupKey, HiddenKey, MemberKey, RelationKey, TimelineKey, UserGroupKey, UserKey,
 };
 use crate::write::Delivery;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeSet;
 
 /// A user's inbox head: the newest `seq`, and the stream sequence of the event that wrote it
@@ -51,6 +51,12 @@ pub struct Changes {
     pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
     /// Conversation rows advanced or marked read.
     pub convs: FxHashMap<ConvKey, Conversation>,
+    /// Messages users hid from their own view (rows with no value).
+    pub hidden: FxHashSet<HiddenKey>,
+    /// Users' removal marks per conversation, (app, user, conv) -> up_to: one for every
+    /// conversation where the user removed anything, the clear mark (0: only hidden messages),
+    /// so a reader learns from one read where a user removed nothing.
+    pub cleared: FxHashMap<ConvKey, u64>,
     /// User rows changed, with the change-feed entries they leave.
     pub users: FxHashMap<UserKey, UserChange>,
     /// Relation rows patched.

@@ -13,6 +13,8 @@ pub type UserKey = (AppId, UserId);
 pub type ConvKey = (AppId, UserId, ConvId);
 /// `user`'s relation row about another user: (app, user, other).
 pub type RelationKey = (AppId, UserId, UserId);
+/// A hidden message of a user: (app, user, conv, conv_seq).
+pub type HiddenKey = (AppId, UserId, ConvId, u64);
 /// A timeline row: (app, conv, conv_seq).
 pub type TimelineKey = (AppId, ConvId, u64);
 /// A group's row: (app, group).
@@ -34,6 +36,8 @@ pub struct RowKeys<'w> {
     pub users: FxHashSet<(&'w AppId, &'w UserId)>,
     /// Relation rows, patched: (app, user, other).
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
+    /// Removal marks, moved by clears and created by hides: (app, user, conv).
+    pub cleared: FxHashSet<(&'w AppId, &'w UserId, &'w ConvId)>,
 }
 
 impl<'w> RowKeys<'w> {
@@ -66,6 +70,14 @@ impl<'w> RowKeys<'w> {
                 } => {
                     keys.relations.insert((app, user, other));
                 }
+                Write::Hide {
+                    app, user, conv, ..
+                }
+                | Write::Clear {
+                    app, user, conv, ..
+                } => {
+                    keys.cleared.insert((app, user, conv));
+                }
                 Write::Timeline { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
@@ -88,4 +100,6 @@ pub struct Loaded {
     pub users: FxHashMap<UserKey, UserRow>,
     /// Relation rows found.
     pub relations: FxHashMap<RelationKey, Relation>,
+    /// Removal marks found: (app, user, conv) -> up_to.
+    pub cleared: FxHashMap<ConvKey, u64>,
 }

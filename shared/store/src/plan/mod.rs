@@ -24,7 +24,7 @@ pub use keys::{Loaded, RowKeys};
 use crate::model::{Entry, TimelineMessage, UserGroupRow, UserRow};
 use crate::rows::{advance_conversation, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
-use keys::UserKey;
+use keys::{ConvKey, UserKey};
 
 /// Folds `writes` over the rows `loaded` holds into the changes that store the result, with
 /// `through_seq` as the checkpoint.
@@ -100,6 +100,27 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 if let Some(row) = current.cloned() {
                     c.convs.insert(key, mark_read(row, conv_seq));
                 }
+            }
+            Write::Hide {
+                app,
+                user,
+                conv,
+                conv_seq,
+            } => {
+                let key = (app, user, conv);
+                removal_mark(&mut c, loaded, &key);
+                let (app, user, conv) = key;
+                c.hidden.insert((app, user, conv, conv_seq));
+            }
+            Write::Clear {
+                app,
+                user,
+                conv,
+                up_to,
+            } => {
+                // Never backwards (the reads aggregate records only higher marks anyway).
+                let mark = removal_mark(&mut c, loaded, &(app, user, conv));
+                *mark = (*mark).max(up_to);
             }
             Write::PutUser { profile, cursor } => {
                 let key = (profile.app.clone(), profile.user.clone());
@@ -214,6 +235,16 @@ fn reserve(c: &mut Changes, writes: &[Write]) {
     }
     c.entries.reserve(entries);
     c.timeline.reserve(timeline);
+}
+
+/// A user's removal mark in a conversation as the batch has it so far (created at 0, "only
+/// hidden messages", when the user had none).
+fn removal_mark<'c>(c: &'c mut Changes, loaded: &Loaded, key: &ConvKey) -> &'c mut u64 {
+    if !c.cleared.contains_key(key) {
+        let stored = loaded.cleared.get(key).copied().unwrap_or(0);
+        c.cleared.insert(key.clone(), stored);
+    }
+    c.cleared.get_mut(key).expect("inserted above")
 }
 
 /// A user's row as the batch has changed it so far (`None`: not registered), its current

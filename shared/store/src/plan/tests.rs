@@ -199,6 +199,37 @@ fn a_read_marker_for_a_conversation_without_a_row_writes_nothing() {
 }
 
 #[test]
+fn removals_mark_their_conversation_and_clear_marks_never_move_back() {
+    let conv = message("alice", "bob", 1).conv;
+    let clear = |up_to| Write::Clear {
+        app: app(),
+        user: user("bob"),
+        conv: conv.clone(),
+        up_to,
+    };
+    let hide = |conv_seq| Write::Hide {
+        app: app(),
+        user: user("bob"),
+        conv: conv.clone(),
+        conv_seq,
+    };
+    let key = (app(), user("bob"), conv.clone());
+    let writes = vec![hide(4), clear(2), hide(4), clear(5), hide(6)];
+    assert_eq!(RowKeys::of(&writes).cleared.len(), 1);
+    let c = plan(&Loaded::default(), 9, writes);
+    let hidden: BTreeSet<u64> = c.hidden.iter().map(|(_, _, _, seq)| *seq).collect();
+    assert_eq!(hidden, [4, 6].into());
+    assert_eq!(c.cleared[&key], 5);
+    assert!(c.entries.is_empty() && c.convs.is_empty());
+    // A hide marks the conversation (0: nothing cleared) and keeps a stored mark as it is.
+    assert_eq!(plan(&Loaded::default(), 9, vec![hide(1)]).cleared[&key], 0);
+    let mut loaded = Loaded::default();
+    loaded.cleared.insert(key.clone(), 7);
+    assert_eq!(plan(&loaded, 9, vec![hide(8)]).cleared[&key], 7);
+    assert_eq!(plan(&loaded, 9, vec![clear(3)]).cleared[&key], 7);
+}
+
+#[test]
 fn a_user_changed_twice_keeps_one_feed_entry_and_names_the_others_stale() {
     let key = (app(), user("alice"));
     let mut loaded = Loaded::default();

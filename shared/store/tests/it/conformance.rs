@@ -928,3 +928,296 @@ pub async fn history_by_time_splits_skewed_times_and_holes_without_gap_or_overla
     pages_match(&store, &conv, Some(241), Some(251), &[13, 14]).await;
     pages_match(&store, &conv, Some(300), None, &[15]).await;
 }
+
+/// What `user` removed from their own view: a message hidden or a conversation cleared.
+fn hide(who: &str, peer: &str, conv_seq: u64) -> Write {
+    Write::Hide {
+        app: app(),
+        user: user(who),
+        conv: ConvId::direct(&user(who), &user(peer)),
+        conv_seq,
+    }
+}
+
+fn clear(who: &str, peer: &str, up_to: u64) -> Write {
+    Write::Clear {
+        app: app(),
+        user: user(who),
+        conv: ConvId::direct(&user(who), &user(peer)),
+        up_to,
+    }
+}
+
+fn page_seqs(page: &tidings_store::HistoryPage) -> Vec<u64> {
+    page.messages.iter().map(|m| m.message.conv_seq).collect()
+}
+
+/// Hidden messages and clear marks are one user's rows: that user's history, inbox pages and
+/// conversation row leave them out (pages refilled, cursors exact), the peer's do not, and
+/// repeating the writes or clearing backwards changes nothing.
+pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(store: S) {
+    use tidings_store::visibility;
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let mut writes = Vec::new();
+    for conv_seq in 1..=6 {
+        writes.extend(direct_message("alice", "bob", conv_seq, conv_seq));
+    }
+    store.apply("p", 6, writes).await.unwrap();
+    let removals = vec![
+        hide("bob", "alice", 2),
+        hide("bob", "alice", 5),
+        clear("bob", "alice", 1),
+    ];
+    store.apply("p", 7, removals.clone()).await.unwrap();
+    let digest = store.digest().await.unwrap();
+    store.apply("p", 7, removals).await.unwrap();
+    store
+        .apply("p", 8, vec![clear("bob", "alice", 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.digest().await.unwrap(),
+        digest,
+        "repeats change nothing"
+    );
+
+    let (a, bob, alice) = (app(), user("bob"), user("alice"));
+    assert_eq!(store.removal_mark(&a, &bob, &conv).await.unwrap(), Some(1));
+    assert_eq!(store.removal_mark(&a, &alice, &conv).await.unwrap(), None);
+    assert_eq!(
+        store.removal_marks(&a, &bob).await.unwrap(),
+        [(conv.clone(), 1)]
+    );
+    assert!(store.removal_marks(&a, &alice).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .hidden_between(&a, &bob, &conv, 0, u64::MAX)
+            .await
+            .unwrap(),
+        [2, 5]
+    );
+    assert_eq!(
+        store.hidden_between(&a, &bob, &conv, 3, 5).await.unwrap(),
+        [5]
+    );
+    assert!(
+        store
+            .hidden_between(&a, &alice, &conv, 0, 9)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let query = |order, cursor, limit| HistoryQuery {
+        since: None,
+        until: None,
+        order,
+        cursor,
+        limit,
+    };
+    // Newest first, two a page: 6 4 | 3, then the end; the peer sees everything.
+    let first = visibility::history(
+        &store,
+        &a,
+        &bob,
+        &conv,
+        query(HistoryOrder::Newest, None, 2),
+    )
+    .await
+    .unwrap();
+    assert_eq!((page_seqs(&first), first.next), (vec![6, 4], Some(4)));
+    let second = visibility::history(
+        &store,
+        &a,
+        &bob,
+        &conv,
+        query(HistoryOrder::Newest, Some(4), 2),
+    )
+    .await
+    .unwrap();
+    assert_eq!((page_seqs(&second), second.next), (vec![3], None));
+    // Oldest first, one a page: 3 | 4 | 6, the last with no next page.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = visibility::history(
+            &store,
+            &a,
+            &bob,
+            &conv,
+            query(HistoryOrder::Oldest, cursor, 1),
+        )
+        .await
+        .unwrap();
+        seen.extend(page_seqs(&page));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [3, 4, 6]);
+    let peer = visibility::history(
+        &store,
+        &a,
+        &alice,
+        &conv,
+        query(HistoryOrder::Newest, None, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page_seqs(&peer), [6, 5, 4, 3, 2, 1]);
+
+    // Inbox pages: bob's entries 1-6 are messages 1-6; 1, 2 and 5 are left out.
+    let page = visibility::inbox_page(&store, &a, &bob, 0, 2)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+    assert_eq!((seqs, page.next_after), (vec![3, 4], 4));
+    let page = visibility::inbox_page(&store, &a, &bob, 4, 2)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+    assert_eq!((seqs, page.next_after), (vec![6], 6));
+    let page = visibility::inbox_page(&store, &a, &bob, 6, 2)
+        .await
+        .unwrap();
+    assert!(page.entries.is_empty());
+    assert_eq!(page.next_after, 6);
+    let page = visibility::inbox_page(&store, &a, &alice, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.entries.len(), 6);
+
+    // The conversation row: unread without removed messages, the newest one still seen.
+    let row = |who: UserId| {
+        let store = store.clone();
+        let a = a.clone();
+        let conv = conv.clone();
+        async move {
+            let row = store.conversation(&a, &who, &conv).await.unwrap().unwrap();
+            visibility::conversation(&store, &a, &who, row)
+                .await
+                .unwrap()
+        }
+    };
+    let seen = row(bob.clone()).await;
+    assert_eq!((seen.last_seq, seen.unread), (6, 3));
+    assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(6));
+    store
+        .apply("p", 9, vec![hide("bob", "alice", 6)])
+        .await
+        .unwrap();
+    let seen = row(bob.clone()).await;
+    assert_eq!((seen.last_seq, seen.unread), (6, 2));
+    assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(4));
+    let listed = visibility::conversations(&store, &a, &bob).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_message.as_ref().map(|m| m.conv_seq), Some(4));
+    store
+        .apply("p", 10, vec![clear("bob", "alice", 6)])
+        .await
+        .unwrap();
+    let seen = row(bob.clone()).await;
+    assert_eq!(
+        (seen.last_seq, seen.unread, seen.last_message),
+        (6, 0, None)
+    );
+    let page = visibility::history(
+        &store,
+        &a,
+        &bob,
+        &conv,
+        query(HistoryOrder::Newest, None, 5),
+    )
+    .await
+    .unwrap();
+    assert_eq!((page_seqs(&page), page.next), (vec![], None));
+    let seen = row(alice.clone()).await;
+    assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(6));
+    // A hide alone marks its conversation, with nothing cleared.
+    store
+        .apply("p", 11, vec![hide("alice", "bob", 6)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.removal_mark(&a, &alice, &conv).await.unwrap(),
+        Some(0)
+    );
+    let seen = row(alice).await;
+    assert_eq!(seen.last_message.map(|m| m.conv_seq), Some(5));
+}
+
+/// However many messages in a row a user removed, paging through their history (both orders,
+/// any page size, by time too) and their inbox yields every message they still see exactly
+/// once, in order, and ends only at the end.
+pub async fn removals_never_break_paging<S: ReadModels>(store: S) {
+    use tidings_store::visibility;
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let mut writes = Vec::new();
+    for conv_seq in 1..=40 {
+        writes.extend(direct_message("alice", "bob", conv_seq, conv_seq));
+    }
+    store.apply("p", 40, writes).await.unwrap();
+    // Cleared up to 3, a run of 20 hidden, scattered ones, and the newest.
+    let mut removals = vec![clear("bob", "alice", 3)];
+    removals.extend((8..28).map(|s| hide("bob", "alice", s)));
+    removals.extend([31, 33, 40].map(|s| hide("bob", "alice", s)));
+    store.apply("p", 41, removals).await.unwrap();
+    let visible: Vec<u64> = (1..=40)
+        .filter(|s| *s > 3 && !(8..28).contains(s) && ![31, 33, 40].contains(s))
+        .collect();
+    let (a, bob) = (app(), user("bob"));
+    for limit in [1, 2, 3, 7, 50] {
+        for (order, since) in [
+            (HistoryOrder::Newest, None),
+            (HistoryOrder::Oldest, None),
+            (HistoryOrder::Newest, Some(0)),
+            (HistoryOrder::Oldest, Some(1_005)),
+        ] {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let query = HistoryQuery {
+                    since,
+                    until: None,
+                    order,
+                    cursor,
+                    limit,
+                };
+                let page = visibility::history(&store, &a, &bob, &conv, query)
+                    .await
+                    .unwrap();
+                assert!(page.messages.len() <= limit);
+                seen.extend(page_seqs(&page));
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            let mut expected: Vec<u64> = visible
+                .iter()
+                .copied()
+                .filter(|s| since.is_none_or(|t| 1_000 + *s as i64 >= t))
+                .collect();
+            if order == HistoryOrder::Newest {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "limit {limit}, {order:?}, since {since:?}");
+        }
+        let mut seen = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = visibility::inbox_page(&store, &a, &bob, after, limit)
+                .await
+                .unwrap();
+            if page.entries.is_empty() {
+                break;
+            }
+            assert!(page.entries.len() <= limit && page.next_after > after);
+            seen.extend(page.entries.iter().map(|e| e.seq));
+            after = page.next_after;
+        }
+        // Bob's inbox entry n is message n.
+        assert_eq!(seen, visible, "inbox pages of {limit}");
+    }
+}

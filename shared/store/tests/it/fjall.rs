@@ -50,6 +50,18 @@ async fn an_entry_whose_message_is_not_written_yet_ends_the_page() {
 }
 
 #[tokio::test]
+async fn hidden_and_cleared_filter_only_that_users_reads() {
+    let (_dir, store) = fresh();
+    conformance::hidden_and_cleared_filter_only_that_users_reads(store).await;
+}
+
+#[tokio::test]
+async fn removals_never_break_paging() {
+    let (_dir, store) = fresh();
+    conformance::removals_never_break_paging(store).await;
+}
+
+#[tokio::test]
 async fn checkpoint_moves_with_the_batch() {
     let (_dir, store) = fresh();
     conformance::checkpoint_moves_with_the_batch(store).await;
