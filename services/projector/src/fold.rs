@@ -156,6 +156,8 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             }
             writes
         }
+        // Projected by the lifecycle read models (next commit on this branch).
+        Event::MessageRecalled(_) | Event::MessageEdited(_) => Vec::new(),
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => project_group_message(message, group, cursor, directory),
             Recipient::User(to) => project_direct(message, to, cursor),

@@ -22,6 +22,10 @@ pub mod types {
     pub const SYSTEM_MESSAGE_SENT: &str = "system_message_sent";
     /// [`Event::ConversationRead`](super::Event::ConversationRead).
     pub const CONVERSATION_READ: &str = "conversation_read";
+    /// [`Event::MessageRecalled`](super::Event::MessageRecalled).
+    pub const MESSAGE_RECALLED: &str = "message_recalled";
+    /// [`Event::MessageEdited`](super::Event::MessageEdited).
+    pub const MESSAGE_EDITED: &str = "message_edited";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -78,6 +82,8 @@ pub enum Event {
     GroupChanged(GroupChanged),
     ConversationRead(ConversationRead),
     SystemMessageSent(SystemMessageSent),
+    MessageRecalled(MessageRecalled),
+    MessageEdited(MessageEdited),
 }
 
 impl Event {
@@ -93,6 +99,8 @@ impl Event {
             Event::GroupChanged(g) => g.change.event_type(),
             Event::ConversationRead(_) => types::CONVERSATION_READ,
             Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
+            Event::MessageRecalled(_) => types::MESSAGE_RECALLED,
+            Event::MessageEdited(_) => types::MESSAGE_EDITED,
         }
     }
 
@@ -107,6 +115,8 @@ impl Event {
             Event::GroupChanged(g) => ("conv", g.conv.as_str()),
             Event::ConversationRead(r) => ("reads", r.user.as_str()),
             Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
+            Event::MessageRecalled(r) => ("conv", r.conv.as_str()),
+            Event::MessageEdited(e) => ("conv", e.conv.as_str()),
         }
     }
 }
@@ -140,6 +150,32 @@ pub struct MessageSent {
     /// `@all`.
     pub mention_all: bool,
     /// Milliseconds since the Unix epoch, server time at decision.
+    pub ts: i64,
+}
+
+/// A message was recalled: its body is gone from every read model, who recalled it and when
+/// are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecalled {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    /// The user who recalled it, or `None` for the app server (moderation).
+    pub by: Option<UserId>,
+    pub ts: i64,
+}
+
+/// A text message's sender replaced its body; `edit_seq` counts the message's edits from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    pub by: UserId,
+    pub body: Body,
+    pub edit_seq: u64,
     pub ts: i64,
 }
 

@@ -218,6 +218,14 @@ impl MessageId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The creation time a UUIDv7 carries (its first 48 bits, milliseconds since the Unix
+    /// epoch). The api draws a message's id just before its `ts`, so a message's `ts` is never
+    /// less than this.
+    pub fn millis(&self) -> i64 {
+        let hex: String = self.0.chars().filter(|c| *c != '-').take(12).collect();
+        i64::from_str_radix(&hex, 16).expect("a parsed id is hex")
+    }
 }
 
 impl TryFrom<String> for MessageId {
@@ -321,6 +329,12 @@ mod tests {
     #[test]
     fn message_id_accepts_uuid_text_only() {
         assert!(MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());
+        assert_eq!(
+            MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab")
+                .unwrap()
+                .millis(),
+            0x0190_a6e4_8c1e
+        );
         assert!(MessageId::parse("0190A6E4-8C1E-7C3A-9F00-0123456789AB").is_err());
         assert!(MessageId::parse("not-a-uuid").is_err());
         assert!(FileId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());

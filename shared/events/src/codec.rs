@@ -4,8 +4,8 @@
 use crate::registry;
 use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
-    conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    conversation_read, group_changed, message_edited, message_recalled, message_sent, pair_changed,
+    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
@@ -53,6 +53,8 @@ pub fn encode(event: &Event) -> Encoded {
         Event::GroupChanged(g) => group_changed::encode(g),
         Event::ConversationRead(r) => conversation_read::encode(r),
         Event::SystemMessageSent(m) => system_message_sent::encode(m),
+        Event::MessageRecalled(r) => message_recalled::encode(r),
+        Event::MessageEdited(e) => message_edited::encode(e),
     };
     Encoded {
         event_type: event.event_type(),

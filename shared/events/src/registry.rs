@@ -5,8 +5,8 @@
 
 use crate::codec::DecodeError;
 use crate::wire::{
-    conversation_read, group_changed, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    conversation_read, group_changed, message_edited, message_recalled, message_sent, pair_changed,
+    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -31,7 +31,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 8] = [
+const TABLES: [&[Entry]; 10] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -40,6 +40,8 @@ const TABLES: [&[Entry]; 8] = [
     conversation_read::ENTRIES,
     group_changed::ENTRIES,
     pair_changed::ENTRIES,
+    message_recalled::ENTRIES,
+    message_edited::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

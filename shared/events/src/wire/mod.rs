@@ -6,6 +6,8 @@
 
 pub mod conversation_read;
 pub mod group_changed;
+pub mod message_edited;
+pub mod message_recalled;
 pub mod message_sent;
 pub mod pair_changed;
 pub mod parts;
