@@ -148,6 +148,19 @@ impl ConvId {
         }
     }
 
+    /// The users of a direct conversation (one for a note to self), none for a group.
+    pub fn direct_users(&self) -> Vec<UserId> {
+        match self
+            .0
+            .strip_prefix("d~")
+            .and_then(|rest| rest.split_once('~'))
+        {
+            Some((a, b)) if a == b => vec![UserId(a.to_owned())],
+            Some((a, b)) => vec![UserId(a.to_owned()), UserId(b.to_owned())],
+            None => Vec::new(),
+        }
+    }
+
     /// Whether `user` is one of the two users of this direct conversation.
     pub fn is_direct_member(&self, user: &UserId) -> bool {
         self.0

@@ -1,7 +1,7 @@
 //! What a batch reads before it is planned: the keys of the rows its writes fold over, and
 //! those rows as the store holds them.
 
-use crate::model::{Conversation, Relation, UserRow};
+use crate::model::{Conversation, Relation, TimelineMessage, UserRow};
 use crate::plan::Head;
 use crate::write::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -34,6 +34,8 @@ pub struct RowKeys<'w> {
     pub users: FxHashSet<(&'w AppId, &'w UserId)>,
     /// Relation rows, patched: (app, user, other).
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
+    /// Timeline rows, annotated by recalls and edits: (app, conv, conv_seq).
+    pub timeline: FxHashSet<(&'w AppId, &'w ConvId, u64)>,
 }
 
 impl<'w> RowKeys<'w> {
@@ -66,6 +68,14 @@ impl<'w> RowKeys<'w> {
                 } => {
                     keys.relations.insert((app, user, other));
                 }
+                Write::Annotate {
+                    app,
+                    conv,
+                    conv_seq,
+                    ..
+                } => {
+                    keys.timeline.insert((app, conv, *conv_seq));
+                }
                 Write::Timeline { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
@@ -88,4 +98,6 @@ pub struct Loaded {
     pub users: FxHashMap<UserKey, UserRow>,
     /// Relation rows found.
     pub relations: FxHashMap<RelationKey, Relation>,
+    /// Timeline rows found.
+    pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
 }
