@@ -25,6 +25,8 @@ fn apps() -> Apps {
         messaging: Default::default(),
         max_group_members: DEFAULT_GROUP_CAP,
         max_file_bytes: DEFAULT_FILE_CAP,
+        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
     };
     Apps::new(&[
         app("demo", "0123456789abcdef0123"),

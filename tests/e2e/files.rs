@@ -263,6 +263,8 @@ async fn uploads_are_limited_in_size_and_checked_for_type() {
         messaging: Default::default(),
         max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         max_file_bytes: 64 * 1024,
+        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
     };
     let h = Harness::start_on(
         tidings_testkit::TestNats::start(),

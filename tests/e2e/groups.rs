@@ -386,6 +386,8 @@ async fn the_member_cap_is_enforced_with_a_clear_message() {
             messaging: Default::default(),
             max_group_members: 3,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         });
     })
     .await;

@@ -265,6 +265,8 @@ async fn friends_only() -> (Harness, ServerApi) {
             messaging: tidings_domain::conv::MessagingPolicy::FriendsOnly,
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         });
     })
     .await;

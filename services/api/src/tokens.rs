@@ -134,6 +134,8 @@ mod tests {
                     messaging: Default::default(),
                     max_group_members: crate::apps::DEFAULT_GROUP_CAP,
                     max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
+                    recall_window_secs: crate::apps::DEFAULT_RECALL_WINDOW_SECS,
+                    edit_window_secs: crate::apps::DEFAULT_EDIT_WINDOW_SECS,
                 },
                 AppConfig {
                     key: "other".into(),
@@ -141,6 +143,8 @@ mod tests {
                     messaging: Default::default(),
                     max_group_members: crate::apps::DEFAULT_GROUP_CAP,
                     max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
+                    recall_window_secs: crate::apps::DEFAULT_RECALL_WINDOW_SECS,
+                    edit_window_secs: crate::apps::DEFAULT_EDIT_WINDOW_SECS,
                 },
             ])
             .unwrap(),

@@ -75,6 +75,8 @@ impl Fixture {
                 messaging: Default::default(),
                 max_group_members: DEFAULT_GROUP_CAP,
                 max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+                recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+                edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
             }],
             ..Default::default()
         };
