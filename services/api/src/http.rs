@@ -189,8 +189,8 @@ async fn group_op(
 }
 
 /// The body of a server recall: `actor` recalls as that user (their rules apply); without
-/// one the app server recalls as moderator (any message, any time).
-#[derive(Debug, Default, Deserialize)]
+/// one (`{}`) the app server recalls as moderator (any message, any time).
+#[derive(Debug, Deserialize)]
 struct ServerRecall {
     #[serde(default)]
     actor: Option<UserId>,
@@ -200,14 +200,9 @@ async fn recall(
     State(state): State<ServerApiState>,
     Extension(SignedBy(app)): Extension<SignedBy>,
     ApiPath((conv, msg_id)): ApiPath<(String, String)>,
-    body: Bytes,
+    JsonBody(request): JsonBody<ServerRecall>,
 ) -> Result<Json<Value>, ApiError> {
     let (conv, msg_id) = (ConvId::parse(conv)?, MessageId::parse(msg_id)?);
-    let request: ServerRecall = if body.is_empty() {
-        ServerRecall::default()
-    } else {
-        json_object(&body)?
-    };
     let by = request.actor.map_or(Actor::App, Actor::User);
     let recalled = state.commands.recall(&app, by, &conv, &msg_id).await?;
     Ok(Json(json!(recalled)))
