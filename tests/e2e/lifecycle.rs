@@ -469,3 +469,52 @@ async fn group_roles_decide_who_recalls_and_read_diffusion_members_hear_of_it() 
         "{history}"
     );
 }
+
+/// A message older than the newest 512 a conversation remembers is found in the event log
+/// (from the mark below it) and recalled and edited like a recent one.
+#[tokio::test]
+async fn messages_older_than_the_recent_window_are_found_in_the_event_log() {
+    let h = Harness::start().await;
+    for user in ["alice", "bob"] {
+        h.api.register(user).await;
+    }
+    let first = send_as(&h.api, "alice", "bob", "first").await;
+    let second = send_as(&h.api, "alice", "bob", "second").await;
+    let recent = tidings_domain::conv::RECENT_FACTS;
+    let fillers: Vec<String> = (0..recent).map(|i| format!("filler-{i}")).collect();
+    for chunk in fillers.chunks(32) {
+        let sends = chunk
+            .iter()
+            .map(|cmid| send_as(&h.api, "bob", "alice", cmid));
+        futures_util::future::join_all(sends).await;
+    }
+    let r = h
+        .api
+        .post(&server_path(&action(&first, "recall")), &json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["conv_seq"].as_u64()),
+        (200, Some(1)),
+        "{:?}",
+        r.body
+    );
+    let edit = json!({"actor": "alice", "body": {"type": "text", "text": "second, edited"}});
+    let r = h
+        .api
+        .post(&server_path(&action(&second, "edit")), &edit)
+        .await;
+    assert_eq!(
+        (r.status, r.body["conv_seq"].as_u64()),
+        (200, Some(2)),
+        "{:?}",
+        r.body
+    );
+    let token = h.api.user_token("bob").await;
+    eventually("bob's history shows both", || async {
+        let path = format!("/v1/conversations/{CONV}/messages?order=oldest&after=0&limit=2");
+        let page = h.api.get_as(&token, &path).await.body;
+        page["messages"][0]["recalled"].is_object()
+            && page["messages"][1]["body"]["text"] == "second, edited"
+    })
+    .await;
+}
