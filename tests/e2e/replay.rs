@@ -18,10 +18,12 @@ async fn replay_digest_equals_live_digest() {
     let (mut alice, _) = h.online("alice", 0).await;
     let (mut bob, _) = h.online("bob", 0).await;
     h.api.register("carol").await;
+    let mut to_bob = Vec::new();
     for i in 0..20 {
-        alice
+        let sent = alice
             .send_text(&format!("a{i}"), "bob", &format!("a{i}"), "hi bob")
             .await;
+        to_bob.push(sent["msg_id"].as_str().unwrap().to_owned());
     }
     for i in 0..10 {
         bob.send_text(&format!("b{i}"), "alice", &format!("b{i}"), "hi alice")
@@ -136,6 +138,7 @@ async fn replay_digest_equals_live_digest() {
         let r = h.api.post_as(&owner_token, path, &body).await;
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
     }
+    let mut in_group = Vec::new();
     for group in ["team", "big"] {
         alice
             .send(
@@ -143,7 +146,9 @@ async fn replay_digest_equals_live_digest() {
                          "body": {"type": "text", "text": "to the group"}, "mentions": ["bob"]}),
             )
             .await;
-        assert_eq!(alice.expect_answer(group).await["t"], "sent");
+        let sent = alice.expect_answer(group).await;
+        assert_eq!(sent["t"], "sent");
+        in_group.push(sent["msg_id"].as_str().unwrap().to_owned());
     }
 
     // App events share the stream: every change of a runtime app is read (and folds into no
@@ -184,6 +189,37 @@ async fn replay_digest_equals_live_digest() {
             .await;
         assert_eq!(r.status, 200, "{conv}: {:?}", r.body);
     }
+    // Recalls and edits: direct, a write-diffusion and a read-diffusion group, by the sender
+    // and by the app server; a repeated recall records nothing.
+    let direct =
+        |id: &str, action: &str| format!("/v1/conversations/d~alice~bob/messages/{id}/{action}");
+    let group =
+        |g: &str, id: &str, action: &str| format!("/v1/conversations/g~{g}/messages/{id}/{action}");
+    let edit = |text: &str| json!({"body": {"type": "text", "text": text}});
+    for (path, body) in [
+        (direct(&to_bob[18], "edit"), edit("hi bob, edited")),
+        (direct(&to_bob[18], "edit"), edit("hi bob, edited twice")),
+        (direct(&to_bob[19], "recall"), json!({})),
+        (direct(&to_bob[19], "recall"), json!({})),
+        (
+            group("team", &in_group[0], "edit"),
+            edit("to the team, edited"),
+        ),
+        (
+            group("big", &in_group[1], "edit"),
+            edit("to the big group, edited"),
+        ),
+        (group("big", &in_group[1], "recall"), json!({})),
+    ] {
+        let r = h.api.post_as(&owner_token, &path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+    let moderation = format!(
+        "/v1/server/conversations/d~alice~bob/messages/{}/recall",
+        to_bob[0]
+    );
+    let r = h.api.post(&moderation, &json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());

@@ -172,7 +172,7 @@ where
             tracing::error!(subject, seq, error = %e, "unreadable event in aggregate");
             ApiError::new(ErrorCode::Internal, "aggregate holds an unreadable event")
         })?;
-        loaded.state.apply(&envelope.event);
+        loaded.state.apply_at(&envelope.event, seq);
         loaded.version = seq;
         loaded.since_snapshot += 1;
         self.folded.fetch_add(1, Ordering::Relaxed);
@@ -343,7 +343,7 @@ where
                     return Ok(PublishOutcome::Duplicate);
                 }
                 Ok(ack) => {
-                    loaded.state.apply(event);
+                    loaded.state.apply_at(event, ack.sequence);
                     loaded.version = ack.sequence;
                     loaded.since_snapshot += 1;
                 }
@@ -440,6 +440,66 @@ where
             ErrorCode::Conflict,
             "too many concurrent writers, try again",
         ))
+    }
+
+    /// Reads aggregate `id`'s events from stream sequence `from` on, through an ordered
+    /// consumer (one request), handing each to `visit` until it answers `Break` or the subject's
+    /// last event (when the read began) is read. Not under the subject's lock: for facts that
+    /// never change once recorded.
+    pub async fn scan<B>(
+        &self,
+        app: &AppId,
+        id: &str,
+        from: u64,
+        mut visit: impl FnMut(&Event) -> std::ops::ControlFlow<B>,
+    ) -> Result<Option<B>, ApiError> {
+        let subject = subjects::event(app, A::KIND, id);
+        let last = match self.stream.direct_get_last_for_subject(&subject).await {
+            Ok(message) => message.sequence,
+            Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => return Ok(None),
+            Err(e) => return Err(ApiError::unavailable("reading aggregate", e)),
+        };
+        if from > last {
+            return Ok(None);
+        }
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subject.clone(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: from.max(1),
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ApiError::unavailable("reading aggregate", e))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| ApiError::unavailable("reading aggregate", e))?;
+        loop {
+            let message = match messages.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => return Err(ApiError::unavailable("reading aggregate", e)),
+                None => return Err(ApiError::unavailable("reading aggregate", "stream ended")),
+            };
+            let seq = message
+                .info()
+                .map_err(|e| ApiError::unavailable("reading aggregate", e))?
+                .stream_sequence;
+            let envelope =
+                Envelope::decode(seq, &subject, message.headers.as_ref(), &message.payload)
+                    .map_err(|e| {
+                        tracing::error!(subject, seq, error = %e, "unreadable event in aggregate");
+                        ApiError::new(ErrorCode::Internal, "aggregate holds an unreadable event")
+                    })?;
+            if let std::ops::ControlFlow::Break(found) = visit(&envelope.event) {
+                return Ok(Some(found));
+            }
+            if seq >= last {
+                return Ok(None);
+            }
+        }
     }
 
     /// Reads from the state; `fresh` forces a catch-up with the subject first.

@@ -196,6 +196,16 @@ impl Apps {
         self.settings(app).max_file_bytes
     }
 
+    /// The app's recall window for senders, in seconds (0: no limit).
+    pub fn recall_window_secs(&self, app: &AppId) -> u64 {
+        self.settings(app).recall_window_secs
+    }
+
+    /// The app's edit window, in seconds (0: no limit).
+    pub fn edit_window_secs(&self, app: &AppId) -> u64 {
+        self.settings(app).edit_window_secs
+    }
+
     /// Who may message whom in the app.
     pub fn messaging(&self, app: &AppId) -> MessagingPolicy {
         self.settings(app).messaging

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod commands;
 pub mod edge;
 pub mod error;
+pub mod facts;
 pub mod files;
 pub mod group_ops;
 pub mod health;

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::{GroupView, RelationView, Sent};
+use tidings_api::commands::{Edited, GroupView, Recalled, RelationView, Sent};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
-use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, Recipient, UserId};
+use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::Entry;
 
 /// Frames a client sends.
@@ -113,6 +113,23 @@ pub enum ClientFrame {
         #[serde(flatten)]
         op: GroupOp,
     },
+    /// Recall a message (answered with `recalled`).
+    Recall {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+    },
+    /// Edit a text message of one's own (answered with `edited`).
+    Edit {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        body: Body,
+        #[serde(default)]
+        expected_edit_seq: Option<u64>,
+    },
 }
 
 impl ClientFrame {
@@ -130,7 +147,9 @@ impl ClientFrame {
             | ClientFrame::Unblock { id, .. }
             | ClientFrame::Hide { id, .. }
             | ClientFrame::Clear { id, .. }
-            | ClientFrame::Group { id, .. } => id.clone(),
+            | ClientFrame::Group { id, .. }
+            | ClientFrame::Recall { id, .. }
+            | ClientFrame::Edit { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
             | ClientFrame::Read { .. }
@@ -140,7 +159,7 @@ impl ClientFrame {
 }
 
 /// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 16] = [
+const CLIENT_FRAME_TYPES: [&str; 18] = [
     "hello",
     "send",
     "sync",
@@ -157,6 +176,8 @@ const CLIENT_FRAME_TYPES: [&str; 16] = [
     "block",
     "unblock",
     "group",
+    "recall",
+    "edit",
 ];
 
 /// Frames the server sends.
@@ -209,6 +230,20 @@ pub enum ServerFrame {
         id: Option<String>,
         group: GroupView,
         pos: u64,
+    },
+    /// The answer to `recall`: the recall as recorded.
+    Recalled {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        recalled: Recalled,
+    },
+    /// The answer to `edit`: the message's new `edit_seq`.
+    Edited {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        edited: Edited,
     },
     /// The answer to a relationship frame: the relationship as it now is.
     Relation {

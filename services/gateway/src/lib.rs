@@ -10,6 +10,7 @@ pub mod files;
 pub mod frames;
 pub mod groups;
 pub mod hub;
+pub mod lifecycle;
 pub mod min_pos;
 pub mod paging;
 pub mod profiles;
@@ -182,6 +183,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(relations::router::<S>())
             .merge(groups::router::<S>())
             .merge(files::router::<S>())
+            .merge(lifecycle::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

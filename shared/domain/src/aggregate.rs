@@ -34,6 +34,15 @@ pub trait Aggregate: Default {
     /// same events in the same order always give the same state, whatever came before them
     /// in memory (a snapshot restored, a cache, a replay from the start).
     fn apply(&mut self, event: &Event);
+
+    /// Folds one event that sits at `stream_seq` in the events stream. The repository calls
+    /// this, never `apply`, when it folds a subject or publishes a decision, so an aggregate
+    /// may index where its events are (the `conv` aggregate's marks, for looking up old
+    /// messages in its subject). Same determinism as `apply`.
+    fn apply_at(&mut self, event: &Event, stream_seq: u64) {
+        let _ = stream_seq;
+        self.apply(event);
+    }
 }
 
 /// An aggregate whose state may be saved and restored instead of folded again from its first

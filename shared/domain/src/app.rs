@@ -15,6 +15,10 @@ pub const MAX_SECRET_LEN: usize = 256;
 pub const DEFAULT_GROUP_CAP: usize = 3000;
 /// The default largest upload: 20 MiB.
 pub const DEFAULT_FILE_CAP: u64 = 20 * 1024 * 1024;
+/// The default recall window for senders: 2 minutes.
+pub const DEFAULT_RECALL_WINDOW_SECS: u64 = 120;
+/// The default edit window: 24 hours.
+pub const DEFAULT_EDIT_WINDOW_SECS: u64 = 86_400;
 
 /// An app's settings. Every field has a default, so a setting added later reads as its default
 /// from events and configuration written before it existed (events carry settings as a map).
@@ -27,6 +31,12 @@ pub struct AppSettings {
     pub max_group_members: usize,
     /// Largest file a user of this app may upload, in bytes (default 20 MiB).
     pub max_file_bytes: u64,
+    /// How long after sending a sender may recall a message, in seconds (default 120; 0: no
+    /// limit). Group owners and admins, and the app server, are not bound by it.
+    pub recall_window_secs: u64,
+    /// How long after sending a sender may edit a text message, in seconds (default 86400;
+    /// 0: no limit).
+    pub edit_window_secs: u64,
 }
 
 impl Default for AppSettings {
@@ -35,6 +45,8 @@ impl Default for AppSettings {
             messaging: MessagingPolicy::default(),
             max_group_members: DEFAULT_GROUP_CAP,
             max_file_bytes: DEFAULT_FILE_CAP,
+            recall_window_secs: DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
         }
     }
 }

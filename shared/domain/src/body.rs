@@ -224,7 +224,28 @@ impl Body {
     }
 }
 
+/// What kind of body a message has: the part of it that decides what may be done with it
+/// (only text is edited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyKind {
+    Text,
+    Custom,
+    File,
+    Image,
+}
+
 impl Body {
+    /// The body's kind.
+    pub fn kind(&self) -> BodyKind {
+        match self {
+            Body::Text { .. } => BodyKind::Text,
+            Body::Custom { .. } => BodyKind::Custom,
+            Body::File(_) => BodyKind::File,
+            Body::Image(_) => BodyKind::Image,
+        }
+    }
+
     /// The uploaded file the body names, if it names one.
     pub fn attachment(&self) -> Option<&Attachment> {
         match self {

@@ -18,6 +18,14 @@
 //! non-decreasing in `conv_seq` and history can be searched by time. Messages recorded before
 //! this rule may be out of order by the clock skew between api instances.
 
+mod facts;
+mod lifecycle;
+
+pub use facts::{
+    MARK_EVERY, Mark, MessageFacts, Note, RECENT_FACTS, Recall, SCAN_SKEW_MS, ScanStart,
+};
+pub use lifecycle::{Actor, EditMessage, RecallMessage};
+
 use crate::aggregate::{Aggregate, Snapshotted};
 use crate::event::{Event, MessageSent};
 use crate::group::{self, ChangeGroup, GroupState, Role};
@@ -63,6 +71,12 @@ pub struct ConvState {
     /// For a group conversation, the group.
     pub group: GroupState,
     sent: SentRecord,
+    /// The newest messages' facts.
+    recent: facts::Recent,
+    /// Where every [`MARK_EVERY`]th message sits in the events stream.
+    marks: facts::Marks,
+    /// What happened to messages since their send.
+    notes: facts::Notes,
 }
 
 /// The idempotency record: per sender, the messages a retry may still refer to.
@@ -232,6 +246,32 @@ impl ConvState {
     pub fn remembered(&self) -> usize {
         self.sent.len()
     }
+
+    /// The facts of `msg_id` if it is among the newest [`RECENT_FACTS`] messages; otherwise
+    /// read it from the subject from [`ConvState::scan_from`].
+    pub fn recent_facts(&self, msg_id: &MessageId) -> Option<&MessageFacts> {
+        self.recent.by_msg_id(msg_id)
+    }
+
+    /// The facts of the message at `conv_seq` if it is among the newest messages.
+    pub fn recent_facts_at(&self, conv_seq: u64) -> Option<&MessageFacts> {
+        self.recent.by_conv_seq(conv_seq)
+    }
+
+    /// Where in the subject to read from to find `msg_id`'s `message_sent`.
+    pub fn scan_from(&self, msg_id: &MessageId) -> ScanStart {
+        self.marks.scan_from(msg_id)
+    }
+
+    /// Where in the subject to read from to find the `message_sent` at `conv_seq`.
+    pub fn scan_from_conv_seq(&self, conv_seq: u64) -> u64 {
+        self.marks.scan_from_conv_seq(conv_seq)
+    }
+
+    /// What happened to the message at `conv_seq` since its send.
+    pub fn note(&self, conv_seq: u64) -> Note {
+        self.notes.get(conv_seq)
+    }
 }
 
 /// Send a message. `msg_id` and `ts` are chosen by the caller (the domain has no clock).
@@ -275,6 +315,10 @@ pub enum ConvCommand {
     Group(ChangeGroup),
     /// Change the relationship of a direct conversation's two users.
     Pair(ChangePair),
+    /// Recall a message; recalling it again records nothing (answer with [`ConvState::note`]).
+    Recall(RecallMessage),
+    /// Edit a text message (answer with [`ConvState::note`]).
+    Edit(EditMessage),
 }
 
 impl Aggregate for ConvState {
@@ -286,6 +330,8 @@ impl Aggregate for ConvState {
             ConvCommand::Send(send) => decide_send(self, send),
             ConvCommand::Group(change) => group::decide(&self.group, change),
             ConvCommand::Pair(change) => pair::decide(&self.pair, change),
+            ConvCommand::Recall(recall) => lifecycle::decide_recall(self, recall),
+            ConvCommand::Edit(edit) => lifecycle::decide_edit(self, edit),
         }
     }
 
@@ -296,17 +342,28 @@ impl Aggregate for ConvState {
             Event::MessageSent(m) => {
                 self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
                 self.sent.record(m);
+                self.recent.push(MessageFacts::from(m));
             }
+            Event::MessageRecalled(r) => self.notes.recalled(r),
+            Event::MessageEdited(e) => self.notes.edited(e),
             _ => {}
+        }
+    }
+
+    fn apply_at(&mut self, event: &Event, stream_seq: u64) {
+        self.apply(event);
+        if let Event::MessageSent(m) = event {
+            self.marks.record(m, stream_seq);
         }
     }
 }
 
 impl Snapshotted for ConvState {
-    const SNAPSHOT_FORMAT: u32 = 1;
+    /// 2: facts, marks and notes (a format-1 snapshot has no marks, so it is folded again).
+    const SNAPSHOT_FORMAT: u32 = 2;
 
     fn snapshot_weight(&self) -> u64 {
-        self.sent.len() as u64
+        (self.sent.len() + self.recent.len() + self.marks.len() + self.notes.len()) as u64
     }
 }
 

@@ -27,6 +27,10 @@ pub mod types {
     pub const MESSAGE_HIDDEN: &str = "message_hidden";
     /// [`Event::ConversationCleared`](super::Event::ConversationCleared).
     pub const CONVERSATION_CLEARED: &str = "conversation_cleared";
+    /// [`Event::MessageRecalled`](super::Event::MessageRecalled).
+    pub const MESSAGE_RECALLED: &str = "message_recalled";
+    /// [`Event::MessageEdited`](super::Event::MessageEdited).
+    pub const MESSAGE_EDITED: &str = "message_edited";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -95,6 +99,8 @@ pub enum Event {
     ConversationCleared(ConversationCleared),
     SystemMessageSent(SystemMessageSent),
     AppChanged(AppChanged),
+    MessageRecalled(MessageRecalled),
+    MessageEdited(MessageEdited),
 }
 
 impl Event {
@@ -113,6 +119,8 @@ impl Event {
             Event::ConversationCleared(_) => types::CONVERSATION_CLEARED,
             Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
             Event::AppChanged(a) => a.change.event_type(),
+            Event::MessageRecalled(_) => types::MESSAGE_RECALLED,
+            Event::MessageEdited(_) => types::MESSAGE_EDITED,
         }
     }
 
@@ -130,6 +138,8 @@ impl Event {
             Event::ConversationCleared(c) => ("reads", c.user.as_str()),
             Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
             Event::AppChanged(a) => ("app", a.app.as_str()),
+            Event::MessageRecalled(r) => ("conv", r.conv.as_str()),
+            Event::MessageEdited(e) => ("conv", e.conv.as_str()),
         }
     }
 }
@@ -163,6 +173,32 @@ pub struct MessageSent {
     /// `@all`.
     pub mention_all: bool,
     /// Milliseconds since the Unix epoch, server time at decision.
+    pub ts: i64,
+}
+
+/// A message was recalled: its body is gone from every read model, who recalled it and when
+/// are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecalled {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    /// The user who recalled it, or `None` for the app server (moderation).
+    pub by: Option<UserId>,
+    pub ts: i64,
+}
+
+/// A text message's sender replaced its body; `edit_seq` counts the message's edits from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    pub by: UserId,
+    pub body: Body,
+    pub edit_seq: u64,
     pub ts: i64,
 }
 

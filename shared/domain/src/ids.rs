@@ -148,6 +148,19 @@ impl ConvId {
         }
     }
 
+    /// The users of a direct conversation (one for a note to self), none for a group.
+    pub fn direct_users(&self) -> Vec<UserId> {
+        match self
+            .0
+            .strip_prefix("d~")
+            .and_then(|rest| rest.split_once('~'))
+        {
+            Some((a, b)) if a == b => vec![UserId(a.to_owned())],
+            Some((a, b)) => vec![UserId(a.to_owned()), UserId(b.to_owned())],
+            None => Vec::new(),
+        }
+    }
+
     /// Whether `user` is one of the two users of this direct conversation.
     pub fn is_direct_member(&self, user: &UserId) -> bool {
         self.0
@@ -217,6 +230,14 @@ impl MessageId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The creation time a UUIDv7 carries (its first 48 bits, milliseconds since the Unix
+    /// epoch). The api draws a message's id just before its `ts`, so a message's `ts` is never
+    /// less than this.
+    pub fn millis(&self) -> i64 {
+        let hex: String = self.0.chars().filter(|c| *c != '-').take(12).collect();
+        i64::from_str_radix(&hex, 16).expect("a parsed id is hex")
     }
 }
 
@@ -321,6 +342,12 @@ mod tests {
     #[test]
     fn message_id_accepts_uuid_text_only() {
         assert!(MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());
+        assert_eq!(
+            MessageId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab")
+                .unwrap()
+                .millis(),
+            0x0190_a6e4_8c1e
+        );
         assert!(MessageId::parse("0190A6E4-8C1E-7C3A-9F00-0123456789AB").is_err());
         assert!(MessageId::parse("not-a-uuid").is_err());
         assert!(FileId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").is_ok());

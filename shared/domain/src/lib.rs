@@ -17,7 +17,7 @@ pub mod system;
 pub mod user;
 
 pub use aggregate::{Aggregate, Snapshotted};
-pub use body::{Attachment, Body, BodyLimits};
+pub use body::{Attachment, Body, BodyKind, BodyLimits};
 pub use error::DomainError;
 pub use event::Event;
 pub use ids::{AppId, ClientMsgId, ConvId, FileId, GroupId, IdError, MessageId, Recipient, UserId};

@@ -66,6 +66,11 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::UserTokensRevoked(r) => format!("{}.user.{}.epoch{}", r.app, r.user, r.epoch),
         Event::MessageSent(m) => format!("{}.msg.{}.{}.{}", m.app, m.conv, m.from, m.client_msg_id),
         Event::SystemMessageSent(m) => format!("{}.system.{}", m.app, m.msg_id),
+        // One recall per message; one edit per (message, edit_seq).
+        Event::MessageRecalled(r) => format!("{}.recall.{}.{}", r.app, r.conv, r.conv_seq),
+        Event::MessageEdited(e) => {
+            format!("{}.edit.{}.{}.{}", e.app, e.conv, e.conv_seq, e.edit_seq)
+        }
         Event::ConversationRead(r) => {
             format!("{}.read.{}.{}.{}", r.app, r.user, r.conv, r.conv_seq)
         }

@@ -5,9 +5,9 @@
 
 use crate::codec::DecodeError;
 use crate::wire::{
-    app_changed, conversation_cleared, conversation_read, group_changed, message_hidden,
-    message_sent, pair_changed, system_message_sent, user_deactivated, user_profile,
-    user_tokens_revoked,
+    app_changed, conversation_cleared, conversation_read, group_changed, message_edited,
+    message_hidden, message_recalled, message_sent, pair_changed, system_message_sent,
+    user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -32,7 +32,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 11] = [
+const TABLES: [&[Entry]; 13] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -44,6 +44,8 @@ const TABLES: [&[Entry]; 11] = [
     group_changed::ENTRIES,
     pair_changed::ENTRIES,
     app_changed::ENTRIES,
+    message_recalled::ENTRIES,
+    message_edited::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

@@ -139,7 +139,8 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
             text(user.as_str()),
             int(buckets::of(entry.seq, buckets::INBOX))?,
             int(entry.seq)?,
-            blob(entry),
+            // A message entry is a reference to its timeline row (see `inbox_join`).
+            CqlValue::Blob(tidings_store::inbox_row::encode(entry)),
         ];
         p.rows
             .push(RowWrite::new(Stmt::inbox_put, *cursor, values)?);
@@ -321,6 +322,11 @@ impl ScyllaStore {
         for (a, u, c) in &keys.cleared {
             marks.push(((*a).clone(), (*u).clone(), (*c).clone()));
         }
+        let timeline: Vec<_> = keys
+            .timeline
+            .iter()
+            .map(|(a, c, seq)| ((*a).clone(), (*c).clone(), *seq))
+            .collect();
         heads.extend(keys.heads.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         users.extend(keys.users.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         for (a, u, c) in &keys.convs {
@@ -348,14 +354,20 @@ impl ScyllaStore {
             let row: Option<(i64,)> = self.first(&st.cleared_get, values).await?;
             row.map(|(up_to,)| crate::store::seq(up_to)).transpose()
         });
-        let (heads, convs, users, relations, marks) =
-            futures_util::try_join!(heads, convs, users, relations, marks)?;
+        let timeline = read_each(timeline, |(app, conv, conv_seq)| async move {
+            let bucket = big(buckets::of(conv_seq, buckets::TIMELINE))?;
+            let values = (app.as_str(), conv.as_str(), bucket, big(conv_seq)?);
+            self.blob(&st.timeline_get, values).await
+        });
+        let (heads, convs, users, relations, marks, timeline) =
+            futures_util::try_join!(heads, convs, users, relations, marks, timeline)?;
         Ok(Loaded {
             heads: heads.into_iter().collect(),
             convs: convs.into_iter().collect(),
             users: users.into_iter().collect(),
             relations: relations.into_iter().collect(),
             cleared: marks.into_iter().collect(),
+            timeline: timeline.into_iter().collect(),
         })
     }
 
@@ -433,11 +445,14 @@ mod tests {
             msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
             from: from.clone(),
             to: Recipient::User(to.clone()),
-            body: Body::Text {
+            body: Some(Body::Text {
                 text: format!("m{cursor}"),
-            },
+            }),
             mentions: Vec::new(),
             mention_all: false,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
         };
         let ts = cursor as i64;
         let mut writes = vec![Write::Timeline {
@@ -879,6 +894,21 @@ mod tests {
                             .insert((app.clone(), user.clone(), conv.clone()), mark);
                     }
                 }
+                for &(app, conv, conv_seq) in &keys.timeline {
+                    let bucket = conv_seq / crate::buckets::TIMELINE;
+                    let key = vec![
+                        V::Text(app.to_string()),
+                        V::Text(conv.to_string()),
+                        V::Int(bucket as i64),
+                        V::Int(conv_seq as i64),
+                    ];
+                    let row = self.rows.get(&("timeline".to_owned(), key));
+                    if let Some(V::Blob(b)) = row.and_then(Self::visible).map(|r| r["data"].clone())
+                    {
+                        s.timeline
+                            .insert((app.clone(), conv.clone(), conv_seq), decode(&b).unwrap());
+                    }
+                }
                 s
             }
         }
@@ -925,11 +955,35 @@ mod tests {
                         } else if next(2) == 0 {
                             read(a, b, 1 + next(last), seq)
                         } else {
-                            // Clear marks only grow, as the reads aggregate records them.
-                            let conv = ConvId::direct(&user(a), &user(b));
-                            let mark = cleared.entry((a, conv)).or_default();
-                            *mark = (*mark + 1).min(last);
-                            hide_and_clear(a, b, *mark, seq)
+                            if next(2) == 0 {
+                                // Clear marks only grow, as the reads aggregate records them.
+                                let conv = ConvId::direct(&user(a), &user(b));
+                                let mark = cleared.entry((a, conv)).or_default();
+                                *mark = (*mark + 1).min(last);
+                                hide_and_clear(a, b, *mark, seq)
+                            } else {
+                                // A recall or an edit rewrites a timeline row from its value.
+                                let annotation = if next(4) == 0 {
+                                    tidings_store::Annotation::Recalled {
+                                        by: Some(user(a)),
+                                        ts: seq as i64,
+                                    }
+                                } else {
+                                    tidings_store::Annotation::Edited {
+                                        body: Body::Text {
+                                            text: format!("edit {seq}"),
+                                        },
+                                        edit_seq: seq,
+                                        ts: seq as i64,
+                                    }
+                                };
+                                vec![Write::Annotate {
+                                    app: app(),
+                                    conv: ConvId::direct(&user(a), &user(b)),
+                                    conv_seq: 1 + next(last),
+                                    annotation,
+                                }]
+                            }
                         }
                     }
                     4 => (0..1 + next(3))

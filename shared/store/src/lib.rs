@@ -20,12 +20,13 @@ pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
-    ClearedNotice, Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice,
-    GroupRow, HiddenNotice, MemberRow, MessageView, ReadReceipt, Relation, RelationNotice,
-    RelationPatch, SystemNotice, TimelineMessage, UserGroupRow, UserRow,
+    ClearedNotice, Conversation, Diffusion, Direction, EditNotice, Entry, EntryItem, GroupAdvance,
+    GroupNotice, GroupRow, HiddenNotice, MemberRow, MessageView, ReadReceipt, RecallNotice,
+    Recalled, Relation, RelationNotice, RelationPatch, SystemNotice, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 pub use ports::{
     ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore, ProjectionStore,
     ReadModels, RelationStore, UserStore,
 };
-pub use write::{Delivery, Write};
+pub use write::{Annotation, Delivery, Write};

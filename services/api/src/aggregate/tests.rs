@@ -374,3 +374,39 @@ async fn a_retry_past_the_horizon_within_the_duplicate_window_is_refused_at_once
         "still remembered"
     );
 }
+
+#[tokio::test]
+async fn old_messages_are_found_in_the_subject_from_the_mark_below_them() {
+    let nats = Nats::start().await;
+    let writer = nats.repository();
+    let total = tidings_domain::conv::RECENT_FACTS as u64 + 100;
+    let mut receipts = Vec::new();
+    for i in 0..total {
+        receipts.push(sent(&writer, ["alice", "bob"][i as usize % 2], &format!("m{i}")).await);
+    }
+    // Another instance, cold: the oldest messages are not among its recent facts.
+    let reader = nats.repository();
+    let (app, conv) = (app(), conv_id());
+    for receipt in [&receipts[0], &receipts[300], &receipts[total as usize - 1]] {
+        let by_id = crate::facts::by_msg_id(&reader, &app, &conv, &receipt.msg_id)
+            .await
+            .unwrap()
+            .expect("found by msg_id");
+        assert_eq!((by_id.conv_seq, by_id.ts), (receipt.conv_seq, receipt.ts));
+        let by_seq = crate::facts::by_conv_seq(&reader, &app, &conv, receipt.conv_seq)
+            .await
+            .unwrap()
+            .expect("found by conv_seq");
+        assert_eq!(by_seq, by_id);
+    }
+    let stranger = MessageId::parse(uuid::Uuid::now_v7().to_string()).unwrap();
+    let none = crate::facts::by_msg_id(&reader, &app, &conv, &stranger);
+    assert_eq!(none.await.unwrap(), None);
+    let none = crate::facts::by_conv_seq(&reader, &app, &conv, total + 1);
+    assert_eq!(none.await.unwrap(), None);
+    let folded = reader.events_folded();
+    assert_eq!(
+        folded, total,
+        "one cold load; the scans read outside the state"
+    );
+}

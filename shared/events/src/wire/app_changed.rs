@@ -83,6 +83,7 @@ pub(crate) const ENTRIES: &[Entry] = &[
                     messaging: MessagingPolicy::FriendsOnly,
                     max_group_members: 500,
                     max_file_bytes: 1024 * 1024,
+                    ..AppSettings::default()
                 },
             })
         },

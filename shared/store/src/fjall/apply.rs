@@ -120,6 +120,14 @@ impl ProjectionStore for FjallStore {
                     .insert((app.clone(), user.clone(), other.clone()), row);
             }
         }
+        for &(app, conv, conv_seq) in &keys.timeline {
+            let stored = key(&[app.as_str(), conv.as_str()], Some(conv_seq));
+            if let Some(row) = self.get_row(&t.timeline, &stored)? {
+                loaded
+                    .timeline
+                    .insert((app.clone(), conv.clone(), conv_seq), row);
+            }
+        }
         Ok(loaded)
     }
 

@@ -1,7 +1,7 @@
 //! What a batch reads before it is planned: the keys of the rows its writes fold over, and
 //! those rows as the store holds them.
 
-use crate::model::{Conversation, Relation, UserRow};
+use crate::model::{Conversation, Relation, TimelineMessage, UserRow};
 use crate::plan::Head;
 use crate::write::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -38,6 +38,8 @@ pub struct RowKeys<'w> {
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
     /// Removal marks, moved by clears and created by hides: (app, user, conv).
     pub cleared: FxHashSet<(&'w AppId, &'w UserId, &'w ConvId)>,
+    /// Timeline rows, annotated by recalls and edits: (app, conv, conv_seq).
+    pub timeline: FxHashSet<(&'w AppId, &'w ConvId, u64)>,
 }
 
 impl<'w> RowKeys<'w> {
@@ -78,6 +80,14 @@ impl<'w> RowKeys<'w> {
                 } => {
                     keys.cleared.insert((app, user, conv));
                 }
+                Write::Annotate {
+                    app,
+                    conv,
+                    conv_seq,
+                    ..
+                } => {
+                    keys.timeline.insert((app, conv, *conv_seq));
+                }
                 Write::Timeline { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
@@ -102,4 +112,6 @@ pub struct Loaded {
     pub relations: FxHashMap<RelationKey, Relation>,
     /// Removal marks found: (app, user, conv) -> up_to.
     pub cleared: FxHashMap<ConvKey, u64>,
+    /// Timeline rows found.
+    pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
 }

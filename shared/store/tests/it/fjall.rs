@@ -62,6 +62,12 @@ async fn removals_never_break_paging() {
 }
 
 #[tokio::test]
+async fn recalls_and_edits_rewrite_the_one_timeline_row() {
+    let (_dir, store) = fresh();
+    conformance::recalls_and_edits_rewrite_the_one_timeline_row(store).await;
+}
+
+#[tokio::test]
 async fn checkpoint_moves_with_the_batch() {
     let (_dir, store) = fresh();
     conformance::checkpoint_moves_with_the_batch(store).await;
