@@ -131,7 +131,7 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
         "the peer keeps it"
     );
 
-    // A device catching up from the start skips the hidden message, and says so in `synced`.
+    // A device catching up from the start gets the hidden message as a placeholder.
     let mut tablet = h.connect("alice").await;
     tablet
         .send(json!({"t": "hello", "since": 0, "min_pos": pos}))
@@ -154,25 +154,30 @@ async fn a_hidden_message_is_gone_from_every_device_of_its_user_only() {
     let (_bob_ws, bob_entries) = catch_up(&h, "bob", pos).await;
     assert_eq!(messages_of(&bob_entries, conv), [1, 2, 3]);
 
-    // `sync` and GET /v1/inbox page past the hidden entry without a short page at it.
+    // `sync` and GET /v1/inbox stay gapless: the hidden message's entry is a `removed`
+    // placeholder naming it, with no body.
     tablet
-        .send(json!({"t": "sync", "id": "s", "after": 0, "limit": 2}))
+        .send(json!({"t": "sync", "id": "s", "after": 0, "limit": 3}))
         .await;
     let page = tablet.expect_answer("s").await;
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(messages_of(entries, conv), [1, 3]);
+    let removed: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "removed").collect();
+    assert_eq!(removed.len(), 1, "{page}");
     assert_eq!(
-        messages_of(page["entries"].as_array().unwrap(), conv),
-        [1, 3]
+        (removed[0]["conv"].as_str(), removed[0]["conv_seq"].as_u64()),
+        (Some(conv), Some(2))
     );
-    assert_eq!(page["next_after"], 3);
+    assert!(removed[0].get("body").is_none(), "{page}");
+    let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3]);
     let r = h
         .api
-        .get_as(&alice, &format!("/v1/inbox?after=1&limit=1&min_pos={pos}"))
+        .get_as(&alice, &format!("/v1/inbox?after=1&limit=2&min_pos={pos}"))
         .await;
-    assert_eq!(
-        messages_of(r.body["entries"].as_array().unwrap(), conv),
-        [3]
-    );
-    assert_eq!(r.body["next_after"], 3);
+    let entries = r.body["entries"].as_array().unwrap();
+    assert_eq!(messages_of(entries, conv), [3]);
+    assert_eq!(entries[0]["kind"], "removed", "{:?}", r.body);
 
     // Hiding it again records nothing; the conversation row counts and shows what is left.
     let again = h

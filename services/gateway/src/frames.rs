@@ -199,14 +199,13 @@ pub enum ServerFrame {
         #[serde(flatten)]
         sent: Sent,
     },
-    /// The answer to `sync`: one page of the inbox, without entries of messages the user
-    /// removed; `next_after` is where the page stopped looking (the next `after`).
+    /// The answer to `sync`: one page of the inbox (entries of messages the user removed
+    /// read back as `removed` placeholders).
     Page {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         entries: Vec<Entry>,
         last_seq: u64,
-        next_after: u64,
     },
     /// The answer to `hide`.
     Hidden {

@@ -43,16 +43,14 @@ async fn inbox<S: ReadModels>(
     let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
-    let page = visibility::inbox_page(store, &me.app, &me.user, query.after, limit)
+    let entries = visibility::inbox_page(store, &me.app, &me.user, query.after, limit)
         .await
         .map_err(store_error)?;
     let last_seq = store
         .inbox_last_seq(&me.app, &me.user)
         .await
         .map_err(store_error)?;
-    Ok(Json(json!({
-        "entries": page.entries, "last_seq": last_seq, "next_after": page.next_after
-    })))
+    Ok(Json(json!({ "entries": entries, "last_seq": last_seq })))
 }
 
 #[derive(Debug, Deserialize)]

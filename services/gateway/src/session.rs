@@ -23,7 +23,7 @@ use tidings_domain::UserId;
 use tidings_domain::conv::Actor;
 use tidings_domain::pair::PairCommand;
 use tidings_runtime::metrics as metrics_names;
-use tidings_store::visibility::{self, InboxPage, Removals};
+use tidings_store::visibility;
 use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
@@ -295,11 +295,10 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 min_pos,
             } => {
                 let answer = match self.page(after, limit, min_pos).await {
-                    Ok((page, last_seq)) => ServerFrame::Page {
+                    Ok((entries, last_seq)) => ServerFrame::Page {
                         id,
-                        entries: page.entries,
+                        entries,
                         last_seq,
-                        next_after: page.next_after,
                     },
                     Err(error) => ServerFrame::error(id, error),
                 };
@@ -445,7 +444,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         after: u64,
         limit: Option<usize>,
         min_pos: u64,
-    ) -> Result<(InboxPage, u64), ApiError> {
+    ) -> Result<(Vec<Entry>, u64), ApiError> {
         let limit = check_limit(limit, 100)?;
         self.shared.coverage.wait_for(min_pos).await?;
         let (app, user) = (&self.principal.app, &self.principal.user);
@@ -513,7 +512,9 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
             let want = until.map_or(MAX_PAGE, |u| ((u - after) as usize).min(MAX_PAGE));
             let (app, user) = (&self.principal.app, &self.principal.user);
-            let page = match self.shared.store.inbox_after(app, user, after, want).await {
+            // Entries of messages the user removed come as `removed` placeholders.
+            let store = &self.shared.store;
+            let page = match visibility::inbox_page(store, app, user, after, want).await {
                 Ok(page) => page,
                 Err(e) => {
                     let error = store_error(e);
@@ -523,20 +524,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             if page.is_empty() {
                 return Ok(());
             }
-            // Entries of messages the user removed are passed over, not sent.
-            let removals = match Removals::of_entries(&self.shared.store, app, user, &page).await {
-                Ok(removals) => removals,
-                Err(e) => {
-                    let error = store_error(e);
-                    return self.answer(ServerFrame::error(None, error)).await;
-                }
-            };
             for entry in page {
-                if removals.hides(&entry.item) {
-                    self.pass_over(entry.seq);
-                } else {
-                    self.deliver(entry).await?;
-                }
+                self.deliver(entry).await?;
             }
         }
     }
@@ -551,15 +540,6 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         }
         live.last_sent = entry.seq;
         self.emit(&ServerFrame::Entry(entry)).await
-    }
-
-    /// Counts a stored entry the user does not see as sent, if it is the next one.
-    fn pass_over(&mut self, seq: u64) {
-        if let Some(live) = self.live.as_mut()
-            && seq == live.last_sent + 1
-        {
-            live.last_sent = seq;
-        }
     }
 
     /// Writes a pushed entry, and every other push already waiting (up to a bound), then

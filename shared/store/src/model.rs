@@ -55,6 +55,9 @@ pub enum EntryItem {
     /// The user cleared a conversation from their own view up to `up_to` (to their own
     /// devices only).
     Cleared(ClearedNotice),
+    /// Read back in place of an entry about a message the user removed from their own view,
+    /// so that the inbox's `seq` stays gapless; never stored.
+    Removed(HiddenNotice),
 }
 
 impl EntryItem {

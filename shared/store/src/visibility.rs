@@ -4,20 +4,17 @@
 //! that user only: catch-up pages of the inbox, history pages, and conversation rows (their
 //! unread count and `last_message`).
 //!
-//! Filtering never shortens a page into looking like the end: a page is refilled from beyond
-//! what it left out, and its cursor says how far it looked (`InboxPage::next_after`,
-//! `HistoryPage::next`), so paging on skips nothing and repeats nothing.
+//! Inbox pages keep every `seq` (a removed message's entries read back as `removed`
+//! placeholders). History pages leave removed messages out and never shorten a page into
+//! looking like the end: a page is refilled from beyond what it left out, and its cursor
+//! (`HistoryPage::next`) says how far it looked, so paging on skips nothing and repeats nothing.
 
 use crate::history::{HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
-use crate::model::{Conversation, Entry, EntryItem};
+use crate::model::{Conversation, Entry, EntryItem, HiddenNotice};
 use crate::ports::{ConversationStore, HiddenStore, InboxStore, StoreResult};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap};
 use tidings_domain::{AppId, ConvId, UserId};
-
-/// Most inbox entries one page request looks at, however many of them are left out: beyond
-/// it the page is answered short, with `next_after` where it stopped.
-pub const MAX_SCANNED: usize = 5_000;
 
 /// Conversations whose removals are read at once (each read is a round trip on ScyllaDB).
 const CONCURRENT_READS: usize = 16;
@@ -115,50 +112,29 @@ impl Removals {
     }
 }
 
-/// A page of a user's inbox without the entries of messages they removed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InboxPage {
-    pub entries: Vec<Entry>,
-    /// The last `seq` the page looked at (the `after` of the next page): the last entry's, or
-    /// past it when entries after it were left out; `after` itself when it found nothing.
-    pub next_after: u64,
-}
-
-/// Up to `limit` entries of `user`'s inbox after `after` that are not of removed messages,
-/// reading on past the ones left out (at most `MAX_SCANNED` entries).
+/// Up to `limit` entries of `user`'s inbox after `after`. An entry about a message the user
+/// removed keeps its `seq` but is read back as a `removed` placeholder naming only the
+/// message, so catch-up stays gapless ("every entry after N") while the message is gone.
 pub async fn inbox_page<S: InboxStore + HiddenStore>(
     store: &S,
     app: &AppId,
     user: &UserId,
     after: u64,
     limit: usize,
-) -> StoreResult<InboxPage> {
-    let mut page = InboxPage {
-        entries: Vec::new(),
-        next_after: after,
-    };
-    let mut scanned = 0;
-    while page.entries.len() < limit && scanned < MAX_SCANNED {
-        let read = store.inbox_after(app, user, page.next_after, limit).await?;
-        let exhausted = read.len() < limit;
-        scanned += read.len();
-        let removals = Removals::of_entries(store, app, user, &read).await?;
-        for entry in read {
-            if page.entries.len() == limit {
-                break;
-            }
-            page.next_after = entry.seq;
-            if !removals.hides(&entry.item) {
-                page.entries.push(entry);
-            }
-        }
-        // A read shorter than asked is the inbox's end, or an entry whose message is not
-        // written yet (the store ends the page before it): either way, stop here.
-        if exhausted {
-            break;
+) -> StoreResult<Vec<Entry>> {
+    let mut entries = store.inbox_after(app, user, after, limit).await?;
+    let removals = Removals::of_entries(store, app, user, &entries).await?;
+    for entry in &mut entries {
+        if removals.hides(&entry.item)
+            && let Some((conv, conv_seq)) = entry.item.message_ref()
+        {
+            entry.item = EntryItem::Removed(HiddenNotice {
+                conv: conv.clone(),
+                conv_seq,
+            });
         }
     }
-    Ok(page)
+    Ok(entries)
 }
 
 /// One page of `conv`'s history as `user` sees it: messages at or below their clear mark are

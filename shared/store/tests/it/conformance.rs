@@ -6,7 +6,7 @@ use tidings_domain::{
     AppId, Attachment, Body, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_store::{
-    Annotation, Diffusion, Direction, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
+    Annotation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
     MessageView, ReadModels, Recalled, RelationPatch, Write,
 };
 
@@ -1193,26 +1193,33 @@ pub async fn hidden_and_cleared_filter_only_that_users_reads<S: ReadModels>(stor
     .unwrap();
     assert_eq!(page_seqs(&peer), [6, 5, 4, 3, 2, 1]);
 
-    // Inbox pages: bob's entries 1-6 are messages 1-6; 1, 2 and 5 are left out.
-    let page = visibility::inbox_page(&store, &a, &bob, 0, 2)
+    // Inbox pages: bob's entries 1-6 are messages 1-6; 1, 2 and 5 read back as placeholders,
+    // so the pages stay gapless.
+    let kinds = |page: &[Entry]| -> Vec<(u64, bool)> {
+        page.iter()
+            .map(|e| (e.seq, matches!(e.item, EntryItem::Removed(_))))
+            .collect()
+    };
+    let page = visibility::inbox_page(&store, &a, &bob, 0, 4)
         .await
         .unwrap();
-    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
-    assert_eq!((seqs, page.next_after), (vec![3, 4], 4));
-    let page = visibility::inbox_page(&store, &a, &bob, 4, 2)
+    assert_eq!(kinds(&page), [(1, true), (2, true), (3, false), (4, false)]);
+    let page = visibility::inbox_page(&store, &a, &bob, 4, 4)
         .await
         .unwrap();
-    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
-    assert_eq!((seqs, page.next_after), (vec![6], 6));
+    assert_eq!(kinds(&page), [(5, true), (6, false)]);
+    let EntryItem::Removed(removed) = &page[0].item else {
+        unreachable!()
+    };
+    assert_eq!((&removed.conv, removed.conv_seq), (&conv, 5));
     let page = visibility::inbox_page(&store, &a, &bob, 6, 2)
         .await
         .unwrap();
-    assert!(page.entries.is_empty());
-    assert_eq!(page.next_after, 6);
+    assert!(page.is_empty());
     let page = visibility::inbox_page(&store, &a, &alice, 0, 10)
         .await
         .unwrap();
-    assert_eq!(page.entries.len(), 6);
+    assert_eq!(page.len(), 6);
 
     // The conversation row: unread without removed messages, the newest one still seen.
     let row = |who: UserId| {
@@ -1336,12 +1343,20 @@ pub async fn removals_never_break_paging<S: ReadModels>(store: S) {
             let page = visibility::inbox_page(&store, &a, &bob, after, limit)
                 .await
                 .unwrap();
-            if page.entries.is_empty() {
+            let Some(last) = page.last() else {
                 break;
+            };
+            assert!(page.len() <= limit);
+            // Gapless: every seq after `after`, the removed ones as placeholders.
+            for (i, e) in page.iter().enumerate() {
+                assert_eq!(e.seq, after + 1 + i as u64, "inbox pages of {limit}");
             }
-            assert!(page.entries.len() <= limit && page.next_after > after);
-            seen.extend(page.entries.iter().map(|e| e.seq));
-            after = page.next_after;
+            after = last.seq;
+            seen.extend(
+                page.iter()
+                    .filter(|e| !matches!(e.item, EntryItem::Removed(_)))
+                    .map(|e| e.seq),
+            );
         }
         // Bob's inbox entry n is message n.
         assert_eq!(seen, visible, "inbox pages of {limit}");
