@@ -4,7 +4,9 @@
 pub mod chat;
 pub mod config;
 pub mod dev_app;
+pub mod dev_token;
 pub mod migrate;
 pub mod ready;
 pub mod replay;
 pub mod up;
+pub mod web_app;
