@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { repo, startServer } from "../../sdk/js/test/server.mjs";
@@ -114,12 +114,12 @@ test("two users chat in two pages: friends, live messages, unread counts, histor
   await alice.locator("[data-group=team]").click();
   await messages(alice).filter({ hasText: "hello team" }).waitFor();
 
-  // The picture in docs/: alice's direct chat with bob.
+  // The picture in docs/ (TIDINGS_SCREENSHOT=docs/web-client.png refreshes it): alice's chat.
   await alice.click("[data-tab=chats]");
   await alice.locator('[data-conv="d~alice~bob"]').click();
   await messages(alice).filter({ hasText: "great" }).waitFor();
   await bob.fill("input[name=text]", "standup at 10?");
   await bob.press("input[name=text]", "Enter");
   await alice.locator("[data-conv=\"g~team\"]").getByTestId("unread").filter({ hasText: "1" }).waitFor();
-  await alice.screenshot({ path: process.env.TIDINGS_SCREENSHOT ?? join(repo, "docs/web-client.png") });
+  await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(profile, "web-client.png")) });
 });
