@@ -24,3 +24,4 @@ mod read_your_writes;
 mod replay;
 mod social;
 mod supervision;
+mod web_app;
