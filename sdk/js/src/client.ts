@@ -89,6 +89,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
   private timers = new Set<ReturnType<typeof setTimeout>>();
   private ticker: ReturnType<typeof setInterval> | null = null;
   private lastHeard = 0;
+  private lastPing = 0;
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   private firstSync: { resolve: () => void; reject: (e: TidingsError) => void } | null = null;
 
@@ -245,6 +246,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
     };
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
+      const welcomed = this.welcomed;
       this.socket = null;
       this.welcomed = false;
       for (const pending of this.pending.values()) pending.writtenAt = 0;
@@ -256,7 +258,21 @@ export class TidingsClient extends Emitter<ClientEvents> {
         return;
       }
       this.scheduleReconnect();
+      // A refused upgrade looks like any failed connection to a WebSocket: ask REST whether
+      // the token is still good, and stop if it is not.
+      if (!welcomed) void this.checkToken();
     };
+  }
+
+  private async checkToken(): Promise<void> {
+    try {
+      await this.rest.inbox(this.seq, 1);
+    } catch (error) {
+      if (error instanceof TidingsError && error.code === "unauthorized" && !this.stopped) {
+        this.stopped = true;
+        this.shutdown(4401, error.message);
+      }
+    }
   }
 
   private scheduleReconnect(): void {
@@ -382,7 +398,10 @@ export class TidingsClient extends Emitter<ClientEvents> {
     if (this.isOpen()) {
       const silent = now - this.lastHeard;
       if (silent >= 2 * this.options.pingMs) this.reconnectNow();
-      else if (silent >= this.options.pingMs / 2 && this.welcomed) this.frame({ t: "ping" });
+      else if (silent >= this.options.pingMs / 2 && now - this.lastPing >= this.options.pingMs / 2 && this.welcomed) {
+        this.lastPing = now;
+        this.frame({ t: "ping" });
+      }
     }
   }
 

@@ -162,3 +162,22 @@ test("close() ends the session and fails what is unanswered", async () => {
   assert.equal(client.state, "closed");
   await assert.rejects(client.sendText({ user: "cz-bob" }, "late"), { code: "closed" });
 });
+
+test("a token that is refused ends connect() with unauthorized, without reconnecting", async () => {
+  const client = createClient({ url: server.url, token: "not.a.token", backoffMs: 20 });
+  open.push(client);
+  const closed = new Promise((resolve) => client.on("closed", (code) => resolve(code)));
+  await assert.rejects(client.connect(), { code: "unauthorized" });
+  assert.equal(await closed, 4401);
+  assert.equal(client.state, "closed");
+});
+
+test("revoked tokens close the session for good (4401)", async () => {
+  const { client } = await session("rv-bob");
+  await client.connect();
+  const closed = new Promise((resolve) => client.on("closed", (code, reason) => resolve([code, reason])));
+  await server.api.call("POST", "/v1/users/rv-bob/tokens/revoke");
+  assert.deepEqual(await closed, [4401, "token revoked"]);
+  assert.equal(client.state, "closed");
+  await assert.rejects(client.sendText({ user: "rv-bob" }, "late"), { code: "closed" });
+});
