@@ -36,6 +36,10 @@ export async function startServer() {
         resolveReady(line);
       }
     });
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`starting ${bin}: ${error.message} (build it with cargo build -p tidings)`));
+    });
     child.on("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`tidings up exited with ${code} before ready: ${out}`));
