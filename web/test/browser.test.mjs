@@ -1,6 +1,7 @@
 // The web client at /app, driven in headless Chromium (Debian's /usr/bin/chromium through
 // playwright-core; nothing downloads a browser) against a real `tidings up`: two users sign
-// in on two pages, become friends, chat live, page back through history and talk in a group.
+// in on two pages (one browser each), become friends, chat live, page back through history
+// and talk in a group.
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,14 +13,28 @@ import { repo, startServer } from "../../sdk/js/test/server.mjs";
 
 const CHROMIUM = process.env.TIDINGS_CHROMIUM ?? "/usr/bin/chromium";
 let server;
-let browser;
-let profile;
+const browsers = [];
+const profiles = [];
 
 before(async () => {
   server = await startServer();
-  profile = mkdtempSync(join(tmpdir(), "tidings-chromium-"));
-  // A persistent context is how playwright takes a fresh --user-data-dir.
-  browser = await chromium.launchPersistentContext(profile, {
+});
+
+after(async () => {
+  for (const browser of browsers) await browser.close();
+  for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+  await server?.stop();
+});
+
+/**
+ * A page signed in as `user`, in a browser of its own with a fresh profile (a persistent
+ * context is how playwright takes --user-data-dir); its own window, so neither user's page is
+ * a background tab that Chromium throttles.
+ */
+async function signIn(user, name) {
+  const profile = mkdtempSync(join(tmpdir(), "tidings-chromium-"));
+  profiles.push(profile);
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1100, height: 680 },
@@ -34,17 +49,8 @@ before(async () => {
       "--disable-sync",
     ],
   });
-});
-
-after(async () => {
-  await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
-  await server?.stop();
-});
-
-/** A page signed in as `user` (sessionStorage is per page, so each page is its own user). */
-async function signIn(user, name) {
-  const page = await browser.newPage();
+  browsers.push(browser);
+  const page = browser.pages()[0] ?? (await browser.newPage());
   page.on("pageerror", (error) => assert.fail(`${user}'s page: ${error}`));
   const response = await page.goto(`${server.url}/app`);
   assert.equal(response.status(), 200);
@@ -53,7 +59,7 @@ async function signIn(user, name) {
   await page.fill("input[name=name]", name);
   await page.click("button[type=submit]");
   await page.getByTestId("me").filter({ hasText: user }).waitFor();
-  await page.locator('[data-testid=state]', { hasText: "live" }).waitFor();
+  await page.locator("[data-testid=state]", { hasText: "live" }).waitFor();
   return page;
 }
 
@@ -121,5 +127,5 @@ test("two users chat in two pages: friends, live messages, unread counts, histor
   await bob.fill("input[name=text]", "standup at 10?");
   await bob.press("input[name=text]", "Enter");
   await alice.locator("[data-conv=\"g~team\"]").getByTestId("unread").filter({ hasText: "1" }).waitFor();
-  await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(profile, "web-client.png")) });
+  await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(profiles[0], "web-client.png")) });
 });
