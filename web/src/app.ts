@@ -1,22 +1,22 @@
 // The signed-in app: one TidingsClient, the sidebar's tabs and the open chat, kept current by
 // the client's entry events (messages, and friend and group changes of any kind).
 
-import { TidingsClient, type Conversation, type Entry, type Message, type State } from "../../sdk/js/src/index.js";
+import { TidingsClient, type Entry, type Message, type State } from "../../sdk/js/src/index.js";
 import { ChatView } from "./chat.js";
 import { h } from "./dom.js";
-import { conversationsPanel, friendsPanel, groupsPanel, type Open } from "./sidebar.js";
+import { chatsTab, friendsTab, groupsTab, type Open, type Tab } from "./sidebar.js";
 
-type Tab = "chats" | "friends" | "groups";
+type TabName = "chats" | "friends" | "groups";
 
 export class App {
   private readonly client: TidingsClient;
   private readonly side = h("div", { class: "panel" });
+  private readonly list = h("div", { class: "list" });
   private main: HTMLElement = h("div", { class: "chat" }, h("div", { class: "empty" }, "Pick a conversation"));
   private readonly state = h("span", { class: "state", "data-testid": "state" }, "connecting");
-  private readonly tabs = new Map<Tab, HTMLButtonElement>();
-  private tab: Tab = "chats";
+  private readonly tabs = new Map<TabName, { button: HTMLButtonElement; tab: Tab }>();
+  private tab: TabName = "chats";
   private chat: ChatView | null = null;
-  private convs: Conversation[] = [];
   private refreshing: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -30,9 +30,16 @@ export class App {
     // REST. The client resumes from the last entry it delivered when the connection drops.
     this.client = new TidingsClient({ url: location.origin, token, since });
     const tabBar = h("nav", { class: "tabs" });
-    for (const tab of ["chats", "friends", "groups"] as Tab[]) {
-      const button = h("button", { "data-tab": tab, onclick: () => this.show(tab) }, tab[0].toUpperCase() + tab.slice(1));
-      this.tabs.set(tab, button);
+    const refresh = () => this.refreshSoon();
+    const rest = this.client.rest;
+    const tabs: [TabName, Tab][] = [
+      ["chats", chatsTab(rest, me, this.open, () => this.chat?.conv ?? null)],
+      ["friends", friendsTab(rest, me, this.open, refresh)],
+      ["groups", groupsTab(rest, this.open, refresh)],
+    ];
+    for (const [name, tab] of tabs) {
+      const button = h("button", { "data-tab": name, onclick: () => void this.show(name) }, name[0].toUpperCase() + name.slice(1));
+      this.tabs.set(name, { button, tab });
       tabBar.append(button);
     }
     const header = h("div", { class: "me" }, h("div", {}, h("strong", { "data-testid": "me" }, me), " ", this.state), h("button", { onclick: () => { this.client.close(); signOut(); } }, "Sign out"));
@@ -61,20 +68,16 @@ export class App {
     void this.show("chats");
   };
 
-  private async show(tab: Tab): Promise<void> {
-    this.tab = tab;
-    for (const [name, button] of this.tabs) button.classList.toggle("on", name === tab);
-    const refresh = () => void this.show(tab);
-    let panel: HTMLElement;
-    if (tab === "chats") {
-      this.convs = await this.client.rest.conversations();
-      panel = conversationsPanel(this.convs, this.chat?.conv ?? null, this.open, this.me);
-    } else if (tab === "friends") {
-      panel = await friendsPanel(this.client.rest, this.open, this.me, refresh);
-    } else {
-      panel = await groupsPanel(this.client.rest, this.open, refresh);
-    }
-    if (this.tab === tab) this.side.replaceChildren(...panel.childNodes);
+  /** Shows a tab: its form, and its list as it is now. */
+  private async show(name: TabName): Promise<void> {
+    this.tab = name;
+    for (const [other, { button }] of this.tabs) button.classList.toggle("on", other === name);
+    const { tab } = this.tabs.get(name)!;
+    const rows = await tab.rows();
+    if (this.tab !== name) return;
+    // The form stays in place (and keeps focus and what is typed); only the list is rebuilt.
+    if (this.side.firstChild !== tab.form) this.side.replaceChildren(tab.form, this.list);
+    this.list.replaceChildren(...rows);
   }
 
   private onEntry(entry: Entry): void {

@@ -79,7 +79,9 @@ export class TidingsClient extends Emitter<ClientEvents> {
   private readonly Socket: SocketFactory;
   private socket: SocketLike | null = null;
   private seq: number;
+  /** The highest seq acked on the current connection, and the highest asked for. */
   private acked = 0;
+  private ackWanted = 0;
   private current: State = "closed";
   private stopped = true;
   private welcomed = false;
@@ -182,12 +184,15 @@ export class TidingsClient extends Emitter<ClientEvents> {
     return this.send(to, { type: "text", text });
   }
 
-  /** Records that this device holds every entry up to `seq` (never moves back). */
+  /**
+   * Records that this device holds every entry up to `seq` (never moves back). Made while
+   * disconnected, it goes out once the next connection has caught up.
+   */
   ack(seq: number = this.seq): void {
-    if (seq <= this.acked) return;
-    if (this.isOpen() && this.welcomed) {
-      this.acked = seq;
-      this.frame({ t: "ack", seq });
+    this.ackWanted = Math.max(this.ackWanted, seq);
+    if (this.ackWanted > this.acked && this.isOpen() && this.welcomed) {
+      this.acked = this.ackWanted;
+      this.frame({ t: "ack", seq: this.acked });
     }
   }
 
@@ -292,6 +297,8 @@ export class TidingsClient extends Emitter<ClientEvents> {
     switch (frame.t) {
       case "welcome":
         this.welcomed = true;
+        // An ack written on a connection that then dropped may not have arrived: send again.
+        this.acked = 0;
         this.emit("welcome", frame as unknown as Welcome);
         // Sends waiting for a connection go out now, on their own client_msg_id.
         for (const pending of this.pending.values()) this.write(pending);
@@ -303,7 +310,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
         this.attempt = 0;
         this.setState("live");
         this.emit("synced", this.seq);
-        if (this.options.autoAck) this.ack();
+        this.ack(this.options.autoAck ? this.seq : 0);
         if (this.firstSync) {
           this.firstSync.resolve();
           this.firstSync = null;
