@@ -155,6 +155,22 @@ test("acks: after catch-up and after live entries, the last delivered seq", asyn
   client.close();
 });
 
+test("an ack made while disconnected goes out once the next connection has caught up", async () => {
+  const proxy = await startProxy(server.url);
+  open.push(proxy);
+  const { client, entries } = await session("ad-bob", proxy.url, { autoAck: false });
+  await server.api.user("ad-alice");
+  await client.connect();
+  await server.api.send("ad-alice", "ad-bob", "one");
+  await eventually("entry 1", () => entries.length === 1);
+  assert.ok(!proxy.clientFrames().some((f) => f.t === "ack"), "no ack without autoAck");
+  proxy.cut();
+  client.ack(1);
+  await eventually("ack 1 on the new connection", () => proxy.clientFrames().some((f) => f.t === "ack" && f.seq === 1));
+  const frames = proxy.clientFrames().map((f) => f.t);
+  assert.deepEqual(frames.slice(0, 2), ["hello", "ack"]);
+});
+
 test("close() ends the session and fails what is unanswered", async () => {
   const { client } = await session("cz-bob");
   await client.connect();
