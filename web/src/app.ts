@@ -73,7 +73,13 @@ export class App {
     this.tab = name;
     for (const [other, { button }] of this.tabs) button.classList.toggle("on", other === name);
     const { tab } = this.tabs.get(name)!;
-    const rows = await tab.rows();
+    let rows: Node[];
+    try {
+      rows = await tab.rows();
+    } catch (error) {
+      // Shown in place of the list; the next entry or click refreshes it again.
+      rows = [h("div", { class: "error" }, `could not load: ${error instanceof Error ? error.message : String(error)}`)];
+    }
     if (this.tab !== name) return;
     // The form stays in place (and keeps focus and what is typed); only the list is rebuilt.
     if (this.side.firstChild !== tab.form) this.side.replaceChildren(tab.form, this.list);
