@@ -87,9 +87,11 @@ export class App {
   }
 
   private onEntry(entry: Entry): void {
-    if (entry.kind === "message") {
-      const message = entry as unknown as Message;
-      if (this.chat?.conv === message.conv) this.chat.receive(message);
+    const chat = this.chat;
+    if (chat && entry.kind === "message" && entry.conv === chat.conv) {
+      chat.receive(entry as unknown as Message);
+    } else if (chat && entry.kind === "group_advanced" && entry.conv === chat.conv) {
+      void chat.catchUp().catch(() => undefined); // the next entry tries again
     }
     // Any entry may change a list (a message, a read marker, a friend or group change).
     this.refreshSoon();

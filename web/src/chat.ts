@@ -56,6 +56,18 @@ export class ChatView {
     this.markRead();
   }
 
+  /**
+   * Fetches what is newer than the newest message shown: a large group (read diffusion) sends
+   * `group_advanced` entries instead of its messages.
+   */
+  async catchUp(): Promise<void> {
+    for await (const page of this.client.rest.pages(this.conv, { order: "oldest", after: this.newest, limit: 100 })) {
+      for (const message of page) this.add(message, null);
+    }
+    this.list.scrollTop = this.list.scrollHeight;
+    this.markRead();
+  }
+
   private add(message: Message, before: Node | null): void {
     if (this.shown.has(message.msg_id)) return;
     this.shown.add(message.msg_id);

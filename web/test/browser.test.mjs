@@ -4,66 +4,21 @@
 // and talk in a group.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
 import { repo, startServer } from "../../sdk/js/test/server.mjs";
+import { Browsers, messages } from "./browsers.mjs";
 
-const CHROMIUM = process.env.TIDINGS_CHROMIUM ?? "/usr/bin/chromium";
 let server;
-const browsers = [];
-const profiles = [];
-
+const browsers = new Browsers();
 before(async () => {
   server = await startServer();
 });
-
 after(async () => {
-  for (const browser of browsers) await browser.close();
-  for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+  await browsers.close();
   await server?.stop();
 });
-
-/**
- * A page signed in as `user`, in a browser of its own with a fresh profile (a persistent
- * context is how playwright takes --user-data-dir); its own window, so neither user's page is
- * a background tab that Chromium throttles.
- */
-async function signIn(user, name) {
-  const profile = mkdtempSync(join(tmpdir(), "tidings-chromium-"));
-  profiles.push(profile);
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1100, height: 680 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  browsers.push(browser);
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  page.on("pageerror", (error) => assert.fail(`${user}'s page: ${error}`));
-  const response = await page.goto(`${server.url}/app`);
-  assert.equal(response.status(), 200);
-  assert.equal(new URL(page.url()).pathname, "/app/");
-  await page.fill("input[name=user]", user);
-  await page.fill("input[name=name]", name);
-  await page.click("button[type=submit]");
-  await page.getByTestId("me").filter({ hasText: user }).waitFor();
-  await page.locator("[data-testid=state]", { hasText: "live" }).waitFor();
-  return page;
-}
-
-const messages = (page) => page.getByTestId("messages").locator(".msg .text");
+const signIn = (user, name) => browsers.signIn(server, user, name);
 
 test("two users chat in two pages: friends, live messages, unread counts, history, a group", async () => {
   const alice = await signIn("alice", "Alice");
@@ -127,5 +82,5 @@ test("two users chat in two pages: friends, live messages, unread counts, histor
   await bob.fill("input[name=text]", "standup at 10?");
   await bob.press("input[name=text]", "Enter");
   await alice.locator("[data-conv=\"g~team\"]").getByTestId("unread").filter({ hasText: "1" }).waitFor();
-  await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(profiles[0], "web-client.png")) });
+  await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(browsers.profiles[0], "web-client.png")) });
 });

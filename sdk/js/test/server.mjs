@@ -4,7 +4,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -12,15 +12,20 @@ import { fileURLToPath } from "node:url";
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
-/** Starts `tidings up`; resolves once it printed its ready line. */
-export async function startServer() {
+/** Starts `tidings up` (with `config`, TOML, if given); resolves once it printed its ready line. */
+export async function startServer({ config } = {}) {
   const bin = process.env.TIDINGS_BIN ?? join(repo, "target/debug/tidings");
   const dir = mkdtempSync(join(tmpdir(), "tidings-sdk-"));
+  const args = ["up", "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"];
+  if (config !== undefined) {
+    writeFileSync(join(dir, "tidings.toml"), config);
+    args.unshift("--config", join(dir, "tidings.toml"));
+  }
   const env = { ...process.env, TIDINGS_LOG: process.env.TIDINGS_LOG ?? "warn" };
   delete env.NATS_URL; // `up` starts its own nats-server (found in .tools/nats like scripts/up)
   delete env.TIDINGS_DEV_APP_KEY;
   delete env.TIDINGS_DEV_APP_SECRET;
-  const child = spawn(bin, ["up", "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"], {
+  const child = spawn(bin, args, {
     cwd: repo,
     env,
     stdio: ["ignore", "pipe", process.env.TIDINGS_TEST_LOG ? "inherit" : "ignore"],
