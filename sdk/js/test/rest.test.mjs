@@ -114,3 +114,21 @@ test("the development sign-in registers the user and its token works", async () 
   assert.equal((await new Rest(server.url, again.token).user("dv-carol")).name, "Carol");
   await assert.rejects(devSignIn(server.url, "bad id!"), { code: "invalid_id" });
 });
+
+test("files: upload for a conversation, send it, download it", async () => {
+  const bob = createClient({ url: server.url, token: await server.api.user("fl-bob") });
+  open.push(bob);
+  const alice = await rest("fl-alice");
+  const conv = "d~fl-alice~fl-bob";
+  const bytes = new TextEncoder().encode("hello file");
+  const file = await bob.rest.upload(conv, "note.txt", bytes, "text/plain");
+  assert.deepEqual([file.conv, file.name, file.size, file.mime], [conv, "note.txt", 10, "text/plain"]);
+  await bob.connect();
+  const sent = await bob.send({ user: "fl-alice" }, { type: "file", file_id: file.file_id, name: file.name, size: file.size, mime: file.mime });
+  const page = await alice.history(conv, { min_pos: sent.pos });
+  assert.equal(page.messages[0].body.file_id, file.file_id);
+  const download = await alice.download(file.file_id);
+  assert.equal(download.status, 200);
+  assert.equal(await download.text(), "hello file");
+  await assert.rejects(alice.upload("d~fl-bob~fl-carol", "x.txt", bytes, "text/plain"), { code: "forbidden" });
+});
