@@ -114,7 +114,8 @@ export async function startProxy(target) {
   let latest = Buffer.alloc(0);
   const proxy = {
     mute: false,
-    connections: 0,
+    /** How many connections through the proxy were WebSocket upgrades. */
+    upgrades: 0,
     /** The JSON frames the client sent on the latest connection (WebSocket frames decoded). */
     clientFrames() {
       return decodeClientFrames(latest);
@@ -129,12 +130,14 @@ export async function startProxy(target) {
     },
   };
   const server = net.createServer((client) => {
-    proxy.connections += 1;
     const upstream = net.connect(Number(port), hostname);
     const pair = [client, upstream];
     pairs.add(pair);
     latest = Buffer.alloc(0);
+    let first = true;
     client.on("data", (d) => {
+      if (first && /^upgrade: websocket/im.test(d.toString("latin1"))) proxy.upgrades += 1;
+      first = false;
       if (pairs.has(pair)) latest = Buffer.concat([latest, d]);
       upstream.write(d);
     });

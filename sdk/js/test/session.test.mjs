@@ -80,9 +80,35 @@ test("connections cut mid-stream resume with since: no gap, no duplicate", async
   assert.equal(entries.length, total);
   assertContiguous(entries);
   assert.deepEqual(entries.map((e) => e.msg_id), sent);
-  assert.ok(proxy.connections >= 4, `reconnected ${proxy.connections - 1} times`);
+  assert.ok(proxy.upgrades >= 4, `reconnected ${proxy.upgrades - 1} times`);
   assert.equal(client.state, "live");
   client.close();
+});
+
+test("a connection cut during catch-up resumes after the last entry delivered", async () => {
+  const proxy = await startProxy(server.url);
+  open.push(proxy);
+  const { client, entries } = await session("cu-bob", proxy.url);
+  await server.api.user("cu-alice");
+  const total = 400;
+  let last;
+  for (let i = 0; i < total; i++) last = await server.api.send("cu-alice", "cu-bob", `c${i}`);
+  await eventually("the inbox holds all", async () => (await client.rest.inbox(0, 1)).last_seq === total);
+  // Cut in the middle of the catch-up, twice, from inside the delivery of an entry.
+  const synced = [];
+  client.on("synced", (seq) => synced.push(seq));
+  client.on("entry", (entry) => {
+    if (entry.seq === 100 || entry.seq === 250) {
+      assert.deepEqual(synced, [], "still catching up");
+      proxy.cut();
+    }
+  });
+  await client.connect();
+  assert.deepEqual(synced, [total]);
+  assert.equal(entries.length, total);
+  assertContiguous(entries);
+  assert.equal(entries.at(-1).msg_id, last.msg_id);
+  assert.equal(proxy.upgrades, 3);
 });
 
 test("a send whose answer is lost is retried on the same client_msg_id and recorded once", async () => {
