@@ -97,6 +97,21 @@ const fn client(
     }
 }
 
+const fn open_get(
+    path: &'static str,
+    params: &'static [(&'static str, &'static str, &'static str)],
+) -> Route {
+    Route {
+        method: "GET",
+        path,
+        auth: Auth::Open,
+        params,
+        bad_queries: &[],
+        body: None,
+        query: false,
+    }
+}
+
 /// Every route of both routers. `every_route_is_walked` fails when a router has one more.
 const ROUTES: &[Route] = &[
     server("/v1/users", &[], Some(r#"{"user_id":"zed","name":"Zed"}"#)),
@@ -381,6 +396,19 @@ const ROUTES: &[Route] = &[
         body: None,
         query: false,
     },
+    // `tidings up` only: the development sign-in and the web client's files.
+    Route {
+        method: "POST",
+        path: "/v1/dev/token",
+        auth: Auth::Open,
+        params: &[],
+        bad_queries: &[],
+        body: Some(r#"{"user_id":"walker","name":"Walker"}"#),
+        query: false,
+    },
+    open_get("/app", &[]),
+    open_get("/app/", &[]),
+    open_get("/app/{file}", &[("file", "app.js", "not_found")]),
     Route {
         method: "GET",
         path: "/metrics",
@@ -451,14 +479,15 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The walker below must know every route the two routers register: a route added to the
-/// server API or the gateway without a line in `ROUTES` fails here.
+/// The walker below must know every route the routers register: a route added to the server
+/// API, the gateway or `tidings up` without a line in `ROUTES` fails here.
 #[test]
 fn every_route_is_walked() {
     let services = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     rust_files(&services.join("api/src"), &mut files);
     rust_files(&services.join("gateway/src"), &mut files);
+    rust_files(&services.join("tidings/src"), &mut files);
     let mut registered = BTreeSet::new();
     for file in &files {
         let source = std::fs::read_to_string(file).unwrap();

@@ -27,3 +27,4 @@ mod removals;
 mod replay;
 mod social;
 mod supervision;
+mod web_app;

@@ -211,7 +211,7 @@ async fn sigterm_stops_up_within_the_grace_period_while_its_nats_server_is_froze
 }
 
 /// Runs `tidings SERVICE` against `nats` on `data_dir`.
-fn standalone(service: &str, nats: &TestNats, data_dir: &Path, max_lag: &str) -> Up {
+pub(crate) fn standalone(service: &str, nats: &TestNats, data_dir: &Path, max_lag: &str) -> Up {
     let dir = data_dir.to_str().unwrap();
     let mut args = vec![service, "--listen", "127.0.0.1:0"];
     if service == "gateway" {

@@ -160,6 +160,8 @@ impl<S: ReadModels> Server<S> {
 
     /// Serves until `shutdown` resolves, then drains within a grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let dev_app = tidings_domain::AppId::parse(self.app.key.clone())
+            .context("the development app's key is not a valid app id")?;
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
         let gateway = Gateway::new(
@@ -189,7 +191,9 @@ impl<S: ReadModels> Server<S> {
             .api
             .router()
             .merge(gateway.router())
-            .merge(tidings_api::health::router(readiness));
+            .merge(tidings_api::health::router(readiness))
+            .merge(crate::web_app::router())
+            .merge(crate::dev_token::router(self.api.clone(), dev_app));
         let (api, client, stop) = (self.api.clone(), self.client.clone(), token.clone());
         tracker.spawn(async move {
             if let Err(error) = api.serve_inbound(client, stop).await {

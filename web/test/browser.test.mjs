@@ -1,0 +1,86 @@
+// The web client at /app, driven in headless Chromium (Debian's /usr/bin/chromium through
+// playwright-core; nothing downloads a browser) against a real `tidings up`: two users sign
+// in on two pages (one browser each), become friends, chat live, page back through history
+// and talk in a group.
+
+import assert from "node:assert/strict";
+import { join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { repo, startServer } from "../../sdk/js/test/server.mjs";
+import { Browsers, messages } from "./browsers.mjs";
+
+let server;
+const browsers = new Browsers();
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await browsers.close();
+  await server?.stop();
+});
+const signIn = (user, name) => browsers.signIn(server, user, name);
+
+test("two users chat in two pages: friends, live messages, unread counts, history, a group", async () => {
+  const alice = await signIn("alice", "Alice");
+  const bob = await signIn("bob", "Bob");
+
+  // Friends: alice asks, bob accepts, both list each other.
+  await alice.click("[data-tab=friends]");
+  await alice.fill("input[name=to]", "bob");
+  await alice.click("text=Request");
+  await bob.click("[data-tab=friends]");
+  await bob.locator("[data-request=alice] >> text=Accept").click();
+  await bob.locator("[data-friend=alice]").waitFor();
+  await alice.locator("[data-friend=bob]").waitFor();
+
+  // bob opens the chat from his friends list and sends; alice, elsewhere, sees an unread count.
+  await bob.click("[data-friend=alice]");
+  await bob.fill("input[name=text]", "hi alice");
+  await bob.press("input[name=text]", "Enter");
+  await messages(bob).filter({ hasText: "hi alice" }).waitFor();
+  await alice.click("[data-tab=chats]");
+  const row = alice.locator('[data-conv="d~alice~bob"]');
+  await row.getByTestId("unread").filter({ hasText: "1" }).waitFor();
+
+  // Many more messages, sent by bob's app server: the chat opens on the newest page.
+  for (let i = 1; i <= 40; i++) await server.api.send("bob", "alice", `older ${i}`);
+  await row.getByTestId("unread").filter({ hasText: "41" }).waitFor();
+  await row.click();
+  await messages(alice).filter({ hasText: "older 40" }).waitFor();
+  assert.equal(await messages(alice).count(), 30);
+  await alice.click("text=Load older messages");
+  await messages(alice).filter({ hasText: "hi alice" }).waitFor();
+  assert.equal(await messages(alice).count(), 41);
+  await row.getByTestId("unread").waitFor({ state: "detached" });
+
+  // A live reply both ways.
+  await alice.fill("input[name=text]", "hi bob, got all 41");
+  await alice.press("input[name=text]", "Enter");
+  await messages(bob).filter({ hasText: "hi bob, got all 41" }).waitFor();
+  await bob.fill("input[name=text]", "great");
+  await bob.press("input[name=text]", "Enter");
+  await messages(alice).filter({ hasText: "great" }).waitFor();
+
+  // A group: alice creates it with bob, bob finds it in his groups and writes to it.
+  await alice.click("[data-tab=groups]");
+  await alice.fill("input[name=id]", "team");
+  await alice.fill("input[name=name]", "Team");
+  await alice.fill("input[name=members]", "bob");
+  await alice.click("text=Create");
+  await alice.locator("[data-group=team]").waitFor();
+  await bob.click("[data-tab=groups]");
+  await bob.locator("[data-group=team]").click();
+  await bob.fill("input[name=text]", "hello team");
+  await bob.press("input[name=text]", "Enter");
+  await alice.locator("[data-group=team]").click();
+  await messages(alice).filter({ hasText: "hello team" }).waitFor();
+
+  // The picture in docs/ (TIDINGS_SCREENSHOT=docs/web-client.png refreshes it): alice's chat.
+  await alice.click("[data-tab=chats]");
+  await alice.locator('[data-conv="d~alice~bob"]').click();
+  await messages(alice).filter({ hasText: "great" }).waitFor();
+  await bob.fill("input[name=text]", "standup at 10?");
+  await bob.press("input[name=text]", "Enter");
+  await alice.locator("[data-conv=\"g~team\"]").getByTestId("unread").filter({ hasText: "1" }).waitFor();
+  await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(browsers.profiles[0], "web-client.png")) });
+});
