@@ -15,6 +15,7 @@ mod history;
 mod idempotency;
 mod inbound;
 mod metrics;
+mod openapi;
 mod partitions;
 mod process;
 mod profiles;

@@ -352,7 +352,8 @@ async fn gateway<S: ReadModels>(
     );
     let router = gateway
         .router()
-        .merge(tidings_api::health::router(readiness));
+        .merge(tidings_api::health::router(readiness))
+        .merge(tidings_api::openapi::router());
     let server = tokio::spawn(tidings_api::edge::serve(
         listener,
         router,

@@ -186,7 +186,8 @@ impl<S: ReadModels> Server<S> {
             .api
             .router()
             .merge(gateway.router())
-            .merge(tidings_api::health::router(readiness));
+            .merge(tidings_api::health::router(readiness))
+            .merge(tidings_api::openapi::router());
         let (api, client, stop) = (self.api.clone(), self.client.clone(), token.clone());
         tracker.spawn(async move {
             if let Err(error) = api.serve_inbound(client, stop).await {
