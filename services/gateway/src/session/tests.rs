@@ -88,6 +88,7 @@ impl Fixture {
             sessions: Default::default(),
             coverage: Arc::new(Coverage::new(
                 store.clone(),
+                async_nats::jetstream::new(client.clone()),
                 vec![PROJECTION.to_owned()],
                 Duration::from_millis(100),
             )),
