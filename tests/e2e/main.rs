@@ -8,6 +8,7 @@ mod dead_letter;
 mod direct;
 mod edge;
 mod files;
+mod frames;
 mod gaps;
 mod groups;
 mod harness;
