@@ -828,3 +828,39 @@ async fn a_source_over_its_bound_of_unfinished_requests_is_refused_and_others_ar
     })
     .await;
 }
+
+/// A request head the HTTP parser cannot read is answered by it (`400`, `431`) and closed,
+/// with the protocol's JSON body like every other refusal.
+#[tokio::test]
+async fn unparsable_request_heads_are_answered_with_the_error_shape() {
+    let h = Harness::start().await;
+    let many_headers: String = (0..120).map(|i| format!("x-h{i}: v\r\n")).collect();
+    for (head, status, code) in [
+        (
+            "G\0T /healthz HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+            400,
+            "invalid_request",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: t\r\n{many_headers}\r\n"),
+            431,
+            "too_large",
+        ),
+    ] {
+        let mut tcp = connect_from(&h, "127.0.0.1").await;
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let answer = String::from_utf8(until_closed(&mut tcp).await).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a complete answer");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{answer}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: application/json"),
+            "{answer}"
+        );
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}"));
+        assert_eq!(body["code"], code, "{answer}");
+        assert!(body["message"].is_string(), "{answer}");
+    }
+    // The server still serves.
+    assert_eq!(healthz_from(&h, "127.0.0.1").await, Some(200));
+}
