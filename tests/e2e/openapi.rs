@@ -26,26 +26,48 @@ fn described(document: &Value) -> BTreeSet<(String, String)> {
     found
 }
 
-#[test]
-fn the_document_describes_every_route_and_no_other() {
-    let document: Value =
-        serde_json::from_str(tidings_api::openapi::DOCUMENT).expect("docs/openapi.json is JSON");
-    assert_eq!(document["openapi"], "3.1.0");
-    let described = described(&document);
-    let registered = registered_routes();
+/// What differs between the routes the document describes and those the routers register,
+/// one line per route, saying what to do.
+fn differences(
+    described: &BTreeSet<(String, String)>,
+    registered: &BTreeSet<(String, String)>,
+) -> Vec<String> {
     let mut problems = Vec::new();
-    for (method, path) in registered.difference(&described) {
+    for (method, path) in registered.difference(described) {
         problems.push(format!(
             "{method} {path} is routed but not in docs/openapi.json: add paths.\"{path}\".{}",
             method.to_lowercase()
         ));
     }
-    for (method, path) in described.difference(&registered) {
+    for (method, path) in described.difference(registered) {
         problems.push(format!(
             "{method} {path} is in docs/openapi.json but no router has it: remove it or route it"
         ));
     }
+    problems
+}
+
+#[test]
+fn the_document_describes_every_route_and_no_other() {
+    let document: Value =
+        serde_json::from_str(tidings_api::openapi::DOCUMENT).expect("docs/openapi.json is JSON");
+    assert_eq!(document["openapi"], "3.1.0");
+    let problems = differences(&described(&document), &registered_routes());
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn a_difference_names_the_route_and_the_side_it_is_missing_on() {
+    let route = |m: &str, p: &str| (m.to_owned(), p.to_owned());
+    let described = BTreeSet::from([route("GET", "/v1/a"), route("POST", "/v1/b")]);
+    let registered = BTreeSet::from([route("GET", "/v1/a"), route("DELETE", "/v1/c")]);
+    assert_eq!(
+        differences(&described, &registered),
+        [
+            "DELETE /v1/c is routed but not in docs/openapi.json: add paths.\"/v1/c\".delete",
+            "POST /v1/b is in docs/openapi.json but no router has it: remove it or route it",
+        ]
+    );
 }
 
 /// Every operation documents its answers, and every `$ref` points at something that exists.
