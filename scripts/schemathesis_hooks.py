@@ -4,12 +4,18 @@ Client routes get `Authorization: Bearer $TIDINGS_TOKEN`. Server-API routes (tag
 the placeholder `X-Signature: sign-me`; just before a request leaves, once its body bytes and
 path are final, `Sign` replaces the placeholder with the signature docs/protocol.md specifies
 and adds X-App-Key, X-Timestamp and X-Nonce. A request whose X-Signature was removed or replaced
-(schemathesis' `ignored_auth` probes) leaves unsigned, as it should.
+(schemathesis' `ignored_auth` probes) leaves unsigned, as it should. Deactivation and token
+revocation are pointed at mallory whenever they would hit another seeded user, so the token's
+user (alice) and the examples' users stay usable for the whole run. A send's valid
+`client_msg_id` is made unique per call: a retry is answered with the original message and its
+body is ignored (docs/protocol.md, Idempotency), so a case reusing an earlier case's id would be
+answered as the retry it is, whatever its body.
 """
 
 import hashlib
 import hmac
 import os
+import re
 import time
 import uuid
 
@@ -20,6 +26,9 @@ PLACEHOLDER = "sign-me"
 APP_KEY = os.environ["TIDINGS_APP_KEY"]
 APP_SECRET = os.environ["TIDINGS_APP_SECRET"]
 TOKEN = os.environ["TIDINGS_TOKEN"]
+SEEDED = {"alice", "bob", "carol"}
+VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ENDS_ACCESS = ("/v1/users/{user_id}/deactivate", "/v1/users/{user_id}/tokens/revoke")
 
 
 def signature(secret, method, path_and_query, timestamp, nonce, body):
@@ -66,4 +75,12 @@ class Credentials:
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    params = case.path_parameters
+    if case.operation.path in ENDS_ACCESS and params and params.get("user_id") in SEEDED:
+        params["user_id"] = "mallory"
+    body = case.body
+    if case.operation.path == "/v1/messages" and isinstance(body, dict):
+        client_msg_id = body.get("client_msg_id")
+        if isinstance(client_msg_id, str) and VALID_ID.match(client_msg_id):
+            body["client_msg_id"] = uuid.uuid4().hex
     kwargs["auth"] = Sign()
