@@ -230,3 +230,41 @@ async fn every_frame_of_a_session_matches_its_schema() {
         received.difference(&server_types).collect::<Vec<_>>()
     );
 }
+
+/// MessagePack frames (`?format=msgpack`) carry the same objects, so the same schemas hold.
+#[tokio::test]
+async fn msgpack_frames_match_the_same_schemas() {
+    let h = Harness::start().await;
+    assert_eq!(h.api.register("bob").await.status, 200);
+    let (client, _) = schema("client");
+    let (server, _) = schema("server");
+    let token = h.api.user_token("alice").await;
+    let (mut sent, mut received) = (BTreeSet::new(), BTreeSet::new());
+    let mut alice = Checked {
+        ws: WsClient::connect(&h.base, &token, true)
+            .await
+            .expect("upgrade accepted"),
+        client: &client,
+        server: &server,
+        sent: &mut sent,
+        received: &mut received,
+    };
+    alice.send(json!({ "t": "hello", "since": 0 })).await;
+    alice.until("synced").await;
+    alice.send(json!({ "t": "ping" })).await;
+    alice.until("pong").await;
+    let answer = alice
+        .ask(
+            json!({ "t": "send", "id": "m1", "to": { "user": "bob" }, "client_msg_id": "m1",
+                     "body": { "type": "custom", "data": { "n": [1, 2.5, null] } } }),
+        )
+        .await;
+    assert_eq!(answer["t"], "sent", "{answer}");
+    alice.until("entry").await;
+    assert!(
+        ["welcome", "synced", "pong", "sent", "entry"]
+            .iter()
+            .all(|t| received.contains(*t)),
+        "{received:?}"
+    );
+}
