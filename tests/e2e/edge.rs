@@ -418,6 +418,16 @@ const ROUTES: &[Route] = &[
         body: None,
         query: false,
     },
+    // The OpenAPI document (`tidings_api::openapi`).
+    Route {
+        method: "GET",
+        path: "/v1/openapi.json",
+        auth: Auth::Open,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.
@@ -479,10 +489,9 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The walker below must know every route the routers register: a route added to the server
-/// API, the gateway or `tidings up` without a line in `ROUTES` fails here.
-#[test]
-fn every_route_is_walked() {
+/// The `(METHOD, path)` pairs the routers register (the api's, the gateway's and `tidings
+/// up`'s sources, including the health and OpenAPI routes every HTTP process merges in).
+pub(crate) fn registered_routes() -> BTreeSet<(String, String)> {
     let services = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     rust_files(&services.join("api/src"), &mut files);
@@ -493,6 +502,14 @@ fn every_route_is_walked() {
         let source = std::fs::read_to_string(file).unwrap();
         registered.extend(routes_in(&source, &file.display().to_string()));
     }
+    registered
+}
+
+/// The walker below must know every route the routers register: a route added to the server
+/// API, the gateway or `tidings up` without a line in `ROUTES` fails here.
+#[test]
+fn every_route_is_walked() {
+    let registered = registered_routes();
     let walked: BTreeSet<_> = ROUTES
         .iter()
         .map(|r| (r.method.to_owned(), r.path.to_owned()))
@@ -945,4 +962,40 @@ async fn a_source_over_its_bound_of_unfinished_requests_is_refused_and_others_ar
         healthz_from(&h, "127.0.0.1").await == Some(200)
     })
     .await;
+}
+
+/// A request head the HTTP parser cannot read is answered by it (`400`, `431`) and closed,
+/// with the protocol's JSON body like every other refusal.
+#[tokio::test]
+async fn unparsable_request_heads_are_answered_with_the_error_shape() {
+    let h = Harness::start().await;
+    let many_headers: String = (0..120).map(|i| format!("x-h{i}: v\r\n")).collect();
+    for (head, status, code) in [
+        (
+            "G\0T /healthz HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+            400,
+            "invalid_request",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: t\r\n{many_headers}\r\n"),
+            431,
+            "too_large",
+        ),
+    ] {
+        let mut tcp = connect_from(&h, "127.0.0.1").await;
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let answer = String::from_utf8(until_closed(&mut tcp).await).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a complete answer");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{answer}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: application/json"),
+            "{answer}"
+        );
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}"));
+        assert_eq!(body["code"], code, "{answer}");
+        assert!(body["message"].is_string(), "{answer}");
+    }
+    // The server still serves.
+    assert_eq!(healthz_from(&h, "127.0.0.1").await, Some(200));
 }

@@ -131,32 +131,56 @@ async fn a_sent_messages_pos_makes_history_and_hello_include_it() {
     harness.stop().await;
 }
 
+/// A server whose projector never runs: another instance holds both partitions' leases, so
+/// the read models stay at 0 while writes move the events stream on.
+async fn stalled_read_models() -> Harness {
+    let nats = tidings_testkit::TestNats::start();
+    let js = async_nats::jetstream::new(nats.client().await);
+    let kv = js
+        .create_key_value(async_nats::jetstream::kv::Config {
+            bucket: tidings_projector::lease::BUCKET.to_owned(),
+            history: 1,
+            max_age: std::time::Duration::from_secs(3600),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for partition in ["p0", "p1"] {
+        kv.put(partition, "another-instance".into()).await.unwrap();
+    }
+    Harness::start_on(nats, tempfile::tempdir().unwrap(), |config| {
+        config.gateway.min_pos_timeout_ms = 200;
+        config.projector.partitions = 2;
+        config.projector.lease_ttl_secs = 3600;
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_position_not_reached_in_time_is_unavailable_with_a_retry_hint() {
-    let harness = Harness::start_on(
-        tidings_testkit::TestNats::start(),
-        tempfile::tempdir().unwrap(),
-        |config| config.gateway.min_pos_timeout_ms = 200,
-    )
-    .await;
+    let harness = stalled_read_models().await;
     let alice = harness.api.user_token("alice").await;
-    let beyond = 1_000_000_000;
+    // alice's registration is in the stream, not in the read models.
+    let written = harness.api.register("bob").await.body["pos"]
+        .as_u64()
+        .unwrap();
+    assert!(written > 0);
     let reply = harness
         .api
-        .get_as(&alice, &format!("/v1/inbox?min_pos={beyond}"))
+        .get_as(&alice, &format!("/v1/inbox?min_pos={written}"))
         .await;
     assert_eq!(reply.status, 503, "{:?}", reply.body);
     assert_eq!(reply.body["code"], "unavailable");
     assert_eq!(reply.retry_after.as_deref(), Some("1"));
 
     let mut ws = harness.connect("alice").await;
-    ws.send(json!({ "t": "hello", "since": 0, "min_pos": beyond }))
+    ws.send(json!({ "t": "hello", "since": 0, "min_pos": written }))
         .await;
     assert_eq!(ws.expect("error").await["code"], "unavailable");
     // The connection stays open and a hello it can honour works.
     ws.hello(0).await;
     ws.until_synced().await;
-    ws.send(json!({ "t": "sync", "id": "s1", "after": 0, "min_pos": beyond }))
+    ws.send(json!({ "t": "sync", "id": "s1", "after": 0, "min_pos": written }))
         .await;
     let refused = ws.expect("error").await;
     assert_eq!(
@@ -170,8 +194,36 @@ async fn a_position_not_reached_in_time_is_unavailable_with_a_retry_hint() {
     // Waiting is for callers with a token.
     let anonymous = harness
         .api
-        .get_as("", &format!("/v1/inbox?min_pos={beyond}"))
+        .get_as("", &format!("/v1/inbox?min_pos={written}"))
         .await;
     assert_eq!(anonymous.status, 401);
+    harness.stop().await;
+}
+
+/// A position past the events stream's end names no write: refused at once, not waited for
+/// (found by schemathesis, which made every client route wait and answer 503).
+#[tokio::test]
+async fn a_position_past_the_streams_end_is_an_invalid_request() {
+    let harness = stalled_read_models().await;
+    let alice = harness.api.user_token("alice").await;
+    let beyond = 1_000_000_000;
+    let reply = harness
+        .api
+        .get_as(&alice, &format!("/v1/inbox?min_pos={beyond}"))
+        .await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "invalid_request");
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("past the events stream's end"),
+        "{:?}",
+        reply.body
+    );
+    let mut ws = harness.connect("alice").await;
+    ws.send(json!({ "t": "hello", "since": 0, "min_pos": beyond }))
+        .await;
+    assert_eq!(ws.expect("error").await["code"], "invalid_request");
     harness.stop().await;
 }

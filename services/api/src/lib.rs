@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod json;
+pub mod openapi;
 pub mod signature;
 pub mod snapshot;
 pub mod tokens;
@@ -179,7 +180,10 @@ impl App {
             .with_context(|| format!("binding {listen}"))?;
         Ok(Self {
             listener,
-            router: api.router().merge(health::router(api.readiness())),
+            router: api
+                .router()
+                .merge(health::router(api.readiness()))
+                .merge(openapi::router()),
             http: api.http.clone(),
         })
     }

@@ -1,6 +1,7 @@
 //! How far the read models are: the lowest checkpoint among the projector's partitions, as an
 //! events-stream position. A read that names `min_pos` (a write's `pos`) waits until the read
-//! models cover it, for a bounded time, so a client reads its own writes.
+//! models cover it, for a bounded time, so a client reads its own writes. A position past the
+//! events stream's end names no write: it is refused at once rather than waited for.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,6 +16,8 @@ const MAX_PAUSE: Duration = Duration::from_millis(16);
 /// The read models' position, learnt from the store's checkpoints.
 pub struct Coverage<S> {
     store: S,
+    /// Where the events stream's end is read, for positions the read models have not reached.
+    js: async_nats::jetstream::Context,
     /// Checkpoint keys of every partition of the projector's layout.
     projections: Vec<String>,
     /// The highest coverage seen: checkpoints never move back.
@@ -25,9 +28,15 @@ pub struct Coverage<S> {
 
 impl<S: ProjectionStore> Coverage<S> {
     /// Coverage of the partitions named `projections`, waiting at most `timeout`.
-    pub fn new(store: S, projections: Vec<String>, timeout: Duration) -> Self {
+    pub fn new(
+        store: S,
+        js: async_nats::jetstream::Context,
+        projections: Vec<String>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             store,
+            js,
             projections,
             known: AtomicU64::new(0),
             timeout,
@@ -49,11 +58,31 @@ impl<S: ProjectionStore> Coverage<S> {
         Ok(self.known.fetch_max(lowest, Ordering::AcqRel).max(lowest))
     }
 
+    /// The events stream's last sequence: every write's `pos` is at or below it.
+    async fn stream_end(&self) -> Result<u64, ApiError> {
+        let stream = self
+            .js
+            .get_stream(tidings_events::subjects::EVENTS_STREAM)
+            .await
+            .map_err(|e| ApiError::unavailable("reading the events stream's end", e))?;
+        Ok(stream.cached_info().state.last_sequence)
+    }
+
     /// Returns once the read models cover `pos`, or `unavailable` (with the position reached,
-    /// to retry later) when they do not within the timeout.
+    /// to retry later) when they do not within the timeout; `invalid_request` at once for a
+    /// position past the events stream's end, which no write answered.
     pub async fn wait_for(&self, pos: u64) -> Result<(), ApiError> {
         if self.known() >= pos {
             return Ok(());
+        }
+        let end = self.stream_end().await?;
+        if pos > end {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "min_pos {pos} is past the events stream's end ({end}): no write answered it"
+                ),
+            ));
         }
         let deadline = Instant::now() + self.timeout;
         let mut pause = FIRST_PAUSE;

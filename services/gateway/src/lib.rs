@@ -134,6 +134,7 @@ impl<S: ReadModels> Gateway<S> {
         };
         let coverage = Arc::new(coverage::Coverage::new(
             store.clone(),
+            async_nats::jetstream::new(client.clone()),
             projections,
             Duration::from_millis(config.min_pos_timeout_ms),
         ));

@@ -382,7 +382,8 @@ async fn gateway<S: ReadModels>(
     );
     let router = gateway
         .router()
-        .merge(tidings_api::health::router(readiness));
+        .merge(tidings_api::health::router(readiness))
+        .merge(tidings_api::openapi::router());
     let server = tokio::spawn(tidings_api::edge::serve(
         listener,
         router,

@@ -193,7 +193,8 @@ impl<S: ReadModels> Server<S> {
             .merge(gateway.router())
             .merge(tidings_api::health::router(readiness))
             .merge(crate::web_app::router())
-            .merge(crate::dev_token::router(self.api.clone(), dev_app));
+            .merge(crate::dev_token::router(self.api.clone(), dev_app))
+            .merge(tidings_api::openapi::router());
         let (api, client, stop) = (self.api.clone(), self.client.clone(), token.clone());
         tracker.spawn(async move {
             if let Err(error) = api.serve_inbound(client, stop).await {

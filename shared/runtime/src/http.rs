@@ -88,7 +88,10 @@ pub async fn serve(
             tower_service::Service::call(&mut router, request)
         });
         let connection = builder
-            .serve_connection(TokioIo::new(tcp), service)
+            .serve_connection(
+                TokioIo::new(crate::parse_errors::JsonParseErrors::new(tcp)),
+                service,
+            )
             .with_upgrades();
         let stop = stop.clone();
         connections.spawn(async move {

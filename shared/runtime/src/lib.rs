@@ -6,5 +6,6 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod nats_server;
+pub mod parse_errors;
 pub mod shutdown;
 pub mod telemetry;

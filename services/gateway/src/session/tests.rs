@@ -82,6 +82,7 @@ impl Fixture {
             sessions: Default::default(),
             coverage: Arc::new(Coverage::new(
                 store.clone(),
+                async_nats::jetstream::new(client.clone()),
                 vec![PROJECTION.to_owned()],
                 Duration::from_millis(100),
             )),

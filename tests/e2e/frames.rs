@@ -1,0 +1,270 @@
+//! WebSocket frames against their JSON Schemas (`schemas/frames/`): a session that sends every
+//! client frame type and receives every server frame type, with each frame sent and received
+//! checked against its direction's schema.
+
+use crate::harness::Harness;
+use jsonschema::Validator;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use tidings_testkit::WsClient;
+
+fn schema(name: &str) -> (Validator, BTreeSet<String>) {
+    let path = format!(
+        "{}/../../schemas/frames/{name}.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let types = schema["properties"]["t"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: no enum of frame types"))
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    let validator =
+        jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{path}: not a schema: {e}"));
+    (validator, types)
+}
+
+fn check(validator: &Validator, direction: &str, frame: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(frame)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{direction} frame {frame} does not match schemas/frames/{direction}.schema.json: {}",
+        errors.join("; ")
+    );
+}
+
+/// A WebSocket whose every frame, both ways, is checked against the schemas.
+struct Checked<'a> {
+    ws: WsClient,
+    client: &'a Validator,
+    server: &'a Validator,
+    sent: &'a mut BTreeSet<String>,
+    received: &'a mut BTreeSet<String>,
+}
+
+impl Checked<'_> {
+    async fn send(&mut self, frame: Value) {
+        check(self.client, "client", &frame);
+        self.sent.insert(frame["t"].as_str().unwrap().to_owned());
+        self.ws.send(frame).await;
+    }
+
+    /// Reads frames (each checked) up to the first of type `t`.
+    async fn until(&mut self, t: &str) -> Value {
+        loop {
+            let frame = self
+                .ws
+                .next()
+                .await
+                .unwrap_or_else(|code| panic!("closed ({code:?}) waiting for {t}"));
+            check(self.server, "server", &frame);
+            self.received
+                .insert(frame["t"].as_str().unwrap_or_default().to_owned());
+            if frame["t"] == t {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends a request and reads up to its answer (the frame echoing `id`).
+    async fn ask(&mut self, frame: Value) -> Value {
+        let id = frame["id"].clone();
+        self.send(frame).await;
+        loop {
+            let answer = self.until_any().await;
+            if answer["id"] == id {
+                return answer;
+            }
+        }
+    }
+
+    async fn until_any(&mut self) -> Value {
+        let frame = self.ws.next().await.expect("a frame");
+        check(self.server, "server", &frame);
+        self.received
+            .insert(frame["t"].as_str().unwrap_or_default().to_owned());
+        frame
+    }
+}
+
+#[test]
+fn the_schemas_refuse_frames_that_break_them() {
+    let (client, _) = schema("client");
+    let (server, _) = schema("server");
+    for frame in [
+        json!({ "t": "send", "id": "x" }),
+        json!({ "t": "nope" }),
+        json!({ "since": 0 }),
+        json!({ "t": "ack", "seq": -1 }),
+        json!({ "t": "group", "group": "team", "op": "kick" }),
+    ] {
+        assert!(!client.is_valid(&frame), "client schema took {frame}");
+    }
+    for frame in [
+        json!({ "t": "sent", "msg_id": "m" }),
+        json!({ "t": "entry", "seq": 1, "ts": 1, "kind": "message" }),
+        json!({ "t": "error", "code": "nope", "message": "" }),
+    ] {
+        assert!(!server.is_valid(&frame), "server schema took {frame}");
+    }
+}
+
+#[tokio::test]
+async fn every_frame_of_a_session_matches_its_schema() {
+    let h = Harness::start().await;
+    for user in ["bob", "dave"] {
+        assert_eq!(h.api.register(user).await.status, 200);
+    }
+    let (client, client_types) = schema("client");
+    let (server, server_types) = schema("server");
+    let (mut sent, mut received) = (BTreeSet::new(), BTreeSet::new());
+
+    let mut carol = Checked {
+        ws: h.connect("carol").await,
+        client: &client,
+        server: &server,
+        sent: &mut BTreeSet::new(),
+        received: &mut BTreeSet::new(),
+    };
+    carol.send(json!({ "t": "hello", "since": 0 })).await;
+    carol.until("synced").await;
+
+    let mut alice = Checked {
+        ws: h.connect("alice").await,
+        client: &client,
+        server: &server,
+        sent: &mut sent,
+        received: &mut received,
+    };
+    alice
+        .send(json!({ "t": "hello", "since": 0, "device": "phone" }))
+        .await;
+    alice.until("welcome").await;
+    alice.until("synced").await;
+    alice.send(json!({ "t": "ping" })).await;
+    alice.until("pong").await;
+
+    let sent_frame = alice
+        .ask(
+            json!({ "t": "send", "id": "s1", "to": { "user": "bob" }, "client_msg_id": "c1",
+                     "body": { "type": "text", "text": "hi" } }),
+        )
+        .await;
+    assert_eq!(sent_frame["t"], "sent", "{sent_frame}");
+    let entry = alice.until("entry").await;
+    alice.send(json!({ "t": "ack", "seq": entry["seq"] })).await;
+    alice
+        .send(json!({ "t": "read", "conv": "d~alice~bob", "conv_seq": 1 }))
+        .await;
+    let page = alice
+        .ask(json!({ "t": "sync", "id": "p1", "after": 0, "limit": 10 }))
+        .await;
+    assert_eq!(page["t"], "page", "{page}");
+
+    // Relationships: a request and its cancel, one accepted, one rejected, a friend removed,
+    // a block and its undoing.
+    for (frame, t) in [
+        (
+            json!({ "t": "friend_request", "id": "r1", "to": "bob", "note": "hi" }),
+            "relation",
+        ),
+        (
+            json!({ "t": "friend_cancel", "id": "r2", "user": "bob" }),
+            "relation",
+        ),
+    ] {
+        assert_eq!(alice.ask(frame).await["t"], t);
+    }
+    let asked = carol
+        .ask(json!({ "t": "friend_request", "id": "c1", "to": "alice" }))
+        .await;
+    assert_eq!(asked["t"], "relation", "{asked}");
+    let dave = h.api.user_token("dave").await;
+    let r = h
+        .api
+        .post_as(&dave, "/v1/friends/requests", &json!({ "to": "alice" }))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for frame in [
+        json!({ "t": "friend_accept", "id": "r3", "user": "carol" }),
+        json!({ "t": "friend_reject", "id": "r4", "user": "dave" }),
+        json!({ "t": "friend_remove", "id": "r5", "user": "carol" }),
+        json!({ "t": "block", "id": "r6", "user": "bob" }),
+        json!({ "t": "unblock", "id": "r7", "user": "bob" }),
+    ] {
+        let answer = alice.ask(frame.clone()).await;
+        assert_eq!(answer["t"], "relation", "{frame}: {answer}");
+    }
+
+    // Groups, and a refusal.
+    for frame in [
+        json!({ "t": "group", "id": "g1", "group": "team", "op": "create", "name": "Team",
+                "members": ["bob"] }),
+        json!({ "t": "group", "id": "g2", "group": "team", "op": "announce", "text": "hello" }),
+    ] {
+        let answer = alice.ask(frame.clone()).await;
+        assert_eq!(answer["t"], "group", "{frame}: {answer}");
+    }
+    let refused = alice
+        .ask(json!({ "t": "friend_accept", "id": "e1", "user": "nobody" }))
+        .await;
+    assert_eq!(refused["t"], "error", "{refused}");
+
+    assert_eq!(
+        sent, client_types,
+        "the session must send every client frame type the schema names, and only those"
+    );
+    assert!(
+        received.is_superset(&server_types),
+        "server frame types never received: {:?}",
+        server_types.difference(&received).collect::<Vec<_>>()
+    );
+    assert!(
+        server_types.is_superset(&received),
+        "server frame types the schema does not name: {:?}",
+        received.difference(&server_types).collect::<Vec<_>>()
+    );
+}
+
+/// MessagePack frames (`?format=msgpack`) carry the same objects, so the same schemas hold.
+#[tokio::test]
+async fn msgpack_frames_match_the_same_schemas() {
+    let h = Harness::start().await;
+    assert_eq!(h.api.register("bob").await.status, 200);
+    let (client, _) = schema("client");
+    let (server, _) = schema("server");
+    let token = h.api.user_token("alice").await;
+    let (mut sent, mut received) = (BTreeSet::new(), BTreeSet::new());
+    let mut alice = Checked {
+        ws: WsClient::connect(&h.base, &token, true)
+            .await
+            .expect("upgrade accepted"),
+        client: &client,
+        server: &server,
+        sent: &mut sent,
+        received: &mut received,
+    };
+    alice.send(json!({ "t": "hello", "since": 0 })).await;
+    alice.until("synced").await;
+    alice.send(json!({ "t": "ping" })).await;
+    alice.until("pong").await;
+    let answer = alice
+        .ask(
+            json!({ "t": "send", "id": "m1", "to": { "user": "bob" }, "client_msg_id": "m1",
+                     "body": { "type": "custom", "data": { "n": [1, 2.5, null] } } }),
+        )
+        .await;
+    assert_eq!(answer["t"], "sent", "{answer}");
+    alice.until("entry").await;
+    assert!(
+        ["welcome", "synced", "pong", "sent", "entry"]
+            .iter()
+            .all(|t| received.contains(*t)),
+        "{received:?}"
+    );
+}
