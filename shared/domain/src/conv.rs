@@ -18,8 +18,11 @@
 //! non-decreasing in `conv_seq` and history can be searched by time. Messages recorded before
 //! this rule may be out of order by the clock skew between api instances.
 
+mod annotate;
 mod facts;
 mod lifecycle;
+
+pub use annotate::{MAX_REACTION_KEY_BYTES, PinMessage, ReactToMessage, check_reaction_key};
 
 pub use facts::{
     MARK_EVERY, Mark, MessageFacts, Note, RECENT_FACTS, Recall, SCAN_SKEW_MS, ScanStart,
@@ -34,7 +37,7 @@ use crate::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// How many of a sender's newest messages in a conversation a retry is recognised against.
 pub const IDEMPOTENCY_PER_SENDER: u64 = 128;
@@ -77,6 +80,9 @@ pub struct ConvState {
     marks: facts::Marks,
     /// What happened to messages since their send.
     notes: facts::Notes,
+    /// The pinned messages' `conv_seq`s (at most the app's cap).
+    #[serde(default)]
+    pins: BTreeSet<u64>,
 }
 
 /// The idempotency record: per sender, the messages a retry may still refer to.
@@ -272,6 +278,16 @@ impl ConvState {
     pub fn note(&self, conv_seq: u64) -> Note {
         self.notes.get(conv_seq)
     }
+
+    /// Whether the message at `conv_seq` is pinned.
+    pub fn is_pinned(&self, conv_seq: u64) -> bool {
+        self.pins.contains(&conv_seq)
+    }
+
+    /// The pinned messages' `conv_seq`s.
+    pub fn pins(&self) -> &BTreeSet<u64> {
+        &self.pins
+    }
 }
 
 /// Send a message. `msg_id` and `ts` are chosen by the caller (the domain has no clock).
@@ -319,6 +335,10 @@ pub enum ConvCommand {
     Recall(RecallMessage),
     /// Edit a text message (answer with [`ConvState::note`]).
     Edit(EditMessage),
+    /// Add or remove a reaction; always recorded (a repeat is a no-op in the read model).
+    React(ReactToMessage),
+    /// Pin or unpin a message; a pin of a pinned message records nothing.
+    Pin(PinMessage),
 }
 
 impl Aggregate for ConvState {
@@ -332,6 +352,8 @@ impl Aggregate for ConvState {
             ConvCommand::Pair(change) => pair::decide(&self.pair, change),
             ConvCommand::Recall(recall) => lifecycle::decide_recall(self, recall),
             ConvCommand::Edit(edit) => lifecycle::decide_edit(self, edit),
+            ConvCommand::React(react) => annotate::decide_react(self, react),
+            ConvCommand::Pin(pin) => annotate::decide_pin(self, pin),
         }
     }
 
@@ -346,6 +368,12 @@ impl Aggregate for ConvState {
             }
             Event::MessageRecalled(r) => self.notes.recalled(r),
             Event::MessageEdited(e) => self.notes.edited(e),
+            Event::MessagePinned(p) => {
+                self.pins.insert(p.conv_seq);
+            }
+            Event::MessageUnpinned(p) => {
+                self.pins.remove(&p.conv_seq);
+            }
             _ => {}
         }
     }
@@ -360,10 +388,15 @@ impl Aggregate for ConvState {
 
 impl Snapshotted for ConvState {
     /// 2: facts, marks and notes (a format-1 snapshot has no marks, so it is folded again).
-    const SNAPSHOT_FORMAT: u32 = 2;
+    /// 3: pins (a format-2 snapshot does not know them).
+    const SNAPSHOT_FORMAT: u32 = 3;
 
     fn snapshot_weight(&self) -> u64 {
-        (self.sent.len() + self.recent.len() + self.marks.len() + self.notes.len()) as u64
+        (self.sent.len()
+            + self.recent.len()
+            + self.marks.len()
+            + self.notes.len()
+            + self.pins.len()) as u64
     }
 }
 
