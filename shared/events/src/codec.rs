@@ -5,7 +5,7 @@ use crate::registry;
 use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
     conversation_read, group_changed, message_edited, message_recalled, message_sent, pair_changed,
-    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
+    pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
@@ -55,6 +55,8 @@ pub fn encode(event: &Event) -> Encoded {
         Event::SystemMessageSent(m) => system_message_sent::encode(m),
         Event::MessageRecalled(r) => message_recalled::encode(r),
         Event::MessageEdited(e) => message_edited::encode(e),
+        Event::ReactionAdded(r) | Event::ReactionRemoved(r) => reaction::encode(r),
+        Event::MessagePinned(p) | Event::MessageUnpinned(p) => pin::encode(p),
     };
     Encoded {
         event_type: event.event_type(),

@@ -6,7 +6,7 @@
 use crate::codec::DecodeError;
 use crate::wire::{
     conversation_read, group_changed, message_edited, message_recalled, message_sent, pair_changed,
-    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
+    pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -31,7 +31,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 10] = [
+const TABLES: [&[Entry]; 12] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -42,6 +42,8 @@ const TABLES: [&[Entry]; 10] = [
     pair_changed::ENTRIES,
     message_recalled::ENTRIES,
     message_edited::ENTRIES,
+    reaction::ENTRIES,
+    pin::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.
