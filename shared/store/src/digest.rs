@@ -15,6 +15,7 @@
 //! Version 1 hashed the embedded store's bytes in key order; digests of the two versions never
 //! compare equal.
 
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
@@ -40,11 +41,14 @@ pub enum Table {
     Groups,
     Members,
     UserGroups,
+    Reactions,
+    ReactionMarks,
+    Pins,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 13] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -55,6 +59,9 @@ impl Table {
         Table::Groups,
         Table::Members,
         Table::UserGroups,
+        Table::Reactions,
+        Table::ReactionMarks,
+        Table::Pins,
     ];
 
     /// The table's name, hashed into the digest.
@@ -70,6 +77,9 @@ impl Table {
             Table::Groups => "groups",
             Table::Members => "members",
             Table::UserGroups => "user_groups",
+            Table::Reactions => "reactions",
+            Table::ReactionMarks => "reaction_marks",
+            Table::Pins => "pins",
         }
     }
 }
@@ -177,6 +187,36 @@ impl LogicalRow {
     /// A row of `user`'s group list, `value` its stored MessagePack map.
     pub fn user_group(app: &str, user: &str, group: &str, value: &[u8]) -> Self {
         stored(key(&[app, user, group], None), value)
+    }
+}
+
+impl LogicalRow {
+    /// A reaction row.
+    pub fn reaction(app: &str, row: &ReactionRow) -> Self {
+        let k = key(
+            &[app, row.conv.as_str(), &row.key, row.user.as_str()],
+            Some(row.conv_seq),
+        );
+        named(k, &row.ts)
+    }
+
+    /// What `user` was told of `reactor`'s reaction `key` on `conv`'s message at `conv_seq`.
+    pub fn reaction_mark(
+        app: &str,
+        user: &str,
+        conv: &str,
+        conv_seq: u64,
+        key_: &str,
+        reactor: &str,
+        mark: ReactionMark,
+    ) -> Self {
+        let k = key(&[app, user, conv, key_, reactor], Some(conv_seq));
+        named(k, &(mark.added, mark.cursor))
+    }
+
+    /// A pinned message of `conv`.
+    pub fn pin(app: &str, conv: &str, row: &PinRow) -> Self {
+        named(key(&[app, conv], Some(row.conv_seq)), row)
     }
 }
 

@@ -3,6 +3,7 @@
 //! and the embedded fjall adapter (the default). It depends on the domain and events crates and
 //! must not depend on any service.
 
+pub mod annotations;
 pub mod digest;
 pub mod error;
 pub mod fjall;
@@ -15,16 +16,17 @@ pub mod ports;
 pub mod rows;
 pub mod write;
 
+pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
     Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
-    MemberRow, MessageView, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,
+    MemberRow, MessageView, PinNotice, ReactionNotice, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,
     TimelineMessage, UserGroupRow, UserRow,
 };
 pub use ports::{
-    ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, ReadModels,
+    AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, ReadModels,
     RelationStore, UserStore,
 };
 pub use write::{Delivery, Write};

@@ -46,6 +46,33 @@ pub enum EntryItem {
     Read(ReadReceipt),
     /// A message from the app itself.
     System(SystemNotice),
+    /// `user` added or removed a reaction on a message.
+    Reaction(ReactionNotice),
+    /// A message was pinned to its conversation.
+    Pinned(PinNotice),
+    /// A message was unpinned.
+    Unpinned(PinNotice),
+}
+
+/// A reaction change as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    pub user: UserId,
+    pub key: String,
+    pub added: bool,
+}
+
+/// A pin or unpin as an inbox entry; `by` is absent for the app server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserId>,
 }
 
 /// A system message as an inbox entry.

@@ -7,8 +7,9 @@ use crate::model::{
     Conversation, Entry, EntryItem, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
     UserRow,
 };
+use crate::annotations::{PinRow, ReactionRow};
 use crate::ports::{
-    ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore, StoreResult, UserStore,
+    AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore, StoreResult, UserStore,
 };
 use std::ops::Bound;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
@@ -257,5 +258,39 @@ impl DeviceStore for FjallStore {
             &self.tables.devices,
             &key(&[app.as_str(), user.as_str(), device], None),
         )
+    }
+}
+
+impl AnnotationStore for FjallStore {
+    async fn reactions(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<ReactionRow>> {
+        let parts = [app.as_str(), conv.as_str()];
+        let start = key(&parts, Some(from));
+        // Every key of the message at `to` extends `key(.., to)`; the next seq's is past them.
+        let end = key(&parts, Some(to.saturating_add(1)));
+        let mut rows = Vec::new();
+        for guard in self.tables.reactions.range(start..end) {
+            let (_, v) = guard.into_inner()?;
+            rows.push(decode(&v)?);
+        }
+        Ok(rows)
+    }
+
+    async fn pins(&self, app: &AppId, conv: &ConvId) -> StoreResult<Vec<PinRow>> {
+        let mut rows = Vec::new();
+        for guard in self
+            .tables
+            .pins
+            .prefix(prefix(&[app.as_str(), conv.as_str()]))
+        {
+            let (_, v) = guard.into_inner()?;
+            rows.push(decode(&v)?);
+        }
+        Ok(rows)
     }
 }

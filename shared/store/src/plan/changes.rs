@@ -7,8 +7,10 @@
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::plan::keys::{
-    ConvKey, GroupKey, MemberKey, RelationKey, TimelineKey, UserGroupKey, UserKey,
+    ConvKey, GroupKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey, TimelineKey,
+    UserGroupKey, UserKey,
 };
 use crate::write::Delivery;
 use rustc_hash::FxHashMap;
@@ -61,6 +63,12 @@ pub struct Changes {
     pub members: FxHashMap<MemberKey, MemberChange>,
     /// Rows of users' group lists written (a left group keeps one, without a role).
     pub user_groups: FxHashMap<UserGroupKey, UserGroupRow>,
+    /// Reaction rows set (`Some`) or deleted.
+    pub reactions: FxHashMap<ReactionKey, Option<ReactionRow>>,
+    /// Reaction marks moved.
+    pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
+    /// Pin rows set (`Some`) or deleted.
+    pub pins: FxHashMap<PinKey, Option<PinRow>>,
 }
 
 impl Changes {

@@ -1,7 +1,8 @@
 //! What a batch reads before it is planned: the keys of the rows its writes fold over, and
 //! those rows as the store holds them.
 
-use crate::model::{Conversation, Relation, UserRow};
+use crate::annotations::ReactionMark;
+use crate::model::{Conversation, ReactionNotice, Relation, UserRow};
 use crate::plan::Head;
 use crate::write::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -21,6 +22,12 @@ pub type GroupKey = (AppId, GroupId);
 pub type MemberKey = (AppId, GroupId, UserId);
 /// A row of a user's group list: (app, user, group).
 pub type UserGroupKey = (AppId, UserId, GroupId);
+/// A reaction row: (app, conv, conv_seq, key, user).
+pub type ReactionKey = (AppId, ConvId, u64, String, UserId);
+/// What a recipient was told of a reaction: (app, recipient, conv, conv_seq, key, reactor).
+pub type ReactionMarkKey = (AppId, UserId, ConvId, u64, String, UserId);
+/// A pin row: (app, conv, conv_seq).
+pub type PinKey = (AppId, ConvId, u64);
 
 /// The rows a batch rewrites from their current value, borrowed from its writes. Every other
 /// row a batch writes is keyed and valued by its writes alone.
@@ -34,6 +41,8 @@ pub struct RowKeys<'w> {
     pub users: FxHashSet<(&'w AppId, &'w UserId)>,
     /// Relation rows, patched: (app, user, other).
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
+    /// Reaction marks, for telling recipients only of changes.
+    pub reaction_marks: FxHashSet<ReactionMarkKey>,
 }
 
 impl<'w> RowKeys<'w> {
@@ -66,7 +75,14 @@ impl<'w> RowKeys<'w> {
                 } => {
                     keys.relations.insert((app, user, other));
                 }
+                Write::ReactionEntry {
+                    app, user, notice, ..
+                } => {
+                    keys.reaction_marks.insert(mark_key(app, user, notice));
+                }
                 Write::Timeline { .. }
+                | Write::Reaction { .. }
+                | Write::Pin { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}
@@ -88,4 +104,18 @@ pub struct Loaded {
     pub users: FxHashMap<UserKey, UserRow>,
     /// Relation rows found.
     pub relations: FxHashMap<RelationKey, Relation>,
+    /// Reaction marks found.
+    pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
+}
+
+/// The mark of what `user` was told of `notice`'s reaction.
+pub fn mark_key(app: &AppId, user: &UserId, notice: &ReactionNotice) -> ReactionMarkKey {
+    (
+        app.clone(),
+        user.clone(),
+        notice.conv.clone(),
+        notice.conv_seq,
+        notice.key.clone(),
+        notice.user.clone(),
+    )
 }
