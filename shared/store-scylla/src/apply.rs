@@ -18,6 +18,8 @@
 //!   least every cursor in the batch (these writes carry no cursor of their own).
 //! - `users`, `users_by_cursor` (inserts and deletes), `relations`, `groups`, `members`
 //!   (inserts and deletes), `user_groups`: the cursor of the row's last change.
+//! - `reactions`, `pins` (inserts and deletes): the batch's `through_seq`, like the timeline;
+//!   `reaction_marks`: the cursor of the event that moved the mark.
 //! - `devices` (not written here): the acknowledged inbox seq.
 //!
 //! Why a batch applied again (after a crash, by the next owner of a partition, with other
@@ -52,10 +54,10 @@ use scylla::value::CqlValue;
 use std::collections::BTreeSet;
 use std::future::Future;
 use tidings_domain::{AppId, UserId};
-use tidings_store::Delivery;
 use tidings_store::StoreError;
 use tidings_store::plan::{Changes, Loaded, MemberChange, RowKeys, UserChange};
 use tidings_store::ports::StoreResult;
+use tidings_store::{Delivery, ReactionMark};
 
 /// One row write of a batch, planned before it is bound: the statement, its timestamp (a
 /// stream sequence, see the module docs) and its other values in the statement's order.
@@ -267,6 +269,49 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         p.rows
             .push(RowWrite::new(Stmt::user_group_put, row.cursor, values)?);
     }
+    for ((app, conv, conv_seq, rkey, user), row) in &f.reactions {
+        let mut values = vec![
+            text(app.as_str()),
+            text(conv.as_str()),
+            int(buckets::of(*conv_seq, buckets::TIMELINE))?,
+            int(*conv_seq)?,
+            text(rkey),
+            text(user.as_str()),
+        ];
+        let stmt = match row {
+            Some(row) => {
+                values.push(blob(row));
+                Stmt::reaction_put
+            }
+            None => Stmt::reaction_delete,
+        };
+        p.rows.push(RowWrite::new(stmt, f.through_seq, values)?);
+    }
+    for ((app, user, conv, conv_seq, rkey, reactor), mark) in &f.reaction_marks {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            int(*conv_seq)?,
+            text(rkey),
+            text(reactor.as_str()),
+            CqlValue::Boolean(mark.added),
+            int(mark.cursor)?,
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::reaction_mark_put, mark.cursor, values)?);
+    }
+    for ((app, conv, conv_seq), row) in &f.pins {
+        let mut values = vec![text(app.as_str()), text(conv.as_str()), int(*conv_seq)?];
+        let stmt = match row {
+            Some(row) => {
+                values.push(blob(row));
+                Stmt::pin_put
+            }
+            None => Stmt::pin_delete,
+        };
+        p.rows.push(RowWrite::new(stmt, f.through_seq, values)?);
+    }
     Ok(p)
 }
 
@@ -317,13 +362,33 @@ impl ScyllaStore {
             let values = (app.as_str(), user.as_str(), other.as_str());
             self.blob(&st.relation_get, values).await
         });
-        let (heads, convs, users, relations) =
-            futures_util::try_join!(heads, convs, users, relations)?;
+        let marks = read_each(keys.reaction_marks.iter().cloned(), |k| async move {
+            let (app, user, conv, conv_seq, rkey, reactor) = &k;
+            let values = (
+                app.as_str(),
+                user.as_str(),
+                conv.as_str(),
+                big(*conv_seq)?,
+                rkey.as_str(),
+                reactor.as_str(),
+            );
+            let row: Option<(bool, i64)> = self.first(&st.reaction_mark_get, values).await?;
+            row.map(|(added, cursor)| {
+                Ok(ReactionMark {
+                    added,
+                    cursor: crate::store::seq(cursor)?,
+                })
+            })
+            .transpose()
+        });
+        let (heads, convs, users, relations, marks) =
+            futures_util::try_join!(heads, convs, users, relations, marks)?;
         Ok(Loaded {
             heads: heads.into_iter().collect(),
             convs: convs.into_iter().collect(),
             users: users.into_iter().collect(),
             relations: relations.into_iter().collect(),
+            reaction_marks: marks.into_iter().collect(),
         })
     }
 

@@ -9,6 +9,7 @@ use crate::store::{ScyllaStore, decode, seq};
 use futures_util::TryStreamExt;
 use scylla::deserialize::row::DeserializeRow;
 use scylla::statement::prepared::PreparedStatement;
+use tidings_store::ReactionMark;
 use tidings_store::digest::{LogicalRow, Table};
 use tidings_store::inbox_row::InboxRow;
 use tidings_store::plan::Head;
@@ -67,6 +68,34 @@ fn user_group((app, user, group, data): Data4) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::user_group(&app, &user, &group, &data))
 }
 
+fn reaction((app, data): (String, Vec<u8>)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::reaction(&app, &decode(&data)?))
+}
+
+type MarkRow = (String, String, String, i64, String, String, bool, i64);
+
+fn reaction_mark(
+    (app, user, conv, conv_seq, rkey, reactor, added, cursor): MarkRow,
+) -> StoreResult<LogicalRow> {
+    let mark = ReactionMark {
+        added,
+        cursor: seq(cursor)?,
+    };
+    Ok(LogicalRow::reaction_mark(
+        &app,
+        &user,
+        &conv,
+        seq(conv_seq)?,
+        &rkey,
+        &reactor,
+        mark,
+    ))
+}
+
+fn pin((app, conv, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::pin(&app, &conv, &decode(&data)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -112,6 +141,12 @@ impl ScyllaStore {
             Table::Groups => self.each(&st.scan_groups, group, visit).await,
             Table::Members => self.each(&st.scan_members, member, visit).await,
             Table::UserGroups => self.each(&st.scan_user_groups, user_group, visit).await,
+            Table::Reactions => self.each(&st.scan_reactions, reaction, visit).await,
+            Table::ReactionMarks => {
+                self.each(&st.scan_reaction_marks, reaction_mark, visit)
+                    .await
+            }
+            Table::Pins => self.each(&st.scan_pins, pin, visit).await,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The migration files, in version order: (file name, text).
-const EMBEDDED: [(&str, &str); 2] = [
+const EMBEDDED: [(&str, &str); 3] = [
     (
         "0001_keyspace.cql",
         include_str!("../../../scylla/migrations/0001_keyspace.cql"),
@@ -19,6 +19,10 @@ const EMBEDDED: [(&str, &str); 2] = [
     (
         "0002_read_models.cql",
         include_str!("../../../scylla/migrations/0002_read_models.cql"),
+    ),
+    (
+        "0003_annotations.cql",
+        include_str!("../../../scylla/migrations/0003_annotations.cql"),
     ),
 ];
 

@@ -120,6 +120,17 @@ statements! {
     user_groups_of = "SELECT data FROM {{keyspace}}.user_groups WHERE app = ? AND user_id = ?";
     user_group_put = "INSERT INTO {{keyspace}}.user_groups (app, user_id, group_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
 
+    // Reactions and pins.
+    /// One timeline bucket's reactions between two conv_seqs.
+    reactions_between = "SELECT data FROM {{keyspace}}.reactions WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq >= ? AND conv_seq <= ?";
+    reaction_put = "INSERT INTO {{keyspace}}.reactions (app, conv_id, bucket, conv_seq, rkey, user_id, data) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    reaction_delete = "DELETE FROM {{keyspace}}.reactions USING TIMESTAMP ? WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq = ? AND rkey = ? AND user_id = ?";
+    reaction_mark_get = "SELECT added, cursor FROM {{keyspace}}.reaction_marks WHERE app = ? AND user_id = ? AND conv_id = ? AND conv_seq = ? AND rkey = ? AND reactor = ?";
+    reaction_mark_put = "INSERT INTO {{keyspace}}.reaction_marks (app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    pins_of = "SELECT data FROM {{keyspace}}.pins WHERE app = ? AND conv_id = ?";
+    pin_put = "INSERT INTO {{keyspace}}.pins (app, conv_id, conv_seq, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    pin_delete = "DELETE FROM {{keyspace}}.pins USING TIMESTAMP ? WHERE app = ? AND conv_id = ? AND conv_seq = ?";
+
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
     device_put = "INSERT INTO {{keyspace}}.devices (app, user_id, device, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
@@ -137,6 +148,9 @@ statements! {
     scan_groups = "SELECT app, group_id, data FROM {{keyspace}}.groups";
     scan_members = "SELECT app, group_id, user_id, data FROM {{keyspace}}.members";
     scan_user_groups = "SELECT app, user_id, group_id, data FROM {{keyspace}}.user_groups";
+    scan_reactions = "SELECT app, data FROM {{keyspace}}.reactions";
+    scan_reaction_marks = "SELECT app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor FROM {{keyspace}}.reaction_marks";
+    scan_pins = "SELECT app, conv_id, data FROM {{keyspace}}.pins";
 }
 
 impl Stmt {
@@ -237,7 +251,8 @@ mod tests {
         }
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
-        // members (put and delete), user_groups, devices, checkpoints.
-        assert_eq!(writes, 16);
+        // members (put and delete), user_groups, reactions (put and delete), reaction_marks,
+        // pins (put and delete), devices, checkpoints.
+        assert_eq!(writes, 21);
     }
 }

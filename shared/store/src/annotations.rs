@@ -92,7 +92,10 @@ mod tests {
             cursor: 5,
         });
         assert!(!ReactionMark::changes(added, true, 6), "a second add");
-        assert!(ReactionMark::changes(added, true, 5), "the same event again");
+        assert!(
+            ReactionMark::changes(added, true, 5),
+            "the same event again"
+        );
         assert!(ReactionMark::changes(added, false, 7));
     }
 }

@@ -22,11 +22,11 @@ pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
     Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
-    MemberRow, MessageView, PinNotice, ReactionNotice, ReadReceipt, Relation, RelationNotice, RelationPatch, SystemNotice,
-    TimelineMessage, UserGroupRow, UserRow,
+    MemberRow, MessageView, PinNotice, ReactionNotice, ReadReceipt, Relation, RelationNotice,
+    RelationPatch, SystemNotice, TimelineMessage, UserGroupRow, UserRow,
 };
 pub use ports::{
-    AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore, ReadModels,
-    RelationStore, UserStore,
+    AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore,
+    ReadModels, RelationStore, UserStore,
 };
 pub use write::{Delivery, Write};

@@ -92,8 +92,7 @@ fn check_participant(state: &ConvState, conv: &ConvId, user: &UserId) -> Result<
 /// Whether `key` may be a reaction: 1-32 bytes, no control characters, and in `allowed` when
 /// the app has a list.
 pub fn check_reaction_key(key: &str, allowed: &[String]) -> Result<(), DomainError> {
-    if key.is_empty() || key.len() > MAX_REACTION_KEY_BYTES || key.chars().any(char::is_control)
-    {
+    if key.is_empty() || key.len() > MAX_REACTION_KEY_BYTES || key.chars().any(char::is_control) {
         return Err(DomainError::Invalid(format!(
             "a reaction key is 1-{MAX_REACTION_KEY_BYTES} bytes without control characters"
         )));

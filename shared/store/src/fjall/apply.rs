@@ -3,11 +3,11 @@
 //! and every table listed as logical rows for the digest.
 
 use super::{FjallStore, Tables, decode, decode_head, encode, encode_head, reaction_key};
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::digest::{LogicalRow, Table};
 use crate::error::StoreError;
 use crate::inbox_row;
 use crate::keys::{key, split};
-use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::model::Conversation;
 use crate::plan::{Changes, Loaded, RowKeys};
 use crate::ports::{ProjectionStore, StoreResult};
@@ -134,7 +134,13 @@ impl ProjectionStore for FjallStore {
         }
         for k in &keys.reaction_marks {
             let (app, user, conv, conv_seq, rkey, reactor) = k;
-            let parts = [app.as_str(), user.as_str(), conv.as_str(), rkey, reactor.as_str()];
+            let parts = [
+                app.as_str(),
+                user.as_str(),
+                conv.as_str(),
+                rkey,
+                reactor.as_str(),
+            ];
             if let Some(v) = t.reaction_marks.get(key(&parts, Some(*conv_seq)))? {
                 let (added, cursor) = decode::<(bool, u64)>(&v)?;
                 loaded
@@ -201,7 +207,13 @@ impl ProjectionStore for FjallStore {
             }
         }
         for ((app, user, conv, conv_seq, rkey, reactor), mark) in &c.reaction_marks {
-            let parts = [app.as_str(), user.as_str(), conv.as_str(), rkey, reactor.as_str()];
+            let parts = [
+                app.as_str(),
+                user.as_str(),
+                conv.as_str(),
+                rkey,
+                reactor.as_str(),
+            ];
             let k = key(&parts, Some(*conv_seq));
             batch.insert(&t.reaction_marks, k, encode(&(mark.added, mark.cursor)));
         }

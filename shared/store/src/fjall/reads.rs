@@ -1,15 +1,16 @@
 //! The embedded store's read ports.
 
 use super::{FjallStore, decode};
+use crate::annotations::{PinRow, ReactionRow};
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix};
 use crate::model::{
     Conversation, Entry, EntryItem, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
     UserRow,
 };
-use crate::annotations::{PinRow, ReactionRow};
 use crate::ports::{
-    AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore, StoreResult, UserStore,
+    AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore,
+    StoreResult, UserStore,
 };
 use std::ops::Bound;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};

@@ -4,10 +4,10 @@
 //! the same order every time (ordered maps cost the replay a tenth of its time in string
 //! comparisons).
 
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
-use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::plan::keys::{
     ConvKey, GroupKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey, TimelineKey,
     UserGroupKey, UserKey,

@@ -59,8 +59,7 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                     .copied();
                 let added = notice.added;
                 if ReactionMark::changes(mark, added, cursor) {
-                    c.reaction_marks
-                        .insert(key, ReactionMark { added, cursor });
+                    c.reaction_marks.insert(key, ReactionMark { added, cursor });
                     let item = EntryItem::Reaction(notice);
                     deliver(&mut c, loaded, (app, user), ts, item, cursor);
                 }
@@ -219,14 +218,7 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
 }
 
 /// Appends an entry to a user's inbox, unless its event was already applied there.
-fn deliver(
-    c: &mut Changes,
-    loaded: &Loaded,
-    key: UserKey,
-    ts: i64,
-    item: EntryItem,
-    cursor: u64,
-) {
+fn deliver(c: &mut Changes, loaded: &Loaded, key: UserKey, ts: i64, item: EntryItem, cursor: u64) {
     let stored = loaded.heads.get(&key).copied().unwrap_or_default();
     if cursor <= stored.cursor {
         return;
