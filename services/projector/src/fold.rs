@@ -1,5 +1,6 @@
 //! The pure fold: one event in, the read-model writes it implies out.
 
+use crate::annotation_fold::{project_pin, project_reaction};
 use crate::directory::Directory;
 use crate::group_fold::{project_group, project_group_message};
 use tidings_domain::event::{MessageSent, PairChange, PairChanged};
@@ -158,6 +159,10 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
         }
         // Projected by the lifecycle read models (next commit on this branch).
         Event::MessageRecalled(_) | Event::MessageEdited(_) => Vec::new(),
+        Event::ReactionAdded(r) => project_reaction(r, true, cursor, directory),
+        Event::ReactionRemoved(r) => project_reaction(r, false, cursor, directory),
+        Event::MessagePinned(p) => project_pin(p, true, cursor, directory),
+        Event::MessageUnpinned(p) => project_pin(p, false, cursor, directory),
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => project_group_message(message, group, cursor, directory),
             Recipient::User(to) => project_direct(message, to, cursor),

@@ -148,6 +148,12 @@ impl ConvId {
         }
     }
 
+    /// The two users of a direct conversation (equal for a note to self); `None` for a group.
+    pub fn direct_users(&self) -> Option<(UserId, UserId)> {
+        let (a, b) = self.0.strip_prefix("d~")?.split_once('~')?;
+        Some((UserId(a.to_owned()), UserId(b.to_owned())))
+    }
+
     /// Whether `user` is one of the two users of this direct conversation.
     pub fn is_direct_member(&self, user: &UserId) -> bool {
         self.0
