@@ -25,6 +25,8 @@ fn apps() -> Apps {
         messaging: Default::default(),
         max_group_members: DEFAULT_GROUP_CAP,
         max_file_bytes: DEFAULT_FILE_CAP,
+        max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+        reaction_keys: Vec::new(),
     };
     Apps::new(&[
         app("demo", "0123456789abcdef0123"),

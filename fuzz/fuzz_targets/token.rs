@@ -17,6 +17,8 @@ static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
         messaging: Default::default(),
         max_group_members: DEFAULT_GROUP_CAP,
         max_file_bytes: DEFAULT_FILE_CAP,
+        max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+        reaction_keys: Vec::new(),
     };
     Tokens::new(
         Apps::new(&[

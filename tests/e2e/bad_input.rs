@@ -167,6 +167,8 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         }])
         .unwrap(),
     );

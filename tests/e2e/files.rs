@@ -263,6 +263,8 @@ async fn uploads_are_limited_in_size_and_checked_for_type() {
         messaging: Default::default(),
         max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         max_file_bytes: 64 * 1024,
+        max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+        reaction_keys: Vec::new(),
     };
     let h = Harness::start_on(
         tidings_testkit::TestNats::start(),

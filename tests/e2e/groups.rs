@@ -386,6 +386,8 @@ async fn the_member_cap_is_enforced_with_a_clear_message() {
             messaging: Default::default(),
             max_group_members: 3,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         });
     })
     .await;

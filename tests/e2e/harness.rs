@@ -152,6 +152,8 @@ pub async fn api_instances(nats: &TestNats, n: usize, users: &[&str]) -> Vec<tid
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         }],
         ..Default::default()
     };

@@ -265,6 +265,8 @@ async fn friends_only() -> (Harness, ServerApi) {
             messaging: tidings_domain::conv::MessagingPolicy::FriendsOnly,
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         });
     })
     .await;

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tidings_domain::AppId;
-use tidings_domain::conv::MessagingPolicy;
+use tidings_domain::conv::{MessagingPolicy, check_reaction_key};
 
 /// One app as configured.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +20,12 @@ pub struct AppConfig {
     /// Largest file a user of this app may upload, in bytes (default 20 MiB).
     #[serde(default = "default_file_cap")]
     pub max_file_bytes: u64,
+    /// Most pinned messages per conversation (default 10).
+    #[serde(default = "default_max_pins")]
+    pub max_pins: usize,
+    /// The reaction keys users may add (default: empty, any key of 1-32 bytes).
+    #[serde(default)]
+    pub reaction_keys: Vec<String>,
 }
 
 /// The default member cap of a group.
@@ -36,12 +42,21 @@ fn default_file_cap() -> u64 {
     DEFAULT_FILE_CAP
 }
 
+/// The default cap on pinned messages per conversation.
+pub const DEFAULT_MAX_PINS: usize = 10;
+
+fn default_max_pins() -> usize {
+    DEFAULT_MAX_PINS
+}
+
 #[derive(Debug)]
 struct AppSettings {
     secret: String,
     messaging: MessagingPolicy,
     max_group_members: usize,
     max_file_bytes: u64,
+    max_pins: usize,
+    reaction_keys: Vec<String>,
 }
 
 /// Looks up apps by key.
@@ -58,6 +73,10 @@ impl Apps {
                 app.secret.len() >= 16,
                 "app {key}: secret must be at least 16 characters"
             );
+            for reaction in &app.reaction_keys {
+                check_reaction_key(reaction, &[])
+                    .map_err(|e| anyhow::anyhow!("app {key}: reaction_keys: {e}"))?;
+            }
             map.insert(
                 key,
                 AppSettings {
@@ -65,6 +84,8 @@ impl Apps {
                     messaging: app.messaging,
                     max_group_members: app.max_group_members,
                     max_file_bytes: app.max_file_bytes,
+                    max_pins: app.max_pins,
+                    reaction_keys: app.reaction_keys.clone(),
                 },
             );
         }
@@ -88,6 +109,16 @@ impl Apps {
         self.0
             .get(key)
             .map_or(DEFAULT_FILE_CAP, |a| a.max_file_bytes)
+    }
+
+    /// The cap on pinned messages per conversation of the app.
+    pub fn max_pins(&self, key: &AppId) -> usize {
+        self.0.get(key).map_or(DEFAULT_MAX_PINS, |a| a.max_pins)
+    }
+
+    /// The reaction keys the app allows (empty: any).
+    pub fn reaction_keys(&self, key: &AppId) -> &[String] {
+        self.0.get(key).map_or(&[], |a| a.reaction_keys.as_slice())
     }
 
     /// Who may message whom in the app (`open` for an unknown app, which has no users).

@@ -2,6 +2,10 @@
 //! by (WebSocket, signed HTTP, NATS). It checks what needs other aggregates, then lets the
 //! target aggregate decide.
 
+mod annotate;
+
+pub use annotate::{PinState, Reacted};
+
 use crate::aggregate::{Recorded, Repository};
 use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};

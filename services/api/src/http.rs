@@ -33,6 +33,14 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/system/messages", post(send_system))
         .route("/v1/relations/{action}", post(relate))
         .route("/v1/server/groups/{group_id}/ops", post(group_op))
+        .route(
+            "/v1/server/conversations/{conv}/reactions",
+            post(crate::http_annotate::react),
+        )
+        .route(
+            "/v1/server/conversations/{conv}/pins",
+            post(crate::http_annotate::pin),
+        )
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }

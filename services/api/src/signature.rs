@@ -163,6 +163,8 @@ mod tests {
             messaging: Default::default(),
             max_group_members: DEFAULT_GROUP_CAP,
             max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
+            max_pins: crate::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         }
     }
 

@@ -134,6 +134,8 @@ mod tests {
                     messaging: Default::default(),
                     max_group_members: crate::apps::DEFAULT_GROUP_CAP,
                     max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
+                    max_pins: crate::apps::DEFAULT_MAX_PINS,
+                    reaction_keys: Vec::new(),
                 },
                 AppConfig {
                     key: "other".into(),
@@ -141,6 +143,8 @@ mod tests {
                     messaging: Default::default(),
                     max_group_members: crate::apps::DEFAULT_GROUP_CAP,
                     max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
+                    max_pins: crate::apps::DEFAULT_MAX_PINS,
+                    reaction_keys: Vec::new(),
                 },
             ])
             .unwrap(),

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::{GroupView, RelationView, Sent};
+use tidings_api::commands::{GroupView, PinState, Reacted, RelationView, Sent};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
-use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, Recipient, UserId};
+use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::Entry;
 
 /// Frames a client sends.
@@ -97,6 +97,36 @@ pub enum ClientFrame {
         #[serde(flatten)]
         op: GroupOp,
     },
+    /// Add a reaction `key` to a message.
+    React {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        key: String,
+    },
+    /// Remove one's reaction `key` from a message.
+    Unreact {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        key: String,
+    },
+    /// Pin a message to its conversation.
+    Pin {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+    },
+    /// Unpin a message.
+    Unpin {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+    },
 }
 
 impl ClientFrame {
@@ -112,7 +142,11 @@ impl ClientFrame {
             | ClientFrame::FriendRemove { id, .. }
             | ClientFrame::Block { id, .. }
             | ClientFrame::Unblock { id, .. }
-            | ClientFrame::Group { id, .. } => id.clone(),
+            | ClientFrame::Group { id, .. }
+            | ClientFrame::React { id, .. }
+            | ClientFrame::Unreact { id, .. }
+            | ClientFrame::Pin { id, .. }
+            | ClientFrame::Unpin { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
             | ClientFrame::Read { .. }
@@ -122,7 +156,7 @@ impl ClientFrame {
 }
 
 /// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 14] = [
+const CLIENT_FRAME_TYPES: [&str; 18] = [
     "hello",
     "send",
     "sync",
@@ -137,6 +171,10 @@ const CLIENT_FRAME_TYPES: [&str; 14] = [
     "block",
     "unblock",
     "group",
+    "react",
+    "unreact",
+    "pin",
+    "unpin",
 ];
 
 /// Frames the server sends.
@@ -177,6 +215,22 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         relation: RelationView,
+        pos: u64,
+    },
+    /// The answer to `react` / `unreact`: the request is recorded.
+    Reacted {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        reacted: Reacted,
+        pos: u64,
+    },
+    /// The answer to `pin` / `unpin`: whether the message is pinned now.
+    PinSet {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        pin: PinState,
         pos: u64,
     },
     Error {

@@ -1,6 +1,7 @@
 //! Client REST: a user's inbox, conversations and history, read from the store.
 
 use crate::GatewayState;
+use crate::annotations::annotate;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
-use tidings_domain::ConvId;
+use tidings_domain::{AppId, ConvId, UserId};
 use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
 
 /// The client REST routes.
@@ -52,8 +53,8 @@ async fn inbox<S: ReadModels>(
 }
 
 #[derive(Debug, Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+pub(crate) struct TokenQuery {
+    pub(crate) token: Option<String>,
 }
 
 async fn conversations<S: ReadModels>(
@@ -128,25 +129,7 @@ async fn messages<S: ReadModels>(
     let conv = ConvId::parse(conv)?;
     let history = query.history()?;
     let store = &state.shared.store;
-    // A user reads only conversations they take part in: a group's while a member.
-    let member = match conv.group_id() {
-        Some(group) => store
-            .member(&me.app, &group, &me.user)
-            .await
-            .map_err(store_error)?
-            .is_some(),
-        None => store
-            .conversation(&me.app, &me.user, &conv)
-            .await
-            .map_err(store_error)?
-            .is_some(),
-    };
-    if !member {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "not a conversation of this user",
-        ));
-    }
+    require_participant(store, &me.app, &me.user, &conv).await?;
     let page = store
         .history(&me.app, &conv, history)
         .await
@@ -155,7 +138,37 @@ async fn messages<S: ReadModels>(
         HistoryOrder::Newest => "next_before",
         HistoryOrder::Oldest => "next_after",
     };
-    Ok(Json(json!({ "messages": page.messages, key: page.next })))
+    let messages = annotate(store, &me.app, &conv, &me.user, page.messages).await?;
+    Ok(Json(json!({ "messages": messages, key: page.next })))
+}
+
+/// A user reads only conversations they take part in: a group's while a member.
+pub(crate) async fn require_participant<S: ReadModels>(
+    store: &S,
+    app: &AppId,
+    user: &UserId,
+    conv: &ConvId,
+) -> Result<(), ApiError> {
+    let member = match conv.group_id() {
+        Some(group) => store
+            .member(app, &group, user)
+            .await
+            .map_err(store_error)?
+            .is_some(),
+        None => store
+            .conversation(app, user, conv)
+            .await
+            .map_err(store_error)?
+            .is_some(),
+    };
+    if member {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "not a conversation of this user",
+        ))
+    }
 }
 
 /// The body of `POST /v1/conversations/{conv}/read`.

@@ -19,8 +19,9 @@ use std::time::Duration;
 use tidings_api::commands::{Commands, SendRequest};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
-use tidings_domain::UserId;
+use tidings_domain::conv::Actor;
 use tidings_domain::pair::PairCommand;
+use tidings_domain::{ConvId, MessageId, UserId};
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::{Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -338,6 +339,20 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            ClientFrame::React {
+                id,
+                conv,
+                msg_id,
+                key,
+            } => self.react(id, conv, msg_id, key, true).await,
+            ClientFrame::Unreact {
+                id,
+                conv,
+                msg_id,
+                key,
+            } => self.react(id, conv, msg_id, key, false).await,
+            ClientFrame::Pin { id, conv, msg_id } => self.pin(id, conv, msg_id, true).await,
+            ClientFrame::Unpin { id, conv, msg_id } => self.pin(id, conv, msg_id, false).await,
             ClientFrame::Ack { seq } => {
                 let live = self.live.as_ref().expect("checked above");
                 let (app, user) = (&self.principal.app, &self.principal.user);
@@ -367,6 +382,47 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 id,
                 relation: relation.value,
                 pos: relation.pos,
+            },
+            Err(error) => ServerFrame::error(id, error),
+        };
+        self.answer(answer).await
+    }
+
+    async fn react(
+        &mut self,
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        key: String,
+        add: bool,
+    ) -> Result<(), SocketGone> {
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let commands = &self.shared.commands;
+        let answer = match commands.react(app, me, &conv, &msg_id, key, add).await {
+            Ok(reacted) => ServerFrame::Reacted {
+                id,
+                reacted: reacted.value,
+                pos: reacted.pos,
+            },
+            Err(error) => ServerFrame::error(id, error),
+        };
+        self.answer(answer).await
+    }
+
+    async fn pin(
+        &mut self,
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        pin: bool,
+    ) -> Result<(), SocketGone> {
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let by = Actor::User(me.clone());
+        let answer = match self.shared.commands.pin(app, by, &conv, &msg_id, pin).await {
+            Ok(state) => ServerFrame::PinSet {
+                id,
+                pin: state.value,
+                pos: state.pos,
             },
             Err(error) => ServerFrame::error(id, error),
         };

@@ -55,9 +55,9 @@ pub fn project_reaction(
         tracing::error!(conv = %r.conv, "reaction in a group the projection never saw created");
         return writes;
     };
-    let told = members.into_iter().filter(|user| {
-        diffusion == Diffusion::Write || user == &r.sender || user == &r.user
-    });
+    let told = members
+        .into_iter()
+        .filter(|user| diffusion == Diffusion::Write || user == &r.sender || user == &r.user);
     for user in told {
         writes.push(Write::ReactionEntry {
             app: r.app.clone(),

@@ -27,6 +27,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         });
     }
     let path = data_dir.join(FILE);
@@ -39,6 +41,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             messaging: Default::default(),
             max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+            max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         });
     }
     let secret: [u8; 24] = rand::rng().random();
@@ -48,6 +52,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
         messaging: Default::default(),
         max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+        max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+        reaction_keys: Vec::new(),
     };
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(

@@ -75,6 +75,8 @@ impl Fixture {
                 messaging: Default::default(),
                 max_group_members: DEFAULT_GROUP_CAP,
                 max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+                max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
+                reaction_keys: Vec::new(),
             }],
             ..Default::default()
         };

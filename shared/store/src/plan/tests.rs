@@ -439,7 +439,11 @@ fn a_repeated_reaction_is_told_once_however_events_fall_into_batches() {
 #[test]
 fn a_reaction_row_is_set_then_deleted() {
     let (_, c) = run_batches(vec![
-        [reaction("bob", "alice", true, 10), reaction("bob", "alice", false, 11)].concat(),
+        [
+            reaction("bob", "alice", true, 10),
+            reaction("bob", "alice", false, 11),
+        ]
+        .concat(),
     ]);
     let key = (
         app(),
