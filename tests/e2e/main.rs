@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `tidings` server (and binary), a real nats-server, real sockets.
 
 mod access;
+mod annotations;
 mod bad_input;
 mod catch_up;
 mod concurrency;

@@ -89,6 +89,8 @@ on_one_store!(
     relations_apply_patches,
     repeated_writes_change_nothing,
     groups_members_and_user_groups,
+    reactions_count_once_and_are_told_on_change,
+    pins_are_set_and_deleted,
 );
 
 #[tokio::test]

@@ -78,6 +78,7 @@ impl<'w> RowKeys<'w> {
                 Write::ReactionEntry {
                     app, user, notice, ..
                 } => {
+                    keys.heads.insert((app, user));
                     keys.reaction_marks.insert(mark_key(app, user, notice));
                 }
                 Write::Timeline { .. }
