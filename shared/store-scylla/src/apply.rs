@@ -425,8 +425,8 @@ mod tests {
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::plan::{Head, plan};
     use tidings_store::{
-        Diffusion, EntryItem, GroupRow, MemberRow, MessageView, RelationPatch, SystemNotice,
-        UserRow, Write,
+        Diffusion, EntryItem, GroupRow, MemberRow, MessageView, PinRow, ReactionNotice,
+        RelationPatch, SystemNotice, UserRow, Write,
     };
 
     /// Plans `writes` over `loaded` as `commit` would write them.
@@ -589,6 +589,46 @@ mod tests {
         }
     }
 
+    /// Bob's reaction `key` on alice and bob's message 1, told to alice.
+    fn reaction(key: &str, added: bool, cursor: u64) -> Vec<Write> {
+        let notice = ReactionNotice {
+            conv: ConvId::direct(&user("alice"), &user("bob")),
+            conv_seq: 1,
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+            user: user("bob"),
+            key: key.into(),
+            added,
+        };
+        vec![
+            Write::Reaction {
+                app: app(),
+                notice: notice.clone(),
+                ts: cursor as i64,
+            },
+            Write::ReactionEntry {
+                app: app(),
+                user: user("alice"),
+                notice,
+                ts: cursor as i64,
+                cursor,
+            },
+        ]
+    }
+
+    fn pin(conv_seq: u64, pinned: bool) -> Write {
+        Write::Pin {
+            app: app(),
+            conv: ConvId::direct(&user("alice"), &user("bob")),
+            conv_seq,
+            row: pinned.then(|| PinRow {
+                conv_seq,
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+                by: None,
+                ts: 1,
+            }),
+        }
+    }
+
     #[test]
     fn every_row_is_stamped_with_a_stream_sequence() {
         let mut stored = Loaded::default();
@@ -616,6 +656,10 @@ mod tests {
         writes.push(put_group("team", 15));
         writes.push(put_member("team", "alice", 15));
         writes.push(remove_member("team", "bob", 16));
+        writes.extend(reaction("a", true, 17));
+        writes.extend(reaction("b", false, 18));
+        writes.push(pin(1, true));
+        writes.push(pin(2, false));
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -632,11 +676,13 @@ mod tests {
                 .collect()
         };
         // Inbox entries: their delivery's cursor (bob: 10, both entries of 11, 12; alice: 10,
-        // 12); heads: the cursor of the user's last delivery.
+        // 12, the reaction's 17); heads: the cursor of the user's last delivery.
         let mut inbox = stamps(Stmt::inbox_put);
         inbox.sort();
-        assert_eq!(inbox, [10, 10, 11, 11, 12, 12]);
-        assert_eq!(stamps(Stmt::inbox_head_put), [12, 12]);
+        assert_eq!(inbox, [10, 10, 11, 11, 12, 12, 17]);
+        let mut heads = stamps(Stmt::inbox_head_put);
+        heads.sort();
+        assert_eq!(heads, [12, 17], "alice's last is the reaction entry");
         // Rows without a cursor of their own: the batch's through_seq.
         assert_eq!(stamps(Stmt::timeline_put), [through]);
         assert_eq!(stamps(Stmt::timeline_bucket_put), [through]);
@@ -654,6 +700,12 @@ mod tests {
         let mut user_groups = stamps(Stmt::user_group_put);
         user_groups.sort();
         assert_eq!(user_groups, [15, 16]);
+        // Reactions and pins: the batch's through_seq; a reaction mark: its event's cursor.
+        assert_eq!(stamps(Stmt::reaction_put), [through]);
+        assert_eq!(stamps(Stmt::reaction_delete), [through]);
+        assert_eq!(stamps(Stmt::reaction_mark_put), [17]);
+        assert_eq!(stamps(Stmt::pin_put), [through]);
+        assert_eq!(stamps(Stmt::pin_delete), [through]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));

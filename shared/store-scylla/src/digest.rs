@@ -164,8 +164,9 @@ mod tests {
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::digest::{TableDigest, finish};
     use tidings_store::{
-        ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore, InboxStore,
-        MemberRow, MessageView, ProjectionStore, RelationPatch, RelationStore, UserStore, Write,
+        AnnotationStore, ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore,
+        InboxStore, MemberRow, MessageView, PinRow, ProjectionStore, ReactionNotice, RelationPatch,
+        RelationStore, UserStore, Write,
     };
 
     fn app() -> AppId {
@@ -304,6 +305,43 @@ mod tests {
             user: user_id("bob"),
             cursor: 250_004,
         });
+        // Reactions on a message of each timeline bucket, told to alice; two pins.
+        let conv = ConvId::direct(&user_id("alice"), &user_id("bob"));
+        for (conv_seq, key) in [(1, "ok"), (1_500, "👍")] {
+            let notice = ReactionNotice {
+                conv: conv.clone(),
+                conv_seq,
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+                user: user_id("bob"),
+                key: key.into(),
+                added: true,
+            };
+            writes.push(Write::Reaction {
+                app: app(),
+                notice: notice.clone(),
+                ts: 7,
+            });
+            writes.push(Write::ReactionEntry {
+                app: app(),
+                user: user_id("alice"),
+                notice,
+                ts: 7,
+                cursor: 250_004,
+            });
+        }
+        for conv_seq in [2, 3] {
+            writes.push(Write::Pin {
+                app: app(),
+                conv: conv.clone(),
+                conv_seq,
+                row: Some(PinRow {
+                    conv_seq,
+                    msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000002").unwrap(),
+                    by: Some(user_id("bob")),
+                    ts: 8,
+                }),
+            });
+        }
         writes
     }
 
@@ -329,9 +367,9 @@ mod tests {
         let a = || app().as_str().to_owned();
         let users = ["alice", "bo", "bob", "carol"];
         let convs = [("alice", "bob"), ("bo", "bob"), ("bob", "carol")];
-        // The stream sequence of each user's last delivery.
+        // The stream sequence of each user's last delivery (alice's: the reactions').
         let head_cursor = |u: &str| match u {
-            "alice" => 1_003,
+            "alice" => 250_004,
             "bo" => 1_004,
             _ => 1_005,
         };
@@ -410,6 +448,42 @@ mod tests {
         add(&mut tables, Table::Groups, groups, group);
         add(&mut tables, Table::Members, members, member);
         add(&mut tables, Table::UserGroups, user_groups, user_group);
+        let conv = ConvId::direct(&user_id("alice"), &user_id("bob"));
+        let reactions: Vec<(String, Vec<u8>)> = fjall
+            .reactions(&app(), &conv, 1, u64::MAX - 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (a(), encode(r)))
+            .collect();
+        assert_eq!(reactions.len(), 2);
+        add(&mut tables, Table::Reactions, reactions, reaction);
+        let marks: Vec<MarkRow> = [(1, "ok"), (1_500, "👍")]
+            .iter()
+            .map(|(conv_seq, key)| {
+                let conv = conv.as_str().to_owned();
+                let (who, reactor) = ("alice".to_owned(), "bob".to_owned());
+                (
+                    a(),
+                    who,
+                    conv,
+                    *conv_seq,
+                    key.to_string(),
+                    reactor,
+                    true,
+                    250_004,
+                )
+            })
+            .collect();
+        add(&mut tables, Table::ReactionMarks, marks, reaction_mark);
+        let pins: Vec<Data3> = fjall
+            .pins(&app(), &conv)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| (a(), conv.as_str().to_owned(), encode(p)))
+            .collect();
+        add(&mut tables, Table::Pins, pins, pin);
         assert_eq!(finish(&tables), fjall.digest().await.unwrap());
     }
 }
