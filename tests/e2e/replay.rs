@@ -18,10 +18,12 @@ async fn replay_digest_equals_live_digest() {
     let (mut alice, _) = h.online("alice", 0).await;
     let (mut bob, _) = h.online("bob", 0).await;
     h.api.register("carol").await;
+    let mut to_bob = Vec::new();
     for i in 0..20 {
-        alice
+        let sent = alice
             .send_text(&format!("a{i}"), "bob", &format!("a{i}"), "hi bob")
             .await;
+        to_bob.push(sent["msg_id"].clone());
     }
     for i in 0..10 {
         bob.send_text(&format!("b{i}"), "alice", &format!("b{i}"), "hi alice")
@@ -125,6 +127,7 @@ async fn replay_digest_equals_live_digest() {
         let r = h.api.post_as(&owner_token, path, &body).await;
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
     }
+    let mut in_group = Vec::new();
     for group in ["team", "big"] {
         alice
             .send(
@@ -132,7 +135,29 @@ async fn replay_digest_equals_live_digest() {
                          "body": {"type": "text", "text": "to the group"}, "mentions": ["bob"]}),
             )
             .await;
-        assert_eq!(alice.expect_answer(group).await["t"], "sent");
+        let sent = alice.expect_answer(group).await;
+        assert_eq!(sent["t"], "sent");
+        in_group.push(sent["msg_id"].clone());
+    }
+
+    // Reactions (a repeat, a removal, a read-diffusion group) and pins.
+    for (by_bob, id, t, conv, msg_id, key) in [
+        (true, "r1", "react", "d~alice~bob", &to_bob[0], "👍"),
+        (true, "r2", "react", "d~alice~bob", &to_bob[0], "👍"),
+        (false, "r3", "react", "d~alice~bob", &to_bob[0], "👍"),
+        (true, "r4", "react", "d~alice~bob", &to_bob[1], "ok"),
+        (true, "r5", "unreact", "d~alice~bob", &to_bob[1], "ok"),
+        (true, "r6", "react", "g~big", &in_group[1], "ok"),
+        (false, "p1", "pin", "d~alice~bob", &to_bob[2], ""),
+        (false, "p2", "pin", "g~team", &in_group[0], ""),
+        (true, "p3", "unpin", "g~team", &in_group[0], ""),
+        (false, "p4", "pin", "g~big", &in_group[1], ""),
+    ] {
+        let ws = if by_bob { &mut bob } else { &mut alice };
+        ws.send(json!({"t": t, "id": id, "conv": conv, "msg_id": msg_id, "key": key}))
+            .await;
+        let answer = ws.expect_answer(id).await;
+        assert!(answer["pos"].is_u64(), "{id}: {answer}");
     }
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();
