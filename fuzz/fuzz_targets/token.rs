@@ -19,6 +19,8 @@ static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
         max_file_bytes: DEFAULT_FILE_CAP,
         max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
         reaction_keys: Vec::new(),
+        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
     };
     Tokens::new(
         Apps::new(&[

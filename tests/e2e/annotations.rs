@@ -17,6 +17,8 @@ fn app() -> tidings_api::apps::AppConfig {
         messaging: Default::default(),
         max_group_members: tidings_api::apps::DEFAULT_GROUP_CAP,
         max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
+        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         max_pins: 2,
         reaction_keys: vec!["👍".into(), "ok".into(), "❤️".into()],
     }

@@ -169,6 +169,8 @@ async fn bad_tokens_are_refused_before_the_upgrade_and_users_read_only_their_own
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
             max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         }])
         .unwrap(),
     );

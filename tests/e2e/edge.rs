@@ -41,6 +41,9 @@ enum Auth {
 
 const ID: &str = "invalid_id";
 
+/// A well-formed message id.
+const MSG: &str = "019b7b1c-3a00-7000-8000-000000000001";
+
 const fn server(
     path: &'static str,
     params: &'static [(&'static str, &'static str, &'static str)],
@@ -111,6 +114,16 @@ const ROUTES: &[Route] = &[
         Some(r#"{"user":"alice","other":"bob"}"#),
     ),
     server(
+        "/v1/server/conversations/{conv}/messages/{msg_id}/recall",
+        &[("conv", "d~alice~bob", ID), ("msg_id", MSG, ID)],
+        Some(r#"{"actor":"alice"}"#),
+    ),
+    server(
+        "/v1/server/conversations/{conv}/messages/{msg_id}/edit",
+        &[("conv", "d~alice~bob", ID), ("msg_id", MSG, ID)],
+        Some(r#"{"actor":"alice","body":{"type":"text","text":"hi"},"expected_edit_seq":0}"#),
+    ),
+    server(
         "/v1/server/groups/{group_id}/ops",
         &[("group_id", "team", ID)],
         Some(r#"{"actor":"alice","op":"announce","text":"hi"}"#),
@@ -163,6 +176,20 @@ const ROUTES: &[Route] = &[
         &[("file_id", "019b7b1c-3a00-7000-8000-0000000000f1", ID)],
         &[],
         None,
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/messages/{msg_id}/recall",
+        &[("conv", "d~alice~bob", ID), ("msg_id", MSG, ID)],
+        &[],
+        None,
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/messages/{msg_id}/edit",
+        &[("conv", "d~alice~bob", ID), ("msg_id", MSG, ID)],
+        &[],
+        Some(r#"{"body":{"type":"text","text":"hi"},"expected_edit_seq":0}"#),
     ),
     client(
         "POST",

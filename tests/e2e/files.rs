@@ -265,6 +265,8 @@ async fn uploads_are_limited_in_size_and_checked_for_type() {
         max_file_bytes: 64 * 1024,
         max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
         reaction_keys: Vec::new(),
+        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
     };
     let h = Harness::start_on(
         tidings_testkit::TestNats::start(),

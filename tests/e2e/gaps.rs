@@ -55,7 +55,7 @@ async fn events_purged_from_the_stream_are_stepped_over() {
         .into_iter()
         .filter_map(|e| match e.item {
             tidings_store::EntryItem::Message(m) => match m.body {
-                tidings_domain::Body::Text { text } => Some(text),
+                Some(tidings_domain::Body::Text { text }) => Some(text),
                 other => panic!("only text was sent, got {other:?}"),
             },
             _ => None,

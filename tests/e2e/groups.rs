@@ -388,6 +388,8 @@ async fn the_member_cap_is_enforced_with_a_clear_message() {
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
             max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         });
     })
     .await;

@@ -15,6 +15,7 @@ mod harness;
 mod history;
 mod idempotency;
 mod inbound;
+mod lifecycle;
 mod metrics;
 mod partitions;
 mod process;

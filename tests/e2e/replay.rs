@@ -23,7 +23,7 @@ async fn replay_digest_equals_live_digest() {
         let sent = alice
             .send_text(&format!("a{i}"), "bob", &format!("a{i}"), "hi bob")
             .await;
-        to_bob.push(sent["msg_id"].clone());
+        to_bob.push(sent["msg_id"].as_str().unwrap().to_owned());
     }
     for i in 0..10 {
         bob.send_text(&format!("b{i}"), "alice", &format!("b{i}"), "hi alice")
@@ -137,7 +137,7 @@ async fn replay_digest_equals_live_digest() {
             .await;
         let sent = alice.expect_answer(group).await;
         assert_eq!(sent["t"], "sent");
-        in_group.push(sent["msg_id"].clone());
+        in_group.push(sent["msg_id"].as_str().unwrap().to_owned());
     }
 
     // Reactions (a repeat, a removal, a read-diffusion group) and pins.
@@ -159,6 +159,38 @@ async fn replay_digest_equals_live_digest() {
         let answer = ws.expect_answer(id).await;
         assert!(answer["pos"].is_u64(), "{id}: {answer}");
     }
+
+    // Recalls and edits: direct, a write-diffusion and a read-diffusion group, by the sender
+    // and by the app server; a repeated recall records nothing.
+    let direct =
+        |id: &str, action: &str| format!("/v1/conversations/d~alice~bob/messages/{id}/{action}");
+    let group =
+        |g: &str, id: &str, action: &str| format!("/v1/conversations/g~{g}/messages/{id}/{action}");
+    let edit = |text: &str| json!({"body": {"type": "text", "text": text}});
+    for (path, body) in [
+        (direct(&to_bob[18], "edit"), edit("hi bob, edited")),
+        (direct(&to_bob[18], "edit"), edit("hi bob, edited twice")),
+        (direct(&to_bob[19], "recall"), json!({})),
+        (direct(&to_bob[19], "recall"), json!({})),
+        (
+            group("team", &in_group[0], "edit"),
+            edit("to the team, edited"),
+        ),
+        (
+            group("big", &in_group[1], "edit"),
+            edit("to the big group, edited"),
+        ),
+        (group("big", &in_group[1], "recall"), json!({})),
+    ] {
+        let r = h.api.post_as(&owner_token, &path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+    let moderation = format!(
+        "/v1/server/conversations/d~alice~bob/messages/{}/recall",
+        to_bob[0]
+    );
+    let r = h.api.post(&moderation, &json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());

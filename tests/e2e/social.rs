@@ -267,6 +267,8 @@ async fn friends_only() -> (Harness, ServerApi) {
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
             max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         });
     })
     .await;

@@ -26,6 +26,28 @@ pub struct AppConfig {
     /// The reaction keys users may add (default: empty, any key of 1-32 bytes).
     #[serde(default)]
     pub reaction_keys: Vec<String>,
+    /// How long after sending a sender may recall a message, in seconds (default 120; 0: no
+    /// limit). Group owners and admins, and the app server, are not bound by it.
+    #[serde(default = "default_recall_window")]
+    pub recall_window_secs: u64,
+    /// How long after sending a sender may edit a text message, in seconds (default 86400;
+    /// 0: no limit).
+    #[serde(default = "default_edit_window")]
+    pub edit_window_secs: u64,
+}
+
+/// The default recall window: 2 minutes.
+pub const DEFAULT_RECALL_WINDOW_SECS: u64 = 120;
+
+fn default_recall_window() -> u64 {
+    DEFAULT_RECALL_WINDOW_SECS
+}
+
+/// The default edit window: 24 hours.
+pub const DEFAULT_EDIT_WINDOW_SECS: u64 = 86_400;
+
+fn default_edit_window() -> u64 {
+    DEFAULT_EDIT_WINDOW_SECS
 }
 
 /// The default member cap of a group.
@@ -57,6 +79,8 @@ struct AppSettings {
     max_file_bytes: u64,
     max_pins: usize,
     reaction_keys: Vec<String>,
+    recall_window_secs: u64,
+    edit_window_secs: u64,
 }
 
 /// Looks up apps by key.
@@ -86,6 +110,8 @@ impl Apps {
                     max_file_bytes: app.max_file_bytes,
                     max_pins: app.max_pins,
                     reaction_keys: app.reaction_keys.clone(),
+                    recall_window_secs: app.recall_window_secs,
+                    edit_window_secs: app.edit_window_secs,
                 },
             );
         }
@@ -119,6 +145,20 @@ impl Apps {
     /// The reaction keys the app allows (empty: any).
     pub fn reaction_keys(&self, key: &AppId) -> &[String] {
         self.0.get(key).map_or(&[], |a| a.reaction_keys.as_slice())
+    }
+
+    /// The app's recall window for senders, in seconds (0: no limit).
+    pub fn recall_window_secs(&self, key: &AppId) -> u64 {
+        self.0
+            .get(key)
+            .map_or(DEFAULT_RECALL_WINDOW_SECS, |a| a.recall_window_secs)
+    }
+
+    /// The app's edit window, in seconds (0: no limit).
+    pub fn edit_window_secs(&self, key: &AppId) -> u64 {
+        self.0
+            .get(key)
+            .map_or(DEFAULT_EDIT_WINDOW_SECS, |a| a.edit_window_secs)
     }
 
     /// Who may message whom in the app (`open` for an unknown app, which has no users).

@@ -5,6 +5,9 @@
 mod annotate;
 
 pub use annotate::{PinState, Reacted};
+mod lifecycle;
+
+pub use lifecycle::{EditRequest, Edited, Recalled};
 
 use crate::aggregate::{Recorded, Repository};
 use crate::apps::Apps;

@@ -1,6 +1,6 @@
 //! The signed server API (app server -> Tidings).
 
-use crate::commands::{Commands, SendRequest, UpsertUserRequest};
+use crate::commands::{Commands, EditRequest, SendRequest, UpsertUserRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::group_ops::GroupOp;
 use crate::json::{ApiPath, JsonBody, json_object};
@@ -12,8 +12,9 @@ use axum::{Extension, Json, Router, middleware};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tidings_domain::conv::Actor;
 use tidings_domain::pair::PairCommand;
-use tidings_domain::{GroupId, UserId};
+use tidings_domain::{ConvId, GroupId, MessageId, UserId};
 
 /// What the server-API handlers share.
 #[derive(Clone)]
@@ -40,6 +41,14 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route(
             "/v1/server/conversations/{conv}/pins",
             post(crate::http_annotate::pin),
+        )
+        .route(
+            "/v1/server/conversations/{conv}/messages/{msg_id}/recall",
+            post(recall),
+        )
+        .route(
+            "/v1/server/conversations/{conv}/messages/{msg_id}/edit",
+            post(edit),
         )
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
@@ -185,6 +194,48 @@ async fn group_op(
         .group(&app, &request.actor, &group, request.op.into())
         .await?;
     Ok(Json(json!({ "group": view.value, "pos": view.pos })))
+}
+
+/// The body of a server recall: `actor` recalls as that user (their rules apply); without
+/// one (`{}`) the app server recalls as moderator (any message, any time).
+#[derive(Debug, Deserialize)]
+struct ServerRecall {
+    #[serde(default)]
+    actor: Option<UserId>,
+}
+
+async fn recall(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    ApiPath((conv, msg_id)): ApiPath<(String, String)>,
+    JsonBody(request): JsonBody<ServerRecall>,
+) -> Result<Json<Value>, ApiError> {
+    let (conv, msg_id) = (ConvId::parse(conv)?, MessageId::parse(msg_id)?);
+    let by = request.actor.map_or(Actor::App, Actor::User);
+    let recalled = state.commands.recall(&app, by, &conv, &msg_id).await?;
+    Ok(Json(json!(recalled)))
+}
+
+/// The body of a server edit: the app server edits for `actor`, the message's sender.
+#[derive(Debug, Deserialize)]
+struct ServerEdit {
+    actor: UserId,
+    #[serde(flatten)]
+    edit: EditRequest,
+}
+
+async fn edit(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    ApiPath((conv, msg_id)): ApiPath<(String, String)>,
+    JsonBody(request): JsonBody<ServerEdit>,
+) -> Result<Json<Value>, ApiError> {
+    let (conv, msg_id) = (ConvId::parse(conv)?, MessageId::parse(msg_id)?);
+    let edited = state
+        .commands
+        .edit(&app, &request.actor, &conv, &msg_id, request.edit)
+        .await?;
+    Ok(Json(json!(edited)))
 }
 
 /// The body of `POST /v1/system/messages`.

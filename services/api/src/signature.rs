@@ -165,6 +165,8 @@ mod tests {
             max_file_bytes: crate::apps::DEFAULT_FILE_CAP,
             max_pins: crate::apps::DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            recall_window_secs: crate::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: crate::apps::DEFAULT_EDIT_WINDOW_SECS,
         }
     }
 

@@ -20,11 +20,14 @@ fn frames(c: &mut Criterion) {
             msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").expect("valid"),
             from: alice,
             to: Recipient::User(bob),
-            body: Body::Text {
+            body: Some(Body::Text {
                 text: "hello, how are you today?".into(),
-            },
+            }),
             mentions: Vec::new(),
             mention_all: false,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
         }),
     });
     c.bench_function("encode entry frame (json)", |b| {

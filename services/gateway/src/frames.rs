@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::{GroupView, PinState, Reacted, RelationView, Sent};
+use tidings_api::commands::{Edited, GroupView, PinState, Reacted, Recalled, RelationView, Sent};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
@@ -127,6 +127,23 @@ pub enum ClientFrame {
         conv: ConvId,
         msg_id: MessageId,
     },
+    /// Recall a message (answered with `recalled`).
+    Recall {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+    },
+    /// Edit a text message of one's own (answered with `edited`).
+    Edit {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        body: Body,
+        #[serde(default)]
+        expected_edit_seq: Option<u64>,
+    },
 }
 
 impl ClientFrame {
@@ -146,7 +163,9 @@ impl ClientFrame {
             | ClientFrame::React { id, .. }
             | ClientFrame::Unreact { id, .. }
             | ClientFrame::Pin { id, .. }
-            | ClientFrame::Unpin { id, .. } => id.clone(),
+            | ClientFrame::Unpin { id, .. }
+            | ClientFrame::Recall { id, .. }
+            | ClientFrame::Edit { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
             | ClientFrame::Read { .. }
@@ -156,7 +175,7 @@ impl ClientFrame {
 }
 
 /// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 18] = [
+const CLIENT_FRAME_TYPES: [&str; 20] = [
     "hello",
     "send",
     "sync",
@@ -175,6 +194,8 @@ const CLIENT_FRAME_TYPES: [&str; 18] = [
     "unreact",
     "pin",
     "unpin",
+    "recall",
+    "edit",
 ];
 
 /// Frames the server sends.
@@ -209,6 +230,20 @@ pub enum ServerFrame {
         id: Option<String>,
         group: GroupView,
         pos: u64,
+    },
+    /// The answer to `recall`: the recall as recorded.
+    Recalled {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        recalled: Recalled,
+    },
+    /// The answer to `edit`: the message's new `edit_seq`.
+    Edited {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        edited: Edited,
     },
     /// The answer to a relationship frame: the relationship as it now is.
     Relation {

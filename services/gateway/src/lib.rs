@@ -11,6 +11,7 @@ pub mod files;
 pub mod frames;
 pub mod groups;
 pub mod hub;
+pub mod lifecycle;
 pub mod min_pos;
 pub mod paging;
 pub mod profiles;
@@ -184,6 +185,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(groups::router::<S>())
             .merge(files::router::<S>())
             .merge(annotations::router::<S>())
+            .merge(lifecycle::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

@@ -16,7 +16,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
-use tidings_api::commands::{Commands, SendRequest};
+use tidings_api::commands::{Commands, EditRequest, SendRequest};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
 use tidings_domain::conv::Actor;
@@ -353,6 +353,38 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             } => self.react(id, conv, msg_id, key, false).await,
             ClientFrame::Pin { id, conv, msg_id } => self.pin(id, conv, msg_id, true).await,
             ClientFrame::Unpin { id, conv, msg_id } => self.pin(id, conv, msg_id, false).await,
+            ClientFrame::Recall { id, conv, msg_id } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let by = Actor::User(me.clone());
+                let answer = match self.shared.commands.recall(app, by, &conv, &msg_id).await {
+                    Ok(recalled) => ServerFrame::Recalled { id, recalled },
+                    Err(error) => ServerFrame::error(id, error),
+                };
+                self.answer(answer).await
+            }
+            ClientFrame::Edit {
+                id,
+                conv,
+                msg_id,
+                body,
+                expected_edit_seq,
+            } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let request = EditRequest {
+                    body,
+                    expected_edit_seq,
+                };
+                let edited = self
+                    .shared
+                    .commands
+                    .edit(app, me, &conv, &msg_id, request)
+                    .await;
+                let answer = match edited {
+                    Ok(edited) => ServerFrame::Edited { id, edited },
+                    Err(error) => ServerFrame::error(id, error),
+                };
+                self.answer(answer).await
+            }
             ClientFrame::Ack { seq } => {
                 let live = self.live.as_ref().expect("checked above");
                 let (app, user) = (&self.principal.app, &self.principal.user);

@@ -18,11 +18,7 @@ fn participants<'d>(
     conv: &ConvId,
 ) -> Option<(Vec<UserId>, Diffusion)> {
     match conv.group_id() {
-        None => {
-            let (a, b) = conv.direct_users()?;
-            let users = if a == b { vec![a] } else { vec![a, b] };
-            Some((users, Diffusion::Write))
-        }
+        None => Some((conv.direct_users(), Diffusion::Write)),
         Some(group) => {
             let roster = directory.get(app, &group)?;
             let users = roster.members.keys().cloned().collect();

@@ -4,11 +4,11 @@ use crate::annotation_fold::{project_pin, project_reaction};
 use crate::directory::Directory;
 use crate::group_fold::{project_group, project_group_message};
 use tidings_domain::event::{MessageSent, PairChange, PairChanged};
-use tidings_domain::{Event, Recipient, UserId};
+use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
-    Direction, EntryItem, MessageView, ReadReceipt, RelationNotice, RelationPatch, SystemNotice,
-    Write,
+    Annotation, Direction, EditNotice, EntryItem, MessageView, ReadReceipt, RecallNotice,
+    RelationNotice, RelationPatch, SystemNotice, Write,
 };
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.
@@ -157,8 +157,36 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             }
             writes
         }
-        // Projected by the lifecycle read models (next commit on this branch).
-        Event::MessageRecalled(_) | Event::MessageEdited(_) => Vec::new(),
+        Event::MessageRecalled(r) => {
+            let annotation = Annotation::Recalled {
+                by: r.by.clone(),
+                ts: r.ts,
+            };
+            let item = EntryItem::Recalled(RecallNotice {
+                conv: r.conv.clone(),
+                conv_seq: r.conv_seq,
+                msg_id: r.msg_id.clone(),
+                by: r.by.clone(),
+            });
+            let target = (&r.app, &r.conv, r.conv_seq, r.ts);
+            project_annotation(target, annotation, item, cursor, directory)
+        }
+        Event::MessageEdited(e) => {
+            let annotation = Annotation::Edited {
+                body: e.body.clone(),
+                edit_seq: e.edit_seq,
+                ts: e.ts,
+            };
+            let item = EntryItem::Edited(EditNotice {
+                conv: e.conv.clone(),
+                conv_seq: e.conv_seq,
+                msg_id: e.msg_id.clone(),
+                body: e.body.clone(),
+                edit_seq: e.edit_seq,
+            });
+            let target = (&e.app, &e.conv, e.conv_seq, e.ts);
+            project_annotation(target, annotation, item, cursor, directory)
+        }
         Event::ReactionAdded(r) => project_reaction(r, true, cursor, directory),
         Event::ReactionRemoved(r) => project_reaction(r, false, cursor, directory),
         Event::MessagePinned(p) => project_pin(p, true, cursor, directory),
@@ -217,6 +245,41 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             writes
         }
     }
+}
+
+/// A recall or an edit: the message's timeline row changes, and every participant (every
+/// member of a group, whatever its diffusion: they may hold the message) gets `item`.
+fn project_annotation(
+    (app, conv, conv_seq, ts): (&AppId, &ConvId, u64, i64),
+    annotation: Annotation,
+    item: EntryItem,
+    cursor: u64,
+    directory: &Directory,
+) -> Vec<Write> {
+    let participants = match conv.group_id() {
+        Some(group) => match directory.get(app, &group) {
+            Some(roster) => roster.members.keys().cloned().collect(),
+            None => {
+                tracing::error!(%group, "a message of a group the projection never saw created");
+                Vec::new()
+            }
+        },
+        None => conv.direct_users(),
+    };
+    let mut writes = vec![Write::Annotate {
+        app: app.clone(),
+        conv: conv.clone(),
+        conv_seq,
+        annotation,
+    }];
+    writes.extend(participants.into_iter().map(|user| Write::Deliver {
+        app: app.clone(),
+        user,
+        ts,
+        item: item.clone(),
+        cursor,
+    }));
+    writes
 }
 
 fn project_direct(message: &MessageSent, to: &UserId, cursor: u64) -> Vec<Write> {
@@ -302,6 +365,37 @@ mod tests {
             .filter(|w| matches!(w, Write::ConversationMessage { .. }))
             .count();
         assert_eq!(conv_rows, 2);
+    }
+
+    #[test]
+    fn a_recall_tombstones_the_timeline_row_and_tells_both_users() {
+        let (alice, bob) = (id("alice"), id("bob"));
+        let envelope = Envelope {
+            stream_seq: 10,
+            subject: "tid.evt.demo.conv.d~alice~bob".into(),
+            event: Event::MessageRecalled(tidings_domain::event::MessageRecalled {
+                app: AppId::parse("demo").unwrap(),
+                conv: ConvId::direct(&alice, &bob),
+                conv_seq: 4,
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+                by: None,
+                ts: 80,
+            }),
+        };
+        let writes = project_one(&envelope);
+        assert!(matches!(
+            &writes[0],
+            Write::Annotate {
+                conv_seq: 4,
+                annotation: Annotation::Recalled { by: None, ts: 80 },
+                ..
+            }
+        ));
+        assert_eq!(delivered_to(&writes), ["alice", "bob"]);
+        assert!(writes[1..].iter().all(|w| matches!(
+            w,
+            Write::Deliver { item: EntryItem::Recalled(r), cursor: 10, .. } if r.conv_seq == 4
+        )));
     }
 
     #[test]

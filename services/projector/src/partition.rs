@@ -98,6 +98,7 @@ impl Partition {
             Write::Timeline { app, message, .. } => self.owns_conv(app, &message.conv),
             Write::Reaction { app, notice, .. } => self.owns_conv(app, &notice.conv),
             Write::Pin { app, conv, .. } => self.owns_conv(app, conv),
+            Write::Annotate { app, conv, .. } => self.owns_conv(app, conv),
             // A member row and the member's row in their group list change together, from the
             // group's partition: each of those rows still has exactly one writer.
             Write::PutGroup { app, row } => self.owns_group(app, &row.group),

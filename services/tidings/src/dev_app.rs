@@ -29,6 +29,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
             max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         });
     }
     let path = data_dir.join(FILE);
@@ -43,6 +45,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
             max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
             max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+            edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
         });
     }
     let secret: [u8; 24] = rand::rng().random();
@@ -54,6 +58,8 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AppConfig> {
         max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
         max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
         reaction_keys: Vec::new(),
+        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
     };
     std::fs::create_dir_all(data_dir)?;
     std::fs::write(

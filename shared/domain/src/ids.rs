@@ -148,10 +148,17 @@ impl ConvId {
         }
     }
 
-    /// The two users of a direct conversation (equal for a note to self); `None` for a group.
-    pub fn direct_users(&self) -> Option<(UserId, UserId)> {
-        let (a, b) = self.0.strip_prefix("d~")?.split_once('~')?;
-        Some((UserId(a.to_owned()), UserId(b.to_owned())))
+    /// The users of a direct conversation (one for a note to self), none for a group.
+    pub fn direct_users(&self) -> Vec<UserId> {
+        match self
+            .0
+            .strip_prefix("d~")
+            .and_then(|rest| rest.split_once('~'))
+        {
+            Some((a, b)) if a == b => vec![UserId(a.to_owned())],
+            Some((a, b)) => vec![UserId(a.to_owned()), UserId(b.to_owned())],
+            None => Vec::new(),
+        }
     }
 
     /// Whether `user` is one of the two users of this direct conversation.

@@ -141,7 +141,8 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
             text(user.as_str()),
             int(buckets::of(entry.seq, buckets::INBOX))?,
             int(entry.seq)?,
-            blob(entry),
+            // A message entry is a reference to its timeline row (see `inbox_join`).
+            CqlValue::Blob(tidings_store::inbox_row::encode(entry)),
         ];
         p.rows
             .push(RowWrite::new(Stmt::inbox_put, *cursor, values)?);
@@ -340,6 +341,11 @@ impl ScyllaStore {
         let st = &self.inner.st;
         // Owned before the first await: the reads run concurrently, past the borrow.
         let (mut heads, mut users, mut convs, mut relations) = (vec![], vec![], vec![], vec![]);
+        let timeline: Vec<_> = keys
+            .timeline
+            .iter()
+            .map(|(a, c, seq)| ((*a).clone(), (*c).clone(), *seq))
+            .collect();
         heads.extend(keys.heads.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         users.extend(keys.users.iter().map(|(a, u)| ((*a).clone(), (*u).clone())));
         for (a, u, c) in &keys.convs {
@@ -381,14 +387,20 @@ impl ScyllaStore {
             })
             .transpose()
         });
-        let (heads, convs, users, relations, marks) =
-            futures_util::try_join!(heads, convs, users, relations, marks)?;
+        let timeline = read_each(timeline, |(app, conv, conv_seq)| async move {
+            let bucket = big(buckets::of(conv_seq, buckets::TIMELINE))?;
+            let values = (app.as_str(), conv.as_str(), bucket, big(conv_seq)?);
+            self.blob(&st.timeline_get, values).await
+        });
+        let (heads, convs, users, relations, marks, timeline) =
+            futures_util::try_join!(heads, convs, users, relations, marks, timeline)?;
         Ok(Loaded {
             heads: heads.into_iter().collect(),
             convs: convs.into_iter().collect(),
             users: users.into_iter().collect(),
             relations: relations.into_iter().collect(),
             reaction_marks: marks.into_iter().collect(),
+            timeline: timeline.into_iter().collect(),
         })
     }
 
@@ -466,11 +478,14 @@ mod tests {
             msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
             from: from.clone(),
             to: Recipient::User(to.clone()),
-            body: Body::Text {
+            body: Some(Body::Text {
                 text: format!("m{cursor}"),
-            },
+            }),
             mentions: Vec::new(),
             mention_all: false,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
         };
         let ts = cursor as i64;
         let mut writes = vec![Write::Timeline {
@@ -925,6 +940,21 @@ mod tests {
                     if let Some(row) = self.data("relations", &key) {
                         s.relations
                             .insert((app.clone(), user.clone(), other.clone()), row);
+                    }
+                }
+                for &(app, conv, conv_seq) in &keys.timeline {
+                    let bucket = conv_seq / crate::buckets::TIMELINE;
+                    let key = vec![
+                        V::Text(app.to_string()),
+                        V::Text(conv.to_string()),
+                        V::Int(bucket as i64),
+                        V::Int(conv_seq as i64),
+                    ];
+                    let row = self.rows.get(&("timeline".to_owned(), key));
+                    if let Some(V::Blob(b)) = row.and_then(Self::visible).map(|r| r["data"].clone())
+                    {
+                        s.timeline
+                            .insert((app.clone(), conv.clone(), conv_seq), decode(&b).unwrap());
                     }
                 }
                 s

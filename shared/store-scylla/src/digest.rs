@@ -1,7 +1,7 @@
 //! The Scylla side of the digest: each event-derived table read whole (paged, in token order:
 //! the digest, `tidings_store::digest`, needs no order) and each row mapped to its logical
-//! row. Scylla keeps inbox messages whole; the logical row refers to the timeline, as the
-//! embedded store keeps it. The bucket directories (`timeline_buckets`,
+//! row. Inbox messages are references to the timeline in both stores (rows written whole
+//! before that are hashed as the reference they stand for). The bucket directories (`timeline_buckets`,
 //! `users_by_cursor_buckets`) only locate rows and are not part of the digest.
 
 use crate::error::db;
@@ -11,7 +11,7 @@ use scylla::deserialize::row::DeserializeRow;
 use scylla::statement::prepared::PreparedStatement;
 use tidings_store::ReactionMark;
 use tidings_store::digest::{LogicalRow, Table};
-use tidings_store::inbox_row::InboxRow;
+use tidings_store::inbox_row;
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 
@@ -19,11 +19,7 @@ type Data3 = (String, String, Vec<u8>);
 type Data4 = (String, String, String, Vec<u8>);
 
 fn inbox((app, user, data): Data3) -> StoreResult<LogicalRow> {
-    Ok(LogicalRow::inbox(
-        &app,
-        &user,
-        InboxRow::Whole(decode(&data)?),
-    ))
+    Ok(LogicalRow::inbox(&app, &user, inbox_row::decode(&data)?))
 }
 
 fn inbox_head((app, user, s, cursor): (String, String, i64, i64)) -> StoreResult<LogicalRow> {
@@ -185,11 +181,14 @@ mod tests {
             msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
             from,
             to: Recipient::User(to),
-            body: Body::Text {
+            body: Some(Body::Text {
                 text: format!("m{conv_seq}"),
-            },
+            }),
             mentions: Vec::new(),
             mention_all: false,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod buckets;
 pub mod config;
 mod digest;
 pub mod error;
+mod inbox_join;
 pub mod migrate;
 mod reads;
 #[cfg(test)]

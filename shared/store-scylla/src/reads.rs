@@ -6,6 +6,7 @@ use crate::error::db;
 use crate::store::{ScyllaStore, big, decode, limit, seq};
 use futures_util::{StreamExt, TryStreamExt};
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
+use tidings_store::inbox_row;
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
@@ -104,12 +105,14 @@ impl InboxStore for ScyllaStore {
                     ),
                 )
                 .await?;
-            entries.extend(Self::decode_all::<Entry>(rows)?);
+            for (data,) in &rows {
+                entries.push(inbox_row::decode(data)?);
+            }
             if entries.len() >= limit_rows {
                 break;
             }
         }
-        Ok(entries)
+        self.join_messages(app, entries).await
     }
 
     async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {

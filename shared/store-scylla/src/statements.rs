@@ -91,6 +91,8 @@ statements! {
     /// One timeline bucket after a conv_seq, oldest first (history by time, oldest first).
     timeline_after = "SELECT data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq > ? ORDER BY conv_seq ASC LIMIT ?";
     timeline_bucket_put = "INSERT INTO {{keyspace}}.timeline_buckets (app, conv_id, bucket) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    /// One timeline row (a recall or an edit rewrites it).
+    timeline_get = "SELECT data FROM {{keyspace}}.timeline WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq = ?";
     timeline_put = "INSERT INTO {{keyspace}}.timeline (app, conv_id, bucket, conv_seq, data) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?";
 
     // Users.

@@ -315,9 +315,12 @@ mod tests {
                 msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000003").unwrap(),
                 from: alice,
                 to: Recipient::User(bob),
-                body: Body::Text { text: "hi".into() },
+                body: Some(Body::Text { text: "hi".into() }),
                 mentions: Vec::new(),
                 mention_all: false,
+                recalled: None,
+                edit_seq: 0,
+                edited_at: None,
             }),
         };
         let stored = inbox_row::encode(&entry);

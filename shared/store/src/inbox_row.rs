@@ -118,11 +118,14 @@ mod tests {
                 msg_id: MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708192").unwrap(),
                 from: alice,
                 to: Recipient::User(bob),
-                body: Body::Text {
+                body: Some(Body::Text {
                     text: "hello".into(),
-                },
+                }),
                 mentions: Vec::new(),
                 mention_all: false,
+                recalled: None,
+                edit_seq: 0,
+                edited_at: None,
             }),
         }
     }

@@ -21,12 +21,13 @@ pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
-    Conversation, Diffusion, Direction, Entry, EntryItem, GroupAdvance, GroupNotice, GroupRow,
-    MemberRow, MessageView, PinNotice, ReactionNotice, ReadReceipt, Relation, RelationNotice,
-    RelationPatch, SystemNotice, TimelineMessage, UserGroupRow, UserRow,
+    Conversation, Diffusion, Direction, EditNotice, Entry, EntryItem, GroupAdvance, GroupNotice,
+    GroupRow, MemberRow, MessageView, PinNotice, ReactionNotice, ReadReceipt, RecallNotice,
+    Recalled, Relation, RelationNotice, RelationPatch, SystemNotice, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 pub use ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore,
     ReadModels, RelationStore, UserStore,
 };
-pub use write::{Delivery, Write};
+pub use write::{Annotation, Delivery, Write};

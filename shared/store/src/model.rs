@@ -46,6 +46,10 @@ pub enum EntryItem {
     Read(ReadReceipt),
     /// A message from the app itself.
     System(SystemNotice),
+    /// A message was recalled: drop its body (to every participant).
+    Recalled(RecallNotice),
+    /// A message was edited: show this body (to every participant).
+    Edited(EditNotice),
     /// `user` added or removed a reaction on a message.
     Reaction(ReactionNotice),
     /// A message was pinned to its conversation.
@@ -73,6 +77,34 @@ pub struct PinNotice {
     pub msg_id: MessageId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<UserId>,
+}
+
+/// A recall as an inbox entry; `by` is absent when the app server recalled it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecallNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserId>,
+}
+
+/// An edit as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    pub body: Body,
+    pub edit_seq: u64,
+}
+
+/// Who recalled a message (absent: the app server) and when (ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recalled {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserId>,
+    pub ts: i64,
 }
 
 /// A system message as an inbox entry.
@@ -150,11 +182,26 @@ pub struct MessageView {
     pub msg_id: MessageId,
     pub from: UserId,
     pub to: Recipient,
-    pub body: Body,
+    /// The latest body; absent once recalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mention_all: bool,
+    /// Set once the message is recalled (its body is then gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalled: Option<Recalled>,
+    /// How many times the body was edited (absent: never).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub edit_seq: u64,
+    /// When the body was last edited (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl From<&MessageSent> for MessageView {
@@ -165,9 +212,12 @@ impl From<&MessageSent> for MessageView {
             msg_id: m.msg_id.clone(),
             from: m.from.clone(),
             to: m.to.clone(),
-            body: m.body.clone(),
+            body: Some(m.body.clone()),
             mentions: m.mentions.clone(),
             mention_all: m.mention_all,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
         }
     }
 }

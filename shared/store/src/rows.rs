@@ -1,6 +1,7 @@
 //! How rows change: the pure transitions every adapter applies, so all of them agree.
 
-use crate::model::{Conversation, MessageView, Relation, RelationPatch};
+use crate::model::{Conversation, MessageView, Recalled, Relation, RelationPatch};
+use crate::write::Annotation;
 use tidings_domain::{Recipient, UserId};
 
 /// Applies a patch to a relation row (a fresh one when `row` is `None`).
@@ -35,6 +36,26 @@ pub fn patch_relation(
     row.ts = ts;
     row.cursor = cursor;
     row
+}
+
+/// Records `annotation` on a message: a recall drops the body for good (a later edit, which
+/// the aggregate refuses anyway, changes nothing); an edit replaces it if newer.
+pub fn annotate(message: &mut MessageView, annotation: Annotation) {
+    if message.recalled.is_some() {
+        return;
+    }
+    match annotation {
+        Annotation::Recalled { by, ts } => {
+            message.body = None;
+            message.recalled = Some(Recalled { by, ts });
+        }
+        Annotation::Edited { body, edit_seq, ts } if edit_seq > message.edit_seq => {
+            message.body = Some(body);
+            message.edit_seq = edit_seq;
+            message.edited_at = Some(ts);
+        }
+        Annotation::Edited { .. } => {}
+    }
 }
 
 /// Moves a conversation row forward to `message`; older messages only fill in what is missing.

@@ -5,7 +5,7 @@ use crate::model::{
     Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch,
 };
 use tidings_domain::event::UserProfile;
-use tidings_domain::{AppId, ConvId, GroupId, UserId};
+use tidings_domain::{AppId, Body, ConvId, GroupId, UserId};
 
 /// One change to the read models. Every write is safe to repeat: applying writes again from an
 /// older checkpoint leaves the rows as they were.
@@ -28,6 +28,14 @@ pub enum Write {
         app: AppId,
         ts: i64,
         message: MessageView,
+    },
+    /// Change a timeline row after its message was recalled or edited. A row not written yet
+    /// is left alone (a message's events reach its timeline in order, so it never is).
+    Annotate {
+        app: AppId,
+        conv: ConvId,
+        conv_seq: u64,
+        annotation: Annotation,
     },
     /// Move a user's conversation row forward to this message.
     ConversationMessage {
@@ -100,6 +108,15 @@ pub enum Write {
         user: UserId,
         cursor: u64,
     },
+}
+
+/// What happened to a message after its send, as its timeline row records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Annotation {
+    /// The body is gone; who and when are kept.
+    Recalled { by: Option<UserId>, ts: i64 },
+    /// The body is replaced (only by a newer `edit_seq`: a replayed edit changes nothing).
+    Edited { body: Body, edit_seq: u64, ts: i64 },
 }
 
 /// An inbox entry that was just written, to be pushed live.

@@ -119,11 +119,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         ))?,
                         from: alice.clone(),
                         to: Recipient::User(bob.clone()),
-                        body: Body::Text {
+                        body: Some(Body::Text {
                             text: format!("message {conv_seq}"),
-                        },
+                        }),
                         mentions: Vec::new(),
                         mention_all: false,
+                        recalled: None,
+                        edit_seq: 0,
+                        edited_at: None,
                     },
                 })
             })

@@ -77,6 +77,8 @@ impl Fixture {
                 max_file_bytes: tidings_api::apps::DEFAULT_FILE_CAP,
                 max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
                 reaction_keys: Vec::new(),
+                recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
+                edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
             }],
             ..Default::default()
         };

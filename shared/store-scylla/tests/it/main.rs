@@ -79,6 +79,7 @@ on_one_store!(
     inbox_numbering_is_gapless_across_batches,
     message_entries_read_back_whole_whichever_batch_wrote_the_timeline,
     file_bodies_read_back_whole,
+    recalls_and_edits_rewrite_the_one_timeline_row,
     checkpoint_moves_with_the_batch,
     conversation_rows_track_unread,
     timeline_pages_newest_first,

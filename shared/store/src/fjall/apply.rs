@@ -148,6 +148,14 @@ impl ProjectionStore for FjallStore {
                     .insert(k.clone(), ReactionMark { added, cursor });
             }
         }
+        for &(app, conv, conv_seq) in &keys.timeline {
+            let stored = key(&[app.as_str(), conv.as_str()], Some(conv_seq));
+            if let Some(row) = self.get_row(&t.timeline, &stored)? {
+                loaded
+                    .timeline
+                    .insert((app.clone(), conv.clone(), conv_seq), row);
+            }
+        }
         Ok(loaded)
     }
 

@@ -2,7 +2,7 @@
 //! those rows as the store holds them.
 
 use crate::annotations::ReactionMark;
-use crate::model::{Conversation, ReactionNotice, Relation, UserRow};
+use crate::model::{Conversation, ReactionNotice, Relation, TimelineMessage, UserRow};
 use crate::plan::Head;
 use crate::write::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -43,6 +43,8 @@ pub struct RowKeys<'w> {
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
     /// Reaction marks, for telling recipients only of changes.
     pub reaction_marks: FxHashSet<ReactionMarkKey>,
+    /// Timeline rows, annotated by recalls and edits: (app, conv, conv_seq).
+    pub timeline: FxHashSet<(&'w AppId, &'w ConvId, u64)>,
 }
 
 impl<'w> RowKeys<'w> {
@@ -81,6 +83,14 @@ impl<'w> RowKeys<'w> {
                     keys.heads.insert((app, user));
                     keys.reaction_marks.insert(mark_key(app, user, notice));
                 }
+                Write::Annotate {
+                    app,
+                    conv,
+                    conv_seq,
+                    ..
+                } => {
+                    keys.timeline.insert((app, conv, *conv_seq));
+                }
                 Write::Timeline { .. }
                 | Write::Reaction { .. }
                 | Write::Pin { .. }
@@ -105,6 +115,8 @@ pub struct Loaded {
     pub users: FxHashMap<UserKey, UserRow>,
     /// Relation rows found.
     pub relations: FxHashMap<RelationKey, Relation>,
+    /// Timeline rows found.
+    pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
     /// Reaction marks found.
     pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
 }

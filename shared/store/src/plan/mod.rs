@@ -23,7 +23,7 @@ pub use keys::{Loaded, RowKeys};
 
 use crate::annotations::{ReactionMark, ReactionRow};
 use crate::model::{Entry, EntryItem, TimelineMessage, UserGroupRow, UserRow};
-use crate::rows::{advance_conversation, mark_read, patch_relation};
+use crate::rows::{advance_conversation, annotate, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
 use keys::UserKey;
 
@@ -88,6 +88,19 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);
                 c.timeline.insert(key, TimelineMessage { ts, message });
+            }
+            Write::Annotate {
+                app,
+                conv,
+                conv_seq,
+                annotation,
+            } => {
+                let key = (app, conv, conv_seq);
+                let current = c.timeline.get(&key).or_else(|| loaded.timeline.get(&key));
+                if let Some(mut row) = current.cloned() {
+                    annotate(&mut row.message, annotation);
+                    c.timeline.insert(key, row);
+                }
             }
             Write::ConversationMessage {
                 app,

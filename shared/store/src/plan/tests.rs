@@ -31,9 +31,12 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         msg_id: msg_id(conv_seq),
         from,
         to: Recipient::User(to),
-        body: Body::Text { text: "hi".into() },
+        body: Some(Body::Text { text: "hi".into() }),
         mentions: Vec::new(),
         mention_all: false,
+        recalled: None,
+        edit_seq: 0,
+        edited_at: None,
     }
 }
 

@@ -6,8 +6,8 @@ use tidings_domain::{
     AppId, Attachment, Body, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_store::{
-    Diffusion, Direction, EntryItem, HistoryOrder, HistoryQuery, MemberRow, MessageView, PinRow,
-    ReactionNotice, ReadModels, RelationPatch, Write,
+    Annotation, Diffusion, Direction, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
+    MessageView, PinRow, ReactionNotice, ReadModels, Recalled, RelationPatch, Write,
 };
 
 pub fn app() -> AppId {
@@ -26,11 +26,14 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
         from,
         to: Recipient::User(to),
-        body: Body::Text {
+        body: Some(Body::Text {
             text: format!("m{conv_seq}"),
-        },
+        }),
         mentions: Vec::new(),
         mention_all: false,
+        recalled: None,
+        edit_seq: 0,
+        edited_at: None,
     }
 }
 
@@ -157,11 +160,13 @@ pub async fn file_bodies_read_back_whole<S: ReadModels>(store: S) {
             .map(|mut w| {
                 match &mut w {
                     Write::Timeline { message, .. }
-                    | Write::ConversationMessage { message, .. } => message.body = body.clone(),
+                    | Write::ConversationMessage { message, .. } => {
+                        message.body = Some(body.clone())
+                    }
                     Write::Deliver {
                         item: EntryItem::Message(message),
                         ..
-                    } => message.body = body.clone(),
+                    } => message.body = Some(body.clone()),
                     _ => {}
                 }
                 w
@@ -176,7 +181,7 @@ pub async fn file_bodies_read_back_whole<S: ReadModels>(store: S) {
     let inbox: Vec<&Body> = entries
         .iter()
         .map(|e| match &e.item {
-            EntryItem::Message(m) => &m.body,
+            EntryItem::Message(m) => m.body.as_ref().unwrap(),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -186,13 +191,116 @@ pub async fn file_bodies_read_back_whole<S: ReadModels>(store: S) {
         .messages_before(&app(), &conv, None, 10)
         .await
         .unwrap();
-    assert_eq!(history[0].message.body, bodies[1]);
-    assert_eq!(history[1].message.body, bodies[0]);
+    assert_eq!(history[0].message.body.as_ref(), Some(&bodies[1]));
+    assert_eq!(history[1].message.body.as_ref(), Some(&bodies[0]));
     let row = store
         .conversation(&app(), &user("bob"), &conv)
         .await
         .unwrap();
-    assert_eq!(row.unwrap().last_message.unwrap().body, bodies[1]);
+    assert_eq!(
+        row.unwrap().last_message.unwrap().body,
+        Some(bodies[1].clone())
+    );
+}
+
+/// A recall tombstones the message's one timeline row and an edit rewrites it; every read model
+/// that shows the message (history, inbox catch-up, the conversation's last message) shows it
+/// as the row now is. A replayed older edit changes nothing; nothing follows a recall.
+pub async fn recalls_and_edits_rewrite_the_one_timeline_row<S: ReadModels>(store: S) {
+    store
+        .apply("p", 1, direct_message("alice", "bob", 1, 1))
+        .await
+        .unwrap();
+    store
+        .apply("p", 2, direct_message("alice", "bob", 2, 2))
+        .await
+        .unwrap();
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let annotate = |conv_seq, annotation| Write::Annotate {
+        app: app(),
+        conv: conv.clone(),
+        conv_seq,
+        annotation,
+    };
+    let edit = |edit_seq: u64, ts| Annotation::Edited {
+        body: Body::Text {
+            text: format!("v{edit_seq}"),
+        },
+        edit_seq,
+        ts,
+    };
+    store
+        .apply("p", 3, vec![annotate(1, edit(1, 3_000))])
+        .await
+        .unwrap();
+    store
+        .apply(
+            "p",
+            4,
+            vec![annotate(1, edit(2, 4_000)), annotate(1, edit(1, 3_000))],
+        )
+        .await
+        .unwrap();
+    let recall = Annotation::Recalled {
+        by: Some(user("alice")),
+        ts: 5_000,
+    };
+    store
+        .apply("p", 5, vec![annotate(2, recall)])
+        .await
+        .unwrap();
+    store
+        .apply(
+            "p",
+            6,
+            vec![annotate(2, edit(1, 6_000)), annotate(9, edit(1, 6_000))],
+        )
+        .await
+        .unwrap();
+
+    let edited = MessageView {
+        body: Some(Body::Text { text: "v2".into() }),
+        edit_seq: 2,
+        edited_at: Some(4_000),
+        ..message("alice", "bob", 1)
+    };
+    let recalled = MessageView {
+        body: None,
+        recalled: Some(Recalled {
+            by: Some(user("alice")),
+            ts: 5_000,
+        }),
+        ..message("alice", "bob", 2)
+    };
+    let history = store
+        .messages_before(&app(), &conv, None, 10)
+        .await
+        .unwrap();
+    let history: Vec<&MessageView> = history.iter().map(|t| &t.message).collect();
+    assert_eq!(history, [&recalled, &edited]);
+    for who in ["alice", "bob"] {
+        let inbox = store.inbox_after(&app(), &user(who), 0, 10).await.unwrap();
+        let items: Vec<&EntryItem> = inbox.iter().map(|e| &e.item).collect();
+        assert_eq!(
+            items,
+            [
+                &EntryItem::Message(edited.clone()),
+                &EntryItem::Message(recalled.clone())
+            ],
+            "{who}'s inbox"
+        );
+        let row = store.conversation(&app(), &user(who), &conv).await.unwrap();
+        assert_eq!(row.unwrap().last_message, Some(recalled.clone()));
+    }
+    assert!(
+        store
+            .messages_before(&app(), &conv, Some(9), 10)
+            .await
+            .unwrap()
+            .len()
+            == 2,
+        "an annotation of a message never written writes no row"
+    );
 }
 
 pub async fn checkpoint_moves_with_the_batch<S: ReadModels>(store: S) {

@@ -50,6 +50,12 @@ async fn an_entry_whose_message_is_not_written_yet_ends_the_page() {
 }
 
 #[tokio::test]
+async fn recalls_and_edits_rewrite_the_one_timeline_row() {
+    let (_dir, store) = fresh();
+    conformance::recalls_and_edits_rewrite_the_one_timeline_row(store).await;
+}
+
+#[tokio::test]
 async fn checkpoint_moves_with_the_batch() {
     let (_dir, store) = fresh();
     conformance::checkpoint_moves_with_the_batch(store).await;
