@@ -62,11 +62,13 @@ async fn send_round(
             let request = tidings_api::commands::SendRequest {
                 to,
                 client_msg_id: ClientMsgId::parse(format!("{kind}-{round}-{i}")).unwrap(),
-                body: Body::Text {
+                body: Some(Body::Text {
                     text: format!("{kind} round {round} from {from}"),
-                },
+                }),
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
             };
             let sent = commands.send(app, from, request).await.unwrap();
             if kind == "g" {

@@ -5,6 +5,7 @@
 use crate::GatewayState;
 use crate::errors::store_error;
 use crate::query::ApiQuery;
+use crate::quotes;
 use crate::rest::{TokenQuery, require_participant};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -153,12 +154,15 @@ async fn pins<S: ReadModels>(
     let rows = store.pins(&me.app, &conv).await.map_err(store_error)?;
     let mut pins = Vec::with_capacity(rows.len());
     for row in rows {
-        let message = store
+        let mut message = store
             .messages_after(&me.app, &conv, row.conv_seq.saturating_sub(1), 1)
             .await
             .map_err(store_error)?
             .into_iter()
             .find(|m| m.message.conv_seq == row.conv_seq);
+        if let Some(message) = message.as_mut() {
+            quotes::resolve(store, &me.app, vec![&mut message.message]).await?;
+        }
         let mut pin = json!(row);
         if let Some(message) = message {
             pin["message"] = json!(message);
@@ -168,7 +172,7 @@ async fn pins<S: ReadModels>(
     Ok(Json(json!({ "conv": conv, "pins": pins })))
 }
 
-/// History rows with their reactions as `reader` sees them (`reactions`: counts per key,
+/// History rows with their replies' quotes, their reactions as `reader` sees them (`reactions`: counts per key,
 /// `reacted`: the reader's keys) and `pinned`, read in one range of reaction rows and the
 /// conversation's pins.
 pub async fn annotate<S: ReadModels>(
@@ -176,8 +180,9 @@ pub async fn annotate<S: ReadModels>(
     app: &AppId,
     conv: &ConvId,
     reader: &UserId,
-    messages: Vec<TimelineMessage>,
+    mut messages: Vec<TimelineMessage>,
 ) -> Result<Vec<Value>, ApiError> {
+    quotes::resolve(store, app, quotes::in_rows(&mut messages)).await?;
     let seqs = messages.iter().map(|m| m.message.conv_seq);
     let (Some(from), Some(to)) = (seqs.clone().min(), seqs.max()) else {
         return Ok(Vec::new());

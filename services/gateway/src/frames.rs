@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::{Edited, GroupView, PinState, Reacted, Recalled, RelationView, Sent};
+use tidings_api::commands::{
+    Edited, ForwardRequest, GroupView, PinState, Reacted, Recalled, RelationView, Sent,
+};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
@@ -28,11 +30,16 @@ pub enum ClientFrame {
         id: Option<String>,
         to: Recipient,
         client_msg_id: ClientMsgId,
-        body: Body,
+        #[serde(default)]
+        body: Option<Body>,
         #[serde(default)]
         mentions: Vec<UserId>,
         #[serde(default)]
         mention_all: bool,
+        #[serde(default)]
+        reply_to: Option<MessageId>,
+        #[serde(default)]
+        forward_of: Option<ForwardRequest>,
     },
     Sync {
         #[serde(default)]
@@ -428,7 +435,7 @@ mod tests {
         // so a JSON client's number reached its readers changed.
         let text = r#"{"t":"send","to":{"user":"bob"},"client_msg_id":"c","body":{"type":"custom","data":{"x":5.104235503814077e38}}}"#;
         let Ok(ClientFrame::Send {
-            body: Body::Custom { data },
+            body: Some(Body::Custom { data }),
             ..
         }) = decode_text(text)
         else {

@@ -16,6 +16,7 @@ pub mod min_pos;
 pub mod paging;
 pub mod profiles;
 pub mod query;
+pub mod quotes;
 pub mod relations;
 pub mod rest;
 pub mod session;

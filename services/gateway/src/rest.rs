@@ -5,6 +5,7 @@ use crate::annotations::annotate;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
+use crate::quotes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -41,10 +42,11 @@ async fn inbox<S: ReadModels>(
     let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
-    let entries = store
+    let mut entries = store
         .inbox_after(&me.app, &me.user, query.after, limit)
         .await
         .map_err(store_error)?;
+    quotes::resolve(store, &me.app, quotes::in_entries(&mut entries)).await?;
     let last_seq = store
         .inbox_last_seq(&me.app, &me.user)
         .await

@@ -10,6 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
+use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -268,6 +269,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 body,
                 mentions,
                 mention_all,
+                reply_to,
+                forward_of,
             } => {
                 let request = SendRequest {
                     to,
@@ -275,6 +278,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     body,
                     mentions,
                     mention_all,
+                    reply_to,
+                    forward_of,
                 };
                 let answer = match self
                     .shared
@@ -471,10 +476,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.shared.coverage.wait_for(min_pos).await?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
-        let entries = store
+        let mut entries = store
             .inbox_after(app, user, after, limit)
             .await
             .map_err(store_error)?;
+        quotes::resolve(store, app, quotes::in_entries(&mut entries)).await?;
         let last_seq = store.inbox_last_seq(app, user).await.map_err(store_error)?;
         Ok((entries, last_seq))
     }
@@ -552,7 +558,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
     }
 
     /// Sends one entry if it is the next one; older ones are skipped.
-    async fn deliver(&mut self, entry: Entry) -> Result<(), SocketGone> {
+    async fn deliver(&mut self, mut entry: Entry) -> Result<(), SocketGone> {
         let Some(live) = self.live.as_mut() else {
             return Ok(());
         };
@@ -560,6 +566,12 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             return Ok(());
         }
         live.last_sent = entry.seq;
+        let app = &self.principal.app;
+        let views = quotes::in_entries(std::slice::from_mut(&mut entry));
+        if let Err(error) = quotes::resolve(&self.shared.store, app, views).await {
+            // The entry still goes out, without its quote: the history read has it.
+            tracing::warn!(seq = entry.seq, %error, "resolving a reply's quote");
+        }
         self.emit(&ServerFrame::Entry(entry)).await
     }
 

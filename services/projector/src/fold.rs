@@ -334,6 +334,8 @@ mod tests {
                 body: Body::Text { text: "hi".into() },
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
                 ts: 77,
             }),
         }

@@ -30,7 +30,7 @@ pub use facts::{
 pub use lifecycle::{Actor, EditMessage, RecallMessage};
 
 use crate::aggregate::{Aggregate, Snapshotted};
-use crate::event::{Event, MessageSent};
+use crate::event::{Event, ForwardRef, MessageSent, ReplyRef};
 use crate::group::{self, ChangeGroup, GroupState, Role};
 use crate::pair::{self, ChangePair, PairState};
 use crate::{
@@ -302,6 +302,10 @@ pub struct SendMessage {
     pub mentions: Vec<UserId>,
     /// `@all` (admins and the owner only).
     pub mention_all: bool,
+    /// The message of this conversation the new one answers, as the facts lookup found it.
+    pub reply_to: Option<MessageFacts>,
+    /// The original of a forwarded copy (`body` is its body), checked readable by the caller.
+    pub forward_of: Option<ForwardRef>,
     pub msg_id: MessageId,
     pub ts: i64,
     /// The app's body limits.
@@ -436,6 +440,21 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         ));
     }
     cmd.body.validate(cmd.limits)?;
+    let reply_to = match &cmd.reply_to {
+        None => None,
+        Some(target) => {
+            // A message of this conversation, not recalled (a later recall shows in the quote).
+            let exists = target.conv_seq > 0 && target.conv_seq <= state.last_conv_seq;
+            if !exists || state.note(target.conv_seq).recalled.is_some() {
+                return Err(DomainError::NotFound("the message replied to".into()));
+            }
+            Some(ReplyRef {
+                msg_id: target.msg_id.clone(),
+                conv_seq: target.conv_seq,
+                from: target.from.clone(),
+            })
+        }
+    };
     // Never earlier than the newest message, whatever the clock of the api instance that
     // decides: history pages by time rely on `ts` not decreasing along `conv_seq`.
     let ts = cmd.ts.max(state.sent.newest_ts);
@@ -450,6 +469,8 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         body: cmd.body.clone(),
         mentions: cmd.mentions.clone(),
         mention_all: cmd.mention_all,
+        reply_to,
+        forward_of: cmd.forward_of.clone(),
         ts,
     })])
 }
@@ -479,6 +500,8 @@ mod tests {
             body: Body::Text { text: text.into() },
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             msg_id: fresh_msg_id(),
             ts,
             limits: BodyLimits::default(),

@@ -167,7 +167,29 @@ pub struct MessageSent {
     pub mentions: Vec<UserId>,
     /// `@all`.
     pub mention_all: bool,
+    /// The message of the same conversation this one answers.
+    pub reply_to: Option<ReplyRef>,
+    /// Where this message was first sent, when it is a forwarded copy.
+    pub forward_of: Option<ForwardRef>,
     /// Milliseconds since the Unix epoch, server time at decision.
+    pub ts: i64,
+}
+
+/// The message a reply answers, in the same conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRef {
+    pub msg_id: MessageId,
+    pub conv_seq: u64,
+    /// Its sender.
+    pub from: UserId,
+}
+
+/// The original of a forwarded message: where and by whom it was first sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardRef {
+    pub conv: ConvId,
+    pub msg_id: MessageId,
+    pub from: UserId,
     pub ts: i64,
 }
 

@@ -186,6 +186,8 @@ mod tests {
             }),
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             recalled: None,
             edit_seq: 0,
             edited_at: None,

@@ -318,6 +318,8 @@ mod tests {
                 body: Some(Body::Text { text: "hi".into() }),
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
                 recalled: None,
                 edit_seq: 0,
                 edited_at: None,

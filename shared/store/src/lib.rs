@@ -23,8 +23,8 @@ pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
     Conversation, Diffusion, Direction, EditNotice, Entry, EntryItem, GroupAdvance, GroupNotice,
     GroupRow, MemberRow, MessageView, PinNotice, ReactionNotice, ReadReceipt, RecallNotice,
-    Recalled, Relation, RelationNotice, RelationPatch, SystemNotice, TimelineMessage, UserGroupRow,
-    UserRow,
+    Recalled, Relation, RelationNotice, RelationPatch, ReplyView, SystemNotice, TimelineMessage,
+    UserGroupRow, UserRow,
 };
 pub use ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, ProjectionStore,

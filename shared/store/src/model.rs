@@ -1,7 +1,7 @@
 //! Rows of the read models, shaped as clients receive them.
 
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{MessageSent, UserProfile};
+use tidings_domain::event::{ForwardRef, MessageSent, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{Body, ConvId, GroupId, MessageId, Recipient, UserId};
 
@@ -198,6 +198,42 @@ pub struct MessageView {
     /// When the body was last edited (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
+    /// The message of this conversation it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyView>,
+    /// Where it was first sent, for a forwarded copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_of: Option<ForwardRef>,
+}
+
+/// The message a reply answers. The rows keep only which message it is; reads fill in how it
+/// looks now (`quote` or `recalled`), so a later edit or recall of the original shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyView {
+    pub msg_id: MessageId,
+    pub conv_seq: u64,
+    pub from: UserId,
+    /// The start of the original's text (at most [`QUOTE_CHARS`] characters), or of its kind
+    /// for other bodies (`[custom]`, `[file]`, `[image]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// The original was recalled: there is nothing to quote.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recalled: bool,
+}
+
+/// The longest quote of a replied-to message, in characters.
+pub const QUOTE_CHARS: usize = 100;
+
+impl ReplyView {
+    /// Fills in how the original looks now: a quote of its body, or `recalled`.
+    pub fn resolve(&mut self, original: &MessageView) {
+        self.recalled = original.recalled.is_some();
+        self.quote = original.body.as_ref().map(|body| match body {
+            Body::Text { text } => text.chars().take(QUOTE_CHARS).collect(),
+            other => format!("[{}]", other.kind().as_str()),
+        });
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -216,6 +252,14 @@ impl From<&MessageSent> for MessageView {
             mentions: m.mentions.clone(),
             mention_all: m.mention_all,
             recalled: None,
+            reply_to: m.reply_to.as_ref().map(|r| ReplyView {
+                msg_id: r.msg_id.clone(),
+                conv_seq: r.conv_seq,
+                from: r.from.clone(),
+                quote: None,
+                recalled: false,
+            }),
+            forward_of: m.forward_of.clone(),
             edit_seq: 0,
             edited_at: None,
         }

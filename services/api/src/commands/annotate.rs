@@ -31,7 +31,7 @@ pub struct PinState {
 
 impl Commands {
     /// The facts of `msg_id` in `conv`, or `not_found`.
-    async fn target(
+    pub(super) async fn target(
         &self,
         app: &AppId,
         conv: &ConvId,

@@ -34,6 +34,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         body: Some(Body::Text { text: "hi".into() }),
         mentions: Vec::new(),
         mention_all: false,
+        reply_to: None,
+        forward_of: None,
         recalled: None,
         edit_seq: 0,
         edited_at: None,

@@ -31,6 +31,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         }),
         mentions: Vec::new(),
         mention_all: false,
+        reply_to: None,
+        forward_of: None,
         recalled: None,
         edit_seq: 0,
         edited_at: None,
