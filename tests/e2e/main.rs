@@ -24,5 +24,6 @@ mod projector_crash;
 mod race;
 mod read_your_writes;
 mod replay;
+mod replies;
 mod social;
 mod supervision;
