@@ -192,6 +192,36 @@ async fn replay_digest_equals_live_digest() {
     let r = h.api.post(&moderation, &json!({})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
+    // A reply to an edited message and one to a recalled message (sent before its recall),
+    // and a forward from the team to bob.
+    for (id, extra) in [
+        (
+            "reply1",
+            json!({"reply_to": to_bob[18], "body": {"type": "text", "text": "re"}}),
+        ),
+        (
+            "reply2",
+            json!({"reply_to": to_bob[1], "body": {"type": "text", "text": "re"}}),
+        ),
+        (
+            "fwd1",
+            json!({"forward_of": {"conv": "g~team", "msg_id": in_group[0]}}),
+        ),
+    ] {
+        let mut frame = json!({"t": "send", "id": id, "to": {"user": "bob"}, "client_msg_id": id});
+        frame
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        alice.send(frame).await;
+        assert_eq!(alice.expect_answer(id).await["t"], "sent", "{id}");
+    }
+    let r = h
+        .api
+        .post_as(&owner_token, &direct(&to_bob[1], "recall"), &json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
     let last = last_seq(&js).await;
