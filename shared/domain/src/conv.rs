@@ -715,4 +715,47 @@ mod tests {
             assert_eq!(restored, full, "snapshot after {cut} events");
         }
     }
+
+    #[test]
+    fn a_reply_names_a_message_of_this_conversation_that_is_not_recalled() {
+        let mut state = ConvState::default();
+        let original = record(&mut state, send("c1", "hi"));
+        let facts = state.recent_facts_at(original.conv_seq).unwrap().clone();
+        let reply = |cmid: &str, target: &MessageFacts| match send_by("bob", cmid, "re", 9) {
+            ConvCommand::Send(s) => ConvCommand::Send(SendMessage {
+                reply_to: Some(target.clone()),
+                ..s
+            }),
+            other => other,
+        };
+        let answered = record(&mut state, reply("r1", &facts));
+        assert_eq!(
+            answered.reply_to,
+            Some(ReplyRef {
+                msg_id: original.msg_id.clone(),
+                conv_seq: 1,
+                from: u("alice"),
+            })
+        );
+        let ahead = MessageFacts {
+            conv_seq: 9,
+            ..facts.clone()
+        };
+        assert!(matches!(
+            state.decide(&reply("r2", &ahead)),
+            Err(DomainError::NotFound(_))
+        ));
+        state.apply(&Event::MessageRecalled(crate::event::MessageRecalled {
+            app: original.app.clone(),
+            conv: original.conv.clone(),
+            conv_seq: 1,
+            msg_id: original.msg_id.clone(),
+            by: None,
+            ts: 10,
+        }));
+        assert!(matches!(
+            state.decide(&reply("r3", &facts)),
+            Err(DomainError::NotFound(_))
+        ));
+    }
 }

@@ -172,3 +172,191 @@ pub(super) fn decide_pin(state: &ConvState, cmd: &PinMessage) -> Result<Vec<Even
         Event::MessageUnpinned(pin)
     }])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::{ConvCommand, MessagingPolicy, SendMessage};
+    use crate::event::MessageRecalled;
+    use crate::group::{ChangeGroup, GroupCommand};
+    use crate::membership::JoinPolicy;
+    use crate::{Aggregate, Body, BodyLimits, ClientMsgId, GroupId, MessageId, Recipient};
+
+    fn u(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn app() -> AppId {
+        AppId::parse("app").unwrap()
+    }
+
+    fn run(state: &mut ConvState, command: &ConvCommand) -> Result<Vec<Event>, DomainError> {
+        let events = state.decide(command)?;
+        for e in &events {
+            state.apply_at(e, 1);
+        }
+        Ok(events)
+    }
+
+    fn send(state: &mut ConvState, from: &str, to: Recipient) -> MessageFacts {
+        let n = state.last_conv_seq + 1;
+        let command = ConvCommand::Send(SendMessage {
+            app: app(),
+            from: u(from),
+            to,
+            client_msg_id: ClientMsgId::parse(format!("c{n}")).unwrap(),
+            body: Body::Text { text: "hi".into() },
+            mentions: Vec::new(),
+            mention_all: false,
+            reply_to: None,
+            forward_of: None,
+            msg_id: MessageId::parse(format!("0190a6e4-8c1e-7c3a-9f00-{n:012x}")).unwrap(),
+            ts: 1_000,
+            limits: BodyLimits::default(),
+            policy: MessagingPolicy::Open,
+        });
+        run(state, &command).unwrap();
+        state.recent_facts_at(n).unwrap().clone()
+    }
+
+    fn react(
+        conv: &ConvId,
+        target: &MessageFacts,
+        user: &str,
+        key: &str,
+        add: bool,
+    ) -> ConvCommand {
+        ConvCommand::React(ReactToMessage {
+            app: app(),
+            conv: conv.clone(),
+            target: target.clone(),
+            user: u(user),
+            key: key.into(),
+            add,
+            ts: 2_000,
+            allowed: Vec::new(),
+        })
+    }
+
+    fn pin(conv: &ConvId, target: &MessageFacts, by: Actor, pin: bool) -> ConvCommand {
+        ConvCommand::Pin(PinMessage {
+            app: app(),
+            conv: conv.clone(),
+            target: target.clone(),
+            by,
+            pin,
+            ts: 2_000,
+            max_pins: 2,
+        })
+    }
+
+    fn recall(state: &mut ConvState, conv: &ConvId, target: &MessageFacts) {
+        state.apply(&Event::MessageRecalled(MessageRecalled {
+            app: app(),
+            conv: conv.clone(),
+            conv_seq: target.conv_seq,
+            msg_id: target.msg_id.clone(),
+            by: None,
+            ts: 3_000,
+        }));
+    }
+
+    #[test]
+    fn every_reaction_request_is_recorded_when_the_key_and_the_user_may() {
+        let mut state = ConvState::default();
+        let conv = ConvId::direct(&u("alice"), &u("bob"));
+        let m = send(&mut state, "alice", Recipient::User(u("bob")));
+        for _ in 0..2 {
+            let events = run(&mut state, &react(&conv, &m, "bob", "👍", true)).unwrap();
+            assert!(
+                matches!(&events[..], [Event::ReactionAdded(r)] if r.sender == u("alice")),
+                "a repeat is recorded too: the read model makes it a no-op"
+            );
+        }
+        assert!(matches!(
+            state.decide(&react(&conv, &m, "bob", "👍", false)).unwrap()[..],
+            [Event::ReactionRemoved(_)]
+        ));
+        for key in ["", &"x".repeat(33), "a\nb"] {
+            assert!(matches!(
+                state.decide(&react(&conv, &m, "bob", key, true)),
+                Err(DomainError::Invalid(_))
+            ));
+        }
+        let mut listed = react(&conv, &m, "bob", "🙃", true);
+        if let ConvCommand::React(r) = &mut listed {
+            r.allowed = vec!["👍".into()];
+        }
+        assert!(matches!(
+            state.decide(&listed),
+            Err(DomainError::Invalid(_))
+        ));
+        assert_eq!(
+            state.decide(&react(&conv, &m, "eve", "👍", true)),
+            Err(DomainError::NotFound("conversation".into()))
+        );
+        recall(&mut state, &conv, &m);
+        assert_eq!(
+            state.decide(&react(&conv, &m, "bob", "👍", true)),
+            Err(DomainError::NotFound("message".into()))
+        );
+    }
+
+    #[test]
+    fn pins_follow_roles_and_the_cap_and_a_repeat_records_nothing() {
+        let group = GroupId::parse("g").unwrap();
+        let conv = ConvId::group(&group);
+        let mut state = ConvState::default();
+        let create = ConvCommand::Group(ChangeGroup {
+            app: app(),
+            group: group.clone(),
+            actor: u("olga"),
+            command: GroupCommand::Create {
+                name: "g".into(),
+                avatar_url: None,
+                intro: None,
+                join_policy: JoinPolicy::Open,
+                members: vec![u("mia")],
+            },
+            member_cap: 10,
+            ts: 1,
+        });
+        run(&mut state, &create).unwrap();
+        let to = Recipient::Group(group);
+        let m: Vec<MessageFacts> = (0..3)
+            .map(|_| send(&mut state, "mia", to.clone()))
+            .collect();
+        let olga = || Actor::User(u("olga"));
+        assert!(matches!(
+            state.decide(&pin(&conv, &m[0], Actor::User(u("mia")), true)),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            state.decide(&pin(&conv, &m[0], Actor::User(u("zed")), true)),
+            Err(DomainError::NotMember(_))
+        ));
+        run(&mut state, &pin(&conv, &m[0], olga(), true)).unwrap();
+        assert_eq!(
+            run(&mut state, &pin(&conv, &m[0], olga(), true)),
+            Ok(vec![])
+        );
+        run(&mut state, &pin(&conv, &m[1], Actor::App, true)).unwrap();
+        assert!(matches!(
+            state.decide(&pin(&conv, &m[2], olga(), true)),
+            Err(DomainError::Conflict(_))
+        ));
+        // A recalled message cannot be pinned, but its pin can go.
+        recall(&mut state, &conv, &m[0]);
+        let events = run(&mut state, &pin(&conv, &m[0], olga(), false)).unwrap();
+        assert!(matches!(&events[..], [Event::MessageUnpinned(p)] if p.by == Some(u("olga"))));
+        assert_eq!(
+            run(&mut state, &pin(&conv, &m[0], olga(), false)),
+            Ok(vec![])
+        );
+        assert_eq!(
+            state.decide(&pin(&conv, &m[0], olga(), true)),
+            Err(DomainError::NotFound("message".into()))
+        );
+        assert_eq!(state.pins().iter().copied().collect::<Vec<_>>(), [2]);
+    }
+}
