@@ -106,3 +106,120 @@ pub fn project_pin(p: &Pin, pinned: bool, cursor: u64, directory: &Directory) ->
     }
     writes
 }
+
+#[cfg(test)]
+mod tests {
+    //! Given a conversation, when a reaction or a pin, then who is told.
+    use super::*;
+    use crate::directory::Roster;
+    use tidings_domain::group::{JoinPolicy, Role};
+    use tidings_domain::{GroupId, MessageId};
+    use tidings_store::{GroupRow, MemberRow};
+
+    fn id(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn app() -> AppId {
+        AppId::parse("demo").unwrap()
+    }
+
+    /// A directory holding group `g` (olga, amy, ben, cid) with `diffusion`.
+    fn directory(diffusion: Diffusion) -> Directory {
+        let group = GroupId::parse("g").unwrap();
+        let members = ["olga", "amy", "ben", "cid"]
+            .map(|u| {
+                let role = if u == "olga" {
+                    Role::Owner
+                } else {
+                    Role::Member
+                };
+                let row = MemberRow {
+                    user: id(u),
+                    role,
+                    muted: false,
+                    joined_at: 1,
+                };
+                (id(u), row)
+            })
+            .into_iter()
+            .collect();
+        let row = GroupRow {
+            conv: ConvId::group(&group),
+            group,
+            name: "g".into(),
+            avatar_url: None,
+            intro: None,
+            join_policy: JoinPolicy::Open,
+            owner: id("olga"),
+            member_count: 4,
+            muted_all: false,
+            announcement: None,
+            dismissed: false,
+            diffusion,
+            created_at: 1,
+            cursor: 1,
+        };
+        let mut directory = Directory::default();
+        directory.insert(&app(), Roster { row, members });
+        directory
+    }
+
+    fn reaction(conv: ConvId) -> Reaction {
+        Reaction {
+            app: app(),
+            conv,
+            conv_seq: 3,
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000003").unwrap(),
+            sender: id("olga"),
+            user: id("amy"),
+            key: "ok".into(),
+            ts: 5,
+        }
+    }
+
+    fn told(writes: &[Write]) -> Vec<&str> {
+        writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::ReactionEntry { user, .. } | Write::Deliver { user, .. } => {
+                    Some(user.as_str())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn read_diffusion_tells_only_the_sender_and_the_reactor() {
+        let conv = ConvId::group(&GroupId::parse("g").unwrap());
+        let read = project_reaction(
+            &reaction(conv.clone()),
+            true,
+            9,
+            &directory(Diffusion::Read),
+        );
+        assert!(matches!(&read[0], Write::Reaction { notice, .. } if notice.added));
+        assert_eq!(told(&read), ["amy", "olga"]);
+        let write = project_reaction(&reaction(conv), false, 9, &directory(Diffusion::Write));
+        assert_eq!(told(&write), ["amy", "ben", "cid", "olga"]);
+    }
+
+    #[test]
+    fn a_direct_reaction_tells_both_users_and_a_pin_every_participant() {
+        let conv = ConvId::direct(&id("amy"), &id("olga"));
+        let writes = project_reaction(&reaction(conv), true, 9, &Directory::default());
+        assert_eq!(told(&writes), ["amy", "olga"]);
+        let pin = Pin {
+            app: app(),
+            conv: ConvId::group(&GroupId::parse("g").unwrap()),
+            conv_seq: 3,
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000003").unwrap(),
+            by: None,
+            ts: 5,
+        };
+        let writes = project_pin(&pin, false, 9, &directory(Diffusion::Read));
+        assert!(matches!(&writes[0], Write::Pin { row: None, .. }));
+        assert_eq!(told(&writes), ["amy", "ben", "cid", "olga"]);
+    }
+}
