@@ -12,8 +12,8 @@ use tidings_store::{Diffusion, EntryItem, PinNotice, PinRow, ReactionNotice, Wri
 
 /// Who takes part in `conv` at this point of the stream; `None` for a group the projection
 /// never saw created.
-fn participants<'d>(
-    directory: &'d Directory,
+fn participants(
+    directory: &Directory,
     app: &AppId,
     conv: &ConvId,
 ) -> Option<(Vec<UserId>, Diffusion)> {

@@ -133,7 +133,7 @@ impl LogicalRow {
     /// An inbox row of `user`.
     pub fn inbox(app: &str, user: &str, row: InboxRow) -> Self {
         let row = match row {
-            InboxRow::Whole(entry) => InboxRow::kept(entry),
+            InboxRow::Whole(entry) => InboxRow::kept(*entry),
             reference => reference,
         };
         let mut h = keyed(&key(&[app, user], Some(row.seq())));
@@ -329,7 +329,7 @@ mod tests {
         assert!(inbox_row::is_reference(&stored));
         assert_eq!(
             LogicalRow::canonical(&key(&["demo", "bob"], Some(9)), &stored),
-            LogicalRow::inbox("demo", "bob", InboxRow::Whole(entry))
+            LogicalRow::inbox("demo", "bob", InboxRow::Whole(Box::new(entry)))
         );
     }
 

@@ -198,12 +198,13 @@ pub struct MessageView {
     /// When the body was last edited (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
-    /// The message of this conversation it answers.
+    /// The message of this conversation it answers (boxed: most messages answer none, and
+    /// every entry is as large as its largest kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<ReplyView>,
+    pub reply_to: Option<Box<ReplyView>>,
     /// Where it was first sent, for a forwarded copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub forward_of: Option<ForwardRef>,
+    pub forward_of: Option<Box<ForwardRef>>,
 }
 
 /// The message a reply answers. The rows keep only which message it is; reads fill in how it
@@ -252,14 +253,16 @@ impl From<&MessageSent> for MessageView {
             mentions: m.mentions.clone(),
             mention_all: m.mention_all,
             recalled: None,
-            reply_to: m.reply_to.as_ref().map(|r| ReplyView {
-                msg_id: r.msg_id.clone(),
-                conv_seq: r.conv_seq,
-                from: r.from.clone(),
-                quote: None,
-                recalled: false,
+            reply_to: m.reply_to.as_ref().map(|r| {
+                Box::new(ReplyView {
+                    msg_id: r.msg_id.clone(),
+                    conv_seq: r.conv_seq,
+                    from: r.from.clone(),
+                    quote: None,
+                    recalled: false,
+                })
             }),
-            forward_of: m.forward_of.clone(),
+            forward_of: m.forward_of.clone().map(Box::new),
             edit_seq: 0,
             edited_at: None,
         }

@@ -32,7 +32,7 @@ impl InboxStore for FjallStore {
         for guard in self.tables.inbox.range(from..=to).take(limit) {
             let (_, v) = guard.into_inner()?;
             let entry = match inbox_row::decode(&v)? {
-                InboxRow::Whole(entry) => entry,
+                InboxRow::Whole(entry) => *entry,
                 InboxRow::MessageRef {
                     seq,
                     ts,
