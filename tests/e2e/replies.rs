@@ -72,6 +72,13 @@ async fn a_reply_quotes_its_original_as_it_is_now() {
     assert_eq!(live["reply_to"], expected, "live: {live}");
     let history = row(api, &alice, conv, &reply["conv_seq"], &reply["pos"]).await;
     assert_eq!(history["reply_to"], expected, "history: {history}");
+    let list = api.get_as(&alice, "/v1/conversations").await;
+    let last = &list.body["conversations"][0]["last_message"];
+    assert_eq!(
+        last["reply_to"], expected,
+        "conversation list: {:?}",
+        list.body
+    );
 
     // The original is edited, then recalled: every later read of the reply shows it.
     let path = format!(

@@ -65,12 +65,16 @@ async fn conversations<S: ReadModels>(
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
-    let rows = state
-        .shared
-        .store
+    let store = &state.shared.store;
+    let mut rows = store
         .conversations(&me.app, &me.user)
         .await
         .map_err(store_error)?;
+    let last = rows
+        .iter_mut()
+        .filter_map(|r| r.last_message.as_mut())
+        .collect();
+    quotes::resolve(store, &me.app, last).await?;
     Ok(Json(json!({ "conversations": rows })))
 }
 
