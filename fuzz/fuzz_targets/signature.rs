@@ -10,7 +10,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
-use tidings_api::apps::{AppConfig, Apps, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP};
+use tidings_api::apps::{
+    AppConfig, Apps, DEFAULT_EDIT_WINDOW_SECS, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP,
+    DEFAULT_RECALL_WINDOW_SECS,
+};
 use tidings_api::error::ErrorCode;
 use tidings_api::signature::{SignatureCheck, WINDOW_SECS};
 use tidings_domain::AppId;
@@ -27,8 +30,8 @@ fn apps() -> Apps {
         max_file_bytes: DEFAULT_FILE_CAP,
         max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
         reaction_keys: Vec::new(),
-        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
-        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
+        recall_window_secs: DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
     };
     Apps::new(&[
         app("demo", "0123456789abcdef0123"),

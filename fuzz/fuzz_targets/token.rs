@@ -5,7 +5,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
-use tidings_api::apps::{AppConfig, Apps, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP};
+use tidings_api::apps::{
+    AppConfig, Apps, DEFAULT_EDIT_WINDOW_SECS, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP,
+    DEFAULT_RECALL_WINDOW_SECS,
+};
 use tidings_api::error::ErrorCode;
 use tidings_api::tokens::{MAX_TTL_SECS, Principal, Tokens};
 use tidings_domain::{AppId, UserId};
@@ -19,8 +22,8 @@ static TOKENS: LazyLock<Tokens> = LazyLock::new(|| {
         max_file_bytes: DEFAULT_FILE_CAP,
         max_pins: tidings_api::apps::DEFAULT_MAX_PINS,
         reaction_keys: Vec::new(),
-        recall_window_secs: tidings_api::apps::DEFAULT_RECALL_WINDOW_SECS,
-        edit_window_secs: tidings_api::apps::DEFAULT_EDIT_WINDOW_SECS,
+        recall_window_secs: DEFAULT_RECALL_WINDOW_SECS,
+        edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
     };
     Tokens::new(
         Apps::new(&[

@@ -1001,8 +1001,30 @@ mod tests {
                             .unwrap_or(0);
                         if a == b || last == 0 {
                             vec![notice(a, "nothing to read", seq)]
-                        } else {
+                        } else if next(2) == 0 {
                             read(a, b, 1 + next(last), seq)
+                        } else {
+                            // A recall or an edit rewrites a timeline row from its value.
+                            let annotation = if next(4) == 0 {
+                                tidings_store::Annotation::Recalled {
+                                    by: Some(user(a)),
+                                    ts: seq as i64,
+                                }
+                            } else {
+                                tidings_store::Annotation::Edited {
+                                    body: Body::Text {
+                                        text: format!("edit {seq}"),
+                                    },
+                                    edit_seq: seq,
+                                    ts: seq as i64,
+                                }
+                            };
+                            vec![Write::Annotate {
+                                app: app(),
+                                conv: ConvId::direct(&user(a), &user(b)),
+                                conv_seq: 1 + next(last),
+                                annotation,
+                            }]
                         }
                     }
                     4 => (0..1 + next(3))

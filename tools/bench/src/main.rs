@@ -1,6 +1,7 @@
 //! tidings-bench: measures Tidings the way users and peers measure IM backends, against a
 //! running server on this machine, and prints the machine, configuration and results.
 
+mod catch_up;
 mod connections;
 mod direct;
 mod files;
@@ -24,6 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Catch-up pages through an inbox of message references joined from the timelines,
+    /// against one of whole entries (embedded store).
+    CatchUp(catch_up::Args),
     /// K idle authenticated connections: handshakes/s and gateway memory per connection.
     Connections(connections::Args),
     /// One-to-one messages over WebSocket between N user pairs, end to end.
@@ -48,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     println!("{}", machine::describe());
     match cli.command {
+        Command::CatchUp(args) => catch_up::run(args).await,
         Command::Connections(args) => connections::run(args).await,
         Command::Direct(args) => direct::run(args).await,
         Command::Files(args) => files::run(args).await,

@@ -5,13 +5,14 @@ use crate::annotations::{PinRow, ReactionRow};
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix};
 use crate::model::{
-    Conversation, Entry, EntryItem, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow,
-    UserRow,
+    Conversation, Entry, EntryItem, GroupRow, MemberRow, MessageView, Relation, TimelineMessage,
+    UserGroupRow, UserRow,
 };
 use crate::ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, InboxStore, RelationStore,
     StoreResult, UserStore,
 };
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
@@ -28,30 +29,31 @@ impl InboxStore for FjallStore {
             Some(after.saturating_add(1)),
         );
         let to = key(&[app.as_str(), user.as_str()], Some(u64::MAX));
-        let mut entries = Vec::new();
+        let mut rows = Vec::new();
         for guard in self.tables.inbox.range(from..=to).take(limit) {
             let (_, v) = guard.into_inner()?;
-            let entry = match inbox_row::decode(&v)? {
+            rows.push(inbox_row::decode(&v)?);
+        }
+        let messages = self.joined_messages(app, &rows)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let entry = match row {
                 InboxRow::Whole(entry) => *entry,
                 InboxRow::MessageRef {
                     seq,
                     ts,
                     conv,
                     conv_seq,
-                } => {
-                    let k = key(&[app.as_str(), conv.as_str()], Some(conv_seq));
-                    let Some(row) = self.get_row::<TimelineMessage>(&self.tables.timeline, &k)?
-                    else {
-                        // Written by another partition that has not caught up yet: the page
-                        // ends here, and the rest follows once it has.
-                        break;
-                    };
-                    Entry {
+                } => match messages.get(&(conv, conv_seq)) {
+                    Some(message) => Entry {
                         seq,
                         ts,
-                        item: EntryItem::Message(row.message),
-                    }
-                }
+                        item: EntryItem::Message(message.clone()),
+                    },
+                    // Written by another partition that has not caught up yet: the page ends
+                    // here, and the rest follows once it has.
+                    None => break,
+                },
             };
             entries.push(entry);
         }
@@ -60,6 +62,51 @@ impl InboxStore for FjallStore {
 
     async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
         Ok(self.head(&key(&[app.as_str(), user.as_str()], None))?.seq)
+    }
+}
+
+/// A conversation's references in a page are joined by one range read when they are this
+/// dense at least (one in four timeline rows of the range wanted); sparser ones by point reads.
+const RANGE_DENSITY: u64 = 4;
+
+impl FjallStore {
+    /// The messages `rows` refer to, by (conv, conv_seq): one timeline range read per
+    /// conversation in the page.
+    fn joined_messages(
+        &self,
+        app: &AppId,
+        rows: &[InboxRow],
+    ) -> StoreResult<HashMap<(ConvId, u64), MessageView>> {
+        let mut wanted: BTreeMap<&ConvId, Vec<u64>> = BTreeMap::new();
+        for row in rows {
+            if let InboxRow::MessageRef { conv, conv_seq, .. } = row {
+                wanted.entry(conv).or_default().push(*conv_seq);
+            }
+        }
+        let mut found = HashMap::new();
+        for (conv, seqs) in wanted {
+            let (low, high) = (seqs.iter().min(), seqs.iter().max());
+            let (Some(&low), Some(&high)) = (low, high) else {
+                continue;
+            };
+            let at = |seq| key(&[app.as_str(), conv.as_str()], Some(seq));
+            if high - low < RANGE_DENSITY * seqs.len() as u64 {
+                for guard in self.tables.timeline.range(at(low)..=at(high)) {
+                    let (_, v) = guard.into_inner()?;
+                    let row: TimelineMessage = decode(&v)?;
+                    found.insert((conv.clone(), row.message.conv_seq), row.message);
+                }
+            } else {
+                for seq in seqs {
+                    if let Some(row) =
+                        self.get_row::<TimelineMessage>(&self.tables.timeline, &at(seq))?
+                    {
+                        found.insert((conv.clone(), seq), row.message);
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -5,6 +5,7 @@ use crate::model::{
     Conversation, Direction, EntryItem, MemberRow, MessageView, Relation, RelationPatch,
     SystemNotice,
 };
+use crate::write::Annotation;
 use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 use tidings_domain::event::UserProfile;
@@ -343,6 +344,67 @@ fn timeline_rows_are_keyed_by_conversation_and_seq() {
     let c = plan(&Loaded::default(), 20, writes);
     let row = &c.timeline[&(app(), m.conv.clone(), 2)];
     assert_eq!((row.ts, &row.message), (20, &m));
+}
+
+#[test]
+fn annotations_rewrite_the_loaded_or_batched_timeline_row_and_never_undo_a_recall() {
+    let (m1, m2) = (message("alice", "bob", 1), message("alice", "bob", 2));
+    let conv = m1.conv.clone();
+    let mut loaded = Loaded::default();
+    let stored = TimelineMessage {
+        ts: 10,
+        message: m1.clone(),
+    };
+    loaded.timeline.insert((app(), conv.clone(), 1), stored);
+    let annotate = |conv_seq, annotation| Write::Annotate {
+        app: app(),
+        conv: conv.clone(),
+        conv_seq,
+        annotation,
+    };
+    let edit = |edit_seq, text: &str| Annotation::Edited {
+        body: Body::Text { text: text.into() },
+        edit_seq,
+        ts: 30 + edit_seq as i64,
+    };
+    let writes = vec![
+        annotate(1, edit(2, "second")),
+        annotate(1, edit(1, "first, replayed")),
+        Write::Timeline {
+            app: app(),
+            ts: 20,
+            message: m2.clone(),
+        },
+        annotate(2, Annotation::Recalled { by: None, ts: 40 }),
+        annotate(2, edit(1, "after the recall")),
+        annotate(3, Annotation::Recalled { by: None, ts: 40 }),
+    ];
+    assert_eq!(
+        RowKeys::of(&writes).timeline,
+        FxHashSet::from_iter([(&app(), &conv, 1), (&app(), &conv, 2), (&app(), &conv, 3)])
+    );
+    let c = plan(&loaded, 40, writes);
+    let edited = &c.timeline[&(app(), conv.clone(), 1)].message;
+    assert_eq!(
+        (&edited.body, edited.edit_seq, edited.edited_at),
+        (
+            &Some(Body::Text {
+                text: "second".into()
+            }),
+            2,
+            Some(32)
+        )
+    );
+    let recalled = &c.timeline[&(app(), conv.clone(), 2)].message;
+    assert_eq!((&recalled.body, recalled.edit_seq), (&None, 0));
+    assert_eq!(
+        recalled.recalled,
+        Some(crate::model::Recalled { by: None, ts: 40 })
+    );
+    assert!(
+        !c.timeline.contains_key(&(app(), conv, 3)),
+        "no row, nothing written"
+    );
 }
 
 #[test]

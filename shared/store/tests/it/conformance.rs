@@ -294,9 +294,27 @@ pub async fn recalls_and_edits_rewrite_the_one_timeline_row<S: ReadModels>(store
         let row = store.conversation(&app(), &user(who), &conv).await.unwrap();
         assert_eq!(row.unwrap().last_message, Some(recalled.clone()));
     }
+    // A conversation whose references in a page are sparse joins them too.
+    store
+        .apply("p", 7, direct_message("alice", "bob", 100, 7))
+        .await
+        .unwrap();
+    let inbox = store
+        .inbox_after(&app(), &user("bob"), 0, 10)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = inbox
+        .iter()
+        .map(|e| match &e.item {
+            EntryItem::Message(m) => m.conv_seq,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, [1, 2, 100]);
+    assert_eq!(inbox[1].item, EntryItem::Message(recalled.clone()));
     assert!(
         store
-            .messages_before(&app(), &conv, Some(9), 10)
+            .messages_before(&app(), &conv, Some(99), 10)
             .await
             .unwrap()
             .len()
