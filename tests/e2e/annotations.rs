@@ -191,6 +191,14 @@ async fn reactions_are_checked_against_the_message_the_key_and_the_participants(
         ),
         (
             &bob,
+            format!(
+                "/v1/conversations/{conv}/messages/019b7b1c-3a00-7000-8000-000000000099/reactions"
+            ),
+            react(""),
+            "invalid_request",
+        ),
+        (
+            &bob,
             format!("/v1/conversations/{conv}/messages/nope/reactions"),
             react("ok"),
             "invalid_id",

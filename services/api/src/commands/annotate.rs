@@ -6,7 +6,9 @@ use crate::aggregate::Recorded;
 use crate::error::{ApiError, ErrorCode};
 use crate::facts;
 use serde::Serialize;
-use tidings_domain::conv::{Actor, ConvCommand, MessageFacts, PinMessage, ReactToMessage};
+use tidings_domain::conv::{
+    Actor, ConvCommand, MessageFacts, PinMessage, ReactToMessage, check_reaction_key,
+};
 use tidings_domain::{AppId, ConvId, MessageId, UserId};
 
 /// The answer to a reaction request: what was asked, recorded. Whether it changed the
@@ -54,6 +56,9 @@ impl Commands {
     ) -> Result<Recorded<Reacted>, ApiError> {
         observed("react", async {
             self.require_active(app, user).await?;
+            let allowed = self.0.apps.reaction_keys(app);
+            // Bad input is refused before any lookup; the decision checks it again.
+            check_reaction_key(&key, allowed)?;
             let target = self.target(app, conv, msg_id).await?;
             let answer = Reacted {
                 conv: conv.clone(),
@@ -70,7 +75,7 @@ impl Commands {
                 key,
                 add,
                 ts: now_millis(),
-                allowed: self.0.apps.reaction_keys(app).to_vec(),
+                allowed: allowed.to_vec(),
             });
             let pos = self.0.convs.execute(app, conv.as_str(), &command).await?;
             Ok(Recorded { value: answer, pos })
