@@ -615,7 +615,7 @@ impl Commands {
                 self.0.files.check_body(app, &conv, &body).await?;
             }
             let reply_to = match &request.reply_to {
-                Some(msg_id) => Some(self.target(app, &conv, msg_id).await?),
+                Some(msg_id) => Some(self.facts(app, &conv, msg_id).await?),
                 None => None,
             };
             let client_msg_id = request.client_msg_id.clone();

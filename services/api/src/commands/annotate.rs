@@ -3,12 +3,9 @@
 
 use super::{Commands, now_millis, observed};
 use crate::aggregate::Recorded;
-use crate::error::{ApiError, ErrorCode};
-use crate::facts;
+use crate::error::ApiError;
 use serde::Serialize;
-use tidings_domain::conv::{
-    Actor, ConvCommand, MessageFacts, PinMessage, ReactToMessage, check_reaction_key,
-};
+use tidings_domain::conv::{Actor, ConvCommand, PinMessage, ReactToMessage, check_reaction_key};
 use tidings_domain::{AppId, ConvId, MessageId, UserId};
 
 /// The answer to a reaction request: what was asked, recorded. Whether it changed the
@@ -32,18 +29,6 @@ pub struct PinState {
 }
 
 impl Commands {
-    /// The facts of `msg_id` in `conv`, or `not_found`.
-    pub(super) async fn target(
-        &self,
-        app: &AppId,
-        conv: &ConvId,
-        msg_id: &MessageId,
-    ) -> Result<MessageFacts, ApiError> {
-        facts::by_msg_id(&self.0.convs, app, conv, msg_id)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "message not found"))
-    }
-
     /// Adds (`add`) or removes `user`'s reaction `key` on a message.
     pub async fn react(
         &self,
@@ -59,7 +44,7 @@ impl Commands {
             let allowed = self.0.apps.reaction_keys(app);
             // Bad input is refused before any lookup; the decision checks it again.
             check_reaction_key(&key, allowed)?;
-            let target = self.target(app, conv, msg_id).await?;
+            let target = self.facts(app, conv, msg_id).await?;
             let answer = Reacted {
                 conv: conv.clone(),
                 msg_id: msg_id.clone(),
@@ -97,7 +82,7 @@ impl Commands {
             if let Actor::User(user) = &by {
                 self.require_active(app, user).await?;
             }
-            let target = self.target(app, conv, msg_id).await?;
+            let target = self.facts(app, conv, msg_id).await?;
             let conv_seq = target.conv_seq;
             let command = ConvCommand::Pin(PinMessage {
                 app: app.clone(),

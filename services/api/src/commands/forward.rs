@@ -31,7 +31,7 @@ impl Commands {
             ));
         }
         let gone = || ApiError::new(ErrorCode::NotFound, "the message to forward was not found");
-        let target = self.target(app, &origin.conv, &origin.msg_id).await?;
+        let target = self.facts(app, &origin.conv, &origin.msg_id).await?;
         let convs = &self.0.convs;
         let id = origin.conv.as_str();
         // Fresh: a recall made through another instance a moment ago must hold.
