@@ -13,6 +13,7 @@ pub mod files;
 pub mod group_ops;
 pub mod health;
 pub mod http;
+mod http_annotate;
 pub mod inbound;
 pub mod json;
 pub mod openapi;
