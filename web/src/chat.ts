@@ -24,6 +24,8 @@ export class ChatView {
   /** The messages shown, by msg_id. */
   private readonly shown = new Map<string, Shown>();
   private olderButton: HTMLButtonElement | null = null;
+  /** Where the next older page starts (`before`), while there is one. */
+  private olderCursor: number | null = null;
   private newest = 0;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -38,28 +40,33 @@ export class ChatView {
       await this.client.sendText(this.target, text);
     });
     composer.classList.add("composer");
-    const clear = h("button", { class: "quiet", "data-action": "clear" }, "Clear for me");
+    this.element = h("section", { class: "chat" }, h("header", {}, h("span", {}, title), this.clearButton()), this.error, this.list, composer);
+  }
+
+  /** "Clear for me": the first click asks, a second within CONFIRM_MS clears up to the newest message. */
+  private clearButton(): HTMLButtonElement {
+    const button = h("button", { class: "quiet", "data-action": "clear" }, "Clear for me");
     let armed: ReturnType<typeof setTimeout> | null = null;
-    clear.addEventListener("click", () => {
-      if (!armed) {
-        // A second click within CONFIRM_MS clears: nothing else asks first.
-        clear.textContent = "Clear all for me?";
-        clear.classList.add("danger");
-        armed = this.later(CONFIRM_MS, () => {
-          armed = null;
-          clear.textContent = "Clear for me";
-          clear.classList.remove("danger");
-        });
+    const arm = (on: boolean) => {
+      button.textContent = on ? "Clear all for me?" : "Clear for me";
+      button.classList.toggle("danger", on);
+    };
+    button.addEventListener("click", () => {
+      if (armed) {
+        clearTimeout(armed);
+        this.timers.delete(armed);
+        armed = null;
+        arm(false);
+        this.act(this.client.clear(this.conv).then((c) => this.change({ kind: "cleared", conv: c.conv, up_to: c.up_to })));
         return;
       }
-      clearTimeout(armed);
-      this.timers.delete(armed);
-      armed = null;
-      clear.textContent = "Clear for me";
-      clear.classList.remove("danger");
-      this.act(this.client.clear(this.conv).then((c) => this.change({ kind: "cleared", conv: c.conv, up_to: c.up_to })));
+      arm(true);
+      armed = this.later(CONFIRM_MS, () => {
+        armed = null;
+        arm(false);
+      });
     });
-    this.element = h("section", { class: "chat" }, h("header", {}, h("span", {}, title), clear), this.error, this.list, composer);
+    return button;
   }
 
   /** Loads the newest page; older pages follow with the button at the top. */
@@ -80,6 +87,7 @@ export class ChatView {
     for (const message of [...page.messages].reverse()) this.add(message, top);
     this.olderButton?.remove();
     this.olderButton = null;
+    this.olderCursor = page.next_before ?? null;
     if (page.next_before != null) {
       const cursor = page.next_before;
       this.olderButton = h("button", { onclick: () => void this.loadOlder(cursor) }, "Load older messages");
@@ -112,6 +120,12 @@ export class ChatView {
 
   /** A recall, edit or removal of messages of this conversation: from an entry, or from this page's own action. */
   change(change: MessageChange): void {
+    if (change.kind === "cleared" && change.conv === this.conv && this.olderCursor !== null && this.olderCursor <= change.up_to + 1) {
+      // Everything older is cleared too.
+      this.olderButton?.remove();
+      this.olderButton = null;
+      this.olderCursor = null;
+    }
     for (const [msgId, shown] of [...this.shown]) {
       const next = applyChange(shown.message, change);
       if (next === shown.message) continue;
