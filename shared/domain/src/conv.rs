@@ -19,6 +19,7 @@
 //! this rule may be out of order by the clock skew between api instances.
 
 mod facts;
+mod files;
 mod lifecycle;
 
 pub use facts::{
@@ -77,6 +78,8 @@ pub struct ConvState {
     marks: facts::Marks,
     /// What happened to messages since their send.
     notes: facts::Notes,
+    /// The files its live messages name.
+    files: files::Files,
 }
 
 /// The idempotency record: per sender, the messages a retry may still refer to.
@@ -272,6 +275,12 @@ impl ConvState {
     pub fn note(&self, conv_seq: u64) -> Note {
         self.notes.get(conv_seq)
     }
+
+    /// Whether the uploaded `file` may be read by the conversation's participants: false once
+    /// every message naming it is recalled.
+    pub fn file_readable(&self, file: &crate::FileId) -> bool {
+        self.files.readable(file)
+    }
 }
 
 /// Send a message. `msg_id` and `ts` are chosen by the caller (the domain has no clock).
@@ -343,8 +352,12 @@ impl Aggregate for ConvState {
                 self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
                 self.sent.record(m);
                 self.recent.push(MessageFacts::from(m));
+                self.files.sent(m);
             }
-            Event::MessageRecalled(r) => self.notes.recalled(r),
+            Event::MessageRecalled(r) => {
+                self.notes.recalled(r);
+                self.files.recalled(r);
+            }
             Event::MessageEdited(e) => self.notes.edited(e),
             _ => {}
         }
@@ -359,11 +372,16 @@ impl Aggregate for ConvState {
 }
 
 impl Snapshotted for ConvState {
-    /// 2: facts, marks and notes (a format-1 snapshot has no marks, so it is folded again).
-    const SNAPSHOT_FORMAT: u32 = 2;
+    /// 3: the files live messages name (a format-2 snapshot has none, so it is folded again;
+    /// 2 added facts, marks and notes).
+    const SNAPSHOT_FORMAT: u32 = 3;
 
     fn snapshot_weight(&self) -> u64 {
-        (self.sent.len() + self.recent.len() + self.marks.len() + self.notes.len()) as u64
+        (self.sent.len()
+            + self.recent.len()
+            + self.marks.len()
+            + self.notes.len()
+            + self.files.len()) as u64
     }
 }
 
@@ -403,6 +421,14 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         ));
     }
     cmd.body.validate(cmd.limits)?;
+    if let Some(file) = cmd.body.attachment()
+        && !state.files.readable(&file.file_id)
+    {
+        return Err(DomainError::NotFound(format!(
+            "file {} (recalled)",
+            file.file_id
+        )));
+    }
     // Never earlier than the newest message, whatever the clock of the api instance that
     // decides: history pages by time rely on `ts` not decreasing along `conv_seq`.
     let ts = cmd.ts.max(state.sent.newest_ts);
