@@ -664,6 +664,67 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_readable_until_every_message_naming_it_is_recalled() {
+        let file = crate::FileId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").unwrap();
+        let naming = |cmid: &str| match send(cmid, "x") {
+            ConvCommand::Send(s) => ConvCommand::Send(SendMessage {
+                body: Body::File(Box::new(crate::Attachment {
+                    file_id: file.clone(),
+                    name: "a.pdf".into(),
+                    size: 3,
+                    mime: "application/pdf".into(),
+                    width: None,
+                    height: None,
+                })),
+                ..s
+            }),
+            other => other,
+        };
+        let recall = |state: &ConvState, m: &MessageSent| {
+            ConvCommand::Recall(RecallMessage {
+                app: m.app.clone(),
+                conv: m.conv.clone(),
+                target: state.recent_facts(&m.msg_id).unwrap().clone(),
+                by: Actor::App,
+                ts: 8,
+                window_secs: 0,
+            })
+        };
+        let mut state = ConvState::default();
+        assert!(state.file_readable(&file), "uploaded, not sent yet");
+        let first = record(&mut state, naming("a"));
+        let second = record(&mut state, naming("b"));
+        let mut events = Vec::new();
+        let command = recall(&state, &first);
+        events.extend(run(&mut state, &command).unwrap());
+        assert!(
+            state.file_readable(&file),
+            "the second message still names it"
+        );
+        let command = recall(&state, &first);
+        events.extend(run(&mut state, &command).unwrap());
+        assert!(
+            events.len() == 1 && state.file_readable(&file),
+            "a repeat recalls nothing"
+        );
+        let snapshot: ConvState =
+            serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+        let command = recall(&state, &second);
+        events.extend(run(&mut state, &command).unwrap());
+        assert!(!state.file_readable(&file));
+        let mut restored = snapshot;
+        restored.apply(events.last().unwrap());
+        assert_eq!(
+            restored, state,
+            "a snapshot folds on like the whole history"
+        );
+        assert!(matches!(
+            state.decide(&naming("c")),
+            Err(DomainError::NotFound(_))
+        ));
+    }
+
+    #[test]
     fn the_record_stays_bounded_and_a_restored_snapshot_folds_like_the_whole_history() {
         let mut events = Vec::new();
         let mut full = ConvState::default();
