@@ -619,3 +619,138 @@ async fn a_cut_off_upload_leaves_nothing_behind() {
     let file_id = up.json()["file_id"].as_str().unwrap().to_owned();
     assert_eq!(download(&h.base, &token, &file_id, None).await.bytes, bytes);
 }
+
+#[tokio::test]
+async fn a_file_stops_being_readable_once_every_message_naming_it_is_recalled() {
+    use tidings_store::ProjectionStore;
+    let h = Harness::start().await;
+    let (mut alice, _) = h.online("alice", 0).await;
+    let alice_token = h.api.user_token("alice").await;
+    let bob_token = h.api.user_token("bob").await;
+    let carol_token = h.api.user_token("carol").await;
+    let conv = "d~alice~bob";
+    let up = upload(
+        &h.base,
+        &alice_token,
+        conv,
+        "cat.png",
+        "image/png",
+        png(5000),
+    )
+    .await;
+    assert_eq!(up.status, 200, "{:?}", String::from_utf8_lossy(&up.bytes));
+    let uploaded = up.json();
+    let file_id = uploaded["file_id"].as_str().unwrap().to_owned();
+    let body = file_body(&uploaded);
+    let mut sent = Vec::new();
+    for id in ["m1", "m2"] {
+        alice
+            .send(json!({"t": "send", "id": id, "to": {"user": "bob"}, "client_msg_id": id, "body": body}))
+            .await;
+        let answer = alice.expect_answer(id).await;
+        assert_eq!(answer["t"], "sent", "{answer}");
+        sent.push(answer);
+    }
+    let status = |token: String, method: reqwest::Method| {
+        let url = format!("{}/v1/files/{file_id}", h.base);
+        async move {
+            answer(
+                reqwest::Client::new()
+                    .request(method, url)
+                    .bearer_auth(token),
+            )
+            .await
+            .status
+        }
+    };
+    let readable_by_both = || async {
+        for token in [&alice_token, &bob_token] {
+            assert_eq!(status(token.clone(), reqwest::Method::GET).await, 200);
+            assert_eq!(status(token.clone(), reqwest::Method::HEAD).await, 200);
+        }
+    };
+    let recall = |answer: &Value| {
+        let path = format!(
+            "/v1/conversations/{conv}/messages/{}/recall",
+            answer["msg_id"].as_str().unwrap()
+        );
+        let (api, token) = (&h.api, alice_token.clone());
+        async move {
+            let reply = api.post_as(&token, &path, &json!({})).await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+        }
+    };
+
+    // Delete for me hides the message from bob only and leaves the file alone.
+    let hidden = h
+        .api
+        .post_as(
+            &bob_token,
+            &format!("/v1/conversations/{conv}/hide"),
+            &json!({"conv_seq": sent[0]["conv_seq"]}),
+        )
+        .await;
+    assert_eq!(hidden.status, 200, "{:?}", hidden.body);
+    readable_by_both().await;
+
+    // One of two messages recalled: the other still names the file (decided at once, on the
+    // conversation's subject, so no waiting).
+    recall(&sent[0]).await;
+    readable_by_both().await;
+
+    // The last one recalled: nobody reads the file any more, from the very next request.
+    recall(&sent[1]).await;
+    for token in [&alice_token, &bob_token] {
+        download(&h.base, token, &file_id, None)
+            .await
+            .refused(404, "not_found");
+        assert_eq!(status(token.clone(), reqwest::Method::HEAD).await, 404);
+    }
+    // Someone outside the conversation is refused as before (and learns nothing more).
+    download(&h.base, &carol_token, &file_id, None)
+        .await
+        .refused(403, "forbidden");
+    // Recalled files are not sent again.
+    alice
+        .send(json!({"t": "send", "id": "m3", "to": {"user": "bob"}, "client_msg_id": "m3", "body": body}))
+        .await;
+    let again = alice.expect_answer("m3").await;
+    assert_eq!(
+        (&again["t"], &again["code"]),
+        (&json!("error"), &json!("not_found")),
+        "{again}"
+    );
+    // A file uploaded since, and not sent yet, is readable to the conversation as before.
+    let fresh = upload(
+        &h.base,
+        &alice_token,
+        conv,
+        "dog.png",
+        "image/png",
+        png(800),
+    )
+    .await;
+    assert_eq!(fresh.status, 200);
+    let fresh_id = fresh.json()["file_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        download(&h.base, &bob_token, &fresh_id, None).await.status,
+        200
+    );
+
+    // The read models replay to the same digest.
+    let client = async_nats::connect(h.nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let last = crate::harness::last_seq(&js).await;
+    eventually("the live projection catches up", || async {
+        h.store.checkpoint("inbox").await.unwrap() == last
+    })
+    .await;
+    let live = h.store.digest().await.unwrap();
+    let into = tempfile::tempdir().unwrap();
+    let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
+    let report = tidings::replay::replay(&client, store, 200, false)
+        .await
+        .unwrap();
+    assert_eq!(report.through_seq, last);
+    assert_eq!(report.digest, live);
+}

@@ -25,7 +25,7 @@ use tidings_domain::reads::{ClearConversation, HideMessage, MarkRead, ReadState,
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
-    AppId, Body, BodyLimits, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId,
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_events::control::AccessEnded;
 use tidings_events::subjects;
@@ -291,6 +291,43 @@ impl Commands {
             return Ok(true);
         }
         convs.read(app, conv.as_str(), true, member).await
+    }
+
+    /// Whether `user` may download `file` of `conv` now: `forbidden` unless they take part in
+    /// the conversation, then `not_found` once every message naming the file is recalled.
+    /// Always decided on a fresh read of the conversation's subject, so a recall answered by
+    /// any api instance is honoured by the next download.
+    pub async fn may_read_file(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        conv: &ConvId,
+        file: &FileId,
+    ) -> Result<(), ApiError> {
+        let direct = conv.group_id().is_none() && conv.is_direct_member(user);
+        let (member, readable) = self
+            .0
+            .convs
+            .read(app, conv.as_str(), true, |state: &ConvState| {
+                (
+                    direct || state.group.role(user).is_some(),
+                    state.file_readable(file),
+                )
+            })
+            .await?;
+        if !member {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "the file belongs to a conversation this user is not in",
+            ));
+        }
+        if !readable {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("file {file} not found (every message naming it was recalled)"),
+            ));
+        }
+        Ok(())
     }
 
     /// Registers or updates a user; returns the profile version.

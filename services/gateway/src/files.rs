@@ -1,6 +1,7 @@
 //! Client REST for files: upload a file for a conversation, download one with HTTP ranges.
 //! Both are allowed to the conversation's current participants only, decided on the
-//! conversation's subject (as a send is), not on a read model.
+//! conversation's subject (as a send is), not on a read model; a download also needs a message
+//! of the conversation naming the file that is not recalled (or none yet, for a new upload).
 
 use crate::GatewayState;
 use crate::query::ApiQuery;
@@ -103,15 +104,9 @@ async fn download<S: ReadModels>(
     let files = commands.files();
     let not_found = || ApiError::new(ErrorCode::NotFound, format!("file {file_id} not found"));
     let stored = files.stat(&me.app, &file_id).await?.ok_or_else(not_found)?;
-    if !commands
-        .participant(&me.app, &me.user, &stored.conv)
-        .await?
-    {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "the file belongs to a conversation this user is not in",
-        ));
-    }
+    commands
+        .may_read_file(&me.app, &me.user, &stored.conv, &file_id)
+        .await?;
     let etag = format!("\"{file_id}\"");
     let if_range_ok = headers
         .get(header::IF_RANGE)

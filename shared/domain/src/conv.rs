@@ -20,6 +20,7 @@
 
 mod annotate;
 mod facts;
+mod files;
 mod lifecycle;
 
 pub use annotate::{MAX_REACTION_KEY_BYTES, PinMessage, ReactToMessage, check_reaction_key};
@@ -83,6 +84,8 @@ pub struct ConvState {
     /// The pinned messages' `conv_seq`s (at most the app's cap).
     #[serde(default)]
     pins: BTreeSet<u64>,
+    /// The files its live messages name.
+    files: files::Files,
 }
 
 /// The idempotency record: per sender, the messages a retry may still refer to.
@@ -288,6 +291,12 @@ impl ConvState {
     pub fn pins(&self) -> &BTreeSet<u64> {
         &self.pins
     }
+
+    /// Whether the uploaded `file` may be read by the conversation's participants: false once
+    /// every message naming it is recalled.
+    pub fn file_readable(&self, file: &crate::FileId) -> bool {
+        self.files.readable(file)
+    }
 }
 
 /// Send a message. `msg_id` and `ts` are chosen by the caller (the domain has no clock).
@@ -369,8 +378,12 @@ impl Aggregate for ConvState {
                 self.last_conv_seq = self.last_conv_seq.max(m.conv_seq);
                 self.sent.record(m);
                 self.recent.push(MessageFacts::from(m));
+                self.files.sent(m);
             }
-            Event::MessageRecalled(r) => self.notes.recalled(r),
+            Event::MessageRecalled(r) => {
+                self.notes.recalled(r);
+                self.files.recalled(r);
+            }
             Event::MessageEdited(e) => self.notes.edited(e),
             Event::MessagePinned(p) => {
                 self.pins.insert(p.conv_seq);
@@ -393,14 +406,16 @@ impl Aggregate for ConvState {
 impl Snapshotted for ConvState {
     /// 2: facts, marks and notes (a format-1 snapshot has no marks, so it is folded again).
     /// 3: pins (a format-2 snapshot does not know them).
-    const SNAPSHOT_FORMAT: u32 = 3;
+    /// 4: the files live messages name (an older snapshot has none, so it is folded again).
+    const SNAPSHOT_FORMAT: u32 = 4;
 
     fn snapshot_weight(&self) -> u64 {
         (self.sent.len()
             + self.recent.len()
             + self.marks.len()
             + self.notes.len()
-            + self.pins.len()) as u64
+            + self.pins.len()
+            + self.files.len()) as u64
     }
 }
 
@@ -440,6 +455,14 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         ));
     }
     cmd.body.validate(cmd.limits)?;
+    if let Some(file) = cmd.body.attachment()
+        && !state.files.readable(&file.file_id)
+    {
+        return Err(DomainError::NotFound(format!(
+            "file {} (recalled)",
+            file.file_id
+        )));
+    }
     let reply_to = match &cmd.reply_to {
         None => None,
         Some(target) => {
@@ -691,6 +714,67 @@ mod tests {
             send_by("bob", "c", "x", 1_001 + IDEMPOTENCY_HORIZON_MS),
         );
         assert_eq!(state.receipt(&u("alice"), &cmid("old")), None);
+    }
+
+    #[test]
+    fn a_file_is_readable_until_every_message_naming_it_is_recalled() {
+        let file = crate::FileId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").unwrap();
+        let naming = |cmid: &str| match send(cmid, "x") {
+            ConvCommand::Send(s) => ConvCommand::Send(SendMessage {
+                body: Body::File(Box::new(crate::Attachment {
+                    file_id: file.clone(),
+                    name: "a.pdf".into(),
+                    size: 3,
+                    mime: "application/pdf".into(),
+                    width: None,
+                    height: None,
+                })),
+                ..s
+            }),
+            other => other,
+        };
+        let recall = |state: &ConvState, m: &MessageSent| {
+            ConvCommand::Recall(RecallMessage {
+                app: m.app.clone(),
+                conv: m.conv.clone(),
+                target: state.recent_facts(&m.msg_id).unwrap().clone(),
+                by: Actor::App,
+                ts: 8,
+                window_secs: 0,
+            })
+        };
+        let mut state = ConvState::default();
+        assert!(state.file_readable(&file), "uploaded, not sent yet");
+        let first = record(&mut state, naming("a"));
+        let second = record(&mut state, naming("b"));
+        let mut events = Vec::new();
+        let command = recall(&state, &first);
+        events.extend(run(&mut state, &command).unwrap());
+        assert!(
+            state.file_readable(&file),
+            "the second message still names it"
+        );
+        let command = recall(&state, &first);
+        events.extend(run(&mut state, &command).unwrap());
+        assert!(
+            events.len() == 1 && state.file_readable(&file),
+            "a repeat recalls nothing"
+        );
+        let snapshot: ConvState =
+            serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+        let command = recall(&state, &second);
+        events.extend(run(&mut state, &command).unwrap());
+        assert!(!state.file_readable(&file));
+        let mut restored = snapshot;
+        restored.apply(events.last().unwrap());
+        assert_eq!(
+            restored, state,
+            "a snapshot folds on like the whole history"
+        );
+        assert!(matches!(
+            state.decide(&naming("c")),
+            Err(DomainError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How often a receiver pings the gateway.
 const HEARTBEAT: Duration = Duration::from_secs(20);
@@ -103,7 +103,7 @@ struct TextBody<'a> {
     text: &'a str,
 }
 
-async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
+pub(crate) async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
     let url = format!("{}/v1/ws?token={token}", base.replacen("http", "ws", 1));
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     ws.send(Message::Text(r#"{"t":"hello","since":0}"#.into()))

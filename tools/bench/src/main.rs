@@ -8,6 +8,7 @@ mod files;
 mod group;
 mod history;
 mod jetstream;
+mod lifecycle;
 mod machine;
 mod profiles;
 mod replay;
@@ -41,6 +42,9 @@ enum Command {
     History(history::Args),
     /// Raw pipelined JetStream publish throughput against the same nats-server.
     Jetstream(jetstream::Args),
+    /// Sends mixed with recalls and edits over WebSocket at a target rate: answer latency per
+    /// action kind.
+    Lifecycle(lifecycle::Args),
     /// Batch profile lookups (100 ids), cold and warm.
     Profiles(profiles::Args),
     /// Rebuild rate of the read models from the stream (`tidings replay`), events/s.
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Group(args) => group::run(args).await,
         Command::History(args) => history::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
+        Command::Lifecycle(args) => lifecycle::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
         Command::Replay(args) => replay::run(args).await,
     }
