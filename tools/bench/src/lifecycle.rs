@@ -36,8 +36,8 @@ pub struct Args {
     /// Target actions per second over all senders (every kind together).
     #[arg(long, default_value_t = 1000)]
     rate: u64,
-    /// The mix of actions, `name=weight,...` (names: send, recall, edit).
-    #[arg(long, default_value = "send=2,recall=1,edit=1")]
+    /// The mix of actions, `name=weight,...` (names: send, recall, edit, react).
+    #[arg(long, default_value = "send=2,recall=1,edit=1,react=1")]
     mix: String,
     /// Seconds of actions per run.
     #[arg(long, default_value_t = 10)]

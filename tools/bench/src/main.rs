@@ -42,8 +42,8 @@ enum Command {
     History(history::Args),
     /// Raw pipelined JetStream publish throughput against the same nats-server.
     Jetstream(jetstream::Args),
-    /// Sends mixed with recalls and edits over WebSocket at a target rate: answer latency per
-    /// action kind.
+    /// Sends mixed with recalls, edits and reactions over WebSocket at a target rate: answer
+    /// latency per action kind.
     Lifecycle(lifecycle::Args),
     /// Batch profile lookups (100 ids), cold and warm.
     Profiles(profiles::Args),

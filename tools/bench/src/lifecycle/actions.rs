@@ -62,6 +62,12 @@ pub const ACTIONS: &[Action] = &[
         target: Target::Uses,
         frame: edit,
     },
+    Action {
+        name: "react",
+        answer: "reacted",
+        target: Target::Uses,
+        frame: react,
+    },
 ];
 
 fn text(id: u64, bytes: usize) -> String {
@@ -102,6 +108,17 @@ fn edit(r: &Request) -> String {
         m.conv,
         m.msg_id,
         text(r.id, r.body_bytes)
+    )
+}
+
+fn react(r: &Request) -> String {
+    let m = target(r);
+    // Alternating keys: a repeat of one key is recorded but changes nothing, as a client's
+    // double tap would.
+    let key = if r.id % 2 == 0 { "ok" } else { "👍" };
+    format!(
+        r#"{{"t":"react","id":"{}","conv":"{}","msg_id":"{}","key":"{key}"}}"#,
+        r.id, m.conv, m.msg_id
     )
 }
 
@@ -153,7 +170,7 @@ mod tests {
     #[test]
     fn a_mix_names_actions_and_repeats_in_order() {
         let weights = parse_mix("send=2, recall=1,edit=1").unwrap();
-        assert_eq!(weights, vec![2, 1, 1]);
+        assert_eq!(weights, vec![2, 1, 1, 0]);
         let picked: Vec<_> = (0..8).map(|n| ACTIONS[pick(&weights, n)].name).collect();
         assert_eq!(
             picked,
@@ -161,10 +178,7 @@ mod tests {
                 "send", "send", "recall", "edit", "send", "send", "recall", "edit"
             ]
         );
-        assert!(
-            parse_mix("send=1,react=1").is_err(),
-            "unknown names refused"
-        );
+        assert!(parse_mix("send=1,wave=1").is_err(), "unknown names refused");
         assert!(parse_mix("recall=1").is_err(), "nothing would be sent");
     }
 
