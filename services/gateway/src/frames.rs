@@ -158,8 +158,9 @@ impl ClientFrame {
     }
 }
 
-/// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 18] = [
+/// Every client frame type the gateway accepts (an unknown one is refused by name);
+/// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
+pub const CLIENT_FRAME_TYPES: [&str; 18] = [
     "hello",
     "send",
     "sync",
