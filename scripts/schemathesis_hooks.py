@@ -7,8 +7,9 @@ the signature docs/protocol.md specifies, with the app's credential or the admin
 ($TIDINGS_ADMIN_KEY, $TIDINGS_ADMIN_SECRET: what `tidings up` wrote into dev-admin.toml), and
 adds X-App-Key, X-Timestamp and X-Nonce. A request whose X-Signature was removed or replaced
 (schemathesis' `ignored_auth` probes) leaves unsigned, as it should. The document's example
-msg_ids for recall and edit are replaced by the messages scripts/schemathesis seeded for them
-($TIDINGS_RECALL_MSG_ID, $TIDINGS_EDIT_MSG_ID), so the examples act on real messages. Deactivation and token
+msg_ids, and the seeded ones, are replaced by the message scripts/schemathesis seeded for the
+operation's kind ($TIDINGS_RECALL_MSG_ID for recalls, $TIDINGS_EDIT_MSG_ID for edits), so the
+examples act on real messages and no recall removes the message the edits need. Deactivation and token
 revocation are pointed at mallory whenever they would hit another seeded user, so the token's
 user (alice) and the examples' users stay usable for the whole run. A send's valid
 `client_msg_id` is made unique per call: a retry is answered with the original message and its
@@ -34,10 +35,17 @@ CREDENTIALS = {
     PLACEHOLDER: (APP_KEY, APP_SECRET),
     ADMIN_PLACEHOLDER: (os.environ["TIDINGS_ADMIN_KEY"], os.environ["TIDINGS_ADMIN_SECRET"]),
 }
-# docs/openapi.json's example msg_ids, and the seeded messages that stand in for them.
+# The seeded message each kind of operation gets in place of docs/openapi.json's example msg_ids
+# or either seeded one (schemathesis tries every example, and msg_ids it read in answers, on any
+# msg_id parameter): recalls never touch the message the edits need.
 SEEDED_MESSAGES = {
-    "01900000-0000-7000-8000-00000000a11c": os.environ["TIDINGS_RECALL_MSG_ID"],
-    "01900000-0000-7000-8000-0000000000ed": os.environ["TIDINGS_EDIT_MSG_ID"],
+    "recall": os.environ["TIDINGS_RECALL_MSG_ID"],
+    "edit": os.environ["TIDINGS_EDIT_MSG_ID"],
+}
+KNOWN_MSG_IDS = {
+    "01900000-0000-7000-8000-00000000a11c",
+    "01900000-0000-7000-8000-0000000000ed",
+    *SEEDED_MESSAGES.values(),
 }
 TOKEN = os.environ["TIDINGS_TOKEN"]
 SEEDED = {"alice", "bob", "carol"}
@@ -97,8 +105,8 @@ def before_call(context, case, kwargs):
     params = case.path_parameters
     if case.operation.path in ENDS_ACCESS and params and params.get("user_id") in SEEDED:
         params["user_id"] = "mallory"
-    if params and params.get("msg_id") in SEEDED_MESSAGES:
-        params["msg_id"] = SEEDED_MESSAGES[params["msg_id"]]
+    if params and params.get("msg_id") in KNOWN_MSG_IDS:
+        params["msg_id"] = SEEDED_MESSAGES[case.operation.path.rsplit("/", 1)[-1]]
     body = case.body
     if case.operation.path == "/v1/messages" and isinstance(body, dict):
         client_msg_id = body.get("client_msg_id")
