@@ -8,8 +8,9 @@ the signature docs/protocol.md specifies, with the app's credential or the admin
 adds X-App-Key, X-Timestamp and X-Nonce. A request whose X-Signature was removed or replaced
 (schemathesis' `ignored_auth` probes) leaves unsigned, as it should. The document's example
 msg_ids, and the seeded ones, are replaced by the message scripts/schemathesis seeded for the
-operation's kind ($TIDINGS_RECALL_MSG_ID for recalls, $TIDINGS_EDIT_MSG_ID for edits), so the
-examples act on real messages and no recall removes the message the edits need. Deactivation and token
+operation's kind ($TIDINGS_RECALL_MSG_ID for recalls, $TIDINGS_EDIT_MSG_ID for every other
+operation on a message), so the examples act on real messages and no recall removes the
+message the edits need. Deactivation and token
 revocation are pointed at mallory whenever they would hit another seeded user, so the token's
 user (alice) and the examples' users stay usable for the whole run. A send's valid
 `client_msg_id` is made unique per call: a retry is answered with the original message and its
@@ -106,7 +107,8 @@ def before_call(context, case, kwargs):
     if case.operation.path in ENDS_ACCESS and params and params.get("user_id") in SEEDED:
         params["user_id"] = "mallory"
     if params and params.get("msg_id") in KNOWN_MSG_IDS:
-        params["msg_id"] = SEEDED_MESSAGES[case.operation.path.rsplit("/", 1)[-1]]
+        recall = case.operation.path.endswith("/recall")
+        params["msg_id"] = SEEDED_MESSAGES["recall" if recall else "edit"]
     body = case.body
     if case.operation.path == "/v1/messages" and isinstance(body, dict):
         client_msg_id = body.get("client_msg_id")
