@@ -172,6 +172,16 @@ const ROUTES: &[Route] = &[
         &[("conv", "d~alice~bob", ID)],
         Some(r#"{"user":"alice","up_to":1}"#),
     ),
+    server(
+        "/v1/server/conversations/{conv}/reactions",
+        &[("conv", "d~alice~bob", ID)],
+        Some(r#"{"user":"alice","msg_id":"019b7b1c-3a00-7000-8000-000000000001","key":"ok"}"#),
+    ),
+    server(
+        "/v1/server/conversations/{conv}/pins",
+        &[("conv", "d~alice~bob", ID)],
+        Some(r#"{"msg_id":"019b7b1c-3a00-7000-8000-000000000001","pin":true}"#),
+    ),
     client(
         "GET",
         "/v1/inbox",
@@ -245,6 +255,55 @@ const ROUTES: &[Route] = &[
         &[("conv", "d~alice~bob", ID)],
         &[],
         Some(r#"{"up_to":1}"#),
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/messages/{msg_id}/reactions",
+        &[
+            ("conv", "d~alice~bob", ID),
+            ("msg_id", "019b7b1c-3a00-7000-8000-000000000001", ID),
+        ],
+        &[],
+        Some(r#"{"key":"ok"}"#),
+    ),
+    client(
+        "DELETE",
+        "/v1/conversations/{conv}/messages/{msg_id}/reactions/{key}",
+        &[
+            ("conv", "d~alice~bob", ID),
+            ("msg_id", "019b7b1c-3a00-7000-8000-000000000001", ID),
+            // Any text of 1-32 bytes is a key: the message is not found first.
+            ("key", "ok", "not_found"),
+        ],
+        &[],
+        None,
+    ),
+    client(
+        "GET",
+        "/v1/conversations/{conv}/pins",
+        &[("conv", "d~alice~bob", ID)],
+        &[],
+        None,
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/pins/{msg_id}",
+        &[
+            ("conv", "d~alice~bob", ID),
+            ("msg_id", "019b7b1c-3a00-7000-8000-000000000001", ID),
+        ],
+        &[],
+        None,
+    ),
+    client(
+        "DELETE",
+        "/v1/conversations/{conv}/pins/{msg_id}",
+        &[
+            ("conv", "d~alice~bob", ID),
+            ("msg_id", "019b7b1c-3a00-7000-8000-000000000001", ID),
+        ],
+        &[],
+        None,
     ),
     client(
         "GET",

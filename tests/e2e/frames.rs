@@ -139,6 +139,7 @@ fn the_schemas_refuse_frames_that_break_them() {
         json!({ "t": "group", "group": "team", "op": "kick" }),
         json!({ "t": "recall", "id": "x", "conv": "d~a~b", "msg_id": "not-a-uuid" }),
         json!({ "t": "clear", "conv": "nope" }),
+        json!({ "t": "react", "conv": "d~a~b", "msg_id": "01900000-0000-7000-8000-0000000000ed" }),
     ] {
         assert!(!client.is_valid(&frame), "client schema took {frame}");
     }
@@ -256,8 +257,9 @@ async fn every_frame_of_a_session_matches_its_schema() {
         .await;
     assert_eq!(refused["t"], "error", "{refused}");
 
-    // A message edited and one recalled, then both removed from alice's own view: one hidden,
-    // then the conversation cleared. The live entries of all four reach alice's device.
+    // A message edited, reacted to, pinned, answered and forwarded, another recalled, then all
+    // removed from alice's own view: one hidden, then the conversation cleared. The live
+    // entries of each reach alice's device.
     let conv = "d~alice~bob";
     let first = sent_frame["msg_id"].clone();
     let second = alice
@@ -274,6 +276,39 @@ async fn every_frame_of_a_session_matches_its_schema() {
         )
         .await;
     assert_eq!(edited["t"], "edited", "{edited}");
+
+    // Reactions and pins on the first message, a reply to it and a forward of it.
+    for (frame, t) in [
+        (
+            json!({ "t": "react", "id": "a1", "conv": conv, "msg_id": first, "key": "+1" }),
+            "reacted",
+        ),
+        (
+            json!({ "t": "unreact", "id": "a2", "conv": conv, "msg_id": first, "key": "+1" }),
+            "reacted",
+        ),
+        (
+            json!({ "t": "pin", "id": "a3", "conv": conv, "msg_id": first }),
+            "pin_set",
+        ),
+        (
+            json!({ "t": "unpin", "id": "a4", "conv": conv, "msg_id": first }),
+            "pin_set",
+        ),
+        (
+            json!({ "t": "send", "id": "s3", "to": { "user": "bob" }, "client_msg_id": "c3",
+                    "body": { "type": "text", "text": "yes" }, "reply_to": first }),
+            "sent",
+        ),
+        (
+            json!({ "t": "send", "id": "s4", "to": { "user": "bob" }, "client_msg_id": "c4",
+                    "forward_of": { "conv": conv, "msg_id": first } }),
+            "sent",
+        ),
+    ] {
+        let answer = alice.ask(frame.clone()).await;
+        assert_eq!(answer["t"], t, "{frame}: {answer}");
+    }
     let recalled = alice
         .ask(json!({ "t": "recall", "id": "m2", "conv": conv, "msg_id": second["msg_id"] }))
         .await;
@@ -286,9 +321,11 @@ async fn every_frame_of_a_session_matches_its_schema() {
         .ask(json!({ "t": "clear", "id": "m4", "conv": conv }))
         .await;
     assert_eq!(cleared["t"], "cleared", "{cleared}");
-    assert_eq!(cleared["up_to"], 2, "{cleared}");
+    assert_eq!(cleared["up_to"], 4, "{cleared}");
     alice
-        .until_kinds(&["edited", "recalled", "hidden", "cleared"])
+        .until_kinds(&[
+            "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared",
+        ])
         .await;
 
     // A catch-up from the start, once the read models hold the clear: the entries about the
@@ -305,7 +342,9 @@ async fn every_frame_of_a_session_matches_its_schema() {
         .send(json!({ "t": "hello", "since": 0, "min_pos": cleared["pos"] }))
         .await;
     again.until("synced").await;
-    for kind in ["edited", "recalled", "hidden", "cleared", "removed"] {
+    for kind in [
+        "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared", "removed",
+    ] {
         assert!(kinds.contains(kind), "no {kind} entry received: {kinds:?}");
     }
 

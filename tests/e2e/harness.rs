@@ -176,9 +176,11 @@ pub fn text_to(to: &str, client_msg_id: &str, text: &str) -> tidings_api::comman
     tidings_api::commands::SendRequest {
         to: tidings_domain::Recipient::User(tidings_domain::UserId::parse(to).unwrap()),
         client_msg_id: tidings_domain::ClientMsgId::parse(client_msg_id).unwrap(),
-        body: tidings_domain::Body::Text { text: text.into() },
+        body: Some(tidings_domain::Body::Text { text: text.into() }),
         mentions: Vec::new(),
         mention_all: false,
+        reply_to: None,
+        forward_of: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `tidings` server (and binary), a real nats-server, real sockets.
 
 mod access;
+mod annotations;
 mod apps;
 mod bad_input;
 mod catch_up;
@@ -27,6 +28,7 @@ mod race;
 mod read_your_writes;
 mod removals;
 mod replay;
+mod replies;
 mod social;
 mod supervision;
 mod web_app;

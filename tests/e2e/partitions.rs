@@ -1,6 +1,7 @@
 //! Partitioned projectors: two instances share four partitions through NATS KV leases, one
 //! dies without handing its partitions back, and the other takes them over. Every inbox ends
-//! gapless and the read models equal a single projector's replay of the same stream.
+//! gapless and the read models (reactions and their entries included) equal a single
+//! projector's replay of the same stream.
 
 use crate::harness::{CMD_APP, Harness, api_instances, eventually, last_seq};
 use std::collections::HashSet;
@@ -40,7 +41,10 @@ fn distinct(holders: &[Option<String>]) -> usize {
     holders.iter().flatten().collect::<HashSet<_>>().len()
 }
 
-/// Every user sends one message to the next user and one to the group.
+/// Every user sends one message to the next user and one to the group, then reacts twice
+/// (two devices) to the next user's group message, and on odd rounds takes the reaction back:
+/// reaction rows are the conversation's partition's and entries the users', so every layout
+/// must tell each change once.
 async fn send_round(
     commands: &tidings_api::commands::Commands,
     app: &AppId,
@@ -48,6 +52,7 @@ async fn send_round(
     group: &GroupId,
     round: usize,
 ) {
+    let mut in_group = Vec::new();
     for (i, from) in users.iter().enumerate() {
         let to = users[(i + 1) % users.len()].clone();
         for (kind, to) in [
@@ -57,13 +62,32 @@ async fn send_round(
             let request = tidings_api::commands::SendRequest {
                 to,
                 client_msg_id: ClientMsgId::parse(format!("{kind}-{round}-{i}")).unwrap(),
-                body: Body::Text {
+                body: Some(Body::Text {
                     text: format!("{kind} round {round} from {from}"),
-                },
+                }),
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
             };
-            commands.send(app, from, request).await.unwrap();
+            let sent = commands.send(app, from, request).await.unwrap();
+            if kind == "g" {
+                in_group.push(sent);
+            }
+        }
+    }
+    for (i, user) in users.iter().enumerate() {
+        let target = &in_group[(i + 1) % users.len()];
+        let mut adds = vec![true, true];
+        if round % 2 == 1 {
+            adds.push(false);
+        }
+        for add in adds {
+            let (conv, msg_id) = (&target.conv, &target.msg_id);
+            commands
+                .react(app, user, conv, msg_id, "ok".into(), add)
+                .await
+                .unwrap();
         }
     }
 }

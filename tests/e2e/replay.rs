@@ -189,6 +189,27 @@ async fn replay_digest_equals_live_digest() {
             .await;
         assert_eq!(r.status, 200, "{conv}: {:?}", r.body);
     }
+
+    // Reactions (a repeat, a removal, a read-diffusion group) and pins.
+    for (by_bob, id, t, conv, msg_id, key) in [
+        (true, "r1", "react", "d~alice~bob", &to_bob[0], "👍"),
+        (true, "r2", "react", "d~alice~bob", &to_bob[0], "👍"),
+        (false, "r3", "react", "d~alice~bob", &to_bob[0], "👍"),
+        (true, "r4", "react", "d~alice~bob", &to_bob[1], "ok"),
+        (true, "r5", "unreact", "d~alice~bob", &to_bob[1], "ok"),
+        (true, "r6", "react", "g~big", &in_group[1], "ok"),
+        (false, "p1", "pin", "d~alice~bob", &to_bob[2], ""),
+        (false, "p2", "pin", "g~team", &in_group[0], ""),
+        (true, "p3", "unpin", "g~team", &in_group[0], ""),
+        (false, "p4", "pin", "g~big", &in_group[1], ""),
+    ] {
+        let ws = if by_bob { &mut bob } else { &mut alice };
+        ws.send(json!({"t": t, "id": id, "conv": conv, "msg_id": msg_id, "key": key}))
+            .await;
+        let answer = ws.expect_answer(id).await;
+        assert!(answer["pos"].is_u64(), "{id}: {answer}");
+    }
+
     // Recalls and edits: direct, a write-diffusion and a read-diffusion group, by the sender
     // and by the app server; a repeated recall records nothing.
     let direct =
@@ -219,6 +240,36 @@ async fn replay_digest_equals_live_digest() {
         to_bob[0]
     );
     let r = h.api.post(&moderation, &json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    // A reply to an edited message and one to a recalled message (sent before its recall),
+    // and a forward from the team to bob.
+    for (id, extra) in [
+        (
+            "reply1",
+            json!({"reply_to": to_bob[18], "body": {"type": "text", "text": "re"}}),
+        ),
+        (
+            "reply2",
+            json!({"reply_to": to_bob[1], "body": {"type": "text", "text": "re"}}),
+        ),
+        (
+            "fwd1",
+            json!({"forward_of": {"conv": "g~team", "msg_id": in_group[0]}}),
+        ),
+    ] {
+        let mut frame = json!({"t": "send", "id": id, "to": {"user": "bob"}, "client_msg_id": id});
+        frame
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        alice.send(frame).await;
+        assert_eq!(alice.expect_answer(id).await["t"], "sent", "{id}");
+    }
+    let r = h
+        .api
+        .post_as(&owner_token, &direct(&to_bob[1], "recall"), &json!({}))
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
     let client = async_nats::connect(h.nats.url()).await.unwrap();

@@ -1,7 +1,8 @@
 // The signed-in app: one TidingsClient, the sidebar's tabs and the open chat, kept current by
-// the client's entry events (messages, and friend and group changes of any kind).
+// the client's entry events (messages, their recalls, edits and removals, and friend and
+// group changes of any kind).
 
-import { TidingsClient, type Entry, type Message, type State } from "../../sdk/js/src/index.js";
+import { TidingsClient, type Entry, type Message, type MessageChange, type State } from "../../sdk/js/src/index.js";
 import { ChatView } from "./chat.js";
 import { h } from "./dom.js";
 import { chatsTab, friendsTab, groupsTab, type Open, type Tab } from "./sidebar.js";
@@ -50,6 +51,9 @@ export class App {
       this.state.className = `state ${state}`;
     });
     this.client.on("entry", (entry) => this.onEntry(entry));
+    this.client.on("change", (change: MessageChange) => {
+      if (this.chat && change.conv === this.chat.conv) this.chat.change(change);
+    });
     this.client.on("closed", (code) => {
       if (code === 4401) signOut();
     });
@@ -61,6 +65,7 @@ export class App {
   }
 
   private readonly open: Open = (conv, target, title) => {
+    this.chat?.close();
     this.chat = new ChatView(this.client, this.me, conv, target, title);
     this.main.replaceWith(this.chat.element);
     this.main = this.chat.element;

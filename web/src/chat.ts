@@ -1,16 +1,33 @@
-// The chat view: a conversation's history (older pages on demand), live messages, the composer.
+// The chat view: a conversation's history (older pages on demand), live messages, the composer,
+// and what can be done to a message: edit and recall one's own, delete for me, clear for me.
+// Changes arrive as entries (from this user's other devices and from other users) and apply
+// to the messages shown.
 
-import type { Message, Target, TidingsClient } from "../../sdk/js/src/index.js";
+import { applyChange, type Message, type MessageChange, type Target, type TidingsClient } from "../../sdk/js/src/index.js";
 import { h, inputForm } from "./dom.js";
 
 const PAGE = 30;
+/** The recall window the server applies by default (`recall_window_secs`, 120); it decides. */
+const RECALL_WINDOW_MS = 120_000;
+/** How long "Clear for me" waits for its confirming second click. */
+const CONFIRM_MS = 4_000;
+
+interface Shown {
+  message: Message;
+  node: HTMLElement;
+}
 
 export class ChatView {
   readonly element: HTMLElement;
   private readonly list = h("div", { class: "messages", "data-testid": "messages" });
-  private readonly shown = new Set<string>();
+  private readonly error = h("div", { class: "error", "data-testid": "chat-error" });
+  /** The messages shown, by msg_id. */
+  private readonly shown = new Map<string, Shown>();
   private olderButton: HTMLButtonElement | null = null;
+  /** Where the next older page starts (`before`), while there is one. */
+  private olderCursor: number | null = null;
   private newest = 0;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly client: TidingsClient,
@@ -23,7 +40,33 @@ export class ChatView {
       await this.client.sendText(this.target, text);
     });
     composer.classList.add("composer");
-    this.element = h("section", { class: "chat" }, h("header", {}, title), this.list, composer);
+    this.element = h("section", { class: "chat" }, h("header", {}, h("span", {}, title), this.clearButton()), this.error, this.list, composer);
+  }
+
+  /** "Clear for me": the first click asks, a second within CONFIRM_MS clears up to the newest message. */
+  private clearButton(): HTMLButtonElement {
+    const button = h("button", { class: "quiet", "data-action": "clear" }, "Clear for me");
+    let armed: ReturnType<typeof setTimeout> | null = null;
+    const arm = (on: boolean) => {
+      button.textContent = on ? "Clear all for me?" : "Clear for me";
+      button.classList.toggle("danger", on);
+    };
+    button.addEventListener("click", () => {
+      if (armed) {
+        clearTimeout(armed);
+        this.timers.delete(armed);
+        armed = null;
+        arm(false);
+        this.act(this.client.clear(this.conv).then((c) => this.change({ kind: "cleared", conv: c.conv, up_to: c.up_to })));
+        return;
+      }
+      arm(true);
+      armed = this.later(CONFIRM_MS, () => {
+        armed = null;
+        arm(false);
+      });
+    });
+    return button;
   }
 
   /** Loads the newest page; older pages follow with the button at the top. */
@@ -31,13 +74,20 @@ export class ChatView {
     await this.loadOlder(undefined);
   }
 
+  /** Stops the view's timers (another conversation was opened). */
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
   private async loadOlder(before: number | undefined): Promise<void> {
     const page = await this.client.rest.history(this.conv, { limit: PAGE, before }).catch(() => ({ messages: [] as Message[], next_before: null }));
-    const top = this.list.firstChild?.nextSibling ?? null;
+    const top = this.olderButton?.nextSibling ?? this.list.firstChild;
     // Newest first from the server: insert each older message above the ones shown.
     for (const message of [...page.messages].reverse()) this.add(message, top);
     this.olderButton?.remove();
     this.olderButton = null;
+    this.olderCursor = page.next_before ?? null;
     if (page.next_before != null) {
       const cursor = page.next_before;
       this.olderButton = h("button", { onclick: () => void this.loadOlder(cursor) }, "Load older messages");
@@ -68,21 +118,111 @@ export class ChatView {
     this.markRead();
   }
 
+  /** A recall, edit or removal of messages of this conversation: from an entry, or from this page's own action. */
+  change(change: MessageChange): void {
+    if (change.kind === "cleared" && change.conv === this.conv && this.olderCursor !== null && this.olderCursor <= change.up_to + 1) {
+      // Everything older is cleared too.
+      this.olderButton?.remove();
+      this.olderButton = null;
+      this.olderCursor = null;
+    }
+    for (const [msgId, shown] of [...this.shown]) {
+      const next = applyChange(shown.message, change);
+      if (next === shown.message) continue;
+      if (next === null) {
+        shown.node.remove();
+        this.shown.delete(msgId);
+        continue;
+      }
+      const node = this.render(next);
+      shown.node.replaceWith(node);
+      this.shown.set(msgId, { message: next, node });
+    }
+  }
+
   private add(message: Message, before: Node | null): void {
     if (this.shown.has(message.msg_id)) return;
-    this.shown.add(message.msg_id);
     this.newest = Math.max(this.newest, message.conv_seq);
-    const body = message.body as { type: string; text?: string; name?: string };
-    const text = body.type === "text" ? body.text ?? "" : `[${body.type}${body.name ? `: ${body.name}` : ""}]`;
-    const mine = message.from === this.me;
-    const node = h(
-      "div",
-      { class: mine ? "msg mine" : "msg", "data-seq": String(message.conv_seq) },
-      mine ? null : h("div", { class: "from" }, message.from),
-      h("div", { class: "text" }, text),
-    );
+    const node = this.render(message);
+    this.shown.set(message.msg_id, { message, node });
     if (before) this.list.insertBefore(node, before);
     else this.list.append(node);
+  }
+
+  /** One message: its text (or that it was recalled), "(edited)", and what this user can do to it. */
+  private render(message: Message): HTMLElement {
+    const mine = message.from === this.me;
+    const body = message.body as { type: string; text?: string; name?: string } | undefined;
+    const line = message.recalled
+      ? h("div", { class: "line" }, h("span", { class: "text recalled" }, "message recalled"))
+      : h(
+          "div",
+          { class: "line" },
+          h("span", { class: "text" }, body?.type === "text" ? body.text ?? "" : `[${body?.type}${body?.name ? `: ${body.name}` : ""}]`),
+          message.edit_seq ? h("span", { class: "edited", title: `edited ${new Date(message.edited_at ?? 0).toLocaleString()}` }, "(edited)") : null,
+        );
+    const actions = h("div", { class: "actions" });
+    const node = h(
+      "div",
+      { class: mine ? "msg mine" : "msg", "data-seq": String(message.conv_seq), "data-msg": message.msg_id },
+      mine ? null : h("div", { class: "from" }, message.from),
+      line,
+      actions,
+    );
+    if (mine && !message.recalled && body?.type === "text") {
+      actions.append(h("button", { "data-action": "edit", onclick: () => this.startEdit(line, message) }, "Edit"));
+    }
+    const left = message.ts + RECALL_WINDOW_MS - Date.now();
+    if (mine && !message.recalled && left > 0) {
+      const recall = h("button", { "data-action": "recall", onclick: () => this.act(this.client.recall(this.conv, message.msg_id).then((r) => this.change({ kind: "recalled", conv: r.conv, conv_seq: r.conv_seq, msg_id: r.msg_id, recalled: r.by === undefined ? { ts: r.ts } : { by: r.by, ts: r.ts } }))) }, "Recall");
+      actions.append(recall);
+      this.later(left, () => recall.remove());
+    }
+    actions.append(h("button", { "data-action": "hide", onclick: () => this.act(this.client.hide(this.conv, message.conv_seq).then((x) => this.change({ kind: "removed", conv: x.conv, conv_seq: x.conv_seq }))) }, "Delete for me"));
+    return node;
+  }
+
+  /** Replaces a message's text with a form that edits it (Enter saves, Escape cancels). */
+  private startEdit(line: HTMLElement, message: Message): void {
+    const text = (message.body as { text?: string }).text ?? "";
+    const input = h("input", { name: "edit", autocomplete: "off" });
+    input.value = text;
+    const cancel = () => form.replaceWith(line);
+    const form = h("form", { class: "edit" }, input, h("button", { type: "submit" }, "Save"), h("button", { type: "button", onclick: cancel }, "Cancel"));
+    input.addEventListener("keydown", (event) => {
+      if ((event as KeyboardEvent).key === "Escape") cancel();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = input.value.trim();
+      if (!value || value === text) return cancel();
+      // Expect the version shown: an edit from another device in between is a conflict.
+      const edited = this.client.editText(this.conv, message.msg_id, value, message.edit_seq ?? 0);
+      this.act(edited.then((e) => {
+        cancel();
+        this.change({ kind: "edited", conv: e.conv, conv_seq: e.conv_seq, msg_id: e.msg_id, body: { type: "text", text: value }, edit_seq: e.edit_seq, edited_at: e.edited_at });
+      }), cancel);
+    });
+    line.replaceWith(form);
+    input.focus();
+  }
+
+  /** Runs an action; a refusal (the window passed, a conflict) shows above the messages. */
+  private act(action: Promise<unknown>, failed?: () => void): void {
+    this.error.textContent = "";
+    action.catch((e: unknown) => {
+      this.error.textContent = e instanceof Error ? e.message : String(e);
+      failed?.();
+    });
+  }
+
+  private later(ms: number, run: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
   }
 
   private markRead(): void {

@@ -28,11 +28,12 @@ export function chatsTab(rest: Rest, me: string, open: Open, current: () => stri
       const title = c.peer ?? `# ${c.group}`;
       const target = c.peer ? { user: c.peer } : { group: c.group ?? "" };
       const last = c.last_message?.body as { text?: string; type?: string } | undefined;
+      const preview = c.last_message?.recalled ? "message recalled" : last?.text ?? last?.type ?? "";
       const on = c.conv === current();
       return h(
         "div",
         { class: on ? "row on" : "row", "data-conv": c.conv, onclick: () => open(c.conv, target, title) },
-        h("div", { class: "text" }, h("div", { class: "name" }, title), h("div", { class: "preview" }, last?.text ?? last?.type ?? "")),
+        h("div", { class: "text" }, h("div", { class: "name" }, title), h("div", { class: "preview" }, preview)),
         c.unread > 0 && !on ? h("span", { class: "badge", "data-testid": "unread" }, String(c.unread)) : null,
       );
     });

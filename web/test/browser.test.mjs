@@ -1,13 +1,14 @@
 // The web client at /app, driven in headless Chromium (Debian's /usr/bin/chromium through
 // playwright-core; nothing downloads a browser) against a real `tidings up`: two users sign
-// in on two pages (one browser each), become friends, chat live, page back through history
-// and talk in a group.
+// in on two pages (one browser each), become friends, chat live, page back through history,
+// talk in a group, edit and recall (the other sees both live), and delete and clear for
+// themselves (the other still sees it all).
 
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { repo, startServer } from "../../sdk/js/test/server.mjs";
-import { Browsers, messages } from "./browsers.mjs";
+import { Browsers, message, messages } from "./browsers.mjs";
 
 let server;
 const browsers = new Browsers();
@@ -20,7 +21,7 @@ after(async () => {
 });
 const signIn = (user, name) => browsers.signIn(server, user, name);
 
-test("two users chat in two pages: friends, live messages, unread counts, history, a group", async () => {
+test("two users chat in two pages: friends, live messages, unread counts, history, a group, edit, recall, delete and clear for me", async () => {
   const alice = await signIn("alice", "Alice");
   const bob = await signIn("bob", "Bob");
 
@@ -75,10 +76,61 @@ test("two users chat in two pages: friends, live messages, unread counts, histor
   await alice.locator("[data-group=team]").click();
   await messages(alice).filter({ hasText: "hello team" }).waitFor();
 
+  // alice edits and recalls in their direct chat; bob, in it too, sees both live.
+  await alice.click("[data-tab=chats]");
+  await alice.locator('[data-conv="d~alice~bob"]').click();
+  await bob.click("[data-tab=chats]");
+  await bob.locator('[data-conv="d~alice~bob"]').click();
+  await alice.fill("input[name=text]", "see you at 9");
+  await alice.press("input[name=text]", "Enter");
+  await messages(bob).filter({ hasText: "see you at 9" }).waitFor();
+  await message(alice, "see you at 9").locator("[data-action=edit]").click();
+  await alice.fill("input[name=edit]", "see you at 10");
+  await alice.press("input[name=edit]", "Enter");
+  await message(bob, "see you at 10").locator(".edited", { hasText: "(edited)" }).waitFor();
+  await message(alice, "see you at 10").locator(".edited").waitFor();
+  await messages(bob).filter({ hasText: "see you at 9" }).waitFor({ state: "detached" });
+  // Only one's own messages have Edit and Recall; every message has Delete for me.
+  assert.equal(await message(bob, "see you at 10").locator("[data-action=edit], [data-action=recall]").count(), 0);
+  assert.equal(await message(bob, "see you at 10").locator("[data-action=hide]").count(), 1);
+  await alice.fill("input[name=text]", "wrong chat, sorry");
+  await alice.press("input[name=text]", "Enter");
+  await messages(bob).filter({ hasText: "wrong chat, sorry" }).waitFor();
+  await message(alice, "wrong chat, sorry").locator("[data-action=recall]").click();
+  await messages(bob).filter({ hasText: "wrong chat, sorry" }).waitFor({ state: "detached" });
+  await messages(bob).filter({ hasText: "message recalled" }).waitFor();
+  await messages(alice).filter({ hasText: "message recalled" }).waitFor();
+
+  // bob deletes one of alice's messages for himself: gone for him, after a reload too; alice
+  // still has it when she opens the chat again from the server's history.
+  await message(bob, "hi bob, got all 41").locator("[data-action=hide]").click();
+  await messages(bob).filter({ hasText: "hi bob, got all 41" }).waitFor({ state: "detached" });
+  await bob.reload();
+  await bob.locator("[data-testid=state]", { hasText: "live" }).waitFor();
+  await bob.locator('[data-conv="d~alice~bob"]').click();
+  await messages(bob).filter({ hasText: "see you at 10" }).waitFor();
+  assert.equal(await messages(bob).filter({ hasText: "hi bob, got all 41" }).count(), 0);
+  await alice.locator('[data-conv="g~team"]').click();
+  await messages(alice).filter({ hasText: "hello team" }).waitFor();
+  await alice.locator('[data-conv="d~alice~bob"]').click();
+  await messages(alice).filter({ hasText: "see you at 10" }).waitFor();
+  assert.equal(await messages(alice).filter({ hasText: "hi bob, got all 41" }).count(), 1);
+  assert.equal(await messages(alice).filter({ hasText: "message recalled" }).count(), 1);
+
+  // bob clears the group for himself (a second click confirms); alice still has its messages.
+  await bob.locator('[data-conv="g~team"]').click();
+  await messages(bob).filter({ hasText: "hello team" }).waitFor();
+  await bob.click("[data-action=clear]");
+  await bob.click("[data-action=clear]");
+  await messages(bob).filter({ hasText: "hello team" }).waitFor({ state: "detached" });
+  await alice.locator('[data-conv="g~team"]').click();
+  await messages(alice).filter({ hasText: "hello team" }).waitFor();
+
   // The picture in docs/ (TIDINGS_SCREENSHOT=docs/web-client.png refreshes it): alice's chat.
   await alice.click("[data-tab=chats]");
   await alice.locator('[data-conv="d~alice~bob"]').click();
   await messages(alice).filter({ hasText: "great" }).waitFor();
+  await alice.locator('.msg.mine', { hasText: "see you at 10" }).hover();
   await bob.fill("input[name=text]", "standup at 10?");
   await bob.press("input[name=text]", "Enter");
   await alice.locator("[data-conv=\"g~team\"]").getByTestId("unread").filter({ hasText: "1" }).waitFor();

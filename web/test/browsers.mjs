@@ -56,3 +56,6 @@ export class Browsers {
 
 /** The texts of the open chat's messages. */
 export const messages = (page) => page.getByTestId("messages").locator(".msg .text");
+
+/** The open chat's message whose text contains `text`. */
+export const message = (page, text) => page.getByTestId("messages").locator(".msg").filter({ has: page.locator(".text", { hasText: text }) });

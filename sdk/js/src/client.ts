@@ -1,11 +1,13 @@
 // The WebSocket session of docs/protocol.md: hello{since} -> entries -> synced -> live, with
-// reconnects that resume from the last entry delivered, and sends retried on one client_msg_id.
+// reconnects that resume from the last entry delivered; sends retried on one client_msg_id, and
+// recall, edit, delete and clear for me answered the same way.
 
+import { messageChange, type MessageChange } from "./changes.js";
 import { Emitter } from "./emitter.js";
 import { RETRYABLE, TidingsError } from "./errors.js";
 import { newClientMsgId } from "./ids.js";
 import { Rest } from "./rest.js";
-import type { Body, Entry, Message, Sent, Target, Welcome } from "./types.js";
+import type { Body, Cleared, Edited, Entry, Hidden, Message, Recalled, Sent, Target, Welcome } from "./types.js";
 
 /** The part of the WebSocket API the client uses (the browser's, or the `ws` package's). */
 export interface SocketLike {
@@ -32,9 +34,9 @@ export interface ClientOptions {
   /** First reconnect delay; doubles (with jitter) up to `maxBackoffMs`. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** An unanswered send is sent again (same `client_msg_id`) after this long. */
+  /** An unanswered send (or recall, edit, hide, clear) is written again after this long. */
   sendRetryMs?: number;
-  /** A send that has no answer after this long fails with `timeout`. */
+  /** A send (or recall, edit, hide, clear) that has no answer after this long fails with `timeout`. */
   sendTimeoutMs?: number;
   /** A ping goes out this often; a connection silent for twice as long is replaced. */
   pingMs?: number;
@@ -49,6 +51,12 @@ export interface ClientEvents {
   entry: (entry: Entry) => void;
   /** `message` entries (also delivered as `entry`). */
   message: (message: Message & { seq: number }) => void;
+  /**
+   * A recall, edit, delete for me or clear for me of messages already delivered (from
+   * `recalled`, `edited`, `hidden`, `cleared` and `removed` entries, also delivered as
+   * `entry`); `applyChange` applies it to a held message.
+   */
+  change: (change: MessageChange, entry: Entry) => void;
   /** Catch-up is complete up to `seq`; live entries follow. */
   synced: (seq: number) => void;
   welcome: (welcome: Welcome) => void;
@@ -59,11 +67,16 @@ export interface ClientEvents {
   closed: (code: number, reason: string) => void;
 }
 
+/** A request frame (`send`, `recall`, `edit`, `hide`, `clear`) awaiting its answer or `error{id}`. */
 interface Pending {
   id: string;
   frame: Record<string, unknown>;
-  resolve: (sent: Sent) => void;
+  /** What the request is, for errors: `send 1f3a...`, `edit d~a~b/0190...`. */
+  what: string;
+  resolve: (answer: Record<string, unknown>) => void;
   reject: (error: TidingsError) => void;
+  /** How often the frame was written. */
+  attempts: number;
   /** When the frame was last written, or 0 if it still waits for a connection. */
   writtenAt: number;
   deadline: number;
@@ -156,32 +169,83 @@ export class TidingsClient extends Emitter<ClientEvents> {
    * again, with the same `client_msg_id`, after a reconnect or when unanswered for
    * `sendRetryMs`, so the message is recorded once however often it is written.
    */
-  send(to: Target, body: Body, extra: { clientMsgId?: string; mentions?: string[]; mention_all?: boolean } = {}): Promise<Sent> {
-    if (this.stopped) return Promise.reject(new TidingsError("closed", "the client is closed"));
+  async send(to: Target, body: Body, extra: { clientMsgId?: string; mentions?: string[]; mention_all?: boolean } = {}): Promise<Sent> {
     const client_msg_id = extra.clientMsgId ?? newClientMsgId();
-    const id = `s${this.nextId++}`;
-    const frame: Record<string, unknown> = { t: "send", id, to, client_msg_id, body };
+    const frame: Record<string, unknown> = { t: "send", to, client_msg_id, body };
     if (extra.mentions) frame.mentions = extra.mentions;
     if (extra.mention_all) frame.mention_all = true;
-    return new Promise<Sent>((resolve, reject) => {
-      const now = Date.now();
-      const pending: Pending = {
-        id,
-        frame,
-        resolve: (sent) => resolve({ ...sent, client_msg_id }),
-        reject,
-        writtenAt: 0,
-        deadline: now + this.options.sendTimeoutMs,
-        retryAfter: 0,
-      };
-      this.pending.set(id, pending);
-      this.write(pending);
-    });
+    const sent = await this.request<Omit<Sent, "client_msg_id">>(frame, `send ${client_msg_id}`);
+    return { ...sent, client_msg_id };
   }
 
   /** Sends a text message. */
   sendText(to: Target, text: string): Promise<Sent> {
     return this.send(to, { type: "text", text });
+  }
+
+  /**
+   * Recalls a message (the sender within the app's recall window; a group's owner and admins
+   * for lower roles). Written again like a send until answered: recalling a recalled message
+   * answers the first recall.
+   */
+  recall(conv: string, msgId: string): Promise<Recalled> {
+    return this.request({ t: "recall", conv, msg_id: msgId }, `recall ${conv}/${msgId}`);
+  }
+
+  /**
+   * Edits one's own text message. With `expectedEditSeq` (the `edit_seq` last seen, 0 for an
+   * unedited message) a concurrent edit makes it fail with `conflict`; without, the last
+   * writer wins. Written again like a send until answered: a rewrite without
+   * `expectedEditSeq` may record the same body as one more version; with it, a rewrite after
+   * a lost success is refused with `conflict` (the message says so; read the message back).
+   */
+  edit(conv: string, msgId: string, body: Body, expectedEditSeq?: number): Promise<Edited> {
+    const frame: Record<string, unknown> = { t: "edit", conv, msg_id: msgId, body };
+    if (expectedEditSeq !== undefined) frame.expected_edit_seq = expectedEditSeq;
+    return this.request(frame, `edit ${conv}/${msgId}`);
+  }
+
+  /** Edits one's own text message to `text` (see `edit`). */
+  editText(conv: string, msgId: string, text: string, expectedEditSeq?: number): Promise<Edited> {
+    return this.edit(conv, msgId, { type: "text", text }, expectedEditSeq);
+  }
+
+  /** Delete for me: removes the message `convSeq` of `conv` from this user's view, on all their devices. */
+  hide(conv: string, convSeq: number): Promise<Hidden> {
+    return this.request({ t: "hide", conv, conv_seq: convSeq }, `hide ${conv}/${convSeq}`);
+  }
+
+  /** Clear for me: removes `conv`'s messages up to `upTo` (default: the newest) from this user's view. */
+  clear(conv: string, upTo?: number): Promise<Cleared> {
+    const frame: Record<string, unknown> = { t: "clear", conv };
+    if (upTo !== undefined) frame.up_to = upTo;
+    return this.request(frame, `clear ${conv}`);
+  }
+
+  /**
+   * Writes a request frame and resolves with its answer (the frame's fields without `t` and
+   * `id`). The frame is written again, unchanged, after a reconnect or when unanswered for
+   * `sendRetryMs`: every request sent this way is idempotent on the server (sends by
+   * `client_msg_id`), or says what a repeat does (`edit`).
+   */
+  private request<T>(fields: Record<string, unknown>, what: string): Promise<T> {
+    if (this.stopped) return Promise.reject(new TidingsError("closed", "the client is closed"));
+    const id = `s${this.nextId++}`;
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = {
+        id,
+        frame: { ...fields, id },
+        what,
+        resolve: (answer) => resolve(answer as T),
+        reject,
+        attempts: 0,
+        writtenAt: 0,
+        deadline: Date.now() + this.options.sendTimeoutMs,
+        retryAfter: 0,
+      };
+      this.pending.set(id, pending);
+      this.write(pending);
+    });
   }
 
   /**
@@ -317,6 +381,10 @@ export class TidingsClient extends Emitter<ClientEvents> {
         }
         return;
       case "sent":
+      case "recalled":
+      case "edited":
+      case "hidden":
+      case "cleared":
         this.settle(String(frame.id), frame);
         return;
       case "error":
@@ -340,6 +408,8 @@ export class TidingsClient extends Emitter<ClientEvents> {
     const { t: _t, ...rest } = entry as Entry & { t?: string };
     this.emit("entry", rest as Entry);
     if (rest.kind === "message") this.emit("message", rest as unknown as Message & { seq: number });
+    const change = messageChange(rest as Entry);
+    if (change) this.emit("change", change, rest as Entry);
     if (this.options.autoAck && this.current === "live") this.ackSoon();
   }
 
@@ -366,6 +436,10 @@ export class TidingsClient extends Emitter<ClientEvents> {
       return;
     }
     this.pending.delete(pending.id);
+    if (error.code === "conflict" && pending.frame.t === "edit" && pending.attempts > 1) {
+      pending.reject(new TidingsError("conflict", `${error.message} (the edit was written ${pending.attempts} times: an earlier attempt may have been recorded)`));
+      return;
+    }
     pending.reject(error);
   }
 
@@ -373,13 +447,14 @@ export class TidingsClient extends Emitter<ClientEvents> {
     const pending = this.pending.get(id);
     if (!pending) return; // an answer to an attempt already settled
     this.pending.delete(id);
-    const { t: _t, id: _id, ...sent } = frame;
-    pending.resolve(sent as unknown as Sent);
+    const { t: _t, id: _id, ...answer } = frame;
+    pending.resolve(answer);
   }
 
   private write(pending: Pending): void {
     if (!this.isOpen() || !this.welcomed || Date.now() < pending.retryAfter) return;
     pending.writtenAt = Date.now();
+    pending.attempts += 1;
     this.frame(pending.frame);
   }
 
@@ -397,7 +472,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
     for (const pending of [...this.pending.values()]) {
       if (now >= pending.deadline) {
         this.pending.delete(pending.id);
-        pending.reject(new TidingsError("timeout", `no answer to send ${String(pending.frame.client_msg_id)}`));
+        pending.reject(new TidingsError("timeout", `no answer to ${pending.what}`));
       } else if (pending.writtenAt === 0 || now - pending.writtenAt >= this.options.sendRetryMs) {
         this.write(pending);
       }

@@ -2,15 +2,20 @@
 
 import { TidingsError } from "./errors.js";
 import type {
+  Body,
+  Cleared,
   Conversation,
+  Edited,
   Entry,
   GroupOp,
   GroupRow,
   GroupView,
   HistoryPage,
+  Hidden,
   HistoryQuery,
   Message,
   Profile,
+  Recalled,
   Relation,
 } from "./types.js";
 
@@ -109,6 +114,27 @@ export class Rest {
   /** Marks `conv` read up to `conv_seq`. */
   markRead(conv: string, conv_seq: number): Promise<{ conv: string; read_seq: number; pos: number }> {
     return this.call("POST", `/v1/conversations/${seg(conv)}/read`, undefined, { conv_seq });
+  }
+
+  // Recall and edit (docs/protocol.md, Recall and edit).
+  /** Recalls a message; recalling a recalled one answers the first recall. */
+  recall(conv: string, msgId: string): Promise<Recalled> {
+    return this.call("POST", `/v1/conversations/${seg(conv)}/messages/${seg(msgId)}/recall`);
+  }
+  /** Edits one's own text message; `expectedEditSeq` makes a concurrent edit a `conflict`. */
+  edit(conv: string, msgId: string, body: Body, expectedEditSeq?: number): Promise<Edited> {
+    const request = expectedEditSeq === undefined ? { body } : { body, expected_edit_seq: expectedEditSeq };
+    return this.call("POST", `/v1/conversations/${seg(conv)}/messages/${seg(msgId)}/edit`, undefined, request);
+  }
+
+  // Delete for me, clear for me (docs/protocol.md): this user's view only.
+  /** Removes the message `convSeq` of `conv` from this user's view. */
+  hide(conv: string, convSeq: number): Promise<Hidden> {
+    return this.call("POST", `/v1/conversations/${seg(conv)}/hide`, undefined, { conv_seq: convSeq });
+  }
+  /** Removes `conv`'s messages up to `upTo` (default: the newest) from this user's view. */
+  clear(conv: string, upTo?: number): Promise<Cleared> {
+    return this.call("POST", `/v1/conversations/${seg(conv)}/clear`, undefined, upTo === undefined ? {} : { up_to: upTo });
   }
 
   // Files.

@@ -1,5 +1,5 @@
 // The wire shapes of docs/protocol.md, as far as a client reads them. Entries are open: a
-// kind this SDK does not know (recalled, edited, hidden, ...) still arrives as an Entry.
+// kind this SDK does not know still arrives as an Entry.
 
 /** One inbox entry: `seq`, `ts`, `kind` and the kind's fields. */
 export interface Entry {
@@ -9,7 +9,11 @@ export interface Entry {
   [field: string]: unknown;
 }
 
-/** A `message` entry (and a history row, which has no `seq`). */
+/**
+ * A `message` entry (and a history row, which has no `seq`). Read back (catch-up, history) a
+ * message shows as it now is: no `body` but `recalled` once recalled, the latest body with
+ * `edit_seq` and `edited_at` once edited. A live entry carries the body as sent.
+ */
 export interface Message {
   seq?: number;
   ts: number;
@@ -19,10 +23,94 @@ export interface Message {
   msg_id: string;
   from: string;
   to: Target;
-  body: Body;
+  /** Absent once the message is recalled. */
+  body?: Body;
   mentions?: string[];
   mention_all?: boolean;
+  /** Set once recalled: by whom (absent: the app server) and when. */
+  recalled?: { by?: string; ts: number };
+  /** How often the message was edited (absent: never); `edited_at` is the latest edit's time. */
+  edit_seq?: number;
+  edited_at?: number;
   [field: string]: unknown;
+}
+
+/** A message was recalled (to every participant): drop its body. `ts` is when. */
+export interface RecalledEntry extends Entry {
+  kind: "recalled";
+  conv: string;
+  conv_seq: number;
+  msg_id: string;
+  /** Absent when the app server recalled it. */
+  by?: string;
+}
+
+/** A message was edited (to every participant): show this body. `ts` is when. */
+export interface EditedEntry extends Entry {
+  kind: "edited";
+  conv: string;
+  conv_seq: number;
+  msg_id: string;
+  body: Body;
+  edit_seq: number;
+}
+
+/** The user deleted a message for themselves (to their own devices only). */
+export interface HiddenEntry extends Entry {
+  kind: "hidden";
+  conv: string;
+  conv_seq: number;
+}
+
+/** The user cleared a conversation for themselves up to `up_to` (to their own devices only). */
+export interface ClearedEntry extends Entry {
+  kind: "cleared";
+  conv: string;
+  up_to: number;
+}
+
+/**
+ * Read back (catch-up, `sync`, inbox; never live) in place of an entry about a message the
+ * user removed; keeps the `seq` so catch-up stays gapless, and carries nothing of the message.
+ */
+export interface RemovedEntry extends Entry {
+  kind: "removed";
+  conv: string;
+  conv_seq: number;
+}
+
+/** The answer to a recall: the recall as recorded (the first one's, for a repeat). */
+export interface Recalled {
+  conv: string;
+  conv_seq: number;
+  msg_id: string;
+  by?: string;
+  ts: number;
+  pos: number;
+}
+
+/** The answer to an edit: the message's new `edit_seq`. */
+export interface Edited {
+  conv: string;
+  conv_seq: number;
+  msg_id: string;
+  edit_seq: number;
+  edited_at: number;
+  pos: number;
+}
+
+/** The answer to "delete for me". */
+export interface Hidden {
+  conv: string;
+  conv_seq: number;
+  pos: number;
+}
+
+/** The answer to "clear for me": the user's clear mark as it now is. */
+export interface Cleared {
+  conv: string;
+  up_to: number;
+  pos: number;
 }
 
 export type Target = { user: string } | { group: string };

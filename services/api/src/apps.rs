@@ -206,6 +206,16 @@ impl Apps {
         self.settings(app).edit_window_secs
     }
 
+    /// The cap on pinned messages per conversation of the app.
+    pub fn max_pins(&self, app: &AppId) -> usize {
+        self.settings(app).max_pins
+    }
+
+    /// The reaction keys the app allows (empty: any).
+    pub fn reaction_keys(&self, app: &AppId) -> Vec<String> {
+        self.settings(app).reaction_keys
+    }
+
     /// Who may message whom in the app.
     pub fn messaging(&self, app: &AppId) -> MessagingPolicy {
         self.settings(app).messaging

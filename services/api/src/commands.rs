@@ -2,6 +2,11 @@
 //! by (WebSocket, signed HTTP, NATS). It checks what needs other aggregates, then lets the
 //! target aggregate decide.
 
+mod annotate;
+mod forward;
+
+pub use annotate::{PinState, Reacted};
+pub use forward::ForwardRequest;
 mod lifecycle;
 
 pub use lifecycle::{EditRequest, Edited, Recalled};
@@ -36,7 +41,15 @@ pub const MAX_SYSTEM_RECIPIENTS: usize = 1000;
 pub struct SendRequest {
     pub to: Recipient,
     pub client_msg_id: ClientMsgId,
-    pub body: Body,
+    /// Required, except for a forward, which copies its original's body.
+    #[serde(default)]
+    pub body: Option<Body>,
+    /// The message of the same conversation this one answers.
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+    /// A message to forward, from a conversation the sender can read.
+    #[serde(default)]
+    pub forward_of: Option<ForwardRequest>,
     /// Group members to mention.
     #[serde(default)]
     pub mentions: Vec<UserId>,
@@ -705,22 +718,45 @@ impl Commands {
                 Recipient::Group(_) => {}
             }
             let conv = ConvId::between(from, &request.to);
-            if request.body.attachment().is_some() {
-                request
-                    .body
-                    .validate(self.0.limits)
+            let (body, forward_of) = match (request.body, &request.forward_of) {
+                (Some(body), None) => (body, None),
+                (None, Some(origin)) => {
+                    let (body, origin) = self.forwarded(app, from, origin).await?;
+                    (body, Some(origin))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "a forward copies its original's body: send no body with forward_of",
+                    ));
+                }
+                (None, None) => {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "missing field `body`",
+                    ));
+                }
+            };
+            if body.attachment().is_some() {
+                body.validate(self.0.limits)
                     .map_err(|e| ApiError::from(tidings_domain::DomainError::from(e)))?;
-                self.0.files.check_body(app, &conv, &request.body).await?;
+                self.0.files.check_body(app, &conv, &body).await?;
             }
+            let reply_to = match &request.reply_to {
+                Some(msg_id) => Some(self.facts(app, &conv, msg_id).await?),
+                None => None,
+            };
             let client_msg_id = request.client_msg_id.clone();
             let command = ConvCommand::Send(SendMessage {
                 app: app.clone(),
                 from: from.clone(),
                 to: request.to,
                 client_msg_id: request.client_msg_id,
-                body: request.body,
+                body,
                 mentions: request.mentions,
                 mention_all: request.mention_all,
+                reply_to,
+                forward_of,
                 msg_id: MessageId::parse(uuid::Uuid::now_v7().to_string())
                     .expect("uuid text is a valid message id"),
                 ts: now_millis(),

@@ -37,6 +37,14 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/server/conversations/{conv}/hide", post(hide))
         .route("/v1/server/conversations/{conv}/clear", post(clear))
         .route(
+            "/v1/server/conversations/{conv}/reactions",
+            post(crate::http_annotate::react),
+        )
+        .route(
+            "/v1/server/conversations/{conv}/pins",
+            post(crate::http_annotate::pin),
+        )
+        .route(
             "/v1/server/conversations/{conv}/messages/{msg_id}/recall",
             post(recall),
         )

@@ -7,7 +7,7 @@
 use crate::commands::{Commands, SendRequest, UpsertUserRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::json::rejection_error;
-use async_nats::jetstream;
+use async_nats::{Subscriber, jetstream};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -126,16 +126,24 @@ async fn dead_letter(js: &jetstream::Context, message: &async_nats::Message, rea
     }
 }
 
-/// Serves integrator requests until `shutdown`.
+/// Subscribes to integrator requests; once this returns, the server knows the subscription,
+/// so a process that says it is ready after it answers every request.
+pub async fn subscribe(client: &async_nats::Client) -> Result<Subscriber, async_nats::Error> {
+    let requests = client
+        .queue_subscribe(subjects::ALL_INBOUND, QUEUE_GROUP.into())
+        .await?;
+    client.flush().await?;
+    Ok(requests)
+}
+
+/// Serves the integrator requests of `requests` (from [`subscribe`]) until `shutdown`.
 pub async fn serve(
     client: async_nats::Client,
+    mut requests: Subscriber,
     commands: Commands,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::Error> {
     let js = jetstream::new(client.clone());
-    let mut requests = client
-        .queue_subscribe(subjects::ALL_INBOUND, QUEUE_GROUP.into())
-        .await?;
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),

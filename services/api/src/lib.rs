@@ -13,6 +13,7 @@ pub mod files;
 pub mod group_ops;
 pub mod health;
 pub mod http;
+mod http_annotate;
 pub mod inbound;
 pub mod json;
 pub mod openapi;
@@ -132,13 +133,24 @@ impl Api {
         })
     }
 
-    /// Serves integrator requests on `tid.in.<app>.<command>` until `shutdown`.
+    /// Subscribes to integrator requests on `tid.in.<app>.<command>`: once this returns, NATS
+    /// routes them here (subscribe before saying the process is ready).
+    pub async fn subscribe_inbound(
+        &self,
+        client: &async_nats::Client,
+    ) -> Result<async_nats::Subscriber, async_nats::Error> {
+        inbound::subscribe(client).await
+    }
+
+    /// Serves the integrator requests of `requests` (from `subscribe_inbound`) until
+    /// `shutdown`.
     pub async fn serve_inbound(
         &self,
         client: async_nats::Client,
+        requests: async_nats::Subscriber,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        inbound::serve(client, self.commands.clone(), shutdown).await
+        inbound::serve(client, requests, self.commands.clone(), shutdown).await
     }
 
     /// Readiness as far as the api goes: its NATS connection. Processes that run more add

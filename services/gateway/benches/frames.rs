@@ -25,6 +25,8 @@ fn frames(c: &mut Criterion) {
             }),
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             recalled: None,
             edit_seq: 0,
             edited_at: None,

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tidings_api::commands::{Edited, GroupView, Recalled, RelationView, Sent};
+use tidings_api::commands::{
+    Edited, ForwardRequest, GroupView, PinState, Reacted, Recalled, RelationView, Sent,
+};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
@@ -28,11 +30,16 @@ pub enum ClientFrame {
         id: Option<String>,
         to: Recipient,
         client_msg_id: ClientMsgId,
-        body: Body,
+        #[serde(default)]
+        body: Option<Body>,
         #[serde(default)]
         mentions: Vec<UserId>,
         #[serde(default)]
         mention_all: bool,
+        #[serde(default)]
+        reply_to: Option<MessageId>,
+        #[serde(default)]
+        forward_of: Option<ForwardRequest>,
     },
     Sync {
         #[serde(default)]
@@ -113,6 +120,36 @@ pub enum ClientFrame {
         #[serde(flatten)]
         op: GroupOp,
     },
+    /// Add a reaction `key` to a message.
+    React {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        key: String,
+    },
+    /// Remove one's reaction `key` from a message.
+    Unreact {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        key: String,
+    },
+    /// Pin a message to its conversation.
+    Pin {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+    },
+    /// Unpin a message.
+    Unpin {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+    },
     /// Recall a message (answered with `recalled`).
     Recall {
         #[serde(default)]
@@ -148,6 +185,10 @@ impl ClientFrame {
             | ClientFrame::Hide { id, .. }
             | ClientFrame::Clear { id, .. }
             | ClientFrame::Group { id, .. }
+            | ClientFrame::React { id, .. }
+            | ClientFrame::Unreact { id, .. }
+            | ClientFrame::Pin { id, .. }
+            | ClientFrame::Unpin { id, .. }
             | ClientFrame::Recall { id, .. }
             | ClientFrame::Edit { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
@@ -160,7 +201,7 @@ impl ClientFrame {
 
 /// Every client frame type the gateway accepts (an unknown one is refused by name);
 /// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
-pub const CLIENT_FRAME_TYPES: [&str; 18] = [
+pub const CLIENT_FRAME_TYPES: [&str; 22] = [
     "hello",
     "send",
     "sync",
@@ -177,6 +218,10 @@ pub const CLIENT_FRAME_TYPES: [&str; 18] = [
     "block",
     "unblock",
     "group",
+    "react",
+    "unreact",
+    "pin",
+    "unpin",
     "recall",
     "edit",
 ];
@@ -250,6 +295,22 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         relation: RelationView,
+        pos: u64,
+    },
+    /// The answer to `react` / `unreact`: the request is recorded.
+    Reacted {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        reacted: Reacted,
+        pos: u64,
+    },
+    /// The answer to `pin` / `unpin`: whether the message is pinned now.
+    PinSet {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(flatten)]
+        pin: PinState,
         pos: u64,
     },
     Error {
@@ -433,7 +494,7 @@ mod tests {
         // so a JSON client's number reached its readers changed.
         let text = r#"{"t":"send","to":{"user":"bob"},"client_msg_id":"c","body":{"type":"custom","data":{"x":5.104235503814077e38}}}"#;
         let Ok(ClientFrame::Send {
-            body: Body::Custom { data },
+            body: Some(Body::Custom { data }),
             ..
         }) = decode_text(text)
         else {

@@ -3,6 +3,7 @@
 //! the api's command handler in-process. It reads the store, never writes events itself.
 
 pub mod access;
+pub mod annotations;
 pub mod auth;
 pub mod coverage;
 mod errors;
@@ -15,6 +16,7 @@ pub mod min_pos;
 pub mod paging;
 pub mod profiles;
 pub mod query;
+pub mod quotes;
 pub mod relations;
 pub mod rest;
 pub mod session;
@@ -184,6 +186,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(relations::router::<S>())
             .merge(groups::router::<S>())
             .merge(files::router::<S>())
+            .merge(annotations::router::<S>())
             .merge(lifecycle::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(

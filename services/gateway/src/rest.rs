@@ -1,9 +1,11 @@
 //! Client REST: a user's inbox, conversations and history, read from the store.
 
 use crate::GatewayState;
+use crate::annotations::annotate;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
+use crate::quotes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -12,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
-use tidings_domain::ConvId;
+use tidings_domain::{AppId, ConvId, UserId};
 use tidings_store::visibility;
 use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
 
@@ -43,9 +45,10 @@ async fn inbox<S: ReadModels>(
     let me = state.me(&headers, query.token.as_deref()).await?;
     let limit = check_limit(query.limit, 100)?;
     let store = &state.shared.store;
-    let entries = visibility::inbox_page(store, &me.app, &me.user, query.after, limit)
+    let mut entries = visibility::inbox_page(store, &me.app, &me.user, query.after, limit)
         .await
         .map_err(store_error)?;
+    quotes::resolve(store, &me.app, quotes::in_entries(&mut entries)).await?;
     let last_seq = store
         .inbox_last_seq(&me.app, &me.user)
         .await
@@ -54,8 +57,8 @@ async fn inbox<S: ReadModels>(
 }
 
 #[derive(Debug, Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+pub(crate) struct TokenQuery {
+    pub(crate) token: Option<String>,
 }
 
 async fn conversations<S: ReadModels>(
@@ -64,9 +67,15 @@ async fn conversations<S: ReadModels>(
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
-    let rows = visibility::conversations(&state.shared.store, &me.app, &me.user)
+    let store = &state.shared.store;
+    let mut rows = visibility::conversations(store, &me.app, &me.user)
         .await
         .map_err(store_error)?;
+    let last = rows
+        .iter_mut()
+        .filter_map(|r| r.last_message.as_mut())
+        .collect();
+    quotes::resolve(store, &me.app, last).await?;
     Ok(Json(json!({ "conversations": rows })))
 }
 
@@ -127,25 +136,7 @@ async fn messages<S: ReadModels>(
     let conv = ConvId::parse(conv)?;
     let history = query.history()?;
     let store = &state.shared.store;
-    // A user reads only conversations they take part in: a group's while a member.
-    let member = match conv.group_id() {
-        Some(group) => store
-            .member(&me.app, &group, &me.user)
-            .await
-            .map_err(store_error)?
-            .is_some(),
-        None => store
-            .conversation(&me.app, &me.user, &conv)
-            .await
-            .map_err(store_error)?
-            .is_some(),
-    };
-    if !member {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "not a conversation of this user",
-        ));
-    }
+    require_participant(store, &me.app, &me.user, &conv).await?;
     let page = visibility::history(store, &me.app, &me.user, &conv, history)
         .await
         .map_err(store_error)?;
@@ -153,7 +144,37 @@ async fn messages<S: ReadModels>(
         HistoryOrder::Newest => "next_before",
         HistoryOrder::Oldest => "next_after",
     };
-    Ok(Json(json!({ "messages": page.messages, key: page.next })))
+    let messages = annotate(store, &me.app, &conv, &me.user, page.messages).await?;
+    Ok(Json(json!({ "messages": messages, key: page.next })))
+}
+
+/// A user reads only conversations they take part in: a group's while a member.
+pub(crate) async fn require_participant<S: ReadModels>(
+    store: &S,
+    app: &AppId,
+    user: &UserId,
+    conv: &ConvId,
+) -> Result<(), ApiError> {
+    let member = match conv.group_id() {
+        Some(group) => store
+            .member(app, &group, user)
+            .await
+            .map_err(store_error)?
+            .is_some(),
+        None => store
+            .conversation(app, user, conv)
+            .await
+            .map_err(store_error)?
+            .is_some(),
+    };
+    if member {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "not a conversation of this user",
+        ))
+    }
 }
 
 /// The body of `POST /v1/conversations/{conv}/read`.

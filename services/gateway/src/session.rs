@@ -10,6 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
+use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -19,9 +20,9 @@ use std::time::Duration;
 use tidings_api::commands::{Commands, EditRequest, SendRequest};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
-use tidings_domain::UserId;
 use tidings_domain::conv::Actor;
 use tidings_domain::pair::PairCommand;
+use tidings_domain::{ConvId, MessageId, UserId};
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::visibility;
 use tidings_store::{Entry, ReadModels};
@@ -269,6 +270,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 body,
                 mentions,
                 mention_all,
+                reply_to,
+                forward_of,
             } => {
                 let request = SendRequest {
                     to,
@@ -276,6 +279,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     body,
                     mentions,
                     mention_all,
+                    reply_to,
+                    forward_of,
                 };
                 let answer = match self
                     .shared
@@ -366,6 +371,20 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            ClientFrame::React {
+                id,
+                conv,
+                msg_id,
+                key,
+            } => self.react(id, conv, msg_id, key, true).await,
+            ClientFrame::Unreact {
+                id,
+                conv,
+                msg_id,
+                key,
+            } => self.react(id, conv, msg_id, key, false).await,
+            ClientFrame::Pin { id, conv, msg_id } => self.pin(id, conv, msg_id, true).await,
+            ClientFrame::Unpin { id, conv, msg_id } => self.pin(id, conv, msg_id, false).await,
             ClientFrame::Recall { id, conv, msg_id } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 let by = Actor::User(me.clone());
@@ -439,6 +458,47 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         ServerFrame::error(id, error)
     }
 
+    async fn react(
+        &mut self,
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        key: String,
+        add: bool,
+    ) -> Result<(), SocketGone> {
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let commands = &self.shared.commands;
+        let answer = match commands.react(app, me, &conv, &msg_id, key, add).await {
+            Ok(reacted) => ServerFrame::Reacted {
+                id,
+                reacted: reacted.value,
+                pos: reacted.pos,
+            },
+            Err(error) => ServerFrame::error(id, error),
+        };
+        self.answer(answer).await
+    }
+
+    async fn pin(
+        &mut self,
+        id: Option<String>,
+        conv: ConvId,
+        msg_id: MessageId,
+        pin: bool,
+    ) -> Result<(), SocketGone> {
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let by = Actor::User(me.clone());
+        let answer = match self.shared.commands.pin(app, by, &conv, &msg_id, pin).await {
+            Ok(state) => ServerFrame::PinSet {
+                id,
+                pin: state.value,
+                pos: state.pos,
+            },
+            Err(error) => ServerFrame::error(id, error),
+        };
+        self.answer(answer).await
+    }
+
     async fn page(
         &self,
         after: u64,
@@ -449,9 +509,10 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.shared.coverage.wait_for(min_pos).await?;
         let (app, user) = (&self.principal.app, &self.principal.user);
         let store = &self.shared.store;
-        let entries = visibility::inbox_page(store, app, user, after, limit)
+        let mut entries = visibility::inbox_page(store, app, user, after, limit)
             .await
             .map_err(store_error)?;
+        quotes::resolve(store, app, quotes::in_entries(&mut entries)).await?;
         let last_seq = store.inbox_last_seq(app, user).await.map_err(store_error)?;
         Ok((entries, last_seq))
     }
@@ -531,7 +592,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
     }
 
     /// Sends one entry if it is the next one; older ones are skipped.
-    async fn deliver(&mut self, entry: Entry) -> Result<(), SocketGone> {
+    async fn deliver(&mut self, mut entry: Entry) -> Result<(), SocketGone> {
         let Some(live) = self.live.as_mut() else {
             return Ok(());
         };
@@ -539,6 +600,12 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             return Ok(());
         }
         live.last_sent = entry.seq;
+        let app = &self.principal.app;
+        let views = quotes::in_entries(std::slice::from_mut(&mut entry));
+        if let Err(error) = quotes::resolve(&self.shared.store, app, views).await {
+            // The entry still goes out, without its quote: the history read has it.
+            tracing::warn!(seq = entry.seq, %error, "resolving a reply's quote");
+        }
         self.emit(&ServerFrame::Entry(entry)).await
     }
 

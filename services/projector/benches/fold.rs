@@ -34,6 +34,8 @@ fn message(to: Recipient) -> Envelope {
             },
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             ts: 1,
         }),
     }

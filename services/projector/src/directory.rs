@@ -28,6 +28,12 @@ pub(crate) fn group_of(envelope: &Envelope) -> Option<(AppId, GroupId)> {
             Recipient::Group(g) => Some((m.app.clone(), g.clone())),
             Recipient::User(_) => None,
         },
+        Event::ReactionAdded(r) | Event::ReactionRemoved(r) => {
+            r.conv.group_id().map(|g| (r.app.clone(), g))
+        }
+        Event::MessagePinned(p) | Event::MessageUnpinned(p) => {
+            p.conv.group_id().map(|g| (p.app.clone(), g))
+        }
         _ => None,
     }
 }

@@ -1,5 +1,6 @@
 //! The pure fold: one event in, the read-model writes it implies out.
 
+use crate::annotation_fold::{project_pin, project_reaction};
 use crate::directory::Directory;
 use crate::group_fold::{project_group, project_group_message};
 use tidings_domain::event::{MessageSent, PairChange, PairChanged};
@@ -226,6 +227,10 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             let target = (&e.app, &e.conv, e.conv_seq, e.ts);
             project_annotation(target, annotation, item, cursor, directory)
         }
+        Event::ReactionAdded(r) => project_reaction(r, true, cursor, directory),
+        Event::ReactionRemoved(r) => project_reaction(r, false, cursor, directory),
+        Event::MessagePinned(p) => project_pin(p, true, cursor, directory),
+        Event::MessageUnpinned(p) => project_pin(p, false, cursor, directory),
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => project_group_message(message, group, cursor, directory),
             Recipient::User(to) => project_direct(message, to, cursor),
@@ -369,6 +374,8 @@ mod tests {
                 body: Body::Text { text: "hi".into() },
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
                 ts: 77,
             }),
         }

@@ -445,6 +445,8 @@ mod tests {
                 body: Body::Text { text: "hi".into() },
                 mentions: ids(mentions),
                 mention_all,
+                reply_to: None,
+                forward_of: None,
                 ts: 5,
             };
             project_group_message(&message, &group(), self.cursor, &self.directory)

@@ -2,6 +2,7 @@
 //! timelines, users) and pushes new inbox entries live. It depends on the store's ports, never
 //! on the api or gateway.
 
+pub mod annotation_fold;
 pub mod directory;
 pub mod fold;
 pub mod group_fold;

@@ -94,9 +94,12 @@ impl Partition {
             | Write::Hide { app, user, .. }
             | Write::Clear { app, user, .. }
             | Write::UserStatus { app, user, .. }
-            | Write::Relation { app, user, .. } => self.owns_user(app, user),
+            | Write::Relation { app, user, .. }
+            | Write::ReactionEntry { app, user, .. } => self.owns_user(app, user),
             Write::PutUser { profile, .. } => self.owns_user(&profile.app, &profile.user),
             Write::Timeline { app, message, .. } => self.owns_conv(app, &message.conv),
+            Write::Reaction { app, notice, .. } => self.owns_conv(app, &notice.conv),
+            Write::Pin { app, conv, .. } => self.owns_conv(app, conv),
             Write::Annotate { app, conv, .. } => self.owns_conv(app, conv),
             // A member row and the member's row in their group list change together, from the
             // group's partition: each of those rows still has exactly one writer.

@@ -170,8 +170,12 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
             let app = tidings_api::App::build(&api, listen).await?;
             let token = CancellationToken::new();
             let inbound = {
+                let requests = api
+                    .subscribe_inbound(&client)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("subscribing to integrator requests: {e}"))?;
                 let (api, token) = (api.clone(), token.clone());
-                tokio::spawn(async move { api.serve_inbound(client, token).await })
+                tokio::spawn(async move { api.serve_inbound(client, requests, token).await })
             };
             println!("tidings api ready listen=http://{}", app.local_addr());
             let server = tokio::spawn(app.run(token.clone().cancelled_owned()));

@@ -66,6 +66,8 @@ pub struct Server<S = FjallStore> {
     api: Api,
     app: AppConfig,
     listener: tokio::net::TcpListener,
+    /// Integrator requests over NATS, subscribed before the server is built.
+    inbound: async_nats::Subscriber,
     config: Config,
 }
 
@@ -122,6 +124,10 @@ impl<S: ReadModels> Server<S> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let inbound = api
+            .subscribe_inbound(&client)
+            .await
+            .map_err(|e| anyhow::anyhow!("subscribing to integrator requests: {e}"))?;
         Ok(Self {
             local_nats,
             client,
@@ -129,6 +135,7 @@ impl<S: ReadModels> Server<S> {
             api,
             app,
             listener,
+            inbound,
             config,
         })
     }
@@ -196,8 +203,9 @@ impl<S: ReadModels> Server<S> {
             .merge(crate::dev_token::router(self.api.clone(), dev_app))
             .merge(tidings_api::openapi::router());
         let (api, client, stop) = (self.api.clone(), self.client.clone(), token.clone());
+        let requests = self.inbound;
         tracker.spawn(async move {
-            if let Err(error) = api.serve_inbound(client, stop).await {
+            if let Err(error) = api.serve_inbound(client, requests, stop).await {
                 tracing::error!(%error, "integrator requests over NATS stopped");
             }
         });

@@ -19,6 +19,8 @@ pub const DEFAULT_FILE_CAP: u64 = 20 * 1024 * 1024;
 pub const DEFAULT_RECALL_WINDOW_SECS: u64 = 120;
 /// The default edit window: 24 hours.
 pub const DEFAULT_EDIT_WINDOW_SECS: u64 = 86_400;
+/// The default cap on pinned messages per conversation.
+pub const DEFAULT_MAX_PINS: usize = 10;
 
 /// An app's settings. Every field has a default, so a setting added later reads as its default
 /// from events and configuration written before it existed (events carry settings as a map).
@@ -37,6 +39,10 @@ pub struct AppSettings {
     /// How long after sending a sender may edit a text message, in seconds (default 86400;
     /// 0: no limit).
     pub edit_window_secs: u64,
+    /// Most pinned messages per conversation (default 10).
+    pub max_pins: usize,
+    /// The reaction keys users may add (default: empty, any key of 1-32 bytes).
+    pub reaction_keys: Vec<String>,
 }
 
 impl Default for AppSettings {
@@ -47,6 +53,8 @@ impl Default for AppSettings {
             max_file_bytes: DEFAULT_FILE_CAP,
             recall_window_secs: DEFAULT_RECALL_WINDOW_SECS,
             edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
+            max_pins: DEFAULT_MAX_PINS,
+            reaction_keys: Vec::new(),
         }
     }
 }
@@ -90,6 +98,10 @@ impl AppSettings {
             return Err(DomainError::Invalid(
                 "max_file_bytes must be at least 1".into(),
             ));
+        }
+        for key in &self.reaction_keys {
+            crate::conv::check_reaction_key(key, &[])
+                .map_err(|e| DomainError::Invalid(format!("reaction_keys: {e}")))?;
         }
         Ok(())
     }

@@ -235,6 +235,18 @@ pub enum BodyKind {
     Image,
 }
 
+impl BodyKind {
+    /// The kind's name, as the body's `type` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyKind::Text => "text",
+            BodyKind::Custom => "custom",
+            BodyKind::File => "file",
+            BodyKind::Image => "image",
+        }
+    }
+}
+
 impl Body {
     /// The body's kind.
     pub fn kind(&self) -> BodyKind {

@@ -18,8 +18,11 @@
 //! non-decreasing in `conv_seq` and history can be searched by time. Messages recorded before
 //! this rule may be out of order by the clock skew between api instances.
 
+mod annotate;
 mod facts;
 mod lifecycle;
+
+pub use annotate::{MAX_REACTION_KEY_BYTES, PinMessage, ReactToMessage, check_reaction_key};
 
 pub use facts::{
     MARK_EVERY, Mark, MessageFacts, Note, RECENT_FACTS, Recall, SCAN_SKEW_MS, ScanStart,
@@ -27,14 +30,14 @@ pub use facts::{
 pub use lifecycle::{Actor, EditMessage, RecallMessage};
 
 use crate::aggregate::{Aggregate, Snapshotted};
-use crate::event::{Event, MessageSent};
+use crate::event::{Event, ForwardRef, MessageSent, ReplyRef};
 use crate::group::{self, ChangeGroup, GroupState, Role};
 use crate::pair::{self, ChangePair, PairState};
 use crate::{
     AppId, Body, BodyLimits, ClientMsgId, ConvId, DomainError, MessageId, Recipient, UserId,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// How many of a sender's newest messages in a conversation a retry is recognised against.
 pub const IDEMPOTENCY_PER_SENDER: u64 = 128;
@@ -77,6 +80,9 @@ pub struct ConvState {
     marks: facts::Marks,
     /// What happened to messages since their send.
     notes: facts::Notes,
+    /// The pinned messages' `conv_seq`s (at most the app's cap).
+    #[serde(default)]
+    pins: BTreeSet<u64>,
 }
 
 /// The idempotency record: per sender, the messages a retry may still refer to.
@@ -272,6 +278,16 @@ impl ConvState {
     pub fn note(&self, conv_seq: u64) -> Note {
         self.notes.get(conv_seq)
     }
+
+    /// Whether the message at `conv_seq` is pinned.
+    pub fn is_pinned(&self, conv_seq: u64) -> bool {
+        self.pins.contains(&conv_seq)
+    }
+
+    /// The pinned messages' `conv_seq`s.
+    pub fn pins(&self) -> &BTreeSet<u64> {
+        &self.pins
+    }
 }
 
 /// Send a message. `msg_id` and `ts` are chosen by the caller (the domain has no clock).
@@ -286,6 +302,10 @@ pub struct SendMessage {
     pub mentions: Vec<UserId>,
     /// `@all` (admins and the owner only).
     pub mention_all: bool,
+    /// The message of this conversation the new one answers, as the facts lookup found it.
+    pub reply_to: Option<MessageFacts>,
+    /// The original of a forwarded copy (`body` is its body), checked readable by the caller.
+    pub forward_of: Option<ForwardRef>,
     pub msg_id: MessageId,
     pub ts: i64,
     /// The app's body limits.
@@ -319,6 +339,10 @@ pub enum ConvCommand {
     Recall(RecallMessage),
     /// Edit a text message (answer with [`ConvState::note`]).
     Edit(EditMessage),
+    /// Add or remove a reaction; always recorded (a repeat is a no-op in the read model).
+    React(ReactToMessage),
+    /// Pin or unpin a message; a pin of a pinned message records nothing.
+    Pin(PinMessage),
 }
 
 impl Aggregate for ConvState {
@@ -332,6 +356,8 @@ impl Aggregate for ConvState {
             ConvCommand::Pair(change) => pair::decide(&self.pair, change),
             ConvCommand::Recall(recall) => lifecycle::decide_recall(self, recall),
             ConvCommand::Edit(edit) => lifecycle::decide_edit(self, edit),
+            ConvCommand::React(react) => annotate::decide_react(self, react),
+            ConvCommand::Pin(pin) => annotate::decide_pin(self, pin),
         }
     }
 
@@ -346,6 +372,12 @@ impl Aggregate for ConvState {
             }
             Event::MessageRecalled(r) => self.notes.recalled(r),
             Event::MessageEdited(e) => self.notes.edited(e),
+            Event::MessagePinned(p) => {
+                self.pins.insert(p.conv_seq);
+            }
+            Event::MessageUnpinned(p) => {
+                self.pins.remove(&p.conv_seq);
+            }
             _ => {}
         }
     }
@@ -360,10 +392,15 @@ impl Aggregate for ConvState {
 
 impl Snapshotted for ConvState {
     /// 2: facts, marks and notes (a format-1 snapshot has no marks, so it is folded again).
-    const SNAPSHOT_FORMAT: u32 = 2;
+    /// 3: pins (a format-2 snapshot does not know them).
+    const SNAPSHOT_FORMAT: u32 = 3;
 
     fn snapshot_weight(&self) -> u64 {
-        (self.sent.len() + self.recent.len() + self.marks.len() + self.notes.len()) as u64
+        (self.sent.len()
+            + self.recent.len()
+            + self.marks.len()
+            + self.notes.len()
+            + self.pins.len()) as u64
     }
 }
 
@@ -403,6 +440,21 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         ));
     }
     cmd.body.validate(cmd.limits)?;
+    let reply_to = match &cmd.reply_to {
+        None => None,
+        Some(target) => {
+            // A message of this conversation, not recalled (a later recall shows in the quote).
+            let exists = target.conv_seq > 0 && target.conv_seq <= state.last_conv_seq;
+            if !exists || state.note(target.conv_seq).recalled.is_some() {
+                return Err(DomainError::NotFound("the message replied to".into()));
+            }
+            Some(ReplyRef {
+                msg_id: target.msg_id.clone(),
+                conv_seq: target.conv_seq,
+                from: target.from.clone(),
+            })
+        }
+    };
     // Never earlier than the newest message, whatever the clock of the api instance that
     // decides: history pages by time rely on `ts` not decreasing along `conv_seq`.
     let ts = cmd.ts.max(state.sent.newest_ts);
@@ -417,6 +469,8 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
         body: cmd.body.clone(),
         mentions: cmd.mentions.clone(),
         mention_all: cmd.mention_all,
+        reply_to,
+        forward_of: cmd.forward_of.clone(),
         ts,
     })])
 }
@@ -446,6 +500,8 @@ mod tests {
             body: Body::Text { text: text.into() },
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             msg_id: fresh_msg_id(),
             ts,
             limits: BodyLimits::default(),
@@ -658,5 +714,48 @@ mod tests {
             events[cut..].iter().for_each(|e| restored.apply(e));
             assert_eq!(restored, full, "snapshot after {cut} events");
         }
+    }
+
+    #[test]
+    fn a_reply_names_a_message_of_this_conversation_that_is_not_recalled() {
+        let mut state = ConvState::default();
+        let original = record(&mut state, send("c1", "hi"));
+        let facts = state.recent_facts_at(original.conv_seq).unwrap().clone();
+        let reply = |cmid: &str, target: &MessageFacts| match send_by("bob", cmid, "re", 9) {
+            ConvCommand::Send(s) => ConvCommand::Send(SendMessage {
+                reply_to: Some(target.clone()),
+                ..s
+            }),
+            other => other,
+        };
+        let answered = record(&mut state, reply("r1", &facts));
+        assert_eq!(
+            answered.reply_to,
+            Some(ReplyRef {
+                msg_id: original.msg_id.clone(),
+                conv_seq: 1,
+                from: u("alice"),
+            })
+        );
+        let ahead = MessageFacts {
+            conv_seq: 9,
+            ..facts.clone()
+        };
+        assert!(matches!(
+            state.decide(&reply("r2", &ahead)),
+            Err(DomainError::NotFound(_))
+        ));
+        state.apply(&Event::MessageRecalled(crate::event::MessageRecalled {
+            app: original.app.clone(),
+            conv: original.conv.clone(),
+            conv_seq: 1,
+            msg_id: original.msg_id.clone(),
+            by: None,
+            ts: 10,
+        }));
+        assert!(matches!(
+            state.decide(&reply("r3", &facts)),
+            Err(DomainError::NotFound(_))
+        ));
     }
 }

@@ -31,6 +31,14 @@ pub mod types {
     pub const MESSAGE_RECALLED: &str = "message_recalled";
     /// [`Event::MessageEdited`](super::Event::MessageEdited).
     pub const MESSAGE_EDITED: &str = "message_edited";
+    /// [`Event::ReactionAdded`](super::Event::ReactionAdded).
+    pub const REACTION_ADDED: &str = "reaction_added";
+    /// [`Event::ReactionRemoved`](super::Event::ReactionRemoved).
+    pub const REACTION_REMOVED: &str = "reaction_removed";
+    /// [`Event::MessagePinned`](super::Event::MessagePinned).
+    pub const MESSAGE_PINNED: &str = "message_pinned";
+    /// [`Event::MessageUnpinned`](super::Event::MessageUnpinned).
+    pub const MESSAGE_UNPINNED: &str = "message_unpinned";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -101,6 +109,10 @@ pub enum Event {
     AppChanged(AppChanged),
     MessageRecalled(MessageRecalled),
     MessageEdited(MessageEdited),
+    ReactionAdded(Reaction),
+    ReactionRemoved(Reaction),
+    MessagePinned(Pin),
+    MessageUnpinned(Pin),
 }
 
 impl Event {
@@ -121,6 +133,10 @@ impl Event {
             Event::AppChanged(a) => a.change.event_type(),
             Event::MessageRecalled(_) => types::MESSAGE_RECALLED,
             Event::MessageEdited(_) => types::MESSAGE_EDITED,
+            Event::ReactionAdded(_) => types::REACTION_ADDED,
+            Event::ReactionRemoved(_) => types::REACTION_REMOVED,
+            Event::MessagePinned(_) => types::MESSAGE_PINNED,
+            Event::MessageUnpinned(_) => types::MESSAGE_UNPINNED,
         }
     }
 
@@ -140,6 +156,8 @@ impl Event {
             Event::AppChanged(a) => ("app", a.app.as_str()),
             Event::MessageRecalled(r) => ("conv", r.conv.as_str()),
             Event::MessageEdited(e) => ("conv", e.conv.as_str()),
+            Event::ReactionAdded(r) | Event::ReactionRemoved(r) => ("conv", r.conv.as_str()),
+            Event::MessagePinned(p) | Event::MessageUnpinned(p) => ("conv", p.conv.as_str()),
         }
     }
 }
@@ -172,7 +190,29 @@ pub struct MessageSent {
     pub mentions: Vec<UserId>,
     /// `@all`.
     pub mention_all: bool,
+    /// The message of the same conversation this one answers.
+    pub reply_to: Option<ReplyRef>,
+    /// Where this message was first sent, when it is a forwarded copy.
+    pub forward_of: Option<ForwardRef>,
     /// Milliseconds since the Unix epoch, server time at decision.
+    pub ts: i64,
+}
+
+/// The message a reply answers, in the same conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRef {
+    pub msg_id: MessageId,
+    pub conv_seq: u64,
+    /// Its sender.
+    pub from: UserId,
+}
+
+/// The original of a forwarded message: where and by whom it was first sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardRef {
+    pub conv: ConvId,
+    pub msg_id: MessageId,
+    pub from: UserId,
     pub ts: i64,
 }
 
@@ -199,6 +239,34 @@ pub struct MessageEdited {
     pub by: UserId,
     pub body: Body,
     pub edit_seq: u64,
+    pub ts: i64,
+}
+
+/// A user added or removed a reaction (`key`, e.g. an emoji) on a message. The event is recorded
+/// for every request; whether it changed the message's reactions (one per user per key) is
+/// the read model's to say, so a repeat counts once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    /// The message's sender (who hears of reactions in read-diffusion groups).
+    pub sender: UserId,
+    pub user: UserId,
+    pub key: String,
+    pub ts: i64,
+}
+
+/// A message was pinned to, or unpinned from, its conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pin {
+    pub app: AppId,
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    /// The user who pinned or unpinned it, or `None` for the app server.
+    pub by: Option<UserId>,
     pub ts: i64,
 }
 

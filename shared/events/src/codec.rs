@@ -5,8 +5,8 @@ use crate::registry;
 use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
     app_changed, conversation_cleared, conversation_read, group_changed, message_edited,
-    message_hidden, message_recalled, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    message_hidden, message_recalled, message_sent, pair_changed, pin, reaction,
+    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
@@ -61,6 +61,8 @@ pub fn encode(event: &Event) -> Encoded {
         Event::AppChanged(a) => app_changed::encode(a),
         Event::MessageRecalled(r) => message_recalled::encode(r),
         Event::MessageEdited(e) => message_edited::encode(e),
+        Event::ReactionAdded(r) | Event::ReactionRemoved(r) => reaction::encode(r),
+        Event::MessagePinned(p) | Event::MessageUnpinned(p) => pin::encode(p),
     };
     Encoded {
         event_type: event.event_type(),

@@ -71,6 +71,26 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::MessageEdited(e) => {
             format!("{}.edit.{}.{}.{}", e.app, e.conv, e.conv_seq, e.edit_seq)
         }
+        // Every request is recorded (a repeat is the read model's no-op), so two requests get
+        // two ids; a retry of one decision at one subject version gets the same.
+        Event::ReactionAdded(r) | Event::ReactionRemoved(r) => format!(
+            "{}.react.{}.{}.{}.{}.{}.{}",
+            r.app,
+            r.conv,
+            r.conv_seq,
+            r.user,
+            subject_version,
+            event.event_type(),
+            r.key
+        ),
+        Event::MessagePinned(p) | Event::MessageUnpinned(p) => format!(
+            "{}.pin.{}.{}.{}.{}",
+            p.app,
+            p.conv,
+            p.conv_seq,
+            subject_version,
+            event.event_type()
+        ),
         Event::ConversationRead(r) => {
             format!("{}.read.{}.{}.{}", r.app, r.user, r.conv, r.conv_seq)
         }

@@ -6,8 +6,8 @@
 use crate::codec::DecodeError;
 use crate::wire::{
     app_changed, conversation_cleared, conversation_read, group_changed, message_edited,
-    message_hidden, message_recalled, message_sent, pair_changed, system_message_sent,
-    user_deactivated, user_profile, user_tokens_revoked,
+    message_hidden, message_recalled, message_sent, pair_changed, pin, reaction,
+    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -32,7 +32,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 13] = [
+const TABLES: [&[Entry]; 15] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -46,6 +46,8 @@ const TABLES: [&[Entry]; 13] = [
     app_changed::ENTRIES,
     message_recalled::ENTRIES,
     message_edited::ENTRIES,
+    reaction::ENTRIES,
+    pin::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

@@ -18,6 +18,8 @@
 //!   least every cursor in the batch (these writes carry no cursor of their own).
 //! - `users`, `users_by_cursor` (inserts and deletes), `relations`, `groups`, `members`
 //!   (inserts and deletes), `user_groups`: the cursor of the row's last change.
+//! - `reactions`, `pins` (inserts and deletes): the batch's `through_seq`, like the timeline;
+//!   `reaction_marks`: the cursor of the event that moved the mark.
 //! - `devices` (not written here): the acknowledged inbox seq.
 //!
 //! Why a batch applied again (after a crash, by the next owner of a partition, with other
@@ -52,10 +54,10 @@ use scylla::value::CqlValue;
 use std::collections::BTreeSet;
 use std::future::Future;
 use tidings_domain::{AppId, UserId};
-use tidings_store::Delivery;
 use tidings_store::StoreError;
 use tidings_store::plan::{Changes, Loaded, MemberChange, RowKeys, UserChange};
 use tidings_store::ports::StoreResult;
+use tidings_store::{Delivery, ReactionMark};
 
 /// One row write of a batch, planned before it is bound: the statement, its timestamp (a
 /// stream sequence, see the module docs) and its other values in the statement's order.
@@ -290,6 +292,49 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         p.rows
             .push(RowWrite::new(Stmt::user_group_put, row.cursor, values)?);
     }
+    for ((app, conv, conv_seq, rkey, user), row) in &f.reactions {
+        let mut values = vec![
+            text(app.as_str()),
+            text(conv.as_str()),
+            int(buckets::of(*conv_seq, buckets::TIMELINE))?,
+            int(*conv_seq)?,
+            text(rkey),
+            text(user.as_str()),
+        ];
+        let stmt = match row {
+            Some(row) => {
+                values.push(blob(row));
+                Stmt::reaction_put
+            }
+            None => Stmt::reaction_delete,
+        };
+        p.rows.push(RowWrite::new(stmt, f.through_seq, values)?);
+    }
+    for ((app, user, conv, conv_seq, rkey, reactor), mark) in &f.reaction_marks {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            int(*conv_seq)?,
+            text(rkey),
+            text(reactor.as_str()),
+            CqlValue::Boolean(mark.added),
+            int(mark.cursor)?,
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::reaction_mark_put, mark.cursor, values)?);
+    }
+    for ((app, conv, conv_seq), row) in &f.pins {
+        let mut values = vec![text(app.as_str()), text(conv.as_str()), int(*conv_seq)?];
+        let stmt = match row {
+            Some(row) => {
+                values.push(blob(row));
+                Stmt::pin_put
+            }
+            None => Stmt::pin_delete,
+        };
+        p.rows.push(RowWrite::new(stmt, f.through_seq, values)?);
+    }
     Ok(p)
 }
 
@@ -354,19 +399,46 @@ impl ScyllaStore {
             let row: Option<(i64,)> = self.first(&st.cleared_get, values).await?;
             row.map(|(up_to,)| crate::store::seq(up_to)).transpose()
         });
+        let reaction_marks = read_each(keys.reaction_marks.iter().cloned(), |k| async move {
+            let (app, user, conv, conv_seq, rkey, reactor) = &k;
+            let values = (
+                app.as_str(),
+                user.as_str(),
+                conv.as_str(),
+                big(*conv_seq)?,
+                rkey.as_str(),
+                reactor.as_str(),
+            );
+            let row: Option<(bool, i64)> = self.first(&st.reaction_mark_get, values).await?;
+            row.map(|(added, cursor)| {
+                Ok(ReactionMark {
+                    added,
+                    cursor: crate::store::seq(cursor)?,
+                })
+            })
+            .transpose()
+        });
         let timeline = read_each(timeline, |(app, conv, conv_seq)| async move {
             let bucket = big(buckets::of(conv_seq, buckets::TIMELINE))?;
             let values = (app.as_str(), conv.as_str(), bucket, big(conv_seq)?);
             self.blob(&st.timeline_get, values).await
         });
-        let (heads, convs, users, relations, marks, timeline) =
-            futures_util::try_join!(heads, convs, users, relations, marks, timeline)?;
+        let (heads, convs, users, relations, marks, reaction_marks, timeline) = futures_util::try_join!(
+            heads,
+            convs,
+            users,
+            relations,
+            marks,
+            reaction_marks,
+            timeline
+        )?;
         Ok(Loaded {
             heads: heads.into_iter().collect(),
             convs: convs.into_iter().collect(),
             users: users.into_iter().collect(),
             relations: relations.into_iter().collect(),
             cleared: marks.into_iter().collect(),
+            reaction_marks: reaction_marks.into_iter().collect(),
             timeline: timeline.into_iter().collect(),
         })
     }
@@ -404,8 +476,8 @@ mod tests {
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::plan::{Head, plan};
     use tidings_store::{
-        Diffusion, EntryItem, GroupRow, MemberRow, MessageView, RelationPatch, SystemNotice,
-        UserRow, Write,
+        Diffusion, EntryItem, GroupRow, MemberRow, MessageView, PinRow, ReactionNotice,
+        RelationPatch, SystemNotice, UserRow, Write,
     };
 
     /// Plans `writes` over `loaded` as `commit` would write them.
@@ -450,6 +522,8 @@ mod tests {
             }),
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             recalled: None,
             edit_seq: 0,
             edited_at: None,
@@ -592,6 +666,46 @@ mod tests {
         }
     }
 
+    /// Bob's reaction `key` on alice and bob's message 1, told to alice.
+    fn reaction(key: &str, added: bool, cursor: u64) -> Vec<Write> {
+        let notice = ReactionNotice {
+            conv: ConvId::direct(&user("alice"), &user("bob")),
+            conv_seq: 1,
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+            user: user("bob"),
+            key: key.into(),
+            added,
+        };
+        vec![
+            Write::Reaction {
+                app: app(),
+                notice: notice.clone(),
+                ts: cursor as i64,
+            },
+            Write::ReactionEntry {
+                app: app(),
+                user: user("alice"),
+                notice,
+                ts: cursor as i64,
+                cursor,
+            },
+        ]
+    }
+
+    fn pin(conv_seq: u64, pinned: bool) -> Write {
+        Write::Pin {
+            app: app(),
+            conv: ConvId::direct(&user("alice"), &user("bob")),
+            conv_seq,
+            row: pinned.then(|| PinRow {
+                conv_seq,
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+                by: None,
+                ts: 1,
+            }),
+        }
+    }
+
     #[test]
     fn every_row_is_stamped_with_a_stream_sequence() {
         let mut stored = Loaded::default();
@@ -625,6 +739,10 @@ mod tests {
                 .into_iter()
                 .filter(|w| !matches!(w, Write::Deliver { .. })),
         );
+        writes.extend(reaction("a", true, 17));
+        writes.extend(reaction("b", false, 18));
+        writes.push(pin(1, true));
+        writes.push(pin(2, false));
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -641,11 +759,13 @@ mod tests {
                 .collect()
         };
         // Inbox entries: their delivery's cursor (bob: 10, both entries of 11, 12; alice: 10,
-        // 12); heads: the cursor of the user's last delivery.
+        // 12, the reaction's 17); heads: the cursor of the user's last delivery.
         let mut inbox = stamps(Stmt::inbox_put);
         inbox.sort();
-        assert_eq!(inbox, [10, 10, 11, 11, 12, 12]);
-        assert_eq!(stamps(Stmt::inbox_head_put), [12, 12]);
+        assert_eq!(inbox, [10, 10, 11, 11, 12, 12, 17]);
+        let mut heads = stamps(Stmt::inbox_head_put);
+        heads.sort();
+        assert_eq!(heads, [12, 17], "alice's last is the reaction entry");
         // Rows without a cursor of their own: the batch's through_seq.
         assert_eq!(stamps(Stmt::timeline_put), [through]);
         assert_eq!(stamps(Stmt::timeline_bucket_put), [through]);
@@ -665,6 +785,12 @@ mod tests {
         let mut user_groups = stamps(Stmt::user_group_put);
         user_groups.sort();
         assert_eq!(user_groups, [15, 16]);
+        // Reactions and pins: the batch's through_seq; a reaction mark: its event's cursor.
+        assert_eq!(stamps(Stmt::reaction_put), [through]);
+        assert_eq!(stamps(Stmt::reaction_delete), [through]);
+        assert_eq!(stamps(Stmt::reaction_mark_put), [17]);
+        assert_eq!(stamps(Stmt::pin_put), [through]);
+        assert_eq!(stamps(Stmt::pin_delete), [through]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));

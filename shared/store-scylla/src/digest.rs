@@ -9,6 +9,7 @@ use crate::store::{ScyllaStore, decode, seq};
 use futures_util::TryStreamExt;
 use scylla::deserialize::row::DeserializeRow;
 use scylla::statement::prepared::PreparedStatement;
+use tidings_store::ReactionMark;
 use tidings_store::digest::{LogicalRow, Table};
 use tidings_store::inbox_row;
 use tidings_store::plan::Head;
@@ -71,6 +72,34 @@ fn cleared((app, user, conv, up_to): (String, String, String, i64)) -> StoreResu
     Ok(LogicalRow::cleared(&app, &user, &conv, seq(up_to)?))
 }
 
+fn reaction((app, data): (String, Vec<u8>)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::reaction(&app, &decode(&data)?))
+}
+
+type MarkRow = (String, String, String, i64, String, String, bool, i64);
+
+fn reaction_mark(
+    (app, user, conv, conv_seq, rkey, reactor, added, cursor): MarkRow,
+) -> StoreResult<LogicalRow> {
+    let mark = ReactionMark {
+        added,
+        cursor: seq(cursor)?,
+    };
+    Ok(LogicalRow::reaction_mark(
+        &app,
+        &user,
+        &conv,
+        seq(conv_seq)?,
+        &rkey,
+        &reactor,
+        mark,
+    ))
+}
+
+fn pin((app, conv, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::pin(&app, &conv, &decode(&data)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -118,6 +147,12 @@ impl ScyllaStore {
             Table::UserGroups => self.each(&st.scan_user_groups, user_group, visit).await,
             Table::Hidden => self.each(&st.scan_hidden, hidden, visit).await,
             Table::Cleared => self.each(&st.scan_cleared, cleared, visit).await,
+            Table::Reactions => self.each(&st.scan_reactions, reaction, visit).await,
+            Table::ReactionMarks => {
+                self.each(&st.scan_reaction_marks, reaction_mark, visit)
+                    .await
+            }
+            Table::Pins => self.each(&st.scan_pins, pin, visit).await,
         }
     }
 }
@@ -135,9 +170,9 @@ mod tests {
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::digest::{TableDigest, finish};
     use tidings_store::{
-        ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore, HiddenStore,
-        InboxStore, MemberRow, MessageView, ProjectionStore, RelationPatch, RelationStore,
-        UserStore, Write,
+        AnnotationStore, ConversationStore, Diffusion, EntryItem, FjallStore, GroupRow, GroupStore,
+        HiddenStore, InboxStore, MemberRow, MessageView, PinRow, ProjectionStore, ReactionNotice,
+        RelationPatch, RelationStore, UserStore, Write,
     };
 
     fn app() -> AppId {
@@ -161,6 +196,8 @@ mod tests {
             }),
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             recalled: None,
             edit_seq: 0,
             edited_at: None,
@@ -293,6 +330,43 @@ mod tests {
             conv: ConvId::direct(&user_id("bob"), &user_id("carol")),
             up_to: 1,
         });
+        // Reactions on a message of each timeline bucket, told to alice; two pins.
+        let conv = ConvId::direct(&user_id("alice"), &user_id("bob"));
+        for (conv_seq, key) in [(1, "ok"), (1_500, "👍")] {
+            let notice = ReactionNotice {
+                conv: conv.clone(),
+                conv_seq,
+                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").unwrap(),
+                user: user_id("bob"),
+                key: key.into(),
+                added: true,
+            };
+            writes.push(Write::Reaction {
+                app: app(),
+                notice: notice.clone(),
+                ts: 7,
+            });
+            writes.push(Write::ReactionEntry {
+                app: app(),
+                user: user_id("alice"),
+                notice,
+                ts: 7,
+                cursor: 250_004,
+            });
+        }
+        for conv_seq in [2, 3] {
+            writes.push(Write::Pin {
+                app: app(),
+                conv: conv.clone(),
+                conv_seq,
+                row: Some(PinRow {
+                    conv_seq,
+                    msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000002").unwrap(),
+                    by: Some(user_id("bob")),
+                    ts: 8,
+                }),
+            });
+        }
         writes
     }
 
@@ -318,9 +392,9 @@ mod tests {
         let a = || app().as_str().to_owned();
         let users = ["alice", "bo", "bob", "carol"];
         let convs = [("alice", "bob"), ("bo", "bob"), ("bob", "carol")];
-        // The stream sequence of each user's last delivery.
+        // The stream sequence of each user's last delivery (alice's: the reactions').
         let head_cursor = |u: &str| match u {
-            "alice" => 1_003,
+            "alice" => 250_004,
             "bo" => 1_004,
             _ => 1_005,
         };
@@ -418,6 +492,42 @@ mod tests {
         add(&mut tables, Table::UserGroups, user_groups, user_group);
         add(&mut tables, Table::Hidden, hidden_rows, hidden);
         add(&mut tables, Table::Cleared, cleared_rows, cleared);
+        let conv = ConvId::direct(&user_id("alice"), &user_id("bob"));
+        let reactions: Vec<(String, Vec<u8>)> = fjall
+            .reactions(&app(), &conv, 1, u64::MAX - 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (a(), encode(r)))
+            .collect();
+        assert_eq!(reactions.len(), 2);
+        add(&mut tables, Table::Reactions, reactions, reaction);
+        let marks: Vec<MarkRow> = [(1, "ok"), (1_500, "👍")]
+            .iter()
+            .map(|(conv_seq, key)| {
+                let conv = conv.as_str().to_owned();
+                let (who, reactor) = ("alice".to_owned(), "bob".to_owned());
+                (
+                    a(),
+                    who,
+                    conv,
+                    *conv_seq,
+                    key.to_string(),
+                    reactor,
+                    true,
+                    250_004,
+                )
+            })
+            .collect();
+        add(&mut tables, Table::ReactionMarks, marks, reaction_mark);
+        let pins: Vec<Data3> = fjall
+            .pins(&app(), &conv)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| (a(), conv.as_str().to_owned(), encode(p)))
+            .collect();
+        add(&mut tables, Table::Pins, pins, pin);
         assert_eq!(finish(&tables), fjall.digest().await.unwrap());
     }
 }

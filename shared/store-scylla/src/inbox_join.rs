@@ -124,7 +124,7 @@ impl ScyllaStore {
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             let entry = match row {
-                InboxRow::Whole(entry) => entry,
+                InboxRow::Whole(entry) => *entry,
                 InboxRow::MessageRef {
                     seq,
                     ts,

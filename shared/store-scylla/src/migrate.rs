@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The migration files, in version order: (file name, text).
-const EMBEDDED: [(&str, &str); 3] = [
+const EMBEDDED: [(&str, &str); 4] = [
     (
         "0001_keyspace.cql",
         include_str!("../../../scylla/migrations/0001_keyspace.cql"),
@@ -23,6 +23,10 @@ const EMBEDDED: [(&str, &str); 3] = [
     (
         "0003_hidden.cql",
         include_str!("../../../scylla/migrations/0003_hidden.cql"),
+    ),
+    (
+        "0004_annotations.cql",
+        include_str!("../../../scylla/migrations/0004_annotations.cql"),
     ),
 ];
 

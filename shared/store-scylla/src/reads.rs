@@ -10,9 +10,9 @@ use tidings_store::inbox_row;
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
-    Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore, HiddenStore,
-    InboxStore, MemberRow, MessageView, Relation, RelationStore, TimelineMessage, UserGroupRow,
-    UserRow, UserStore,
+    AnnotationStore, Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore,
+    HiddenStore, InboxStore, MemberRow, MessageView, PinRow, ReactionRow, Relation, RelationStore,
+    TimelineMessage, UserGroupRow, UserRow, UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
@@ -504,5 +504,40 @@ impl DeviceStore for ScyllaStore {
             )
             .await?;
         row.map_or(Ok(0), |(s,)| seq(s))
+    }
+}
+
+impl AnnotationStore for ScyllaStore {
+    async fn reactions(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<ReactionRow>> {
+        let mut rows = Vec::new();
+        if from > to {
+            return Ok(rows);
+        }
+        // A page of history spans one or two buckets.
+        for bucket in buckets::of(from, buckets::TIMELINE)..=buckets::of(to, buckets::TIMELINE) {
+            let values = (
+                app.as_str(),
+                conv.as_str(),
+                big(bucket)?,
+                big(from)?,
+                big(to)?,
+            );
+            let found: Vec<(Vec<u8>,)> = self.all(&self.inner.st.reactions_between, values).await?;
+            rows.extend(Self::decode_all::<ReactionRow>(found)?);
+        }
+        Ok(rows)
+    }
+
+    async fn pins(&self, app: &AppId, conv: &ConvId) -> StoreResult<Vec<PinRow>> {
+        let found: Vec<(Vec<u8>,)> = self
+            .all(&self.inner.st.pins_of, (app.as_str(), conv.as_str()))
+            .await?;
+        Self::decode_all(found)
     }
 }

@@ -130,6 +130,16 @@ statements! {
     /// Every conversation where a user removed anything, with its mark.
     cleared_of = "SELECT conv_id, up_to FROM {{keyspace}}.cleared WHERE app = ? AND user_id = ?";
     cleared_put = "INSERT INTO {{keyspace}}.cleared (app, user_id, conv_id, up_to) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    // Reactions and pins.
+    /// One timeline bucket's reactions between two conv_seqs.
+    reactions_between = "SELECT data FROM {{keyspace}}.reactions WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq >= ? AND conv_seq <= ?";
+    reaction_put = "INSERT INTO {{keyspace}}.reactions (app, conv_id, bucket, conv_seq, rkey, user_id, data) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    reaction_delete = "DELETE FROM {{keyspace}}.reactions USING TIMESTAMP ? WHERE app = ? AND conv_id = ? AND bucket = ? AND conv_seq = ? AND rkey = ? AND user_id = ?";
+    reaction_mark_get = "SELECT added, cursor FROM {{keyspace}}.reaction_marks WHERE app = ? AND user_id = ? AND conv_id = ? AND conv_seq = ? AND rkey = ? AND reactor = ?";
+    reaction_mark_put = "INSERT INTO {{keyspace}}.reaction_marks (app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    pins_of = "SELECT data FROM {{keyspace}}.pins WHERE app = ? AND conv_id = ?";
+    pin_put = "INSERT INTO {{keyspace}}.pins (app, conv_id, conv_seq, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    pin_delete = "DELETE FROM {{keyspace}}.pins USING TIMESTAMP ? WHERE app = ? AND conv_id = ? AND conv_seq = ?";
 
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
@@ -150,6 +160,9 @@ statements! {
     scan_user_groups = "SELECT app, user_id, group_id, data FROM {{keyspace}}.user_groups";
     scan_hidden = "SELECT app, user_id, conv_id, conv_seq FROM {{keyspace}}.hidden";
     scan_cleared = "SELECT app, user_id, conv_id, up_to FROM {{keyspace}}.cleared";
+    scan_reactions = "SELECT app, data FROM {{keyspace}}.reactions";
+    scan_reaction_marks = "SELECT app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor FROM {{keyspace}}.reaction_marks";
+    scan_pins = "SELECT app, conv_id, data FROM {{keyspace}}.pins";
 }
 
 impl Stmt {
@@ -250,7 +263,8 @@ mod tests {
         }
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
-        // members (put and delete), user_groups, hidden, cleared, devices, checkpoints.
-        assert_eq!(writes, 18);
+        // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
+        // reaction_marks, pins (put and delete), devices, checkpoints.
+        assert_eq!(writes, 23);
     }
 }

@@ -16,6 +16,7 @@
 //! compare equal. Tables added since version 2 (`Table::added_later`) are hashed only when
 //! they hold rows, so a store that has none of theirs keeps the digest it had before them.
 
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
@@ -43,11 +44,14 @@ pub enum Table {
     UserGroups,
     Hidden,
     Cleared,
+    Reactions,
+    ReactionMarks,
+    Pins,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 15] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -60,6 +64,9 @@ impl Table {
         Table::UserGroups,
         Table::Hidden,
         Table::Cleared,
+        Table::Reactions,
+        Table::ReactionMarks,
+        Table::Pins,
     ];
 
     /// The table's name, hashed into the digest.
@@ -77,12 +84,18 @@ impl Table {
             Table::UserGroups => "user_groups",
             Table::Hidden => "hidden",
             Table::Cleared => "cleared",
+            Table::Reactions => "reactions",
+            Table::ReactionMarks => "reaction_marks",
+            Table::Pins => "pins",
         }
     }
 
     /// Whether the table came after digest version 2, and so is hashed only when not empty.
     pub fn added_later(self) -> bool {
-        matches!(self, Table::Hidden | Table::Cleared)
+        matches!(
+            self,
+            Table::Hidden | Table::Cleared | Table::Reactions | Table::ReactionMarks | Table::Pins
+        )
     }
 }
 
@@ -135,7 +148,7 @@ impl LogicalRow {
     /// An inbox row of `user`.
     pub fn inbox(app: &str, user: &str, row: InboxRow) -> Self {
         let row = match row {
-            InboxRow::Whole(entry) => InboxRow::kept(entry),
+            InboxRow::Whole(entry) => InboxRow::kept(*entry),
             reference => reference,
         };
         let mut h = keyed(&key(&[app, user], Some(row.seq())));
@@ -199,6 +212,36 @@ impl LogicalRow {
     /// A row of `user`'s group list, `value` its stored MessagePack map.
     pub fn user_group(app: &str, user: &str, group: &str, value: &[u8]) -> Self {
         stored(key(&[app, user, group], None), value)
+    }
+}
+
+impl LogicalRow {
+    /// A reaction row.
+    pub fn reaction(app: &str, row: &ReactionRow) -> Self {
+        let k = key(
+            &[app, row.conv.as_str(), &row.key, row.user.as_str()],
+            Some(row.conv_seq),
+        );
+        named(k, &row.ts)
+    }
+
+    /// What `user` was told of `reactor`'s reaction `key` on `conv`'s message at `conv_seq`.
+    pub fn reaction_mark(
+        app: &str,
+        user: &str,
+        conv: &str,
+        conv_seq: u64,
+        key_: &str,
+        reactor: &str,
+        mark: ReactionMark,
+    ) -> Self {
+        let k = key(&[app, user, conv, key_, reactor], Some(conv_seq));
+        named(k, &(mark.added, mark.cursor))
+    }
+
+    /// A pinned message of `conv`.
+    pub fn pin(app: &str, conv: &str, row: &PinRow) -> Self {
+        named(key(&[app, conv], Some(row.conv_seq)), row)
     }
 }
 
@@ -303,6 +346,8 @@ mod tests {
                 body: Some(Body::Text { text: "hi".into() }),
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
                 recalled: None,
                 edit_seq: 0,
                 edited_at: None,
@@ -312,7 +357,7 @@ mod tests {
         assert!(inbox_row::is_reference(&stored));
         assert_eq!(
             LogicalRow::canonical(&key(&["demo", "bob"], Some(9)), &stored),
-            LogicalRow::inbox("demo", "bob", InboxRow::Whole(entry))
+            LogicalRow::inbox("demo", "bob", InboxRow::Whole(Box::new(entry)))
         );
     }
 

@@ -14,7 +14,8 @@ const MESSAGE_REF: u8 = 0x00;
 /// A decoded inbox row.
 #[derive(Debug, PartialEq)]
 pub enum InboxRow {
-    Whole(Entry),
+    /// Boxed: a whole entry is far larger than a reference.
+    Whole(Box<Entry>),
     /// A message entry: the message is the timeline row `(conv, conv_seq)`.
     MessageRef {
         seq: u64,
@@ -34,7 +35,7 @@ impl InboxRow {
                 conv: message.conv,
                 conv_seq: message.conv_seq,
             },
-            item => InboxRow::Whole(Entry { item, ..entry }),
+            item => InboxRow::Whole(Box::new(Entry { item, ..entry })),
         }
     }
 
@@ -94,7 +95,7 @@ pub fn decode(bytes: &[u8]) -> Result<InboxRow, StoreError> {
                 conv_seq,
             })
         }
-        _ => Ok(InboxRow::Whole(rmp_serde::from_slice(bytes)?)),
+        _ => Ok(InboxRow::Whole(Box::new(rmp_serde::from_slice(bytes)?))),
     }
 }
 
@@ -123,6 +124,8 @@ mod tests {
                 }),
                 mentions: Vec::new(),
                 mention_all: false,
+                reply_to: None,
+                forward_of: None,
                 recalled: None,
                 edit_seq: 0,
                 edited_at: None,
@@ -167,10 +170,16 @@ mod tests {
                 },
             }),
         };
-        assert_eq!(decode(&encode(&notice)).unwrap(), InboxRow::Whole(notice));
+        assert_eq!(
+            decode(&encode(&notice)).unwrap(),
+            InboxRow::Whole(Box::new(notice))
+        );
         // A message entry as whole rows were written before references existed.
         let old = rmp_serde::to_vec_named(&message_entry()).unwrap();
-        assert_eq!(decode(&old).unwrap(), InboxRow::Whole(message_entry()));
+        assert_eq!(
+            decode(&old).unwrap(),
+            InboxRow::Whole(Box::new(message_entry()))
+        );
         assert!(decode(&[MESSAGE_REF, 0xc1]).is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! and the embedded fjall adapter (the default). It depends on the domain and events crates and
 //! must not depend on any service.
 
+pub mod annotations;
 pub mod digest;
 pub mod error;
 pub mod fjall;
@@ -16,17 +17,18 @@ pub mod rows;
 pub mod visibility;
 pub mod write;
 
+pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
     ClearedNotice, Conversation, Diffusion, Direction, EditNotice, Entry, EntryItem, GroupAdvance,
-    GroupNotice, GroupRow, HiddenNotice, MemberRow, MessageView, ReadReceipt, RecallNotice,
-    Recalled, Relation, RelationNotice, RelationPatch, SystemNotice, TimelineMessage, UserGroupRow,
-    UserRow,
+    GroupNotice, GroupRow, HiddenNotice, MemberRow, MessageView, PinNotice, ReactionNotice,
+    ReadReceipt, RecallNotice, Recalled, Relation, RelationNotice, RelationPatch, ReplyView,
+    SystemNotice, TimelineMessage, UserGroupRow, UserRow,
 };
 pub use ports::{
-    ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore, ProjectionStore,
-    ReadModels, RelationStore, UserStore,
+    AnnotationStore, ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore,
+    ProjectionStore, ReadModels, RelationStore, UserStore,
 };
 pub use write::{Annotation, Delivery, Write};

@@ -1,7 +1,7 @@
 //! Rows of the read models, shaped as clients receive them.
 
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{MessageSent, UserProfile};
+use tidings_domain::event::{ForwardRef, MessageSent, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{Body, ConvId, GroupId, MessageId, Recipient, UserId};
 
@@ -58,6 +58,12 @@ pub enum EntryItem {
     /// Read back in place of an entry about a message the user removed from their own view,
     /// so that the inbox's `seq` stays gapless; never stored.
     Removed(HiddenNotice),
+    /// `user` added or removed a reaction on a message.
+    Reaction(ReactionNotice),
+    /// A message was pinned to its conversation.
+    Pinned(PinNotice),
+    /// A message was unpinned.
+    Unpinned(PinNotice),
 }
 
 impl EntryItem {
@@ -69,6 +75,7 @@ impl EntryItem {
             EntryItem::GroupAdvanced(a) => Some((&a.conv, a.conv_seq)),
             EntryItem::Recalled(r) => Some((&r.conv, r.conv_seq)),
             EntryItem::Edited(e) => Some((&e.conv, e.conv_seq)),
+            EntryItem::Reaction(r) => Some((&r.conv, r.conv_seq)),
             _ => None,
         }
     }
@@ -86,6 +93,27 @@ pub struct HiddenNotice {
 pub struct ClearedNotice {
     pub conv: ConvId,
     pub up_to: u64,
+}
+
+/// A reaction change as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    pub user: UserId,
+    pub key: String,
+    pub added: bool,
+}
+
+/// A pin or unpin as an inbox entry; `by` is absent for the app server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PinNotice {
+    pub conv: ConvId,
+    pub conv_seq: u64,
+    pub msg_id: MessageId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserId>,
 }
 
 /// A recall as an inbox entry; `by` is absent when the app server recalled it.
@@ -207,6 +235,43 @@ pub struct MessageView {
     /// When the body was last edited (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<i64>,
+    /// The message of this conversation it answers (boxed: most messages answer none, and
+    /// every entry is as large as its largest kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<ReplyView>>,
+    /// Where it was first sent, for a forwarded copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_of: Option<Box<ForwardRef>>,
+}
+
+/// The message a reply answers. The rows keep only which message it is; reads fill in how it
+/// looks now (`quote` or `recalled`), so a later edit or recall of the original shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyView {
+    pub msg_id: MessageId,
+    pub conv_seq: u64,
+    pub from: UserId,
+    /// The start of the original's text (at most [`QUOTE_CHARS`] characters), or of its kind
+    /// for other bodies (`[custom]`, `[file]`, `[image]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// The original was recalled: there is nothing to quote.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recalled: bool,
+}
+
+/// The longest quote of a replied-to message, in characters.
+pub const QUOTE_CHARS: usize = 100;
+
+impl ReplyView {
+    /// Fills in how the original looks now: a quote of its body, or `recalled`.
+    pub fn resolve(&mut self, original: &MessageView) {
+        self.recalled = original.recalled.is_some();
+        self.quote = original.body.as_ref().map(|body| match body {
+            Body::Text { text } => text.chars().take(QUOTE_CHARS).collect(),
+            other => format!("[{}]", other.kind().as_str()),
+        });
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -225,6 +290,16 @@ impl From<&MessageSent> for MessageView {
             mentions: m.mentions.clone(),
             mention_all: m.mention_all,
             recalled: None,
+            reply_to: m.reply_to.as_ref().map(|r| {
+                Box::new(ReplyView {
+                    msg_id: r.msg_id.clone(),
+                    conv_seq: r.conv_seq,
+                    from: r.from.clone(),
+                    quote: None,
+                    recalled: false,
+                })
+            }),
+            forward_of: m.forward_of.clone().map(Box::new),
             edit_seq: 0,
             edited_at: None,
         }

@@ -1,6 +1,7 @@
 //! The storage ports: one trait per read-model family. Every adapter implements all of them
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
+use crate::annotations::{PinRow, ReactionRow};
 use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
@@ -360,6 +361,26 @@ pub trait ProjectionStore: Send + Sync {
     }
 }
 
+/// Reactions and pins, read beside history.
+pub trait AnnotationStore: Send + Sync {
+    /// Every reaction row of `conv`'s messages from `from` to `to` (`conv_seq`s, inclusive),
+    /// in `conv_seq` order.
+    fn reactions(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = StoreResult<Vec<ReactionRow>>> + Send;
+
+    /// `conv`'s pinned messages, in `conv_seq` order.
+    fn pins(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+    ) -> impl Future<Output = StoreResult<Vec<PinRow>>> + Send;
+}
+
 /// Every port at once: what the services are generic over.
 pub trait ReadModels:
     InboxStore
@@ -369,6 +390,7 @@ pub trait ReadModels:
     + RelationStore
     + GroupStore
     + DeviceStore
+    + AnnotationStore
     + ProjectionStore
     + Clone
     + 'static
@@ -383,6 +405,7 @@ impl<T> ReadModels for T where
         + RelationStore
         + GroupStore
         + DeviceStore
+        + AnnotationStore
         + ProjectionStore
         + Clone
         + 'static

@@ -1,6 +1,9 @@
 //! What a projection asks the store to do, and what the store reports back.
 
-use crate::model::{Entry, EntryItem, GroupRow, MemberRow, MessageView, RelationPatch};
+use crate::annotations::PinRow;
+use crate::model::{
+    Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch,
+};
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, Body, ConvId, GroupId, UserId};
 
@@ -89,6 +92,28 @@ pub enum Write {
         group: GroupId,
         member: MemberRow,
         cursor: u64,
+    },
+    /// Set (`added`) or delete one user's reaction row on a message: the conversation's.
+    Reaction {
+        app: AppId,
+        notice: ReactionNotice,
+        ts: i64,
+    },
+    /// Tell `user` of a reaction change, only if it changes what they were last told (see
+    /// `annotations`); `cursor` is the event's stream sequence.
+    ReactionEntry {
+        app: AppId,
+        user: UserId,
+        notice: ReactionNotice,
+        ts: i64,
+        cursor: u64,
+    },
+    /// Store (`Some`) or delete a conversation's pin of the message at `conv_seq`.
+    Pin {
+        app: AppId,
+        conv: ConvId,
+        conv_seq: u64,
+        row: Option<PinRow>,
     },
     /// Remove a member (the user's group list keeps a row marked left).
     RemoveMember {

@@ -67,6 +67,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 recalled: None,
                 edit_seq: 0,
                 edited_at: None,
+                reply_to: None,
+                forward_of: None,
             };
             let ts = 1_700_000_000_000 + n as i64;
             writes.push(Write::Timeline {

@@ -124,6 +124,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         }),
                         mentions: Vec::new(),
                         mention_all: false,
+                        reply_to: None,
+                        forward_of: None,
                         recalled: None,
                         edit_seq: 0,
                         edited_at: None,

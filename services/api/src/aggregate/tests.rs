@@ -77,6 +77,8 @@ fn send(from: &str, client_msg_id: &str) -> ConvCommand {
         },
         mentions: Vec::new(),
         mention_all: false,
+        reply_to: None,
+        forward_of: None,
         msg_id: MessageId::parse(uuid::Uuid::now_v7().to_string()).unwrap(),
         ts: chrono::Utc::now().timestamp_millis(),
         limits: BodyLimits::default(),

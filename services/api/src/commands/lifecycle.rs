@@ -51,7 +51,7 @@ fn message_not_found() -> ApiError {
 
 impl Commands {
     /// The facts of the message `msg_id` of `conv`.
-    async fn facts(
+    pub(super) async fn facts(
         &self,
         app: &AppId,
         conv: &ConvId,

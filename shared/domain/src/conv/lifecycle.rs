@@ -218,6 +218,8 @@ mod tests {
             body,
             mentions: Vec::new(),
             mention_all: false,
+            reply_to: None,
+            forward_of: None,
             msg_id: MessageId::parse(format!("0190a6e4-8c1e-7c3a-9f00-{n:012x}")).unwrap(),
             ts,
             limits: BodyLimits::default(),

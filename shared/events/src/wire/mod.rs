@@ -14,6 +14,8 @@ pub mod message_recalled;
 pub mod message_sent;
 pub mod pair_changed;
 pub mod parts;
+pub mod pin;
+pub mod reaction;
 pub mod system_message_sent;
 pub mod user_deactivated;
 pub mod user_profile;

@@ -92,6 +92,8 @@ on_one_store!(
     groups_members_and_user_groups,
     hidden_and_cleared_filter_only_that_users_reads,
     removals_never_break_paging,
+    reactions_count_once_and_are_told_on_change,
+    pins_are_set_and_deleted,
 );
 
 #[tokio::test]

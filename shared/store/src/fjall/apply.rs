@@ -2,7 +2,8 @@
 //! changes committed as one fjall batch with the checkpoint (a crash keeps both or neither),
 //! and every table listed as logical rows for the digest.
 
-use super::{FjallStore, Tables, decode, decode_head, encode, encode_head};
+use super::{FjallStore, Tables, decode, decode_head, encode, encode_head, reaction_key};
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::digest::{LogicalRow, Table};
 use crate::error::StoreError;
 use crate::inbox_row;
@@ -27,6 +28,9 @@ impl Tables {
             Table::UserGroups => &self.user_groups,
             Table::Hidden => &self.hidden,
             Table::Cleared => &self.cleared,
+            Table::Reactions => &self.reactions,
+            Table::ReactionMarks => &self.reaction_marks,
+            Table::Pins => &self.pins,
         }
     }
 }
@@ -48,12 +52,26 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::UserGroups
         | Table::Hidden
         | Table::Cleared => true,
-        Table::InboxHead | Table::Conversations | Table::UsersByCursor => false,
+        Table::InboxHead
+        | Table::Conversations
+        | Table::UsersByCursor
+        | Table::Reactions
+        | Table::ReactionMarks
+        | Table::Pins => false,
     };
+    if table == Table::Reactions {
+        // The row holds its own key but the app, which is the key's first component.
+        let app = k.split(|b| *b == 0).next().unwrap_or_default();
+        let app = std::str::from_utf8(app).map_err(|_| malformed(table, k))?;
+        return Ok(LogicalRow::reaction(app, &decode::<ReactionRow>(v)?));
+    }
     if as_stored {
         return Ok(LogicalRow::canonical(k, v));
     }
-    let with_seq = matches!(table, Table::Inbox | Table::UsersByCursor);
+    let with_seq = matches!(
+        table,
+        Table::Inbox | Table::UsersByCursor | Table::ReactionMarks | Table::Pins
+    );
     let Some((parts, seq)) = split(k, with_seq) else {
         return Err(malformed(table, k));
     };
@@ -68,6 +86,12 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
             let user = std::str::from_utf8(v).map_err(|_| malformed(table, k))?;
             LogicalRow::user_change(app, seq()?, user)
         }
+        (Table::ReactionMarks, [app, user, conv, rkey, reactor]) => {
+            let (added, cursor) = decode::<(bool, u64)>(v)?;
+            let mark = ReactionMark { added, cursor };
+            LogicalRow::reaction_mark(app, user, conv, seq()?, rkey, reactor, mark)
+        }
+        (Table::Pins, [app, conv]) => LogicalRow::pin(app, conv, &decode::<PinRow>(v)?),
         _ => return Err(malformed(table, k)),
     })
 }
@@ -118,6 +142,22 @@ impl ProjectionStore for FjallStore {
                 loaded
                     .relations
                     .insert((app.clone(), user.clone(), other.clone()), row);
+            }
+        }
+        for k in &keys.reaction_marks {
+            let (app, user, conv, conv_seq, rkey, reactor) = k;
+            let parts = [
+                app.as_str(),
+                user.as_str(),
+                conv.as_str(),
+                rkey,
+                reactor.as_str(),
+            ];
+            if let Some(v) = t.reaction_marks.get(key(&parts, Some(*conv_seq)))? {
+                let (added, cursor) = decode::<(bool, u64)>(&v)?;
+                loaded
+                    .reaction_marks
+                    .insert(k.clone(), ReactionMark { added, cursor });
             }
         }
         for &(app, conv, conv_seq) in &keys.timeline {
@@ -189,6 +229,31 @@ impl ProjectionStore for FjallStore {
         for ((app, user, conv), up_to) in &c.cleared {
             let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
             batch.insert(&t.cleared, k, encode(up_to));
+        }
+        for ((app, conv, conv_seq, rkey, user), row) in &c.reactions {
+            let k = reaction_key(app.as_str(), conv.as_str(), *conv_seq, rkey, user.as_str());
+            match row {
+                Some(row) => batch.insert(&t.reactions, k, encode(row)),
+                None => batch.remove(&t.reactions, k),
+            }
+        }
+        for ((app, user, conv, conv_seq, rkey, reactor), mark) in &c.reaction_marks {
+            let parts = [
+                app.as_str(),
+                user.as_str(),
+                conv.as_str(),
+                rkey,
+                reactor.as_str(),
+            ];
+            let k = key(&parts, Some(*conv_seq));
+            batch.insert(&t.reaction_marks, k, encode(&(mark.added, mark.cursor)));
+        }
+        for ((app, conv, conv_seq), row) in &c.pins {
+            let k = key(&[app.as_str(), conv.as_str()], Some(*conv_seq));
+            match row {
+                Some(row) => batch.insert(&t.pins, k, encode(row)),
+                None => batch.remove(&t.pins, k),
+            }
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

@@ -31,6 +31,9 @@ struct Tables {
     user_groups: Keyspace,
     hidden: Keyspace,
     cleared: Keyspace,
+    reactions: Keyspace,
+    reaction_marks: Keyspace,
+    pins: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -73,6 +76,17 @@ fn encode_head(head: Head) -> [u8; 16] {
     out
 }
 
+/// A reaction row's key: the message's (app, conv, conv_seq) first, so a page of history reads
+/// its reactions in one range, then the reaction's key and user.
+fn reaction_key(app: &str, conv: &str, conv_seq: u64, rkey: &str, user: &str) -> Vec<u8> {
+    let mut k = key(&[app, conv], Some(conv_seq));
+    for part in [rkey, user] {
+        k.push(0);
+        k.extend_from_slice(part.as_bytes());
+    }
+    k
+}
+
 fn seq_value(bytes: &[u8]) -> Result<u64, StoreError> {
     let raw: [u8; 8] = bytes
         .try_into()
@@ -98,6 +112,9 @@ impl FjallStore {
             user_groups: open("user_groups")?,
             hidden: open("hidden")?,
             cleared: open("cleared")?,
+            reactions: open("reactions")?,
+            reaction_marks: open("reaction_marks")?,
+            pins: open("pins")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

@@ -1,6 +1,7 @@
 //! The embedded store's read ports.
 
 use super::{FjallStore, decode};
+use crate::annotations::{PinRow, ReactionRow};
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix, split};
 use crate::model::{
@@ -8,8 +9,8 @@ use crate::model::{
     UserGroupRow, UserRow,
 };
 use crate::ports::{
-    ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore, RelationStore,
-    StoreResult, UserStore,
+    AnnotationStore, ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore,
+    RelationStore, StoreResult, UserStore,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -37,7 +38,7 @@ impl InboxStore for FjallStore {
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             let entry = match row {
-                InboxRow::Whole(entry) => entry,
+                InboxRow::Whole(entry) => *entry,
                 InboxRow::MessageRef {
                     seq,
                     ts,
@@ -355,5 +356,39 @@ impl DeviceStore for FjallStore {
             &self.tables.devices,
             &key(&[app.as_str(), user.as_str(), device], None),
         )
+    }
+}
+
+impl AnnotationStore for FjallStore {
+    async fn reactions(
+        &self,
+        app: &AppId,
+        conv: &ConvId,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<Vec<ReactionRow>> {
+        let parts = [app.as_str(), conv.as_str()];
+        let start = key(&parts, Some(from));
+        // Every key of the message at `to` extends `key(.., to)`; the next seq's is past them.
+        let end = key(&parts, Some(to.saturating_add(1)));
+        let mut rows = Vec::new();
+        for guard in self.tables.reactions.range(start..end) {
+            let (_, v) = guard.into_inner()?;
+            rows.push(decode(&v)?);
+        }
+        Ok(rows)
+    }
+
+    async fn pins(&self, app: &AppId, conv: &ConvId) -> StoreResult<Vec<PinRow>> {
+        let mut rows = Vec::new();
+        for guard in self
+            .tables
+            .pins
+            .prefix(prefix(&[app.as_str(), conv.as_str()]))
+        {
+            let (_, v) = guard.into_inner()?;
+            rows.push(decode(&v)?);
+        }
+        Ok(rows)
     }
 }

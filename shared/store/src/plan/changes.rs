@@ -4,11 +4,13 @@
 //! the same order every time (ordered maps cost the replay a tenth of its time in string
 //! comparisons).
 
+use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::plan::keys::{
-    ConvKey, GroupKey, HiddenKey, MemberKey, RelationKey, TimelineKey, UserGroupKey, UserKey,
+    ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
+    TimelineKey, UserGroupKey, UserKey,
 };
 use crate::write::Delivery;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -67,6 +69,12 @@ pub struct Changes {
     pub members: FxHashMap<MemberKey, MemberChange>,
     /// Rows of users' group lists written (a left group keeps one, without a role).
     pub user_groups: FxHashMap<UserGroupKey, UserGroupRow>,
+    /// Reaction rows set (`Some`) or deleted.
+    pub reactions: FxHashMap<ReactionKey, Option<ReactionRow>>,
+    /// Reaction marks moved.
+    pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
+    /// Pin rows set (`Some`) or deleted.
+    pub pins: FxHashMap<PinKey, Option<PinRow>>,
 }
 
 impl Changes {

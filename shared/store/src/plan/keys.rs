@@ -1,7 +1,8 @@
 //! What a batch reads before it is planned: the keys of the rows its writes fold over, and
 //! those rows as the store holds them.
 
-use crate::model::{Conversation, Relation, TimelineMessage, UserRow};
+use crate::annotations::ReactionMark;
+use crate::model::{Conversation, ReactionNotice, Relation, TimelineMessage, UserRow};
 use crate::plan::Head;
 use crate::write::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -23,6 +24,12 @@ pub type GroupKey = (AppId, GroupId);
 pub type MemberKey = (AppId, GroupId, UserId);
 /// A row of a user's group list: (app, user, group).
 pub type UserGroupKey = (AppId, UserId, GroupId);
+/// A reaction row: (app, conv, conv_seq, key, user).
+pub type ReactionKey = (AppId, ConvId, u64, String, UserId);
+/// What a recipient was told of a reaction: (app, recipient, conv, conv_seq, key, reactor).
+pub type ReactionMarkKey = (AppId, UserId, ConvId, u64, String, UserId);
+/// A pin row: (app, conv, conv_seq).
+pub type PinKey = (AppId, ConvId, u64);
 
 /// The rows a batch rewrites from their current value, borrowed from its writes. Every other
 /// row a batch writes is keyed and valued by its writes alone.
@@ -38,6 +45,8 @@ pub struct RowKeys<'w> {
     pub relations: FxHashSet<(&'w AppId, &'w UserId, &'w UserId)>,
     /// Removal marks, moved by clears and created by hides: (app, user, conv).
     pub cleared: FxHashSet<(&'w AppId, &'w UserId, &'w ConvId)>,
+    /// Reaction marks, for telling recipients only of changes.
+    pub reaction_marks: FxHashSet<ReactionMarkKey>,
     /// Timeline rows, annotated by recalls and edits: (app, conv, conv_seq).
     pub timeline: FxHashSet<(&'w AppId, &'w ConvId, u64)>,
 }
@@ -80,6 +89,12 @@ impl<'w> RowKeys<'w> {
                 } => {
                     keys.cleared.insert((app, user, conv));
                 }
+                Write::ReactionEntry {
+                    app, user, notice, ..
+                } => {
+                    keys.heads.insert((app, user));
+                    keys.reaction_marks.insert(mark_key(app, user, notice));
+                }
                 Write::Annotate {
                     app,
                     conv,
@@ -89,6 +104,8 @@ impl<'w> RowKeys<'w> {
                     keys.timeline.insert((app, conv, *conv_seq));
                 }
                 Write::Timeline { .. }
+                | Write::Reaction { .. }
+                | Write::Pin { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}
@@ -114,4 +131,18 @@ pub struct Loaded {
     pub cleared: FxHashMap<ConvKey, u64>,
     /// Timeline rows found.
     pub timeline: FxHashMap<TimelineKey, TimelineMessage>,
+    /// Reaction marks found.
+    pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
+}
+
+/// The mark of what `user` was told of `notice`'s reaction.
+pub fn mark_key(app: &AppId, user: &UserId, notice: &ReactionNotice) -> ReactionMarkKey {
+    (
+        app.clone(),
+        user.clone(),
+        notice.conv.clone(),
+        notice.conv_seq,
+        notice.key.clone(),
+        notice.user.clone(),
+    )
 }

@@ -21,7 +21,8 @@ pub mod keys;
 pub use changes::{Changes, Head, MemberChange, UserChange};
 pub use keys::{Loaded, RowKeys};
 
-use crate::model::{Entry, TimelineMessage, UserGroupRow, UserRow};
+use crate::annotations::{ReactionMark, ReactionRow};
+use crate::model::{Entry, EntryItem, TimelineMessage, UserGroupRow, UserRow};
 use crate::rows::{advance_conversation, annotate, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
 use keys::{ConvKey, UserKey};
@@ -42,32 +43,47 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 ts,
                 item,
                 cursor,
+            } => deliver(&mut c, loaded, (app, user), ts, item, cursor),
+            Write::ReactionEntry {
+                app,
+                user,
+                notice,
+                ts,
+                cursor,
             } => {
-                let key = (app, user);
-                let stored = loaded.heads.get(&key).copied().unwrap_or_default();
-                if cursor <= stored.cursor {
-                    continue;
+                let key = keys::mark_key(&app, &user, &notice);
+                let mark = c
+                    .reaction_marks
+                    .get(&key)
+                    .or_else(|| loaded.reaction_marks.get(&key))
+                    .copied();
+                let added = notice.added;
+                if ReactionMark::changes(mark, added, cursor) {
+                    c.reaction_marks.insert(key, ReactionMark { added, cursor });
+                    let item = EntryItem::Reaction(notice);
+                    deliver(&mut c, loaded, (app, user), ts, item, cursor);
                 }
-                let head = match c.heads.get_mut(&key) {
-                    Some(head) => head,
-                    None => c.heads.entry(key.clone()).or_insert(stored),
-                };
-                *head = Head {
-                    seq: head.seq + 1,
-                    cursor,
-                };
-                let entry = Entry {
-                    seq: head.seq,
+            }
+            Write::Reaction { app, notice, ts } => {
+                let row = notice.added.then(|| ReactionRow {
+                    conv: notice.conv.clone(),
+                    conv_seq: notice.conv_seq,
+                    key: notice.key.clone(),
+                    user: notice.user.clone(),
                     ts,
-                    item,
-                };
-                let (app, user) = key;
-                c.entries.push(Delivery {
-                    app,
-                    user,
-                    entry,
-                    cursor,
                 });
+                // A repeated add rewrites the row with its own time: the last add's, however
+                // events fall into batches.
+                let key = (app, notice.conv, notice.conv_seq, notice.key, notice.user);
+                c.reactions.insert(key, row);
+            }
+            Write::Pin {
+                app,
+                conv,
+                conv_seq,
+                row,
+            } => {
+                c.pins.insert((app, conv, conv_seq), row);
             }
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);
@@ -235,13 +251,41 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
     c
 }
 
+/// Appends an entry to a user's inbox, unless its event was already applied there.
+fn deliver(c: &mut Changes, loaded: &Loaded, key: UserKey, ts: i64, item: EntryItem, cursor: u64) {
+    let stored = loaded.heads.get(&key).copied().unwrap_or_default();
+    if cursor <= stored.cursor {
+        return;
+    }
+    let head = match c.heads.get_mut(&key) {
+        Some(head) => head,
+        None => c.heads.entry(key.clone()).or_insert(stored),
+    };
+    *head = Head {
+        seq: head.seq + 1,
+        cursor,
+    };
+    let entry = Entry {
+        seq: head.seq,
+        ts,
+        item,
+    };
+    let (app, user) = key;
+    c.entries.push(Delivery {
+        app,
+        user,
+        entry,
+        cursor,
+    });
+}
+
 /// Sizes the changes that grow with every message up front: entries and timeline rows are
 /// large, and growing their collections would move each of them again.
 fn reserve(c: &mut Changes, writes: &[Write]) {
     let (mut entries, mut timeline) = (0, 0);
     for write in writes {
         match write {
-            Write::Deliver { .. } => entries += 1,
+            Write::Deliver { .. } | Write::ReactionEntry { .. } => entries += 1,
             Write::Timeline { .. } => timeline += 1,
             _ => {}
         }

@@ -35,6 +35,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         body: Some(Body::Text { text: "hi".into() }),
         mentions: Vec::new(),
         mention_all: false,
+        reply_to: None,
+        forward_of: None,
         recalled: None,
         edit_seq: 0,
         edited_at: None,
@@ -466,4 +468,93 @@ fn row_keys_name_exactly_the_rows_the_plan_reads() {
     assert_eq!(keys.convs, FxHashSet::from_iter([(&demo, &bob, &m.conv)]));
     assert_eq!(keys.users, FxHashSet::from_iter([(&demo, &dave)]));
     assert!(keys.relations.is_empty());
+}
+
+fn reaction(reactor: &str, to: &str, added: bool, cursor: u64) -> Vec<Write> {
+    let notice = crate::model::ReactionNotice {
+        conv: ConvId::direct(&user("alice"), &user("bob")),
+        conv_seq: 1,
+        msg_id: msg_id(1),
+        user: user(reactor),
+        key: "+1".into(),
+        added,
+    };
+    vec![
+        Write::Reaction {
+            app: app(),
+            notice: notice.clone(),
+            ts: cursor as i64,
+        },
+        Write::ReactionEntry {
+            app: app(),
+            user: user(to),
+            notice,
+            ts: cursor as i64,
+            cursor,
+        },
+    ]
+}
+
+/// Applies `batches` one after the other, carrying the rows each wrote into the next one's
+/// `Loaded` as a store would; the entries delivered.
+fn run_batches(batches: Vec<Vec<Write>>) -> (Vec<Delivery>, Changes) {
+    let mut loaded = Loaded::default();
+    let mut delivered = Vec::new();
+    let mut last = Changes::default();
+    for (i, writes) in batches.into_iter().enumerate() {
+        let c = plan(&loaded, i as u64 + 1, writes);
+        loaded.heads.extend(c.heads.clone());
+        loaded.reaction_marks.extend(c.reaction_marks.clone());
+        delivered.extend(c.entries.clone());
+        last = c;
+    }
+    (delivered, last)
+}
+
+#[test]
+fn a_repeated_reaction_is_told_once_however_events_fall_into_batches() {
+    let events = [
+        reaction("bob", "alice", true, 10),
+        reaction("bob", "alice", true, 11),
+        reaction("bob", "alice", false, 12),
+        reaction("bob", "alice", false, 13),
+        reaction("bob", "alice", true, 14),
+    ];
+    let one_batch = run_batches(vec![events.concat()]).0;
+    let each_alone = run_batches(events.to_vec()).0;
+    let told = |d: &[Delivery]| -> Vec<(u64, bool)> {
+        d.iter()
+            .map(|d| match &d.entry.item {
+                EntryItem::Reaction(n) => (d.entry.seq, n.added),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(told(&one_batch), [(1, true), (2, false), (3, true)]);
+    assert_eq!(told(&each_alone), told(&one_batch));
+}
+
+#[test]
+fn a_reaction_row_is_set_then_deleted() {
+    let (_, c) = run_batches(vec![
+        [
+            reaction("bob", "alice", true, 10),
+            reaction("bob", "alice", false, 11),
+        ]
+        .concat(),
+    ]);
+    let key = (
+        app(),
+        ConvId::direct(&user("alice"), &user("bob")),
+        1,
+        "+1".to_owned(),
+        user("bob"),
+    );
+    assert_eq!(c.reactions.get(&key), Some(&None));
+}
+
+#[test]
+fn a_removal_of_nothing_tells_no_one() {
+    let (delivered, _) = run_batches(vec![reaction("bob", "alice", false, 10)]);
+    assert!(delivered.is_empty());
 }

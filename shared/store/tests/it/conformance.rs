@@ -7,7 +7,7 @@ use tidings_domain::{
 };
 use tidings_store::{
     Annotation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
-    MessageView, ReadModels, Recalled, RelationPatch, Write,
+    MessageView, PinRow, ReactionNotice, ReadModels, Recalled, RelationPatch, Write,
 };
 
 pub fn app() -> AppId {
@@ -31,6 +31,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         }),
         mentions: Vec::new(),
         mention_all: false,
+        reply_to: None,
+        forward_of: None,
         recalled: None,
         edit_seq: 0,
         edited_at: None,
@@ -1361,4 +1363,126 @@ pub async fn removals_never_break_paging<S: ReadModels>(store: S) {
         // Bob's inbox entry n is message n.
         assert_eq!(seen, visible, "inbox pages of {limit}");
     }
+}
+
+/// The projector's writes for `reactor`'s reaction `key` on message 1 of alice and bob, told to
+/// both, the event at stream sequence `cursor`.
+pub fn reaction(reactor: &str, key: &str, added: bool, cursor: u64) -> Vec<Write> {
+    let m = message("alice", "bob", 1);
+    let notice = ReactionNotice {
+        conv: m.conv,
+        conv_seq: 1,
+        msg_id: m.msg_id,
+        user: user(reactor),
+        key: key.into(),
+        added,
+    };
+    let mut writes = vec![Write::Reaction {
+        app: app(),
+        notice: notice.clone(),
+        ts: cursor as i64,
+    }];
+    for u in ["alice", "bob"] {
+        writes.push(Write::ReactionEntry {
+            app: app(),
+            user: user(u),
+            notice: notice.clone(),
+            ts: cursor as i64,
+            cursor,
+        });
+    }
+    writes
+}
+
+pub async fn reactions_count_once_and_are_told_on_change<S: ReadModels>(store: S) {
+    store
+        .apply("p", 1, direct_message("alice", "bob", 1, 1))
+        .await
+        .unwrap();
+    // Bob adds twice (two devices), alice once, in two batches; then bob removes twice.
+    let first = [
+        reaction("bob", "👍", true, 2),
+        reaction("bob", "👍", true, 3),
+    ]
+    .concat();
+    store.apply("p", 3, first).await.unwrap();
+    store
+        .apply("p", 4, reaction("alice", "👍", true, 4))
+        .await
+        .unwrap();
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let rows = store.reactions(&app(), &conv, 1, 1).await.unwrap();
+    let mut who: Vec<&str> = rows.iter().map(|r| r.user.as_str()).collect();
+    who.sort();
+    assert_eq!(who, ["alice", "bob"]);
+    assert!(rows.iter().all(|r| r.key == "👍" && r.conv_seq == 1));
+    let removals = [
+        reaction("bob", "👍", false, 5),
+        reaction("bob", "👍", false, 6),
+    ]
+    .concat();
+    store.apply("p", 6, removals).await.unwrap();
+    let rows = store.reactions(&app(), &conv, 1, 1).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].user, user("alice"));
+    assert!(
+        store
+            .reactions(&app(), &conv, 2, 9)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let entries = store
+        .inbox_after(&app(), &user("alice"), 0, 10)
+        .await
+        .unwrap();
+    let told: Vec<(u64, String, bool)> = entries
+        .iter()
+        .filter_map(|e| match &e.item {
+            EntryItem::Reaction(n) => Some((e.seq, n.user.to_string(), n.added)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (2, "bob".into(), true),
+            (3, "alice".into(), true),
+            (4, "bob".into(), false)
+        ],
+        "the message is seq 1; each change once"
+    );
+    // A batch repeated from an older checkpoint changes nothing.
+    let before = store.digest().await.unwrap();
+    store
+        .apply("p", 6, reaction("bob", "👍", false, 6))
+        .await
+        .unwrap();
+    assert_eq!(store.digest().await.unwrap(), before);
+}
+
+pub async fn pins_are_set_and_deleted<S: ReadModels>(store: S) {
+    let conv = ConvId::direct(&user("alice"), &user("bob"));
+    let pin = |conv_seq: u64, pinned: bool| Write::Pin {
+        app: app(),
+        conv: conv.clone(),
+        conv_seq,
+        row: pinned.then(|| PinRow {
+            conv_seq,
+            msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
+            by: Some(user("bob")),
+            ts: conv_seq as i64,
+        }),
+    };
+    store
+        .apply("p", 1, vec![pin(3, true), pin(1, true), pin(2, true)])
+        .await
+        .unwrap();
+    store.apply("p", 2, vec![pin(2, false)]).await.unwrap();
+    let pins = store.pins(&app(), &conv).await.unwrap();
+    let seqs: Vec<u64> = pins.iter().map(|p| p.conv_seq).collect();
+    assert_eq!(seqs, [1, 3]);
+    assert_eq!(pins[0].by, Some(user("bob")));
+    let other = ConvId::direct(&user("alice"), &user("carol"));
+    assert!(store.pins(&app(), &other).await.unwrap().is_empty());
 }

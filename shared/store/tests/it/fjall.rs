@@ -150,3 +150,15 @@ async fn everything_survives_a_reopen() {
     assert_eq!(store.checkpoint("p").await.unwrap(), 4);
     assert_eq!(store.inbox_last_seq(&app(), &user("bob")).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn reactions_count_once_and_are_told_on_change() {
+    let (_dir, store) = fresh();
+    conformance::reactions_count_once_and_are_told_on_change(store).await;
+}
+
+#[tokio::test]
+async fn pins_are_set_and_deleted() {
+    let (_dir, store) = fresh();
+    conformance::pins_are_set_and_deleted(store).await;
+}
