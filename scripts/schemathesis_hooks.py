@@ -9,8 +9,8 @@ adds X-App-Key, X-Timestamp and X-Nonce. A request whose X-Signature was removed
 (schemathesis' `ignored_auth` probes) leaves unsigned, as it should. The document's example
 msg_ids, and the seeded ones, are replaced by the message scripts/schemathesis seeded for the
 operation's kind ($TIDINGS_RECALL_MSG_ID for recalls, $TIDINGS_EDIT_MSG_ID for every other
-operation on a message), so the examples act on real messages and no recall removes the
-message the edits need. Deactivation and token
+operation on a message, in the path or as a body's msg_id), so the examples act on real
+messages and no recall removes the message the edits need. Deactivation and token
 revocation are pointed at mallory whenever they would hit another seeded user, so the token's
 user (alice) and the examples' users stay usable for the whole run. A send's valid
 `client_msg_id` is made unique per call: a retry is answered with the original message and its
@@ -106,10 +106,12 @@ def before_call(context, case, kwargs):
     params = case.path_parameters
     if case.operation.path in ENDS_ACCESS and params and params.get("user_id") in SEEDED:
         params["user_id"] = "mallory"
-    if params and params.get("msg_id") in KNOWN_MSG_IDS:
+    if params and isinstance(params.get("msg_id"), str) and params["msg_id"] in KNOWN_MSG_IDS:
         recall = case.operation.path.endswith("/recall")
         params["msg_id"] = SEEDED_MESSAGES["recall" if recall else "edit"]
     body = case.body
+    if isinstance(body, dict) and isinstance(body.get("msg_id"), str) and body["msg_id"] in KNOWN_MSG_IDS:
+        body["msg_id"] = SEEDED_MESSAGES["edit"]
     if case.operation.path == "/v1/messages" and isinstance(body, dict):
         client_msg_id = body.get("client_msg_id")
         if isinstance(client_msg_id, str) and VALID_ID.match(client_msg_id):
