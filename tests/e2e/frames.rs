@@ -1,11 +1,13 @@
 //! WebSocket frames against their JSON Schemas (`schemas/frames/`): a session that sends every
 //! client frame type and receives every server frame type, with each frame sent and received
-//! checked against its direction's schema.
+//! checked against its direction's schema. The client schema names exactly the frame types the
+//! gateway accepts (`CLIENT_FRAME_TYPES`).
 
 use crate::harness::Harness;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use tidings_gateway::frames::CLIENT_FRAME_TYPES;
 use tidings_testkit::WsClient;
 
 fn schema(name: &str) -> (Validator, BTreeSet<String>) {
@@ -45,6 +47,8 @@ struct Checked<'a> {
     server: &'a Validator,
     sent: &'a mut BTreeSet<String>,
     received: &'a mut BTreeSet<String>,
+    /// The `kind` of every entry received, in `entry` and `page` frames.
+    kinds: &'a mut BTreeSet<String>,
 }
 
 impl Checked<'_> {
@@ -57,17 +61,17 @@ impl Checked<'_> {
     /// Reads frames (each checked) up to the first of type `t`.
     async fn until(&mut self, t: &str) -> Value {
         loop {
-            let frame = self
-                .ws
-                .next()
-                .await
-                .unwrap_or_else(|code| panic!("closed ({code:?}) waiting for {t}"));
-            check(self.server, "server", &frame);
-            self.received
-                .insert(frame["t"].as_str().unwrap_or_default().to_owned());
+            let frame = self.until_any().await;
             if frame["t"] == t {
                 return frame;
             }
+        }
+    }
+
+    /// Reads frames (each checked) until entries of every kind in `kinds` have arrived.
+    async fn until_kinds(&mut self, kinds: &[&str]) {
+        while !kinds.iter().all(|k| self.kinds.contains(*k)) {
+            self.until_any().await;
         }
     }
 
@@ -84,12 +88,43 @@ impl Checked<'_> {
     }
 
     async fn until_any(&mut self) -> Value {
-        let frame = self.ws.next().await.expect("a frame");
+        let frame = self
+            .ws
+            .next()
+            .await
+            .unwrap_or_else(|code| panic!("closed ({code:?}) waiting for a frame"));
         check(self.server, "server", &frame);
         self.received
             .insert(frame["t"].as_str().unwrap_or_default().to_owned());
+        let entries = match frame["t"].as_str() {
+            Some("entry") => vec![&frame],
+            Some("page") => frame["entries"].as_array().unwrap().iter().collect(),
+            _ => Vec::new(),
+        };
+        for entry in entries {
+            self.kinds
+                .insert(entry["kind"].as_str().unwrap_or_default().to_owned());
+        }
         frame
     }
+}
+
+/// A frame type the gateway accepts but the schema does not name fails here, and the other way
+/// round; the session below then sends every one the schema names.
+#[test]
+fn the_client_schema_names_every_frame_type_the_gateway_accepts() {
+    let (_, schema_types) = schema("client");
+    let accepted: BTreeSet<String> = CLIENT_FRAME_TYPES.iter().map(|t| t.to_string()).collect();
+    assert!(
+        schema_types.is_superset(&accepted),
+        "client frame types the gateway accepts but schemas/frames/client.schema.json lacks: {:?}",
+        accepted.difference(&schema_types).collect::<Vec<_>>()
+    );
+    assert!(
+        accepted.is_superset(&schema_types),
+        "client frame types in schemas/frames/client.schema.json the gateway refuses: {:?}",
+        schema_types.difference(&accepted).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -102,6 +137,9 @@ fn the_schemas_refuse_frames_that_break_them() {
         json!({ "since": 0 }),
         json!({ "t": "ack", "seq": -1 }),
         json!({ "t": "group", "group": "team", "op": "kick" }),
+        json!({ "t": "recall", "id": "x", "conv": "d~a~b", "msg_id": "not-a-uuid" }),
+        json!({ "t": "clear", "conv": "nope" }),
+        json!({ "t": "react", "conv": "d~a~b", "msg_id": "01900000-0000-7000-8000-0000000000ed" }),
     ] {
         assert!(!client.is_valid(&frame), "client schema took {frame}");
     }
@@ -109,6 +147,8 @@ fn the_schemas_refuse_frames_that_break_them() {
         json!({ "t": "sent", "msg_id": "m" }),
         json!({ "t": "entry", "seq": 1, "ts": 1, "kind": "message" }),
         json!({ "t": "error", "code": "nope", "message": "" }),
+        json!({ "t": "entry", "seq": 1, "ts": 1, "kind": "removed", "conv": "d~a~b" }),
+        json!({ "t": "hidden", "conv": "d~a~b", "conv_seq": 1 }),
     ] {
         assert!(!server.is_valid(&frame), "server schema took {frame}");
     }
@@ -122,7 +162,7 @@ async fn every_frame_of_a_session_matches_its_schema() {
     }
     let (client, client_types) = schema("client");
     let (server, server_types) = schema("server");
-    let (mut sent, mut received) = (BTreeSet::new(), BTreeSet::new());
+    let (mut sent, mut received, mut kinds) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
 
     let mut carol = Checked {
         ws: h.connect("carol").await,
@@ -130,6 +170,7 @@ async fn every_frame_of_a_session_matches_its_schema() {
         server: &server,
         sent: &mut BTreeSet::new(),
         received: &mut BTreeSet::new(),
+        kinds: &mut BTreeSet::new(),
     };
     carol.send(json!({ "t": "hello", "since": 0 })).await;
     carol.until("synced").await;
@@ -140,6 +181,7 @@ async fn every_frame_of_a_session_matches_its_schema() {
         server: &server,
         sent: &mut sent,
         received: &mut received,
+        kinds: &mut kinds,
     };
     alice
         .send(json!({ "t": "hello", "since": 0, "device": "phone" }))
@@ -215,6 +257,97 @@ async fn every_frame_of_a_session_matches_its_schema() {
         .await;
     assert_eq!(refused["t"], "error", "{refused}");
 
+    // A message edited, reacted to, pinned, answered and forwarded, another recalled, then all
+    // removed from alice's own view: one hidden, then the conversation cleared. The live
+    // entries of each reach alice's device.
+    let conv = "d~alice~bob";
+    let first = sent_frame["msg_id"].clone();
+    let second = alice
+        .ask(
+            json!({ "t": "send", "id": "s2", "to": { "user": "bob" }, "client_msg_id": "c2",
+                     "body": { "type": "text", "text": "oops" } }),
+        )
+        .await;
+    assert_eq!(second["t"], "sent", "{second}");
+    let edited = alice
+        .ask(
+            json!({ "t": "edit", "id": "m1", "conv": conv, "msg_id": first,
+                     "body": { "type": "text", "text": "hi!" }, "expected_edit_seq": 0 }),
+        )
+        .await;
+    assert_eq!(edited["t"], "edited", "{edited}");
+
+    // Reactions and pins on the first message, a reply to it and a forward of it.
+    for (frame, t) in [
+        (
+            json!({ "t": "react", "id": "a1", "conv": conv, "msg_id": first, "key": "+1" }),
+            "reacted",
+        ),
+        (
+            json!({ "t": "unreact", "id": "a2", "conv": conv, "msg_id": first, "key": "+1" }),
+            "reacted",
+        ),
+        (
+            json!({ "t": "pin", "id": "a3", "conv": conv, "msg_id": first }),
+            "pin_set",
+        ),
+        (
+            json!({ "t": "unpin", "id": "a4", "conv": conv, "msg_id": first }),
+            "pin_set",
+        ),
+        (
+            json!({ "t": "send", "id": "s3", "to": { "user": "bob" }, "client_msg_id": "c3",
+                    "body": { "type": "text", "text": "yes" }, "reply_to": first }),
+            "sent",
+        ),
+        (
+            json!({ "t": "send", "id": "s4", "to": { "user": "bob" }, "client_msg_id": "c4",
+                    "forward_of": { "conv": conv, "msg_id": first } }),
+            "sent",
+        ),
+    ] {
+        let answer = alice.ask(frame.clone()).await;
+        assert_eq!(answer["t"], t, "{frame}: {answer}");
+    }
+    let recalled = alice
+        .ask(json!({ "t": "recall", "id": "m2", "conv": conv, "msg_id": second["msg_id"] }))
+        .await;
+    assert_eq!(recalled["t"], "recalled", "{recalled}");
+    let hidden = alice
+        .ask(json!({ "t": "hide", "id": "m3", "conv": conv, "conv_seq": 1 }))
+        .await;
+    assert_eq!(hidden["t"], "hidden", "{hidden}");
+    let cleared = alice
+        .ask(json!({ "t": "clear", "id": "m4", "conv": conv }))
+        .await;
+    assert_eq!(cleared["t"], "cleared", "{cleared}");
+    assert_eq!(cleared["up_to"], 4, "{cleared}");
+    alice
+        .until_kinds(&[
+            "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared",
+        ])
+        .await;
+
+    // A catch-up from the start, once the read models hold the clear: the entries about the
+    // removed messages read back as `removed` placeholders.
+    let mut again = Checked {
+        ws: h.connect("alice").await,
+        client: &client,
+        server: &server,
+        sent: &mut sent,
+        received: &mut received,
+        kinds: &mut kinds,
+    };
+    again
+        .send(json!({ "t": "hello", "since": 0, "min_pos": cleared["pos"] }))
+        .await;
+    again.until("synced").await;
+    for kind in [
+        "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared", "removed",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} entry received: {kinds:?}");
+    }
+
     assert_eq!(
         sent, client_types,
         "the session must send every client frame type the schema names, and only those"
@@ -248,6 +381,7 @@ async fn msgpack_frames_match_the_same_schemas() {
         server: &server,
         sent: &mut sent,
         received: &mut received,
+        kinds: &mut BTreeSet::new(),
     };
     alice.send(json!({ "t": "hello", "since": 0 })).await;
     alice.until("synced").await;

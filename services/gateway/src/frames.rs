@@ -199,8 +199,9 @@ impl ClientFrame {
     }
 }
 
-/// Every client frame type, for naming unknown ones.
-const CLIENT_FRAME_TYPES: [&str; 22] = [
+/// Every client frame type the gateway accepts (an unknown one is refused by name);
+/// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
+pub const CLIENT_FRAME_TYPES: [&str; 22] = [
     "hello",
     "send",
     "sync",
