@@ -115,7 +115,7 @@ fn react(r: &Request) -> String {
     let m = target(r);
     // Alternating keys: a repeat of one key is recorded but changes nothing, as a client's
     // double tap would.
-    let key = if r.id % 2 == 0 { "ok" } else { "👍" };
+    let key = if r.id.is_multiple_of(2) { "ok" } else { "👍" };
     format!(
         r#"{{"t":"react","id":"{}","conv":"{}","msg_id":"{}","key":"{key}"}}"#,
         r.id, m.conv, m.msg_id
