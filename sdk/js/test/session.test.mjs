@@ -108,7 +108,10 @@ test("a connection cut during catch-up resumes after the last entry delivered", 
   assert.equal(entries.length, total);
   assertContiguous(entries);
   assert.equal(entries.at(-1).msg_id, last.msg_id);
-  assert.equal(proxy.upgrades, 3);
+  // The first cut always lands mid-catch-up; the second may come after the rest of the page
+  // already sat in the client's socket buffer, in which case catch-up ends from the buffer
+  // and the reconnect follows `synced`. Either way nothing is missed or repeated.
+  assert.ok(proxy.upgrades >= 2, `upgrades: ${proxy.upgrades}`);
 });
 
 test("a send whose answer is lost is retried on the same client_msg_id and recorded once", async () => {
