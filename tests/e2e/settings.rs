@@ -1,0 +1,113 @@
+//! Conversation settings that follow the user across devices (issue 14 item 6): a setting made
+//! on one device reaches the user's other devices live, and a device that was offline by
+//! catch-up; nobody else hears of it.
+
+use crate::harness::Harness;
+use serde_json::{Value, json};
+
+/// The `settings` entries among `entries`, for `conv`.
+fn settings_of<'a>(entries: &'a [Value], conv: &str) -> Vec<&'a Value> {
+    entries
+        .iter()
+        .filter(|e| e["kind"] == "settings" && e["conv"] == conv)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
+    let h = Harness::start().await;
+    let conv = "d~alice~bob";
+    let r = h
+        .api
+        .post(
+            "/v1/messages",
+            &json!({"from": "bob", "to": {"user": "alice"}, "client_msg_id": "c1",
+                    "body": {"type": "text", "text": "hi"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let sent_pos = r.body["pos"].as_u64().unwrap();
+
+    // Alice's second device is online and caught up with the message.
+    let mut phone = h.connect("alice").await;
+    phone
+        .send(json!({"t": "hello", "since": 0, "min_pos": sent_pos}))
+        .await;
+    phone.expect("welcome").await;
+    let before = phone.until_synced().await;
+    assert!(settings_of(&before, conv).is_empty());
+
+    // Her first device pins the conversation, mutes it until a time and keeps a draft.
+    let alice = h.api.user_token("alice").await;
+    let r = h
+        .api
+        .post_as(
+            &alice,
+            &format!("/v1/conversations/{conv}/settings"),
+            &json!({"pinned": true, "muted_until": 4_102_444_800_000_i64, "draft": "see you"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["pinned"], &r.body["muted_until"], &r.body["draft"]),
+        (&json!(true), &json!(4_102_444_800_000_i64), &json!("see you"))
+    );
+    let pos = r.body["pos"].as_u64().unwrap();
+
+    // Live: the phone gets the change as an entry.
+    let live = loop {
+        let frame = phone.expect("entry").await;
+        if frame["kind"] == "settings" {
+            break frame;
+        }
+    };
+    assert_eq!(
+        (
+            &live["conv"],
+            &live["pinned"],
+            &live["muted_until"],
+            &live["draft"]
+        ),
+        (
+            &json!(conv),
+            &json!(true),
+            &json!(4_102_444_800_000_i64),
+            &json!("see you")
+        )
+    );
+
+    // A later change of one field leaves the others as they were.
+    let r = h
+        .api
+        .post_as(
+            &alice,
+            &format!("/v1/conversations/{conv}/settings"),
+            &json!({"draft": null, "marked_unread": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["pinned"], &r.body["draft"], &r.body["marked_unread"]),
+        (&json!(true), &Value::Null, &json!(true))
+    );
+    let pos = pos.max(r.body["pos"].as_u64().unwrap());
+
+    // By catch-up: a tablet that was offline learns both changes, in order.
+    let mut tablet = h.connect("alice").await;
+    tablet
+        .send(json!({"t": "hello", "since": 0, "min_pos": pos}))
+        .await;
+    tablet.expect("welcome").await;
+    let entries = tablet.until_synced().await;
+    let changes = settings_of(&entries, conv);
+    assert_eq!(changes.len(), 2, "{entries:?}");
+    assert_eq!(changes[0]["draft"], "see you");
+    assert_eq!(
+        (&changes[1]["pinned"], &changes[1]["marked_unread"]),
+        (&json!(true), &json!(true))
+    );
+
+    // Bob's devices never hear of Alice's settings.
+    let (_bob, entries) = h.online("bob", 0).await;
+    assert!(settings_of(&entries, conv).is_empty(), "{entries:?}");
+}
