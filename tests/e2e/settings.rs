@@ -17,6 +17,8 @@ fn settings_of<'a>(entries: &'a [Value], conv: &str) -> Vec<&'a Value> {
 async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
     let h = Harness::start().await;
     let conv = "d~alice~bob";
+    let alice = h.api.user_token("alice").await;
+    h.api.user_token("bob").await;
     let r = h
         .api
         .post(
@@ -38,7 +40,6 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
     assert!(settings_of(&before, conv).is_empty());
 
     // Her first device pins the conversation, mutes it until a time and keeps a draft.
-    let alice = h.api.user_token("alice").await;
     let r = h
         .api
         .post_as(
