@@ -258,6 +258,13 @@ const ROUTES: &[Route] = &[
     ),
     client(
         "POST",
+        "/v1/conversations/{conv}/settings",
+        &[("conv", "d~alice~bob", ID)],
+        &[],
+        Some(r#"{"pinned":true}"#),
+    ),
+    client(
+        "POST",
         "/v1/conversations/{conv}/messages/{msg_id}/reactions",
         &[
             ("conv", "d~alice~bob", ID),
