@@ -1,6 +1,6 @@
 //! Conversation settings that follow the user across devices (issue 14 item 6): a setting made
 //! on one device reaches the user's other devices live, and a device that was offline by
-//! catch-up; nobody else hears of it.
+//! catch-up, and the conversation list shows them; nobody else hears of them.
 
 use crate::harness::Harness;
 use serde_json::{Value, json};
@@ -51,7 +51,11 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
         (&r.body["pinned"], &r.body["muted_until"], &r.body["draft"]),
-        (&json!(true), &json!(4_102_444_800_000_i64), &json!("see you"))
+        (
+            &json!(true),
+            &json!(4_102_444_800_000_i64),
+            &json!("see you")
+        )
     );
     let pos = r.body["pos"].as_u64().unwrap();
 
@@ -88,7 +92,11 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
-        (&r.body["pinned"], &r.body["draft"], &r.body["marked_unread"]),
+        (
+            &r.body["pinned"],
+            &r.body["draft"],
+            &r.body["marked_unread"]
+        ),
         (&json!(true), &Value::Null, &json!(true))
     );
     let pos = pos.max(r.body["pos"].as_u64().unwrap());
@@ -107,6 +115,28 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
         (&changes[1]["pinned"], &changes[1]["marked_unread"]),
         (&json!(true), &json!(true))
     );
+
+    // The conversation list carries them, for Alice only.
+    let settings = |token: String| {
+        let h = &h;
+        async move {
+            let r = h
+                .api
+                .get_as(&token, &format!("/v1/conversations?min_pos={pos}"))
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            let rows = r.body["conversations"].as_array().unwrap().clone();
+            let row = rows.into_iter().find(|c| c["conv"] == conv).unwrap();
+            row["settings"].clone()
+        }
+    };
+    assert_eq!(
+        settings(alice.clone()).await,
+        json!({"pinned": true, "muted_until": 4_102_444_800_000_i64, "draft": null,
+               "marked_unread": true, "hidden": false})
+    );
+    let bob = h.api.user_token("bob").await;
+    assert_eq!(settings(bob).await["pinned"], false);
 
     // Bob's devices never hear of Alice's settings.
     let (_bob, entries) = h.online("bob", 0).await;

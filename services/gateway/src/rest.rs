@@ -12,9 +12,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use tidings_api::commands::SettingsRequest;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
+use tidings_domain::event::ConvSettings;
 use tidings_domain::{AppId, ConvId, UserId};
 use tidings_store::visibility;
 use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
@@ -78,6 +80,23 @@ async fn conversations<S: ReadModels>(
         .filter_map(|r| r.last_message.as_mut())
         .collect();
     quotes::resolve(store, &me.app, last).await?;
+    let mut settings: HashMap<ConvId, ConvSettings> = store
+        .conv_settings(&me.app, &me.user)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|row| (row.conv, row.settings))
+        .collect();
+    // Each row carries the user's settings for it (all off when never set).
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|row| {
+            let mine = settings.remove(&row.conv).unwrap_or_default();
+            let mut row = json!(row);
+            row["settings"] = json!(mine);
+            row
+        })
+        .collect();
     Ok(Json(json!({ "conversations": rows })))
 }
 

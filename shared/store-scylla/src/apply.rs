@@ -335,6 +335,18 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         };
         p.rows.push(RowWrite::new(stmt, f.through_seq, values)?);
     }
+    // A settings row is written at its change's stream sequence: a batch repeated from an
+    // older checkpoint never overwrites a newer change.
+    for ((app, user, conv), row) in &f.settings {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::settings_put, row.cursor, values)?);
+    }
     Ok(p)
 }
 

@@ -345,6 +345,14 @@ pub struct Conversation {
     pub last_message: Option<MessageView>,
 }
 
+/// A user's settings for one conversation, with the stream sequence of their last change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsRow {
+    pub conv: ConvId,
+    pub settings: ConvSettings,
+    pub cursor: u64,
+}
+
 /// A user's profile row, with what tokens and sync need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRow {
