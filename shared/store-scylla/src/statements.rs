@@ -268,7 +268,7 @@ mod tests {
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
-        // reaction_marks, pins (put and delete), devices, checkpoints.
-        assert_eq!(writes, 23);
+        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints.
+        assert_eq!(writes, 24);
     }
 }

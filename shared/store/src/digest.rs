@@ -89,7 +89,7 @@ impl Table {
             Table::Reactions => "reactions",
             Table::ReactionMarks => "reaction_marks",
             Table::Pins => "pins",
-            Table::Settings => "settings",
+            Table::Settings => "conv_settings",
         }
     }
 

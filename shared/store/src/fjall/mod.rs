@@ -116,7 +116,7 @@ impl FjallStore {
             reactions: open("reactions")?,
             reaction_marks: open("reaction_marks")?,
             pins: open("pins")?,
-            settings: open("settings")?,
+            settings: open("conv_settings")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };
