@@ -17,7 +17,6 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 /// The body of a settings change (REST, server API and the `settings` frame): the fields to
 /// set; an absent field keeps its value, `null` clears `muted_until` or `draft`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SettingsRequest {
     #[serde(default)]
     pub pinned: Option<bool>,
