@@ -173,6 +173,11 @@ const ROUTES: &[Route] = &[
         Some(r#"{"user":"alice","up_to":1}"#),
     ),
     server(
+        "/v1/server/conversations/{conv}/settings",
+        &[("conv", "d~alice~bob", ID)],
+        Some(r#"{"user":"alice","pinned":true}"#),
+    ),
+    server(
         "/v1/server/conversations/{conv}/reactions",
         &[("conv", "d~alice~bob", ID)],
         Some(r#"{"user":"alice","msg_id":"019b7b1c-3a00-7000-8000-000000000001","key":"ok"}"#),

@@ -142,3 +142,73 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
     let (_bob, entries) = h.online("bob", 0).await;
     assert!(settings_of(&entries, conv).is_empty(), "{entries:?}");
 }
+
+#[tokio::test]
+async fn the_app_server_changes_settings_with_the_users_rights() {
+    let h = Harness::start().await;
+    for user in ["alice", "bob", "carol"] {
+        h.api.user_token(user).await;
+    }
+    let r = h
+        .api
+        .post(
+            "/v1/messages",
+            &json!({"from": "bob", "to": {"user": "alice"}, "client_msg_id": "c1",
+                    "body": {"type": "text", "text": "hi"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let path = "/v1/server/conversations/d~alice~bob/settings";
+    let r = h
+        .api
+        .post(
+            path,
+            &json!({"user": "alice", "hidden": true, "muted_until": null}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["user_id"], &r.body["hidden"], &r.body["pinned"]),
+        (&json!("alice"), &json!(true), &json!(false))
+    );
+    let (_ws, entries) = h.online("alice", 0).await;
+    assert_eq!(settings_of(&entries, "d~alice~bob").len(), 1, "{entries:?}");
+
+    // Only a participant; and bad values are refused with the protocol's codes.
+    for (body, status, code) in [
+        (json!({"user": "carol", "pinned": true}), 403, "forbidden"),
+        (
+            json!({"user": "alice", "muted_until": -1}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user": "alice", "pinned": "yes"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"user": "alice", "draft": "x".repeat(4_001)}),
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let r = h.api.post(path, &body).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let r = h
+        .api
+        .post(
+            "/v1/server/conversations/g~nope/settings",
+            &json!({"user": "alice", "pinned": true}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
