@@ -136,7 +136,43 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
                "marked_unread": true, "hidden": false})
     );
     let bob = h.api.user_token("bob").await;
-    assert_eq!(settings(bob).await["pinned"], false);
+    assert_eq!(settings(bob.clone()).await["pinned"], false);
+
+    // A device that was away asks what changed since its cursor: the conversation once, as
+    // it now is; nothing after the returned cursor.
+    let changed = |since: u64, token: String| {
+        let h = &h;
+        async move {
+            let r = h
+                .api
+                .get_as(
+                    &token,
+                    &format!("/v1/conversations/changed?since={since}&min_pos={pos}"),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.body
+        }
+    };
+    let all = changed(0, alice.clone()).await;
+    assert_eq!(all["conversations"].as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all["conversations"][0]["conv"], conv);
+    assert_eq!(all["conversations"][0]["settings"]["marked_unread"], true);
+    let cursor = all["cursor"].as_u64().unwrap();
+    assert_eq!(all["conversations"][0]["cursor"], cursor);
+    let none = changed(cursor, alice.clone()).await;
+    assert_eq!(
+        (
+            none["conversations"].as_array().unwrap().len(),
+            &none["cursor"]
+        ),
+        (0, &json!(cursor))
+    );
+    let bobs = changed(0, bob).await;
+    assert!(
+        bobs["conversations"].as_array().unwrap().is_empty(),
+        "{bobs}"
+    );
 
     // Bob's devices never hear of Alice's settings.
     let (_bob, entries) = h.online("bob", 0).await;

@@ -13,7 +13,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use tidings_api::commands::SettingsRequest;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
 use tidings_domain::event::ConvSettings;
@@ -30,7 +29,6 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/conversations/{conv}/read", post(read::<S>))
         .route("/v1/conversations/{conv}/hide", post(hide::<S>))
         .route("/v1/conversations/{conv}/clear", post(clear::<S>))
-        .route("/v1/conversations/{conv}/settings", post(settings::<S>))
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,29 +275,6 @@ async fn clear<S: ReadModels>(
     Ok(Json(
         json!({ "conv": conv, "up_to": mark.value, "pos": mark.pos }),
     ))
-}
-
-/// Changes the caller's settings for a conversation (pinned, muted until, draft, marked
-/// unread, hidden); answers all of them as they now are. Immediate; the user's other devices
-/// get a `settings` entry.
-async fn settings<S: ReadModels>(
-    State(state): State<GatewayState<S>>,
-    headers: HeaderMap,
-    ApiPath(conv): ApiPath<String>,
-    ApiQuery(query): ApiQuery<TokenQuery>,
-    tidings_api::json::JsonBody(body): tidings_api::json::JsonBody<SettingsRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let me = state.me(&headers, query.token.as_deref()).await?;
-    let conv = ConvId::parse(conv)?;
-    let settings = state
-        .shared
-        .commands
-        .change_settings(&me.app, &me.user, &conv, body)
-        .await?;
-    let mut answer = json!(settings.value);
-    answer["conv"] = json!(conv);
-    answer["pos"] = json!(settings.pos);
-    Ok(Json(answer))
 }
 
 #[cfg(test)]
