@@ -133,7 +133,7 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
     assert_eq!(
         settings(alice.clone()).await,
         json!({"pinned": true, "muted_until": 4_102_444_800_000_i64, "draft": null,
-               "marked_unread": true, "hidden": false})
+               "marked_unread": true, "hidden": false, "hidden_up_to": 0})
     );
     let bob = h.api.user_token("bob").await;
     assert_eq!(settings(bob.clone()).await["pinned"], false);
@@ -247,4 +247,63 @@ async fn the_app_server_changes_settings_with_the_users_rights() {
         (r.status, r.body["code"].as_str()),
         (404, Some("not_found"))
     );
+}
+
+/// The conversations `token`'s user sees in their list, read once the read models cover `pos`.
+async fn listed(h: &Harness, token: &str, pos: u64) -> Vec<Value> {
+    let r = h
+        .api
+        .get_as(token, &format!("/v1/conversations?min_pos={pos}"))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["conversations"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_hidden_conversation_leaves_the_list_until_a_newer_message() {
+    let h = Harness::start().await;
+    let alice = h.api.user_token("alice").await;
+    h.api.user_token("bob").await;
+    let conv = "d~alice~bob";
+    let send = |id: &'static str| {
+        let h = &h;
+        async move {
+            let r = h
+                .api
+                .post(
+                    "/v1/messages",
+                    &json!({"from": "bob", "to": {"user": "alice"}, "client_msg_id": id,
+                            "body": {"type": "text", "text": id}}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.body["pos"].as_u64().unwrap()
+        }
+    };
+    send("c1").await;
+    let path = format!("/v1/conversations/{conv}/settings");
+    let r = h.api.post_as(&alice, &path, &json!({"hidden": true})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["hidden"], &r.body["hidden_up_to"]),
+        (&json!(true), &json!(1))
+    );
+    let pos = r.body["pos"].as_u64().unwrap();
+    assert!(listed(&h, &alice, pos).await.is_empty());
+
+    // A newer message shows it again, as not hidden; hiding it again hides it up to that one.
+    let pos = send("c2").await;
+    let rows = listed(&h, &alice, pos).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["settings"]["hidden"], false);
+    let r = h.api.post_as(&alice, &path, &json!({"hidden": true})).await;
+    assert_eq!(r.body["hidden_up_to"], 2, "{:?}", r.body);
+    let pos = r.body["pos"].as_u64().unwrap();
+    assert!(listed(&h, &alice, pos).await.is_empty());
+    let r = h
+        .api
+        .post_as(&alice, &path, &json!({"hidden": false}))
+        .await;
+    let pos = r.body["pos"].as_u64().unwrap();
+    assert_eq!(listed(&h, &alice, pos).await.len(), 1);
 }

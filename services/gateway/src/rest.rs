@@ -85,14 +85,23 @@ async fn conversations<S: ReadModels>(
         .into_iter()
         .map(|row| (row.conv, row.settings))
         .collect();
-    // Each row carries the user's settings for it (all off when never set).
+    // Each row carries the user's settings for it (all off when never set). A hidden
+    // conversation is left out until a message newer than the one it was hidden at arrives;
+    // from then on it shows, as not hidden.
     let rows: Vec<Value> = rows
         .into_iter()
-        .map(|row| {
-            let mine = settings.remove(&row.conv).unwrap_or_default();
+        .filter_map(|row| {
+            let mut mine = settings.remove(&row.conv).unwrap_or_default();
+            if mine.hidden {
+                if row.last_seq <= mine.hidden_up_to {
+                    return None;
+                }
+                mine.hidden = false;
+                mine.hidden_up_to = 0;
+            }
             let mut row = json!(row);
             row["settings"] = json!(mine);
-            row
+            Some(row)
         })
         .collect();
     Ok(Json(json!({ "conversations": rows })))

@@ -493,7 +493,10 @@ pub struct ConvSettings {
     pub muted_until: Option<i64>,
     pub draft: Option<String>,
     pub marked_unread: bool,
+    /// Hidden from the conversation list until a message newer than `hidden_up_to` arrives.
     pub hidden: bool,
+    /// The conversation's newest `conv_seq` when it was hidden (0 when not hidden).
+    pub hidden_up_to: u64,
 }
 
 /// `user` changed their settings for `conv`; `settings` is the whole of them after the change

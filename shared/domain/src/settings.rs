@@ -39,14 +39,21 @@ pub struct SettingsPatch {
 }
 
 impl SettingsPatch {
-    /// `settings` with this patch's fields set.
-    fn onto(&self, settings: &ConvSettings) -> ConvSettings {
+    /// `settings` with this patch's fields set; hiding records up to which `conv_seq` (the
+    /// conversation's newest, `last_conv_seq`) the conversation is hidden.
+    fn onto(&self, settings: &ConvSettings, last_conv_seq: u64) -> ConvSettings {
+        let (hidden, hidden_up_to) = match self.hidden {
+            None => (settings.hidden, settings.hidden_up_to),
+            Some(true) => (true, last_conv_seq),
+            Some(false) => (false, 0),
+        };
         ConvSettings {
             pinned: self.pinned.unwrap_or(settings.pinned),
             muted_until: self.muted_until.unwrap_or(settings.muted_until),
             draft: self.draft.clone().unwrap_or_else(|| settings.draft.clone()),
             marked_unread: self.marked_unread.unwrap_or(settings.marked_unread),
-            hidden: self.hidden.unwrap_or(settings.hidden),
+            hidden,
+            hidden_up_to,
         }
     }
 }
@@ -58,6 +65,8 @@ pub struct ChangeSettings {
     pub user: UserId,
     pub conv: ConvId,
     pub patch: SettingsPatch,
+    /// The conversation's newest `conv_seq`, read from its aggregate beforehand.
+    pub last_conv_seq: u64,
     pub ts: i64,
 }
 
@@ -74,7 +83,7 @@ impl Aggregate for SettingsState {
             )));
         }
         let now = self.of(&cmd.conv);
-        let settings = cmd.patch.onto(&now);
+        let settings = cmd.patch.onto(&now, cmd.last_conv_seq);
         if settings == now {
             return Ok(Vec::new());
         }
@@ -110,6 +119,7 @@ mod tests {
             user: UserId::parse("u").unwrap(),
             conv: ConvId::parse("d~u~v").unwrap(),
             patch,
+            last_conv_seq: 3,
             ts: 1,
         }
     }
@@ -147,8 +157,31 @@ mod tests {
                 draft: None,
                 marked_unread: false,
                 hidden: false,
+                hidden_up_to: 0,
             }
         );
+    }
+
+    #[test]
+    fn hiding_records_the_newest_conv_seq_and_hiding_again_after_a_message_is_a_change() {
+        let mut state = SettingsState::default();
+        let hide = SettingsPatch {
+            hidden: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(run(&mut state, hide.clone()), Ok(1));
+        let conv = ConvId::parse("d~u~v").unwrap();
+        assert_eq!(state.of(&conv).hidden_up_to, 3);
+        assert_eq!(run(&mut state, hide.clone()), Ok(0));
+        let mut later = change(hide);
+        later.last_conv_seq = 5;
+        assert_eq!(state.decide(&later).map(|e| e.len()), Ok(1));
+        let show = SettingsPatch {
+            hidden: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(run(&mut state, show), Ok(1));
+        assert_eq!(state.of(&conv).hidden_up_to, 0);
     }
 
     #[test]

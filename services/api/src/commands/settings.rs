@@ -78,6 +78,7 @@ impl Commands {
                 user: user.clone(),
                 conv: conv.clone(),
                 patch,
+                last_conv_seq: target.last,
                 ts: now_millis(),
             };
             self.0

@@ -21,6 +21,7 @@ pub struct ConversationSettingsChangedV1 {
     pub draft: Option<String>,
     pub marked_unread: bool,
     pub hidden: bool,
+    pub hidden_up_to: u64,
     pub ts: i64,
 }
 
@@ -43,7 +44,8 @@ pub(crate) const ENTRIES: &[Entry] = &[Entry {
                 muted_until: Some(sample::TS + 3_600_000),
                 draft: Some("see you at".into()),
                 marked_unread: false,
-                hidden: false,
+                hidden: true,
+                hidden_up_to: 7,
             },
             ts: sample::TS,
         })
@@ -68,6 +70,7 @@ impl TryFrom<ConversationSettingsChangedV1> for ConversationSettingsChanged {
                 draft: w.draft,
                 marked_unread: w.marked_unread,
                 hidden: w.hidden,
+                hidden_up_to: w.hidden_up_to,
             },
             ts: w.ts,
         })
@@ -85,6 +88,7 @@ impl From<&ConversationSettingsChanged> for ConversationSettingsChangedV1 {
             draft: c.settings.draft.clone(),
             marked_unread: c.settings.marked_unread,
             hidden: c.settings.hidden,
+            hidden_up_to: c.settings.hidden_up_to,
             ts: c.ts,
         }
     }

@@ -1502,6 +1502,7 @@ pub async fn settings_rows_are_replaced_per_conversation<S: ReadModels>(store: S
                 draft: draft.map(String::from),
                 marked_unread: false,
                 hidden: false,
+                hidden_up_to: 0,
             },
             cursor,
         },
