@@ -307,3 +307,44 @@ async fn a_hidden_conversation_leaves_the_list_until_a_newer_message() {
     let pos = r.body["pos"].as_u64().unwrap();
     assert_eq!(listed(&h, &alice, pos).await.len(), 1);
 }
+
+#[tokio::test]
+async fn two_devices_changing_different_fields_at_once_both_take_effect() {
+    let h = Harness::start().await;
+    let alice = h.api.user_token("alice").await;
+    h.api.user_token("bob").await;
+    let r = h
+        .api
+        .post(
+            "/v1/messages",
+            &json!({"from": "bob", "to": {"user": "alice"}, "client_msg_id": "c1",
+                    "body": {"type": "text", "text": "hi"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let path = "/v1/conversations/d~alice~bob/settings";
+    // Each change is merged onto the settings as the subject then holds them, so racing
+    // writes of different fields never undo each other.
+    let changes: Vec<Value> = (0..8)
+        .map(|i| match i % 4 {
+            0 => json!({"pinned": true}),
+            1 => json!({"draft": "typed on the phone"}),
+            2 => json!({"marked_unread": true}),
+            _ => json!({"muted_until": 123}),
+        })
+        .collect();
+    let answers =
+        futures_util::future::join_all(changes.iter().map(|c| h.api.post_as(&alice, path, c)))
+            .await;
+    let mut pos = 0;
+    for r in &answers {
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        pos = pos.max(r.body["pos"].as_u64().unwrap());
+    }
+    let rows = listed(&h, &alice, pos).await;
+    assert_eq!(
+        rows[0]["settings"],
+        json!({"pinned": true, "muted_until": 123, "draft": "typed on the phone",
+               "marked_unread": true, "hidden": false, "hidden_up_to": 0})
+    );
+}
