@@ -13,11 +13,47 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use tidings_api::commands::SettingsRequest;
 use tidings_api::error::ApiError;
 use tidings_api::json::{ApiPath, JsonBody};
-use tidings_domain::ConvId;
-use tidings_store::ReadModels;
+use tidings_domain::event::ConvSettings;
+use tidings_domain::{AppId, ConvId, UserId};
+use tidings_store::{Conversation, ReadModels};
+
+/// `rows` (a user's conversation list) as listed: each with the user's settings for it (all
+/// off when never set). A hidden conversation is left out until a message newer than the one
+/// it was hidden at arrives; from then on it is listed, as not hidden.
+pub(crate) async fn listed<S: ReadModels>(
+    store: &S,
+    app: &AppId,
+    user: &UserId,
+    rows: Vec<Conversation>,
+) -> Result<Vec<Value>, ApiError> {
+    let mut settings: HashMap<ConvId, ConvSettings> = store
+        .conv_settings(app, user)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|row| (row.conv, row.settings))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let mut mine = settings.remove(&row.conv).unwrap_or_default();
+            if mine.hidden {
+                if row.last_seq <= mine.hidden_up_to {
+                    return None;
+                }
+                mine.hidden = false;
+                mine.hidden_up_to = 0;
+            }
+            let mut row = json!(row);
+            row["settings"] = json!(mine);
+            Some(row)
+        })
+        .collect())
+}
 
 /// The settings routes.
 pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {

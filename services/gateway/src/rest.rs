@@ -2,6 +2,7 @@
 
 use crate::GatewayState;
 use crate::annotations::annotate;
+use crate::conv_settings;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
@@ -12,10 +13,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
-use tidings_domain::event::ConvSettings;
 use tidings_domain::{AppId, ConvId, UserId};
 use tidings_store::visibility;
 use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
@@ -78,32 +77,7 @@ async fn conversations<S: ReadModels>(
         .filter_map(|r| r.last_message.as_mut())
         .collect();
     quotes::resolve(store, &me.app, last).await?;
-    let mut settings: HashMap<ConvId, ConvSettings> = store
-        .conv_settings(&me.app, &me.user)
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(|row| (row.conv, row.settings))
-        .collect();
-    // Each row carries the user's settings for it (all off when never set). A hidden
-    // conversation is left out until a message newer than the one it was hidden at arrives;
-    // from then on it shows, as not hidden.
-    let rows: Vec<Value> = rows
-        .into_iter()
-        .filter_map(|row| {
-            let mut mine = settings.remove(&row.conv).unwrap_or_default();
-            if mine.hidden {
-                if row.last_seq <= mine.hidden_up_to {
-                    return None;
-                }
-                mine.hidden = false;
-                mine.hidden_up_to = 0;
-            }
-            let mut row = json!(row);
-            row["settings"] = json!(mine);
-            Some(row)
-        })
-        .collect();
+    let rows = conv_settings::listed(store, &me.app, &me.user, rows).await?;
     Ok(Json(json!({ "conversations": rows })))
 }
 
