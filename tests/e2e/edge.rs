@@ -173,6 +173,11 @@ const ROUTES: &[Route] = &[
         Some(r#"{"user":"alice","up_to":1}"#),
     ),
     server(
+        "/v1/server/conversations/{conv}/settings",
+        &[("conv", "d~alice~bob", ID)],
+        Some(r#"{"user":"alice","pinned":true}"#),
+    ),
+    server(
         "/v1/server/conversations/{conv}/reactions",
         &[("conv", "d~alice~bob", ID)],
         Some(r#"{"user":"alice","msg_id":"019b7b1c-3a00-7000-8000-000000000001","key":"ok"}"#),
@@ -255,6 +260,20 @@ const ROUTES: &[Route] = &[
         &[("conv", "d~alice~bob", ID)],
         &[],
         Some(r#"{"up_to":1}"#),
+    ),
+    client(
+        "GET",
+        "/v1/conversations/changed",
+        &[],
+        &["since=abc", "limit=x", "limit=0"],
+        None,
+    ),
+    client(
+        "POST",
+        "/v1/conversations/{conv}/settings",
+        &[("conv", "d~alice~bob", ID)],
+        &[],
+        Some(r#"{"pinned":true}"#),
     ),
     client(
         "POST",

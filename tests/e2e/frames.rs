@@ -322,9 +322,17 @@ async fn every_frame_of_a_session_matches_its_schema() {
         .await;
     assert_eq!(cleared["t"], "cleared", "{cleared}");
     assert_eq!(cleared["up_to"], 4, "{cleared}");
+    let settings = alice
+        .ask(json!({ "t": "settings", "id": "m5", "conv": conv, "pinned": true, "draft": "x" }))
+        .await;
+    assert_eq!(settings["t"], "settings_set", "{settings}");
+    assert_eq!(
+        (&settings["pinned"], &settings["draft"]),
+        (&json!(true), &json!("x"))
+    );
     alice
         .until_kinds(&[
-            "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared",
+            "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared", "settings",
         ])
         .await;
 
@@ -339,11 +347,12 @@ async fn every_frame_of_a_session_matches_its_schema() {
         kinds: &mut kinds,
     };
     again
-        .send(json!({ "t": "hello", "since": 0, "min_pos": cleared["pos"] }))
+        .send(json!({ "t": "hello", "since": 0, "min_pos": settings["pos"] }))
         .await;
     again.until("synced").await;
     for kind in [
         "edited", "reaction", "pinned", "unpinned", "recalled", "hidden", "cleared", "removed",
+        "settings",
     ] {
         assert!(kinds.contains(kind), "no {kind} entry received: {kinds:?}");
     }

@@ -29,6 +29,7 @@ mod read_your_writes;
 mod removals;
 mod replay;
 mod replies;
+mod settings;
 mod social;
 mod supervision;
 mod web_app;

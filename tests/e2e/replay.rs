@@ -103,6 +103,22 @@ async fn replay_digest_equals_live_digest() {
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
     }
 
+    // Conversation settings: a change, a repeat (records nothing), a field cleared, another
+    // conversation.
+    for (conv, body) in [
+        (
+            "d~alice~bob",
+            json!({"pinned": true, "draft": "later", "muted_until": 9}),
+        ),
+        ("d~alice~bob", json!({"pinned": true})),
+        ("d~alice~bob", json!({"draft": null, "marked_unread": true})),
+        ("d~bob~carol", json!({"hidden": true})),
+    ] {
+        let path = format!("/v1/conversations/{conv}/settings");
+        let r = h.api.post_as(&bob_token, &path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+
     // Groups: lifecycle, membership, roles, mutes and messages, small and large.
     let owner_token = h.api.user_token("alice").await;
     for (path, body) in [

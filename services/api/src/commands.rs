@@ -8,8 +8,10 @@ mod forward;
 pub use annotate::{PinState, Reacted};
 pub use forward::ForwardRequest;
 mod lifecycle;
+mod settings;
 
 pub use lifecycle::{EditRequest, Edited, Recalled};
+pub use settings::SettingsRequest;
 
 use crate::aggregate::{Recorded, Repository};
 use crate::apps::Apps;
@@ -22,6 +24,7 @@ use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
 use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{ChangePair, PairCommand, PairState};
 use tidings_domain::reads::{ClearConversation, HideMessage, MarkRead, ReadState, ReadsCommand};
+use tidings_domain::settings::SettingsState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
@@ -207,6 +210,7 @@ struct Inner {
     users: Repository<UserState>,
     convs: Repository<ConvState>,
     reads: Repository<ReadState>,
+    settings: Repository<SettingsState>,
     system: Repository<SystemState>,
     limits: BodyLimits,
     apps: Apps,
@@ -260,6 +264,8 @@ impl Commands {
             convs: Repository::new(js.clone(), stream.clone(), cache_capacity)
                 .with_snapshots(snapshots.clone(), snapshot_every),
             reads: Repository::new(js.clone(), stream.clone(), cache_capacity)
+                .with_snapshots(snapshots.clone(), snapshot_every),
+            settings: Repository::new(js.clone(), stream.clone(), cache_capacity)
                 .with_snapshots(snapshots, snapshot_every),
             system: Repository::new(js, stream, 1),
             limits,

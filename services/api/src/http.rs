@@ -1,6 +1,6 @@
 //! The signed server API (app server -> Tidings).
 
-use crate::commands::{Commands, EditRequest, SendRequest, UpsertUserRequest};
+use crate::commands::{Commands, EditRequest, SendRequest, SettingsRequest, UpsertUserRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::group_ops::GroupOp;
 use crate::json::{ApiPath, JsonBody, json_object};
@@ -36,6 +36,7 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/server/groups/{group_id}/ops", post(group_op))
         .route("/v1/server/conversations/{conv}/hide", post(hide))
         .route("/v1/server/conversations/{conv}/clear", post(clear))
+        .route("/v1/server/conversations/{conv}/settings", post(settings))
         .route(
             "/v1/server/conversations/{conv}/reactions",
             post(crate::http_annotate::react),
@@ -283,6 +284,33 @@ async fn hide(
     Ok(Json(json!({
         "user_id": request.user, "conv": conv, "conv_seq": request.conv_seq, "pos": pos
     })))
+}
+
+/// The body of `POST /v1/server/conversations/{conv}/settings`: the user, and the fields to set.
+#[derive(Debug, Deserialize)]
+pub struct ServerSettingsRequest {
+    user: UserId,
+    #[serde(flatten)]
+    change: SettingsRequest,
+}
+
+/// The app server changes `user`'s settings for a conversation, as `user` would.
+async fn settings(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    ApiPath(conv): ApiPath<String>,
+    JsonBody(request): JsonBody<ServerSettingsRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let conv = ConvId::parse(conv)?;
+    let settings = state
+        .commands
+        .change_settings(&app, &request.user, &conv, request.change)
+        .await?;
+    let mut answer = json!(settings.value);
+    answer["user_id"] = json!(request.user);
+    answer["conv"] = json!(conv);
+    answer["pos"] = json!(settings.pos);
+    Ok(Json(answer))
 }
 
 /// The body of `POST /v1/server/conversations/{conv}/clear`.

@@ -4,10 +4,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tidings_api::commands::{
     Edited, ForwardRequest, GroupView, PinState, Reacted, Recalled, RelationView, Sent,
+    SettingsRequest,
 };
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
+use tidings_domain::event::ConvSettings;
 use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::Entry;
 
@@ -76,6 +78,14 @@ pub enum ClientFrame {
         up_to: Option<u64>,
     },
     Ping,
+    /// Change the user's settings for a conversation, on all their devices.
+    Settings {
+        #[serde(default)]
+        id: Option<String>,
+        conv: ConvId,
+        #[serde(flatten)]
+        request: SettingsRequest,
+    },
     FriendRequest {
         #[serde(default)]
         id: Option<String>,
@@ -184,6 +194,7 @@ impl ClientFrame {
             | ClientFrame::Unblock { id, .. }
             | ClientFrame::Hide { id, .. }
             | ClientFrame::Clear { id, .. }
+            | ClientFrame::Settings { id, .. }
             | ClientFrame::Group { id, .. }
             | ClientFrame::React { id, .. }
             | ClientFrame::Unreact { id, .. }
@@ -201,7 +212,7 @@ impl ClientFrame {
 
 /// Every client frame type the gateway accepts (an unknown one is refused by name);
 /// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
-pub const CLIENT_FRAME_TYPES: [&str; 22] = [
+pub const CLIENT_FRAME_TYPES: [&str; 23] = [
     "hello",
     "send",
     "sync",
@@ -209,6 +220,7 @@ pub const CLIENT_FRAME_TYPES: [&str; 22] = [
     "read",
     "hide",
     "clear",
+    "settings",
     "ping",
     "friend_request",
     "friend_accept",
@@ -303,6 +315,15 @@ pub enum ServerFrame {
         id: Option<String>,
         #[serde(flatten)]
         reacted: Reacted,
+        pos: u64,
+    },
+    /// The answer to `settings`: all the user's settings for the conversation as they now are.
+    SettingsSet {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        conv: ConvId,
+        #[serde(flatten)]
+        settings: ConvSettings,
         pos: u64,
     },
     /// The answer to `pin` / `unpin`: whether the message is pinned now.

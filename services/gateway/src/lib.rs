@@ -5,6 +5,7 @@
 pub mod access;
 pub mod annotations;
 pub mod auth;
+pub mod conv_settings;
 pub mod coverage;
 mod errors;
 pub mod files;
@@ -183,6 +184,7 @@ impl<S: ReadModels> Gateway<S> {
     pub fn router(&self) -> axum::Router {
         rest::router::<S>()
             .merge(profiles::router::<S>())
+            .merge(conv_settings::router::<S>())
             .merge(relations::router::<S>())
             .merge(groups::router::<S>())
             .merge(files::router::<S>())

@@ -2,6 +2,7 @@
 
 use crate::GatewayState;
 use crate::annotations::annotate;
+use crate::conv_settings;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
@@ -76,6 +77,7 @@ async fn conversations<S: ReadModels>(
         .filter_map(|r| r.last_message.as_mut())
         .collect();
     quotes::resolve(store, &me.app, last).await?;
+    let rows = conv_settings::listed(store, &me.app, &me.user, rows).await?;
     Ok(Json(json!({ "conversations": rows })))
 }
 

@@ -359,6 +359,23 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            ClientFrame::Settings { id, conv, request } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let changed = self
+                    .shared
+                    .commands
+                    .change_settings(app, me, &conv, request);
+                let answer = match changed.await {
+                    Ok(settings) => ServerFrame::SettingsSet {
+                        id,
+                        conv,
+                        settings: settings.value,
+                        pos: settings.pos,
+                    },
+                    Err(error) => self.refused("settings", id, error),
+                };
+                self.answer(answer).await
+            }
             ClientFrame::Group { id, group, op } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 let answer = match self.shared.commands.group(app, me, &group, op.into()).await {

@@ -8,7 +8,8 @@ use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
     Annotation, ClearedNotice, Direction, EditNotice, EntryItem, HiddenNotice, MessageView,
-    ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SystemNotice, Write,
+    ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
+    SystemNotice, Write,
 };
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.
@@ -193,6 +194,28 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                 item: EntryItem::Cleared(ClearedNotice {
                     conv: c.conv.clone(),
                     up_to: c.up_to,
+                }),
+                cursor,
+            },
+        ],
+        // The user's other devices learn the change live and at catch-up.
+        Event::ConversationSettingsChanged(c) => vec![
+            Write::Settings {
+                app: c.app.clone(),
+                user: c.user.clone(),
+                row: SettingsRow {
+                    conv: c.conv.clone(),
+                    settings: c.settings.clone(),
+                    cursor,
+                },
+            },
+            Write::Deliver {
+                app: c.app.clone(),
+                user: c.user.clone(),
+                ts: c.ts,
+                item: EntryItem::Settings(SettingsNotice {
+                    conv: c.conv.clone(),
+                    settings: c.settings.clone(),
                 }),
                 cursor,
             },

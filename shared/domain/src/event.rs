@@ -27,6 +27,8 @@ pub mod types {
     pub const MESSAGE_HIDDEN: &str = "message_hidden";
     /// [`Event::ConversationCleared`](super::Event::ConversationCleared).
     pub const CONVERSATION_CLEARED: &str = "conversation_cleared";
+    /// [`Event::ConversationSettingsChanged`](super::Event::ConversationSettingsChanged).
+    pub const CONVERSATION_SETTINGS_CHANGED: &str = "conversation_settings_changed";
     /// [`Event::MessageRecalled`](super::Event::MessageRecalled).
     pub const MESSAGE_RECALLED: &str = "message_recalled";
     /// [`Event::MessageEdited`](super::Event::MessageEdited).
@@ -105,6 +107,7 @@ pub enum Event {
     ConversationRead(ConversationRead),
     MessageHidden(MessageHidden),
     ConversationCleared(ConversationCleared),
+    ConversationSettingsChanged(ConversationSettingsChanged),
     SystemMessageSent(SystemMessageSent),
     AppChanged(AppChanged),
     MessageRecalled(MessageRecalled),
@@ -129,6 +132,7 @@ impl Event {
             Event::ConversationRead(_) => types::CONVERSATION_READ,
             Event::MessageHidden(_) => types::MESSAGE_HIDDEN,
             Event::ConversationCleared(_) => types::CONVERSATION_CLEARED,
+            Event::ConversationSettingsChanged(_) => types::CONVERSATION_SETTINGS_CHANGED,
             Event::SystemMessageSent(_) => types::SYSTEM_MESSAGE_SENT,
             Event::AppChanged(a) => a.change.event_type(),
             Event::MessageRecalled(_) => types::MESSAGE_RECALLED,
@@ -152,6 +156,7 @@ impl Event {
             Event::ConversationRead(r) => ("reads", r.user.as_str()),
             Event::MessageHidden(h) => ("reads", h.user.as_str()),
             Event::ConversationCleared(c) => ("reads", c.user.as_str()),
+            Event::ConversationSettingsChanged(c) => ("settings", c.user.as_str()),
             Event::SystemMessageSent(m) => ("system", m.msg_id.as_str()),
             Event::AppChanged(a) => ("app", a.app.as_str()),
             Event::MessageRecalled(r) => ("conv", r.conv.as_str()),
@@ -477,6 +482,31 @@ pub struct ConversationCleared {
     pub user: UserId,
     pub conv: ConvId,
     pub up_to: u64,
+    pub ts: i64,
+}
+
+/// One user's settings for one conversation, as they follow the user across devices.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvSettings {
+    pub pinned: bool,
+    /// Muted (do not disturb) until this time, unix ms; `i64::MAX` for ever; `None`: not muted.
+    pub muted_until: Option<i64>,
+    pub draft: Option<String>,
+    pub marked_unread: bool,
+    /// Hidden from the conversation list until a message newer than `hidden_up_to` arrives.
+    pub hidden: bool,
+    /// The conversation's newest `conv_seq` when it was hidden (0 when not hidden).
+    pub hidden_up_to: u64,
+}
+
+/// `user` changed their settings for `conv`; `settings` is the whole of them after the change
+/// (not the patch), so a device or a read model needs no earlier event to show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSettingsChanged {
+    pub app: AppId,
+    pub user: UserId,
+    pub conv: ConvId,
+    pub settings: ConvSettings,
     pub ts: i64,
 }
 

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod membership;
 pub mod pair;
 pub mod reads;
+pub mod settings;
 pub mod system;
 pub mod user;
 

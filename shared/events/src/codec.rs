@@ -4,9 +4,9 @@
 use crate::registry;
 use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
-    app_changed, conversation_cleared, conversation_read, group_changed, message_edited,
-    message_hidden, message_recalled, message_sent, pair_changed, pin, reaction,
-    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
+    app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
+    group_changed, message_edited, message_hidden, message_recalled, message_sent, pair_changed,
+    pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
@@ -57,6 +57,7 @@ pub fn encode(event: &Event) -> Encoded {
         Event::ConversationRead(r) => conversation_read::encode(r),
         Event::MessageHidden(h) => message_hidden::encode(h),
         Event::ConversationCleared(c) => conversation_cleared::encode(c),
+        Event::ConversationSettingsChanged(c) => conversation_settings_changed::encode(c),
         Event::SystemMessageSent(m) => system_message_sent::encode(m),
         Event::AppChanged(a) => app_changed::encode(a),
         Event::MessageRecalled(r) => message_recalled::encode(r),

@@ -100,6 +100,10 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::ConversationCleared(c) => {
             format!("{}.clear.{}.{}.{}", c.app, c.user, c.conv, c.up_to)
         }
+        // One decision per subject version: a retry of it gets the same id.
+        Event::ConversationSettingsChanged(c) => {
+            format!("{}.settings.{}.{}", c.app, c.user, subject_version)
+        }
         Event::GroupChanged(g) => format!(
             "{}.group.{}.{}.{}",
             g.app,

@@ -5,9 +5,9 @@
 
 use crate::codec::DecodeError;
 use crate::wire::{
-    app_changed, conversation_cleared, conversation_read, group_changed, message_edited,
-    message_hidden, message_recalled, message_sent, pair_changed, pin, reaction,
-    system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
+    app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
+    group_changed, message_edited, message_hidden, message_recalled, message_sent, pair_changed,
+    pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -32,7 +32,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 15] = [
+const TABLES: [&[Entry]; 16] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -41,6 +41,7 @@ const TABLES: [&[Entry]; 15] = [
     conversation_read::ENTRIES,
     message_hidden::ENTRIES,
     conversation_cleared::ENTRIES,
+    conversation_settings_changed::ENTRIES,
     group_changed::ENTRIES,
     pair_changed::ENTRIES,
     app_changed::ENTRIES,

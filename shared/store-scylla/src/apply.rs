@@ -335,6 +335,18 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         };
         p.rows.push(RowWrite::new(stmt, f.through_seq, values)?);
     }
+    // A settings row is written at its change's stream sequence: a batch repeated from an
+    // older checkpoint never overwrites a newer change.
+    for ((app, user, conv), row) in &f.settings {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(conv.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::settings_put, row.cursor, values)?);
+    }
     Ok(p)
 }
 
@@ -471,13 +483,13 @@ impl ScyllaStore {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-    use tidings_domain::event::UserProfile;
+    use tidings_domain::event::{ConvSettings, UserProfile};
     use tidings_domain::group::{JoinPolicy, Role};
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::plan::{Head, plan};
     use tidings_store::{
         Diffusion, EntryItem, GroupRow, MemberRow, MessageView, PinRow, ReactionNotice,
-        RelationPatch, SystemNotice, UserRow, Write,
+        RelationPatch, SettingsRow, SystemNotice, UserRow, Write,
     };
 
     /// Plans `writes` over `loaded` as `commit` would write them.
@@ -706,6 +718,21 @@ mod tests {
         }
     }
 
+    fn settings(cursor: u64) -> Write {
+        Write::Settings {
+            app: app(),
+            user: user("alice"),
+            row: SettingsRow {
+                conv: ConvId::direct(&user("alice"), &user("bob")),
+                settings: ConvSettings {
+                    pinned: true,
+                    ..Default::default()
+                },
+                cursor,
+            },
+        }
+    }
+
     #[test]
     fn every_row_is_stamped_with_a_stream_sequence() {
         let mut stored = Loaded::default();
@@ -743,6 +770,7 @@ mod tests {
         writes.extend(reaction("b", false, 18));
         writes.push(pin(1, true));
         writes.push(pin(2, false));
+        writes.push(settings(19));
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -791,6 +819,8 @@ mod tests {
         assert_eq!(stamps(Stmt::reaction_mark_put), [17]);
         assert_eq!(stamps(Stmt::pin_put), [through]);
         assert_eq!(stamps(Stmt::pin_delete), [through]);
+        // A settings row: the cursor of its change.
+        assert_eq!(stamps(Stmt::settings_put), [19]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));

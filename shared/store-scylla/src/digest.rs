@@ -100,6 +100,10 @@ fn pin((app, conv, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::pin(&app, &conv, &decode(&data)?))
 }
 
+fn settings((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::settings(&app, &user, &decode(&data)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -153,6 +157,7 @@ impl ScyllaStore {
                     .await
             }
             Table::Pins => self.each(&st.scan_pins, pin, visit).await,
+            Table::Settings => self.each(&st.scan_settings, settings, visit).await,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The migration files, in version order: (file name, text).
-const EMBEDDED: [(&str, &str); 4] = [
+const EMBEDDED: [(&str, &str); 5] = [
     (
         "0001_keyspace.cql",
         include_str!("../../../scylla/migrations/0001_keyspace.cql"),
@@ -27,6 +27,10 @@ const EMBEDDED: [(&str, &str); 4] = [
     (
         "0004_annotations.cql",
         include_str!("../../../scylla/migrations/0004_annotations.cql"),
+    ),
+    (
+        "0005_settings.cql",
+        include_str!("../../../scylla/migrations/0005_settings.cql"),
     ),
 ];
 

@@ -12,7 +12,7 @@ use tidings_store::ports::StoreResult;
 use tidings_store::{
     AnnotationStore, Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore,
     HiddenStore, InboxStore, MemberRow, MessageView, PinRow, ReactionRow, Relation, RelationStore,
-    TimelineMessage, UserGroupRow, UserRow, UserStore,
+    SettingsRow, TimelineMessage, UserGroupRow, UserRow, UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
@@ -124,6 +124,13 @@ impl ConversationStore for ScyllaStore {
     /// Each read of the time search is a round trip: three levels per round take a million
     /// messages' bound in 7 rounds of at most 7 concurrent reads instead of 20 reads in a row.
     const SEARCH_LEVELS: u32 = 3;
+
+    async fn conv_settings(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<SettingsRow>> {
+        let found: Vec<(Vec<u8>,)> = self
+            .all(&self.inner.st.settings_of, (app.as_str(), user.as_str()))
+            .await?;
+        Self::decode_all(found)
+    }
 
     async fn conversations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Conversation>> {
         let rows = self

@@ -140,6 +140,9 @@ statements! {
     pins_of = "SELECT data FROM {{keyspace}}.pins WHERE app = ? AND conv_id = ?";
     pin_put = "INSERT INTO {{keyspace}}.pins (app, conv_id, conv_seq, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     pin_delete = "DELETE FROM {{keyspace}}.pins USING TIMESTAMP ? WHERE app = ? AND conv_id = ? AND conv_seq = ?";
+    // Conversation settings.
+    settings_of = "SELECT data FROM {{keyspace}}.conv_settings WHERE app = ? AND user_id = ?";
+    settings_put = "INSERT INTO {{keyspace}}.conv_settings (app, user_id, conv_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
 
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
@@ -163,6 +166,7 @@ statements! {
     scan_reactions = "SELECT app, data FROM {{keyspace}}.reactions";
     scan_reaction_marks = "SELECT app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor FROM {{keyspace}}.reaction_marks";
     scan_pins = "SELECT app, conv_id, data FROM {{keyspace}}.pins";
+    scan_settings = "SELECT app, user_id, data FROM {{keyspace}}.conv_settings";
 }
 
 impl Stmt {
@@ -264,7 +268,7 @@ mod tests {
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
-        // reaction_marks, pins (put and delete), devices, checkpoints.
-        assert_eq!(writes, 23);
+        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints.
+        assert_eq!(writes, 24);
     }
 }

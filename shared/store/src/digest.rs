@@ -20,7 +20,7 @@ use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
-use crate::model::Conversation;
+use crate::model::{Conversation, SettingsRow};
 use crate::plan::Head;
 use crate::ports::ProjectionStore;
 use serde::Serialize;
@@ -47,11 +47,12 @@ pub enum Table {
     Reactions,
     ReactionMarks,
     Pins,
+    Settings,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 16] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -67,6 +68,7 @@ impl Table {
         Table::Reactions,
         Table::ReactionMarks,
         Table::Pins,
+        Table::Settings,
     ];
 
     /// The table's name, hashed into the digest.
@@ -87,6 +89,7 @@ impl Table {
             Table::Reactions => "reactions",
             Table::ReactionMarks => "reaction_marks",
             Table::Pins => "pins",
+            Table::Settings => "conv_settings",
         }
     }
 
@@ -94,7 +97,12 @@ impl Table {
     pub fn added_later(self) -> bool {
         matches!(
             self,
-            Table::Hidden | Table::Cleared | Table::Reactions | Table::ReactionMarks | Table::Pins
+            Table::Hidden
+                | Table::Cleared
+                | Table::Reactions
+                | Table::ReactionMarks
+                | Table::Pins
+                | Table::Settings
         )
     }
 }
@@ -237,6 +245,11 @@ impl LogicalRow {
     ) -> Self {
         let k = key(&[app, user, conv, key_, reactor], Some(conv_seq));
         named(k, &(mark.added, mark.cursor))
+    }
+
+    /// `user`'s settings row for a conversation.
+    pub fn settings(app: &str, user: &str, row: &SettingsRow) -> Self {
+        named(key(&[app, user, row.conv.as_str()], None), row)
     }
 
     /// A pinned message of `conv`.

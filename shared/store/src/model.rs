@@ -1,7 +1,7 @@
 //! Rows of the read models, shaped as clients receive them.
 
 use serde::{Deserialize, Serialize};
-use tidings_domain::event::{ForwardRef, MessageSent, UserProfile};
+use tidings_domain::event::{ConvSettings, ForwardRef, MessageSent, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{Body, ConvId, GroupId, MessageId, Recipient, UserId};
 
@@ -55,6 +55,9 @@ pub enum EntryItem {
     /// The user cleared a conversation from their own view up to `up_to` (to their own
     /// devices only).
     Cleared(ClearedNotice),
+    /// The user's settings for a conversation, all of them after a change (to their own
+    /// devices only).
+    Settings(SettingsNotice),
     /// Read back in place of an entry about a message the user removed from their own view,
     /// so that the inbox's `seq` stays gapless; never stored.
     Removed(HiddenNotice),
@@ -93,6 +96,14 @@ pub struct HiddenNotice {
 pub struct ClearedNotice {
     pub conv: ConvId,
     pub up_to: u64,
+}
+
+/// A user's settings for a conversation, as an inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsNotice {
+    pub conv: ConvId,
+    #[serde(flatten)]
+    pub settings: ConvSettings,
 }
 
 /// A reaction change as an inbox entry.
@@ -332,6 +343,14 @@ pub struct Conversation {
     /// while the timeline row is not written yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<MessageView>,
+}
+
+/// A user's settings for one conversation, with the stream sequence of their last change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsRow {
+    pub conv: ConvId,
+    pub settings: ConvSettings,
+    pub cursor: u64,
 }
 
 /// A user's profile row, with what tokens and sync need.

@@ -6,7 +6,8 @@ use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
 use crate::model::{
-    Conversation, Entry, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+    Conversation, Entry, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 use crate::plan::{Changes, Loaded, RowKeys, plan};
 use crate::write::{Delivery, Write};
@@ -43,6 +44,13 @@ pub trait ConversationStore: Send + Sync {
         app: &AppId,
         user: &UserId,
     ) -> impl Future<Output = StoreResult<Vec<Conversation>>> + Send;
+
+    /// Every settings row of a user (their settings per conversation), in no order.
+    fn conv_settings(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<SettingsRow>>> + Send;
 
     /// One conversation row of a user, `None` when the user is not in it.
     fn conversation(

@@ -2,7 +2,7 @@
 
 use crate::annotations::PinRow;
 use crate::model::{
-    Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch,
+    Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch, SettingsRow,
 };
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, Body, ConvId, GroupId, UserId};
@@ -107,6 +107,12 @@ pub enum Write {
         notice: ReactionNotice,
         ts: i64,
         cursor: u64,
+    },
+    /// Store a user's settings for a conversation (all of them, replacing the row).
+    Settings {
+        app: AppId,
+        user: UserId,
+        row: SettingsRow,
     },
     /// Store (`Some`) or delete a conversation's pin of the message at `conv_seq`.
     Pin {

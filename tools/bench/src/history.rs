@@ -10,7 +10,7 @@ use tidings_domain::{AppId, Body, ConvId, MessageId, Recipient, UserId};
 use tidings_store::ports::StoreResult;
 use tidings_store::{
     Conversation, ConversationStore, FjallStore, HistoryOrder, HistoryQuery, MessageView,
-    ProjectionStore, TimelineMessage, Write,
+    ProjectionStore, SettingsRow, TimelineMessage, Write,
 };
 
 /// Options of `tidings-bench history`.
@@ -39,6 +39,10 @@ impl<const LEVELS: u32> ConversationStore for Counting<LEVELS> {
 
     async fn conversations(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<Conversation>> {
         self.store.conversations(app, user).await
+    }
+
+    async fn conv_settings(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<SettingsRow>> {
+        self.store.conv_settings(app, user).await
     }
 
     async fn conversation(

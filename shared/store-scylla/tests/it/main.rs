@@ -94,6 +94,7 @@ on_one_store!(
     removals_never_break_paging,
     reactions_count_once_and_are_told_on_change,
     pins_are_set_and_deleted,
+    settings_rows_are_replaced_per_conversation,
 );
 
 #[tokio::test]

@@ -31,6 +31,7 @@ impl Tables {
             Table::Reactions => &self.reactions,
             Table::ReactionMarks => &self.reaction_marks,
             Table::Pins => &self.pins,
+            Table::Settings => &self.settings,
         }
     }
 }
@@ -51,7 +52,8 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::Members
         | Table::UserGroups
         | Table::Hidden
-        | Table::Cleared => true,
+        | Table::Cleared
+        | Table::Settings => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -254,6 +256,10 @@ impl ProjectionStore for FjallStore {
                 Some(row) => batch.insert(&t.pins, k, encode(row)),
                 None => batch.remove(&t.pins, k),
             }
+        }
+        for ((app, user, conv), row) in &c.settings {
+            let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
+            batch.insert(&t.settings, k, encode(row));
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

@@ -34,6 +34,7 @@ struct Tables {
     reactions: Keyspace,
     reaction_marks: Keyspace,
     pins: Keyspace,
+    settings: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -115,6 +116,7 @@ impl FjallStore {
             reactions: open("reactions")?,
             reaction_marks: open("reaction_marks")?,
             pins: open("pins")?,
+            settings: open("conv_settings")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

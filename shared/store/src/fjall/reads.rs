@@ -5,8 +5,8 @@ use crate::annotations::{PinRow, ReactionRow};
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix, split};
 use crate::model::{
-    Conversation, Entry, EntryItem, GroupRow, MemberRow, MessageView, Relation, TimelineMessage,
-    UserGroupRow, UserRow,
+    Conversation, Entry, EntryItem, GroupRow, MemberRow, MessageView, Relation, SettingsRow,
+    TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore,
@@ -122,6 +122,19 @@ impl ConversationStore for FjallStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
+        Ok(rows)
+    }
+
+    async fn conv_settings(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<SettingsRow>> {
+        let mut rows = Vec::new();
+        for guard in self
+            .tables
+            .settings
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+        {
+            let (_, v) = guard.into_inner()?;
+            rows.push(decode(&v)?);
+        }
         Ok(rows)
     }
 

@@ -6,7 +6,8 @@
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::model::{
-    Conversation, GroupRow, MemberRow, Relation, TimelineMessage, UserGroupRow, UserRow,
+    Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 use crate::plan::keys::{
     ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
@@ -75,6 +76,8 @@ pub struct Changes {
     pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
     /// Pin rows set (`Some`) or deleted.
     pub pins: FxHashMap<PinKey, Option<PinRow>>,
+    /// Users' settings rows written, (app, user, conv) -> row.
+    pub settings: FxHashMap<ConvKey, SettingsRow>,
 }
 
 impl Changes {

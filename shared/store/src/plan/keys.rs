@@ -106,6 +106,7 @@ impl<'w> RowKeys<'w> {
                 Write::Timeline { .. }
                 | Write::Reaction { .. }
                 | Write::Pin { .. }
+                | Write::Settings { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}

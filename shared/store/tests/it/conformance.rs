@@ -1,13 +1,13 @@
 //! Behaviour every `ReadModels` adapter must show. Each check takes a fresh, empty store.
 
-use tidings_domain::event::UserProfile;
+use tidings_domain::event::{ConvSettings, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{
     AppId, Attachment, Body, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_store::{
     Annotation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
-    MessageView, PinRow, ReactionNotice, ReadModels, Recalled, RelationPatch, Write,
+    MessageView, PinRow, ReactionNotice, ReadModels, Recalled, RelationPatch, SettingsRow, Write,
 };
 
 pub fn app() -> AppId {
@@ -1485,4 +1485,61 @@ pub async fn pins_are_set_and_deleted<S: ReadModels>(store: S) {
     assert_eq!(pins[0].by, Some(user("bob")));
     let other = ConvId::direct(&user("alice"), &user("carol"));
     assert!(store.pins(&app(), &other).await.unwrap().is_empty());
+}
+
+pub async fn settings_rows_are_replaced_per_conversation<S: ReadModels>(store: S) {
+    let alice = user("alice");
+    let with_bob = ConvId::direct(&alice, &user("bob"));
+    let with_carol = ConvId::direct(&alice, &user("carol"));
+    let set = |conv: &ConvId, pinned: bool, draft: Option<&str>, cursor: u64| Write::Settings {
+        app: app(),
+        user: alice.clone(),
+        row: SettingsRow {
+            conv: conv.clone(),
+            settings: ConvSettings {
+                pinned,
+                muted_until: Some(7),
+                draft: draft.map(String::from),
+                marked_unread: false,
+                hidden: false,
+                hidden_up_to: 0,
+            },
+            cursor,
+        },
+    };
+    let first = vec![
+        set(&with_bob, true, Some("hi"), 1),
+        set(&with_carol, false, None, 1),
+    ];
+    store.apply("p", 1, first.clone()).await.unwrap();
+    let second = vec![set(&with_bob, false, None, 2)];
+    store.apply("p", 2, second.clone()).await.unwrap();
+    let mut rows = store.conv_settings(&app(), &alice).await.unwrap();
+    rows.sort_by(|a, b| a.conv.cmp(&b.conv));
+    let seen: Vec<(&str, bool, Option<&str>, u64)> = rows
+        .iter()
+        .map(|r| {
+            let s = &r.settings;
+            (r.conv.as_str(), s.pinned, s.draft.as_deref(), r.cursor)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (with_bob.as_str(), false, None, 2),
+            (with_carol.as_str(), false, None, 1)
+        ]
+    );
+    assert!(
+        store
+            .conv_settings(&app(), &user("bob"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Replayed from an older checkpoint, the batches leave the rows as they were.
+    let before = store.digest().await.unwrap();
+    store.apply("p", 1, first).await.unwrap();
+    store.apply("p", 2, second).await.unwrap();
+    assert_eq!(store.digest().await.unwrap(), before);
 }

@@ -162,3 +162,9 @@ async fn pins_are_set_and_deleted() {
     let (_dir, store) = fresh();
     conformance::pins_are_set_and_deleted(store).await;
 }
+
+#[tokio::test]
+async fn settings_rows_are_replaced_per_conversation() {
+    let (_dir, store) = fresh();
+    conformance::settings_rows_are_replaced_per_conversation(store).await;
+}
