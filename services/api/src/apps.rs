@@ -177,48 +177,55 @@ impl Apps {
     /// The app's settings as this instance last read them (defaults for an unknown app, which
     /// has no users).
     pub fn settings(&self, app: &AppId) -> AppSettings {
+        self.with_settings(app, AppSettings::clone)
+    }
+
+    /// `read` of the app's settings as [`Apps::settings`] finds them, without copying them
+    /// (the accessors below run on every command).
+    fn with_settings<T>(&self, app: &AppId, read: impl FnOnce(&AppSettings) -> T) -> T {
         if let Some(state) = self.0.configured.get(app) {
-            return state.settings.clone();
+            return read(&state.settings);
         }
         let seen = self.0.seen.read().unwrap_or_else(|e| e.into_inner());
-        seen.get(app)
-            .map(|(state, _)| state.settings.clone())
-            .unwrap_or_default()
+        match seen.get(app) {
+            Some((state, _)) => read(&state.settings),
+            None => read(&AppSettings::default()),
+        }
     }
 
     /// The member cap of the app's groups.
     pub fn max_group_members(&self, app: &AppId) -> usize {
-        self.settings(app).max_group_members
+        self.with_settings(app, |s| s.max_group_members)
     }
 
     /// The largest upload the app's users may make.
     pub fn max_file_bytes(&self, app: &AppId) -> u64 {
-        self.settings(app).max_file_bytes
+        self.with_settings(app, |s| s.max_file_bytes)
     }
 
     /// The app's recall window for senders, in seconds (0: no limit).
     pub fn recall_window_secs(&self, app: &AppId) -> u64 {
-        self.settings(app).recall_window_secs
+        self.with_settings(app, |s| s.recall_window_secs)
     }
 
     /// The app's edit window, in seconds (0: no limit).
     pub fn edit_window_secs(&self, app: &AppId) -> u64 {
-        self.settings(app).edit_window_secs
+        self.with_settings(app, |s| s.edit_window_secs)
     }
 
     /// The cap on pinned messages per conversation of the app.
     pub fn max_pins(&self, app: &AppId) -> usize {
-        self.settings(app).max_pins
+        self.with_settings(app, |s| s.max_pins)
     }
 
     /// The reaction keys the app allows (empty: any).
     pub fn reaction_keys(&self, app: &AppId) -> Vec<String> {
-        self.settings(app).reaction_keys
+        self.with_settings(app, |s| s.reaction_keys.clone())
     }
 
     /// Who may message whom in the app.
     pub fn messaging(&self, app: &AppId) -> MessagingPolicy {
-        self.settings(app).messaging
+        self.with_settings(app, |s| s.messaging)
     }
 
     fn runtime(&self) -> Result<&Runtime, ApiError> {
