@@ -131,6 +131,11 @@ const ROUTES: &[Route] = &[
         None,
     ),
     server(
+        "/v1/users/{user_id}/devices/{device}/sign-out",
+        &[("user_id", "alice", ID), ("device", "phone", ID)],
+        None,
+    ),
+    server(
         "/v1/messages",
         &[],
         Some(

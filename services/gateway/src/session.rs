@@ -22,7 +22,7 @@ use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
 use tidings_domain::conv::Actor;
 use tidings_domain::pair::PairCommand;
-use tidings_domain::{ConvId, MessageId, UserId};
+use tidings_domain::{ConvId, DeviceId, MessageId, UserId};
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::visibility;
 use tidings_store::{Entry, ReadModels};
@@ -82,6 +82,7 @@ struct Live {
 struct Session<S, O> {
     shared: Arc<Shared<S>>,
     principal: Principal,
+    registration: Registration,
     format: Format,
     out: O,
     live: Option<Live>,
@@ -140,7 +141,7 @@ pub async fn admit<S>(shared: &Shared<S>, principal: &Principal) -> Result<Regis
 pub async fn run<S, I, O>(
     shared: Arc<Shared<S>>,
     principal: Principal,
-    mut registration: Registration,
+    registration: Registration,
     format: Format,
     mut incoming: I,
     out: O,
@@ -158,6 +159,7 @@ pub async fn run<S, I, O>(
         ),
         shared,
         principal,
+        registration,
         format,
         out,
         live: None,
@@ -167,7 +169,7 @@ pub async fn run<S, I, O>(
     let result: Result<(), SocketGone> = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break session.close(1001, "server shutting down").await,
-            Ok(ended) = &mut registration.ended => {
+            Ok(ended) = &mut session.registration.ended => {
                 metrics::counter!(metrics_names::ACCESS_CLOSES).increment(1);
                 break session.close(ACCESS_ENDED, ended.reason()).await;
             }
@@ -527,14 +529,16 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
             return self.answer(ServerFrame::error(None, error)).await;
         }
-        let device = device.unwrap_or_else(|| "default".into());
-        if device.is_empty() || device.len() > 64 {
-            let error = ApiError::new(ErrorCode::InvalidRequest, "device must be 1-64 characters");
-            return self.answer(ServerFrame::error(None, error)).await;
-        }
+        let device = match DeviceId::parse(device.unwrap_or_else(|| "default".into())) {
+            Ok(device) => String::from(device),
+            Err(invalid) => {
+                return self.answer(ServerFrame::error(None, invalid.into())).await;
+            }
+        };
         if let Err(error) = self.shared.coverage.wait_for(min_pos).await {
             return self.answer(ServerFrame::error(None, error)).await;
         }
+        self.registration.name_device(&device);
         let (app, user) = (self.principal.app.clone(), self.principal.user.clone());
         // Subscribe before reading the store, so nothing written meanwhile is missed.
         let subscription = match self.shared.hub.subscribe(&app, &user).await {

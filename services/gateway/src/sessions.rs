@@ -1,5 +1,5 @@
 //! The sessions open on this gateway, per user, so that an access change (tokens revoked, user
-//! deactivated) can end the ones it concerns wherever they are.
+//! deactivated, a device signed out) can end the ones it concerns wherever they are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 pub const ACCESS_ENDED: u16 = 4401;
 
 /// Why a session must close.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended(pub AccessEnded);
 
 impl Ended {
@@ -22,6 +22,7 @@ impl Ended {
             AccessEnded::TokensRevoked { .. } => "token revoked",
             AccessEnded::Deactivated => "user deactivated",
             AccessEnded::AppDisabled => "app disabled",
+            AccessEnded::DeviceSignedOut { .. } => "device signed out",
         }
     }
 }
@@ -29,6 +30,8 @@ impl Ended {
 struct Open {
     id: u64,
     epoch: u64,
+    /// The device its hello named; `None` before the hello.
+    device: Option<String>,
     end: oneshot::Sender<Ended>,
 }
 
@@ -66,6 +69,7 @@ impl Sessions {
         registry.users.entry(key.clone()).or_default().push(Open {
             id,
             epoch: principal.epoch,
+            device: None,
             end,
         });
         Registration {
@@ -84,7 +88,7 @@ impl Sessions {
     }
 
     /// Ends the sessions of `user` that `ended` concerns; returns how many.
-    pub fn end(&self, app: &AppId, user: &UserId, ended: AccessEnded) -> usize {
+    pub fn end(&self, app: &AppId, user: &UserId, ended: &AccessEnded) -> usize {
         let key = (app.clone(), user.clone());
         let mut registry = self.registry();
         let Some(open) = registry.users.get_mut(&key) else {
@@ -92,7 +96,7 @@ impl Sessions {
         };
         let (gone, kept): (Vec<Open>, Vec<Open>) = open
             .drain(..)
-            .partition(|session| ended.ends(session.epoch));
+            .partition(|session| ended.ends(session.epoch, session.device.as_deref()));
         *open = kept;
         if open.is_empty() {
             registry.users.remove(&key);
@@ -101,7 +105,7 @@ impl Sessions {
         let count = gone.len();
         for session in gone {
             tracing::info!(%app, %user, session = session.id, ?ended, "ending a session");
-            let _ = session.end.send(Ended(ended));
+            let _ = session.end.send(Ended(ended.clone()));
         }
         count
     }
@@ -119,8 +123,19 @@ impl Sessions {
             .collect();
         users
             .iter()
-            .map(|user| self.end(app, user, AccessEnded::AppDisabled))
+            .map(|user| self.end(app, user, &AccessEnded::AppDisabled))
             .sum()
+    }
+}
+
+impl Registration {
+    /// Names the device this session said hello as, so a sign-out of that device ends it.
+    pub fn name_device(&self, device: &str) {
+        let mut registry = self.sessions.registry();
+        let open = registry.users.get_mut(&self.key).into_iter().flatten();
+        for session in open.filter(|session| session.id == self.id) {
+            session.device = Some(device.to_owned());
+        }
     }
 }
 
@@ -162,11 +177,11 @@ mod tests {
         let (app, alice) = (old.app.clone(), old.user.clone());
 
         let revoked = AccessEnded::TokensRevoked { epoch: 1 };
-        assert_eq!(sessions.end(&app, &alice, revoked), 1);
+        assert_eq!(sessions.end(&app, &alice, &revoked), 1);
         assert_eq!(old_session.ended.try_recv().unwrap(), Ended(revoked));
         assert!(new_session.ended.try_recv().is_err());
 
-        assert_eq!(sessions.end(&app, &alice, AccessEnded::Deactivated), 1);
+        assert_eq!(sessions.end(&app, &alice, &AccessEnded::Deactivated), 1);
         assert_eq!(
             new_session.ended.try_recv().unwrap().reason(),
             "user deactivated"
@@ -177,6 +192,28 @@ mod tests {
         drop(bob_session);
         assert!(!sessions.has(&app, &other.user));
         drop(old_session);
+    }
+
+    #[test]
+    fn signing_a_device_out_ends_that_device_sessions_only() {
+        let sessions = Sessions::default();
+        let alice = principal("alice", 0);
+        let (app, user) = (alice.app.clone(), alice.user.clone());
+        let mut phone = sessions.register(&alice);
+        let mut laptop = sessions.register(&alice);
+        let mut before_hello = sessions.register(&alice);
+        phone.name_device("phone");
+        laptop.name_device("laptop");
+        let signed_out = AccessEnded::DeviceSignedOut {
+            device: "phone".into(),
+        };
+        assert_eq!(sessions.end(&app, &user, &signed_out), 1);
+        assert_eq!(
+            phone.ended.try_recv().unwrap().reason(),
+            "device signed out"
+        );
+        assert!(laptop.ended.try_recv().is_err());
+        assert!(before_hello.ended.try_recv().is_err());
     }
 
     #[test]

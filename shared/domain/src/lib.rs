@@ -20,4 +20,6 @@ pub use aggregate::{Aggregate, Snapshotted};
 pub use body::{Attachment, Body, BodyKind, BodyLimits};
 pub use error::DomainError;
 pub use event::Event;
-pub use ids::{AppId, ClientMsgId, ConvId, FileId, GroupId, IdError, MessageId, Recipient, UserId};
+pub use ids::{
+    AppId, ClientMsgId, ConvId, DeviceId, FileId, GroupId, IdError, MessageId, Recipient, UserId,
+};

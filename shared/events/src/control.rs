@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user's access ended: every session of theirs that it names must close. Published by the
 /// api on `subjects::access_ended` once the change is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum AccessEnded {
     /// Tokens with an epoch below `epoch` were revoked.
@@ -14,14 +14,18 @@ pub enum AccessEnded {
     Deactivated,
     /// The user's app was disabled: every session of the app ends.
     AppDisabled,
+    /// One device of the user was signed out: the sessions that said hello as it end.
+    DeviceSignedOut { device: String },
 }
 
 impl AccessEnded {
-    /// Whether a session authenticated with a token of `epoch` ends.
-    pub fn ends(&self, epoch: u64) -> bool {
+    /// Whether a session authenticated with a token of `epoch`, named `device` by its hello
+    /// (`None` before it), ends.
+    pub fn ends(&self, epoch: u64, device: Option<&str>) -> bool {
         match self {
             AccessEnded::TokensRevoked { epoch: current } => epoch < *current,
             AccessEnded::Deactivated | AccessEnded::AppDisabled => true,
+            AccessEnded::DeviceSignedOut { device: gone } => device == Some(gone.as_str()),
         }
     }
 
@@ -45,13 +49,22 @@ mod tests {
         let revoked = AccessEnded::TokensRevoked { epoch: 3 };
         assert_eq!(revoked.encode(), br#"{"end":"tokens_revoked","epoch":3}"#);
         assert_eq!(AccessEnded::decode(&revoked.encode()).unwrap(), revoked);
-        assert!(revoked.ends(2) && !revoked.ends(3));
+        assert!(revoked.ends(2, None) && !revoked.ends(3, Some("phone")));
         let gone = AccessEnded::Deactivated;
         assert_eq!(
             AccessEnded::decode(br#"{"end":"deactivated"}"#).unwrap(),
             gone
         );
-        assert!(gone.ends(7));
+        assert!(gone.ends(7, None));
+        let signed_out = AccessEnded::DeviceSignedOut {
+            device: "phone".into(),
+        };
+        assert_eq!(
+            signed_out.encode(),
+            br#"{"end":"device_signed_out","device":"phone"}"#
+        );
+        assert!(signed_out.ends(0, Some("phone")));
+        assert!(!signed_out.ends(0, Some("laptop")) && !signed_out.ends(0, None));
         assert!(AccessEnded::decode(b"[]").is_err());
     }
 }
