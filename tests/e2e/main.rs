@@ -19,6 +19,7 @@ mod history;
 mod idempotency;
 mod inbound;
 mod lifecycle;
+mod login_policy;
 mod metrics;
 mod openapi;
 mod partitions;

@@ -430,7 +430,7 @@ impl Commands {
 
     /// Tells every gateway to close the sessions `ended` names. Best effort and bounded: a
     /// gateway that misses it still closes them on the projector's notice of the change.
-    async fn announce(&self, app: &AppId, user: &UserId, ended: AccessEnded) {
+    pub async fn announce(&self, app: &AppId, user: &UserId, ended: AccessEnded) {
         let client = &self.0.client;
         let subject = subjects::access_ended(app, user);
         let sent = async {

@@ -4,12 +4,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tidings_api::tokens::Principal;
+use tidings_domain::login::Platform;
 use tidings_domain::{AppId, UserId};
-use tidings_events::control::AccessEnded;
+use tidings_events::control::{AccessEnded, Holder};
 use tokio::sync::oneshot;
 
 /// The close code of a session whose access ended; the reason says why.
 pub const ACCESS_ENDED: u16 = 4401;
+/// The close code of a session replaced by a newer login under the app's login policy.
+pub const REPLACED: u16 = 4409;
 
 /// Why a session must close.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +26,27 @@ impl Ended {
             AccessEnded::Deactivated => "user deactivated",
             AccessEnded::AppDisabled => "app disabled",
             AccessEnded::DeviceSignedOut { .. } => "device signed out",
+            AccessEnded::Replaced { .. } => "replaced by a newer login",
+        }
+    }
+
+    /// The close code: `4409` for a replaced login, `4401` for every other end of access.
+    pub fn code(&self) -> u16 {
+        match self.0 {
+            AccessEnded::Replaced { .. } => REPLACED,
+            _ => ACCESS_ENDED,
         }
     }
 }
 
 struct Open {
     id: u64,
+    /// Its id across gateways, a UUIDv7: later sessions sort after earlier ones.
+    session: String,
     epoch: u64,
     /// The device its hello named; `None` before the hello.
     device: Option<String>,
+    platform: Platform,
     end: oneshot::Sender<Ended>,
 }
 
@@ -51,6 +66,7 @@ pub struct Registration {
     sessions: Sessions,
     key: (AppId, UserId),
     id: u64,
+    session: String,
     pub ended: oneshot::Receiver<Ended>,
 }
 
@@ -66,16 +82,20 @@ impl Sessions {
         let mut registry = self.registry();
         registry.next_id += 1;
         let id = registry.next_id;
+        let session = uuid::Uuid::now_v7().to_string();
         registry.users.entry(key.clone()).or_default().push(Open {
             id,
+            session: session.clone(),
             epoch: principal.epoch,
             device: None,
+            platform: Platform::default(),
             end,
         });
         Registration {
             sessions: self.clone(),
             key,
             id,
+            session,
             ended,
         }
     }
@@ -94,9 +114,14 @@ impl Sessions {
         let Some(open) = registry.users.get_mut(&key) else {
             return 0;
         };
-        let (gone, kept): (Vec<Open>, Vec<Open>) = open
-            .drain(..)
-            .partition(|session| ended.ends(session.epoch, session.device.as_deref()));
+        let (gone, kept): (Vec<Open>, Vec<Open>) = open.drain(..).partition(|open| {
+            ended.ends(Holder {
+                epoch: open.epoch,
+                device: open.device.as_deref(),
+                platform: open.platform,
+                session: &open.session,
+            })
+        });
         *open = kept;
         if open.is_empty() {
             registry.users.remove(&key);
@@ -129,13 +154,20 @@ impl Sessions {
 }
 
 impl Registration {
-    /// Names the device this session said hello as, so a sign-out of that device ends it.
-    pub fn name_device(&self, device: &str) {
+    /// Names the device (and its platform) this session said hello as, so a sign-out of that
+    /// device, or a newer login it gives way to, ends it.
+    pub fn name_device(&self, device: &str, platform: Platform) {
         let mut registry = self.sessions.registry();
         let open = registry.users.get_mut(&self.key).into_iter().flatten();
         for session in open.filter(|session| session.id == self.id) {
             session.device = Some(device.to_owned());
+            session.platform = platform;
         }
+    }
+
+    /// Its id across gateways.
+    pub fn session(&self) -> &str {
+        &self.session
     }
 }
 
@@ -202,8 +234,8 @@ mod tests {
         let mut phone = sessions.register(&alice);
         let mut laptop = sessions.register(&alice);
         let mut before_hello = sessions.register(&alice);
-        phone.name_device("phone");
-        laptop.name_device("laptop");
+        phone.name_device("phone", Platform::Ios);
+        laptop.name_device("laptop", Platform::Desktop);
         let signed_out = AccessEnded::DeviceSignedOut {
             device: "phone".into(),
         };
@@ -214,6 +246,29 @@ mod tests {
         );
         assert!(laptop.ended.try_recv().is_err());
         assert!(before_hello.ended.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_newer_login_replaces_the_older_sessions_of_other_devices() {
+        let sessions = Sessions::default();
+        let alice = principal("alice", 0);
+        let (app, user) = (alice.app.clone(), alice.user.clone());
+        let mut phone = sessions.register(&alice);
+        let mut tablet = sessions.register(&alice);
+        phone.name_device("phone", Platform::Ios);
+        tablet.name_device("tablet", Platform::Ios);
+        let replaced = AccessEnded::Replaced {
+            keep: tablet.session().to_owned(),
+            device: "tablet".into(),
+            platform: None,
+        };
+        assert_eq!(sessions.end(&app, &user, &replaced), 1);
+        let ended = phone.ended.try_recv().unwrap();
+        assert_eq!(
+            (ended.code(), ended.reason()),
+            (REPLACED, "replaced by a newer login")
+        );
+        assert!(tablet.ended.try_recv().is_err());
     }
 
     #[test]

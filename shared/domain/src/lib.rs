@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod group;
 pub mod ids;
+pub mod login;
 pub mod membership;
 pub mod pair;
 pub mod reads;
