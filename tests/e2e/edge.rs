@@ -383,6 +383,13 @@ const ROUTES: &[Route] = &[
         &[],
         None,
     ),
+    client(
+        "DELETE",
+        "/v1/devices/{device}",
+        &[("device", "phone", ID)],
+        &[],
+        None,
+    ),
     client("GET", "/v1/relations:changed", &[], &["since=-1"], None),
     client("GET", "/v1/groups", &[], &["since=abc"], None),
     client(

@@ -6,6 +6,7 @@ pub mod access;
 pub mod annotations;
 pub mod auth;
 pub mod coverage;
+pub mod devices;
 mod errors;
 pub mod files;
 pub mod frames;
@@ -184,6 +185,7 @@ impl<S: ReadModels> Gateway<S> {
         rest::router::<S>()
             .merge(profiles::router::<S>())
             .merge(relations::router::<S>())
+            .merge(devices::router::<S>())
             .merge(groups::router::<S>())
             .merge(files::router::<S>())
             .merge(annotations::router::<S>())
