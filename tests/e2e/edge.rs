@@ -383,6 +383,7 @@ const ROUTES: &[Route] = &[
         &[],
         None,
     ),
+    client("GET", "/v1/devices", &[], &[], None),
     client(
         "DELETE",
         "/v1/devices/{device}",
