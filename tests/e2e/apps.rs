@@ -60,14 +60,14 @@ impl Drop for Process {
 }
 
 /// The admin credential `tidings up` wrote into its data dir.
-fn credential(h: &Harness) -> AdminCredential {
+pub(crate) fn credential(h: &Harness) -> AdminCredential {
     tidings::dev_app::admin_in(h.dir.path())
         .unwrap()
         .expect("tidings up writes a development admin credential")
 }
 
 /// An admin client of `base`.
-fn admin_of(base: &str, admin: &AdminCredential) -> ServerApi {
+pub(crate) fn admin_of(base: &str, admin: &AdminCredential) -> ServerApi {
     ServerApi::new(base, &admin.key, &admin.secret)
 }
 
@@ -82,7 +82,7 @@ async fn over_nats(h: &Harness, app: &str, command: &str, body: Value) -> Value 
 }
 
 /// Creates `key` through the admin API; returns its secret.
-async fn create(admin: &ServerApi, body: Value) -> String {
+pub(crate) async fn create(admin: &ServerApi, body: Value) -> String {
     let created = admin.post("/v1/admin/apps", &body).await;
     assert_eq!(created.status, 200, "{:?}", created.body);
     assert!(

@@ -131,6 +131,11 @@ const ROUTES: &[Route] = &[
         None,
     ),
     server(
+        "/v1/users/{user_id}/devices/{device}/sign-out",
+        &[("user_id", "alice", ID), ("device", "phone", ID)],
+        None,
+    ),
+    server(
         "/v1/messages",
         &[],
         Some(
@@ -394,6 +399,14 @@ const ROUTES: &[Route] = &[
         "DELETE",
         "/v1/blocks/{user_id}",
         &[("user_id", "bob", ID)],
+        &[],
+        None,
+    ),
+    client("GET", "/v1/devices", &[], &[], None),
+    client(
+        "DELETE",
+        "/v1/devices/{device}",
+        &[("device", "phone", ID)],
         &[],
         None,
     ),

@@ -3,6 +3,7 @@
 //! checked against its direction's schema. The client schema names exactly the frame types the
 //! gateway accepts (`CLIENT_FRAME_TYPES`).
 
+use crate::apps::{admin_of, create, credential};
 use crate::harness::Harness;
 use jsonschema::Validator;
 use serde_json::{Value, json};
@@ -356,6 +357,42 @@ async fn every_frame_of_a_session_matches_its_schema() {
     ] {
         assert!(kinds.contains(kind), "no {kind} entry received: {kinds:?}");
     }
+
+    // A login replaced under the `single` login policy is told so with `kicked`.
+    let admin = admin_of(&h.base, &credential(&h));
+    let secret = create(
+        &admin,
+        json!({"key": "solo", "settings": {"login_policy": "single"}}),
+    )
+    .await;
+    let solo = tidings_testkit::ServerApi::new(&h.base, "solo", &secret);
+    let token = solo.user_token("alice").await;
+    let mut sessions = Vec::new();
+    for device in ["phone", "tablet"] {
+        let mut session = Checked {
+            ws: WsClient::connect(&h.base, &token, false).await.unwrap(),
+            client: &client,
+            server: &server,
+            sent: &mut BTreeSet::new(),
+            received: &mut received,
+            kinds: &mut BTreeSet::new(),
+        };
+        session
+            .send(json!({ "t": "hello", "since": 0, "device": device, "platform": "ios" }))
+            .await;
+        session.until("synced").await;
+        sessions.push(session.ws);
+    }
+    let mut phone = Checked {
+        ws: sessions.remove(0),
+        client: &client,
+        server: &server,
+        sent: &mut BTreeSet::new(),
+        received: &mut received,
+        kinds: &mut BTreeSet::new(),
+    };
+    let kicked = phone.until("kicked").await;
+    assert_eq!(kicked["reason"], "replaced by a newer login", "{kicked}");
 
     assert_eq!(
         sent, client_types,

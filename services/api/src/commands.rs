@@ -28,7 +28,8 @@ use tidings_domain::settings::SettingsState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
-    AppId, Body, BodyLimits, ClientMsgId, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient,
+    UserId,
 };
 use tidings_events::control::AccessEnded;
 use tidings_events::subjects;
@@ -435,7 +436,7 @@ impl Commands {
 
     /// Tells every gateway to close the sessions `ended` names. Best effort and bounded: a
     /// gateway that misses it still closes them on the projector's notice of the change.
-    async fn announce(&self, app: &AppId, user: &UserId, ended: AccessEnded) {
+    pub async fn announce(&self, app: &AppId, user: &UserId, ended: AccessEnded) {
         let client = &self.0.client;
         let subject = subjects::access_ended(app, user);
         let sent = async {
@@ -486,6 +487,26 @@ impl Commands {
             let ended = AccessEnded::TokensRevoked { epoch: epoch.value };
             self.announce(app, user, ended).await;
             Ok(epoch)
+        })
+        .await
+    }
+
+    /// Signs one device of a user out: every gateway closes the sessions that said hello as
+    /// it. Only announced for now: nothing is recorded, so the device can say hello again
+    /// (docs/design/wip-devices.md).
+    pub async fn sign_out_device(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        device: &DeviceId,
+    ) -> Result<(), ApiError> {
+        observed("sign_out_device", async {
+            self.require_active(app, user).await?;
+            let ended = AccessEnded::DeviceSignedOut {
+                device: device.to_string(),
+            };
+            self.announce(app, user, ended).await;
+            Ok(())
         })
         .await
     }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_domain::conv::Actor;
 use tidings_domain::pair::PairCommand;
-use tidings_domain::{ConvId, GroupId, MessageId, UserId};
+use tidings_domain::{ConvId, DeviceId, GroupId, MessageId, UserId};
 
 /// What the server-API handlers share.
 #[derive(Clone)]
@@ -30,6 +30,10 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .route("/v1/users/{user_id}/token", post(mint_token))
         .route("/v1/users/{user_id}/deactivate", post(deactivate))
         .route("/v1/users/{user_id}/tokens/revoke", post(revoke_tokens))
+        .route(
+            "/v1/users/{user_id}/devices/{device}/sign-out",
+            post(sign_out_device),
+        )
         .route("/v1/messages", post(send_message))
         .route("/v1/system/messages", post(send_system))
         .route("/v1/relations/{action}", post(relate))
@@ -138,6 +142,19 @@ async fn revoke_tokens(
     let epoch = state.commands.revoke_tokens(&app, &user).await?;
     Ok(Json(
         json!({ "user_id": user, "token_epoch": epoch.value, "pos": epoch.pos }),
+    ))
+}
+
+async fn sign_out_device(
+    State(state): State<ServerApiState>,
+    Extension(SignedBy(app)): Extension<SignedBy>,
+    ApiPath((user_id, device)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let user = UserId::parse(user_id)?;
+    let device = DeviceId::parse(device)?;
+    state.commands.sign_out_device(&app, &user, &device).await?;
+    Ok(Json(
+        json!({ "user_id": user, "device": device, "signed_out": true }),
     ))
 }
 

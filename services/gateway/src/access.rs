@@ -63,7 +63,7 @@ pub async fn follow(
                     .and_then(|(app, user)| ids(app, user));
                 match (parsed, AccessEnded::decode(&notice.payload)) {
                     (Some((app, user)), Ok(ended)) => {
-                        sessions.end(&app, &user, ended);
+                        sessions.end(&app, &user, &ended);
                     }
                     (_, result) => tracing::warn!(
                         subject = %notice.subject, error = ?result.err(),
@@ -122,16 +122,16 @@ fn recheck(sessions: &Sessions, commands: &Commands, app: AppId, user: UserId) {
     tokio::spawn(async move {
         match commands.access(&app, &user).await {
             Ok(access) if access.app_disabled => {
-                sessions.end(&app, &user, AccessEnded::AppDisabled);
+                sessions.end(&app, &user, &AccessEnded::AppDisabled);
             }
             Ok(access) if access.deactivated => {
-                sessions.end(&app, &user, AccessEnded::Deactivated);
+                sessions.end(&app, &user, &AccessEnded::Deactivated);
             }
             Ok(access) => {
                 let revoked = AccessEnded::TokensRevoked {
                     epoch: access.token_epoch,
                 };
-                sessions.end(&app, &user, revoked);
+                sessions.end(&app, &user, &revoked);
             }
             Err(error) => tracing::warn!(%app, %user, %error, "rechecking access"),
         }

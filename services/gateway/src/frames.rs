@@ -10,6 +10,7 @@ use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::group_ops::GroupOp;
 use tidings_api::json::rejection_error;
 use tidings_domain::event::ConvSettings;
+use tidings_domain::login::Platform;
 use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::Entry;
 
@@ -22,6 +23,10 @@ pub enum ClientFrame {
         since: u64,
         #[serde(default)]
         device: Option<String>,
+        /// What the device is (`ios`, `android`, `web`, `desktop`, `other`; default `other`),
+        /// for the `one_per_platform` login policy.
+        #[serde(default)]
+        platform: Platform,
         /// Answer `welcome` only once the read models cover this events-stream position (a
         /// write's `pos`), so the catch-up reflects that write.
         #[serde(default)]
@@ -251,6 +256,10 @@ pub enum ServerFrame {
     Synced {
         seq: u64,
     },
+    /// Sent just before the close of a session a newer login replaced (close code 4409).
+    Kicked {
+        reason: String,
+    },
     Sent {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
@@ -440,6 +449,7 @@ mod tests {
             ClientFrame::Hello {
                 since: 5,
                 device: None,
+                platform: Platform::Other,
                 min_pos: 0
             }
         ));

@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod auth;
 pub mod conv_settings;
 pub mod coverage;
+pub mod devices;
 mod errors;
 pub mod files;
 pub mod frames;
@@ -186,6 +187,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(profiles::router::<S>())
             .merge(conv_settings::router::<S>())
             .merge(relations::router::<S>())
+            .merge(devices::router::<S>())
             .merge(groups::router::<S>())
             .merge(files::router::<S>())
             .merge(annotations::router::<S>())

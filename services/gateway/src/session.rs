@@ -11,7 +11,7 @@ use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
 use crate::quotes;
-use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
+use crate::sessions::{ACCESS_ENDED, Ended, REPLACED, Registration, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -21,8 +21,10 @@ use tidings_api::commands::{Commands, EditRequest, SendRequest};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::tokens::Principal;
 use tidings_domain::conv::Actor;
+use tidings_domain::login::Platform;
 use tidings_domain::pair::PairCommand;
-use tidings_domain::{ConvId, MessageId, UserId};
+use tidings_domain::{ConvId, DeviceId, MessageId, UserId};
+use tidings_events::control::AccessEnded;
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::visibility;
 use tidings_store::{Entry, ReadModels};
@@ -82,6 +84,7 @@ struct Live {
 struct Session<S, O> {
     shared: Arc<Shared<S>>,
     principal: Principal,
+    registration: Registration,
     format: Format,
     out: O,
     live: Option<Live>,
@@ -140,7 +143,7 @@ pub async fn admit<S>(shared: &Shared<S>, principal: &Principal) -> Result<Regis
 pub async fn run<S, I, O>(
     shared: Arc<Shared<S>>,
     principal: Principal,
-    mut registration: Registration,
+    registration: Registration,
     format: Format,
     mut incoming: I,
     out: O,
@@ -158,6 +161,7 @@ pub async fn run<S, I, O>(
         ),
         shared,
         principal,
+        registration,
         format,
         out,
         live: None,
@@ -167,9 +171,9 @@ pub async fn run<S, I, O>(
     let result: Result<(), SocketGone> = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break session.close(1001, "server shutting down").await,
-            Ok(ended) = &mut registration.ended => {
+            Ok(ended) = &mut session.registration.ended => {
                 metrics::counter!(metrics_names::ACCESS_CLOSES).increment(1);
-                break session.close(ACCESS_ENDED, ended.reason()).await;
+                break Box::pin(session.end(ended)).await;
             }
             _ = &mut idle => break session.close(1000, "idle timeout").await,
             frame = incoming.next() => {
@@ -231,6 +235,18 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             .map_err(|_| SocketGone)
     }
 
+    /// Closes a session whose access ended; a replaced one is told why first.
+    async fn end(&mut self, ended: Ended) -> Result<(), SocketGone> {
+        let reason = ended.reason();
+        if ended.code() == REPLACED {
+            let kicked = ServerFrame::Kicked {
+                reason: reason.to_owned(),
+            };
+            self.emit(&kicked).await?;
+        }
+        self.close(ended.code(), reason).await
+    }
+
     async fn on_frame(
         &mut self,
         frame: Result<ClientFrame, frames::BadFrame>,
@@ -252,8 +268,9 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             ClientFrame::Hello {
                 since,
                 device,
+                platform,
                 min_pos,
-            } => self.on_hello(since, device, min_pos).await,
+            } => self.on_hello(since, device, platform, min_pos).await,
             _ if self.live.is_none() => {
                 let id = match &frame {
                     ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } => id.clone(),
@@ -538,21 +555,33 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         &mut self,
         since: u64,
         device: Option<String>,
+        platform: Platform,
         min_pos: u64,
     ) -> Result<(), SocketGone> {
         if self.live.is_some() {
             let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
             return self.answer(ServerFrame::error(None, error)).await;
         }
-        let device = device.unwrap_or_else(|| "default".into());
-        if device.is_empty() || device.len() > 64 {
-            let error = ApiError::new(ErrorCode::InvalidRequest, "device must be 1-64 characters");
-            return self.answer(ServerFrame::error(None, error)).await;
-        }
+        let device = match DeviceId::parse(device.unwrap_or_else(|| "default".into())) {
+            Ok(device) => String::from(device),
+            Err(invalid) => {
+                return self.answer(ServerFrame::error(None, invalid.into())).await;
+            }
+        };
         if let Err(error) = self.shared.coverage.wait_for(min_pos).await {
             return self.answer(ServerFrame::error(None, error)).await;
         }
+        self.registration.name_device(&device, platform);
         let (app, user) = (self.principal.app.clone(), self.principal.user.clone());
+        let policy = self.shared.commands.apps().settings(&app).login_policy;
+        if let Some(platform) = policy.replaces(platform) {
+            let replaced = AccessEnded::Replaced {
+                keep: self.registration.session().to_owned(),
+                device: device.clone(),
+                platform,
+            };
+            self.shared.commands.announce(&app, &user, replaced).await;
+        }
         // Subscribe before reading the store, so nothing written meanwhile is missed.
         let subscription = match self.shared.hub.subscribe(&app, &user).await {
             Ok(s) => s,

@@ -4,6 +4,7 @@
 use crate::aggregate::Aggregate;
 use crate::conv::MessagingPolicy;
 use crate::event::{AppChange, AppChanged, Event};
+use crate::login::LoginPolicy;
 use crate::{AppId, DomainError};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,9 @@ pub struct AppSettings {
     pub max_pins: usize,
     /// The reaction keys users may add (default: empty, any key of 1-32 bytes).
     pub reaction_keys: Vec<String>,
+    /// How many devices of a user may be signed in at once: `multi` (default),
+    /// `one_per_platform` or `single`.
+    pub login_policy: LoginPolicy,
 }
 
 impl Default for AppSettings {
@@ -55,6 +59,7 @@ impl Default for AppSettings {
             edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
             max_pins: DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
+            login_policy: LoginPolicy::default(),
         }
     }
 }

@@ -79,6 +79,11 @@ external_id!(
     "group_id"
 );
 external_id!(
+    /// One of a user's devices, named by the client in `hello`.
+    DeviceId,
+    "device"
+);
+external_id!(
     /// The sender's idempotency key for one message.
     ClientMsgId,
     "client_msg_id"

@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod group;
 pub mod ids;
+pub mod login;
 pub mod membership;
 pub mod pair;
 pub mod reads;
@@ -21,4 +22,6 @@ pub use aggregate::{Aggregate, Snapshotted};
 pub use body::{Attachment, Body, BodyKind, BodyLimits};
 pub use error::DomainError;
 pub use event::Event;
-pub use ids::{AppId, ClientMsgId, ConvId, FileId, GroupId, IdError, MessageId, Recipient, UserId};
+pub use ids::{
+    AppId, ClientMsgId, ConvId, DeviceId, FileId, GroupId, IdError, MessageId, Recipient, UserId,
+};

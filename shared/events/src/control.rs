@@ -2,10 +2,23 @@
 //! now, as opposed to events, which record what happened.
 
 use serde::{Deserialize, Serialize};
+use tidings_domain::login::Platform;
+
+/// What an access notice is checked against: one open session.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    /// The epoch of the token it authenticated with.
+    pub epoch: u64,
+    /// The device its hello named; `None` before the hello.
+    pub device: Option<&'a str>,
+    pub platform: Platform,
+    /// Its id, a UUIDv7: later sessions have greater ids, on every gateway.
+    pub session: &'a str,
+}
 
 /// A user's access ended: every session of theirs that it names must close. Published by the
 /// api on `subjects::access_ended` once the change is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum AccessEnded {
     /// Tokens with an epoch below `epoch` were revoked.
@@ -14,14 +27,35 @@ pub enum AccessEnded {
     Deactivated,
     /// The user's app was disabled: every session of the app ends.
     AppDisabled,
+    /// One device of the user was signed out: the sessions that said hello as it end.
+    DeviceSignedOut { device: String },
+    /// A login under a restrictive login policy: sessions older than `keep` of devices other
+    /// than `device`, on `platform` (every platform when `None`), end.
+    Replaced {
+        keep: String,
+        device: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<Platform>,
+    },
 }
 
 impl AccessEnded {
-    /// Whether a session authenticated with a token of `epoch` ends.
-    pub fn ends(&self, epoch: u64) -> bool {
+    /// Whether the session `holder` ends. A session replaced before its hello ends too, so an
+    /// older login cannot outlive a newer one by saying hello late.
+    pub fn ends(&self, holder: Holder<'_>) -> bool {
         match self {
-            AccessEnded::TokensRevoked { epoch: current } => epoch < *current,
+            AccessEnded::TokensRevoked { epoch } => holder.epoch < *epoch,
             AccessEnded::Deactivated | AccessEnded::AppDisabled => true,
+            AccessEnded::DeviceSignedOut { device } => holder.device == Some(device.as_str()),
+            AccessEnded::Replaced {
+                keep,
+                device,
+                platform,
+            } => {
+                holder.session < keep.as_str()
+                    && holder.device != Some(device.as_str())
+                    && platform.is_none_or(|p| holder.device.is_none() || holder.platform == p)
+            }
         }
     }
 
@@ -40,18 +74,74 @@ impl AccessEnded {
 mod tests {
     use super::*;
 
+    fn holder(epoch: u64, device: Option<&'static str>) -> Holder<'static> {
+        Holder {
+            epoch,
+            device,
+            platform: Platform::Ios,
+            session: "0190",
+        }
+    }
+
     #[test]
     fn payloads_round_trip_and_name_the_sessions_they_end() {
         let revoked = AccessEnded::TokensRevoked { epoch: 3 };
         assert_eq!(revoked.encode(), br#"{"end":"tokens_revoked","epoch":3}"#);
         assert_eq!(AccessEnded::decode(&revoked.encode()).unwrap(), revoked);
-        assert!(revoked.ends(2) && !revoked.ends(3));
+        assert!(revoked.ends(holder(2, None)) && !revoked.ends(holder(3, Some("phone"))));
         let gone = AccessEnded::Deactivated;
         assert_eq!(
             AccessEnded::decode(br#"{"end":"deactivated"}"#).unwrap(),
             gone
         );
-        assert!(gone.ends(7));
+        assert!(gone.ends(holder(7, None)));
+        let signed_out = AccessEnded::DeviceSignedOut {
+            device: "phone".into(),
+        };
+        assert_eq!(
+            signed_out.encode(),
+            br#"{"end":"device_signed_out","device":"phone"}"#
+        );
+        assert!(signed_out.ends(holder(0, Some("phone"))));
+        assert!(!signed_out.ends(holder(0, Some("laptop"))) && !signed_out.ends(holder(0, None)));
+    }
+
+    #[test]
+    fn a_replacing_login_ends_older_sessions_of_other_devices_of_its_platform() {
+        let replaced = |platform| AccessEnded::Replaced {
+            keep: "0191".into(),
+            device: "tablet".into(),
+            platform,
+        };
+        let single = replaced(None);
+        assert_eq!(
+            single.encode(),
+            br#"{"end":"replaced","keep":"0191","device":"tablet"}"#
+        );
+        assert_eq!(AccessEnded::decode(&single.encode()).unwrap(), single);
+        assert!(single.ends(holder(0, Some("phone"))) && single.ends(holder(0, None)));
+        assert!(
+            !single.ends(holder(0, Some("tablet"))),
+            "the same device stays"
+        );
+        let newer = Holder {
+            session: "0192",
+            ..holder(0, Some("phone"))
+        };
+        assert!(
+            !single.ends(newer),
+            "a newer login is never ended by an older one"
+        );
+        let per_platform = replaced(Some(Platform::Android));
+        assert!(
+            !per_platform.ends(holder(0, Some("phone"))),
+            "another platform stays"
+        );
+        let android = Holder {
+            platform: Platform::Android,
+            ..holder(0, Some("phone"))
+        };
+        assert!(per_platform.ends(android));
         assert!(AccessEnded::decode(b"[]").is_err());
     }
 }

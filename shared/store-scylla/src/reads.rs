@@ -512,6 +512,15 @@ impl DeviceStore for ScyllaStore {
             .await?;
         row.map_or(Ok(0), |(s,)| seq(s))
     }
+
+    async fn device_acks(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = self
+            .all(&self.inner.st.device_list, (app.as_str(), user.as_str()))
+            .await?;
+        rows.into_iter()
+            .map(|(device, s)| Ok((device, seq(s)?)))
+            .collect()
+    }
 }
 
 impl AnnotationStore for ScyllaStore {

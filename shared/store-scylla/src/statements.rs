@@ -146,6 +146,7 @@ statements! {
 
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
+    device_list = "SELECT device, seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ?";
     device_put = "INSERT INTO {{keyspace}}.devices (app, user_id, device, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     checkpoint_get = "SELECT seq, WRITETIME(seq) FROM {{keyspace}}.checkpoints WHERE projection = ?";
     checkpoint_put = "INSERT INTO {{keyspace}}.checkpoints (projection, seq) VALUES (?, ?) USING TIMESTAMP ?";

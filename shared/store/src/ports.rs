@@ -311,6 +311,13 @@ pub trait DeviceStore: Send + Sync {
         user: &UserId,
         device: &str,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Every device of `user` that acknowledged, with its last `seq`, ordered by device.
+    fn device_acks(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<(String, u64)>>> + Send;
 }
 
 /// What a projection runner needs: its checkpoint, and a batch apply that is safe to repeat.

@@ -370,6 +370,20 @@ impl DeviceStore for FjallStore {
             &key(&[app.as_str(), user.as_str(), device], None),
         )
     }
+
+    async fn device_acks(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<(String, u64)>> {
+        self.tables
+            .devices
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (k, v) = guard.into_inner()?;
+                let device = split(&k, false)
+                    .and_then(|(parts, _)| parts.get(2).map(|d| (*d).to_owned()))
+                    .ok_or_else(|| crate::StoreError::Corrupt(format!("device key {k:?}")))?;
+                Ok((device, super::seq_value(&v)?))
+            })
+            .collect()
+    }
 }
 
 impl AnnotationStore for FjallStore {

@@ -466,6 +466,25 @@ pub async fn users_and_devices<S: ReadModels>(store: S) {
             .unwrap(),
         0
     );
+    store
+        .ack_device(&app(), &user("alice"), "laptop", 2)
+        .await
+        .unwrap();
+    store
+        .ack_device(&app(), &user("bob"), "tv", 9)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.device_acks(&app(), &user("alice")).await.unwrap(),
+        vec![("laptop".to_owned(), 2), ("phone".to_owned(), 5)]
+    );
+    assert!(
+        store
+            .device_acks(&app(), &user("carol"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn digest_reflects_state<S: ReadModels>(a: S, b: S) {
