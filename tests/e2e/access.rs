@@ -14,14 +14,14 @@ pub(crate) const ACCESS_ENDED: u16 = 4401;
 
 /// A `tidings gateway` process on the harness's NATS, serving the harness's app (its own
 /// embedded store stays empty: sessions, tokens and live entries are what this test reads).
-struct GatewayProcess {
+pub(crate) struct GatewayProcess {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
 }
 
 impl GatewayProcess {
-    fn start(harness: &Harness) -> Self {
+    pub(crate) fn start(harness: &Harness) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args(["gateway", "--listen", "127.0.0.1:0", "--data-dir"])

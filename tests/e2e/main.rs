@@ -21,6 +21,7 @@ mod lifecycle;
 mod metrics;
 mod openapi;
 mod partitions;
+mod presence;
 mod process;
 mod profiles;
 mod projector_crash;

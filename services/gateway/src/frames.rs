@@ -76,6 +76,12 @@ pub enum ClientFrame {
         up_to: Option<u64>,
     },
     Ping,
+    /// Watch these users' presence: one `presence` frame each now, then one per change.
+    PresenceSubscribe {
+        #[serde(default)]
+        id: Option<String>,
+        users: Vec<UserId>,
+    },
     FriendRequest {
         #[serde(default)]
         id: Option<String>,
@@ -190,7 +196,8 @@ impl ClientFrame {
             | ClientFrame::Pin { id, .. }
             | ClientFrame::Unpin { id, .. }
             | ClientFrame::Recall { id, .. }
-            | ClientFrame::Edit { id, .. } => id.clone(),
+            | ClientFrame::Edit { id, .. }
+            | ClientFrame::PresenceSubscribe { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
             | ClientFrame::Read { .. }
@@ -201,8 +208,9 @@ impl ClientFrame {
 
 /// Every client frame type the gateway accepts (an unknown one is refused by name);
 /// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
-pub const CLIENT_FRAME_TYPES: [&str; 22] = [
+pub const CLIENT_FRAME_TYPES: [&str; 23] = [
     "hello",
+    "presence_subscribe",
     "send",
     "sync",
     "ack",
@@ -230,6 +238,13 @@ pub const CLIENT_FRAME_TYPES: [&str; 22] = [
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// A watched user's presence, at `presence_subscribe` and on each change.
+    Presence {
+        user: UserId,
+        online: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_seen: Option<i64>,
+    },
     Welcome {
         user_id: UserId,
         last_seq: u64,

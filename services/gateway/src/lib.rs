@@ -14,6 +14,7 @@ pub mod hub;
 pub mod lifecycle;
 pub mod min_pos;
 pub mod paging;
+pub mod presence;
 pub mod profiles;
 pub mod query;
 pub mod quotes;
@@ -160,7 +161,10 @@ impl<S: ReadModels> Gateway<S> {
             access_notices,
             shutdown.clone(),
         ));
+        let presence = presence::Presence::open(async_nats::jetstream::new(client.clone())).await?;
+        tasks.spawn(presence.clone().refresh(shutdown.clone()));
         let shared = Shared {
+            presence,
             store,
             commands: api.commands.clone(),
             hub: hub::Hub::new(client, config.push_buffer),

@@ -10,6 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
+use crate::presence::{Presence, Seat, UserPresence};
 use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -31,6 +32,9 @@ use tokio_util::sync::CancellationToken;
 
 #[cfg(test)]
 mod tests;
+
+/// Most users one session may watch the presence of (docs/protocol.md).
+const MAX_PRESENCE_USERS: usize = 1_000;
 
 /// Most live entries written to a connection before one flush.
 const MAX_PUSHES_PER_FLUSH: usize = 64;
@@ -64,6 +68,7 @@ pub struct Limits {
 
 /// What every session shares.
 pub struct Shared<S> {
+    pub presence: Presence,
     pub store: S,
     pub commands: Commands,
     pub hub: Hub,
@@ -77,6 +82,8 @@ struct Live {
     subscription: Subscription,
     last_sent: u64,
     device: String,
+    /// This session's presence key, purged when the session ends.
+    _seat: Seat,
 }
 
 struct Session<S, O> {
@@ -86,6 +93,8 @@ struct Session<S, O> {
     out: O,
     live: Option<Live>,
     limiter: DefaultDirectRateLimiter,
+    /// The presence changes of the users this session watches.
+    watched: Option<tokio::sync::mpsc::Receiver<UserPresence>>,
 }
 
 /// Counts an open session while it lives.
@@ -161,6 +170,7 @@ pub async fn run<S, I, O>(
         format,
         out,
         live: None,
+        watched: None,
     };
     let idle = tokio::time::sleep(limits.idle_timeout);
     tokio::pin!(idle);
@@ -186,6 +196,14 @@ pub async fn run<S, I, O>(
                 };
                 if step.is_err() { break Err(SocketGone); }
             }
+            Some(presence) = next_presence(&mut session.watched) => {
+                let frame = ServerFrame::Presence {
+                    user: presence.user,
+                    online: presence.online,
+                    last_seen: presence.last_seen,
+                };
+                if session.answer(frame).await.is_err() { break Err(SocketGone); }
+            }
             pushed = next_push(&mut session.live) => {
                 if Box::pin(session.on_push(pushed)).await.is_err() { break Err(SocketGone); }
             }
@@ -193,6 +211,15 @@ pub async fn run<S, I, O>(
     };
     if result.is_err() {
         tracing::debug!(user = %session.principal.user, "connection lost");
+    }
+}
+
+async fn next_presence(
+    watched: &mut Option<tokio::sync::mpsc::Receiver<UserPresence>>,
+) -> Option<UserPresence> {
+    match watched {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -309,6 +336,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            ClientFrame::PresenceSubscribe { id, users } => self.watch_presence(id, users).await,
             ClientFrame::FriendRequest { id, to, note } => {
                 self.relate(id, to, PairCommand::Request { note }).await
             }
@@ -434,6 +462,35 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         }
     }
 
+    /// Replaces the watched users with `users`: their presence frames follow.
+    async fn watch_presence(
+        &mut self,
+        id: Option<String>,
+        users: Vec<UserId>,
+    ) -> Result<(), SocketGone> {
+        if users.is_empty() || users.len() > MAX_PRESENCE_USERS {
+            let error = ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("users must list 1-{MAX_PRESENCE_USERS} users"),
+            );
+            return self
+                .answer(self.refused("presence_subscribe", id, error))
+                .await;
+        }
+        self.watched = None;
+        match self.shared.presence.watch(&self.principal.app, users).await {
+            Ok(receiver) => {
+                self.watched = Some(receiver);
+                Ok(())
+            }
+            Err(e) => {
+                let error = ApiError::unavailable("watching presence", e);
+                self.answer(self.refused("presence_subscribe", id, error))
+                    .await
+            }
+        }
+    }
+
     async fn relate(
         &mut self,
         id: Option<String>,
@@ -548,6 +605,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             Ok(seq) => seq,
             Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
         };
+        let seat = match self.shared.presence.enter(&app, &user, &device).await {
+            Ok(seat) => seat,
+            Err(e) => {
+                let error = ApiError::unavailable("recording presence", e);
+                return self.answer(ServerFrame::error(None, error)).await;
+            }
+        };
         self.emit(&ServerFrame::Welcome {
             user_id: user,
             last_seq,
@@ -558,6 +622,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             subscription,
             last_sent: since,
             device,
+            _seat: seat,
         });
         self.fill_from_store(None).await?;
         let seq = self.live.as_ref().map_or(since, |l| l.last_sent);

@@ -76,6 +76,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = FjallStore::open(dir.path()).unwrap();
         let shared = Arc::new(Shared {
+            presence: crate::presence::Presence::open(js.clone()).await.unwrap(),
             store: store.clone(),
             commands: api.commands.clone(),
             hub: Hub::new(client.clone(), push_buffer),
