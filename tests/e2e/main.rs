@@ -32,4 +32,5 @@ mod replay;
 mod replies;
 mod social;
 mod supervision;
+mod typing;
 mod web_app;

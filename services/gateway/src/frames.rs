@@ -11,6 +11,8 @@ use tidings_api::json::rejection_error;
 use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::Entry;
 
+use crate::typing::TypingState;
+
 /// Frames a client sends.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -76,6 +78,11 @@ pub enum ClientFrame {
         up_to: Option<u64>,
     },
     Ping,
+    /// The sender is typing (or paused) in `conv`: relayed to the other members online now.
+    Typing {
+        conv: ConvId,
+        state: TypingState,
+    },
     /// Watch these users' presence: one `presence` frame each now, then one per change.
     PresenceSubscribe {
         #[serde(default)]
@@ -200,6 +207,7 @@ impl ClientFrame {
             | ClientFrame::PresenceSubscribe { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
+            | ClientFrame::Typing { .. }
             | ClientFrame::Read { .. }
             | ClientFrame::Ping => None,
         }
@@ -208,9 +216,10 @@ impl ClientFrame {
 
 /// Every client frame type the gateway accepts (an unknown one is refused by name);
 /// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
-pub const CLIENT_FRAME_TYPES: [&str; 23] = [
+pub const CLIENT_FRAME_TYPES: [&str; 24] = [
     "hello",
     "presence_subscribe",
+    "typing",
     "send",
     "sync",
     "ack",
@@ -238,6 +247,13 @@ pub const CLIENT_FRAME_TYPES: [&str; 23] = [
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// Another member is typing in `conv`; over after `expires_in` seconds without a refresh.
+    Typing {
+        conv: ConvId,
+        user: UserId,
+        state: TypingState,
+        expires_in: u64,
+    },
     /// A watched user's presence, at `presence_subscribe` and on each change.
     Presence {
         user: UserId,

@@ -22,6 +22,7 @@ pub mod relations;
 pub mod rest;
 pub mod session;
 pub mod sessions;
+pub mod typing;
 pub mod users;
 pub mod ws;
 

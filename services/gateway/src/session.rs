@@ -13,6 +13,7 @@ use crate::paging::{MAX_PAGE, check_limit};
 use crate::presence::{Presence, Seat, UserPresence};
 use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
+use crate::typing::{self, Throttle, Typing, TypingState};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -95,6 +96,8 @@ struct Session<S, O> {
     limiter: DefaultDirectRateLimiter,
     /// The presence changes of the users this session watches.
     watched: Option<tokio::sync::mpsc::Receiver<UserPresence>>,
+    /// The rate limit of this session's typing notices.
+    throttle: Throttle,
 }
 
 /// Counts an open session while it lives.
@@ -171,6 +174,7 @@ pub async fn run<S, I, O>(
         out,
         live: None,
         watched: None,
+        throttle: Throttle::default(),
     };
     let idle = tokio::time::sleep(limits.idle_timeout);
     tokio::pin!(idle);
@@ -204,8 +208,20 @@ pub async fn run<S, I, O>(
                 };
                 if session.answer(frame).await.is_err() { break Err(SocketGone); }
             }
-            pushed = next_push(&mut session.live) => {
-                if Box::pin(session.on_push(pushed)).await.is_err() { break Err(SocketGone); }
+            live = next_live(&mut session.live) => {
+                let step = match live {
+                    FromLive::Entry(pushed) => Box::pin(session.on_push(pushed)).await,
+                    FromLive::Typing(notice) => {
+                        let frame = ServerFrame::Typing {
+                            conv: notice.conv.clone(),
+                            user: notice.user.clone(),
+                            state: notice.state,
+                            expires_in: typing::EXPIRES_IN_SECS,
+                        };
+                        session.answer(frame).await
+                    }
+                };
+                if step.is_err() { break Err(SocketGone); }
             }
         }
     };
@@ -223,10 +239,30 @@ async fn next_presence(
     }
 }
 
-async fn next_push(live: &mut Option<Live>) -> Result<Arc<Entry>, RecvError> {
-    match live {
-        Some(live) => live.subscription.receiver.recv().await,
-        None => std::future::pending().await,
+/// What the user's live subscription delivered.
+enum FromLive {
+    Entry(Result<Arc<Entry>, RecvError>),
+    Typing(Arc<Typing>),
+}
+
+/// The next live entry or typing notice; a lagging typing receiver skips what it missed (they
+/// are ephemeral), a lagging entry receiver is reported (the store fills the gap).
+async fn next_live(live: &mut Option<Live>) -> FromLive {
+    let Some(live) = live else {
+        return std::future::pending().await;
+    };
+    let subscription = &mut live.subscription;
+    loop {
+        tokio::select! {
+            pushed = subscription.receiver.recv() => return FromLive::Entry(pushed),
+            notice = subscription.typing.recv() => match notice {
+                Ok(notice) => return FromLive::Typing(notice),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => {
+                    return FromLive::Entry(subscription.receiver.recv().await);
+                }
+            },
+        }
     }
 }
 
@@ -337,6 +373,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 self.answer(answer).await
             }
             ClientFrame::PresenceSubscribe { id, users } => self.watch_presence(id, users).await,
+            ClientFrame::Typing { conv, state } => self.on_typing(conv, state).await,
             ClientFrame::FriendRequest { id, to, note } => {
                 self.relate(id, to, PairCommand::Request { note }).await
             }
@@ -458,6 +495,34 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     return self.answer(ServerFrame::error(None, error)).await;
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Relays a typing notice to the conversation's other members online now, at most one per
+    /// conversation per `typing::MIN_INTERVAL` (more are dropped, counted).
+    async fn on_typing(&mut self, conv: ConvId, state: TypingState) -> Result<(), SocketGone> {
+        if !self.throttle.allow(&conv, tokio::time::Instant::now()) {
+            metrics::counter!(metrics_names::RATE_LIMITED, "scope" => "typing").increment(1);
+            return Ok(());
+        }
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let relayed = match typing::recipients(&self.shared.store, app, me, &conv).await {
+            Ok(recipients) => {
+                let notice = Typing {
+                    conv,
+                    user: me.clone(),
+                    state,
+                };
+                typing::relay(self.shared.hub.client(), app, &notice, &recipients).await
+            }
+            Err(error) => Err(error),
+        };
+        match relayed {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let frame = self.refused("typing", None, error);
+                self.answer(frame).await
             }
         }
     }

@@ -42,6 +42,11 @@ pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
 }
 
+/// Typing notices to one user: `tid.typing.<app>.<user>` (core NATS, never stored).
+pub fn typing(app: &AppId, user: &UserId) -> String {
+    format!("tid.typing.{app}.{user}")
+}
+
 /// Every integrator request: `tid.in.<app>.<command>`, where a command may have dots
 /// (`messages.send`).
 pub const ALL_INBOUND: &str = "tid.in.>";
