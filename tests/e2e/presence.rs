@@ -130,3 +130,34 @@ async fn presence_subscribe_refuses_an_empty_or_oversize_list() {
     let answer = carol.expect_answer("p2").await;
     assert_eq!(answer["code"], "invalid_request", "{answer}");
 }
+
+#[tokio::test]
+async fn the_presence_query_reads_every_gateways_sessions_now() {
+    let harness = Harness::start().await;
+    let other = GatewayProcess::start(&harness);
+    harness.api.register("bob").await;
+    let alice_token = harness.api.user_token("alice").await;
+    let _alice = online(&other.base, &alice_token).await;
+    let carol = harness.api.user_token("carol").await;
+    let body = json!({"users": ["alice", "bob", "alice"]});
+    let answer = harness
+        .api
+        .post_as(&carol, "/v1/presence/query", &body)
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(
+        answer.body,
+        json!({"users": [
+            {"user": "alice", "online": true, "last_seen": null},
+            {"user": "bob", "online": false, "last_seen": null},
+        ]})
+    );
+    for bad in [json!({"users": []}), json!({"users": ["no such/user"]})] {
+        let refused = harness
+            .api
+            .post_as(&carol, "/v1/presence/query", &bad)
+            .await;
+        assert_eq!(refused.status, 400, "{bad}: {:?}", refused.body);
+        assert!(refused.body["code"].is_string(), "{:?}", refused.body);
+    }
+}

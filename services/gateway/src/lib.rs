@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod min_pos;
 pub mod paging;
 pub mod presence;
+pub mod presence_query;
 pub mod profiles;
 pub mod query;
 pub mod quotes;
@@ -193,6 +194,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(files::router::<S>())
             .merge(annotations::router::<S>())
             .merge(lifecycle::router::<S>())
+            .merge(presence_query::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

@@ -33,6 +33,18 @@ const MARKER_TTL: Duration = Duration::from_secs(86_400);
 
 const BUCKET: &str = "TIDINGS_PRESENCE";
 
+/// Most users one `presence_subscribe` or presence query names (docs/protocol.md).
+pub const MAX_USERS: usize = 1_000;
+
+/// `users` without repeats, in first-seen order (a consumer refuses overlapping filters).
+pub fn distinct(users: Vec<UserId>) -> Vec<UserId> {
+    let mut seen = HashSet::new();
+    users
+        .into_iter()
+        .filter(|user| seen.insert(user.clone()))
+        .collect()
+}
+
 /// One user's presence as a `presence` frame states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPresence {

@@ -10,7 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
-use crate::presence::{Presence, Seat, UserPresence};
+use crate::presence::{self, MAX_USERS, Presence, Seat, UserPresence};
 use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Registration, Sessions};
 use crate::typing::{self, Throttle, Typing, TypingState};
@@ -33,9 +33,6 @@ use tokio_util::sync::CancellationToken;
 
 #[cfg(test)]
 mod tests;
-
-/// Most users one session may watch the presence of (docs/protocol.md).
-const MAX_PRESENCE_USERS: usize = 1_000;
 
 /// Most live entries written to a connection before one flush.
 const MAX_PUSHES_PER_FLUSH: usize = 64;
@@ -533,10 +530,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         id: Option<String>,
         users: Vec<UserId>,
     ) -> Result<(), SocketGone> {
-        if users.is_empty() || users.len() > MAX_PRESENCE_USERS {
+        let users = presence::distinct(users);
+        if users.is_empty() || users.len() > MAX_USERS {
             let error = ApiError::new(
                 ErrorCode::InvalidRequest,
-                format!("users must list 1-{MAX_PRESENCE_USERS} users"),
+                format!("users must list 1-{MAX_USERS} users"),
             );
             return self
                 .answer(self.refused("presence_subscribe", id, error))
