@@ -23,13 +23,13 @@ async fn next_presence(ws: &mut WsClient, limit: Duration) -> Option<Value> {
         async move {
             let mut ws = ws.lock().await;
             ws.send(json!({"t": "ping"})).await;
-            loop {
-                let frame = ws.next().await.expect("open connection");
-                match frame["t"].as_str() {
-                    Some("pong") => return None,
-                    Some("presence") => return Some(frame),
-                    _ => panic!("unexpected frame {frame}"),
-                }
+            // One frame per probe: a pong means nothing changed yet (a pong left unread after a
+            // presence frame is read by the next probe, which then pings again).
+            let frame = ws.next().await.expect("open connection");
+            match frame["t"].as_str() {
+                Some("pong") => None,
+                Some("presence") => Some(frame),
+                _ => panic!("unexpected frame {frame}"),
             }
         }
     })
