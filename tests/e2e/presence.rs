@@ -161,3 +161,54 @@ async fn the_presence_query_reads_every_gateways_sessions_now() {
         assert!(refused.body["code"].is_string(), "{:?}", refused.body);
     }
 }
+
+/// The documented bound for app servers to hear that a killed gateway's user went offline:
+/// the keys' 30 s TTL, or, when the killed gateway held the folder lease, its 30 s TTL plus up
+/// to 10 s until another gateway retries; plus 3 s of slack.
+const APP_SERVER_OFFLINE: Duration = Duration::from_secs(43);
+
+/// The next presence change an app server hears, within `limit`.
+async fn next_change(changes: &mut async_nats::Subscriber, limit: Duration) -> Option<Value> {
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(limit, changes.next()).await.ok()??;
+    Some(serde_json::from_slice(&message.payload).expect("a JSON presence change"))
+}
+
+#[tokio::test]
+async fn app_servers_hear_presence_changes_on_nats_including_a_killed_gateways() {
+    let harness = Harness::start().await;
+    let client = harness.nats.client().await;
+    let mut changes = client.subscribe("tid.presence.dev.>").await.unwrap();
+    client.flush().await.unwrap();
+    let other = GatewayProcess::start(&harness);
+
+    let alice_token = harness.api.user_token("alice").await;
+    let alice = online(&other.base, &alice_token).await;
+    let change = next_change(&mut changes, Duration::from_secs(5))
+        .await
+        .expect("alice online within 5 s");
+    assert_eq!(change["user"], "alice", "{change}");
+    assert_eq!(change["online"], true, "{change}");
+
+    // Either gateway may hold the folder lease. When the killed one held it, the other takes
+    // over once the lease expires and re-announces recent states (alice still online if her
+    // key has not expired yet) before the offline change.
+    let killed_at = Instant::now();
+    drop(other);
+    drop(alice);
+    let change = loop {
+        let left = APP_SERVER_OFFLINE.saturating_sub(killed_at.elapsed());
+        let change = next_change(&mut changes, left)
+            .await
+            .unwrap_or_else(|| panic!("no offline change {APP_SERVER_OFFLINE:?} after the kill"));
+        assert_eq!(change["user"], "alice", "{change}");
+        if change["online"] == false {
+            break change;
+        }
+    };
+    assert!(change["last_seen"].as_i64().unwrap() > 0, "{change}");
+    println!(
+        "app servers heard a killed gateway's user go offline {:?} after the kill",
+        killed_at.elapsed()
+    );
+}

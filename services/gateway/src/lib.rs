@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod min_pos;
 pub mod paging;
 pub mod presence;
+pub mod presence_folder;
 pub mod presence_query;
 pub mod profiles;
 pub mod query;
@@ -165,6 +166,10 @@ impl<S: ReadModels> Gateway<S> {
         ));
         let presence = presence::Presence::open(async_nats::jetstream::new(client.clone())).await?;
         tasks.spawn(presence.clone().refresh(shutdown.clone()));
+        tasks.spawn(presence_folder::run(
+            async_nats::jetstream::new(client.clone()),
+            shutdown.clone(),
+        ));
         let shared = Shared {
             presence,
             store,

@@ -31,7 +31,8 @@ pub const REFRESH: Duration = Duration::from_secs(10);
 /// (`limit_markers_secs` in `nats/kv/presence.json` keeps expiry markers as long).
 const MARKER_TTL: Duration = Duration::from_secs(86_400);
 
-const BUCKET: &str = "TIDINGS_PRESENCE";
+/// The presence bucket.
+pub const BUCKET: &str = "TIDINGS_PRESENCE";
 
 /// Most users one `presence_subscribe` or presence query names (docs/protocol.md).
 pub const MAX_USERS: usize = 1_000;
