@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+use tidings_events::subjects;
 use tokio_util::sync::CancellationToken;
 
 /// The lease key: two tokens, so no session filter (`<app>.<user>.<device>.<session>`) matches.
@@ -157,7 +158,7 @@ async fn fold(js: &jetstream::Context) {
             "last_seen": tally.last_seen,
         });
         let client = client.clone();
-        let subject = format!("tid.presence.{app}.{user}");
+        let subject = subjects::presence(app, user);
         async move {
             if let Err(error) = client.publish(subject, payload.to_string().into()).await {
                 tracing::warn!(%error, "presence change not published");

@@ -116,3 +116,20 @@ pub async fn relay(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_notice_per_conversation_per_interval() {
+        let mut throttle = Throttle::default();
+        let (a, b) = (ConvId::parse("g~a").unwrap(), ConvId::parse("g~b").unwrap());
+        let start = Instant::now();
+        assert!(throttle.allow(&a, start));
+        assert!(!throttle.allow(&a, start + Duration::from_millis(1_999)));
+        assert!(throttle.allow(&b, start + Duration::from_millis(1)));
+        assert!(throttle.allow(&a, start + MIN_INTERVAL));
+        assert_eq!(throttle.last.len(), 2);
+    }
+}
