@@ -55,12 +55,14 @@ pub struct UserPresence {
     pub last_seen: Option<i64>,
 }
 
-/// The gateway's presence keys.
+/// The gateway's presence keys. Cheap to clone: every open session's `Seat` holds one.
 #[derive(Clone)]
-pub struct Presence {
+pub struct Presence(Arc<Inner>);
+
+struct Inner {
     kv: kv::Store,
     js: jetstream::Context,
-    open: Arc<Mutex<HashSet<String>>>,
+    open: Mutex<HashSet<String>>,
 }
 
 /// An open session's key; dropping it purges the key.
@@ -72,11 +74,12 @@ pub struct Seat {
 impl Drop for Seat {
     fn drop(&mut self) {
         self.presence
+            .0
             .open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.key);
-        let kv = self.presence.kv.clone();
+        let kv = self.presence.0.kv.clone();
         let key = std::mem::take(&mut self.key);
         tokio::spawn(async move {
             if let Err(error) = kv.purge_with_ttl(&key, MARKER_TTL).await {
@@ -99,11 +102,11 @@ impl Presence {
     /// The bucket, which `definitions::provision` created.
     pub async fn open(js: jetstream::Context) -> anyhow::Result<Self> {
         let kv = js.get_key_value(BUCKET).await?;
-        Ok(Self {
+        Ok(Self(Arc::new(Inner {
             kv,
             js,
-            open: Arc::default(),
-        })
+            open: Mutex::default(),
+        })))
     }
 
     /// Marks a session of `user` on `device` online until the returned seat drops.
@@ -120,7 +123,8 @@ impl Presence {
             uuid::Uuid::now_v7().simple()
         );
         self.put(&key).await?;
-        self.open
+        self.0
+            .open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone());
@@ -134,7 +138,8 @@ impl Presence {
     async fn put(&self, key: &str) -> Result<(), async_nats::Error> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-TTL", SESSION_TTL.as_secs().to_string().as_str());
-        self.js
+        self.0
+            .js
             .publish_with_headers(format!("$KV.{BUCKET}.{key}"), headers, Default::default())
             .await?
             .await?;
@@ -151,6 +156,7 @@ impl Presence {
                 _ = tick.tick() => {}
             }
             let keys: Vec<String> = self
+                .0
                 .open
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -172,14 +178,14 @@ impl Presence {
         app: &AppId,
         users: Vec<UserId>,
     ) -> Result<mpsc::Receiver<UserPresence>, async_nats::Error> {
-        let stream = self.js.get_stream(format!("KV_{BUCKET}")).await?;
+        let stream = self.0.js.get_stream(format!("KV_{BUCKET}")).await?;
         let filters = users
             .iter()
             .map(|user| format!("$KV.{BUCKET}.{}>", user_prefix(app, user)))
             .collect();
         let consumer = stream
             .create_consumer(consumer::push::OrderedConfig {
-                deliver_subject: self.js.client().new_inbox(),
+                deliver_subject: self.0.js.client().new_inbox(),
                 filter_subjects: filters,
                 deliver_policy: consumer::DeliverPolicy::LastPerSubject,
                 headers_only: true,
