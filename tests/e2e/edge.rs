@@ -201,6 +201,13 @@ const ROUTES: &[Route] = &[
     ),
     client("GET", "/v1/conversations", &[], &[], None),
     client(
+        "POST",
+        "/v1/presence/query",
+        &[],
+        &[],
+        Some(r#"{"users":["bob"]}"#),
+    ),
+    client(
         "GET",
         "/v1/conversations/{conv}/messages",
         &[("conv", "d~alice~bob", ID)],

@@ -192,6 +192,20 @@ async fn every_frame_of_a_session_matches_its_schema() {
     alice.send(json!({ "t": "ping" })).await;
     alice.until("pong").await;
 
+    // Presence and typing: carol is online; her typing reaches alice, alice's reaches nobody
+    // online (bob has no session).
+    alice
+        .send(json!({ "t": "presence_subscribe", "users": ["carol"] }))
+        .await;
+    assert_eq!(alice.until("presence").await["online"], true);
+    alice
+        .send(json!({ "t": "typing", "conv": "d~alice~bob", "state": "typing" }))
+        .await;
+    carol
+        .send(json!({ "t": "typing", "conv": "d~alice~carol", "state": "paused" }))
+        .await;
+    assert_eq!(alice.until("typing").await["user"], "carol");
+
     let sent_frame = alice
         .ask(
             json!({ "t": "send", "id": "s1", "to": { "user": "bob" }, "client_msg_id": "c1",

@@ -14,6 +14,8 @@ use tidings_domain::login::Platform;
 use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
 use tidings_store::Entry;
 
+use crate::typing::TypingState;
+
 /// Frames a client sends.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -90,6 +92,17 @@ pub enum ClientFrame {
         conv: ConvId,
         #[serde(flatten)]
         request: SettingsRequest,
+    },
+    /// The sender is typing (or paused) in `conv`: relayed to the other members online now.
+    Typing {
+        conv: ConvId,
+        state: TypingState,
+    },
+    /// Watch these users' presence: one `presence` frame each now, then one per change.
+    PresenceSubscribe {
+        #[serde(default)]
+        id: Option<String>,
+        users: Vec<UserId>,
     },
     FriendRequest {
         #[serde(default)]
@@ -206,9 +219,11 @@ impl ClientFrame {
             | ClientFrame::Pin { id, .. }
             | ClientFrame::Unpin { id, .. }
             | ClientFrame::Recall { id, .. }
-            | ClientFrame::Edit { id, .. } => id.clone(),
+            | ClientFrame::Edit { id, .. }
+            | ClientFrame::PresenceSubscribe { id, .. } => id.clone(),
             ClientFrame::Hello { .. }
             | ClientFrame::Ack { .. }
+            | ClientFrame::Typing { .. }
             | ClientFrame::Read { .. }
             | ClientFrame::Ping => None,
         }
@@ -217,8 +232,10 @@ impl ClientFrame {
 
 /// Every client frame type the gateway accepts (an unknown one is refused by name);
 /// `schemas/frames/client.schema.json` must name each (tests/e2e/frames.rs).
-pub const CLIENT_FRAME_TYPES: [&str; 23] = [
+pub const CLIENT_FRAME_TYPES: [&str; 25] = [
     "hello",
+    "presence_subscribe",
+    "typing",
     "send",
     "sync",
     "ack",
@@ -247,6 +264,20 @@ pub const CLIENT_FRAME_TYPES: [&str; 23] = [
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// Another member is typing in `conv`; over after `expires_in` seconds without a refresh.
+    Typing {
+        conv: ConvId,
+        user: UserId,
+        state: TypingState,
+        expires_in: u64,
+    },
+    /// A watched user's presence, at `presence_subscribe` and on each change.
+    Presence {
+        user: UserId,
+        online: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_seen: Option<i64>,
+    },
     Welcome {
         user_id: UserId,
         last_seq: u64,

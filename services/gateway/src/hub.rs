@@ -1,6 +1,6 @@
-//! One NATS subscription per connected user, shared by all of that user's connections in this
-//! gateway, fanned out through a broadcast channel. The subscription ends with the last
-//! connection.
+//! One NATS subscription per connected user (two: live entries and typing notices), shared by
+//! all of that user's connections in this gateway, fanned out through broadcast channels. The
+//! subscriptions end with the last connection.
 
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -10,6 +10,12 @@ use tidings_events::subjects;
 use tidings_store::Entry;
 use tokio::sync::broadcast;
 
+use crate::typing::Typing;
+
+/// Typing notices a slow connection may fall behind by before it skips some (they are
+/// ephemeral: a skipped one is simply not shown).
+const TYPING_BUFFER: usize = 16;
+
 /// How long a new subscription waits for the server to confirm it. While NATS is down the
 /// flush would wait for the reconnect, holding the client's `hello` (and a stopping gateway)
 /// that long; past this the `hello` is answered `unavailable` instead.
@@ -17,6 +23,7 @@ const SUBSCRIBE_CONFIRM: std::time::Duration = std::time::Duration::from_secs(5)
 
 struct Topic {
     sender: broadcast::Sender<Arc<Entry>>,
+    typing: broadcast::Sender<Arc<Typing>>,
     connections: usize,
     task: tokio::task::JoinHandle<()>,
 }
@@ -32,6 +39,7 @@ pub struct Hub {
 /// A connection's share of a user's subscription; dropping it leaves.
 pub struct Subscription {
     pub receiver: broadcast::Receiver<Arc<Entry>>,
+    pub typing: broadcast::Receiver<Arc<Typing>>,
     hub: Hub,
     subject: String,
 }
@@ -60,6 +68,11 @@ impl Hub {
         }
     }
 
+    /// The NATS connection, for publishing typing notices.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
     /// Joins the user's live entries. When this returns, the server has registered the
     /// subscription, so every entry pushed from now on is received.
     pub async fn subscribe(
@@ -72,25 +85,41 @@ impl Hub {
             let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
             topics.get_mut(&subject).map(|topic| {
                 topic.connections += 1;
-                topic.sender.subscribe()
+                (topic.sender.subscribe(), topic.typing.subscribe())
             })
         };
-        let receiver = match existing {
-            Some(receiver) => receiver,
+        let (receiver, typing) = match existing {
+            Some(receivers) => receivers,
             None => {
                 let mut nats = self.client.subscribe(subject.clone()).await?;
+                let mut typing_nats = self.client.subscribe(subjects::typing(app, user)).await?;
                 tokio::time::timeout(SUBSCRIBE_CONFIRM, self.client.flush())
                     .await
                     .map_err(|_| "NATS did not confirm the subscription in time")??;
                 let (sender, receiver) = broadcast::channel(self.capacity);
+                let (typing_sender, typing) = broadcast::channel(TYPING_BUFFER);
                 let fanout = sender.clone();
+                let typing_fanout = typing_sender.clone();
                 let task = tokio::spawn(async move {
-                    while let Some(message) = nats.next().await {
-                        match rmp_serde::from_slice::<Entry>(&message.payload) {
-                            Ok(entry) => {
-                                let _ = fanout.send(Arc::new(entry));
+                    loop {
+                        tokio::select! {
+                            Some(message) = nats.next() => {
+                                match rmp_serde::from_slice::<Entry>(&message.payload) {
+                                    Ok(entry) => {
+                                        let _ = fanout.send(Arc::new(entry));
+                                    }
+                                    Err(error) => tracing::error!(%error, "unreadable push"),
+                                }
                             }
-                            Err(error) => tracing::error!(%error, "unreadable push"),
+                            Some(message) = typing_nats.next() => {
+                                match serde_json::from_slice::<Typing>(&message.payload) {
+                                    Ok(notice) => {
+                                        let _ = typing_fanout.send(Arc::new(notice));
+                                    }
+                                    Err(error) => tracing::error!(%error, "unreadable typing notice"),
+                                }
+                            }
+                            else => return,
                         }
                     }
                 });
@@ -100,24 +129,26 @@ impl Hub {
                     Some(topic) => {
                         task.abort();
                         topic.connections += 1;
-                        topic.sender.subscribe()
+                        (topic.sender.subscribe(), topic.typing.subscribe())
                     }
                     None => {
                         topics.insert(
                             subject.clone(),
                             Topic {
                                 sender,
+                                typing: typing_sender,
                                 connections: 1,
                                 task,
                             },
                         );
-                        receiver
+                        (receiver, typing)
                     }
                 }
             }
         };
         Ok(Subscription {
             receiver,
+            typing,
             hub: self.clone(),
             subject,
         })

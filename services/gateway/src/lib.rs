@@ -16,6 +16,9 @@ pub mod hub;
 pub mod lifecycle;
 pub mod min_pos;
 pub mod paging;
+pub mod presence;
+pub mod presence_folder;
+pub mod presence_query;
 pub mod profiles;
 pub mod query;
 pub mod quotes;
@@ -23,6 +26,7 @@ pub mod relations;
 pub mod rest;
 pub mod session;
 pub mod sessions;
+pub mod typing;
 pub mod users;
 pub mod ws;
 
@@ -162,7 +166,14 @@ impl<S: ReadModels> Gateway<S> {
             access_notices,
             shutdown.clone(),
         ));
+        let presence = presence::Presence::open(async_nats::jetstream::new(client.clone())).await?;
+        tasks.spawn(presence.clone().refresh(shutdown.clone()));
+        tasks.spawn(presence_folder::run(
+            async_nats::jetstream::new(client.clone()),
+            shutdown.clone(),
+        ));
         let shared = Shared {
+            presence,
             store,
             commands: api.commands.clone(),
             hub: hub::Hub::new(client, config.push_buffer),
@@ -192,6 +203,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(files::router::<S>())
             .merge(annotations::router::<S>())
             .merge(lifecycle::router::<S>())
+            .merge(presence_query::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

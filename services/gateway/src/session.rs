@@ -10,8 +10,10 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
+use crate::presence::{self, MAX_USERS, Presence, Seat, UserPresence};
 use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Ended, REPLACED, Registration, Sessions};
+use crate::typing::{self, Throttle, Typing, TypingState};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -66,6 +68,7 @@ pub struct Limits {
 
 /// What every session shares.
 pub struct Shared<S> {
+    pub presence: Presence,
     pub store: S,
     pub commands: Commands,
     pub hub: Hub,
@@ -79,6 +82,8 @@ struct Live {
     subscription: Subscription,
     last_sent: u64,
     device: String,
+    /// This session's presence key, purged when the session ends.
+    _seat: Seat,
 }
 
 struct Session<S, O> {
@@ -89,6 +94,10 @@ struct Session<S, O> {
     out: O,
     live: Option<Live>,
     limiter: DefaultDirectRateLimiter,
+    /// The presence changes of the users this session watches.
+    watched: Option<tokio::sync::mpsc::Receiver<UserPresence>>,
+    /// The rate limit of this session's typing notices.
+    throttle: Throttle,
 }
 
 /// Counts an open session while it lives.
@@ -165,6 +174,8 @@ pub async fn run<S, I, O>(
         format,
         out,
         live: None,
+        watched: None,
+        throttle: Throttle::default(),
     };
     let idle = tokio::time::sleep(limits.idle_timeout);
     tokio::pin!(idle);
@@ -190,8 +201,28 @@ pub async fn run<S, I, O>(
                 };
                 if step.is_err() { break Err(SocketGone); }
             }
-            pushed = next_push(&mut session.live) => {
-                if Box::pin(session.on_push(pushed)).await.is_err() { break Err(SocketGone); }
+            Some(presence) = next_presence(&mut session.watched) => {
+                let frame = ServerFrame::Presence {
+                    user: presence.user,
+                    online: presence.online,
+                    last_seen: presence.last_seen,
+                };
+                if session.answer(frame).await.is_err() { break Err(SocketGone); }
+            }
+            live = next_live(&mut session.live) => {
+                let step = match live {
+                    FromLive::Entry(pushed) => Box::pin(session.on_push(pushed)).await,
+                    FromLive::Typing(notice) => {
+                        let frame = ServerFrame::Typing {
+                            conv: notice.conv.clone(),
+                            user: notice.user.clone(),
+                            state: notice.state,
+                            expires_in: typing::EXPIRES_IN_SECS,
+                        };
+                        session.answer(frame).await
+                    }
+                };
+                if step.is_err() { break Err(SocketGone); }
             }
         }
     };
@@ -200,10 +231,39 @@ pub async fn run<S, I, O>(
     }
 }
 
-async fn next_push(live: &mut Option<Live>) -> Result<Arc<Entry>, RecvError> {
-    match live {
-        Some(live) => live.subscription.receiver.recv().await,
+async fn next_presence(
+    watched: &mut Option<tokio::sync::mpsc::Receiver<UserPresence>>,
+) -> Option<UserPresence> {
+    match watched {
+        Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// What the user's live subscription delivered.
+enum FromLive {
+    Entry(Result<Arc<Entry>, RecvError>),
+    Typing(Arc<Typing>),
+}
+
+/// The next live entry or typing notice; a lagging typing receiver skips what it missed (they
+/// are ephemeral), a lagging entry receiver is reported (the store fills the gap).
+async fn next_live(live: &mut Option<Live>) -> FromLive {
+    let Some(live) = live else {
+        return std::future::pending().await;
+    };
+    let subscription = &mut live.subscription;
+    loop {
+        tokio::select! {
+            pushed = subscription.receiver.recv() => return FromLive::Entry(pushed),
+            notice = subscription.typing.recv() => match notice {
+                Ok(notice) => return FromLive::Typing(notice),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => {
+                    return FromLive::Entry(subscription.receiver.recv().await);
+                }
+            },
+        }
     }
 }
 
@@ -326,6 +386,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            ClientFrame::PresenceSubscribe { id, users } => self.watch_presence(id, users).await,
+            ClientFrame::Typing { conv, state } => self.on_typing(conv, state).await,
             ClientFrame::FriendRequest { id, to, note } => {
                 self.relate(id, to, PairCommand::Request { note }).await
             }
@@ -468,6 +530,64 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         }
     }
 
+    /// Relays a typing notice to the conversation's other members online now, at most one per
+    /// conversation per `typing::MIN_INTERVAL` (more are dropped, counted).
+    async fn on_typing(&mut self, conv: ConvId, state: TypingState) -> Result<(), SocketGone> {
+        if !self.throttle.allow(&conv, tokio::time::Instant::now()) {
+            metrics::counter!(metrics_names::RATE_LIMITED, "scope" => "typing").increment(1);
+            return Ok(());
+        }
+        let (app, me) = (&self.principal.app, &self.principal.user);
+        let relayed = match typing::recipients(&self.shared.store, app, me, &conv).await {
+            Ok(recipients) => {
+                let notice = Typing {
+                    conv,
+                    user: me.clone(),
+                    state,
+                };
+                typing::relay(self.shared.hub.client(), app, &notice, &recipients).await
+            }
+            Err(error) => Err(error),
+        };
+        match relayed {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let frame = self.refused("typing", None, error);
+                self.answer(frame).await
+            }
+        }
+    }
+
+    /// Replaces the watched users with `users`: their presence frames follow.
+    async fn watch_presence(
+        &mut self,
+        id: Option<String>,
+        users: Vec<UserId>,
+    ) -> Result<(), SocketGone> {
+        let users = presence::distinct(users);
+        if users.is_empty() || users.len() > MAX_USERS {
+            let error = ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("users must list 1-{MAX_USERS} users"),
+            );
+            return self
+                .answer(self.refused("presence_subscribe", id, error))
+                .await;
+        }
+        self.watched = None;
+        match self.shared.presence.watch(&self.principal.app, users).await {
+            Ok(receiver) => {
+                self.watched = Some(receiver);
+                Ok(())
+            }
+            Err(e) => {
+                let error = ApiError::unavailable("watching presence", e);
+                self.answer(self.refused("presence_subscribe", id, error))
+                    .await
+            }
+        }
+    }
+
     async fn relate(
         &mut self,
         id: Option<String>,
@@ -594,6 +714,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             Ok(seq) => seq,
             Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
         };
+        let seat = match self.shared.presence.enter(&app, &user, &device).await {
+            Ok(seat) => seat,
+            Err(e) => {
+                let error = ApiError::unavailable("recording presence", e);
+                return self.answer(ServerFrame::error(None, error)).await;
+            }
+        };
         self.emit(&ServerFrame::Welcome {
             user_id: user,
             last_seq,
@@ -604,6 +731,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             subscription,
             last_sent: since,
             device,
+            _seat: seat,
         });
         self.fill_from_store(None).await?;
         let seq = self.live.as_ref().map_or(since, |l| l.last_sent);

@@ -9,6 +9,7 @@ const EVENTS_STREAM_JSON: &str = include_str!("../../../nats/streams/events.json
 const DEAD_LETTER_STREAM_JSON: &str = include_str!("../../../nats/streams/dead_letters.json");
 const PROJECTOR_CONSUMER_JSON: &str = include_str!("../../../nats/consumers/projector.json");
 const SNAPSHOTS_BUCKET_JSON: &str = include_str!("../../../nats/kv/snapshots.json");
+const PRESENCE_BUCKET_JSON: &str = include_str!("../../../nats/kv/presence.json");
 const FILES_BUCKET_JSON: &str = include_str!("../../../nats/objects/files.json");
 
 /// The stream definitions, with `replicas` applied.
@@ -39,24 +40,40 @@ struct BucketDefinition {
     max_value_size: i32,
     max_bytes: i64,
     max_age_secs: u64,
+    /// How long the server keeps the delete marker it places when `max_age` removes a key's
+    /// last value (nats-server >= 2.11); absent, expiries are silent.
+    #[serde(default)]
+    limit_markers_secs: Option<u64>,
     compression: bool,
+}
+
+impl BucketDefinition {
+    fn config(json: &str, replicas: usize) -> kv::Config {
+        let definition: BucketDefinition =
+            serde_json::from_str(json).expect("nats/kv/*.json is valid (tested)");
+        kv::Config {
+            bucket: definition.bucket,
+            description: definition.description,
+            history: definition.history,
+            max_value_size: definition.max_value_size,
+            max_bytes: definition.max_bytes,
+            max_age: Duration::from_secs(definition.max_age_secs),
+            limit_markers: definition.limit_markers_secs.map(Duration::from_secs),
+            compression: definition.compression,
+            num_replicas: replicas,
+            ..Default::default()
+        }
+    }
 }
 
 /// The aggregate snapshots bucket (`nats/kv/snapshots.json`), with `replicas` applied.
 pub fn snapshots_bucket(replicas: usize) -> kv::Config {
-    let definition: BucketDefinition = serde_json::from_str(SNAPSHOTS_BUCKET_JSON)
-        .expect("nats/kv/snapshots.json is valid (tested)");
-    kv::Config {
-        bucket: definition.bucket,
-        description: definition.description,
-        history: definition.history,
-        max_value_size: definition.max_value_size,
-        max_bytes: definition.max_bytes,
-        max_age: Duration::from_secs(definition.max_age_secs),
-        compression: definition.compression,
-        num_replicas: replicas,
-        ..Default::default()
-    }
+    BucketDefinition::config(SNAPSHOTS_BUCKET_JSON, replicas)
+}
+
+/// The presence bucket (`nats/kv/presence.json`), with `replicas` applied.
+pub fn presence_bucket(replicas: usize) -> kv::Config {
+    BucketDefinition::config(PRESENCE_BUCKET_JSON, replicas)
 }
 
 /// The uploaded files' object store bucket (`nats/objects/files.json`), with `replicas`
@@ -68,8 +85,11 @@ pub fn files_bucket(replicas: usize) -> object_store::Config {
     config
 }
 
-/// Creates or updates every stream. Safe to call from every process at every start.
+/// Creates or updates every stream and the presence bucket. Safe to call from every process at
+/// every start.
 pub async fn provision(js: &jetstream::Context, replicas: usize) -> Result<(), async_nats::Error> {
+    js.create_or_update_key_value(presence_bucket(replicas))
+        .await?;
     for config in streams(replicas) {
         let name = config.name.clone();
         match js.get_stream(&name).await {
@@ -106,6 +126,10 @@ mod tests {
         assert_eq!(consumer.durable_name.as_deref(), Some("projector-inbox"));
         let snapshots = snapshots_bucket(3);
         assert_eq!(snapshots.bucket, "TIDINGS_SNAPSHOTS");
+        let presence = presence_bucket(3);
+        assert_eq!(presence.bucket, "TIDINGS_PRESENCE");
+        assert_eq!(presence.max_age, Duration::ZERO);
+        assert!(presence.limit_markers.is_some());
         assert_eq!((snapshots.history, snapshots.num_replicas), (1, 3));
         let files = files_bucket(3);
         assert_eq!(files.bucket, "TIDINGS_FILES");

@@ -42,6 +42,17 @@ pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
 }
 
+/// Typing notices to one user: `tid.typing.<app>.<user>` (core NATS, never stored).
+pub fn typing(app: &AppId, user: &UserId) -> String {
+    format!("tid.typing.{app}.{user}")
+}
+
+/// A user's presence changes for app servers: `tid.presence.<app>.<user>` (core NATS). Takes
+/// the ids as text: the presence folder reads them back from presence keys.
+pub fn presence(app: &str, user: &str) -> String {
+    format!("tid.presence.{app}.{user}")
+}
+
 /// Every integrator request: `tid.in.<app>.<command>`, where a command may have dots
 /// (`messages.send`).
 pub const ALL_INBOUND: &str = "tid.in.>";

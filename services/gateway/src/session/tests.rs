@@ -72,10 +72,11 @@ impl Fixture {
             apps: vec![AppConfig::new("demo", "0123456789abcdef0123")],
             ..Default::default()
         };
-        let api = tidings_api::Api::build(&config, js).await.unwrap();
+        let api = tidings_api::Api::build(&config, js.clone()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = FjallStore::open(dir.path()).unwrap();
         let shared = Arc::new(Shared {
+            presence: crate::presence::Presence::open(js.clone()).await.unwrap(),
             store: store.clone(),
             commands: api.commands.clone(),
             hub: Hub::new(client.clone(), push_buffer),
