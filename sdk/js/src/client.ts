@@ -7,7 +7,25 @@ import { Emitter } from "./emitter.js";
 import { RETRYABLE, TidingsError } from "./errors.js";
 import { newClientMsgId } from "./ids.js";
 import { Rest } from "./rest.js";
-import type { Body, Cleared, Edited, Entry, Hidden, Message, Recalled, Sent, Target, Welcome } from "./types.js";
+import type {
+  Body,
+  Cleared,
+  Edited,
+  Entry,
+  Hidden,
+  Message,
+  PinSet,
+  Platform,
+  Presence,
+  Reacted,
+  Recalled,
+  Sent,
+  SettingsChange,
+  SettingsSet,
+  Target,
+  Typing,
+  Welcome,
+} from "./types.js";
 
 /** The part of the WebSocket API the client uses (the browser's, or the `ws` package's). */
 export interface SocketLike {
@@ -27,8 +45,10 @@ export interface ClientOptions {
   token: string;
   /** The inbox seq this device already holds (0: none). Entries after it are delivered. */
   since?: number;
-  /** The device name `ack` records positions for. */
+  /** The device id (1-64 of `[A-Za-z0-9_-]`): what `ack` records positions for and a sign-out ends. */
   device?: string;
+  /** What the app's `one_per_platform` login policy compares (default `other`). */
+  platform?: Platform;
   /** A WebSocket constructor; defaults to `globalThis.WebSocket` (browsers, Node >= 22). */
   WebSocket?: SocketFactory;
   /** First reconnect delay; doubles (with jitter) up to `maxBackoffMs`. */
@@ -63,7 +83,16 @@ export interface ClientEvents {
   state: (state: State) => void;
   /** An `error` frame not tied to a send, or a connection failure. */
   error: (error: TidingsError) => void;
-  /** The session ended for good: `close()` or the server ended access (4401). */
+  /** A watched user's presence: once per user after `watchPresence`, then on each change. */
+  presence: (presence: Presence) => void;
+  /** Someone else is typing in one of the user's conversations (never stored). */
+  typing: (typing: Typing) => void;
+  /** A newer login replaced this session under the app's login policy; `closed` (4409) follows. */
+  kicked: (reason: string) => void;
+  /**
+   * The session ended for good: `close()`, the server ended access (4401: tokens revoked, user
+   * deactivated, device signed out) or a newer login replaced it (4409).
+   */
   closed: (code: number, reason: string) => void;
 }
 
@@ -107,6 +136,8 @@ export class TidingsClient extends Emitter<ClientEvents> {
   private lastPing = 0;
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   private firstSync: { resolve: () => void; reject: (e: TidingsError) => void } | null = null;
+  /** The users whose presence is watched: asked again on every connection. */
+  private watched: string[] = [];
 
   constructor(options: ClientOptions) {
     super();
@@ -120,6 +151,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
       url: options.url,
       token: options.token,
       device: options.device ?? "default",
+      platform: options.platform ?? "other",
       backoffMs: options.backoffMs ?? 250,
       maxBackoffMs: options.maxBackoffMs ?? 15_000,
       sendRetryMs: options.sendRetryMs ?? 4_000,
@@ -222,6 +254,45 @@ export class TidingsClient extends Emitter<ClientEvents> {
     return this.request(frame, `clear ${conv}`);
   }
 
+  /** Adds (or, with `added: false`, removes) the user's reaction `key` to a message. */
+  react(conv: string, msgId: string, key: string, added = true): Promise<Reacted> {
+    return this.request({ t: added ? "react" : "unreact", conv, msg_id: msgId, key }, `react ${conv}/${msgId}`);
+  }
+
+  /** Pins (or, with `pinned: false`, unpins) a message of the conversation. */
+  pin(conv: string, msgId: string, pinned = true): Promise<PinSet> {
+    return this.request({ t: pinned ? "pin" : "unpin", conv, msg_id: msgId }, `pin ${conv}/${msgId}`);
+  }
+
+  /** Changes the user's settings for a conversation on all their devices (absent fields keep their value). */
+  settings(conv: string, change: SettingsChange): Promise<SettingsSet> {
+    return this.request({ t: "settings", conv, ...change }, `settings ${conv}`);
+  }
+
+  /**
+   * Tells the conversation's other members who are online that the user is typing (or has
+   * paused). Never stored; the server relays one notice per conversation per 2 s, so call it
+   * again every few seconds while typing goes on.
+   */
+  typing(conv: string, state: "typing" | "paused" = "typing"): void {
+    if (this.isOpen() && this.welcomed) this.frame({ t: "typing", conv, state });
+  }
+
+  /**
+   * Watches these users' presence (1-1,000; replaces the list watched before): one `presence`
+   * event per user now, then one per change. Asked again after every reconnect.
+   */
+  watchPresence(users: string[]): void {
+    this.watched = [...users];
+    this.askPresence();
+  }
+
+  private askPresence(): void {
+    if (this.watched.length > 0 && this.isOpen() && this.welcomed) {
+      this.frame({ t: "presence_subscribe", users: this.watched });
+    }
+  }
+
   /**
    * Writes a request frame and resolves with its answer (the frame's fields without `t` and
    * `id`). The frame is written again, unchanged, after a reconnect or when unanswered for
@@ -295,7 +366,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
       this.lastHeard = Date.now();
       this.setState("catching_up");
       // Resume after the last entry delivered: catch-up starts exactly there.
-      this.frame({ t: "hello", since: this.seq, device: this.options.device });
+      this.frame({ t: "hello", since: this.seq, device: this.options.device, platform: this.options.platform });
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
@@ -320,8 +391,9 @@ export class TidingsClient extends Emitter<ClientEvents> {
       this.welcomed = false;
       for (const pending of this.pending.values()) pending.writtenAt = 0;
       if (this.stopped) return;
-      if (event.code === 4401) {
-        // Access ended (tokens revoked, user deactivated): reconnecting cannot help.
+      if (event.code === 4401 || event.code === 4409) {
+        // Access ended (tokens revoked, user deactivated, device signed out) or a newer login
+        // replaced this one: reconnecting cannot help, or would replace the newer login.
         this.stopped = true;
         this.shutdown(event.code, event.reason);
         return;
@@ -366,6 +438,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
         this.emit("welcome", frame as unknown as Welcome);
         // Sends waiting for a connection go out now, on their own client_msg_id.
         for (const pending of this.pending.values()) this.write(pending);
+        this.askPresence();
         return;
       case "entry":
         this.onEntry(frame as unknown as Entry);
@@ -385,7 +458,23 @@ export class TidingsClient extends Emitter<ClientEvents> {
       case "edited":
       case "hidden":
       case "cleared":
+      case "reacted":
+      case "pin_set":
+      case "settings_set":
         this.settle(String(frame.id), frame);
+        return;
+      case "presence": {
+        const { t: _t, ...presence } = frame;
+        this.emit("presence", presence as unknown as Presence);
+        return;
+      }
+      case "typing": {
+        const { t: _t, ...typing } = frame;
+        this.emit("typing", typing as unknown as Typing);
+        return;
+      }
+      case "kicked":
+        this.emit("kicked", String(frame.reason ?? ""));
         return;
       case "error":
         this.onError(frame);
@@ -497,7 +586,7 @@ export class TidingsClient extends Emitter<ClientEvents> {
     const socket = this.socket;
     this.socket = null;
     socket?.close(1000);
-    const error = new TidingsError(code === 4401 ? "unauthorized" : "closed", reason || "closed");
+    const error = new TidingsError(code === 4401 || code === 4409 ? "unauthorized" : "closed", reason || "closed");
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
     if (this.firstSync) {

@@ -5,6 +5,7 @@ import type {
   Body,
   Cleared,
   Conversation,
+  ConvSettings,
   Edited,
   Entry,
   GroupOp,
@@ -14,9 +15,14 @@ import type {
   Hidden,
   HistoryQuery,
   Message,
+  PinSet,
+  Presence,
   Profile,
+  Reacted,
   Recalled,
   Relation,
+  SettingsChange,
+  SettingsSet,
 } from "./types.js";
 
 type Query = Record<string, string | number | undefined>;
@@ -219,5 +225,45 @@ export class Rest {
   /** Any group operation but create: `{op:"add", users:[...]}`, `{op:"leave"}`, ... */
   groupOp(groupId: string, op: GroupOp): Promise<{ group: GroupView; pos: number }> {
     return this.call("POST", `/v1/groups/${seg(groupId)}/ops`, undefined, op);
+  }
+
+  // Reactions and pins.
+  react(conv: string, msgId: string, key: string): Promise<Reacted> {
+    return this.call("POST", `/v1/conversations/${seg(conv)}/messages/${seg(msgId)}/reactions`, undefined, { key });
+  }
+  unreact(conv: string, msgId: string, key: string): Promise<Reacted> {
+    return this.call("DELETE", `/v1/conversations/${seg(conv)}/messages/${seg(msgId)}/reactions/${seg(key)}`);
+  }
+  pin(conv: string, msgId: string): Promise<PinSet> {
+    return this.call("POST", `/v1/conversations/${seg(conv)}/pins/${seg(msgId)}`);
+  }
+  unpin(conv: string, msgId: string): Promise<PinSet> {
+    return this.call("DELETE", `/v1/conversations/${seg(conv)}/pins/${seg(msgId)}`);
+  }
+  /** The conversation's pinned messages, in `conv_seq` order (eventual: pass a pin's `pos` as `minPos`). */
+  pins(conv: string, minPos?: number): Promise<{ conv: string; pins: { conv_seq: number; msg_id: string; by?: string; ts: number; message?: Message }[] }> {
+    return this.call("GET", `/v1/conversations/${seg(conv)}/pins`, { min_pos: minPos });
+  }
+
+  // Conversation settings (the same on all the user's devices).
+  settings(conv: string, change: SettingsChange): Promise<SettingsSet> {
+    return this.call("POST", `/v1/conversations/${seg(conv)}/settings`, undefined, change);
+  }
+  /** Conversations whose settings changed after `since` (a cursor from the last call). */
+  conversationsChanged(since = 0, limit?: number): Promise<{ conversations: { conv: string; settings: ConvSettings; cursor: number }[]; cursor: number }> {
+    return this.call("GET", "/v1/conversations/changed", { since, limit });
+  }
+
+  // Devices and presence.
+  devices(): Promise<{ devices: ({ device: string } & Record<string, unknown>)[] }> {
+    return this.call("GET", "/v1/devices");
+  }
+  /** Signs one of the user's devices out: its sessions close on every gateway. */
+  signOutDevice(device: string): Promise<Record<string, unknown>> {
+    return this.call("DELETE", `/v1/devices/${seg(device)}`);
+  }
+  /** These users' presence now (1-1,000 ids). */
+  async presence(users: string[]): Promise<Presence[]> {
+    return (await this.call<{ users: Presence[] }>("POST", "/v1/presence/query", undefined, { users })).users;
   }
 }

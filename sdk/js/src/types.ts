@@ -210,3 +210,62 @@ export interface GroupRow {
 
 /** A group operation, tagged by `op` (docs/protocol.md, Groups). */
 export type GroupOp = { op: string; [field: string]: unknown };
+
+/** The platforms the `one_per_platform` login policy compares (`hello{platform}`). */
+export type Platform = "ios" | "android" | "web" | "desktop" | "other";
+
+/** A user's settings for a conversation, the same on all their devices. */
+export interface ConvSettings {
+  pinned: boolean;
+  /** Do not disturb until this unix time (ms); `null`: not muted. */
+  muted_until: number | null;
+  draft: string | null;
+  marked_unread: boolean;
+  hidden: boolean;
+  /** Set by the server: the newest `conv_seq` when the conversation was hidden (0: not hidden). */
+  hidden_up_to: number;
+}
+
+/** What a settings change asks for: an absent field keeps its value, `null` clears. */
+export type SettingsChange = Partial<Omit<ConvSettings, "hidden_up_to">>;
+
+/** The answer to a settings change: all the settings as they now are. */
+export interface SettingsSet extends ConvSettings {
+  conv: string;
+  pos: number;
+}
+
+/** The answer to a reaction added or removed. */
+export interface Reacted {
+  conv: string;
+  msg_id: string;
+  conv_seq: number;
+  key: string;
+  added: boolean;
+  pos: number;
+}
+
+/** The answer to a pin or unpin: whether the message is now pinned. */
+export interface PinSet {
+  conv: string;
+  msg_id: string;
+  conv_seq: number;
+  pinned: boolean;
+  pos: number;
+}
+
+/** A watched user's presence, over all their devices and gateways. */
+export interface Presence {
+  user: string;
+  online: boolean;
+  /** When their last session ended (ms), if known. */
+  last_seen?: number | null;
+}
+
+/** Someone is typing (or paused) in `conv`; treat `typing` as over after `expires_in` seconds. */
+export interface Typing {
+  conv: string;
+  user: string;
+  state: "typing" | "paused";
+  expires_in: number;
+}
