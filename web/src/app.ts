@@ -54,8 +54,10 @@ export class App {
     this.client.on("change", (change: MessageChange) => {
       if (this.chat && change.conv === this.chat.conv) this.chat.change(change);
     });
+    this.client.on("presence", (presence) => this.chat?.presence(presence));
+    this.client.on("typing", (typing) => this.chat?.typing(typing));
     this.client.on("closed", (code) => {
-      if (code === 4401) signOut();
+      if (code === 4401 || code === 4409) signOut();
     });
   }
 
@@ -69,6 +71,8 @@ export class App {
     this.chat = new ChatView(this.client, this.me, conv, target, title);
     this.main.replaceWith(this.chat.element);
     this.main = this.chat.element;
+    const peer = this.chat.peer;
+    if (peer) this.client.watchPresence([peer]);
     void this.chat.open().then(() => this.refreshSoon());
     void this.show("chats");
   };
@@ -95,6 +99,8 @@ export class App {
     const chat = this.chat;
     if (chat && entry.kind === "message" && entry.conv === chat.conv) {
       chat.receive(entry as unknown as Message);
+    } else if (chat && entry.kind === "reaction" && entry.conv === chat.conv) {
+      chat.reaction(entry);
     } else if (chat && entry.kind === "group_advanced" && entry.conv === chat.conv) {
       void chat.catchUp().catch(() => undefined); // the next entry tries again
     }

@@ -1,9 +1,10 @@
 // The chat view: a conversation's history (older pages on demand), live messages, the composer,
-// and what can be done to a message: edit and recall one's own, delete for me, clear for me.
-// Changes arrive as entries (from this user's other devices and from other users) and apply
-// to the messages shown.
+// and what can be done to a message: edit and recall one's own, delete for me, clear for me,
+// react. Changes arrive as entries (from this user's other devices and from other users) and
+// apply to the messages shown. A direct chat shows the peer's presence; every chat shows who is
+// typing.
 
-import { applyChange, type Message, type MessageChange, type Target, type TidingsClient } from "../../sdk/js/src/index.js";
+import { applyChange, type Entry, type Message, type MessageChange, type Presence, type Target, type TidingsClient, type Typing } from "../../sdk/js/src/index.js";
 import { h, inputForm } from "./dom.js";
 
 const PAGE = 30;
@@ -11,6 +12,19 @@ const PAGE = 30;
 const RECALL_WINDOW_MS = 120_000;
 /** How long "Clear for me" waits for its confirming second click. */
 const CONFIRM_MS = 4_000;
+/** The reaction every message offers (any other key a message has is shown too). */
+const QUICK_REACTION = "👍";
+/** How often typing is told while the composer changes (the server relays one per 2 s). */
+const TYPING_EVERY_MS = 2_000;
+
+/** A `reaction` entry: `user` added (or removed) `key` on the message `msg_id`. */
+interface ReactionEntry extends Entry {
+  conv: string;
+  msg_id: string;
+  user: string;
+  key: string;
+  added: boolean;
+}
 
 interface Shown {
   message: Message;
@@ -28,6 +42,11 @@ export class ChatView {
   private olderCursor: number | null = null;
   private newest = 0;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly status = h("span", { class: "status", "data-testid": "peer-status" });
+  private readonly typingLine = h("div", { class: "typing", "data-testid": "typing" });
+  /** Who is typing here, and the timer that ends it. */
+  private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
+  private lastTyping = 0;
 
   constructor(
     private readonly client: TidingsClient,
@@ -40,7 +59,69 @@ export class ChatView {
       await this.client.sendText(this.target, text);
     });
     composer.classList.add("composer");
-    this.element = h("section", { class: "chat" }, h("header", {}, h("span", {}, title), this.clearButton()), this.error, this.list, composer);
+    composer.querySelector("input")?.addEventListener("input", () => this.tellTyping());
+    const heading = h("span", {}, title, " ", this.status);
+    this.element = h("section", { class: "chat" }, h("header", {}, heading, this.clearButton()), this.error, this.list, this.typingLine, composer);
+  }
+
+  /** The peer of a direct chat, whose presence the header shows. */
+  get peer(): string | null {
+    return "user" in this.target ? this.target.user : null;
+  }
+
+  /** A watched user's presence: shown when it is this chat's peer. */
+  presence(presence: Presence): void {
+    if (presence.user !== this.peer) return;
+    const seen = presence.last_seen ? `last seen ${new Date(presence.last_seen).toLocaleTimeString()}` : "offline";
+    this.status.textContent = presence.online ? "online" : seen;
+    this.status.className = presence.online ? "status online" : "status";
+  }
+
+  /** Someone typing here: shown until they pause, send, or `expires_in` passes. */
+  typing(typing: Typing): void {
+    if (typing.conv !== this.conv) return;
+    this.stopTyping(typing.user);
+    if (typing.state === "typing") {
+      this.typists.set(typing.user, this.later(typing.expires_in * 1000, () => this.stopTyping(typing.user)));
+    }
+    this.showTypists();
+  }
+
+  private stopTyping(user: string): void {
+    const timer = this.typists.get(user);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(timer);
+    this.typists.delete(user);
+    this.showTypists();
+  }
+
+  private showTypists(): void {
+    const users = [...this.typists.keys()];
+    this.typingLine.textContent = users.length === 0 ? "" : `${users.join(", ")} ${users.length === 1 ? "is" : "are"} typing…`;
+  }
+
+  private tellTyping(): void {
+    const now = Date.now();
+    if (now - this.lastTyping < TYPING_EVERY_MS) return;
+    this.lastTyping = now;
+    this.client.typing(this.conv);
+  }
+
+  /** A `reaction` entry of this conversation: the counts, and whether this user reacted. */
+  reaction(entry: Entry): void {
+    const r = entry as ReactionEntry;
+    const shown = this.shown.get(r.msg_id);
+    if (!shown) return;
+    const counts = { ...((shown.message.reactions as Record<string, number> | undefined) ?? {}) };
+    counts[r.key] = Math.max(0, (counts[r.key] ?? 0) + (r.added ? 1 : -1));
+    if (counts[r.key] === 0) delete counts[r.key];
+    let reacted = (shown.message.reacted as string[] | undefined) ?? [];
+    if (r.user === this.me) reacted = r.added ? [...new Set([...reacted, r.key])] : reacted.filter((k) => k !== r.key);
+    const message = { ...shown.message, reactions: counts, reacted };
+    const node = this.render(message);
+    shown.node.replaceWith(node);
+    this.shown.set(r.msg_id, { message, node });
   }
 
   /** "Clear for me": the first click asks, a second within CONFIRM_MS clears up to the newest message. */
@@ -99,8 +180,9 @@ export class ChatView {
     }
   }
 
-  /** A live message of this conversation. */
+  /** A live message of this conversation (its sender is no longer typing). */
   receive(message: Message): void {
+    this.stopTyping(message.from);
     this.add(message, null);
     this.list.scrollTop = this.list.scrollHeight;
     this.markRead();
@@ -167,6 +249,7 @@ export class ChatView {
       { class: mine ? "msg mine" : "msg", "data-seq": String(message.conv_seq), "data-msg": message.msg_id },
       mine ? null : h("div", { class: "from" }, message.from),
       line,
+      message.recalled ? null : this.reactions(message),
       actions,
     );
     if (mine && !message.recalled && body?.type === "text") {
@@ -178,8 +261,33 @@ export class ChatView {
       actions.append(recall);
       this.later(left, () => recall.remove());
     }
+    const counts = (message.reactions as Record<string, number> | undefined) ?? {};
+    if (!message.recalled && !(QUICK_REACTION in counts)) {
+      actions.append(h("button", { "data-action": "react", onclick: () => this.react(message, QUICK_REACTION, true) }, QUICK_REACTION));
+    }
     actions.append(h("button", { "data-action": "hide", onclick: () => this.act(this.client.hide(this.conv, message.conv_seq).then((x) => this.change({ kind: "removed", conv: x.conv, conv_seq: x.conv_seq }))) }, "Delete for me"));
     return node;
+  }
+
+  /**
+   * The message's reactions, each a button that adds or takes back this user's own (null when
+   * it has none). Counts change when the `reaction` entry arrives.
+   */
+  private reactions(message: Message): HTMLElement | null {
+    const counts = (message.reactions as Record<string, number> | undefined) ?? {};
+    const mine = new Set((message.reacted as string[] | undefined) ?? []);
+    const keys = Object.keys(counts);
+    if (keys.length === 0) return null;
+    const bar = h("span", { class: "reactions" });
+    for (const key of keys) {
+      const on = mine.has(key);
+      bar.append(h("button", { class: on ? "reaction on" : "reaction", "data-reaction": key, onclick: () => this.react(message, key, !on) }, `${key} ${counts[key]}`));
+    }
+    return bar;
+  }
+
+  private react(message: Message, key: string, added: boolean): void {
+    this.act(this.client.react(this.conv, message.msg_id, key, added));
   }
 
   /** Replaces a message's text with a form that edits it (Enter saves, Escape cancels). */

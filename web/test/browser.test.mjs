@@ -2,7 +2,7 @@
 // playwright-core; nothing downloads a browser) against a real `tidings up`: two users sign
 // in on two pages (one browser each), become friends, chat live, page back through history,
 // talk in a group, edit and recall (the other sees both live), and delete and clear for
-// themselves (the other still sees it all).
+// themselves (the other still sees it all); presence, typing and reactions in a direct chat.
 
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
@@ -135,4 +135,38 @@ test("two users chat in two pages: friends, live messages, unread counts, histor
   await bob.press("input[name=text]", "Enter");
   await alice.locator("[data-conv=\"g~team\"]").getByTestId("unread").filter({ hasText: "1" }).waitFor();
   await alice.screenshot({ path: resolve(repo, process.env.TIDINGS_SCREENSHOT ?? join(browsers.profiles[0], "web-client.png")) });
+});
+
+test("a direct chat shows the peer's presence and typing, and reactions from both sides", async () => {
+  const carol = await signIn("carol", "Carol");
+  const dave = await signIn("dave", "Dave");
+  const chatWith = async (page, user) => {
+    await page.click("[data-tab=chats]");
+    await page.fill("input[name=user]", user);
+    await page.click("text=Open");
+  };
+  await chatWith(dave, "carol");
+  await dave.getByTestId("peer-status").filter({ hasText: "online" }).waitFor();
+  await chatWith(carol, "dave");
+
+  // carol types: dave sees it; her message ends it.
+  await carol.fill("input[name=text]", "are you the");
+  await dave.getByTestId("typing").filter({ hasText: "carol is typing" }).waitFor();
+  await carol.fill("input[name=text]", "are you there?");
+  await carol.press("input[name=text]", "Enter");
+  await messages(dave).filter({ hasText: "are you there?" }).waitFor();
+  assert.equal(await dave.getByTestId("typing").textContent(), "");
+
+  // dave reacts from the message's actions; both see the count; carol adds hers.
+  await message(dave, "are you there?").hover();
+  await message(dave, "are you there?").locator("[data-action=react]").click();
+  await message(carol, "are you there?").locator("[data-reaction='👍']", { hasText: "👍 1" }).waitFor();
+  await message(dave, "are you there?").locator("[data-reaction='👍'].on", { hasText: "👍 1" }).waitFor();
+  await message(carol, "are you there?").locator("[data-reaction='👍']").click();
+  await message(dave, "are you there?").locator("[data-reaction='👍']", { hasText: "👍 2" }).waitFor();
+  await message(carol, "are you there?").locator("[data-reaction='👍'].on", { hasText: "👍 2" }).waitFor();
+
+  // carol leaves: dave sees her offline, with when she was last seen.
+  await carol.context().close();
+  await dave.getByTestId("peer-status").filter({ hasText: "last seen" }).waitFor();
 });
