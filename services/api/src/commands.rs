@@ -3,6 +3,7 @@
 //! target aggregate decide.
 
 mod annotate;
+mod devices;
 mod forward;
 
 pub use annotate::{PinState, Reacted};
@@ -28,7 +29,7 @@ use tidings_domain::settings::SettingsState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
-    AppId, Body, BodyLimits, ClientMsgId, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient,
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, FileId, GroupId, MessageId, Recipient,
     UserId,
 };
 use tidings_events::control::AccessEnded;
@@ -487,26 +488,6 @@ impl Commands {
             let ended = AccessEnded::TokensRevoked { epoch: epoch.value };
             self.announce(app, user, ended).await;
             Ok(epoch)
-        })
-        .await
-    }
-
-    /// Signs one device of a user out: every gateway closes the sessions that said hello as
-    /// it. Only announced for now: nothing is recorded, so the device can say hello again
-    /// (docs/design/wip-devices.md).
-    pub async fn sign_out_device(
-        &self,
-        app: &AppId,
-        user: &UserId,
-        device: &DeviceId,
-    ) -> Result<(), ApiError> {
-        observed("sign_out_device", async {
-            self.require_active(app, user).await?;
-            let ended = AccessEnded::DeviceSignedOut {
-                device: device.to_string(),
-            };
-            self.announce(app, user, ended).await;
-            Ok(())
         })
         .await
     }

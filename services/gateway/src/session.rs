@@ -682,17 +682,35 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
             return self.answer(ServerFrame::error(None, error)).await;
         }
-        let device = match DeviceId::parse(device.unwrap_or_else(|| "default".into())) {
-            Ok(device) => String::from(device),
+        let device_id = match DeviceId::parse(device.unwrap_or_else(|| "default".into())) {
+            Ok(device) => device,
             Err(invalid) => {
                 return self.answer(ServerFrame::error(None, invalid.into())).await;
             }
         };
+        let device = device_id.to_string();
         if let Err(error) = self.shared.coverage.wait_for(min_pos).await {
             return self.answer(ServerFrame::error(None, error)).await;
         }
+        // Named before the device is checked: a sign-out recorded after the check still
+        // reaches this session through its notice.
         self.registration.name_device(&device, platform);
         let (app, user) = (self.principal.app.clone(), self.principal.user.clone());
+        let issued_ms = self.principal.issued_ms;
+        let admitted = self
+            .shared
+            .commands
+            .hello_device(&app, &user, &device_id, platform, issued_ms)
+            .await;
+        match admitted {
+            Ok(()) => {}
+            Err(refused) if refused.code == ErrorCode::Unauthorized => {
+                tracing::info!(%app, %user, %device, "hello refused: {}", refused.message);
+                self.close(ACCESS_ENDED, &refused.message).await?;
+                return Err(SocketGone);
+            }
+            Err(error) => return self.answer(ServerFrame::error(None, error)).await,
+        }
         let policy = self.shared.commands.apps().settings(&app).login_policy;
         if let Some(platform) = policy.replaces(platform) {
             let replaced = AccessEnded::Replaced {

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod app;
 pub mod body;
 pub mod conv;
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod group;

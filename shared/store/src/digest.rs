@@ -17,6 +17,7 @@
 //! they hold rows, so a store that has none of theirs keeps the digest it had before them.
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
+use crate::device_row::DeviceRow;
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
@@ -48,11 +49,12 @@ pub enum Table {
     ReactionMarks,
     Pins,
     Settings,
+    Devices,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -69,6 +71,7 @@ impl Table {
         Table::ReactionMarks,
         Table::Pins,
         Table::Settings,
+        Table::Devices,
     ];
 
     /// The table's name, hashed into the digest.
@@ -90,6 +93,7 @@ impl Table {
             Table::ReactionMarks => "reaction_marks",
             Table::Pins => "pins",
             Table::Settings => "conv_settings",
+            Table::Devices => "user_devices",
         }
     }
 
@@ -103,6 +107,7 @@ impl Table {
                 | Table::ReactionMarks
                 | Table::Pins
                 | Table::Settings
+                | Table::Devices
         )
     }
 }
@@ -250,6 +255,11 @@ impl LogicalRow {
     /// `user`'s settings row for a conversation.
     pub fn settings(app: &str, user: &str, row: &SettingsRow) -> Self {
         named(key(&[app, user, row.conv.as_str()], None), row)
+    }
+
+    /// `user`'s row for one of their devices.
+    pub fn device(app: &str, user: &str, row: &DeviceRow) -> Self {
+        named(key(&[app, user, row.device.as_str()], None), row)
     }
 
     /// A pinned message of `conv`.

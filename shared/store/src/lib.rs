@@ -4,6 +4,7 @@
 //! must not depend on any service.
 
 pub mod annotations;
+pub mod device_row;
 pub mod digest;
 pub mod error;
 pub mod fjall;
@@ -17,6 +18,7 @@ pub mod rows;
 pub mod visibility;
 pub mod write;
 
+pub use device_row::DeviceRow;
 pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
 pub use error::StoreError;
 pub use fjall::FjallStore;

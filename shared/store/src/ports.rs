@@ -3,6 +3,7 @@
 
 use crate::annotations::{PinRow, ReactionRow};
 use crate::digest::{self, LogicalRow, Table};
+use crate::device_row::DeviceRow;
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
 use crate::model::{
@@ -293,8 +294,16 @@ pub trait GroupStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<UserGroupRow>>> + Send;
 }
 
-/// Per-device positions reported by clients with `ack`. Not derived from events.
+/// A user's devices: the registry (derived from events) and the positions clients report with
+/// `ack` (not derived from events).
 pub trait DeviceStore: Send + Sync {
+    /// Every registered device of `user`, ordered by device.
+    fn devices(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<DeviceRow>>> + Send;
+
     /// Records that `device` holds every entry up to `seq` (never moves backwards).
     fn ack_device(
         &self,

@@ -21,3 +21,4 @@ pub mod system_message_sent;
 pub mod user_deactivated;
 pub mod user_profile;
 pub mod user_tokens_revoked;
+pub mod device_changed;

@@ -5,12 +5,13 @@
 //! comparisons).
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
+use crate::device_row::DeviceRow;
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
     UserRow,
 };
 use crate::plan::keys::{
-    ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
+    ConvKey, DeviceKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
     TimelineKey, UserGroupKey, UserKey,
 };
 use crate::write::Delivery;
@@ -78,6 +79,8 @@ pub struct Changes {
     pub pins: FxHashMap<PinKey, Option<PinRow>>,
     /// Users' settings rows written, (app, user, conv) -> row.
     pub settings: FxHashMap<ConvKey, SettingsRow>,
+    /// Users' device rows written, (app, user, device) -> row.
+    pub devices: FxHashMap<DeviceKey, DeviceRow>,
 }
 
 impl Changes {
