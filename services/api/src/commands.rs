@@ -29,7 +29,7 @@ use tidings_domain::settings::SettingsState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
-    AppId, Body, BodyLimits, ClientMsgId, ConvId, FileId, GroupId, MessageId, Recipient,
+    AppId, Body, BodyLimits, ClientMsgId, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient,
     UserId,
 };
 use tidings_events::control::AccessEnded;
@@ -607,14 +607,16 @@ impl Commands {
         convs.read(app, conv.as_str(), true, view).await
     }
 
-    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards);
-    /// returns the position of the user's read markers.
+    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards),
+    /// from `device` when one is known (its per-device read position); returns the position
+    /// of the user's read markers.
     pub async fn read(
         &self,
         app: &AppId,
         user: &UserId,
         conv: &ConvId,
         conv_seq: u64,
+        device: Option<&DeviceId>,
     ) -> Result<u64, ApiError> {
         observed("read", async {
             // Read markers are frequent: a cached state may admit them.
@@ -628,6 +630,7 @@ impl Commands {
                 conv: conv.clone(),
                 conv_seq,
                 last_conv_seq: target.last,
+                device: device.cloned(),
                 ts: now_millis(),
             });
             self.0.reads.execute(app, user.as_str(), &command).await

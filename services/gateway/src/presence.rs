@@ -89,7 +89,7 @@ impl Drop for Seat {
     }
 }
 
-fn user_prefix(app: &AppId, user: &UserId) -> String {
+pub(crate) fn user_prefix(app: &AppId, user: &UserId) -> String {
     format!("{}.{}.", app.as_str(), user.as_str())
 }
 
@@ -107,6 +107,11 @@ impl Presence {
             js,
             open: Mutex::default(),
         })))
+    }
+
+    /// The JetStream context the bucket lives in.
+    pub(crate) fn jetstream(&self) -> &jetstream::Context {
+        &self.0.js
     }
 
     /// Marks a session of `user` on `device` online until the returned seat drops.

@@ -81,7 +81,7 @@ pub struct Shared<S> {
 struct Live {
     subscription: Subscription,
     last_sent: u64,
-    device: String,
+    device: DeviceId,
     /// This session's presence key, purged when the session ends.
     _seat: Seat,
 }
@@ -407,7 +407,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             ClientFrame::Unblock { id, user } => self.relate(id, user, PairCommand::Unblock).await,
             ClientFrame::Read { conv, conv_seq } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
-                match self.shared.commands.read(app, me, &conv, conv_seq).await {
+                let device = self.live.as_ref().map(|live| &live.device);
+                match self.shared.commands.read(app, me, &conv, conv_seq, device).await {
                     Ok(_) => Ok(()),
                     Err(error) => self.answer(ServerFrame::error(None, error)).await,
                 }
@@ -519,7 +520,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 if let Err(e) = self
                     .shared
                     .store
-                    .ack_device(app, user, &live.device, seq)
+                    .ack_device(app, user, live.device.as_str(), seq)
                     .await
                 {
                     let error = store_error(e);
@@ -748,7 +749,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.live = Some(Live {
             subscription,
             last_sent: since,
-            device,
+            device: device_id,
             _seat: seat,
         });
         self.fill_from_store(None).await?;

@@ -7,7 +7,7 @@ use tidings_domain::event::{DeviceChange, MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
-    DeviceRow,
+    DeviceReadRow, DeviceRow,
     Annotation, ClearedNotice, Direction, EditNotice, EntryItem, HiddenNotice, MessageView,
     ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
     SystemNotice, Write,
@@ -147,6 +147,19 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                 conv: r.conv.clone(),
                 conv_seq: r.conv_seq,
             }];
+            if let Some(device) = &r.device {
+                writes.push(Write::DeviceRead {
+                    app: r.app.clone(),
+                    user: r.user.clone(),
+                    row: DeviceReadRow {
+                        device: device.clone(),
+                        conv: r.conv.clone(),
+                        conv_seq: r.conv_seq,
+                        ts: r.ts,
+                        cursor,
+                    },
+                });
+            }
             // The reader's devices, and for a direct conversation the peer (a read receipt).
             let mut to = vec![r.user.clone()];
             to.extend(r.conv.direct_peer(&r.user));

@@ -483,6 +483,8 @@ pub struct ConversationRead {
     pub user: UserId,
     pub conv: ConvId,
     pub conv_seq: u64,
+    /// The device that read, when one did (its per-device read position).
+    pub device: Option<DeviceId>,
     pub ts: i64,
 }
 

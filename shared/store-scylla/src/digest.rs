@@ -108,6 +108,10 @@ fn device((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::device(&app, &user, &decode(&data)?))
 }
 
+fn device_read((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::device_read(&app, &user, &decode(&data)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -163,6 +167,7 @@ impl ScyllaStore {
             Table::Pins => self.each(&st.scan_pins, pin, visit).await,
             Table::Settings => self.each(&st.scan_settings, settings, visit).await,
             Table::Devices => self.each(&st.scan_user_devices, device, visit).await,
+            Table::DeviceReads => self.each(&st.scan_device_reads, device_read, visit).await,
         }
     }
 }

@@ -173,6 +173,9 @@ statements! {
     user_devices_of = "SELECT data FROM {{keyspace}}.user_devices WHERE app = ? AND user_id = ?";
     user_device_put = "INSERT INTO {{keyspace}}.user_devices (app, user_id, device, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     scan_user_devices = "SELECT app, user_id, data FROM {{keyspace}}.user_devices";
+    device_reads_of = "SELECT data FROM {{keyspace}}.device_reads WHERE app = ? AND user_id = ?";
+    device_read_put = "INSERT INTO {{keyspace}}.device_reads (app, user_id, device, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    scan_device_reads = "SELECT app, user_id, data FROM {{keyspace}}.device_reads";
 }
 
 impl Stmt {
@@ -275,7 +278,7 @@ mod tests {
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
         // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints,
-        // user_devices.
-        assert_eq!(writes, 25);
+        // user_devices, device_reads.
+        assert_eq!(writes, 26);
     }
 }

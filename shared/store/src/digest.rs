@@ -17,7 +17,7 @@
 //! they hold rows, so a store that has none of theirs keeps the digest it had before them.
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
-use crate::device_row::DeviceRow;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
@@ -50,11 +50,12 @@ pub enum Table {
     Pins,
     Settings,
     Devices,
+    DeviceReads,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 17] = [
+    pub const ALL: [Table; 18] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -72,6 +73,7 @@ impl Table {
         Table::Pins,
         Table::Settings,
         Table::Devices,
+        Table::DeviceReads,
     ];
 
     /// The table's name, hashed into the digest.
@@ -94,6 +96,7 @@ impl Table {
             Table::Pins => "pins",
             Table::Settings => "conv_settings",
             Table::Devices => "user_devices",
+            Table::DeviceReads => "device_reads",
         }
     }
 
@@ -108,6 +111,7 @@ impl Table {
                 | Table::Pins
                 | Table::Settings
                 | Table::Devices
+                | Table::DeviceReads
         )
     }
 }
@@ -259,6 +263,11 @@ impl LogicalRow {
 
     /// `user`'s row for one of their devices.
     pub fn device(app: &str, user: &str, row: &DeviceRow) -> Self {
+        named(key(&[app, user, row.device.as_str()], None), row)
+    }
+
+    /// The read marker one of `user`'s devices last moved.
+    pub fn device_read(app: &str, user: &str, row: &DeviceReadRow) -> Self {
         named(key(&[app, user, row.device.as_str()], None), row)
     }
 

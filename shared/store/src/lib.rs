@@ -18,7 +18,7 @@ pub mod rows;
 pub mod visibility;
 pub mod write;
 
-pub use device_row::DeviceRow;
+pub use device_row::{DeviceReadRow, DeviceRow};
 pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
 pub use error::StoreError;
 pub use fjall::FjallStore;

@@ -3,7 +3,7 @@
 
 use crate::annotations::{PinRow, ReactionRow};
 use crate::digest::{self, LogicalRow, Table};
-use crate::device_row::DeviceRow;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
 use crate::model::{
@@ -303,6 +303,13 @@ pub trait DeviceStore: Send + Sync {
         app: &AppId,
         user: &UserId,
     ) -> impl Future<Output = StoreResult<Vec<DeviceRow>>> + Send;
+
+    /// The read marker each device of `user` last moved, ordered by device.
+    fn device_reads(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<DeviceReadRow>>> + Send;
 
     /// Records that `device` holds every entry up to `seq` (never moves backwards).
     fn ack_device(

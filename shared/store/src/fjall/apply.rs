@@ -33,6 +33,7 @@ impl Tables {
             Table::Pins => &self.pins,
             Table::Settings => &self.settings,
             Table::Devices => &self.user_devices,
+            Table::DeviceReads => &self.device_reads,
         }
     }
 }
@@ -55,7 +56,8 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::Hidden
         | Table::Cleared
         | Table::Settings
-        | Table::Devices => true,
+        | Table::Devices
+        | Table::DeviceReads => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -266,6 +268,10 @@ impl ProjectionStore for FjallStore {
         for ((app, user, device), row) in &c.devices {
             let k = key(&[app.as_str(), user.as_str(), device.as_str()], None);
             batch.insert(&t.user_devices, k, encode(row));
+        }
+        for ((app, user, device), row) in &c.device_reads {
+            let k = key(&[app.as_str(), user.as_str(), device.as_str()], None);
+            batch.insert(&t.device_reads, k, encode(row));
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

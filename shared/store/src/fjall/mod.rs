@@ -36,6 +36,7 @@ struct Tables {
     pins: Keyspace,
     settings: Keyspace,
     user_devices: Keyspace,
+    device_reads: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -119,6 +120,7 @@ impl FjallStore {
             pins: open("pins")?,
             settings: open("conv_settings")?,
             user_devices: open("user_devices")?,
+            device_reads: open("device_reads")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

@@ -5,7 +5,7 @@
 //! comparisons).
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
-use crate::device_row::DeviceRow;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
     UserRow,
@@ -81,6 +81,8 @@ pub struct Changes {
     pub settings: FxHashMap<ConvKey, SettingsRow>,
     /// Users' device rows written, (app, user, device) -> row.
     pub devices: FxHashMap<DeviceKey, DeviceRow>,
+    /// The read marker each device last moved, (app, user, device) -> row.
+    pub device_reads: FxHashMap<DeviceKey, DeviceReadRow>,
 }
 
 impl Changes {

@@ -110,6 +110,7 @@ impl<'w> RowKeys<'w> {
                 | Write::Pin { .. }
                 | Write::Settings { .. }
                 | Write::Device { .. }
+                | Write::DeviceRead { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}

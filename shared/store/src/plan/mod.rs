@@ -91,6 +91,9 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             Write::Device { app, user, row } => {
                 c.devices.insert((app, user, row.device.clone()), row);
             }
+            Write::DeviceRead { app, user, row } => {
+                c.device_reads.insert((app, user, row.device.clone()), row);
+            }
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);
                 c.timeline.insert(key, TimelineMessage { ts, message });
