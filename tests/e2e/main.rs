@@ -7,6 +7,7 @@ mod bad_input;
 mod catch_up;
 mod concurrency;
 mod dead_letter;
+mod device_registry;
 mod devices;
 mod direct;
 mod edge;

@@ -199,7 +199,11 @@ mod tests {
         assert_eq!(exp, now + 60);
         let p = verify(&tokens(), &token).unwrap();
         assert_eq!((p.app, p.user, p.epoch), (app, user, 3));
-        assert_eq!(p.issued_ms / 1000, now, "issued in milliseconds, within `iat`");
+        assert_eq!(
+            p.issued_ms / 1000,
+            now,
+            "issued in milliseconds, within `iat`"
+        );
     }
 
     #[test]

@@ -12,10 +12,10 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use tidings_api::error::ApiError;
 use tidings_api::json::ApiPath;
 use tidings_domain::DeviceId;
-use std::collections::BTreeMap;
 use tidings_store::{DeviceReadRow, DeviceRow, ReadModels};
 
 /// The device routes.

@@ -408,7 +408,12 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             ClientFrame::Read { conv, conv_seq } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 let device = self.live.as_ref().map(|live| &live.device);
-                match self.shared.commands.read(app, me, &conv, conv_seq, device).await {
+                match self
+                    .shared
+                    .commands
+                    .read(app, me, &conv, conv_seq, device)
+                    .await
+                {
                     Ok(_) => Ok(()),
                     Err(error) => self.answer(ServerFrame::error(None, error)).await,
                 }

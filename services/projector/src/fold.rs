@@ -7,10 +7,9 @@ use tidings_domain::event::{DeviceChange, MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
-    DeviceReadRow, DeviceRow,
-    Annotation, ClearedNotice, Direction, EditNotice, EntryItem, HiddenNotice, MessageView,
-    ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
-    SystemNotice, Write,
+    Annotation, ClearedNotice, DeviceReadRow, DeviceRow, Direction, EditNotice, EntryItem,
+    HiddenNotice, MessageView, ReadReceipt, RecallNotice, RelationNotice, RelationPatch,
+    SettingsNotice, SettingsRow, SystemNotice, Write,
 };
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.

@@ -54,8 +54,7 @@ impl AccessEnded {
             AccessEnded::TokensRevoked { epoch } => holder.epoch < *epoch,
             AccessEnded::Deactivated | AccessEnded::AppDisabled => true,
             AccessEnded::DeviceSignedOut { device, at } => {
-                holder.device == Some(device.as_str())
-                    && at.is_none_or(|at| holder.issued_ms <= at)
+                holder.device == Some(device.as_str()) && at.is_none_or(|at| holder.issued_ms <= at)
             }
             AccessEnded::Replaced {
                 keep,
@@ -129,7 +128,10 @@ mod tests {
             issued_ms,
             ..holder(0, Some("phone"))
         };
-        assert!(at.ends(minted(100)) && !at.ends(minted(101)), "a later token stays");
+        assert!(
+            at.ends(minted(100)) && !at.ends(minted(101)),
+            "a later token stays"
+        );
     }
 
     #[test]

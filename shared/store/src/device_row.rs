@@ -2,8 +2,8 @@
 //! replaced whole by each `device_registered` / `device_signed_out` (no read before write).
 
 use serde::{Deserialize, Serialize};
-use tidings_domain::{ConvId, DeviceId};
 use tidings_domain::login::Platform;
+use tidings_domain::{ConvId, DeviceId};
 
 /// One registered device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

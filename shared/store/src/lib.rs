@@ -18,8 +18,8 @@ pub mod rows;
 pub mod visibility;
 pub mod write;
 
-pub use device_row::{DeviceReadRow, DeviceRow};
 pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
+pub use device_row::{DeviceReadRow, DeviceRow};
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};

@@ -51,7 +51,9 @@ pub(crate) const ENTRIES: &[Entry] = &[
         version: 1,
         decode: |p| {
             let v1 = rmp_serde::from_slice::<ConversationReadV1>(p)?;
-            Ok(Event::ConversationRead(ConversationReadV2::from(v1).try_into()?))
+            Ok(Event::ConversationRead(
+                ConversationReadV2::from(v1).try_into()?,
+            ))
         },
         schema: schema::<ConversationReadV1>,
         sample: || sample_read(None),

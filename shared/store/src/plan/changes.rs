@@ -11,8 +11,8 @@ use crate::model::{
     UserRow,
 };
 use crate::plan::keys::{
-    ConvKey, DeviceKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
-    TimelineKey, UserGroupKey, UserKey,
+    ConvKey, DeviceKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey,
+    RelationKey, TimelineKey, UserGroupKey, UserKey,
 };
 use crate::write::Delivery;
 use rustc_hash::{FxHashMap, FxHashSet};
