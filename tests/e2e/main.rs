@@ -25,6 +25,7 @@ mod metrics;
 mod openapi;
 mod partitions;
 mod presence;
+mod presence_settings;
 mod process;
 mod profiles;
 mod projector_crash;

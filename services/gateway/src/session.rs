@@ -10,7 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
-use crate::presence::{self, MAX_USERS, Presence, Seat, UserPresence};
+use crate::presence::{self, Presence, Seat, UserPresence};
 use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Ended, REPLACED, Registration, Sessions};
 use crate::typing::{self, Throttle, Typing, TypingState};
@@ -544,7 +544,14 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             return Ok(());
         }
         let (app, me) = (&self.principal.app, &self.principal.user);
-        let relayed = match typing::recipients(&self.shared.store, app, me, &conv).await {
+        let in_large_groups = self
+            .shared
+            .commands
+            .apps()
+            .presence_policy(app)
+            .typing_in_large_groups;
+        let recipients = typing::recipients(&self.shared.store, app, me, &conv, in_large_groups);
+        let relayed = match recipients.await {
             Ok(recipients) => {
                 let notice = Typing {
                     conv,
@@ -570,17 +577,33 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         id: Option<String>,
         users: Vec<UserId>,
     ) -> Result<(), SocketGone> {
-        let users = presence::distinct(users);
-        if users.is_empty() || users.len() > MAX_USERS {
-            let error = ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("users must list 1-{MAX_USERS} users"),
-            );
-            return self
-                .answer(self.refused("presence_subscribe", id, error))
-                .await;
-        }
+        let policy = self
+            .shared
+            .commands
+            .apps()
+            .presence_policy(&self.principal.app);
+        let users = if users.is_empty() && policy.friends_by_default {
+            match presence::friends(&self.shared.store, &self.principal, policy.max_watched).await {
+                Ok(friends) => friends,
+                Err(error) => {
+                    return self
+                        .answer(self.refused("presence_subscribe", id, error))
+                        .await;
+                }
+            }
+        } else {
+            let users = presence::distinct(users);
+            if let Err(error) = presence::check_watch_list(&users, policy.max_watched) {
+                return self
+                    .answer(self.refused("presence_subscribe", id, error))
+                    .await;
+            }
+            users
+        };
         self.watched = None;
+        if users.is_empty() {
+            return Ok(());
+        }
         match self.shared.presence.watch(&self.principal.app, users).await {
             Ok(receiver) => {
                 self.watched = Some(receiver);

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod login;
 pub mod membership;
 pub mod pair;
+pub mod presence_policy;
 pub mod reads;
 pub mod settings;
 pub mod system;
