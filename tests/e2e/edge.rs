@@ -275,7 +275,7 @@ const ROUTES: &[Route] = &[
     ),
     client(
         "GET",
-        "/v1/conversations/changed",
+        "/v1/conversations:changed",
         &[],
         &["since=abc", "limit=x", "limit=0"],
         None,

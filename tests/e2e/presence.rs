@@ -212,3 +212,52 @@ async fn app_servers_hear_presence_changes_on_nats_including_a_killed_gateways()
         killed_at.elapsed()
     );
 }
+
+/// Both gateways are separate `tidings gateway` processes (the all-in-one server of the
+/// harness runs the projector and the folder too): a watcher on one sees a user of the other
+/// come online, then go offline within the bound after that gateway is SIGKILLed, and the
+/// user's device list, read through the surviving gateway, shows the device offline.
+#[tokio::test]
+async fn a_killed_gateway_process_s_users_go_offline_for_watchers_on_another_process() {
+    let harness = Harness::start().await;
+    let first = GatewayProcess::start(&harness);
+    let second = GatewayProcess::start(&harness);
+    harness.api.register("alice").await;
+    let carol_token = harness.api.user_token("carol").await;
+    let mut carol = online(&second.base, &carol_token).await;
+    carol
+        .send(json!({"t": "presence_subscribe", "users": ["alice"]}))
+        .await;
+    assert_eq!(presence(&mut carol).await["online"], false);
+
+    let alice_token = harness.api.user_token("alice").await;
+    let alice = online(&first.base, &alice_token).await;
+    let frame = presence(&mut carol).await;
+    assert_eq!(
+        (&frame["user"], &frame["online"]),
+        (&json!("alice"), &json!(true))
+    );
+
+    let killed_at = Instant::now();
+    drop(first);
+    drop(alice);
+    let frame = next_presence(&mut carol, KILLED_OFFLINE)
+        .await
+        .unwrap_or_else(|| panic!("alice still online {KILLED_OFFLINE:?} after the kill"));
+    assert_eq!(
+        (&frame["user"], &frame["online"]),
+        (&json!("alice"), &json!(false))
+    );
+    println!(
+        "a killed gateway process's user went offline for a watcher on another process {:?} after the kill",
+        killed_at.elapsed()
+    );
+    let listed = tidings_testkit::ServerApi::new(&second.base, "unused", "unused")
+        .get_as(&alice_token, "/v1/devices")
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let device = &listed.body["devices"][0];
+    assert_eq!(device["device"], "default", "{device}");
+    assert_eq!(device["online"], false, "{device}");
+    assert!(device["last_seen"].as_i64().unwrap() > 0, "{device}");
+}

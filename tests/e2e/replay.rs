@@ -119,6 +119,40 @@ async fn replay_digest_equals_live_digest() {
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
     }
 
+    // Devices and per-device read positions: every session registered its device at hello;
+    // reads name their device (the REST body, a session's `read` frame), and carol's phone is
+    // registered, then signed out.
+    let r = h
+        .api
+        .post_as(
+            &bob_token,
+            "/v1/conversations/d~alice~bob/read",
+            &json!({"conv_seq": 7, "device": "bob-tablet"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    bob.send(json!({"t": "read", "conv": "d~alice~bob", "conv_seq": 9}))
+        .await;
+    // Frames are answered in order: the settings answer means the read is recorded.
+    bob.send(
+        json!({"t": "settings", "id": "s-read", "conv": "d~alice~bob", "marked_unread": false}),
+    )
+    .await;
+    assert_eq!(bob.expect_answer("s-read").await["t"], "settings_set");
+    let carol_fresh = h.api.user_token("carol").await;
+    let mut carol_phone = tidings_testkit::WsClient::connect(&h.base, &carol_fresh, false)
+        .await
+        .expect("upgrade accepted");
+    carol_phone
+        .send(json!({"t": "hello", "since": 0, "device": "carol-phone", "platform": "android"}))
+        .await;
+    carol_phone.expect("welcome").await;
+    let out = h
+        .api
+        .post("/v1/users/carol/devices/carol-phone/sign-out", &json!({}))
+        .await;
+    assert_eq!(out.status, 200, "{:?}", out.body);
+
     // Groups: lifecycle, membership, roles, mutes and messages, small and large.
     let owner_token = h.api.user_token("alice").await;
     for (path, body) in [

@@ -147,7 +147,7 @@ async fn a_setting_made_on_one_device_reaches_the_other_live_and_by_catch_up() {
                 .api
                 .get_as(
                     &token,
-                    &format!("/v1/conversations/changed?since={since}&min_pos={pos}"),
+                    &format!("/v1/conversations:changed?since={since}&min_pos={pos}"),
                 )
                 .await;
             assert_eq!(r.status, 200, "{:?}", r.body);

@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 use tidings_domain::AppId;
 use tidings_domain::app::{AppCommand, AppState, SettingsPatch};
 use tidings_domain::conv::MessagingPolicy;
+use tidings_domain::presence_policy::PresencePolicy;
 use tidings_events::subjects;
 
 pub use tidings_domain::app::{AppSettings, DEFAULT_FILE_CAP, DEFAULT_GROUP_CAP};
@@ -211,6 +212,11 @@ impl Apps {
     /// The app's edit window, in seconds (0: no limit).
     pub fn edit_window_secs(&self, app: &AppId) -> u64 {
         self.with_settings(app, |s| s.edit_window_secs)
+    }
+
+    /// The app's presence and typing switches.
+    pub fn presence_policy(&self, app: &AppId) -> PresencePolicy {
+        self.with_settings(app, AppSettings::presence)
     }
 
     /// The cap on pinned messages per conversation of the app.

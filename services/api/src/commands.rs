@@ -3,6 +3,7 @@
 //! target aggregate decide.
 
 mod annotate;
+mod devices;
 mod forward;
 
 pub use annotate::{PinState, Reacted};
@@ -491,26 +492,6 @@ impl Commands {
         .await
     }
 
-    /// Signs one device of a user out: every gateway closes the sessions that said hello as
-    /// it. Only announced for now: nothing is recorded, so the device can say hello again
-    /// (docs/design/wip-devices.md).
-    pub async fn sign_out_device(
-        &self,
-        app: &AppId,
-        user: &UserId,
-        device: &DeviceId,
-    ) -> Result<(), ApiError> {
-        observed("sign_out_device", async {
-            self.require_active(app, user).await?;
-            let ended = AccessEnded::DeviceSignedOut {
-                device: device.to_string(),
-            };
-            self.announce(app, user, ended).await;
-            Ok(())
-        })
-        .await
-    }
-
     /// Runs a group command by `actor`; answers the group as `actor` now sees it.
     pub async fn group(
         &self,
@@ -626,14 +607,16 @@ impl Commands {
         convs.read(app, conv.as_str(), true, view).await
     }
 
-    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards);
-    /// returns the position of the user's read markers.
+    /// Marks `conv` read by `user` up to `conv_seq` (a participant only; never backwards),
+    /// from `device` when one is known (its per-device read position); returns the position
+    /// of the user's read markers.
     pub async fn read(
         &self,
         app: &AppId,
         user: &UserId,
         conv: &ConvId,
         conv_seq: u64,
+        device: Option<&DeviceId>,
     ) -> Result<u64, ApiError> {
         observed("read", async {
             // Read markers are frequent: a cached state may admit them.
@@ -647,6 +630,7 @@ impl Commands {
                 conv: conv.clone(),
                 conv_seq,
                 last_conv_seq: target.last,
+                device: device.cloned(),
                 ts: now_millis(),
             });
             self.0.reads.execute(app, user.as_str(), &command).await

@@ -21,6 +21,10 @@ pub struct Claims {
     pub exp: i64,
     /// Token epoch: tokens minted before the user's epoch was bumped are revoked.
     pub ep: u64,
+    /// Issue time in milliseconds (`iat` is whole seconds), so a device sign-out refuses
+    /// exactly the tokens minted up to it. Older tokens have none: `iat` * 1000 stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam: Option<i64>,
 }
 
 /// An authenticated user.
@@ -29,6 +33,20 @@ pub struct Principal {
     pub app: AppId,
     pub user: UserId,
     pub epoch: u64,
+    /// When the token was minted, in milliseconds.
+    pub issued_ms: i64,
+}
+
+/// A token's issue time in milliseconds: the clock's millisecond when it falls within
+/// `now_secs` (the usual case), else the start of that second.
+fn issue_ms(now_secs: i64) -> i64 {
+    let start = now_secs.saturating_mul(1000);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if (start..start + 1000).contains(&now_ms) {
+        now_ms
+    } else {
+        start
+    }
 }
 
 /// Mints and verifies tokens.
@@ -69,6 +87,7 @@ impl Tokens {
             iat: now_secs,
             exp,
             ep: epoch,
+            iam: Some(issue_ms(now_secs)),
         };
         let header = Header {
             kid: Some(app.to_string()),
@@ -134,6 +153,10 @@ impl Tokens {
             app,
             user,
             epoch: data.claims.ep,
+            issued_ms: data
+                .claims
+                .iam
+                .unwrap_or_else(|| data.claims.iat.saturating_mul(1000)),
         })
     }
 }
@@ -176,6 +199,11 @@ mod tests {
         assert_eq!(exp, now + 60);
         let p = verify(&tokens(), &token).unwrap();
         assert_eq!((p.app, p.user, p.epoch), (app, user, 3));
+        assert_eq!(
+            p.issued_ms / 1000,
+            now,
+            "issued in milliseconds, within `iat`"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Ending sessions when their access ends: at once on the api's access-ended notices and, as a
-//! safety net for a notice never sent (an api that stopped between recording the change and
-//! announcing it), on the projector's user-change notices, checked against the user's subject.
+//! safety net for a notice never sent or missed (an api that stopped between recording the
+//! change and announcing it; a gateway that was disconnected from NATS), on the projector's
+//! user-change notices, checked against the user's subject (tokens, deactivation, signed-out
+//! devices).
 //! App changes are followed on the apps' own subjects in the events stream: each one refreshes
 //! this instance's view of the app, and a disabled app's sessions end.
 
@@ -132,6 +134,12 @@ fn recheck(sessions: &Sessions, commands: &Commands, app: AppId, user: UserId) {
                     epoch: access.token_epoch,
                 };
                 sessions.end(&app, &user, &revoked);
+                match commands.signed_out_devices(&app, &user).await {
+                    Ok(signed_out) => signed_out.iter().for_each(|ended| {
+                        sessions.end(&app, &user, ended);
+                    }),
+                    Err(error) => tracing::warn!(%app, %user, %error, "rechecking devices"),
+                }
             }
             Err(error) => tracing::warn!(%app, %user, %error, "rechecking access"),
         }

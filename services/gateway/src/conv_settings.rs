@@ -59,7 +59,7 @@ pub(crate) async fn listed<S: ReadModels>(
 pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
     Router::new()
         .route("/v1/conversations/{conv}/settings", post(change::<S>))
-        .route("/v1/conversations/changed", get(changed::<S>))
+        .route("/v1/conversations:changed", get(changed::<S>))
 }
 
 /// Changes the caller's settings for a conversation; answers all of them as they now are.

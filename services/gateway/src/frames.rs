@@ -102,6 +102,8 @@ pub enum ClientFrame {
     PresenceSubscribe {
         #[serde(default)]
         id: Option<String>,
+        /// Empty or absent: the caller's friends, when the app enables that.
+        #[serde(default)]
         users: Vec<UserId>,
     },
     FriendRequest {

@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod auth;
 pub mod conv_settings;
 pub mod coverage;
+pub mod device_presence;
 pub mod devices;
 mod errors;
 pub mod files;

@@ -9,12 +9,16 @@
 //!
 //! A user is online while any key under `<app>.<user>.` exists, whichever gateway put it.
 
+use crate::errors::store_error;
 use async_nats::jetstream::{self, consumer, kv};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::tokens::Principal;
 use tidings_domain::{AppId, UserId};
+use tidings_store::RelationStore;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -34,8 +38,35 @@ const MARKER_TTL: Duration = Duration::from_secs(86_400);
 /// The presence bucket.
 pub const BUCKET: &str = "TIDINGS_PRESENCE";
 
-/// Most users one `presence_subscribe` or presence query names (docs/protocol.md).
-pub const MAX_USERS: usize = 1_000;
+/// Refuses a list of users to watch that is empty or longer than the app's cap.
+pub fn check_watch_list(users: &[UserId], cap: usize) -> Result<(), ApiError> {
+    if users.is_empty() || users.len() > cap {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("users must list 1-{cap} users"),
+        ));
+    }
+    Ok(())
+}
+
+/// The users a subscription naming nobody watches when the app enables friends by default:
+/// the caller's friends (not blocked), at most `cap` of them.
+pub async fn friends<S: RelationStore>(
+    store: &S,
+    principal: &Principal,
+    cap: usize,
+) -> Result<Vec<UserId>, ApiError> {
+    let relations = store
+        .relations(&principal.app, &principal.user)
+        .await
+        .map_err(store_error)?;
+    Ok(relations
+        .into_iter()
+        .filter(|r| r.friend && !r.blocked)
+        .map(|r| r.user)
+        .take(cap)
+        .collect())
+}
 
 /// `users` without repeats, in first-seen order (a consumer refuses overlapping filters).
 pub fn distinct(users: Vec<UserId>) -> Vec<UserId> {
@@ -89,7 +120,7 @@ impl Drop for Seat {
     }
 }
 
-fn user_prefix(app: &AppId, user: &UserId) -> String {
+pub(crate) fn user_prefix(app: &AppId, user: &UserId) -> String {
     format!("{}.{}.", app.as_str(), user.as_str())
 }
 
@@ -107,6 +138,11 @@ impl Presence {
             js,
             open: Mutex::default(),
         })))
+    }
+
+    /// The JetStream context the bucket lives in.
+    pub(crate) fn jetstream(&self) -> &jetstream::Context {
+        &self.0.js
     }
 
     /// Marks a session of `user` on `device` online until the returned seat drops.

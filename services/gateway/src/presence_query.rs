@@ -1,8 +1,7 @@
-//! `POST /v1/presence/query {users}`: the presence of up to `presence::MAX_USERS` users, read
+//! `POST /v1/presence/query {users}`: the presence of up to the app's `presence_max_watched` users, read
 //! from the presence bucket now (what a `presence_subscribe` answers first).
 
 use crate::GatewayState;
-use crate::presence::MAX_USERS;
 use crate::query::ApiQuery;
 use crate::rest::TokenQuery;
 use axum::extract::State;
@@ -11,7 +10,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tidings_api::error::{ApiError, ErrorCode};
+use tidings_api::error::ApiError;
 use tidings_api::json::JsonBody;
 use tidings_domain::UserId;
 use tidings_store::ReadModels;
@@ -35,12 +34,15 @@ async fn query<S: ReadModels>(
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, token.token.as_deref()).await?;
     let users = crate::presence::distinct(body.users);
-    if users.is_empty() || users.len() > MAX_USERS {
+    let cap = state
+        .shared
+        .commands
+        .apps()
+        .presence_policy(&me.app)
+        .max_watched;
+    if let Err(refused) = crate::presence::check_watch_list(&users, cap) {
         tracing::info!(user = %me.user, count = users.len(), "presence query refused");
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("users must list 1-{MAX_USERS} users"),
-        ));
+        return Err(refused);
     }
     let count = users.len();
     let mut watch = state

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_api::json::ApiPath;
-use tidings_domain::{AppId, ConvId, UserId};
+use tidings_domain::{AppId, ConvId, DeviceId, UserId};
 use tidings_store::visibility;
 use tidings_store::{HistoryOrder, HistoryQuery, ReadModels};
 
@@ -183,6 +183,9 @@ pub(crate) async fn require_participant<S: ReadModels>(
 #[derive(Debug, Deserialize)]
 pub struct ReadBody {
     conv_seq: u64,
+    /// The device reading, for its per-device read position (optional).
+    #[serde(default)]
+    device: Option<String>,
 }
 
 /// Marks a conversation read up to `conv_seq` (the REST twin of the `read` frame).
@@ -195,10 +198,11 @@ async fn read<S: ReadModels>(
 ) -> Result<Json<Value>, ApiError> {
     let me = state.me(&headers, query.token.as_deref()).await?;
     let conv = ConvId::parse(conv)?;
+    let device = body.device.map(DeviceId::parse).transpose()?;
     let pos = state
         .shared
         .commands
-        .read(&me.app, &me.user, &conv, body.conv_seq)
+        .read(&me.app, &me.user, &conv, body.conv_seq, device.as_ref())
         .await?;
     Ok(Json(
         json!({ "conv": conv, "read_seq": body.conv_seq, "pos": pos }),

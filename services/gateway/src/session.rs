@@ -10,7 +10,7 @@ use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
-use crate::presence::{self, MAX_USERS, Presence, Seat, UserPresence};
+use crate::presence::{self, Presence, Seat, UserPresence};
 use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Ended, REPLACED, Registration, Sessions};
 use crate::typing::{self, Throttle, Typing, TypingState};
@@ -81,7 +81,7 @@ pub struct Shared<S> {
 struct Live {
     subscription: Subscription,
     last_sent: u64,
-    device: String,
+    device: DeviceId,
     /// This session's presence key, purged when the session ends.
     _seat: Seat,
 }
@@ -407,7 +407,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             ClientFrame::Unblock { id, user } => self.relate(id, user, PairCommand::Unblock).await,
             ClientFrame::Read { conv, conv_seq } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
-                match self.shared.commands.read(app, me, &conv, conv_seq).await {
+                let device = self.live.as_ref().map(|live| &live.device);
+                match self
+                    .shared
+                    .commands
+                    .read(app, me, &conv, conv_seq, device)
+                    .await
+                {
                     Ok(_) => Ok(()),
                     Err(error) => self.answer(ServerFrame::error(None, error)).await,
                 }
@@ -519,7 +525,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 if let Err(e) = self
                     .shared
                     .store
-                    .ack_device(app, user, &live.device, seq)
+                    .ack_device(app, user, live.device.as_str(), seq)
                     .await
                 {
                     let error = store_error(e);
@@ -538,7 +544,14 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             return Ok(());
         }
         let (app, me) = (&self.principal.app, &self.principal.user);
-        let relayed = match typing::recipients(&self.shared.store, app, me, &conv).await {
+        let in_large_groups = self
+            .shared
+            .commands
+            .apps()
+            .presence_policy(app)
+            .typing_in_large_groups;
+        let recipients = typing::recipients(&self.shared.store, app, me, &conv, in_large_groups);
+        let relayed = match recipients.await {
             Ok(recipients) => {
                 let notice = Typing {
                     conv,
@@ -564,17 +577,33 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         id: Option<String>,
         users: Vec<UserId>,
     ) -> Result<(), SocketGone> {
-        let users = presence::distinct(users);
-        if users.is_empty() || users.len() > MAX_USERS {
-            let error = ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("users must list 1-{MAX_USERS} users"),
-            );
-            return self
-                .answer(self.refused("presence_subscribe", id, error))
-                .await;
-        }
+        let policy = self
+            .shared
+            .commands
+            .apps()
+            .presence_policy(&self.principal.app);
+        let users = if users.is_empty() && policy.friends_by_default {
+            match presence::friends(&self.shared.store, &self.principal, policy.max_watched).await {
+                Ok(friends) => friends,
+                Err(error) => {
+                    return self
+                        .answer(self.refused("presence_subscribe", id, error))
+                        .await;
+                }
+            }
+        } else {
+            let users = presence::distinct(users);
+            if let Err(error) = presence::check_watch_list(&users, policy.max_watched) {
+                return self
+                    .answer(self.refused("presence_subscribe", id, error))
+                    .await;
+            }
+            users
+        };
         self.watched = None;
+        if users.is_empty() {
+            return Ok(());
+        }
         match self.shared.presence.watch(&self.principal.app, users).await {
             Ok(receiver) => {
                 self.watched = Some(receiver);
@@ -682,17 +711,35 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
             return self.answer(ServerFrame::error(None, error)).await;
         }
-        let device = match DeviceId::parse(device.unwrap_or_else(|| "default".into())) {
-            Ok(device) => String::from(device),
+        let device_id = match DeviceId::parse(device.unwrap_or_else(|| "default".into())) {
+            Ok(device) => device,
             Err(invalid) => {
                 return self.answer(ServerFrame::error(None, invalid.into())).await;
             }
         };
+        let device = device_id.to_string();
         if let Err(error) = self.shared.coverage.wait_for(min_pos).await {
             return self.answer(ServerFrame::error(None, error)).await;
         }
+        // Named before the device is checked: a sign-out recorded after the check still
+        // reaches this session through its notice.
         self.registration.name_device(&device, platform);
         let (app, user) = (self.principal.app.clone(), self.principal.user.clone());
+        let issued_ms = self.principal.issued_ms;
+        let admitted = self
+            .shared
+            .commands
+            .hello_device(&app, &user, &device_id, platform, issued_ms)
+            .await;
+        match admitted {
+            Ok(()) => {}
+            Err(refused) if refused.code == ErrorCode::Unauthorized => {
+                tracing::info!(%app, %user, %device, "hello refused: {}", refused.message);
+                self.close(ACCESS_ENDED, &refused.message).await?;
+                return Err(SocketGone);
+            }
+            Err(error) => return self.answer(ServerFrame::error(None, error)).await,
+        }
         let policy = self.shared.commands.apps().settings(&app).login_policy;
         if let Some(platform) = policy.replaces(platform) {
             let replaced = AccessEnded::Replaced {
@@ -730,7 +777,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.live = Some(Live {
             subscription,
             last_sent: since,
-            device,
+            device: device_id,
             _seat: seat,
         });
         self.fill_from_store(None).await?;

@@ -44,6 +44,7 @@ struct Open {
     /// Its id across gateways, a UUIDv7: later sessions sort after earlier ones.
     session: String,
     epoch: u64,
+    issued_ms: i64,
     /// The device its hello named; `None` before the hello.
     device: Option<String>,
     platform: Platform,
@@ -87,6 +88,7 @@ impl Sessions {
             id,
             session: session.clone(),
             epoch: principal.epoch,
+            issued_ms: principal.issued_ms,
             device: None,
             platform: Platform::default(),
             end,
@@ -117,6 +119,7 @@ impl Sessions {
         let (gone, kept): (Vec<Open>, Vec<Open>) = open.drain(..).partition(|open| {
             ended.ends(Holder {
                 epoch: open.epoch,
+                issued_ms: open.issued_ms,
                 device: open.device.as_deref(),
                 platform: open.platform,
                 session: &open.session,
@@ -192,6 +195,7 @@ mod tests {
             app: AppId::parse("demo").unwrap(),
             user: UserId::parse(user).unwrap(),
             epoch,
+            issued_ms: 0,
         }
     }
 
@@ -238,6 +242,7 @@ mod tests {
         laptop.name_device("laptop", Platform::Desktop);
         let signed_out = AccessEnded::DeviceSignedOut {
             device: "phone".into(),
+            at: None,
         };
         assert_eq!(sessions.end(&app, &user, &signed_out), 1);
         assert_eq!(
@@ -280,6 +285,7 @@ mod tests {
             app: AppId::parse("other").unwrap(),
             user: UserId::parse("alice").unwrap(),
             epoch: 0,
+            issued_ms: 0,
         });
         assert_eq!(sessions.end_app(&AppId::parse("demo").unwrap()), 2);
         for session in [&mut alice, &mut bob] {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_domain::{AppId, ConvId, UserId};
 use tidings_events::subjects;
-use tidings_store::ReadModels;
+use tidings_store::{Diffusion, ReadModels};
 use tokio::time::Instant;
 
 use crate::errors::store_error;
@@ -20,9 +20,6 @@ pub const EXPIRES_IN_SECS: u64 = 6;
 
 /// At most one notice per conversation per session in this interval; more are dropped.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Groups above this many members have typing off (the default read-diffusion threshold).
-pub const MAX_GROUP: usize = 200;
 
 /// What a member is doing in the composer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +56,14 @@ impl Throttle {
     }
 }
 
-/// The members of `conv` other than `user`, who must be one of them.
+/// The members of `conv` other than `user`, who must be one of them. Groups above the
+/// read-diffusion threshold have typing off unless `in_large_groups`.
 pub async fn recipients<S: ReadModels>(
     store: &S,
     app: &AppId,
     user: &UserId,
     conv: &ConvId,
+    in_large_groups: bool,
 ) -> Result<Vec<UserId>, ApiError> {
     let not_member = || ApiError::new(ErrorCode::NotMember, "only members may type here");
     let Some(group) = conv.group_id() else {
@@ -81,16 +80,20 @@ pub async fn recipients<S: ReadModels>(
     {
         return Err(not_member());
     }
-    let members = store
-        .members(app, &group, None, MAX_GROUP + 1)
-        .await
-        .map_err(store_error)?;
-    if members.len() > MAX_GROUP {
+    let row = store.group(app, &group).await.map_err(store_error)?;
+    let Some(row) = row else {
+        return Err(not_member());
+    };
+    if row.diffusion == Diffusion::Read && !in_large_groups {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
-            format!("typing is off in groups above {MAX_GROUP} members"),
+            "typing is off in groups above the read-diffusion threshold",
         ));
     }
+    let members = store
+        .members(app, &group, None, row.member_count.saturating_add(1))
+        .await
+        .map_err(store_error)?;
     Ok(members
         .into_iter()
         .map(|member| member.user)

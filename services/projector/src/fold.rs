@@ -3,13 +3,13 @@
 use crate::annotation_fold::{project_pin, project_reaction};
 use crate::directory::Directory;
 use crate::group_fold::{project_group, project_group_message};
-use tidings_domain::event::{MessageSent, PairChange, PairChanged};
+use tidings_domain::event::{DeviceChange, MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
-    Annotation, ClearedNotice, Direction, EditNotice, EntryItem, HiddenNotice, MessageView,
-    ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
-    SystemNotice, Write,
+    Annotation, ClearedNotice, DeviceReadRow, DeviceRow, Direction, EditNotice, EntryItem,
+    HiddenNotice, MessageView, ReadReceipt, RecallNotice, RelationNotice, RelationPatch,
+    SettingsNotice, SettingsRow, SystemNotice, Write,
 };
 
 /// The users whose inbox receives a direct message: the sender too, for their other devices.
@@ -146,6 +146,19 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                 conv: r.conv.clone(),
                 conv_seq: r.conv_seq,
             }];
+            if let Some(device) = &r.device {
+                writes.push(Write::DeviceRead {
+                    app: r.app.clone(),
+                    user: r.user.clone(),
+                    row: DeviceReadRow {
+                        device: device.clone(),
+                        conv: r.conv.clone(),
+                        conv_seq: r.conv_seq,
+                        ts: r.ts,
+                        cursor,
+                    },
+                });
+            }
             // The reader's devices, and for a direct conversation the peer (a read receipt).
             let mut to = vec![r.user.clone()];
             to.extend(r.conv.direct_peer(&r.user));
@@ -278,6 +291,8 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             token_epoch: Some(r.epoch),
             cursor,
         }],
+        Event::DeviceRegistered(d) => vec![device_write(d, false, cursor)],
+        Event::DeviceSignedOut(d) => vec![device_write(d, true, cursor)],
         Event::PairChanged(p) => {
             let (item, recipients, actor_patch, other_patch) = pair_effects(p);
             let mut writes: Vec<Write> = recipients
@@ -343,6 +358,21 @@ fn project_annotation(
         cursor,
     }));
     writes
+}
+
+/// A user's device row after a registration or sign-out (the whole row: no read before write).
+fn device_write(d: &DeviceChange, signed_out: bool, cursor: u64) -> Write {
+    Write::Device {
+        app: d.app.clone(),
+        user: d.user.clone(),
+        row: DeviceRow {
+            device: d.device.clone(),
+            platform: d.platform,
+            at: d.ts,
+            signed_out,
+            cursor,
+        },
+    }
 }
 
 fn project_direct(message: &MessageSent, to: &UserId, cursor: u64) -> Vec<Write> {

@@ -26,6 +26,8 @@ fn changed_users(writes: &[Write]) -> Vec<(AppId, UserId)> {
         .filter_map(|w| match w {
             Write::PutUser { profile, .. } => Some((profile.app.clone(), profile.user.clone())),
             Write::UserStatus { app, user, .. } => Some((app.clone(), user.clone())),
+            // A signed-out device's sessions end on this notice when the api's was missed.
+            Write::Device { app, user, .. } => Some((app.clone(), user.clone())),
             _ => None,
         })
         .collect();

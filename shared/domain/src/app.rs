@@ -5,6 +5,7 @@ use crate::aggregate::Aggregate;
 use crate::conv::MessagingPolicy;
 use crate::event::{AppChange, AppChanged, Event};
 use crate::login::LoginPolicy;
+use crate::presence_policy::{DEFAULT_MAX_WATCHED, MAX_WATCHED_CAP, PresencePolicy};
 use crate::{AppId, DomainError};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,13 @@ pub struct AppSettings {
     /// How many devices of a user may be signed in at once: `multi` (default),
     /// `one_per_platform` or `single`.
     pub login_policy: LoginPolicy,
+    /// Most users one `presence_subscribe` or presence query may name (default 1,000; at most
+    /// 10,000).
+    pub presence_max_watched: usize,
+    /// A `presence_subscribe` naming no users watches the caller's friends (default off).
+    pub presence_friends: bool,
+    /// Typing is relayed in groups above the read-diffusion threshold too (default off).
+    pub typing_in_large_groups: bool,
 }
 
 impl Default for AppSettings {
@@ -60,6 +68,20 @@ impl Default for AppSettings {
             max_pins: DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
             login_policy: LoginPolicy::default(),
+            presence_max_watched: DEFAULT_MAX_WATCHED,
+            presence_friends: false,
+            typing_in_large_groups: false,
+        }
+    }
+}
+
+impl AppSettings {
+    /// The app's presence and typing switches.
+    pub fn presence(&self) -> PresencePolicy {
+        PresencePolicy {
+            max_watched: self.presence_max_watched,
+            friends_by_default: self.presence_friends,
+            typing_in_large_groups: self.typing_in_large_groups,
         }
     }
 }
@@ -103,6 +125,11 @@ impl AppSettings {
             return Err(DomainError::Invalid(
                 "max_file_bytes must be at least 1".into(),
             ));
+        }
+        if !(1..=MAX_WATCHED_CAP).contains(&self.presence_max_watched) {
+            return Err(DomainError::Invalid(format!(
+                "presence_max_watched must be 1-{MAX_WATCHED_CAP}"
+            )));
         }
         for key in &self.reaction_keys {
             crate::conv::check_reaction_key(key, &[])

@@ -1,8 +1,9 @@
 //! The current domain events. Wire versions live in `tidings-events` and upgrade into these.
 
 use crate::app::AppSettings;
+use crate::login::Platform;
 use crate::membership::JoinPolicy;
-use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
+use crate::{AppId, Body, ClientMsgId, ConvId, DeviceId, GroupId, MessageId, Recipient, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The stable type name of every event, carried in the `Tidings-Event-Type` header. Each name is
@@ -92,6 +93,11 @@ pub mod types {
     pub const APP_SETTINGS_CHANGED: &str = "app_settings_changed";
     /// [`AppChange::Disabled`](super::AppChange::Disabled).
     pub const APP_DISABLED: &str = "app_disabled";
+
+    /// [`Event::DeviceRegistered`](super::Event::DeviceRegistered).
+    pub const DEVICE_REGISTERED: &str = "device_registered";
+    /// [`Event::DeviceSignedOut`](super::Event::DeviceSignedOut).
+    pub const DEVICE_SIGNED_OUT: &str = "device_signed_out";
 }
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -116,6 +122,8 @@ pub enum Event {
     ReactionRemoved(Reaction),
     MessagePinned(Pin),
     MessageUnpinned(Pin),
+    DeviceRegistered(DeviceChange),
+    DeviceSignedOut(DeviceChange),
 }
 
 impl Event {
@@ -141,6 +149,8 @@ impl Event {
             Event::ReactionRemoved(_) => types::REACTION_REMOVED,
             Event::MessagePinned(_) => types::MESSAGE_PINNED,
             Event::MessageUnpinned(_) => types::MESSAGE_UNPINNED,
+            Event::DeviceRegistered(_) => types::DEVICE_REGISTERED,
+            Event::DeviceSignedOut(_) => types::DEVICE_SIGNED_OUT,
         }
     }
 
@@ -163,6 +173,7 @@ impl Event {
             Event::MessageEdited(e) => ("conv", e.conv.as_str()),
             Event::ReactionAdded(r) | Event::ReactionRemoved(r) => ("conv", r.conv.as_str()),
             Event::MessagePinned(p) | Event::MessageUnpinned(p) => ("conv", p.conv.as_str()),
+            Event::DeviceRegistered(d) | Event::DeviceSignedOut(d) => ("user", d.user.as_str()),
         }
     }
 }
@@ -289,6 +300,17 @@ pub struct UserTokensRevoked {
     pub app: AppId,
     pub user: UserId,
     pub epoch: u64,
+    pub ts: i64,
+}
+
+/// One of a user's devices, as registered (its first hello, or its first after a sign-out) or
+/// signed out (tokens issued up to `ts`, in milliseconds, no longer open sessions as it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceChange {
+    pub app: AppId,
+    pub user: UserId,
+    pub device: DeviceId,
+    pub platform: Platform,
     pub ts: i64,
 }
 
@@ -461,6 +483,8 @@ pub struct ConversationRead {
     pub user: UserId,
     pub conv: ConvId,
     pub conv_seq: u64,
+    /// The device that read, when one did (its per-device read position).
+    pub device: Option<DeviceId>,
     pub ts: i64,
 }
 

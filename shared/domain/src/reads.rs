@@ -5,7 +5,7 @@
 
 use crate::aggregate::{Aggregate, Snapshotted};
 use crate::event::{ConversationCleared, ConversationRead, Event, MessageHidden};
-use crate::{AppId, ConvId, DomainError, UserId};
+use crate::{AppId, ConvId, DeviceId, DomainError, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
@@ -59,6 +59,8 @@ pub struct MarkRead {
     pub conv_seq: u64,
     /// The conversation's newest `conv_seq`, read from its aggregate beforehand.
     pub last_conv_seq: u64,
+    /// The device reading, when the read came from one.
+    pub device: Option<DeviceId>,
     pub ts: i64,
 }
 
@@ -112,6 +114,7 @@ impl Aggregate for ReadState {
                     user: cmd.user.clone(),
                     conv: cmd.conv.clone(),
                     conv_seq: cmd.conv_seq,
+                    device: cmd.device.clone(),
                     ts: cmd.ts,
                 })])
             }
@@ -203,6 +206,7 @@ mod tests {
             conv: conv(),
             conv_seq,
             last_conv_seq: 3,
+            device: None,
             ts: 1,
         })
     }

@@ -1,8 +1,10 @@
 //! The `user` aggregate: registration, profile, deactivation and the token epoch.
 
 use crate::aggregate::Aggregate;
+use crate::device::{self, DeviceCommand, DeviceRecord};
 use crate::event::{Event, UserDeactivated, UserProfile, UserTokensRevoked};
-use crate::{AppId, DomainError, UserId};
+use crate::{AppId, DeviceId, DomainError, UserId};
+use std::collections::BTreeMap;
 
 /// Longest display name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -18,6 +20,8 @@ pub struct UserState {
     pub deactivated: bool,
     /// Tokens carrying an older epoch are revoked.
     pub token_epoch: u64,
+    /// The devices that said hello, and when each was last signed out.
+    pub devices: BTreeMap<DeviceId, DeviceRecord>,
 }
 
 impl UserState {
@@ -57,6 +61,14 @@ pub enum UserCommand {
     Deactivate { app: AppId, user: UserId, ts: i64 },
     /// Revoke every token minted so far by moving to the next epoch.
     RevokeTokens { app: AppId, user: UserId, ts: i64 },
+    /// Register a device at a hello with a token minted at `issued_ms`; a no-op for a device
+    /// already registered, refused for one signed out since then.
+    RegisterDevice {
+        device: DeviceCommand,
+        issued_ms: i64,
+    },
+    /// Sign a registered device out.
+    SignOutDevice(DeviceCommand),
 }
 
 impl Aggregate for UserState {
@@ -70,6 +82,10 @@ impl Aggregate for UserState {
             UserCommand::RevokeTokens { app, user, ts } => {
                 decide_revoke_tokens(self, app, user, *ts)
             }
+            UserCommand::RegisterDevice { device, issued_ms } => {
+                device::decide_register(self, device, *issued_ms)
+            }
+            UserCommand::SignOutDevice(cmd) => device::decide_sign_out(self, cmd),
         }
     }
 
@@ -80,6 +96,7 @@ impl Aggregate for UserState {
             }
             Event::UserDeactivated(_) => self.deactivated = true,
             Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
+            Event::DeviceRegistered(_) | Event::DeviceSignedOut(_) => device::apply(self, event),
             _ => {}
         }
     }

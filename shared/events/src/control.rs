@@ -9,6 +9,8 @@ use tidings_domain::login::Platform;
 pub struct Holder<'a> {
     /// The epoch of the token it authenticated with.
     pub epoch: u64,
+    /// When that token was minted, in milliseconds.
+    pub issued_ms: i64,
     /// The device its hello named; `None` before the hello.
     pub device: Option<&'a str>,
     pub platform: Platform,
@@ -27,8 +29,13 @@ pub enum AccessEnded {
     Deactivated,
     /// The user's app was disabled: every session of the app ends.
     AppDisabled,
-    /// One device of the user was signed out: the sessions that said hello as it end.
-    DeviceSignedOut { device: String },
+    /// One device of the user was signed out at `at` (milliseconds): the sessions that said
+    /// hello as it with a token minted up to then end (all of them when `at` is absent).
+    DeviceSignedOut {
+        device: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<i64>,
+    },
     /// A login under a restrictive login policy: sessions older than `keep` of devices other
     /// than `device`, on `platform` (every platform when `None`), end.
     Replaced {
@@ -46,7 +53,9 @@ impl AccessEnded {
         match self {
             AccessEnded::TokensRevoked { epoch } => holder.epoch < *epoch,
             AccessEnded::Deactivated | AccessEnded::AppDisabled => true,
-            AccessEnded::DeviceSignedOut { device } => holder.device == Some(device.as_str()),
+            AccessEnded::DeviceSignedOut { device, at } => {
+                holder.device == Some(device.as_str()) && at.is_none_or(|at| holder.issued_ms <= at)
+            }
             AccessEnded::Replaced {
                 keep,
                 device,
@@ -77,6 +86,7 @@ mod tests {
     fn holder(epoch: u64, device: Option<&'static str>) -> Holder<'static> {
         Holder {
             epoch,
+            issued_ms: 0,
             device,
             platform: Platform::Ios,
             session: "0190",
@@ -97,6 +107,7 @@ mod tests {
         assert!(gone.ends(holder(7, None)));
         let signed_out = AccessEnded::DeviceSignedOut {
             device: "phone".into(),
+            at: None,
         };
         assert_eq!(
             signed_out.encode(),
@@ -104,6 +115,23 @@ mod tests {
         );
         assert!(signed_out.ends(holder(0, Some("phone"))));
         assert!(!signed_out.ends(holder(0, Some("laptop"))) && !signed_out.ends(holder(0, None)));
+        let at = AccessEnded::DeviceSignedOut {
+            device: "phone".into(),
+            at: Some(100),
+        };
+        assert_eq!(
+            AccessEnded::decode(br#"{"end":"device_signed_out","device":"phone","at":100}"#)
+                .unwrap(),
+            at
+        );
+        let minted = |issued_ms| Holder {
+            issued_ms,
+            ..holder(0, Some("phone"))
+        };
+        assert!(
+            at.ends(minted(100)) && !at.ends(minted(101)),
+            "a later token stays"
+        );
     }
 
     #[test]

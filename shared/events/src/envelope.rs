@@ -124,5 +124,13 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
             subject_version,
             p.change.event_type()
         ),
+        // One decision per subject version: a retry of it gets the same id.
+        Event::DeviceRegistered(d) | Event::DeviceSignedOut(d) => format!(
+            "{}.device.{}.{}.{}",
+            d.app,
+            d.user,
+            subject_version,
+            event.event_type()
+        ),
     }
 }

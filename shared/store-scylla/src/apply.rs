@@ -347,6 +347,27 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         p.rows
             .push(RowWrite::new(Stmt::settings_put, row.cursor, values)?);
     }
+    // A device row likewise, at its change's stream sequence.
+    for ((app, user, device), row) in &f.devices {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(device.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::user_device_put, row.cursor, values)?);
+    }
+    for ((app, user, device), row) in &f.device_reads {
+        let values = vec![
+            text(app.as_str()),
+            text(user.as_str()),
+            text(device.as_str()),
+            blob(row),
+        ];
+        p.rows
+            .push(RowWrite::new(Stmt::device_read_put, row.cursor, values)?);
+    }
     Ok(p)
 }
 

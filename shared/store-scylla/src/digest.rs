@@ -104,6 +104,14 @@ fn settings((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::settings(&app, &user, &decode(&data)?))
 }
 
+fn device((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::device(&app, &user, &decode(&data)?))
+}
+
+fn device_read((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::device_read(&app, &user, &decode(&data)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -158,6 +166,8 @@ impl ScyllaStore {
             }
             Table::Pins => self.each(&st.scan_pins, pin, visit).await,
             Table::Settings => self.each(&st.scan_settings, settings, visit).await,
+            Table::Devices => self.each(&st.scan_user_devices, device, visit).await,
+            Table::DeviceReads => self.each(&st.scan_device_reads, device_read, visit).await,
         }
     }
 }

@@ -10,9 +10,9 @@ use tidings_store::inbox_row;
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
-    AnnotationStore, Conversation, ConversationStore, DeviceStore, Entry, GroupRow, GroupStore,
-    HiddenStore, InboxStore, MemberRow, MessageView, PinRow, ReactionRow, Relation, RelationStore,
-    SettingsRow, TimelineMessage, UserGroupRow, UserRow, UserStore,
+    AnnotationStore, Conversation, ConversationStore, DeviceReadRow, DeviceRow, DeviceStore, Entry,
+    GroupRow, GroupStore, HiddenStore, InboxStore, MemberRow, MessageView, PinRow, ReactionRow,
+    Relation, RelationStore, SettingsRow, TimelineMessage, UserGroupRow, UserRow, UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
@@ -482,6 +482,26 @@ impl GroupStore for ScyllaStore {
 }
 
 impl DeviceStore for ScyllaStore {
+    async fn devices(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<DeviceRow>> {
+        let found: Vec<(Vec<u8>,)> = self
+            .all(
+                &self.inner.st.user_devices_of,
+                (app.as_str(), user.as_str()),
+            )
+            .await?;
+        Self::decode_all(found)
+    }
+
+    async fn device_reads(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<DeviceReadRow>> {
+        let found: Vec<(Vec<u8>,)> = self
+            .all(
+                &self.inner.st.device_reads_of,
+                (app.as_str(), user.as_str()),
+            )
+            .await?;
+        Self::decode_all(found)
+    }
+
     async fn ack_device(
         &self,
         app: &AppId,

@@ -168,6 +168,14 @@ statements! {
     scan_reaction_marks = "SELECT app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor FROM {{keyspace}}.reaction_marks";
     scan_pins = "SELECT app, conv_id, data FROM {{keyspace}}.pins";
     scan_settings = "SELECT app, user_id, data FROM {{keyspace}}.conv_settings";
+
+    // The device registry.
+    user_devices_of = "SELECT data FROM {{keyspace}}.user_devices WHERE app = ? AND user_id = ?";
+    user_device_put = "INSERT INTO {{keyspace}}.user_devices (app, user_id, device, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    scan_user_devices = "SELECT app, user_id, data FROM {{keyspace}}.user_devices";
+    device_reads_of = "SELECT data FROM {{keyspace}}.device_reads WHERE app = ? AND user_id = ?";
+    device_read_put = "INSERT INTO {{keyspace}}.device_reads (app, user_id, device, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    scan_device_reads = "SELECT app, user_id, data FROM {{keyspace}}.device_reads";
 }
 
 impl Stmt {
@@ -269,7 +277,8 @@ mod tests {
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
-        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints.
-        assert_eq!(writes, 24);
+        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints,
+        // user_devices, device_reads.
+        assert_eq!(writes, 26);
     }
 }

@@ -17,6 +17,7 @@
 //! they hold rows, so a store that has none of theirs keeps the digest it had before them.
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
@@ -48,11 +49,13 @@ pub enum Table {
     ReactionMarks,
     Pins,
     Settings,
+    Devices,
+    DeviceReads,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 18] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -69,6 +72,8 @@ impl Table {
         Table::ReactionMarks,
         Table::Pins,
         Table::Settings,
+        Table::Devices,
+        Table::DeviceReads,
     ];
 
     /// The table's name, hashed into the digest.
@@ -90,6 +95,8 @@ impl Table {
             Table::ReactionMarks => "reaction_marks",
             Table::Pins => "pins",
             Table::Settings => "conv_settings",
+            Table::Devices => "user_devices",
+            Table::DeviceReads => "device_reads",
         }
     }
 
@@ -103,6 +110,8 @@ impl Table {
                 | Table::ReactionMarks
                 | Table::Pins
                 | Table::Settings
+                | Table::Devices
+                | Table::DeviceReads
         )
     }
 }
@@ -250,6 +259,16 @@ impl LogicalRow {
     /// `user`'s settings row for a conversation.
     pub fn settings(app: &str, user: &str, row: &SettingsRow) -> Self {
         named(key(&[app, user, row.conv.as_str()], None), row)
+    }
+
+    /// `user`'s row for one of their devices.
+    pub fn device(app: &str, user: &str, row: &DeviceRow) -> Self {
+        named(key(&[app, user, row.device.as_str()], None), row)
+    }
+
+    /// The read marker one of `user`'s devices last moved.
+    pub fn device_read(app: &str, user: &str, row: &DeviceReadRow) -> Self {
+        named(key(&[app, user, row.device.as_str()], None), row)
     }
 
     /// A pinned message of `conv`.

@@ -2,6 +2,7 @@
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
 use crate::annotations::{PinRow, ReactionRow};
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
@@ -293,8 +294,23 @@ pub trait GroupStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<UserGroupRow>>> + Send;
 }
 
-/// Per-device positions reported by clients with `ack`. Not derived from events.
+/// A user's devices: the registry (derived from events) and the positions clients report with
+/// `ack` (not derived from events).
 pub trait DeviceStore: Send + Sync {
+    /// Every registered device of `user`, ordered by device.
+    fn devices(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<DeviceRow>>> + Send;
+
+    /// The read marker each device of `user` last moved, ordered by device.
+    fn device_reads(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<DeviceReadRow>>> + Send;
+
     /// Records that `device` holds every entry up to `seq` (never moves backwards).
     fn ack_device(
         &self,

@@ -1,6 +1,7 @@
 //! What a projection asks the store to do, and what the store reports back.
 
 use crate::annotations::PinRow;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
     Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch, SettingsRow,
 };
@@ -113,6 +114,18 @@ pub enum Write {
         app: AppId,
         user: UserId,
         row: SettingsRow,
+    },
+    /// Store a user's device row (replacing it).
+    Device {
+        app: AppId,
+        user: UserId,
+        row: DeviceRow,
+    },
+    /// Store the read marker a device of a user last moved (replacing it).
+    DeviceRead {
+        app: AppId,
+        user: UserId,
+        row: DeviceReadRow,
     },
     /// Store (`Some`) or delete a conversation's pin of the message at `conv_seq`.
     Pin {

@@ -39,9 +39,14 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("no VmRSS for pid {pid}"))
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(crate) type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-async fn open(server: SocketAddr, host: &str, token: &str, source: u32) -> anyhow::Result<Ws> {
+pub(crate) async fn open(
+    server: SocketAddr,
+    host: &str,
+    token: &str,
+    source: u32,
+) -> anyhow::Result<Ws> {
     // 127.0.0.1 .. 127.0.0.250: each source address has its own ephemeral ports.
     let source_ip = Ipv4Addr::new(127, 0, 0, 1 + (source % 250) as u8);
     let socket = TcpSocket::new_v4()?;

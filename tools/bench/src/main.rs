@@ -10,10 +10,12 @@ mod history;
 mod jetstream;
 mod lifecycle;
 mod machine;
+mod presence;
 mod profiles;
 mod replay;
 mod server;
 mod summary;
+mod typing;
 
 use clap::{Parser, Subcommand};
 
@@ -45,10 +47,15 @@ enum Command {
     /// Sends mixed with recalls, edits and reactions over WebSocket at a target rate: answer
     /// latency per action kind.
     Lifecycle(lifecycle::Args),
+    /// One user watched by N connected subscribers goes online and offline: time until each
+    /// subscriber, and the last, hears of it.
+    Presence(presence::Args),
     /// Batch profile lookups (100 ids), cold and warm.
     Profiles(profiles::Args),
     /// Rebuild rate of the read models from the stream (`tidings replay`), events/s.
     Replay(replay::Args),
+    /// One sender typing in G groups of R connected members: typing frames relayed per second.
+    Typing(typing::Args),
 }
 
 #[tokio::main]
@@ -64,7 +71,9 @@ async fn main() -> anyhow::Result<()> {
         Command::History(args) => history::run(args).await,
         Command::Jetstream(args) => jetstream::run(args).await,
         Command::Lifecycle(args) => lifecycle::run(args).await,
+        Command::Presence(args) => presence::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Typing(args) => typing::run(args).await,
     }
 }

@@ -38,6 +38,7 @@ fn principal() -> Principal {
         app: app(),
         user: user("alice"),
         epoch: 0,
+        issued_ms: 0,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod app_changed;
 pub mod conversation_cleared;
 pub mod conversation_read;
 pub mod conversation_settings_changed;
+pub mod device_changed;
 pub mod group_changed;
 pub mod message_edited;
 pub mod message_hidden;

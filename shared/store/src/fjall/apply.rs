@@ -32,6 +32,8 @@ impl Tables {
             Table::ReactionMarks => &self.reaction_marks,
             Table::Pins => &self.pins,
             Table::Settings => &self.settings,
+            Table::Devices => &self.user_devices,
+            Table::DeviceReads => &self.device_reads,
         }
     }
 }
@@ -53,7 +55,9 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::UserGroups
         | Table::Hidden
         | Table::Cleared
-        | Table::Settings => true,
+        | Table::Settings
+        | Table::Devices
+        | Table::DeviceReads => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -260,6 +264,14 @@ impl ProjectionStore for FjallStore {
         for ((app, user, conv), row) in &c.settings {
             let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
             batch.insert(&t.settings, k, encode(row));
+        }
+        for ((app, user, device), row) in &c.devices {
+            let k = key(&[app.as_str(), user.as_str(), device.as_str()], None);
+            batch.insert(&t.user_devices, k, encode(row));
+        }
+        for ((app, user, device), row) in &c.device_reads {
+            let k = key(&[app.as_str(), user.as_str(), device.as_str()], None);
+            batch.insert(&t.device_reads, k, encode(row));
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

@@ -35,6 +35,8 @@ struct Tables {
     reaction_marks: Keyspace,
     pins: Keyspace,
     settings: Keyspace,
+    user_devices: Keyspace,
+    device_reads: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -117,6 +119,8 @@ impl FjallStore {
             reaction_marks: open("reaction_marks")?,
             pins: open("pins")?,
             settings: open("conv_settings")?,
+            user_devices: open("user_devices")?,
+            device_reads: open("device_reads")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

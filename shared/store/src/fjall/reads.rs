@@ -2,6 +2,7 @@
 
 use super::{FjallStore, decode};
 use crate::annotations::{PinRow, ReactionRow};
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix, split};
 use crate::model::{
@@ -350,6 +351,28 @@ impl RelationStore for FjallStore {
 }
 
 impl DeviceStore for FjallStore {
+    async fn devices(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<DeviceRow>> {
+        self.tables
+            .user_devices
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+
+    async fn device_reads(&self, app: &AppId, user: &UserId) -> StoreResult<Vec<DeviceReadRow>> {
+        self.tables
+            .device_reads
+            .prefix(prefix(&[app.as_str(), user.as_str()]))
+            .map(|guard| {
+                let (_, v) = guard.into_inner()?;
+                decode(&v)
+            })
+            .collect()
+    }
+
     async fn ack_device(
         &self,
         app: &AppId,

@@ -5,13 +5,14 @@
 //! comparisons).
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
     UserRow,
 };
 use crate::plan::keys::{
-    ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
-    TimelineKey, UserGroupKey, UserKey,
+    ConvKey, DeviceKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey,
+    RelationKey, TimelineKey, UserGroupKey, UserKey,
 };
 use crate::write::Delivery;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -78,6 +79,10 @@ pub struct Changes {
     pub pins: FxHashMap<PinKey, Option<PinRow>>,
     /// Users' settings rows written, (app, user, conv) -> row.
     pub settings: FxHashMap<ConvKey, SettingsRow>,
+    /// Users' device rows written, (app, user, device) -> row.
+    pub devices: FxHashMap<DeviceKey, DeviceRow>,
+    /// The read marker each device last moved, (app, user, device) -> row.
+    pub device_reads: FxHashMap<DeviceKey, DeviceReadRow>,
 }
 
 impl Changes {

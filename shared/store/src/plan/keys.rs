@@ -6,12 +6,14 @@ use crate::model::{Conversation, ReactionNotice, Relation, TimelineMessage, User
 use crate::plan::Head;
 use crate::write::Write;
 use rustc_hash::{FxHashMap, FxHashSet};
-use tidings_domain::{AppId, ConvId, GroupId, UserId};
+use tidings_domain::{AppId, ConvId, DeviceId, GroupId, UserId};
 
 /// A user's row, inbox head or change-feed entry: (app, user).
 pub type UserKey = (AppId, UserId);
 /// A user's conversation row: (app, user, conv).
 pub type ConvKey = (AppId, UserId, ConvId);
+/// A user's device row: (app, user, device).
+pub type DeviceKey = (AppId, UserId, DeviceId);
 /// `user`'s relation row about another user: (app, user, other).
 pub type RelationKey = (AppId, UserId, UserId);
 /// A hidden message of a user: (app, user, conv, conv_seq).
@@ -107,6 +109,8 @@ impl<'w> RowKeys<'w> {
                 | Write::Reaction { .. }
                 | Write::Pin { .. }
                 | Write::Settings { .. }
+                | Write::Device { .. }
+                | Write::DeviceRead { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}

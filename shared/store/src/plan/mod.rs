@@ -88,6 +88,12 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             Write::Settings { app, user, row } => {
                 c.settings.insert((app, user, row.conv.clone()), row);
             }
+            Write::Device { app, user, row } => {
+                c.devices.insert((app, user, row.device.clone()), row);
+            }
+            Write::DeviceRead { app, user, row } => {
+                c.device_reads.insert((app, user, row.device.clone()), row);
+            }
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);
                 c.timeline.insert(key, TimelineMessage { ts, message });

@@ -1562,3 +1562,81 @@ pub async fn settings_rows_are_replaced_per_conversation<S: ReadModels>(store: S
     store.apply("p", 2, second).await.unwrap();
     assert_eq!(store.digest().await.unwrap(), before);
 }
+
+pub async fn device_rows_and_device_reads_are_replaced_per_device<S: ReadModels>(store: S) {
+    use tidings_domain::DeviceId;
+    use tidings_domain::login::Platform;
+    use tidings_store::{DeviceReadRow, DeviceRow};
+    let alice = user("alice");
+    let device = |id: &str| DeviceId::parse(id).unwrap();
+    let row = |id: &str, platform, signed_out, cursor| Write::Device {
+        app: app(),
+        user: alice.clone(),
+        row: DeviceRow {
+            device: device(id),
+            platform,
+            at: cursor as i64 * 10,
+            signed_out,
+            cursor,
+        },
+    };
+    let conv = ConvId::direct(&alice, &user("bob"));
+    let read = |id: &str, conv_seq, cursor| Write::DeviceRead {
+        app: app(),
+        user: alice.clone(),
+        row: DeviceReadRow {
+            device: device(id),
+            conv: conv.clone(),
+            conv_seq,
+            ts: 5,
+            cursor,
+        },
+    };
+    let first = vec![
+        row("phone", Platform::Ios, false, 1),
+        row("laptop", Platform::Desktop, false, 1),
+        read("phone", 3, 1),
+    ];
+    store.apply("p", 1, first.clone()).await.unwrap();
+    let second = vec![row("phone", Platform::Ios, true, 2), read("phone", 7, 2)];
+    store.apply("p", 2, second.clone()).await.unwrap();
+
+    let devices = store.devices(&app(), &alice).await.unwrap();
+    let seen: Vec<(&str, Platform, bool, u64)> = devices
+        .iter()
+        .map(|d| (d.device.as_str(), d.platform, d.signed_out, d.cursor))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("laptop", Platform::Desktop, false, 1),
+            ("phone", Platform::Ios, true, 2)
+        ],
+        "ordered by device, the newest change of each"
+    );
+    let reads = store.device_reads(&app(), &alice).await.unwrap();
+    let seen: Vec<(&str, u64)> = reads
+        .iter()
+        .map(|r| (r.device.as_str(), r.conv_seq))
+        .collect();
+    assert_eq!(seen, [("phone", 7)]);
+    assert!(
+        store
+            .devices(&app(), &user("bob"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .device_reads(&app(), &user("bob"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Replayed from an older checkpoint, the batches leave the rows as they were.
+    let before = store.digest().await.unwrap();
+    store.apply("p", 1, first).await.unwrap();
+    store.apply("p", 2, second).await.unwrap();
+    assert_eq!(store.digest().await.unwrap(), before);
+}

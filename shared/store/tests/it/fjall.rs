@@ -168,3 +168,9 @@ async fn settings_rows_are_replaced_per_conversation() {
     let (_dir, store) = fresh();
     conformance::settings_rows_are_replaced_per_conversation(store).await;
 }
+
+#[tokio::test]
+async fn device_rows_and_device_reads_are_replaced_per_device() {
+    let (_dir, store) = fresh();
+    conformance::device_rows_and_device_reads_are_replaced_per_device(store).await;
+}
