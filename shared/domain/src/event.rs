@@ -92,6 +92,13 @@ pub mod types {
     pub const APP_SETTINGS_CHANGED: &str = "app_settings_changed";
     /// [`AppChange::Disabled`](super::AppChange::Disabled).
     pub const APP_DISABLED: &str = "app_disabled";
+
+    /// [`Event::ServiceRosterChanged`](super::Event::ServiceRosterChanged).
+    pub const SERVICE_ROSTER_CHANGED: &str = "service_roster_changed";
+    /// [`Event::ServiceSessionChanged`](super::Event::ServiceSessionChanged).
+    pub const SERVICE_SESSION_CHANGED: &str = "service_session_changed";
+    /// [`Event::ServiceMessageSent`](super::Event::ServiceMessageSent).
+    pub const SERVICE_MESSAGE_SENT: &str = "service_message_sent";
 }
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -116,6 +123,9 @@ pub enum Event {
     ReactionRemoved(Reaction),
     MessagePinned(Pin),
     MessageUnpinned(Pin),
+    ServiceRosterChanged(crate::service::RosterChanged),
+    ServiceSessionChanged(crate::service::SessionChanged),
+    ServiceMessageSent(crate::service::ServiceMessageSent),
 }
 
 impl Event {
@@ -141,6 +151,9 @@ impl Event {
             Event::ReactionRemoved(_) => types::REACTION_REMOVED,
             Event::MessagePinned(_) => types::MESSAGE_PINNED,
             Event::MessageUnpinned(_) => types::MESSAGE_UNPINNED,
+            Event::ServiceRosterChanged(_) => types::SERVICE_ROSTER_CHANGED,
+            Event::ServiceSessionChanged(_) => types::SERVICE_SESSION_CHANGED,
+            Event::ServiceMessageSent(_) => types::SERVICE_MESSAGE_SENT,
         }
     }
 
@@ -163,6 +176,9 @@ impl Event {
             Event::MessageEdited(e) => ("conv", e.conv.as_str()),
             Event::ReactionAdded(r) | Event::ReactionRemoved(r) => ("conv", r.conv.as_str()),
             Event::MessagePinned(p) | Event::MessageUnpinned(p) => ("conv", p.conv.as_str()),
+            Event::ServiceRosterChanged(r) => ("service", r.service.as_str()),
+            Event::ServiceSessionChanged(s) => ("service", s.service.as_str()),
+            Event::ServiceMessageSent(m) => ("service", m.service.as_str()),
         }
     }
 }

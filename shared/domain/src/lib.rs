@@ -14,6 +14,7 @@ pub mod login;
 pub mod membership;
 pub mod pair;
 pub mod reads;
+pub mod service;
 pub mod settings;
 pub mod system;
 pub mod user;
