@@ -21,3 +21,6 @@ pub mod system_message_sent;
 pub mod user_deactivated;
 pub mod user_profile;
 pub mod user_tokens_revoked;
+pub mod service_message_sent;
+pub mod service_roster_changed;
+pub mod service_session_changed;
