@@ -364,6 +364,8 @@ mod tests {
                 recalled: None,
                 edit_seq: 0,
                 edited_at: None,
+                agent: None,
+                session: None,
             }),
         };
         let stored = inbox_row::encode(&entry);
