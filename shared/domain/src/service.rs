@@ -521,6 +521,12 @@ impl Draft<'_> {
         }
         send.body.validate(send.limits)?;
         let from_customer = send.from == send.customer;
+        if from_customer && (send.customer == c.service || s.agents.contains_key(&send.customer)) {
+            return Err(DomainError::Invalid(
+                "the service account and its agents answer customers; they are not customers"
+                    .into(),
+            ));
+        }
         let session = match s.session(&send.customer) {
             Some(open) => open.number,
             None if from_customer => {
