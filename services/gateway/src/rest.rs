@@ -142,7 +142,10 @@ async fn messages<S: ReadModels>(
     let history = query.history()?;
     let store = &state.shared.store;
     let commands = &state.shared.commands;
-    match commands.service_participant(&me.app, &me.user, &conv).await? {
+    match commands
+        .service_participant(&me.app, &me.user, &conv)
+        .await?
+    {
         Some((true, _)) => {}
         Some((false, _)) => return Err(not_a_participant()),
         None => require_participant(store, &me.app, &me.user, &conv).await?,

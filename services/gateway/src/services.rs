@@ -160,7 +160,9 @@ async fn take<S: ReadModels>(
         .commands
         .take_customer(&me.app, &service, &customer)
         .await?;
-    Ok(Json(json!({ "session": session.value, "pos": session.pos })))
+    Ok(Json(
+        json!({ "session": session.value, "pos": session.pos }),
+    ))
 }
 
 /// The body of `POST /v1/services/{service}/customers/{customer}/transfer`.
@@ -186,7 +188,9 @@ async fn transfer<S: ReadModels>(
         .commands
         .transfer_customer(&me.app, &service, &me.user, &customer, &body.to, body.note)
         .await?;
-    Ok(Json(json!({ "session": session.value, "pos": session.pos })))
+    Ok(Json(
+        json!({ "session": session.value, "pos": session.pos }),
+    ))
 }
 
 /// The agent serving the customer, or the service account, ends the session.
@@ -203,7 +207,9 @@ async fn close<S: ReadModels>(
         .commands
         .close_session(&me.app, &service, &me.user, &customer)
         .await?;
-    Ok(Json(json!({ "session": session.value, "pos": session.pos })))
+    Ok(Json(
+        json!({ "session": session.value, "pos": session.pos }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -365,7 +365,10 @@ mod tests {
 
     #[test]
     fn service_conv_names_its_service_and_customer() {
-        let (acme, carol) = (UserId::parse("acme").unwrap(), UserId::parse("carol").unwrap());
+        let (acme, carol) = (
+            UserId::parse("acme").unwrap(),
+            UserId::parse("carol").unwrap(),
+        );
         let conv = ConvId::between(&carol, &Recipient::Service(acme.clone()));
         assert_eq!(conv.as_str(), "s~acme~carol");
         assert_eq!(conv.service_parts(), Some((acme, carol.clone())));

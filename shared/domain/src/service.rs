@@ -77,9 +77,11 @@ impl ServiceState {
         from: &UserId,
         client_msg_id: &ClientMsgId,
     ) -> Option<Receipt> {
-        self.customers.get(customer)?.sent.iter().find_map(|(f, c, r)| {
-            (f == from && c == client_msg_id).then(|| r.clone())
-        })
+        self.customers
+            .get(customer)?
+            .sent
+            .iter()
+            .find_map(|(f, c, r)| (f == from && c == client_msg_id).then(|| r.clone()))
     }
 
     /// The customer's open session.
@@ -490,7 +492,10 @@ impl Draft<'_> {
     /// Assigns `customer`'s session by the strategy, or queues it.
     fn place(&mut self, customer: &UserId, session: u64) {
         let s = &self.state;
-        let last_agent = s.customers.get(customer).and_then(|c| c.last_agent.as_ref());
+        let last_agent = s
+            .customers
+            .get(customer)
+            .and_then(|c| c.last_agent.as_ref());
         let change = match pick(s.strategy, &s.agents, last_agent, s.last_assigned.as_ref()) {
             Some(agent) => SessionChange::Assigned { agent },
             None => SessionChange::Queued {
@@ -504,7 +509,10 @@ impl Draft<'_> {
     fn drain(&mut self) {
         while let Some(customer) = self.state.queue.front().cloned() {
             let s = &self.state;
-            let last_agent = s.customers.get(&customer).and_then(|c| c.last_agent.as_ref());
+            let last_agent = s
+                .customers
+                .get(&customer)
+                .and_then(|c| c.last_agent.as_ref());
             let Some(agent) = pick(s.strategy, &s.agents, last_agent, s.last_assigned.as_ref())
             else {
                 return;
@@ -516,7 +524,9 @@ impl Draft<'_> {
 
     fn send(&mut self, send: &ServiceSend) -> Result<(), DomainError> {
         let (c, s) = (self.command, &self.state);
-        if s.receipt(&send.customer, &send.from, &send.client_msg_id).is_some() {
+        if s.receipt(&send.customer, &send.from, &send.client_msg_id)
+            .is_some()
+        {
             return Ok(());
         }
         send.body.validate(send.limits)?;
@@ -541,7 +551,10 @@ impl Draft<'_> {
                 )));
             }
         };
-        let holder = self.state.session(&send.customer).and_then(|o| o.agent.clone());
+        let holder = self
+            .state
+            .session(&send.customer)
+            .and_then(|o| o.agent.clone());
         if !from_customer {
             let is_service = send.from == c.service;
             if !is_service && holder.as_ref() != Some(&send.from) {
@@ -554,7 +567,10 @@ impl Draft<'_> {
                 self.session(&send.customer, session, SessionChange::Taken);
             }
         }
-        let agent = self.state.session(&send.customer).and_then(|o| o.agent.clone());
+        let agent = self
+            .state
+            .session(&send.customer)
+            .and_then(|o| o.agent.clone());
         let conv_seq = self.state.last_conv_seq(&send.customer) + 1;
         self.push(Event::ServiceMessageSent(ServiceMessageSent {
             app: c.app.clone(),

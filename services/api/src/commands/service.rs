@@ -307,7 +307,11 @@ impl Commands {
                 (s.is_business(service, viewer), ServiceView::of(s, service))
             })
             .await?;
-        if business { Ok(view) } else { Err(not_business()) }
+        if business {
+            Ok(view)
+        } else {
+            Err(not_business())
+        }
     }
 
     /// Fails unless `user` is on `service`'s business side now (its account or an agent).
@@ -320,9 +324,15 @@ impl Commands {
         let business = self
             .0
             .services
-            .read(app, service.as_str(), true, |s| s.is_business(service, user))
+            .read(app, service.as_str(), true, |s| {
+                s.is_business(service, user)
+            })
             .await?;
-        if business { Ok(()) } else { Err(not_business()) }
+        if business {
+            Ok(())
+        } else {
+            Err(not_business())
+        }
     }
 
     /// Whether `user` takes part in the service conversation `conv` (its customer, or the

@@ -105,16 +105,28 @@ mod tests {
     #[test]
     fn each_strategy_picks_among_agents_with_room() {
         let roster = agents(&[("a1", 2, 2, true), ("a2", 1, 3, true), ("a3", 0, 3, false)]);
-        assert_eq!(pick(Strategy::LeastBusy, &roster, None, None), Some(u("a2")));
+        assert_eq!(
+            pick(Strategy::LeastBusy, &roster, None, None),
+            Some(u("a2"))
+        );
         assert_eq!(
             pick(Strategy::Sticky, &roster, Some(&u("a1")), None),
             Some(u("a2")),
             "a1 is full: fall back to least busy"
         );
         let roster = agents(&[("a1", 0, 2, true), ("a2", 0, 2, true), ("a3", 0, 2, true)]);
-        assert_eq!(pick(Strategy::Sticky, &roster, Some(&u("a3")), None), Some(u("a3")));
-        assert_eq!(pick(Strategy::RoundRobin, &roster, None, Some(&u("a2"))), Some(u("a3")));
-        assert_eq!(pick(Strategy::RoundRobin, &roster, None, Some(&u("a3"))), Some(u("a1")));
+        assert_eq!(
+            pick(Strategy::Sticky, &roster, Some(&u("a3")), None),
+            Some(u("a3"))
+        );
+        assert_eq!(
+            pick(Strategy::RoundRobin, &roster, None, Some(&u("a2"))),
+            Some(u("a3"))
+        );
+        assert_eq!(
+            pick(Strategy::RoundRobin, &roster, None, Some(&u("a3"))),
+            Some(u("a1"))
+        );
         let full = agents(&[("a1", 1, 1, true)]);
         assert_eq!(pick(Strategy::RoundRobin, &full, None, None), None);
     }
