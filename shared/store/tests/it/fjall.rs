@@ -168,3 +168,9 @@ async fn settings_rows_are_replaced_per_conversation() {
     let (_dir, store) = fresh();
     conformance::settings_rows_are_replaced_per_conversation(store).await;
 }
+
+#[tokio::test]
+async fn service_messages_keep_their_agent_and_rows_name_the_other_side() {
+    let (_dir, store) = fresh();
+    conformance::service_messages_keep_their_agent_and_rows_name_the_other_side(store).await;
+}
