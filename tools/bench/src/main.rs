@@ -13,6 +13,7 @@ mod machine;
 mod profiles;
 mod replay;
 mod server;
+mod service;
 mod summary;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,8 @@ enum Command {
     Profiles(profiles::Args),
     /// Rebuild rate of the read models from the stream (`tidings replay`), events/s.
     Replay(replay::Args),
+    /// Customers arriving at once at a service with many agents: time to assign p50/p99.
+    Service(service::Args),
 }
 
 #[tokio::main]
@@ -66,5 +69,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Lifecycle(args) => lifecycle::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Service(args) => service::run(args).await,
     }
 }
