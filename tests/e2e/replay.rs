@@ -293,8 +293,14 @@ async fn replay_digest_equals_live_digest() {
     let desk = h.api.user_token("desk").await;
     h.api.register("agent").await;
     for (path, body) in [
-        ("/v1/server/services/desk", json!({"strategy": "least_busy"})),
-        ("/v1/server/services/desk/agents/agent", json!({"capacity": 1})),
+        (
+            "/v1/server/services/desk",
+            json!({"strategy": "least_busy"}),
+        ),
+        (
+            "/v1/server/services/desk/agents/agent",
+            json!({"capacity": 1}),
+        ),
         (
             "/v1/messages",
             json!({"from": "alice", "to": {"service": "desk"}, "client_msg_id": "s1",

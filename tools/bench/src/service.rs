@@ -54,7 +54,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis();
     let service = format!("svc{run_id}");
-    let agents: Vec<String> = (0..args.agents).map(|i| format!("{service}-a{i}")).collect();
+    let agents: Vec<String> = (0..args.agents)
+        .map(|i| format!("{service}-a{i}"))
+        .collect();
     let customers: Vec<String> = (0..args.customers)
         .map(|i| format!("{service}-c{i}"))
         .collect();
@@ -103,15 +105,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .post(&format!("/v1/users/{service}/token"), &json!({}))
         .await;
     let token = token.body["token"].as_str().unwrap_or_default().to_owned();
-    let view = api
-        .get_as(&token, &format!("/v1/services/{service}"))
-        .await;
+    let view = api.get_as(&token, &format!("/v1/services/{service}")).await;
     let assigned: u64 = view.body["service"]["agents"]
         .as_array()
         .map_or(0, |a| a.iter().filter_map(|a| a["load"].as_u64()).sum());
-    let queued = view.body["service"]["queue"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let queued = view.body["service"]["queue"].as_array().map_or(0, Vec::len);
     println!(
         "{}",
         json!({

@@ -1638,7 +1638,11 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
     };
     let page = store.history(&app(), &conv, query).await.unwrap();
     assert_eq!(page.messages[0].message, view);
-    for (reader, peer) in [(&customer, &service), (&agent, &customer), (&service, &customer)] {
+    for (reader, peer) in [
+        (&customer, &service),
+        (&agent, &customer),
+        (&service, &customer),
+    ] {
         let row = store
             .conversation(&app(), reader, &conv)
             .await
