@@ -526,6 +526,76 @@ const ROUTES: &[Route] = &[
         body: None,
         query: false,
     },
+    // Customer-service accounts (`tidings_api::http_service`, `tidings_gateway::services`).
+    server(
+        "/v1/server/services/{service}",
+        &[("service", "acme", ID)],
+        Some(r#"{"strategy":"sticky"}"#),
+    ),
+    server(
+        "/v1/server/services/{service}/agents/{agent}",
+        &[("service", "acme", ID), ("agent", "bob", ID)],
+        Some(r#"{"capacity":2}"#),
+    ),
+    server(
+        "/v1/server/services/{service}/agents/{agent}/detach",
+        &[("service", "acme", ID), ("agent", "bob", ID)],
+        None,
+    ),
+    server(
+        "/v1/server/services/{service}/agents/{agent}/availability",
+        &[("service", "acme", ID), ("agent", "bob", ID)],
+        Some(r#"{"available":false}"#),
+    ),
+    client(
+        "GET",
+        "/v1/services/{service}",
+        &[("service", "acme", ID)],
+        &[],
+        None,
+    ),
+    client(
+        "POST",
+        "/v1/services/{service}/availability",
+        &[("service", "acme", ID)],
+        &[],
+        Some(r#"{"available":true}"#),
+    ),
+    client(
+        "GET",
+        "/v1/services/{service}/customers/{customer}/messages",
+        &[("service", "acme", ID), ("customer", "carol", ID)],
+        &["limit=abc", "limit=0", "before=x", "agent=bad%20id"],
+        None,
+    ),
+    client(
+        "POST",
+        "/v1/services/{service}/customers/{customer}/messages",
+        &[("service", "acme", ID), ("customer", "carol", ID)],
+        &[],
+        Some(r#"{"client_msg_id":"w1","body":{"type":"text","text":"hi"}}"#),
+    ),
+    client(
+        "POST",
+        "/v1/services/{service}/customers/{customer}/take",
+        &[("service", "acme", ID), ("customer", "carol", ID)],
+        &[],
+        None,
+    ),
+    client(
+        "POST",
+        "/v1/services/{service}/customers/{customer}/transfer",
+        &[("service", "acme", ID), ("customer", "carol", ID)],
+        &[],
+        Some(r#"{"to":"bob","note":"hi"}"#),
+    ),
+    client(
+        "POST",
+        "/v1/services/{service}/customers/{customer}/close",
+        &[("service", "acme", ID), ("customer", "carol", ID)],
+        &[],
+        None,
+    ),
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.

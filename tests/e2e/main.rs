@@ -34,6 +34,7 @@ mod read_your_writes;
 mod removals;
 mod replay;
 mod replies;
+mod service;
 mod settings;
 mod social;
 mod supervision;

@@ -322,6 +322,47 @@ async fn replay_digest_equals_live_digest() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
+    // Customer-service accounts: assigned, queued, taken, transferred and closed sessions, a
+    // detach that requeues, messages both ways and a removal on one side.
+    let desk = h.api.user_token("desk").await;
+    h.api.register("agent").await;
+    for (path, body) in [
+        (
+            "/v1/server/services/desk",
+            json!({"strategy": "least_busy"}),
+        ),
+        (
+            "/v1/server/services/desk/agents/agent",
+            json!({"capacity": 1}),
+        ),
+        (
+            "/v1/messages",
+            json!({"from": "alice", "to": {"service": "desk"}, "client_msg_id": "s1",
+                   "body": {"type": "text", "text": "help"}}),
+        ),
+        (
+            "/v1/messages",
+            json!({"from": "bob", "to": {"service": "desk"}, "client_msg_id": "s2",
+                   "body": {"type": "text", "text": "help"}}),
+        ),
+        ("/v1/server/services/desk/agents/agent/detach", json!({})),
+    ] {
+        let r = h.api.post(path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+    for (path, body) in [
+        ("/v1/services/desk/customers/bob/take", json!({})),
+        (
+            "/v1/services/desk/customers/alice/messages",
+            json!({"client_msg_id": "s3", "body": {"type": "text", "text": "here"}}),
+        ),
+        ("/v1/services/desk/customers/alice/close", json!({})),
+        ("/v1/conversations/s~desk~bob/hide", json!({"conv_seq": 1})),
+    ] {
+        let r = h.api.post_as(&desk, path, &body).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+
     let client = async_nats::connect(h.nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client.clone());
     let last = last_seq(&js).await;

@@ -9,7 +9,10 @@ mod forward;
 pub use annotate::{PinState, Reacted};
 pub use forward::ForwardRequest;
 mod lifecycle;
+mod service;
 mod settings;
+
+pub use service::{AgentView, ServiceView, SessionView};
 
 pub use lifecycle::{EditRequest, Edited, Recalled};
 pub use settings::SettingsRequest;
@@ -25,6 +28,7 @@ use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
 use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{ChangePair, PairCommand, PairState};
 use tidings_domain::reads::{ClearConversation, HideMessage, MarkRead, ReadState, ReadsCommand};
+use tidings_domain::service::ServiceState;
 use tidings_domain::settings::SettingsState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
@@ -214,6 +218,7 @@ struct Inner {
     reads: Repository<ReadState>,
     settings: Repository<SettingsState>,
     system: Repository<SystemState>,
+    services: Repository<ServiceState>,
     limits: BodyLimits,
     apps: Apps,
     files: Files,
@@ -269,7 +274,8 @@ impl Commands {
                 .with_snapshots(snapshots.clone(), snapshot_every),
             settings: Repository::new(js.clone(), stream.clone(), cache_capacity)
                 .with_snapshots(snapshots, snapshot_every),
-            system: Repository::new(js, stream, 1),
+            system: Repository::new(js.clone(), stream.clone(), 1),
+            services: Repository::new(js, stream, cache_capacity),
             limits,
             apps,
             files,
@@ -589,6 +595,13 @@ impl Commands {
         conv_seq: u64,
         fresh: bool,
     ) -> Result<Target, ApiError> {
+        if let Some((member, last)) = self.service_participant(app, user, conv).await? {
+            return Ok(Target {
+                exists: true,
+                member,
+                last,
+            });
+        }
         let view = |state: &ConvState| Target {
             exists: conv.group_id().is_none() || state.group.created,
             member: match conv.group_id() {
@@ -764,6 +777,21 @@ impl Commands {
                 Recipient::User(to) => self.require_reachable(app, to).await?,
                 // Membership, mutes and dismissal are decided by the group's aggregate.
                 Recipient::Group(_) => {}
+                Recipient::Service(service) => {
+                    let body = match (request.body, &request.forward_of, &request.reply_to) {
+                        (Some(body), None, None) if request.mentions.is_empty() => body,
+                        _ => {
+                            return Err(ApiError::new(
+                                ErrorCode::InvalidRequest,
+                                "a message to a service has a body and no reply_to, forward_of or mentions",
+                            ));
+                        }
+                    };
+                    let cmid = request.client_msg_id;
+                    return self
+                        .service_send(app, service, from, from, cmid, body)
+                        .await;
+                }
             }
             let conv = ConvId::between(from, &request.to);
             let (body, forward_of) = match (request.body, &request.forward_of) {

@@ -57,6 +57,22 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
             "/v1/server/conversations/{conv}/messages/{msg_id}/edit",
             post(edit),
         )
+        .route(
+            "/v1/server/services/{service}",
+            post(crate::http_service::open),
+        )
+        .route(
+            "/v1/server/services/{service}/agents/{agent}",
+            post(crate::http_service::attach),
+        )
+        .route(
+            "/v1/server/services/{service}/agents/{agent}/detach",
+            post(crate::http_service::detach),
+        )
+        .route(
+            "/v1/server/services/{service}/agents/{agent}/availability",
+            post(crate::http_service::availability),
+        )
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }

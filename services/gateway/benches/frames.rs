@@ -30,6 +30,8 @@ fn frames(c: &mut Criterion) {
             recalled: None,
             edit_seq: 0,
             edited_at: None,
+            agent: None,
+            session: None,
         }),
     });
     c.bench_function("encode entry frame (json)", |b| {

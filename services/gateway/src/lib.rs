@@ -25,6 +25,8 @@ pub mod query;
 pub mod quotes;
 pub mod relations;
 pub mod rest;
+pub mod service_view;
+pub mod services;
 pub mod session;
 pub mod sessions;
 pub mod typing;
@@ -205,6 +207,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(annotations::router::<S>())
             .merge(lifecycle::router::<S>())
             .merge(presence_query::router::<S>())
+            .merge(services::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

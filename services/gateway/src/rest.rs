@@ -6,7 +6,7 @@ use crate::conv_settings;
 use crate::errors::store_error;
 use crate::paging::check_limit;
 use crate::query::ApiQuery;
-use crate::quotes;
+use crate::{quotes, service_view};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -50,6 +50,7 @@ async fn inbox<S: ReadModels>(
         .await
         .map_err(store_error)?;
     quotes::resolve(store, &me.app, quotes::in_entries(&mut entries)).await?;
+    service_view::mask(quotes::in_entries(&mut entries), &me.user);
     let last_seq = store
         .inbox_last_seq(&me.app, &me.user)
         .await
@@ -77,6 +78,8 @@ async fn conversations<S: ReadModels>(
         .filter_map(|r| r.last_message.as_mut())
         .collect();
     quotes::resolve(store, &me.app, last).await?;
+    let last = rows.iter_mut().filter_map(|r| r.last_message.as_mut());
+    service_view::mask(last, &me.user);
     let rows = conv_settings::listed(store, &me.app, &me.user, rows).await?;
     Ok(Json(json!({ "conversations": rows })))
 }
@@ -138,10 +141,19 @@ async fn messages<S: ReadModels>(
     let conv = ConvId::parse(conv)?;
     let history = query.history()?;
     let store = &state.shared.store;
-    require_participant(store, &me.app, &me.user, &conv).await?;
-    let page = visibility::history(store, &me.app, &me.user, &conv, history)
+    let commands = &state.shared.commands;
+    match commands
+        .service_participant(&me.app, &me.user, &conv)
+        .await?
+    {
+        Some((true, _)) => {}
+        Some((false, _)) => return Err(not_a_participant()),
+        None => require_participant(store, &me.app, &me.user, &conv).await?,
+    }
+    let mut page = visibility::history(store, &me.app, &me.user, &conv, history)
         .await
         .map_err(store_error)?;
+    service_view::mask(quotes::in_rows(&mut page.messages), &me.user);
     let key = match history.order {
         HistoryOrder::Newest => "next_before",
         HistoryOrder::Oldest => "next_after",
@@ -172,11 +184,12 @@ pub(crate) async fn require_participant<S: ReadModels>(
     if member {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "not a conversation of this user",
-        ))
+        Err(not_a_participant())
     }
+}
+
+fn not_a_participant() -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, "not a conversation of this user")
 }
 
 /// The body of `POST /v1/conversations/{conv}/read`.

@@ -11,9 +11,9 @@ use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
 use crate::hub::{Hub, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
 use crate::presence::{self, Presence, Seat, UserPresence};
-use crate::quotes;
 use crate::sessions::{ACCESS_ENDED, Ended, REPLACED, Registration, Sessions};
 use crate::typing::{self, Throttle, Typing, TypingState};
+use crate::{quotes, service_view};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -696,6 +696,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             .await
             .map_err(store_error)?;
         quotes::resolve(store, app, quotes::in_entries(&mut entries)).await?;
+        service_view::mask(quotes::in_entries(&mut entries), user);
         let last_seq = store.inbox_last_seq(app, user).await.map_err(store_error)?;
         Ok((entries, last_seq))
     }
@@ -827,6 +828,8 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             // The entry still goes out, without its quote: the history read has it.
             tracing::warn!(seq = entry.seq, %error, "resolving a reply's quote");
         }
+        let viewer = &self.principal.user;
+        service_view::mask(quotes::in_entries(std::slice::from_mut(&mut entry)), viewer);
         self.emit(&ServerFrame::Entry(entry)).await
     }
 

@@ -26,7 +26,7 @@ pub(crate) fn group_of(envelope: &Envelope) -> Option<(AppId, GroupId)> {
         Event::GroupChanged(g) => Some((g.app.clone(), g.group.clone())),
         Event::MessageSent(m) => match &m.to {
             Recipient::Group(g) => Some((m.app.clone(), g.clone())),
-            Recipient::User(_) => None,
+            Recipient::User(_) | Recipient::Service(_) => None,
         },
         Event::ReactionAdded(r) | Event::ReactionRemoved(r) => {
             r.conv.group_id().map(|g| (r.app.clone(), g))

@@ -3,6 +3,7 @@
 use crate::annotation_fold::{project_pin, project_reaction};
 use crate::directory::Directory;
 use crate::group_fold::{project_group, project_group_message};
+use crate::service_fold::{project_service_message, project_service_session};
 use tidings_domain::event::{DeviceChange, MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
@@ -118,6 +119,10 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
     match &envelope.event {
         // Apps have no read model: every instance reads them from their subjects.
         Event::AppChanged(_) => Vec::new(),
+        // A service's roster is read from its subject by the api (like apps).
+        Event::ServiceRosterChanged(_) => Vec::new(),
+        Event::ServiceSessionChanged(s) => project_service_session(s, cursor),
+        Event::ServiceMessageSent(m) => project_service_message(m, cursor),
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
         Event::SystemMessageSent(m) => {
             let item = EntryItem::System(SystemNotice {
@@ -270,6 +275,8 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => project_group_message(message, group, cursor, directory),
             Recipient::User(to) => project_direct(message, to, cursor),
+            // Never recorded: service conversations record `service_message_sent`.
+            Recipient::Service(_) => Vec::new(),
         },
         Event::UserRegistered(profile) | Event::UserProfileUpdated(profile) => {
             vec![Write::PutUser {

@@ -13,6 +13,7 @@ pub mod pool;
 pub mod projection;
 pub mod rosters;
 pub mod runner;
+pub mod service_fold;
 
 pub use health::Status;
 pub use partition::Partition;

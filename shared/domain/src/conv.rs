@@ -425,6 +425,12 @@ fn decide_send(state: &ConvState, cmd: &SendMessage) -> Result<Vec<Event>, Domai
     if state.receipt(&cmd.from, &cmd.client_msg_id).is_some() {
         return Ok(Vec::new());
     }
+    if let Recipient::Service(service) = &cmd.to {
+        // A service conversation is the service aggregate's (`crate::service`).
+        return Err(DomainError::Invalid(format!(
+            "messages to service {service} are decided by the service"
+        )));
+    }
     if let Recipient::User(to) = &cmd.to
         && to != &cmd.from
     {

@@ -98,6 +98,12 @@ pub mod types {
     pub const DEVICE_REGISTERED: &str = "device_registered";
     /// [`Event::DeviceSignedOut`](super::Event::DeviceSignedOut).
     pub const DEVICE_SIGNED_OUT: &str = "device_signed_out";
+    /// [`Event::ServiceRosterChanged`](super::Event::ServiceRosterChanged).
+    pub const SERVICE_ROSTER_CHANGED: &str = "service_roster_changed";
+    /// [`Event::ServiceSessionChanged`](super::Event::ServiceSessionChanged).
+    pub const SERVICE_SESSION_CHANGED: &str = "service_session_changed";
+    /// [`Event::ServiceMessageSent`](super::Event::ServiceMessageSent).
+    pub const SERVICE_MESSAGE_SENT: &str = "service_message_sent";
 }
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -124,6 +130,9 @@ pub enum Event {
     MessageUnpinned(Pin),
     DeviceRegistered(DeviceChange),
     DeviceSignedOut(DeviceChange),
+    ServiceRosterChanged(crate::service::RosterChanged),
+    ServiceSessionChanged(crate::service::SessionChanged),
+    ServiceMessageSent(crate::service::ServiceMessageSent),
 }
 
 impl Event {
@@ -151,6 +160,9 @@ impl Event {
             Event::MessageUnpinned(_) => types::MESSAGE_UNPINNED,
             Event::DeviceRegistered(_) => types::DEVICE_REGISTERED,
             Event::DeviceSignedOut(_) => types::DEVICE_SIGNED_OUT,
+            Event::ServiceRosterChanged(_) => types::SERVICE_ROSTER_CHANGED,
+            Event::ServiceSessionChanged(_) => types::SERVICE_SESSION_CHANGED,
+            Event::ServiceMessageSent(_) => types::SERVICE_MESSAGE_SENT,
         }
     }
 
@@ -174,6 +186,9 @@ impl Event {
             Event::ReactionAdded(r) | Event::ReactionRemoved(r) => ("conv", r.conv.as_str()),
             Event::MessagePinned(p) | Event::MessageUnpinned(p) => ("conv", p.conv.as_str()),
             Event::DeviceRegistered(d) | Event::DeviceSignedOut(d) => ("user", d.user.as_str()),
+            Event::ServiceRosterChanged(r) => ("service", r.service.as_str()),
+            Event::ServiceSessionChanged(s) => ("service", s.service.as_str()),
+            Event::ServiceMessageSent(m) => ("service", m.service.as_str()),
         }
     }
 }

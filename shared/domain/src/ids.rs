@@ -89,12 +89,14 @@ external_id!(
     "client_msg_id"
 );
 
-/// Where a message goes: one user or one group.
+/// Where a message goes: one user, one group, or a customer-service account (the sender is
+/// its customer).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Recipient {
     User(UserId),
     Group(GroupId),
+    Service(UserId),
 }
 
 /// A conversation id, derived by the server: `d~<a>~<b>` for a user pair (sorted), `g~<group>`
@@ -121,7 +123,19 @@ impl ConvId {
         match to {
             Recipient::User(user) => Self::direct(from, user),
             Recipient::Group(group) => Self::group(group),
+            Recipient::Service(service) => Self::service(service, from),
         }
+    }
+
+    /// The conversation of a customer with a service account: `s~<service>~<customer>`.
+    pub fn service(service: &UserId, customer: &UserId) -> Self {
+        Self(format!("s~{service}~{customer}"))
+    }
+
+    /// The (service, customer) of a service conversation, `None` for any other.
+    pub fn service_parts(&self) -> Option<(UserId, UserId)> {
+        let (service, customer) = self.0.strip_prefix("s~")?.split_once('~')?;
+        Some((UserId(service.to_owned()), UserId(customer.to_owned())))
     }
 
     /// Parses a conversation id received from a client.
@@ -130,6 +144,9 @@ impl ConvId {
         let valid = match value.split('~').collect::<Vec<_>>().as_slice() {
             ["d", a, b] => is_valid_id(a) && is_valid_id(b) && a <= b,
             ["g", g] => is_valid_id(g),
+            ["s", service, customer] => {
+                is_valid_id(service) && is_valid_id(customer) && service != customer
+            }
             _ => false,
         };
         if valid {
@@ -342,6 +359,21 @@ mod tests {
         assert!(ConvId::parse("d~alice").is_err());
         assert!(ConvId::parse("x~alice~bob").is_err());
         assert!(ConvId::parse("g~team-1").is_ok());
+        assert!(ConvId::parse("s~acme~carol").is_ok());
+        assert!(ConvId::parse("s~acme~acme").is_err());
+    }
+
+    #[test]
+    fn service_conv_names_its_service_and_customer() {
+        let (acme, carol) = (
+            UserId::parse("acme").unwrap(),
+            UserId::parse("carol").unwrap(),
+        );
+        let conv = ConvId::between(&carol, &Recipient::Service(acme.clone()));
+        assert_eq!(conv.as_str(), "s~acme~carol");
+        assert_eq!(conv.service_parts(), Some((acme, carol.clone())));
+        assert_eq!(conv.direct_peer(&carol), None);
+        assert_eq!(conv.group_id(), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod membership;
 pub mod pair;
 pub mod presence_policy;
 pub mod reads;
+pub mod service;
 pub mod settings;
 pub mod system;
 pub mod user;

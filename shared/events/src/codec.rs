@@ -9,6 +9,7 @@ use crate::wire::{
     pair_changed, pin, reaction, system_message_sent, user_deactivated, user_profile,
     user_tokens_revoked,
 };
+use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
 
@@ -66,6 +67,9 @@ pub fn encode(event: &Event) -> Encoded {
         Event::ReactionAdded(r) | Event::ReactionRemoved(r) => reaction::encode(r),
         Event::MessagePinned(p) | Event::MessageUnpinned(p) => pin::encode(p),
         Event::DeviceRegistered(d) | Event::DeviceSignedOut(d) => device_changed::encode(d),
+        Event::ServiceRosterChanged(r) => service_roster_changed::encode(r),
+        Event::ServiceSessionChanged(s) => service_session_changed::encode(s),
+        Event::ServiceMessageSent(m) => service_message_sent::encode(m),
     };
     Encoded {
         event_type: event.event_type(),

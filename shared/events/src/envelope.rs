@@ -132,5 +132,27 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
             subject_version,
             event.event_type()
         ),
+        // One roster change per decision; one change of a kind per session per decision (a
+        // detach may requeue and reassign the same session).
+        Event::ServiceRosterChanged(r) => {
+            format!("{}.svc.{}.{}.roster", r.app, r.service, subject_version)
+        }
+        Event::ServiceSessionChanged(s) => {
+            use tidings_domain::service::SessionChange as C;
+            let kind = match &s.change {
+                C::Assigned { .. } => "assigned",
+                C::Queued { .. } => "queued",
+                C::Taken => "taken",
+                C::Transferred { .. } => "transferred",
+                C::Closed { .. } => "closed",
+                C::Requeued { .. } => "requeued",
+            };
+            format!(
+                "{}.svc.{}.{}.{}.{}.{kind}",
+                s.app, s.service, subject_version, s.customer, s.session
+            )
+        }
+        // A message id is drawn once per request: a republished copy of one decision shares it.
+        Event::ServiceMessageSent(m) => format!("{}.svcmsg.{}", m.app, m.msg_id),
     }
 }

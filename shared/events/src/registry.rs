@@ -10,6 +10,7 @@ use crate::wire::{
     pair_changed, pin, reaction, system_message_sent, user_deactivated, user_profile,
     user_tokens_revoked,
 };
+use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
 
@@ -33,7 +34,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 17] = [
+const TABLES: [&[Entry]; 20] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -51,6 +52,9 @@ const TABLES: [&[Entry]; 17] = [
     reaction::ENTRIES,
     pin::ENTRIES,
     device_changed::ENTRIES,
+    service_roster_changed::ENTRIES,
+    service_session_changed::ENTRIES,
+    service_message_sent::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

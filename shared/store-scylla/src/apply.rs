@@ -560,6 +560,8 @@ mod tests {
             recalled: None,
             edit_seq: 0,
             edited_at: None,
+            agent: None,
+            session: None,
         };
         let ts = cursor as i64;
         let mut writes = vec![Write::Timeline {

@@ -216,6 +216,8 @@ mod tests {
             recalled: None,
             edit_seq: 0,
             edited_at: None,
+            agent: None,
+            session: None,
         }
     }
 

@@ -383,6 +383,8 @@ mod tests {
                 recalled: None,
                 edit_seq: 0,
                 edited_at: None,
+                agent: None,
+                session: None,
             }),
         };
         let stored = inbox_row::encode(&entry);

@@ -27,7 +27,8 @@ pub use model::{
     ClearedNotice, Conversation, Diffusion, Direction, EditNotice, Entry, EntryItem, GroupAdvance,
     GroupNotice, GroupRow, HiddenNotice, MemberRow, MessageView, PinNotice, ReactionNotice,
     ReadReceipt, RecallNotice, Recalled, Relation, RelationNotice, RelationPatch, ReplyView,
-    SettingsNotice, SettingsRow, SystemNotice, TimelineMessage, UserGroupRow, UserRow,
+    ServiceNotice, SettingsNotice, SettingsRow, SystemNotice, TimelineMessage, UserGroupRow,
+    UserRow,
 };
 pub use ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore,

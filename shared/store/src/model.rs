@@ -67,6 +67,8 @@ pub enum EntryItem {
     Pinned(PinNotice),
     /// A message was unpinned.
     Unpinned(PinNotice),
+    /// A customer's session with a service changed hands (to the business side only).
+    ServiceSession(ServiceNotice),
 }
 
 impl EntryItem {
@@ -82,6 +84,29 @@ impl EntryItem {
             _ => None,
         }
     }
+}
+
+/// A service session change as an inbox entry: the service, the customer, the session and
+/// what happened (`assigned`, `queued`, `taken`, `transferred`, `closed`, `requeued`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceNotice {
+    pub conv: ConvId,
+    pub service: UserId,
+    pub customer: UserId,
+    pub session: u64,
+    pub change: String,
+    /// The agent now serving (assigned, taken, transferred), or who served (closed, requeued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<UserId>,
+    /// The agent a transfer came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<UserId>,
+    /// A transfer's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Where a queued customer waits (1: next).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
 }
 
 /// A message the user hid, as an inbox entry.
@@ -253,6 +278,13 @@ pub struct MessageView {
     /// Where it was first sent, for a forwarded copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_of: Option<Box<ForwardRef>>,
+    /// In a service conversation, the agent who handled it: shown to the business side only
+    /// (the gateway removes it for the customer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<UserId>,
+    /// In a service conversation, the customer's session it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
 }
 
 /// The message a reply answers. The rows keep only which message it is; reads fill in how it
@@ -313,6 +345,8 @@ impl From<&MessageSent> for MessageView {
             forward_of: m.forward_of.clone().map(Box::new),
             edit_seq: 0,
             edited_at: None,
+            agent: None,
+            session: None,
         }
     }
 }

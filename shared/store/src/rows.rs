@@ -68,9 +68,15 @@ pub fn advance_conversation(
     ts: i64,
     message: &MessageView,
 ) -> Conversation {
-    let (peer, group) = match &message.to {
-        Recipient::Group(g) => (None, Some(g.clone())),
-        Recipient::User(to) => {
+    let (peer, group) = match (&message.to, message.conv.service_parts()) {
+        (Recipient::Group(g), _) => (None, Some(g.clone())),
+        // The customer's contact is the service; the business side's is the customer.
+        (_, Some((service, customer))) => {
+            let peer = if &customer == user { service } else { customer };
+            (Some(peer), None)
+        }
+        (Recipient::Service(service), None) => (Some(service.clone()), None),
+        (Recipient::User(to), None) => {
             let peer = if &message.from == user {
                 to
             } else {

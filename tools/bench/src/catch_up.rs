@@ -69,6 +69,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 edited_at: None,
                 reply_to: None,
                 forward_of: None,
+                agent: None,
+                session: None,
             };
             let ts = 1_700_000_000_000 + n as i64;
             writes.push(Write::Timeline {

@@ -133,6 +133,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         recalled: None,
                         edit_seq: 0,
                         edited_at: None,
+                        agent: None,
+                        session: None,
                     },
                 })
             })

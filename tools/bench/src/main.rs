@@ -14,6 +14,7 @@ mod presence;
 mod profiles;
 mod replay;
 mod server;
+mod service;
 mod summary;
 mod typing;
 
@@ -56,6 +57,8 @@ enum Command {
     Replay(replay::Args),
     /// One sender typing in G groups of R connected members: typing frames relayed per second.
     Typing(typing::Args),
+    /// Customers arriving at once at a service with many agents: time to assign p50/p99.
+    Service(service::Args),
 }
 
 #[tokio::main]
@@ -75,5 +78,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Profiles(args) => profiles::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::Typing(args) => typing::run(args).await,
+        Command::Service(args) => service::run(args).await,
     }
 }

@@ -56,6 +56,9 @@ impl From<&Recipient> for RecipientV1 {
         match r {
             Recipient::User(u) => RecipientV1::User(u.to_string()),
             Recipient::Group(g) => RecipientV1::Group(g.to_string()),
+            // A `message_sent` never goes to a service (the conv aggregate refuses it; service
+            // conversations record `service_message_sent`), so this arm is never taken.
+            Recipient::Service(s) => RecipientV1::User(s.to_string()),
         }
     }
 }

@@ -96,6 +96,7 @@ on_one_store!(
     pins_are_set_and_deleted,
     settings_rows_are_replaced_per_conversation,
     device_rows_and_device_reads_are_replaced_per_device,
+    service_messages_keep_their_agent_and_rows_name_the_other_side,
 );
 
 #[tokio::test]

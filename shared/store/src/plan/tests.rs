@@ -40,6 +40,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         recalled: None,
         edit_seq: 0,
         edited_at: None,
+        agent: None,
+        session: None,
     }
 }
 

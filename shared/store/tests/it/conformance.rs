@@ -36,6 +36,8 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         recalled: None,
         edit_seq: 0,
         edited_at: None,
+        agent: None,
+        session: None,
     }
 }
 
@@ -1639,4 +1641,89 @@ pub async fn device_rows_and_device_reads_are_replaced_per_device<S: ReadModels>
     store.apply("p", 1, first).await.unwrap();
     store.apply("p", 2, second).await.unwrap();
     assert_eq!(store.digest().await.unwrap(), before);
+/// A service conversation's message keeps its agent and session in the timeline and in every
+/// inbox that refers to it; its conversation rows name the service for the customer and the
+/// customer for the business side; session notices read back whole.
+pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: ReadModels>(
+    store: S,
+) {
+    let (service, customer, agent) = (user("acme"), user("carol"), user("agent1"));
+    let conv = ConvId::service(&service, &customer);
+    let view = MessageView {
+        conv: conv.clone(),
+        to: Recipient::User(customer.clone()),
+        agent: Some(agent.clone()),
+        session: Some(2),
+        ..message("agent1", "carol", 1)
+    };
+    let mut writes = vec![Write::Timeline {
+        app: app(),
+        ts: 1_001,
+        message: view.clone(),
+    }];
+    for reader in [&customer, &service, &agent] {
+        writes.push(Write::Deliver {
+            app: app(),
+            user: reader.clone(),
+            ts: 1_001,
+            item: EntryItem::Message(view.clone()),
+            cursor: 1,
+        });
+        writes.push(Write::ConversationMessage {
+            app: app(),
+            user: reader.clone(),
+            ts: 1_001,
+            message: view.clone(),
+        });
+    }
+    let notice = tidings_store::ServiceNotice {
+        conv: conv.clone(),
+        service: service.clone(),
+        customer: customer.clone(),
+        session: 2,
+        change: "transferred".into(),
+        agent: Some(agent.clone()),
+        from: Some(user("agent0")),
+        note: Some("vip".into()),
+        position: None,
+    };
+    writes.push(Write::Deliver {
+        app: app(),
+        user: service.clone(),
+        ts: 1_002,
+        item: EntryItem::ServiceSession(notice.clone()),
+        cursor: 2,
+    });
+    store.apply("p", 2, writes).await.unwrap();
+
+    let entries = store.inbox_after(&app(), &service, 0, 10).await.unwrap();
+    let items: Vec<EntryItem> = entries.into_iter().map(|e| e.item).collect();
+    assert_eq!(
+        items,
+        [
+            EntryItem::Message(view.clone()),
+            EntryItem::ServiceSession(notice)
+        ]
+    );
+    let query = HistoryQuery {
+        since: None,
+        until: None,
+        order: HistoryOrder::Newest,
+        cursor: None,
+        limit: 10,
+    };
+    let page = store.history(&app(), &conv, query).await.unwrap();
+    assert_eq!(page.messages[0].message, view);
+    for (reader, peer) in [
+        (&customer, &service),
+        (&agent, &customer),
+        (&service, &customer),
+    ] {
+        let row = store
+            .conversation(&app(), reader, &conv)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.peer.as_ref(), Some(peer), "{reader}'s row");
+    }
 }

@@ -173,4 +173,7 @@ async fn settings_rows_are_replaced_per_conversation() {
 async fn device_rows_and_device_reads_are_replaced_per_device() {
     let (_dir, store) = fresh();
     conformance::device_rows_and_device_reads_are_replaced_per_device(store).await;
+async fn service_messages_keep_their_agent_and_rows_name_the_other_side() {
+    let (_dir, store) = fresh();
+    conformance::service_messages_keep_their_agent_and_rows_name_the_other_side(store).await;
 }

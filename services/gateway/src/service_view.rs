@@ -1,0 +1,65 @@
+//! What the customer of a service conversation sees: the service account as the sender of
+//! every business message, and never which agent handled it. The read models keep one, business
+//! form of each message (the timeline row every inbox entry refers to); every read and push of a
+//! message to a user goes through [`mask`], so the customer's view is made in one place.
+
+use tidings_domain::{Recipient, UserId};
+use tidings_store::MessageView;
+
+/// Rewrites `views` for `viewer`: in a service conversation whose customer `viewer` is, a
+/// business message comes from the service and names no agent. Other views are left alone.
+pub fn mask<'a>(views: impl IntoIterator<Item = &'a mut MessageView>, viewer: &UserId) {
+    for view in views {
+        let Some((service, customer)) = view.conv.service_parts() else {
+            continue;
+        };
+        if &customer != viewer {
+            continue;
+        }
+        if view.from != customer {
+            view.from = service;
+            view.to = Recipient::User(customer);
+        }
+        view.agent = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidings_domain::{ConvId, MessageId};
+
+    fn u(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn reply() -> MessageView {
+        MessageView {
+            conv: ConvId::service(&u("acme"), &u("carol")),
+            conv_seq: 2,
+            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000011").unwrap(),
+            from: u("agent1"),
+            to: Recipient::User(u("carol")),
+            body: None,
+            mentions: Vec::new(),
+            mention_all: false,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
+            reply_to: None,
+            forward_of: None,
+            agent: Some(u("agent1")),
+            session: Some(1),
+        }
+    }
+
+    #[test]
+    fn the_customer_sees_the_service_and_the_business_side_sees_the_agent() {
+        let mut seen = reply();
+        mask([&mut seen], &u("carol"));
+        assert_eq!((seen.from.as_str(), seen.agent), ("acme", None));
+        let mut business = reply();
+        mask([&mut business], &u("acme"));
+        assert_eq!(business, reply());
+    }
+}
