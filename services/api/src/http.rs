@@ -57,6 +57,11 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
             "/v1/server/conversations/{conv}/messages/{msg_id}/edit",
             post(edit),
         )
+        .merge(crate::http_words::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http_words::limit_app,
+        ))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }

@@ -4,6 +4,7 @@
 use crate::aggregate::Aggregate;
 use crate::conv::MessagingPolicy;
 use crate::event::{AppChange, AppChanged, Event};
+use crate::hook::BeforeSendHook;
 use crate::login::LoginPolicy;
 use crate::{AppId, DomainError};
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,14 @@ pub struct AppSettings {
     /// How many devices of a user may be signed in at once: `multi` (default),
     /// `one_per_platform` or `single`.
     pub login_policy: LoginPolicy,
+    /// The before-send hook (default: none).
+    pub before_send: Option<BeforeSendHook>,
+    /// Most messages one user may send per second, over all their devices and connections
+    /// (default 0: no limit).
+    pub user_msgs_per_sec: u32,
+    /// Most signed server-API requests the app may make per second on each api instance
+    /// (default 0: no limit).
+    pub server_api_per_sec: u32,
 }
 
 impl Default for AppSettings {
@@ -60,6 +69,9 @@ impl Default for AppSettings {
             max_pins: DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
             login_policy: LoginPolicy::default(),
+            before_send: None,
+            user_msgs_per_sec: 0,
+            server_api_per_sec: 0,
         }
     }
 }
@@ -107,6 +119,9 @@ impl AppSettings {
         for key in &self.reaction_keys {
             crate::conv::check_reaction_key(key, &[])
                 .map_err(|e| DomainError::Invalid(format!("reaction_keys: {e}")))?;
+        }
+        if let Some(hook) = &self.before_send {
+            hook.validate()?;
         }
         Ok(())
     }

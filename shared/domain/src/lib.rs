@@ -9,6 +9,7 @@ pub mod conv;
 pub mod error;
 pub mod event;
 pub mod group;
+pub mod hook;
 pub mod ids;
 pub mod login;
 pub mod membership;
