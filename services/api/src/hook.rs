@@ -205,7 +205,14 @@ impl Hooks {
         };
         let timestamp = chrono::Utc::now().timestamp().to_string();
         let nonce = uuid::Uuid::now_v7().simple().to_string();
-        let signature = sign(secret, "POST", &path_and_query, &timestamp, &nonce, &payload);
+        let signature = sign(
+            secret,
+            "POST",
+            &path_and_query,
+            &timestamp,
+            &nonce,
+            &payload,
+        );
         let call = async {
             let response = self
                 .http
@@ -263,10 +270,16 @@ mod tests {
     #[test]
     fn answers_parse_by_action() {
         let read = |json: &str| serde_json::from_str::<HookAnswer>(json);
-        assert!(matches!(read(r#"{"action":"allow"}"#), Ok(HookAnswer::Allow)));
+        assert!(matches!(
+            read(r#"{"action":"allow"}"#),
+            Ok(HookAnswer::Allow)
+        ));
         assert!(matches!(
             read(r#"{"action":"reject","code":"spam"}"#),
-            Ok(HookAnswer::Reject { code: Some(_), message: None })
+            Ok(HookAnswer::Reject {
+                code: Some(_),
+                message: None
+            })
         ));
         assert!(matches!(
             read(r#"{"action":"rewrite","body":{"type":"text","text":"x"}}"#),

@@ -79,7 +79,12 @@ impl Limits {
                     .create(&key, "1".into())
                     .await
                     .map(drop)
-                    .map_err(|e| e.kind() == kv::CreateErrorKind::AlreadyExists),
+                    .map_err(|e| {
+                        (
+                            e.kind() == kv::CreateErrorKind::AlreadyExists,
+                            e.to_string(),
+                        )
+                    }),
                 Some(entry) => {
                     let count: u32 = std::str::from_utf8(&entry.value)
                         .ok()
@@ -92,18 +97,20 @@ impl Limits {
                         .update(&key, (count + 1).to_string().into(), entry.revision)
                         .await
                         .map(drop)
-                        .map_err(|e| e.kind() == kv::UpdateErrorKind::WrongLastRevision)
+                        .map_err(|e| {
+                            (
+                                e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                                e.to_string(),
+                            )
+                        })
                 }
             };
             match written {
                 Ok(()) => return Ok(()),
                 // Another of the user's messages counted first: count on top of it.
-                Err(true) => continue,
-                Err(false) => {
-                    return Err(ApiError::unavailable(
-                        "counting a user's message",
-                        "the KV write failed",
-                    ));
+                Err((true, _)) => continue,
+                Err((false, error)) => {
+                    return Err(ApiError::unavailable("counting a user's message", error));
                 }
             }
         }
@@ -122,7 +129,10 @@ impl Limits {
                 .entry(app.clone())
                 .or_insert_with(|| (0, Arc::new(RateLimiter::direct(Quota::per_second(limit)))));
             if bucket.0 != limit.get() {
-                *bucket = (limit.get(), Arc::new(RateLimiter::direct(Quota::per_second(limit))));
+                *bucket = (
+                    limit.get(),
+                    Arc::new(RateLimiter::direct(Quota::per_second(limit))),
+                );
             }
             bucket.1.clone()
         };

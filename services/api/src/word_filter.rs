@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn masks_the_original_characters_of_each_match() {
         let f = filter();
-        assert_eq!(f.check("oh ＤａＲｎ it"), Verdict::Masked("oh **** it".into()));
+        assert_eq!(
+            f.check("oh ＤａＲｎ it"),
+            Verdict::Masked("oh **** it".into())
+        );
         assert_eq!(f.check("Bad, bad"), Verdict::Masked("***, ***".into()));
         assert_eq!(f.check("fine"), Verdict::Clean);
     }

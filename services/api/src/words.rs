@@ -87,7 +87,10 @@ pub fn check_list_name(list: &str) -> Result<(), ApiError> {
 
 impl Words {
     /// Provisions the bucket, loads every list, and starts following changes.
-    pub async fn open(js: &async_nats::jetstream::Context, replicas: usize) -> anyhow::Result<Self> {
+    pub async fn open(
+        js: &async_nats::jetstream::Context,
+        replicas: usize,
+    ) -> anyhow::Result<Self> {
         let kv = js
             .create_or_update_key_value(definitions::words_bucket(replicas))
             .await?;
@@ -256,23 +259,25 @@ impl Words {
                     .kv
                     .update(&key, bytes, e.revision)
                     .await
-                    .map_err(|e| e.kind() == kv::UpdateErrorKind::WrongLastRevision),
-                None => self
-                    .0
-                    .kv
-                    .create(&key, bytes)
-                    .await
-                    .map_err(|e| e.kind() == kv::CreateErrorKind::AlreadyExists),
+                    .map_err(|e| {
+                        (
+                            e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                            e.to_string(),
+                        )
+                    }),
+                None => self.0.kv.create(&key, bytes).await.map_err(|e| {
+                    (
+                        e.kind() == kv::CreateErrorKind::AlreadyExists,
+                        e.to_string(),
+                    )
+                }),
             };
             match written {
                 Ok(_) => return Ok(value),
                 // Another change came first: read it and apply this one on top.
-                Err(true) => continue,
-                Err(false) => {
-                    return Err(ApiError::unavailable(
-                        "writing a word list",
-                        "the KV write failed",
-                    ));
+                Err((true, _)) => continue,
+                Err((false, error)) => {
+                    return Err(ApiError::unavailable("writing a word list", error));
                 }
             }
         }

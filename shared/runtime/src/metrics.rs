@@ -118,7 +118,10 @@ fn describe() {
     );
     describe_counter!(RATE_LIMITED, "Client frames refused by the rate limit");
     describe_counter!(DEAD_LETTERS, "Messages parked on the dead-letter stream");
-    describe_counter!(HOOK_CALLS, "Before-send hook calls by transport and outcome");
+    describe_counter!(
+        HOOK_CALLS,
+        "Before-send hook calls by transport and outcome"
+    );
     describe_histogram!(HOOK_SECONDS, Unit::Seconds, "Before-send hook latency");
     describe_counter!(WORD_MATCHES, "Text bodies a sensitive-word list matched");
 }
