@@ -525,7 +525,30 @@ const ROUTES: &[Route] = &[
         bad_queries: &[],
         body: None,
         query: false,
+    },    // Sensitive-word lists (`tidings_api::http_words`, issue 16).
+    Route {
+        method: "GET",
+        path: "/v1/words",
+        auth: Auth::Signed,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
     },
+    Route {
+        method: "GET",
+        path: "/v1/words/{list}",
+        auth: Auth::Signed,
+        params: &[("list", "walked", ID)],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
+    server(
+        "/v1/words/{list}",
+        &[("list", "walked", ID)],
+        Some(r#"{"action":"mask","add":["walker"]}"#),
+    ),
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.
