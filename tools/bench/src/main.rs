@@ -12,6 +12,7 @@ mod lifecycle;
 mod machine;
 mod profiles;
 mod replay;
+mod screens;
 mod server;
 mod summary;
 
