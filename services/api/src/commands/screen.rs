@@ -5,6 +5,7 @@ use super::{Commands, SendRequest, Sent};
 use crate::error::ApiError;
 use crate::hook::HookRequest;
 use crate::word_filter::Verdict;
+use tidings_domain::conv::ConvState;
 use tidings_domain::hook::ConvKind;
 use tidings_domain::{AppId, Body, ClientMsgId, ConvId, Recipient, UserId};
 
@@ -60,6 +61,19 @@ impl Commands {
             None => ConvKind::Direct,
         };
         if !hook.applies(conv_kind, body.kind()) {
+            return Ok(body);
+        }
+        // A retry of a recorded message is answered with the original: the hook is not asked
+        // again (it could answer differently). A cached state may miss a recent record; then
+        // the hook is asked once more, and the conversation still answers with the original.
+        let recorded = self
+            .0
+            .convs
+            .read(app, draft.conv.as_str(), false, |state: &ConvState| {
+                state.receipt(draft.from, draft.client_msg_id).is_some()
+            })
+            .await?;
+        if recorded {
             return Ok(body);
         }
         let secret = self.0.apps.signing_secret(app).unwrap_or_default();
