@@ -525,7 +525,7 @@ const ROUTES: &[Route] = &[
         bad_queries: &[],
         body: None,
         query: false,
-    },    // Sensitive-word lists (`tidings_api::http_words`, issue 16).
+    }, // Sensitive-word lists (`tidings_api::http_words`, issue 16).
     Route {
         method: "GET",
         path: "/v1/words",

@@ -23,12 +23,15 @@ use tidings_runtime::metrics as names;
 /// Attempts at incrementing a counter before the message is refused.
 const CAS_ATTEMPTS: usize = 16;
 
+/// Each app's server-API bucket on this instance, with the limit it was made for.
+type AppBuckets = HashMap<AppId, (u32, Arc<DefaultDirectRateLimiter>)>;
+
 /// The per-user message counters and the per-app request buckets.
 #[derive(Clone)]
 pub struct Limits {
     kv: kv::Store,
     apps: Apps,
-    server_api: Arc<Mutex<HashMap<AppId, (u32, Arc<DefaultDirectRateLimiter>)>>>,
+    server_api: Arc<Mutex<AppBuckets>>,
 }
 
 impl Limits {

@@ -112,9 +112,7 @@ async fn answer_hook(args: &ScreenArgs, app: &str) -> anyhow::Result<()> {
     tokio::spawn(async move {
         while let Some(request) = requests.next().await {
             if let Some(reply) = request.reply {
-                let _ = client
-                    .publish(reply, r#"{"action":"allow"}"#.into())
-                    .await;
+                let _ = client.publish(reply, r#"{"action":"allow"}"#.into()).await;
             }
         }
     });
