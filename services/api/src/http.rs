@@ -60,7 +60,7 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
         .merge(crate::http_words::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::http_words::limit_app,
+            crate::http_limits::limit_app,
         ))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)

@@ -8,9 +8,7 @@ use crate::http::ServerApiState;
 use crate::json::{ApiPath, JsonBody};
 use crate::signature::SignedBy;
 use crate::words::{ListChange, WordList};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
@@ -59,17 +57,4 @@ async fn change(
 ) -> Result<Json<Value>, ApiError> {
     let value = state.commands.words().change(&app, &list, &request).await?;
     Ok(Json(view(&list, &value)))
-}
-
-/// Middleware after the signature check: the app's server-API limit on this instance.
-pub(crate) async fn limit_app(
-    State(state): State<ServerApiState>,
-    Extension(SignedBy(app)): Extension<SignedBy>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match state.commands.rate_limits().server_request(&app) {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
-    }
 }

@@ -15,6 +15,7 @@ pub mod health;
 pub mod hook;
 pub mod http;
 mod http_annotate;
+mod http_limits;
 mod http_words;
 pub mod inbound;
 pub mod json;
