@@ -15,14 +15,14 @@ use tidings_api::admin::AdminCredential;
 use tidings_testkit::{ServerApi, WsClient};
 
 /// A `tidings api` or `tidings gateway` process on the harness's NATS.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
 }
 
 impl Process {
-    fn start(kind: &str, harness: &Harness, envs: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(kind: &str, harness: &Harness, envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args([kind, "--listen", "127.0.0.1:0"])

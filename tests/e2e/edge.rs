@@ -525,6 +525,15 @@ const ROUTES: &[Route] = &[
         bad_queries: &[],
         body: None,
         query: false,
+    }, // Sensitive-word lists (`tidings_api::http_words`, issue 16).
+    Route {
+        method: "GET",
+        path: "/v1/words",
+        auth: Auth::Signed,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
     },
     // Customer-service accounts (`tidings_api::http_service`, `tidings_gateway::services`).
     server(
@@ -595,6 +604,19 @@ const ROUTES: &[Route] = &[
         &[("service", "acme", ID), ("customer", "carol", ID)],
         &[],
         None,
+    Route {
+        method: "GET",
+        path: "/v1/words/{list}",
+        auth: Auth::Signed,
+        params: &[("list", "walked", ID)],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
+    server(
+        "/v1/words/{list}",
+        &[("list", "walked", ID)],
+        Some(r#"{"action":"mask","add":["walker"]}"#),
     ),
 ];
 

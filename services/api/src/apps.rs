@@ -229,6 +229,21 @@ impl Apps {
         self.with_settings(app, |s| s.reaction_keys.clone())
     }
 
+    /// The app's per-user message limit per second (0: none).
+    pub fn user_msgs_per_sec(&self, app: &AppId) -> u32 {
+        self.with_settings(app, |s| s.user_msgs_per_sec)
+    }
+
+    /// The app's server-API request limit per second and instance (0: none).
+    pub fn server_api_per_sec(&self, app: &AppId) -> u32 {
+        self.with_settings(app, |s| s.server_api_per_sec)
+    }
+
+    /// The app's before-send hook, if it has one.
+    pub fn before_send(&self, app: &AppId) -> Option<tidings_domain::hook::BeforeSendHook> {
+        self.with_settings(app, |s| s.before_send.clone())
+    }
+
     /// Who may message whom in the app.
     pub fn messaging(&self, app: &AppId) -> MessagingPolicy {
         self.with_settings(app, |s| s.messaging)

@@ -10,6 +10,7 @@ pub use annotate::{PinState, Reacted};
 pub use forward::ForwardRequest;
 mod lifecycle;
 mod service;
+mod screen;
 mod settings;
 
 pub use service::{AgentView, ServiceView, SessionView};
@@ -222,6 +223,9 @@ struct Inner {
     limits: BodyLimits,
     apps: Apps,
     files: Files,
+    hooks: crate::hook::Hooks,
+    words: crate::words::Words,
+    rate_limits: crate::limits::Limits,
 }
 
 /// The command handler, cheap to clone.
@@ -265,6 +269,9 @@ impl Commands {
         let replicas = stream.cached_info().config.num_replicas;
         let snapshots = snapshot::provision(&js, replicas).await?;
         let files = Files::provision(&js, replicas, apps.clone()).await?;
+        let words = crate::words::Words::open(&js, replicas).await?;
+        let rate_limits = crate::limits::Limits::open(&js, replicas, apps.clone()).await?;
+        let hooks = crate::hook::Hooks::new(js.client(), limits);
         Ok(Self(Arc::new(Inner {
             client: js.client(),
             users: Repository::new(js.clone(), stream.clone(), cache_capacity),
@@ -279,7 +286,20 @@ impl Commands {
             limits,
             apps,
             files,
+            hooks,
+            words,
+            rate_limits,
         })))
+    }
+
+    /// The sensitive-word lists.
+    pub fn words(&self) -> &crate::words::Words {
+        &self.0.words
+    }
+
+    /// The per-user and per-app rate limits.
+    pub fn rate_limits(&self) -> &crate::limits::Limits {
+        &self.0.rate_limits
     }
 
     /// The uploaded files.
@@ -822,6 +842,14 @@ impl Commands {
                 Some(msg_id) => Some(self.facts(app, &conv, msg_id).await?),
                 None => None,
             };
+            let draft = screen::Draft {
+                from,
+                to: &request.to,
+                conv: &conv,
+                client_msg_id: &request.client_msg_id,
+                mentions: &request.mentions,
+            };
+            let body = self.screen(app, draft, body).await?;
             let client_msg_id = request.client_msg_id.clone();
             let command = ConvCommand::Send(SendMessage {
                 app: app.clone(),

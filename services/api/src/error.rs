@@ -29,6 +29,7 @@ pub enum ErrorCode {
     StaleTimestamp,
     ReplayedNonce,
     UnknownApp,
+    Rejected,
 }
 
 impl ErrorCode {
@@ -54,6 +55,7 @@ impl ErrorCode {
             StaleTimestamp => "stale_timestamp",
             ReplayedNonce => "replayed_nonce",
             UnknownApp => "unknown_app",
+            Rejected => "rejected",
         }
     }
 
@@ -65,7 +67,9 @@ impl ErrorCode {
             Unauthorized | BadSignature | StaleTimestamp | ReplayedNonce | UnknownApp => {
                 StatusCode::UNAUTHORIZED
             }
-            Forbidden | NotFriends | Blocked | NotMember | Muted => StatusCode::FORBIDDEN,
+            Forbidden | NotFriends | Blocked | NotMember | Muted | Rejected => {
+                StatusCode::FORBIDDEN
+            }
             NotFound => StatusCode::NOT_FOUND,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -82,6 +86,12 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// `rejected`: the code the app's hook or word list gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `rate_limited` by a per-user or per-app limit: when to try again, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -90,6 +100,24 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            reason: None,
+            retry_after_ms: None,
+        }
+    }
+
+    /// A message refused by the app's hook or word list, with the `reason` code it gave.
+    pub fn rejected(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            reason: Some(reason.into()),
+            ..Self::new(ErrorCode::Rejected, message)
+        }
+    }
+
+    /// A request over a rate limit, to be tried again after `retry_after_ms`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: u64) -> Self {
+        Self {
+            retry_after_ms: Some(retry_after_ms),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -132,7 +160,14 @@ impl IntoResponse for ApiError {
         if self.code.status().is_client_error() {
             tracing::info!(code = ?self.code, message = %self.message, "request refused");
         }
-        (self.code.status(), Json(self)).into_response()
+        let retry_after = self.retry_after_ms.map(|ms| ms.div_ceil(1000).max(1));
+        let mut response = (self.code.status(), Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -162,6 +197,7 @@ mod tests {
             StaleTimestamp,
             ReplayedNonce,
             UnknownApp,
+            Rejected,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -73,6 +73,11 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
             "/v1/server/services/{service}/agents/{agent}/availability",
             post(crate::http_service::availability),
         )
+        .merge(crate::http_words::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http_limits::limit_app,
+        ))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }

@@ -381,6 +381,12 @@ pub enum ServerFrame {
         id: Option<String>,
         code: ErrorCode,
         message: String,
+        /// `rejected`: the code the app's hook or word list gave.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// `rate_limited` by a per-user limit: when to try again, in milliseconds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     Pong,
 }
@@ -392,6 +398,8 @@ impl ServerFrame {
             id,
             code: error.code,
             message: error.message,
+            reason: error.reason,
+            retry_after_ms: error.retry_after_ms,
         }
     }
 }

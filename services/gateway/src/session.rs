@@ -362,7 +362,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 let answer = match self
                     .shared
                     .commands
-                    .send(&self.principal.app, &self.principal.user, request)
+                    .send_from_client(&self.principal.app, &self.principal.user, request)
                     .await
                 {
                     Ok(sent) => ServerFrame::Sent { id, sent },

@@ -4,6 +4,7 @@
 use crate::aggregate::Aggregate;
 use crate::conv::MessagingPolicy;
 use crate::event::{AppChange, AppChanged, Event};
+use crate::hook::BeforeSendHook;
 use crate::login::LoginPolicy;
 use crate::presence_policy::{DEFAULT_MAX_WATCHED, MAX_WATCHED_CAP, PresencePolicy};
 use crate::{AppId, DomainError};
@@ -55,6 +56,14 @@ pub struct AppSettings {
     pub presence_friends: bool,
     /// Typing is relayed in groups above the read-diffusion threshold too (default off).
     pub typing_in_large_groups: bool,
+    /// The before-send hook (default: none).
+    pub before_send: Option<BeforeSendHook>,
+    /// Most messages one user may send per second, over all their devices and connections
+    /// (default 0: no limit).
+    pub user_msgs_per_sec: u32,
+    /// Most signed server-API requests the app may make per second on each api instance
+    /// (default 0: no limit).
+    pub server_api_per_sec: u32,
 }
 
 impl Default for AppSettings {
@@ -71,6 +80,9 @@ impl Default for AppSettings {
             presence_max_watched: DEFAULT_MAX_WATCHED,
             presence_friends: false,
             typing_in_large_groups: false,
+            before_send: None,
+            user_msgs_per_sec: 0,
+            server_api_per_sec: 0,
         }
     }
 }
@@ -134,6 +146,9 @@ impl AppSettings {
         for key in &self.reaction_keys {
             crate::conv::check_reaction_key(key, &[])
                 .map_err(|e| DomainError::Invalid(format!("reaction_keys: {e}")))?;
+        }
+        if let Some(hook) = &self.before_send {
+            hook.validate()?;
         }
         Ok(())
     }

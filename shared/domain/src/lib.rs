@@ -10,6 +10,7 @@ pub mod device;
 pub mod error;
 pub mod event;
 pub mod group;
+pub mod hook;
 pub mod ids;
 pub mod login;
 pub mod membership;

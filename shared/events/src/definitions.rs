@@ -10,6 +10,8 @@ const DEAD_LETTER_STREAM_JSON: &str = include_str!("../../../nats/streams/dead_l
 const PROJECTOR_CONSUMER_JSON: &str = include_str!("../../../nats/consumers/projector.json");
 const SNAPSHOTS_BUCKET_JSON: &str = include_str!("../../../nats/kv/snapshots.json");
 const PRESENCE_BUCKET_JSON: &str = include_str!("../../../nats/kv/presence.json");
+const WORDS_BUCKET_JSON: &str = include_str!("../../../nats/kv/words.json");
+const LIMITS_BUCKET_JSON: &str = include_str!("../../../nats/kv/limits.json");
 const FILES_BUCKET_JSON: &str = include_str!("../../../nats/objects/files.json");
 
 /// The stream definitions, with `replicas` applied.
@@ -76,6 +78,16 @@ pub fn presence_bucket(replicas: usize) -> kv::Config {
     BucketDefinition::config(PRESENCE_BUCKET_JSON, replicas)
 }
 
+/// The sensitive-word lists bucket (`nats/kv/words.json`), with `replicas` applied.
+pub fn words_bucket(replicas: usize) -> kv::Config {
+    BucketDefinition::config(WORDS_BUCKET_JSON, replicas)
+}
+
+/// The per-user message counters bucket (`nats/kv/limits.json`), with `replicas` applied.
+pub fn limits_bucket(replicas: usize) -> kv::Config {
+    BucketDefinition::config(LIMITS_BUCKET_JSON, replicas)
+}
+
 /// The uploaded files' object store bucket (`nats/objects/files.json`), with `replicas`
 /// applied: files are replicated like the events stream whose messages name them.
 pub fn files_bucket(replicas: usize) -> object_store::Config {
@@ -131,6 +143,8 @@ mod tests {
         assert_eq!(presence.max_age, Duration::ZERO);
         assert!(presence.limit_markers.is_some());
         assert_eq!((snapshots.history, snapshots.num_replicas), (1, 3));
+        assert_eq!(words_bucket(3).bucket, "TIDINGS_WORDS");
+        assert_eq!(limits_bucket(3).max_age, Duration::from_secs(10));
         let files = files_bucket(3);
         assert_eq!(files.bucket, "TIDINGS_FILES");
         assert_eq!(files.num_replicas, 3);

@@ -100,6 +100,11 @@ pub fn dead_letter_event(projection: &str) -> String {
     format!("tid.dlq.evt.{projection}")
 }
 
+/// The subject an app's before-send hook answers requests on (core NATS request/reply).
+pub fn before_send_hook(app: &AppId) -> String {
+    format!("tid.hook.{app}.before_send")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,10 +33,18 @@ pub const HANDSHAKES: &str = "tidings_ws_handshakes_total";
 pub const ACCESS_CLOSES: &str = "tidings_ws_access_closes_total";
 /// Times a session fell behind its live entries and refilled from the store.
 pub const PUSH_LAGGED: &str = "tidings_ws_push_lagged_total";
-/// Client frames refused by the per-connection rate limit.
+/// Requests refused by a rate limit, by `scope` (`frames`: a connection's frames; `user`: a
+/// user's messages; `server_api`: an app's signed requests).
 pub const RATE_LIMITED: &str = "tidings_rate_limited_total";
 /// Messages parked on the dead-letter stream, by `source` (`inbound` or `projector`).
 pub const DEAD_LETTERS: &str = "tidings_dead_letters_total";
+/// Before-send hook calls by `transport` (`nats`, `http`) and `outcome` (`allow`, `reject`,
+/// `rewrite`, `timeout`, `error`).
+pub const HOOK_CALLS: &str = "tidings_hook_calls_total";
+/// Before-send hook latency by `transport`, from the call to its answer (or its timeout).
+pub const HOOK_SECONDS: &str = "tidings_hook_seconds";
+/// Text bodies a sensitive-word list matched, by `action` (`reject`, `mask`).
+pub const WORD_MATCHES: &str = "tidings_word_matches_total";
 
 /// Bucket bounds of the latency histograms, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -110,6 +118,12 @@ fn describe() {
     );
     describe_counter!(RATE_LIMITED, "Client frames refused by the rate limit");
     describe_counter!(DEAD_LETTERS, "Messages parked on the dead-letter stream");
+    describe_counter!(
+        HOOK_CALLS,
+        "Before-send hook calls by transport and outcome"
+    );
+    describe_histogram!(HOOK_SECONDS, Unit::Seconds, "Before-send hook latency");
+    describe_counter!(WORD_MATCHES, "Text bodies a sensitive-word list matched");
 }
 
 #[cfg(test)]
@@ -131,6 +145,9 @@ mod tests {
         PUSH_LAGGED,
         RATE_LIMITED,
         DEAD_LETTERS,
+        HOOK_CALLS,
+        HOOK_SECONDS,
+        WORD_MATCHES,
     ];
 
     /// The dashboard and alert rules under `deploy/` name only metrics that exist.

@@ -57,6 +57,8 @@ pub struct Args {
     /// Also write the final JSON report (every run's counts and p50/p90/p99/p99.9/max) here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    screens: crate::screens::ScreenArgs,
 }
 
 /// A text body of at least `bytes` bytes that starts with the message's sequence number and
@@ -375,18 +377,30 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.window,
         args.runs
     );
+    let mut variants = vec![("dev", api)];
+    if !args.screens.screens.is_empty() {
+        variants.clear();
+        for screen in &args.screens.screens {
+            let app = crate::screens::app(&args.screens, &args.server.url, *screen).await?;
+            variants.push((screen.name(), app));
+        }
+    }
     println!(
-        "  run     sent    acked  delivered  lost  dup  err    msg/s   p50ms   p90ms   p99ms  p999ms   maxms"
+        "  run screen     sent    acked  delivered  lost  dup  err    msg/s   p50ms   p90ms   p99ms  p999ms   maxms"
     );
     let mut rates = Vec::new();
+    let mut by_screen: std::collections::BTreeMap<&str, (Vec<f64>, Vec<f64>)> =
+        std::collections::BTreeMap::new();
     let mut runs = Vec::new();
-    for run in 1..=args.runs {
-        let o = run_once(&args, &api, run).await?;
+    // Variants alternate run by run, so each meets the same machine state.
+    let schedule = (1..=args.runs).flat_map(|run| variants.iter().map(move |v| (run, v)));
+    for (run, (screen, api)) in schedule {
+        let o = run_once(&args, api, run).await?;
         let rate = o.delivered as f64 / o.secs;
         let lost = o.acked.saturating_sub(o.delivered);
         let q = |p: f64| o.latency.value_at_quantile(p) as f64 / 1000.0;
         println!(
-            "  {run:>3} {:>8} {:>8} {:>10} {lost:>5} {:>4} {:>4} {rate:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+            "  {run:>3} {screen:<6} {:>8} {:>8} {:>10} {lost:>5} {:>4} {:>4} {rate:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
             o.sent,
             o.acked,
             o.delivered,
@@ -399,15 +413,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             o.latency.max() as f64 / 1000.0
         );
         rates.push(rate);
+        let medians = by_screen.entry(screen).or_default();
+        medians.0.push(rate);
+        medians.1.push(q(0.99));
         runs.push(serde_json::json!({
-            "sent": o.sent, "acked": o.acked, "delivered": o.delivered, "lost": lost,
+            "screen": screen, "sent": o.sent, "acked": o.acked, "delivered": o.delivered, "lost": lost,
             "duplicated": o.duplicated, "errors": o.errors, "msgs_per_sec": rate,
             "latency": latency_json(&o.latency),
         }));
     }
     let median_rate = median(rates);
     println!("direct median: {median_rate:.0} msg/s delivered end to end");
+    let mut screens = serde_json::Map::new();
+    for (screen, (rates, p99s)) in by_screen {
+        let (rate, p99) = (median(rates), median(p99s));
+        println!("  {screen:<6} median {rate:.0} msg/s, median p99 {p99:.2} ms");
+        screens.insert(
+            screen.to_owned(),
+            serde_json::json!({"median_msgs_per_sec": rate, "median_p99_ms": p99}),
+        );
+    }
     let report = serde_json::json!({"bench": "direct", "pairs": args.pairs, "rate": args.rate,
+                                    "screens": screens,
                                     "duration": args.duration, "window": args.window,
                                     "body_bytes": args.body_bytes, "prefill": args.prefill,
                                     "median_msgs_per_sec": median_rate, "runs": runs});

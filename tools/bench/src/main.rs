@@ -13,6 +13,7 @@ mod machine;
 mod presence;
 mod profiles;
 mod replay;
+mod screens;
 mod server;
 mod service;
 mod summary;
