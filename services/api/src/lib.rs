@@ -17,6 +17,7 @@ mod http_annotate;
 pub mod inbound;
 pub mod json;
 pub mod openapi;
+pub mod operations;
 pub mod signature;
 pub mod snapshot;
 pub mod tokens;
@@ -133,7 +134,7 @@ impl Api {
         })
     }
 
-    /// Subscribes to integrator requests on `tid.in.<app>.<command>`: once this returns, NATS
+    /// Subscribes to integrator requests on `tid.in.<app>.<operation>`: once this returns, NATS
     /// routes them here (subscribe before saying the process is ready).
     pub async fn subscribe_inbound(
         &self,
@@ -150,7 +151,11 @@ impl Api {
         requests: async_nats::Subscriber,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        inbound::serve(client, requests, self.commands.clone(), shutdown).await
+        let routes = http::routes(http::ServerApiState {
+            commands: self.commands.clone(),
+            tokens: self.tokens.clone(),
+        });
+        inbound::serve(client, requests, self.apps.clone(), routes, shutdown).await
     }
 
     /// Readiness as far as the api goes: its NATS connection. Processes that run more add
