@@ -47,6 +47,8 @@ pub struct AppSettings {
     /// How many devices of a user may be signed in at once: `multi` (default),
     /// `one_per_platform` or `single`.
     pub login_policy: LoginPolicy,
+    /// Where the app's feed records are POSTed (default: nowhere).
+    pub feed_webhook: Option<crate::feed_webhook::FeedWebhook>,
 }
 
 impl Default for AppSettings {
@@ -60,6 +62,7 @@ impl Default for AppSettings {
             max_pins: DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
             login_policy: LoginPolicy::default(),
+            feed_webhook: None,
         }
     }
 }
@@ -107,6 +110,9 @@ impl AppSettings {
         for key in &self.reaction_keys {
             crate::conv::check_reaction_key(key, &[])
                 .map_err(|e| DomainError::Invalid(format!("reaction_keys: {e}")))?;
+        }
+        if let Some(hook) = &self.feed_webhook {
+            hook.validate()?;
         }
         Ok(())
     }

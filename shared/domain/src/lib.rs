@@ -8,6 +8,7 @@ pub mod body;
 pub mod conv;
 pub mod error;
 pub mod event;
+pub mod feed_webhook;
 pub mod group;
 pub mod ids;
 pub mod login;
