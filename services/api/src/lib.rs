@@ -3,6 +3,7 @@
 //! JetStream. It also mints and verifies user tokens. It never reads the read models.
 
 pub mod admin;
+mod admin_feed;
 pub mod aggregate;
 pub mod apps;
 pub mod commands;
@@ -111,6 +112,7 @@ impl Api {
             apps.clone(),
             config.admin.as_ref(),
             config.secret_grace_secs,
+            js.clone(),
         )
         .context("invalid admin configuration")?;
         let client = js.client();
