@@ -529,7 +529,7 @@ const ROUTES: &[Route] = &[
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.
-fn routes_in(source: &str, file: &str) -> Vec<(String, String)> {
+pub(crate) fn routes_in(source: &str, file: &str) -> Vec<(String, String)> {
     for unsupported in [".nest(", ".route_service(", ".nest_service("] {
         assert!(
             !source.contains(unsupported),

@@ -37,3 +37,7 @@ mod social;
 mod supervision;
 mod typing;
 mod web_app;
+// The event feed, its webhooks, and integrator requests over NATS (issue 16 item 5).
+mod feed;
+mod nats_requests;
+mod webhooks;
