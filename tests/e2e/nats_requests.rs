@@ -20,10 +20,7 @@ async fn request(client: &async_nats::Client, app: &str, operation: &str, body: 
 /// Whether a route template (`/v1/relations/{action}`) covers an operation's path.
 fn covers(template: &str, path: &str) -> bool {
     let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
-    t.len() == p.len()
-        && t.iter()
-            .zip(&p)
-            .all(|(t, p)| t == p || (t.starts_with('{') && !p.starts_with('{')) || (t.starts_with('{') && t == p))
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || t.starts_with('{'))
 }
 
 #[test]
@@ -153,7 +150,7 @@ async fn every_server_api_operation_works_over_nats() {
         (
             "groups.op",
             json!({"group_id": "team", "actor": "carol", "op": "dismiss"}),
-            "not_member",
+            "forbidden",
         ),
         ("users.deactivate", json!({"user_id": "nobody"}), "not_found"),
     ];
