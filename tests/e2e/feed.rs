@@ -26,10 +26,7 @@ fn schemas() -> BTreeMap<String, jsonschema::Validator> {
     for kind in tidings_feed::record::KINDS {
         let text = std::fs::read_to_string(format!("{dir}/{kind}.schema.json")).unwrap();
         let schema: Value = serde_json::from_str(&text).unwrap();
-        by_kind.insert(
-            kind.to_owned(),
-            jsonschema::validator_for(&schema).unwrap(),
-        );
+        by_kind.insert(kind.to_owned(), jsonschema::validator_for(&schema).unwrap());
     }
     by_kind
 }
@@ -122,7 +119,10 @@ pub(crate) async fn workload(api: &ServerApi) {
                     "body": {"type": "text", "text": "first"}}),
         )
         .await);
-    let (conv, msg) = (sent["conv"].as_str().unwrap(), sent["msg_id"].as_str().unwrap());
+    let (conv, msg) = (
+        sent["conv"].as_str().unwrap(),
+        sent["msg_id"].as_str().unwrap(),
+    );
     ok(api
         .post(
             &format!("/v1/server/conversations/{conv}/messages/{msg}/edit"),
@@ -136,7 +136,10 @@ pub(crate) async fn workload(api: &ServerApi) {
         )
         .await);
     ok(api
-        .post("/v1/relations/friend", &json!({"user": "alice", "other": "carol"}))
+        .post(
+            "/v1/relations/friend",
+            &json!({"user": "alice", "other": "carol"}),
+        )
         .await);
     ok(api
         .post(
@@ -207,10 +210,15 @@ async fn the_feed_is_consumed_from_the_middle_and_replayed_with_the_same_records
         event_seqs.windows(2).all(|w| w[0] < w[1]),
         "records follow event order: {event_seqs:?}"
     );
-    let kinds: std::collections::BTreeSet<&str> =
-        all.iter().map(|s| s.record["kind"].as_str().unwrap()).collect();
+    let kinds: std::collections::BTreeSet<&str> = all
+        .iter()
+        .map(|s| s.record["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.len(), tidings_feed::record::KINDS.len(), "{kinds:?}");
-    let types: Vec<&str> = all.iter().map(|s| s.record["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = all
+        .iter()
+        .map(|s| s.record["type"].as_str().unwrap())
+        .collect();
     for t in [
         "user_registered",
         "message_sent",
@@ -224,8 +232,15 @@ async fn the_feed_is_consumed_from_the_middle_and_replayed_with_the_same_records
     ] {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
-    let recalled = all.iter().find(|s| s.record["type"] == "message_recalled").unwrap();
-    assert_eq!(recalled.record["data"]["by"], Value::Null, "the app server recalled it");
+    let recalled = all
+        .iter()
+        .find(|s| s.record["type"] == "message_recalled")
+        .unwrap();
+    assert_eq!(
+        recalled.record["data"]["by"],
+        Value::Null,
+        "the app server recalled it"
+    );
 
     // The durable consumer resumes where it stopped: nothing more until something happens.
     assert_eq!(
@@ -252,13 +267,21 @@ async fn the_feed_is_consumed_from_the_middle_and_replayed_with_the_same_records
     assert_eq!(by_seq, all[mid..]);
     let start_time = all[mid].time;
     let by_time = read(
-        ordered(&js, &app, consumer::DeliverPolicy::ByStartTime { start_time }).await,
+        ordered(
+            &js,
+            &app,
+            consumer::DeliverPolicy::ByStartTime { start_time },
+        )
+        .await,
         expected - mid,
         false,
     )
     .await;
     assert_eq!(by_time.last(), all.last());
-    assert!(all.ends_with(&by_time), "by time: a tail of the same records");
+    assert!(
+        all.ends_with(&by_time),
+        "by time: a tail of the same records"
+    );
 
     // Replayed from the start: the same records.
     let replayed = read(
@@ -278,13 +301,20 @@ async fn the_feed_is_consumed_from_the_middle_and_replayed_with_the_same_records
     events.delete_consumer("feed-projector").await.unwrap();
     let last_event = crate::harness::last_seq(&js).await;
     let h = Harness::start_on(nats, dir, |_| {}).await;
-    until("the reset feed projector has replayed every event", || async {
-        let mut c: consumer::PullConsumer = events.get_consumer("feed-projector").await.ok()?;
-        let info = c.info().await.ok()?;
-        (info.ack_floor.stream_sequence >= last_event).then_some(())
-    })
+    until(
+        "the reset feed projector has replayed every event",
+        || async {
+            let mut c: consumer::PullConsumer = events.get_consumer("feed-projector").await.ok()?;
+            let info = c.info().await.ok()?;
+            (info.ack_floor.stream_sequence >= last_event).then_some(())
+        },
+    )
     .await;
-    assert_eq!(feed_records(&js).await, before, "a replay publishes nothing twice");
+    assert_eq!(
+        feed_records(&js).await,
+        before,
+        "a replay publishes nothing twice"
+    );
 
     // And the feed goes on after it.
     let r = h

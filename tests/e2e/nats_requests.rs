@@ -54,10 +54,7 @@ async fn every_server_api_operation_works_over_nats() {
     let mut call = async |operation: &'static str, body: Value| {
         used.insert(operation);
         let answer = request(&client, &app, operation, &body).await;
-        assert!(
-            answer.get("code").is_none(),
-            "{operation} {body}: {answer}"
-        );
+        assert!(answer.get("code").is_none(), "{operation} {body}: {answer}");
         answer
     };
     for user in ["alice", "bob", "carol", "dave"] {
@@ -86,16 +83,28 @@ async fn every_server_api_operation_works_over_nats() {
         json!({"conv": conv, "user": "bob", "msg_id": msg, "key": "ok"}),
     )
     .await;
-    call("conversations.pin", json!({"conv": conv, "msg_id": msg, "pin": true})).await;
+    call(
+        "conversations.pin",
+        json!({"conv": conv, "msg_id": msg, "pin": true}),
+    )
+    .await;
     let r = call(
         "conversations.settings",
         json!({"conv": conv, "user": "bob", "pinned": true}),
     )
     .await;
     assert_eq!((&r["pinned"], &r["user_id"]), (&json!(true), &json!("bob")));
-    let r = call("conversations.hide", json!({"conv": conv, "user": "bob", "conv_seq": 1})).await;
+    let r = call(
+        "conversations.hide",
+        json!({"conv": conv, "user": "bob", "conv_seq": 1}),
+    )
+    .await;
     assert_eq!(r["conv_seq"], 1);
-    let r = call("conversations.clear", json!({"conv": conv, "user": "bob", "up_to": 1})).await;
+    let r = call(
+        "conversations.clear",
+        json!({"conv": conv, "user": "bob", "up_to": 1}),
+    )
+    .await;
     assert_eq!(r["up_to"], 1);
     call("messages.recall", json!({"conv": conv, "msg_id": msg})).await;
     for action in ["friend", "unfriend", "block", "unblock"] {
@@ -121,7 +130,11 @@ async fn every_server_api_operation_works_over_nats() {
     )
     .await;
     assert_eq!(r["delivered_to"], 1);
-    let r = call("users.sign_out_device", json!({"user_id": "bob", "device": "phone"})).await;
+    let r = call(
+        "users.sign_out_device",
+        json!({"user_id": "bob", "device": "phone"}),
+    )
+    .await;
     assert_eq!(r["signed_out"], true);
     let r = call("users.revoke_tokens", json!({"user_id": "bob"})).await;
     assert!(r["token_epoch"].as_u64().unwrap() >= 1, "{r}");
@@ -152,7 +165,11 @@ async fn every_server_api_operation_works_over_nats() {
             json!({"group_id": "team", "actor": "carol", "op": "dismiss"}),
             "forbidden",
         ),
-        ("users.deactivate", json!({"user_id": "nobody"}), "not_found"),
+        (
+            "users.deactivate",
+            json!({"user_id": "nobody"}),
+            "not_found",
+        ),
     ];
     for (operation, body, code) in errors {
         let answer = request(&client, &app, operation, &body).await;

@@ -92,7 +92,10 @@ async fn webhooks_get_signed_records_and_failures_become_dead_letters() {
     .await;
     // Views never show the webhook's secret.
     let shown = admin.get("/v1/admin/apps/hooked").await;
-    assert_eq!(shown.body["app"]["settings"]["feed_webhook"]["secret"], "(set)");
+    assert_eq!(
+        shown.body["app"]["settings"]["feed_webhook"]["secret"],
+        "(set)"
+    );
 
     let hooked_api = ServerApi::new(&h.base, "hooked", &hooked);
     assert_eq!(hooked_api.register("alice").await.status, 200);
@@ -122,7 +125,11 @@ async fn webhooks_get_signed_records_and_failures_become_dead_letters() {
             header(d, "x-nonce"),
             &d.body,
         );
-        assert_eq!(header(d, "x-signature"), expected, "signed with the webhook's secret");
+        assert_eq!(
+            header(d, "x-signature"),
+            expected,
+            "signed with the webhook's secret"
+        );
         assert_eq!(header(d, "x-app-key"), "hooked");
         assert_eq!(header(d, "content-type"), "application/json");
         let record: Value = serde_json::from_slice(&d.body).unwrap();
@@ -141,9 +148,7 @@ async fn webhooks_get_signed_records_and_failures_become_dead_letters() {
     let failing_api = ServerApi::new(&h.base, "failing", &failing);
     assert_eq!(failing_api.register("zed").await.status, 200);
     let listed = until("the record is dead-lettered", || async {
-        let r = admin
-            .get("/v1/admin/apps/failing/feed/dead-letters")
-            .await;
+        let r = admin.get("/v1/admin/apps/failing/feed/dead-letters").await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let letters = r.body["dead_letters"].as_array().unwrap().clone();
         (!letters.is_empty()).then_some(r.body)
@@ -161,7 +166,10 @@ async fn webhooks_get_signed_records_and_failures_become_dead_letters() {
     assert_eq!(attempts.len(), 3, "max_attempts, no more");
     let nonces: Vec<&str> = attempts.iter().map(|d| header(d, "x-nonce")).collect();
     assert_eq!(
-        nonces.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        nonces
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         3,
         "a nonce per attempt: {nonces:?}"
     );
@@ -184,9 +192,15 @@ async fn webhooks_get_signed_records_and_failures_become_dead_letters() {
     let bad = admin
         .get("/v1/admin/apps/failing/feed/dead-letters?limit=0")
         .await;
-    assert_eq!((bad.status, &bad.body["code"]), (400, &json!("invalid_request")));
+    assert_eq!(
+        (bad.status, &bad.body["code"]),
+        (400, &json!("invalid_request"))
+    );
     let unknown = admin.get("/v1/admin/apps/nosuch/feed/dead-letters").await;
-    assert_eq!((unknown.status, &unknown.body["code"]), (404, &json!("not_found")));
+    assert_eq!(
+        (unknown.status, &unknown.body["code"]),
+        (404, &json!("not_found"))
+    );
 
     // A webhook that cannot work is refused when set.
     let refused = admin

@@ -61,7 +61,10 @@ pub async fn list(
     let mut letters = Vec::new();
     let mut from = page.after + 1;
     while letters.len() < page.limit {
-        let message = match stream.direct_get_next_for_subject(&subject, Some(from)).await {
+        let message = match stream
+            .direct_get_next_for_subject(&subject, Some(from))
+            .await
+        {
             Ok(message) => message,
             Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => break,
             Err(e) => return Err(ApiError::unavailable("reading dead letters", e)),
@@ -78,6 +81,10 @@ pub async fn list(
         }));
         from = message.sequence + 1;
     }
-    let last_seq = letters.last().map_or(page.after, |l| l["seq"].as_u64().unwrap_or(0));
-    Ok(Json(json!({ "dead_letters": letters, "last_seq": last_seq })))
+    let last_seq = letters
+        .last()
+        .map_or(page.after, |l| l["seq"].as_u64().unwrap_or(0));
+    Ok(Json(
+        json!({ "dead_letters": letters, "last_seq": last_seq }),
+    ))
 }

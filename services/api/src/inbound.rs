@@ -107,7 +107,10 @@ async fn handle(
         .ok()
         .and_then(|v| {
             let code = serde_json::from_value(v["code"].clone()).ok()?;
-            Some(ApiError::new(code, v["message"].as_str().unwrap_or_default()))
+            Some(ApiError::new(
+                code,
+                v["message"].as_str().unwrap_or_default(),
+            ))
         })
         .unwrap_or_else(|| ApiError::new(ErrorCode::Internal, format!("answered {status}")));
     Err(Failure {

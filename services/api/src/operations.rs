@@ -37,10 +37,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("relations.block", "/v1/relations/block"),
     op("relations.unblock", "/v1/relations/unblock"),
     op("groups.op", "/v1/server/groups/{group_id}/ops"),
-    op(
-        "conversations.hide",
-        "/v1/server/conversations/{conv}/hide",
-    ),
+    op("conversations.hide", "/v1/server/conversations/{conv}/hide"),
     op(
         "conversations.clear",
         "/v1/server/conversations/{conv}/clear",
@@ -53,10 +50,7 @@ pub const OPERATIONS: &[Operation] = &[
         "conversations.react",
         "/v1/server/conversations/{conv}/reactions",
     ),
-    op(
-        "conversations.pin",
-        "/v1/server/conversations/{conv}/pins",
-    ),
+    op("conversations.pin", "/v1/server/conversations/{conv}/pins"),
     op(
         "messages.recall",
         "/v1/server/conversations/{conv}/messages/{msg_id}/recall",

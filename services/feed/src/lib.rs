@@ -60,7 +60,10 @@ pub fn spawn(
     let deliverer = webhook::Deliverer::new(js, apps, config);
     tracker.spawn(async move {
         if let Err(error) = deliverer.run(shutdown).await {
-            tracing::error!(error = format!("{error:#}"), "feed webhook delivery stopped");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "feed webhook delivery stopped"
+            );
         }
     });
 }

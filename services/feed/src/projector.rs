@@ -24,9 +24,6 @@ pub const TYPE_HEADER: &str = "Tidings-Feed-Type";
 /// How long one fetch waits for events when there are none.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
-/// Records published, by `kind`.
-pub const RECORDS: &str = "tidings_feed_records_total";
-
 /// The `Nats-Msg-Id` of the record of the event at `event_seq`.
 pub fn msg_id(event_seq: u64) -> String {
     format!("feed.v1.{event_seq}")
@@ -107,7 +104,10 @@ impl Projector {
         let mut count = 0;
         while let Some(message) = batch.next().await {
             let message = message.map_err(|e| anyhow::anyhow!("fetching events: {e}"))?;
-            let seq = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
+            let seq = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .stream_sequence;
             if seq > self.published
                 && let Some(record) = self.translate(seq, &message)
             {
@@ -163,7 +163,8 @@ impl Projector {
         headers.insert(EVENT_SEQ_HEADER, record.event_seq.to_string().as_str());
         headers.insert(TYPE_HEADER, record.record_type.as_str());
         let payload = serde_json::to_vec(record).expect("records encode");
-        metrics::counter!(RECORDS, "kind" => record.kind.clone()).increment(1);
+        metrics::counter!(tidings_runtime::metrics::FEED_RECORDS, "kind" => record.kind.clone())
+            .increment(1);
         self.js
             .publish_with_headers(subjects::feed(&app, &record.kind), headers, payload.into())
             .await
@@ -196,7 +197,10 @@ pub async fn run(
             },
             Err(error) => error,
         };
-        tracing::warn!(error = format!("{failure:#}"), "feed projector failed; reopening");
+        tracing::warn!(
+            error = format!("{failure:#}"),
+            "feed projector failed; reopening"
+        );
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(IDLE_WAIT) => {}

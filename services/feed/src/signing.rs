@@ -38,9 +38,26 @@ mod tests {
     #[test]
     fn matches_the_server_apis_scheme() {
         // tests/e2e/webhooks.rs checks it against the testkit's server-API signer.
-        let a = signature("0123456789abcdef", "POST", "/hook", 1_700_000_000, "n1", b"{}");
+        let a = signature(
+            "0123456789abcdef",
+            "POST",
+            "/hook",
+            1_700_000_000,
+            "n1",
+            b"{}",
+        );
         assert_eq!(a.len(), 64);
-        assert_ne!(a, signature("0123456789abcdef", "POST", "/hook", 1_700_000_000, "n2", b"{}"));
+        assert_ne!(
+            a,
+            signature(
+                "0123456789abcdef",
+                "POST",
+                "/hook",
+                1_700_000_000,
+                "n2",
+                b"{}"
+            )
+        );
         let url = reqwest::Url::parse("http://h:1/a/b?x=1").unwrap();
         assert_eq!(path_and_query(&url), "/a/b?x=1");
     }

@@ -20,8 +20,7 @@ use tidings_events::{definitions, headers, subjects};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-/// Webhook deliveries by `outcome`: `delivered`, `retried` or `dead`.
-pub const DELIVERIES: &str = "tidings_feed_webhook_deliveries_total";
+use tidings_runtime::metrics::FEED_WEBHOOK_DELIVERIES as DELIVERIES;
 /// The header of a dead letter saying how many attempts were made.
 pub const ATTEMPTS_HEADER: &str = "Tidings-Feed-Attempts";
 /// The longest wait between two attempts.
@@ -66,7 +65,10 @@ impl Deliverer {
                 _ = shutdown.cancelled() => return Ok(()),
                 failure = self.consume() => failure,
             };
-            tracing::warn!(error = format!("{failure:#}"), "feed webhook consumer failed; reopening");
+            tracing::warn!(
+                error = format!("{failure:#}"),
+                "feed webhook consumer failed; reopening"
+            );
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = tokio::time::sleep(APP_UNREADABLE_RETRY) => {}
@@ -152,7 +154,10 @@ impl Deliverer {
                         settle(&message, AckKind::Term).await;
                     }
                     Err(error) => {
-                        tracing::error!(error = format!("{error:#}"), "could not dead-letter a feed record");
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "could not dead-letter a feed record"
+                        );
                         settle(&message, AckKind::Nak(Some(backoff(&hook, attempt)))).await;
                     }
                 }
@@ -218,7 +223,10 @@ impl Deliverer {
         reason: &str,
         attempts: u32,
     ) -> anyhow::Result<()> {
-        let feed_seq = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
+        let feed_seq = message
+            .info()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .stream_sequence;
         let mut h = HeaderMap::new();
         h.insert(
             async_nats::header::NATS_MESSAGE_ID,
@@ -228,7 +236,11 @@ impl Deliverer {
         h.insert(headers::DEAD_LETTER_SUBJECT, message.subject.as_str());
         h.insert(headers::DEAD_LETTER_SEQ, feed_seq.to_string().as_str());
         h.insert(ATTEMPTS_HEADER, attempts.to_string().as_str());
-        if let Some(seq) = message.headers.as_ref().and_then(|m| m.get(EVENT_SEQ_HEADER)) {
+        if let Some(seq) = message
+            .headers
+            .as_ref()
+            .and_then(|m| m.get(EVENT_SEQ_HEADER))
+        {
             h.insert(EVENT_SEQ_HEADER, seq.as_str());
         }
         self.js
@@ -257,7 +269,9 @@ mod tests {
             max_attempts: 5,
             backoff_ms: 100,
         };
-        let waits: Vec<u64> = (1..=4).map(|a| backoff(&hook, a).as_millis() as u64).collect();
+        let waits: Vec<u64> = (1..=4)
+            .map(|a| backoff(&hook, a).as_millis() as u64)
+            .collect();
         assert_eq!(waits, [100, 200, 400, 800]);
         assert_eq!(backoff(&hook, 60), MAX_BACKOFF);
     }

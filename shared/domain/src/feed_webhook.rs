@@ -68,10 +68,22 @@ mod tests {
         assert_eq!(hook.max_attempts, DEFAULT_MAX_ATTEMPTS);
         assert!(hook.validate().is_ok());
         for bad in [
-            FeedWebhook { url: "ftp://h".into(), ..hook.clone() },
-            FeedWebhook { secret: "short".into(), ..hook.clone() },
-            FeedWebhook { max_attempts: 0, ..hook.clone() },
-            FeedWebhook { backoff_ms: 0, ..hook.clone() },
+            FeedWebhook {
+                url: "ftp://h".into(),
+                ..hook.clone()
+            },
+            FeedWebhook {
+                secret: "short".into(),
+                ..hook.clone()
+            },
+            FeedWebhook {
+                max_attempts: 0,
+                ..hook.clone()
+            },
+            FeedWebhook {
+                backoff_ms: 0,
+                ..hook.clone()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

@@ -19,15 +19,19 @@ const FEED_WEBHOOKS_CONSUMER_JSON: &str =
 
 /// The stream definitions, with `replicas` applied.
 pub fn streams(replicas: usize) -> Vec<stream::Config> {
-    [EVENTS_STREAM_JSON, DEAD_LETTER_STREAM_JSON, FEED_STREAM_JSON]
-        .into_iter()
-        .map(|json| {
-            let mut config: stream::Config =
-                serde_json::from_str(json).expect("nats/streams/*.json is valid (tested)");
-            config.num_replicas = replicas;
-            config
-        })
-        .collect()
+    [
+        EVENTS_STREAM_JSON,
+        DEAD_LETTER_STREAM_JSON,
+        FEED_STREAM_JSON,
+    ]
+    .into_iter()
+    .map(|json| {
+        let mut config: stream::Config =
+            serde_json::from_str(json).expect("nats/streams/*.json is valid (tested)");
+        config.num_replicas = replicas;
+        config
+    })
+    .collect()
 }
 
 /// The projector's durable consumer definition.

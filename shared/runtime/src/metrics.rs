@@ -35,8 +35,13 @@ pub const ACCESS_CLOSES: &str = "tidings_ws_access_closes_total";
 pub const PUSH_LAGGED: &str = "tidings_ws_push_lagged_total";
 /// Client frames refused by the per-connection rate limit.
 pub const RATE_LIMITED: &str = "tidings_rate_limited_total";
-/// Messages parked on the dead-letter stream, by `source` (`inbound` or `projector`).
+/// Messages parked on the dead-letter stream, by `source` (`inbound`, `projector` or
+/// `feed_webhook`).
 pub const DEAD_LETTERS: &str = "tidings_dead_letters_total";
+/// Public feed records published, by `kind`.
+pub const FEED_RECORDS: &str = "tidings_feed_records_total";
+/// Feed webhook deliveries by `outcome`: `delivered`, `retried` or `dead`.
+pub const FEED_WEBHOOK_DELIVERIES: &str = "tidings_feed_webhook_deliveries_total";
 
 /// Bucket bounds of the latency histograms, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -110,6 +115,11 @@ fn describe() {
     );
     describe_counter!(RATE_LIMITED, "Client frames refused by the rate limit");
     describe_counter!(DEAD_LETTERS, "Messages parked on the dead-letter stream");
+    describe_counter!(FEED_RECORDS, "Public feed records published");
+    describe_counter!(
+        FEED_WEBHOOK_DELIVERIES,
+        "Feed webhook deliveries by outcome"
+    );
 }
 
 #[cfg(test)]

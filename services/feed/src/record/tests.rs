@@ -53,11 +53,22 @@ fn every_kind_has_records_that_match_its_schema_and_golden_sample() {
             .collect();
         for r in records {
             let value = serde_json::to_value(r).unwrap();
-            let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
             assert!(errors.is_empty(), "{value} against {kind}: {errors:?}");
-            assert!(types.contains(&r.record_type.as_str()), "{kind} lacks {}", r.record_type);
+            assert!(
+                types.contains(&r.record_type.as_str()),
+                "{kind} lacks {}",
+                r.record_type
+            );
         }
-        assert_eq!(types.len(), records.len(), "{kind}: a schema type without a sample");
+        assert_eq!(
+            types.len(),
+            records.len(),
+            "{kind}: a schema type without a sample"
+        );
         let golden = schema_dir().join(format!("{kind}.golden.json"));
         let text = serde_json::to_string_pretty(records).unwrap() + "\n";
         if bless {
