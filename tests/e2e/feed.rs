@@ -340,3 +340,62 @@ async fn api_consumer_pending(js: &jetstream::Context, name: &str) -> u64 {
     let mut c: consumer::PullConsumer = stream.get_consumer(name).await.unwrap();
     c.info().await.unwrap().num_pending
 }
+
+/// A child process stopped with SIGTERM at the end of the test, or on a failure half-way.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Running {
+    fn terminate(mut self) {
+        crate::process::signal(self.0.id(), "TERM");
+        let exit = self.0.wait().unwrap();
+        assert!(exit.success(), "clean exit on SIGTERM, got {exit}");
+    }
+}
+
+/// A split deployment: `tidings api` records events, `tidings feed` (its own process) turns
+/// them into records, and stops cleanly.
+#[tokio::test]
+async fn tidings_feed_runs_as_its_own_process() {
+    let nats = tidings_testkit::TestNats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = tidings::dev_app::load_or_create(dir.path()).unwrap().key;
+    let envs = [
+        ("NATS_URL", nats.url()),
+        ("TIDINGS_DATA_DIR", dir.path().to_str().unwrap()),
+    ];
+    let (api, line) = crate::process::launch(&["api", "--listen", "127.0.0.1:0"], &envs);
+    let api = Running(api);
+    assert!(line.starts_with("tidings api ready"), "{line}");
+    let (feed, line) = crate::process::launch(&["feed"], &envs);
+    let feed = Running(feed);
+    assert_eq!(line.trim(), "tidings feed ready");
+
+    let client = nats.client().await;
+    let answer = client
+        .request(
+            format!("tid.in.{app}.users.upsert"),
+            json!({"user_id": "alice", "name": "Alice"})
+                .to_string()
+                .into(),
+        )
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(answer["version"], 1, "{answer}");
+    let js = jetstream::new(client);
+    eventually("the feed process records the registration", || async {
+        newest_type(&js, &app, "user").await.as_deref() == Some("user_registered")
+    })
+    .await;
+    feed.terminate();
+    api.terminate();
+}
