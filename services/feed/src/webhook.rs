@@ -11,8 +11,9 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tidings_api::apps::Apps;
 use tidings_domain::AppId;
 use tidings_domain::feed_webhook::FeedWebhook;
@@ -27,6 +28,12 @@ pub const ATTEMPTS_HEADER: &str = "Tidings-Feed-Attempts";
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// How long to wait before asking again when the app could not be read.
 const APP_UNREADABLE_RETRY: Duration = Duration::from_secs(1);
+/// How long an app's webhook setting is used before it is read again: a setting change
+/// applies within this, and an app's records cost one read of it per period, not per record.
+pub const SETTING_TTL: Duration = Duration::from_secs(1);
+
+/// Each app's webhook as last read, and when.
+type Hooks = Arc<Mutex<HashMap<AppId, (Option<FeedWebhook>, Instant)>>>;
 
 /// The wait after failed attempt number `attempt` (1-based): `backoff_ms` doubled per attempt.
 pub fn backoff(hook: &FeedWebhook, attempt: u32) -> Duration {
@@ -41,6 +48,7 @@ pub struct Deliverer {
     apps: Apps,
     http: reqwest::Client,
     concurrency: usize,
+    hooks: Hooks,
 }
 
 impl Deliverer {
@@ -55,6 +63,7 @@ impl Deliverer {
             apps,
             http,
             concurrency: config.webhook_concurrency.max(1),
+            hooks: Hooks::default(),
         }
     }
 
@@ -124,9 +133,8 @@ impl Deliverer {
             tracing::warn!(subject = %message.subject, "a feed record on a subject with no app");
             return settle(&message, AckKind::Ack).await;
         };
-        let hook = match self.apps.current(&app).await {
-            Ok(Some((state, _))) if !state.disabled => state.settings.feed_webhook,
-            Ok(_) => None,
+        let hook = match self.hook(&app).await {
+            Ok(hook) => hook,
             Err(error) => {
                 tracing::warn!(%app, message = %error.message, "cannot read the app; retrying");
                 return settle(&message, AckKind::Nak(Some(APP_UNREADABLE_RETRY))).await;
@@ -168,6 +176,28 @@ impl Deliverer {
                 settle(&message, AckKind::Nak(Some(backoff(&hook, attempt)))).await;
             }
         }
+    }
+
+    /// The app's webhook (none for a disabled or unknown app), read at most once per
+    /// [`SETTING_TTL`].
+    async fn hook(&self, app: &AppId) -> Result<Option<FeedWebhook>, tidings_api::error::ApiError> {
+        let cached = {
+            let hooks = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+            hooks
+                .get(app)
+                .filter(|(_, read)| read.elapsed() < SETTING_TTL)
+                .map(|(hook, _)| hook.clone())
+        };
+        if let Some(hook) = cached {
+            return Ok(hook);
+        }
+        let hook = match self.apps.current(app).await? {
+            Some((state, _)) if !state.disabled => state.settings.feed_webhook,
+            _ => None,
+        };
+        let mut hooks = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.insert(app.clone(), (hook.clone(), Instant::now()));
+        Ok(hook)
     }
 
     /// One signed POST; an answer other than 2xx is a failure, with the reason.
