@@ -475,6 +475,16 @@ const ROUTES: &[Route] = &[
         &[("key", "nobody", ID)],
         None,
     ),
+    // The feed webhooks' dead letters (`tidings_api::admin_feed`).
+    Route {
+        method: "GET",
+        path: "/v1/admin/apps/{key}/feed/dead-letters",
+        auth: Auth::Admin,
+        params: &[("key", "dev", ID)],
+        bad_queries: &["after=x", "after=-1", "limit=0", "limit=abc", "colour=blue"],
+        body: None,
+        query: false,
+    },
     // Liveness and readiness (`tidings_api::health`, on every HTTP process).
     Route {
         method: "GET",
@@ -621,7 +631,7 @@ const ROUTES: &[Route] = &[
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.
-fn routes_in(source: &str, file: &str) -> Vec<(String, String)> {
+pub(crate) fn routes_in(source: &str, file: &str) -> Vec<(String, String)> {
     for unsupported in [".nest(", ".route_service(", ".nest_service("] {
         assert!(
             !source.contains(unsupported),

@@ -43,3 +43,7 @@ mod supervision;
 mod typing;
 mod web_app;
 mod words;
+// The event feed, its webhooks, and integrator requests over NATS (issue 16 item 5).
+mod feed;
+mod nats_requests;
+mod webhooks;

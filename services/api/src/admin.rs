@@ -45,6 +45,7 @@ pub struct AdminState {
     /// Only its nonce memory and signature check are used: admin nonces are their own.
     check: SignatureCheck,
     grace_secs: u64,
+    js: async_nats::jetstream::Context,
 }
 
 impl AdminState {
@@ -54,6 +55,7 @@ impl AdminState {
         apps: Apps,
         credential: Option<&AdminCredential>,
         grace_secs: u64,
+        js: async_nats::jetstream::Context,
     ) -> anyhow::Result<Self> {
         let credential = match credential {
             Some(c) => {
@@ -71,7 +73,18 @@ impl AdminState {
             apps,
             credential,
             grace_secs,
+            js,
         })
+    }
+
+    /// The apps administered.
+    pub fn apps(&self) -> &Apps {
+        &self.apps
+    }
+
+    /// JetStream, for the streams the admin API reads (dead letters).
+    pub fn js(&self) -> &async_nats::jetstream::Context {
+        &self.js
     }
 }
 
@@ -83,6 +96,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/admin/apps/{key}/rotate-secret", post(rotate_secret))
         .route("/v1/admin/apps/{key}/settings", post(set_settings))
         .route("/v1/admin/apps/{key}/disable", post(disable))
+        .route(
+            "/v1/admin/apps/{key}/feed/dead-letters",
+            get(crate::admin_feed::list),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .with_state(state)
 }
@@ -135,6 +152,10 @@ fn view(app: &AppId, state: &AppState, source: Source) -> Value {
         "disabled": state.disabled,
         "settings": state.settings,
     });
+    // The webhook's secret is the app's to know, like its own secret: shown only as set.
+    if let Some(hook) = view["settings"]["feed_webhook"].as_object_mut() {
+        hook.insert("secret".into(), json!("(set)"));
+    }
     if source == Source::Admin {
         view["created_at"] = json!(state.created_at);
         view["secret_changed_at"] = json!(state.secret_changed_at);

@@ -25,6 +25,13 @@ pub struct ServerApiState {
 
 /// The server API routes, all behind the signature check.
 pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
+    routes(state).layer(middleware::from_fn_with_state(check, require_signature))
+}
+
+/// The server API routes without the signature check: a request must carry the app it acts
+/// for as a [`SignedBy`] extension. The signed router wraps these; integrator requests over
+/// NATS (`inbound`), whose publisher NATS itself authenticates, call them directly.
+pub fn routes(state: ServerApiState) -> Router {
     Router::new()
         .route("/v1/users", post(upsert_user))
         .route("/v1/users/{user_id}/token", post(mint_token))
@@ -78,7 +85,6 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
             state.clone(),
             crate::http_limits::limit_app,
         ))
-        .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }
 

@@ -1,39 +1,30 @@
-//! Integrator requests over NATS: `tid.in.<app>.<command>` with a JSON body, the same bodies as
-//! the signed server API. NATS itself authenticates the publisher (accounts and permissions),
+//! Integrator requests over NATS: `tid.in.<app>.<operation>` with a JSON body, one subject per
+//! server-API operation (`operations`), carried out by the server API's own routes, so bodies,
+//! answers and error codes are the HTTP ones. NATS itself authenticates the publisher (accounts and permissions),
 //! so there is no signature here. A request with a reply subject gets the answer (or the error)
 //! as JSON; a request that is malformed, or that fails with nobody to tell, is parked on the
 //! dead-letter stream (`tid.dlq.in.<app>`) with the reason: never silently dropped.
 
-use crate::commands::{Commands, SendRequest, UpsertUserRequest};
+use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
-use crate::json::rejection_error;
+use crate::operations;
+use crate::signature::SignedBy;
 use async_nats::{Subscriber, jetstream};
+use axum::body::Body;
+use axum::http::{Method, Request, header};
+use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
-use tidings_domain::{AppId, Body, UserId};
+use serde_json::json;
+use tidings_domain::AppId;
 use tidings_events::{headers, subjects};
 use tokio_util::sync::CancellationToken;
+use tower_service::Service;
 
 /// The queue group every api instance joins, so each request is handled once.
 pub const QUEUE_GROUP: &str = "tidings-api";
 
-/// The commands accepted on `tid.in.<app>.<command>`.
-pub const COMMANDS: [&str; 3] = ["users.upsert", "messages.send", "system.send"];
-
-#[derive(Debug, Deserialize)]
-struct MessageRequest {
-    from: UserId,
-    #[serde(flatten)]
-    message: SendRequest,
-}
-
-#[derive(Debug, Deserialize)]
-struct SystemRequest {
-    to: Vec<UserId>,
-    body: Body,
-}
+/// Largest answer read back from a route (answers are small JSON objects).
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 /// A failure: whether the request itself was malformed, and the error.
 struct Failure {
@@ -50,52 +41,82 @@ impl From<ApiError> for Failure {
     }
 }
 
-fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Failure> {
-    serde_json::from_slice(payload).map_err(|e| Failure {
-        malformed: true,
-        error: rejection_error(&e.to_string()),
-    })
-}
-
-fn malformed(code: ErrorCode, message: String) -> Failure {
+fn malformed(error: ApiError) -> Failure {
     Failure {
         malformed: true,
-        error: ApiError::new(code, message),
+        error,
     }
 }
 
-async fn handle(commands: &Commands, subject: &str, payload: &[u8]) -> Result<Value, Failure> {
-    let (app, command) = subjects::parse_inbound(subject)
-        .ok_or_else(|| malformed(ErrorCode::InvalidRequest, format!("bad subject {subject}")))?;
-    let unknown = || malformed(ErrorCode::UnknownApp, format!("unknown app {app:?}"));
+/// Carries out one request through the server API's own route: the answer's JSON body, or
+/// the failure. Bodies the route refuses as unreadable (`400`) count as malformed.
+async fn handle(
+    apps: &Apps,
+    routes: &axum::Router,
+    subject: &str,
+    payload: &Bytes,
+) -> Result<Bytes, Failure> {
+    let (app, name) = subjects::parse_inbound(subject).ok_or_else(|| {
+        malformed(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("bad subject {subject}"),
+        ))
+    })?;
+    let unknown = || {
+        malformed(ApiError::new(
+            ErrorCode::UnknownApp,
+            format!("unknown app {app:?}"),
+        ))
+    };
     let app = AppId::parse(app).map_err(|_| unknown())?;
-    match commands.apps().current(&app).await? {
+    match apps.current(&app).await? {
         None => return Err(unknown()),
         Some((state, _)) if state.disabled => return Err(crate::apps::disabled(&app).into()),
         Some(_) => {}
     }
-    match command {
-        "users.upsert" => {
-            let request: UpsertUserRequest = parse(payload)?;
-            let user_id = request.user_id.clone();
-            let version = commands.upsert_user(&app, request).await?;
-            Ok(json!({ "user_id": user_id, "version": version.value, "pos": version.pos }))
-        }
-        "messages.send" => {
-            let request: MessageRequest = parse(payload)?;
-            let sent = commands.send(&app, &request.from, request.message).await?;
-            Ok(sent.answer())
-        }
-        "system.send" => {
-            let request: SystemRequest = parse(payload)?;
-            let delivered = commands.send_system(&app, request.to, request.body).await?;
-            Ok(json!({ "delivered_to": delivered.value, "pos": delivered.pos }))
-        }
-        other => Err(malformed(
+    let operation = operations::find(name).ok_or_else(|| {
+        malformed(ApiError::new(
             ErrorCode::NotFound,
-            format!("unknown command {other:?}: one of {}", COMMANDS.join(", ")),
-        )),
+            format!(
+                "unknown command {name:?}: one of {}",
+                operations::names().join(", ")
+            ),
+        ))
+    })?;
+    let (path, body) = operation.request(payload).map_err(malformed)?;
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .map_err(|e| malformed(ApiError::new(ErrorCode::InvalidRequest, e.to_string())))?;
+    request.extensions_mut().insert(SignedBy(app));
+    // A router is always ready: no `poll_ready` needed before `call`.
+    let response = match routes.clone().call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let answer = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| ApiError::unavailable("reading a route's answer", e))?;
+    if status.is_success() {
+        return Ok(answer);
     }
+    let error: ApiError = serde_json::from_slice::<serde_json::Value>(&answer)
+        .ok()
+        .and_then(|v| {
+            let code = serde_json::from_value(v["code"].clone()).ok()?;
+            Some(ApiError::new(
+                code,
+                v["message"].as_str().unwrap_or_default(),
+            ))
+        })
+        .unwrap_or_else(|| ApiError::new(ErrorCode::Internal, format!("answered {status}")));
+    Err(Failure {
+        malformed: status == axum::http::StatusCode::BAD_REQUEST,
+        error,
+    })
 }
 
 async fn dead_letter(js: &jetstream::Context, message: &async_nats::Message, reason: &str) {
@@ -140,7 +161,8 @@ pub async fn subscribe(client: &async_nats::Client) -> Result<Subscriber, async_
 pub async fn serve(
     client: async_nats::Client,
     mut requests: Subscriber,
-    commands: Commands,
+    apps: Apps,
+    routes: axum::Router,
     shutdown: CancellationToken,
 ) -> Result<(), async_nats::Error> {
     let js = jetstream::new(client.clone());
@@ -152,9 +174,9 @@ pub async fn serve(
                 None => return Ok(()),
             },
         };
-        let outcome = handle(&commands, &message.subject, &message.payload).await;
-        let answer = match &outcome {
-            Ok(value) => value.clone(),
+        let outcome = handle(&apps, &routes, &message.subject, &message.payload).await;
+        let answer = match outcome {
+            Ok(answer) => answer,
             Err(failure) => {
                 let error = &failure.error;
                 tracing::info!(subject = %message.subject, code = ?error.code, message = %error.message, "integrator request refused");
@@ -162,12 +184,12 @@ pub async fn serve(
                     dead_letter(&js, &message, &error.message).await;
                 }
                 json!({ "code": error.code, "message": error.message })
+                    .to_string()
+                    .into()
             }
         };
         if let Some(reply) = &message.reply
-            && let Err(error) = client
-                .publish(reply.clone(), answer.to_string().into())
-                .await
+            && let Err(error) = client.publish(reply.clone(), answer).await
         {
             tracing::warn!(%error, "could not answer an integrator request");
         }

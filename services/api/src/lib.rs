@@ -3,6 +3,7 @@
 //! JetStream. It also mints and verifies user tokens. It never reads the read models.
 
 pub mod admin;
+mod admin_feed;
 pub mod aggregate;
 pub mod apps;
 pub mod commands;
@@ -22,6 +23,7 @@ pub mod inbound;
 pub mod json;
 pub mod limits;
 pub mod openapi;
+pub mod operations;
 pub mod signature;
 pub mod snapshot;
 pub mod tokens;
@@ -117,6 +119,7 @@ impl Api {
             apps.clone(),
             config.admin.as_ref(),
             config.secret_grace_secs,
+            js.clone(),
         )
         .context("invalid admin configuration")?;
         let client = js.client();
@@ -140,7 +143,7 @@ impl Api {
         })
     }
 
-    /// Subscribes to integrator requests on `tid.in.<app>.<command>`: once this returns, NATS
+    /// Subscribes to integrator requests on `tid.in.<app>.<operation>`: once this returns, NATS
     /// routes them here (subscribe before saying the process is ready).
     pub async fn subscribe_inbound(
         &self,
@@ -157,7 +160,11 @@ impl Api {
         requests: async_nats::Subscriber,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        inbound::serve(client, requests, self.commands.clone(), shutdown).await
+        let routes = http::routes(http::ServerApiState {
+            commands: self.commands.clone(),
+            tokens: self.tokens.clone(),
+        });
+        inbound::serve(client, requests, self.apps.clone(), routes, shutdown).await
     }
 
     /// Readiness as far as the api goes: its NATS connection. Processes that run more add

@@ -6,6 +6,7 @@ pub mod chat;
 pub mod config;
 pub mod dev_app;
 pub mod dev_token;
+pub mod feed;
 pub mod migrate;
 pub mod ready;
 pub mod replay;

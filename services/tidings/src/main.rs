@@ -65,6 +65,12 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Run only the public event feed (projector and webhook delivery) against NATS_URL; one
+    /// process per deployment (`up` runs it too).
+    Feed {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Rebuild read models from stream sequence 1 into an empty store and print its digest:
     /// the embedded store in `--into DIR`, or with `store = "scylla"` the configured keyspace
     /// (migrated and empty).
@@ -227,6 +233,11 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                     gateway(store, client, listen, config).await
                 }
             }
+        }
+        Command::Feed { data_dir } => {
+            let data_dir = data_dir.unwrap_or(config.data_dir.clone());
+            config.api.apps.push(dev_app::load_or_create(&data_dir)?);
+            tidings::feed::run(config, &nats_url(config)?).await
         }
         Command::Replay { projection, into } => {
             anyhow::ensure!(

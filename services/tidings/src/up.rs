@@ -209,6 +209,13 @@ impl<S: ReadModels> Server<S> {
                 tracing::error!(%error, "integrator requests over NATS stopped");
             }
         });
+        tidings_feed::spawn(
+            &self.config.feed,
+            self.client.clone(),
+            self.api.apps().clone(),
+            &tracker,
+            token.clone(),
+        );
         tracker.spawn(tidings_projector::run_reporting(
             self.store.clone(),
             self.client.clone(),

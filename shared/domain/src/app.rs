@@ -64,6 +64,8 @@ pub struct AppSettings {
     /// Most signed server-API requests the app may make per second on each api instance
     /// (default 0: no limit).
     pub server_api_per_sec: u32,
+    /// Where the app's feed records are POSTed (default: nowhere).
+    pub feed_webhook: Option<crate::feed_webhook::FeedWebhook>,
 }
 
 impl Default for AppSettings {
@@ -83,6 +85,7 @@ impl Default for AppSettings {
             before_send: None,
             user_msgs_per_sec: 0,
             server_api_per_sec: 0,
+            feed_webhook: None,
         }
     }
 }
@@ -148,6 +151,9 @@ impl AppSettings {
                 .map_err(|e| DomainError::Invalid(format!("reaction_keys: {e}")))?;
         }
         if let Some(hook) = &self.before_send {
+            hook.validate()?;
+        }
+        if let Some(hook) = &self.feed_webhook {
             hook.validate()?;
         }
         Ok(())

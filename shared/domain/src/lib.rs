@@ -9,6 +9,7 @@ pub mod conv;
 pub mod device;
 pub mod error;
 pub mod event;
+pub mod feed_webhook;
 pub mod group;
 pub mod hook;
 pub mod ids;

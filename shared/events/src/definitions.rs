@@ -13,23 +13,44 @@ const PRESENCE_BUCKET_JSON: &str = include_str!("../../../nats/kv/presence.json"
 const WORDS_BUCKET_JSON: &str = include_str!("../../../nats/kv/words.json");
 const LIMITS_BUCKET_JSON: &str = include_str!("../../../nats/kv/limits.json");
 const FILES_BUCKET_JSON: &str = include_str!("../../../nats/objects/files.json");
+const FEED_STREAM_JSON: &str = include_str!("../../../nats/streams/feed.json");
+const FEED_PROJECTOR_CONSUMER_JSON: &str =
+    include_str!("../../../nats/consumers/feed_projector.json");
+const FEED_WEBHOOKS_CONSUMER_JSON: &str =
+    include_str!("../../../nats/consumers/feed_webhooks.json");
 
 /// The stream definitions, with `replicas` applied.
 pub fn streams(replicas: usize) -> Vec<stream::Config> {
-    [EVENTS_STREAM_JSON, DEAD_LETTER_STREAM_JSON]
-        .into_iter()
-        .map(|json| {
-            let mut config: stream::Config =
-                serde_json::from_str(json).expect("nats/streams/*.json is valid (tested)");
-            config.num_replicas = replicas;
-            config
-        })
-        .collect()
+    [
+        EVENTS_STREAM_JSON,
+        DEAD_LETTER_STREAM_JSON,
+        FEED_STREAM_JSON,
+    ]
+    .into_iter()
+    .map(|json| {
+        let mut config: stream::Config =
+            serde_json::from_str(json).expect("nats/streams/*.json is valid (tested)");
+        config.num_replicas = replicas;
+        config
+    })
+    .collect()
 }
 
 /// The projector's durable consumer definition.
 pub fn projector_consumer() -> pull::Config {
     serde_json::from_str(PROJECTOR_CONSUMER_JSON).expect("nats/consumers/projector.json is valid")
+}
+
+/// The feed projector's durable consumer on the events stream.
+pub fn feed_projector_consumer() -> pull::Config {
+    serde_json::from_str(FEED_PROJECTOR_CONSUMER_JSON)
+        .expect("nats/consumers/feed_projector.json is valid (tested)")
+}
+
+/// The feed webhooks' durable consumer on the feed stream.
+pub fn feed_webhooks_consumer() -> pull::Config {
+    serde_json::from_str(FEED_WEBHOOKS_CONSUMER_JSON)
+        .expect("nats/consumers/feed_webhooks.json is valid (tested)")
 }
 
 /// A KV bucket as `nats/kv/*.json` states it (`kv::Config` has no serde form of its own).
@@ -136,6 +157,15 @@ mod tests {
         assert!(streams[0].allow_direct);
         let consumer = projector_consumer();
         assert_eq!(consumer.durable_name.as_deref(), Some("projector-inbox"));
+        assert_eq!(streams[2].name, crate::subjects::FEED_STREAM);
+        assert_eq!(
+            feed_projector_consumer().durable_name.as_deref(),
+            Some("feed-projector")
+        );
+        assert_eq!(
+            feed_webhooks_consumer().durable_name.as_deref(),
+            Some("feed-webhooks")
+        );
         let snapshots = snapshots_bucket(3);
         assert_eq!(snapshots.bucket, "TIDINGS_SNAPSHOTS");
         let presence = presence_bucket(3);

@@ -103,6 +103,29 @@ pub fn dead_letter_event(projection: &str) -> String {
 /// The subject an app's before-send hook answers requests on (core NATS request/reply).
 pub fn before_send_hook(app: &AppId) -> String {
     format!("tid.hook.{app}.before_send")
+/// The public feed stream's name.
+pub const FEED_STREAM: &str = "TIDINGS_FEED";
+/// Every feed record subject, version 1.
+pub const ALL_FEED: &str = "tid.feed.v1.>";
+
+/// A feed record of `kind` for `app`: `tid.feed.v1.<app>.<kind>`.
+pub fn feed(app: &AppId, kind: &str) -> String {
+    format!("tid.feed.v1.{app}.{kind}")
+}
+
+/// Every feed record of one app (a consumer's filter).
+pub fn feed_of(app: &AppId) -> String {
+    format!("tid.feed.v1.{app}.>")
+}
+
+/// The (app, kind) of a feed record subject.
+pub fn parse_feed(subject: &str) -> Option<(&str, &str)> {
+    subject.strip_prefix("tid.feed.v1.")?.split_once('.')
+}
+
+/// Where a feed record its app's webhook never took is parked, with the reason.
+pub fn dead_letter_feed(app: &AppId) -> String {
+    format!("tid.dlq.feed.{app}")
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ pub const PUSH_LAGGED: &str = "tidings_ws_push_lagged_total";
 /// Requests refused by a rate limit, by `scope` (`frames`: a connection's frames; `user`: a
 /// user's messages; `server_api`: an app's signed requests).
 pub const RATE_LIMITED: &str = "tidings_rate_limited_total";
-/// Messages parked on the dead-letter stream, by `source` (`inbound` or `projector`).
+/// Messages parked on the dead-letter stream, by `source` (`inbound`, `projector` or
+/// `feed_webhook`).
 pub const DEAD_LETTERS: &str = "tidings_dead_letters_total";
 /// Before-send hook calls by `transport` (`nats`, `http`) and `outcome` (`allow`, `reject`,
 /// `rewrite`, `timeout`, `error`).
@@ -45,6 +46,10 @@ pub const HOOK_CALLS: &str = "tidings_hook_calls_total";
 pub const HOOK_SECONDS: &str = "tidings_hook_seconds";
 /// Text bodies a sensitive-word list matched, by `action` (`reject`, `mask`).
 pub const WORD_MATCHES: &str = "tidings_word_matches_total";
+/// Public feed records published, by `kind`.
+pub const FEED_RECORDS: &str = "tidings_feed_records_total";
+/// Feed webhook deliveries by `outcome`: `delivered`, `retried` or `dead`.
+pub const FEED_WEBHOOK_DELIVERIES: &str = "tidings_feed_webhook_deliveries_total";
 
 /// Bucket bounds of the latency histograms, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -124,6 +129,11 @@ fn describe() {
     );
     describe_histogram!(HOOK_SECONDS, Unit::Seconds, "Before-send hook latency");
     describe_counter!(WORD_MATCHES, "Text bodies a sensitive-word list matched");
+    describe_counter!(FEED_RECORDS, "Public feed records published");
+    describe_counter!(
+        FEED_WEBHOOK_DELIVERIES,
+        "Feed webhook deliveries by outcome"
+    );
 }
 
 #[cfg(test)]
