@@ -41,6 +41,8 @@ pub mod types {
     pub const MESSAGE_PINNED: &str = "message_pinned";
     /// [`Event::MessageUnpinned`](super::Event::MessageUnpinned).
     pub const MESSAGE_UNPINNED: &str = "message_unpinned";
+    /// [`Event::PushSettingsChanged`](super::Event::PushSettingsChanged).
+    pub const PUSH_SETTINGS_CHANGED: &str = "push_settings_changed";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -116,6 +118,7 @@ pub enum Event {
     ReactionRemoved(Reaction),
     MessagePinned(Pin),
     MessageUnpinned(Pin),
+    PushSettingsChanged(PushSettingsChanged),
 }
 
 impl Event {
@@ -141,6 +144,7 @@ impl Event {
             Event::ReactionRemoved(_) => types::REACTION_REMOVED,
             Event::MessagePinned(_) => types::MESSAGE_PINNED,
             Event::MessageUnpinned(_) => types::MESSAGE_UNPINNED,
+            Event::PushSettingsChanged(_) => types::PUSH_SETTINGS_CHANGED,
         }
     }
 
@@ -163,6 +167,7 @@ impl Event {
             Event::MessageEdited(e) => ("conv", e.conv.as_str()),
             Event::ReactionAdded(r) | Event::ReactionRemoved(r) => ("conv", r.conv.as_str()),
             Event::MessagePinned(p) | Event::MessageUnpinned(p) => ("conv", p.conv.as_str()),
+            Event::PushSettingsChanged(p) => ("user", p.user.as_str()),
         }
     }
 }
@@ -518,5 +523,15 @@ pub struct SystemMessageSent {
     /// The recipients, each an active user when sent.
     pub to: Vec<UserId>,
     pub body: Body,
+    pub ts: i64,
+}
+
+/// `user` changed their push settings (a device's registration, or do-not-disturb);
+/// `settings` is the whole of them after the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushSettingsChanged {
+    pub app: AppId,
+    pub user: UserId,
+    pub settings: crate::push::PushSettings,
     pub ts: i64,
 }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod login;
 pub mod membership;
 pub mod pair;
+pub mod push;
 pub mod reads;
 pub mod settings;
 pub mod system;

@@ -1,7 +1,9 @@
-//! The `user` aggregate: registration, profile, deactivation and the token epoch.
+//! The `user` aggregate: registration, profile, deactivation, the token epoch and push
+//! settings.
 
 use crate::aggregate::Aggregate;
-use crate::event::{Event, UserDeactivated, UserProfile, UserTokensRevoked};
+use crate::event::{Event, PushSettingsChanged, UserDeactivated, UserProfile, UserTokensRevoked};
+use crate::push::{PushChange, PushSettings};
 use crate::{AppId, DomainError, UserId};
 
 /// Longest display name, in bytes.
@@ -18,6 +20,8 @@ pub struct UserState {
     pub deactivated: bool,
     /// Tokens carrying an older epoch are revoked.
     pub token_epoch: u64,
+    /// Push registrations per device and do-not-disturb.
+    pub push: PushSettings,
 }
 
 impl UserState {
@@ -57,6 +61,13 @@ pub enum UserCommand {
     Deactivate { app: AppId, user: UserId, ts: i64 },
     /// Revoke every token minted so far by moving to the next epoch.
     RevokeTokens { app: AppId, user: UserId, ts: i64 },
+    /// Change the push settings; a no-op when nothing changes.
+    Push {
+        app: AppId,
+        user: UserId,
+        change: PushChange,
+        ts: i64,
+    },
 }
 
 impl Aggregate for UserState {
@@ -70,6 +81,12 @@ impl Aggregate for UserState {
             UserCommand::RevokeTokens { app, user, ts } => {
                 decide_revoke_tokens(self, app, user, *ts)
             }
+            UserCommand::Push {
+                app,
+                user,
+                change,
+                ts,
+            } => decide_push(self, app, user, change, *ts),
         }
     }
 
@@ -80,6 +97,7 @@ impl Aggregate for UserState {
             }
             Event::UserDeactivated(_) => self.deactivated = true,
             Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
+            Event::PushSettingsChanged(p) => self.push = p.settings.clone(),
             _ => {}
         }
     }
@@ -172,6 +190,27 @@ fn decide_revoke_tokens(
         epoch: state.token_epoch + 1,
         ts,
     })])
+}
+
+fn decide_push(
+    state: &UserState,
+    app: &AppId,
+    user: &UserId,
+    change: &PushChange,
+    ts: i64,
+) -> Result<Vec<Event>, DomainError> {
+    if !state.is_active() {
+        return Err(DomainError::Forbidden(format!("user {user} is not active")));
+    }
+    Ok(match state.push.after(change)? {
+        None => Vec::new(),
+        Some(settings) => vec![Event::PushSettingsChanged(PushSettingsChanged {
+            app: app.clone(),
+            user: user.clone(),
+            settings,
+            ts,
+        })],
+    })
 }
 
 #[cfg(test)]

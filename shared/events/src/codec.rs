@@ -6,7 +6,8 @@ use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
     app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
     group_changed, message_edited, message_hidden, message_recalled, message_sent, pair_changed,
-    pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
+    pin, push_settings_changed, reaction, system_message_sent, user_deactivated, user_profile,
+    user_tokens_revoked,
 };
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
@@ -64,6 +65,7 @@ pub fn encode(event: &Event) -> Encoded {
         Event::MessageEdited(e) => message_edited::encode(e),
         Event::ReactionAdded(r) | Event::ReactionRemoved(r) => reaction::encode(r),
         Event::MessagePinned(p) | Event::MessageUnpinned(p) => pin::encode(p),
+        Event::PushSettingsChanged(p) => push_settings_changed::encode(p),
     };
     Encoded {
         event_type: event.event_type(),

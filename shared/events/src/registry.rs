@@ -7,7 +7,8 @@ use crate::codec::DecodeError;
 use crate::wire::{
     app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
     group_changed, message_edited, message_hidden, message_recalled, message_sent, pair_changed,
-    pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
+    pin, push_settings_changed, reaction, system_message_sent, user_deactivated, user_profile,
+    user_tokens_revoked,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
@@ -32,7 +33,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 16] = [
+const TABLES: [&[Entry]; 17] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -49,6 +50,7 @@ const TABLES: [&[Entry]; 16] = [
     message_edited::ENTRIES,
     reaction::ENTRIES,
     pin::ENTRIES,
+    push_settings_changed::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

@@ -16,6 +16,7 @@ pub mod message_sent;
 pub mod pair_changed;
 pub mod parts;
 pub mod pin;
+pub mod push_settings_changed;
 pub mod reaction;
 pub mod system_message_sent;
 pub mod user_deactivated;
