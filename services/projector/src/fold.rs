@@ -8,7 +8,7 @@ use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
     Annotation, ClearedNotice, Direction, EditNotice, EntryItem, HiddenNotice, MessageView,
-    ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
+    PushRow, ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
     SystemNotice, Write,
 };
 
@@ -118,6 +118,14 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
     match &envelope.event {
         // Apps have no read model: every instance reads them from their subjects.
         Event::AppChanged(_) => Vec::new(),
+        Event::PushSettingsChanged(p) => vec![Write::Push {
+            app: p.app.clone(),
+            user: p.user.clone(),
+            row: PushRow {
+                settings: p.settings.clone(),
+                cursor,
+            },
+        }],
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
         Event::SystemMessageSent(m) => {
             let item = EntryItem::System(SystemNotice {

@@ -96,7 +96,8 @@ impl Partition {
             | Write::UserStatus { app, user, .. }
             | Write::Relation { app, user, .. }
             | Write::ReactionEntry { app, user, .. }
-            | Write::Settings { app, user, .. } => self.owns_user(app, user),
+            | Write::Settings { app, user, .. }
+            | Write::Push { app, user, .. } => self.owns_user(app, user),
             Write::PutUser { profile, .. } => self.owns_user(&profile.app, &profile.user),
             Write::Timeline { app, message, .. } => self.owns_conv(app, &message.conv),
             Write::Reaction { app, notice, .. } => self.owns_conv(app, &notice.conv),

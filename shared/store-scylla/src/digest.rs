@@ -104,6 +104,10 @@ fn settings((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::settings(&app, &user, &decode(&data)?))
 }
 
+fn push((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::push(&app, &user, &decode(&data)?))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -158,6 +162,7 @@ impl ScyllaStore {
             }
             Table::Pins => self.each(&st.scan_pins, pin, visit).await,
             Table::Settings => self.each(&st.scan_settings, settings, visit).await,
+            Table::Push => self.each(&st.scan_push, push, visit).await,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The migration files, in version order: (file name, text).
-const EMBEDDED: [(&str, &str); 5] = [
+const EMBEDDED: [(&str, &str); 6] = [
     (
         "0001_keyspace.cql",
         include_str!("../../../scylla/migrations/0001_keyspace.cql"),
@@ -31,6 +31,10 @@ const EMBEDDED: [(&str, &str); 5] = [
     (
         "0005_settings.cql",
         include_str!("../../../scylla/migrations/0005_settings.cql"),
+    ),
+    (
+        "0007_push.cql",
+        include_str!("../../../scylla/migrations/0007_push.cql"),
     ),
 ];
 

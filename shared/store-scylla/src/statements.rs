@@ -143,6 +143,9 @@ statements! {
     // Conversation settings.
     settings_of = "SELECT data FROM {{keyspace}}.conv_settings WHERE app = ? AND user_id = ?";
     settings_put = "INSERT INTO {{keyspace}}.conv_settings (app, user_id, conv_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    // Push settings.
+    push_of = "SELECT data FROM {{keyspace}}.push_settings WHERE app = ? AND user_id = ?";
+    push_put = "INSERT INTO {{keyspace}}.push_settings (app, user_id, data) VALUES (?, ?, ?) USING TIMESTAMP ?";
 
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
@@ -168,6 +171,7 @@ statements! {
     scan_reaction_marks = "SELECT app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor FROM {{keyspace}}.reaction_marks";
     scan_pins = "SELECT app, conv_id, data FROM {{keyspace}}.pins";
     scan_settings = "SELECT app, user_id, data FROM {{keyspace}}.conv_settings";
+    scan_push = "SELECT app, user_id, data FROM {{keyspace}}.push_settings";
 }
 
 impl Stmt {
@@ -269,7 +273,8 @@ mod tests {
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
-        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints.
-        assert_eq!(writes, 24);
+        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints,
+        // push_settings.
+        assert_eq!(writes, 25);
     }
 }

@@ -20,7 +20,7 @@ use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
-use crate::model::{Conversation, SettingsRow};
+use crate::model::{Conversation, PushRow, SettingsRow};
 use crate::plan::Head;
 use crate::ports::ProjectionStore;
 use serde::Serialize;
@@ -48,11 +48,12 @@ pub enum Table {
     ReactionMarks,
     Pins,
     Settings,
+    Push,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -69,6 +70,7 @@ impl Table {
         Table::ReactionMarks,
         Table::Pins,
         Table::Settings,
+        Table::Push,
     ];
 
     /// The table's name, hashed into the digest.
@@ -90,6 +92,7 @@ impl Table {
             Table::ReactionMarks => "reaction_marks",
             Table::Pins => "pins",
             Table::Settings => "conv_settings",
+            Table::Push => "push_settings",
         }
     }
 
@@ -103,6 +106,7 @@ impl Table {
                 | Table::ReactionMarks
                 | Table::Pins
                 | Table::Settings
+                | Table::Push
         )
     }
 }
@@ -250,6 +254,11 @@ impl LogicalRow {
     /// `user`'s settings row for a conversation.
     pub fn settings(app: &str, user: &str, row: &SettingsRow) -> Self {
         named(key(&[app, user, row.conv.as_str()], None), row)
+    }
+
+    /// `user`'s push settings row.
+    pub fn push(app: &str, user: &str, row: &PushRow) -> Self {
+        named(key(&[app, user], None), row)
     }
 
     /// A pinned message of `conv`.

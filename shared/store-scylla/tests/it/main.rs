@@ -95,6 +95,7 @@ on_one_store!(
     reactions_count_once_and_are_told_on_change,
     pins_are_set_and_deleted,
     settings_rows_are_replaced_per_conversation,
+    push_rows_are_replaced_per_user,
 );
 
 #[tokio::test]

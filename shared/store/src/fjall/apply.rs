@@ -32,6 +32,7 @@ impl Tables {
             Table::ReactionMarks => &self.reaction_marks,
             Table::Pins => &self.pins,
             Table::Settings => &self.settings,
+            Table::Push => &self.push,
         }
     }
 }
@@ -53,7 +54,8 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::UserGroups
         | Table::Hidden
         | Table::Cleared
-        | Table::Settings => true,
+        | Table::Settings
+        | Table::Push => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -260,6 +262,13 @@ impl ProjectionStore for FjallStore {
         for ((app, user, conv), row) in &c.settings {
             let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
             batch.insert(&t.settings, k, encode(row));
+        }
+        for ((app, user), row) in &c.push {
+            batch.insert(
+                &t.push,
+                key(&[app.as_str(), user.as_str()], None),
+                encode(row),
+            );
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

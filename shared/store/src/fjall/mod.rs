@@ -35,6 +35,7 @@ struct Tables {
     reaction_marks: Keyspace,
     pins: Keyspace,
     settings: Keyspace,
+    push: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -117,6 +118,7 @@ impl FjallStore {
             reaction_marks: open("reaction_marks")?,
             pins: open("pins")?,
             settings: open("conv_settings")?,
+            push: open("push_settings")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

@@ -6,8 +6,8 @@
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::model::{
-    Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
-    UserRow,
+    Conversation, GroupRow, MemberRow, PushRow, Relation, SettingsRow, TimelineMessage,
+    UserGroupRow, UserRow,
 };
 use crate::plan::keys::{
     ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
@@ -78,6 +78,8 @@ pub struct Changes {
     pub pins: FxHashMap<PinKey, Option<PinRow>>,
     /// Users' settings rows written, (app, user, conv) -> row.
     pub settings: FxHashMap<ConvKey, SettingsRow>,
+    /// Users' push settings rows written, (app, user) -> row.
+    pub push: FxHashMap<UserKey, PushRow>,
 }
 
 impl Changes {

@@ -107,6 +107,7 @@ impl<'w> RowKeys<'w> {
                 | Write::Reaction { .. }
                 | Write::Pin { .. }
                 | Write::Settings { .. }
+                | Write::Push { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}

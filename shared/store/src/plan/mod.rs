@@ -88,6 +88,9 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             Write::Settings { app, user, row } => {
                 c.settings.insert((app, user, row.conv.clone()), row);
             }
+            Write::Push { app, user, row } => {
+                c.push.insert((app, user), row);
+            }
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);
                 c.timeline.insert(key, TimelineMessage { ts, message });

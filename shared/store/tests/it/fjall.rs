@@ -168,3 +168,9 @@ async fn settings_rows_are_replaced_per_conversation() {
     let (_dir, store) = fresh();
     conformance::settings_rows_are_replaced_per_conversation(store).await;
 }
+
+#[tokio::test]
+async fn push_rows_are_replaced_per_user() {
+    let (_dir, store) = fresh();
+    conformance::push_rows_are_replaced_per_user(store).await;
+}
