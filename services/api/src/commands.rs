@@ -8,9 +8,11 @@ mod forward;
 pub use annotate::{PinState, Reacted};
 pub use forward::ForwardRequest;
 mod lifecycle;
+mod push;
 mod settings;
 
 pub use lifecycle::{EditRequest, Edited, Recalled};
+pub use push::{DoNotDisturbRequest, PushRequest};
 pub use settings::SettingsRequest;
 
 use crate::aggregate::{Recorded, Repository};

@@ -20,6 +20,7 @@ pub mod presence;
 pub mod presence_folder;
 pub mod presence_query;
 pub mod profiles;
+pub mod push_settings;
 pub mod query;
 pub mod quotes;
 pub mod relations;
@@ -204,6 +205,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(annotations::router::<S>())
             .merge(lifecycle::router::<S>())
             .merge(presence_query::router::<S>())
+            .merge(push_settings::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),
