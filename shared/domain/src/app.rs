@@ -5,6 +5,7 @@ use crate::aggregate::Aggregate;
 use crate::conv::MessagingPolicy;
 use crate::event::{AppChange, AppChanged, Event};
 use crate::login::LoginPolicy;
+use crate::push_app::PushAppSettings;
 use crate::{AppId, DomainError};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,8 @@ pub struct AppSettings {
     /// How many devices of a user may be signed in at once: `multi` (default),
     /// `one_per_platform` or `single`.
     pub login_policy: LoginPolicy,
+    /// Offline push: the webhook URL and APNs / FCM credentials (default: none).
+    pub push: PushAppSettings,
 }
 
 impl Default for AppSettings {
@@ -60,6 +63,7 @@ impl Default for AppSettings {
             max_pins: DEFAULT_MAX_PINS,
             reaction_keys: Vec::new(),
             login_policy: LoginPolicy::default(),
+            push: PushAppSettings::default(),
         }
     }
 }

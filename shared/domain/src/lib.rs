@@ -14,6 +14,7 @@ pub mod login;
 pub mod membership;
 pub mod pair;
 pub mod push;
+pub mod push_app;
 pub mod reads;
 pub mod settings;
 pub mod system;
