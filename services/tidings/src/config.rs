@@ -63,6 +63,8 @@ pub struct Config {
     pub api: tidings_api::Config,
     pub gateway: tidings_gateway::Config,
     pub projector: tidings_projector::Config,
+    /// The offline push worker (`up` runs it unless `push.enabled = false`).
+    pub push: tidings_push::Config,
 }
 
 impl Default for Config {
@@ -80,6 +82,7 @@ impl Default for Config {
             api: tidings_api::Config::default(),
             gateway: tidings_gateway::Config::default(),
             projector: tidings_projector::Config::default(),
+            push: tidings_push::Config::default(),
         }
     }
 }
