@@ -526,6 +526,23 @@ const ROUTES: &[Route] = &[
         body: None,
         query: false,
     },
+    // Offline push (issue 16 item 4).
+    client(
+        "PUT",
+        "/v1/devices/{device}/push",
+        &[("device", "phone", ID)],
+        &[],
+        Some(r#"{"provider":"webhook","token":"t"}"#),
+    ),
+    client(
+        "DELETE",
+        "/v1/devices/{device}/push",
+        &[("device", "phone", ID)],
+        &[],
+        None,
+    ),
+    client("GET", "/v1/push", &[], &[], None),
+    client("PUT", "/v1/push/dnd", &[], &[], Some(r#"{"until":null}"#)),
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.

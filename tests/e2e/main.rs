@@ -27,6 +27,8 @@ mod presence;
 mod process;
 mod profiles;
 mod projector_crash;
+mod push;
+mod push_providers;
 mod race;
 mod read_your_writes;
 mod removals;
