@@ -542,7 +542,7 @@ const ROUTES: &[Route] = &[
         None,
     ),
     client("GET", "/v1/push", &[], &[], None),
-    client("PUT", "/v1/push/dnd", &[], &[], Some(r#"{"until":null}"#)),
+    client("PUT", "/v1/push/dnd", &[], &[], Some(r#"{"until":1}"#)),
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.
