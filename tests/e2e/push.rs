@@ -339,6 +339,10 @@ async fn apns_and_fcm_adapters_send_what_the_providers_document() {
         })
     })
     .await;
+    let shown = admin.get("/v1/admin/apps/mobile").await;
+    let push = &shown.body["app"]["settings"]["push"];
+    assert_eq!(push["apns"]["private_key"], "(hidden)", "{push}");
+    assert_eq!(push["fcm"]["private_key"], "(hidden)", "{push}");
     api.register("alice").await;
     let bob = api.user_token("bob").await;
     let apns_token = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";

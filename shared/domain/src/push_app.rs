@@ -38,6 +38,23 @@ impl Default for PushAppSettings {
     }
 }
 
+/// What views and logs show instead of a private key.
+pub const HIDDEN: &str = "(hidden)";
+
+impl PushAppSettings {
+    /// These settings with every private key replaced by [`HIDDEN`], for views and logs.
+    pub fn redacted(&self) -> Self {
+        let mut shown = self.clone();
+        if let Some(apns) = &mut shown.apns {
+            apns.private_key = HIDDEN.to_owned();
+        }
+        if let Some(fcm) = &mut shown.fcm {
+            fcm.private_key = HIDDEN.to_owned();
+        }
+        shown
+    }
+}
+
 /// APNs provider-token credentials (a `.p8` signing key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApnsSettings {
