@@ -18,10 +18,11 @@ pub struct PushAppSettings {
     /// The app server's URL that `webhook` devices' notifications are POSTed to, signed like
     /// the server API; `None`: such devices get nothing.
     pub webhook_url: Option<String>,
-    /// APNs token-auth credentials; `None`: `apns` devices get nothing.
-    pub apns: Option<ApnsSettings>,
+    /// APNs token-auth credentials; `None`: `apns` devices get nothing. Boxed, as `fcm`: most
+    /// apps' settings (copied into every app command) carry neither.
+    pub apns: Option<Box<ApnsSettings>>,
     /// FCM service-account credentials; `None`: `fcm` devices get nothing.
-    pub fcm: Option<FcmSettings>,
+    pub fcm: Option<Box<FcmSettings>>,
     /// Whether a notification shows the message's text (default true); otherwise only who
     /// wrote.
     pub preview: bool,
