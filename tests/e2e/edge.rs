@@ -628,6 +628,23 @@ const ROUTES: &[Route] = &[
         &[("list", "walked", ID)],
         Some(r#"{"action":"mask","add":["walker"]}"#),
     ),
+    // Offline push (issue 16 item 4).
+    client(
+        "PUT",
+        "/v1/devices/{device}/push",
+        &[("device", "phone", ID)],
+        &[],
+        Some(r#"{"provider":"webhook","token":"t"}"#),
+    ),
+    client(
+        "DELETE",
+        "/v1/devices/{device}/push",
+        &[("device", "phone", ID)],
+        &[],
+        None,
+    ),
+    client("GET", "/v1/push", &[], &[], None),
+    client("PUT", "/v1/push/dnd", &[], &[], Some(r#"{"until":1}"#)),
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.

@@ -31,6 +31,8 @@ mod presence_settings;
 mod process;
 mod profiles;
 mod projector_crash;
+mod push;
+mod push_providers;
 mod race;
 mod read_your_writes;
 mod removals;

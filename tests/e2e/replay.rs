@@ -152,6 +152,32 @@ async fn replay_digest_equals_live_digest() {
         .post("/v1/users/carol/devices/carol-phone/sign-out", &json!({}))
         .await;
     assert_eq!(out.status, 200, "{:?}", out.body);
+    // Push settings: two registrations, one replaced, one removed, do-not-disturb set.
+    for (method, path, body) in [
+        (
+            "PUT",
+            "/v1/devices/phone/push",
+            json!({"provider": "apns", "token": "a1", "topic": "t"}),
+        ),
+        (
+            "PUT",
+            "/v1/devices/pixel/push",
+            json!({"provider": "fcm", "token": "f1"}),
+        ),
+        (
+            "PUT",
+            "/v1/devices/phone/push",
+            json!({"provider": "apns", "token": "a2"}),
+        ),
+        ("DELETE", "/v1/devices/pixel/push", json!(null)),
+        ("PUT", "/v1/push/dnd", json!({"until": 9})),
+    ] {
+        let r = match method {
+            "PUT" => h.api.put_as(&bob_token, path, &body).await,
+            _ => h.api.delete_as(&bob_token, path).await,
+        };
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
 
     // Groups: lifecycle, membership, roles, mutes and messages, small and large.
     let owner_token = h.api.user_token("alice").await;

@@ -144,13 +144,20 @@ async fn require_admin(State(state): State<AdminState>, request: Request, next: 
     }
 }
 
-/// An app as the admin API shows it (never its secret).
+/// An app's settings as views and logs show them: push private keys hidden.
+fn shown(settings: &AppSettings) -> AppSettings {
+    let mut shown = settings.clone();
+    shown.push = settings.push.redacted();
+    shown
+}
+
+/// An app as the admin API shows it (never its secret nor its push private keys).
 fn view(app: &AppId, state: &AppState, source: Source) -> Value {
     let mut view = json!({
         "key": app,
         "source": source.as_str(),
         "disabled": state.disabled,
-        "settings": state.settings,
+        "settings": shown(&state.settings),
     });
     // The webhook's secret is the app's to know, like its own secret: shown only as set.
     if let Some(hook) = view["settings"]["feed_webhook"].as_object_mut() {
@@ -260,7 +267,7 @@ async fn set_settings(
 ) -> Result<Json<Value>, ApiError> {
     let app = AppId::parse(key)?;
     let changed = state.apps.set(&app, patch).await?;
-    tracing::info!(%app, settings = ?changed.settings, "app settings changed");
+    tracing::info!(%app, settings = ?shown(&changed.settings), "app settings changed");
     Ok(Json(json!({ "app": view(&app, &changed, Source::Admin) })))
 }
 

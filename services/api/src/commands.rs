@@ -11,11 +11,13 @@ pub use forward::ForwardRequest;
 mod lifecycle;
 mod service;
 mod screen;
+mod push;
 mod settings;
 
 pub use service::{AgentView, ServiceView, SessionView};
 
 pub use lifecycle::{EditRequest, Edited, Recalled};
+pub use push::{DoNotDisturbRequest, PushRequest};
 pub use settings::SettingsRequest;
 
 use crate::aggregate::{Recorded, Repository};

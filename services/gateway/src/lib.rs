@@ -21,6 +21,7 @@ pub mod presence;
 pub mod presence_folder;
 pub mod presence_query;
 pub mod profiles;
+pub mod push_settings;
 pub mod query;
 pub mod quotes;
 pub mod relations;
@@ -208,6 +209,7 @@ impl<S: ReadModels> Gateway<S> {
             .merge(lifecycle::router::<S>())
             .merge(presence_query::router::<S>())
             .merge(services::router::<S>())
+            .merge(push_settings::router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

@@ -9,7 +9,7 @@ use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
 use tidings_store::{
     Annotation, ClearedNotice, DeviceReadRow, DeviceRow, Direction, EditNotice, EntryItem,
-    HiddenNotice, MessageView, ReadReceipt, RecallNotice, RelationNotice, RelationPatch,
+    HiddenNotice, MessageView, PushRow, ReadReceipt, RecallNotice, RelationNotice, RelationPatch,
     SettingsNotice, SettingsRow, SystemNotice, Write,
 };
 
@@ -123,6 +123,14 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
         Event::ServiceRosterChanged(_) => Vec::new(),
         Event::ServiceSessionChanged(s) => project_service_session(s, cursor),
         Event::ServiceMessageSent(m) => project_service_message(m, cursor),
+        Event::PushSettingsChanged(p) => vec![Write::Push {
+            app: p.app.clone(),
+            user: p.user.clone(),
+            row: PushRow {
+                settings: p.settings.clone(),
+                cursor,
+            },
+        }],
         Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
         Event::SystemMessageSent(m) => {
             let item = EntryItem::System(SystemNotice {

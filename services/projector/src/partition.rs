@@ -99,6 +99,7 @@ impl Partition {
             | Write::Settings { app, user, .. }
             | Write::Device { app, user, .. }
             | Write::DeviceRead { app, user, .. } => self.owns_user(app, user),
+            | Write::Push { app, user, .. } => self.owns_user(app, user),
             Write::PutUser { profile, .. } => self.owns_user(&profile.app, &profile.user),
             Write::Timeline { app, message, .. } => self.owns_conv(app, &message.conv),
             Write::Reaction { app, notice, .. } => self.owns_conv(app, &notice.conv),

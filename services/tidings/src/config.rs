@@ -65,6 +65,8 @@ pub struct Config {
     pub projector: tidings_projector::Config,
     /// The public event feed and its webhooks (`up` runs them).
     pub feed: tidings_feed::Config,
+    /// The offline push worker (`up` runs it unless `push.enabled = false`).
+    pub push: tidings_push::Config,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Default for Config {
             gateway: tidings_gateway::Config::default(),
             projector: tidings_projector::Config::default(),
             feed: tidings_feed::Config::default(),
+            push: tidings_push::Config::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `tidings up`: api, projector and gateway in one process on the embedded store (or a
-//! ScyllaDB store given to `Server::build_on`), with a local nats-server when `NATS_URL` is not set.
+//! `tidings up`: api, projector, gateway and push worker in one process on the embedded store
+//! (or a ScyllaDB store given to `Server::build_on`), with a local nats-server when `NATS_URL`
+//! is not set.
 
 use crate::config::Config;
 use crate::dev_app;
@@ -223,6 +224,16 @@ impl<S: ReadModels> Server<S> {
             token.clone(),
             projector,
         ));
+        if self.config.push.enabled {
+            tracker.spawn(tidings_push::run(
+                self.store.clone(),
+                self.client.clone(),
+                self.api.apps().clone(),
+                tidings_projector::Partition::projections(self.config.projector.partitions),
+                self.config.push.clone(),
+                token.clone(),
+            ));
+        }
         let serve = tidings_api::edge::serve(
             self.listener,
             router,

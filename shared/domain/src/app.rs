@@ -7,6 +7,7 @@ use crate::event::{AppChange, AppChanged, Event};
 use crate::hook::BeforeSendHook;
 use crate::login::LoginPolicy;
 use crate::presence_policy::{DEFAULT_MAX_WATCHED, MAX_WATCHED_CAP, PresencePolicy};
+use crate::push_app::PushAppSettings;
 use crate::{AppId, DomainError};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,8 @@ pub struct AppSettings {
     pub server_api_per_sec: u32,
     /// Where the app's feed records are POSTed (default: nowhere).
     pub feed_webhook: Option<crate::feed_webhook::FeedWebhook>,
+    /// Offline push: the webhook URL and APNs / FCM credentials (default: none).
+    pub push: PushAppSettings,
 }
 
 impl Default for AppSettings {
@@ -86,6 +89,7 @@ impl Default for AppSettings {
             user_msgs_per_sec: 0,
             server_api_per_sec: 0,
             feed_webhook: None,
+            push: PushAppSettings::default(),
         }
     }
 }

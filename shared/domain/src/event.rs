@@ -42,6 +42,8 @@ pub mod types {
     pub const MESSAGE_PINNED: &str = "message_pinned";
     /// [`Event::MessageUnpinned`](super::Event::MessageUnpinned).
     pub const MESSAGE_UNPINNED: &str = "message_unpinned";
+    /// [`Event::PushSettingsChanged`](super::Event::PushSettingsChanged).
+    pub const PUSH_SETTINGS_CHANGED: &str = "push_settings_changed";
 
     /// [`PairChange::FriendRequested`](super::PairChange::FriendRequested).
     pub const FRIEND_REQUESTED: &str = "friend_requested";
@@ -133,6 +135,7 @@ pub enum Event {
     ServiceRosterChanged(crate::service::RosterChanged),
     ServiceSessionChanged(crate::service::SessionChanged),
     ServiceMessageSent(crate::service::ServiceMessageSent),
+    PushSettingsChanged(PushSettingsChanged),
 }
 
 impl Event {
@@ -163,6 +166,7 @@ impl Event {
             Event::ServiceRosterChanged(_) => types::SERVICE_ROSTER_CHANGED,
             Event::ServiceSessionChanged(_) => types::SERVICE_SESSION_CHANGED,
             Event::ServiceMessageSent(_) => types::SERVICE_MESSAGE_SENT,
+            Event::PushSettingsChanged(_) => types::PUSH_SETTINGS_CHANGED,
         }
     }
 
@@ -189,6 +193,7 @@ impl Event {
             Event::ServiceRosterChanged(r) => ("service", r.service.as_str()),
             Event::ServiceSessionChanged(s) => ("service", s.service.as_str()),
             Event::ServiceMessageSent(m) => ("service", m.service.as_str()),
+            Event::PushSettingsChanged(p) => ("user", p.user.as_str()),
         }
     }
 }
@@ -557,5 +562,15 @@ pub struct SystemMessageSent {
     /// The recipients, each an active user when sent.
     pub to: Vec<UserId>,
     pub body: Body,
+    pub ts: i64,
+}
+
+/// `user` changed their push settings (a device's registration, or do-not-disturb);
+/// `settings` is the whole of them after the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushSettingsChanged {
+    pub app: AppId,
+    pub user: UserId,
+    pub settings: crate::push::PushSettings,
     pub ts: i64,
 }

@@ -17,6 +17,8 @@ pub mod login;
 pub mod membership;
 pub mod pair;
 pub mod presence_policy;
+pub mod push;
+pub mod push_app;
 pub mod reads;
 pub mod service;
 pub mod settings;

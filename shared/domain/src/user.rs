@@ -1,8 +1,10 @@
-//! The `user` aggregate: registration, profile, deactivation and the token epoch.
+//! The `user` aggregate: registration, profile, deactivation, the token epoch and push
+//! settings.
 
 use crate::aggregate::Aggregate;
 use crate::device::{self, DeviceCommand, DeviceRecord};
-use crate::event::{Event, UserDeactivated, UserProfile, UserTokensRevoked};
+use crate::event::{Event, PushSettingsChanged, UserDeactivated, UserProfile, UserTokensRevoked};
+use crate::push::{PushChange, PushSettings};
 use crate::{AppId, DeviceId, DomainError, UserId};
 use std::collections::BTreeMap;
 
@@ -22,6 +24,8 @@ pub struct UserState {
     pub token_epoch: u64,
     /// The devices that said hello, and when each was last signed out.
     pub devices: BTreeMap<DeviceId, DeviceRecord>,
+    /// Push registrations per device and do-not-disturb.
+    pub push: PushSettings,
 }
 
 impl UserState {
@@ -69,6 +73,13 @@ pub enum UserCommand {
     },
     /// Sign a registered device out.
     SignOutDevice(DeviceCommand),
+    /// Change the push settings; a no-op when nothing changes.
+    Push {
+        app: AppId,
+        user: UserId,
+        change: PushChange,
+        ts: i64,
+    },
 }
 
 impl Aggregate for UserState {
@@ -86,6 +97,12 @@ impl Aggregate for UserState {
                 device::decide_register(self, device, *issued_ms)
             }
             UserCommand::SignOutDevice(cmd) => device::decide_sign_out(self, cmd),
+            UserCommand::Push {
+                app,
+                user,
+                change,
+                ts,
+            } => decide_push(self, app, user, change, *ts),
         }
     }
 
@@ -97,6 +114,7 @@ impl Aggregate for UserState {
             Event::UserDeactivated(_) => self.deactivated = true,
             Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
             Event::DeviceRegistered(_) | Event::DeviceSignedOut(_) => device::apply(self, event),
+            Event::PushSettingsChanged(p) => self.push = p.settings.clone(),
             _ => {}
         }
     }
@@ -189,6 +207,27 @@ fn decide_revoke_tokens(
         epoch: state.token_epoch + 1,
         ts,
     })])
+}
+
+fn decide_push(
+    state: &UserState,
+    app: &AppId,
+    user: &UserId,
+    change: &PushChange,
+    ts: i64,
+) -> Result<Vec<Event>, DomainError> {
+    if !state.is_active() {
+        return Err(DomainError::Forbidden(format!("user {user} is not active")));
+    }
+    Ok(match state.push.after(change)? {
+        None => Vec::new(),
+        Some(settings) => vec![Event::PushSettingsChanged(PushSettingsChanged {
+            app: app.clone(),
+            user: user.clone(),
+            settings,
+            ts,
+        })],
+    })
 }
 
 #[cfg(test)]

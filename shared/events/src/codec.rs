@@ -6,7 +6,8 @@ use crate::wire::group_changed::GroupWireError;
 use crate::wire::{
     app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
     device_changed, group_changed, message_edited, message_hidden, message_recalled, message_sent,
-    pair_changed, pin, reaction, system_message_sent, user_deactivated, user_profile,
+    pair_changed, pin, push_settings_changed, reaction, system_message_sent, user_deactivated,
+    user_profile,
     user_tokens_revoked,
 };
 use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
@@ -70,6 +71,7 @@ pub fn encode(event: &Event) -> Encoded {
         Event::ServiceRosterChanged(r) => service_roster_changed::encode(r),
         Event::ServiceSessionChanged(s) => service_session_changed::encode(s),
         Event::ServiceMessageSent(m) => service_message_sent::encode(m),
+        Event::PushSettingsChanged(p) => push_settings_changed::encode(p),
     };
     Encoded {
         event_type: event.event_type(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 const EVENTS_STREAM_JSON: &str = include_str!("../../../nats/streams/events.json");
 const DEAD_LETTER_STREAM_JSON: &str = include_str!("../../../nats/streams/dead_letters.json");
 const PROJECTOR_CONSUMER_JSON: &str = include_str!("../../../nats/consumers/projector.json");
+const PUSH_CONSUMER_JSON: &str = include_str!("../../../nats/consumers/push.json");
 const SNAPSHOTS_BUCKET_JSON: &str = include_str!("../../../nats/kv/snapshots.json");
 const PRESENCE_BUCKET_JSON: &str = include_str!("../../../nats/kv/presence.json");
 const WORDS_BUCKET_JSON: &str = include_str!("../../../nats/kv/words.json");
@@ -51,6 +52,9 @@ pub fn feed_projector_consumer() -> pull::Config {
 pub fn feed_webhooks_consumer() -> pull::Config {
     serde_json::from_str(FEED_WEBHOOKS_CONSUMER_JSON)
         .expect("nats/consumers/feed_webhooks.json is valid (tested)")
+/// The push worker's durable consumer definition (message subjects only).
+pub fn push_consumer() -> pull::Config {
+    serde_json::from_str(PUSH_CONSUMER_JSON).expect("nats/consumers/push.json is valid")
 }
 
 /// A KV bucket as `nats/kv/*.json` states it (`kv::Config` has no serde form of its own).

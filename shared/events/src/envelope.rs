@@ -104,6 +104,9 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::ConversationSettingsChanged(c) => {
             format!("{}.settings.{}.{}", c.app, c.user, subject_version)
         }
+        Event::PushSettingsChanged(p) => {
+            format!("{}.user.{}.push{}", p.app, p.user, subject_version)
+        }
         Event::GroupChanged(g) => format!(
             "{}.group.{}.{}.{}",
             g.app,

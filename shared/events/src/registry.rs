@@ -7,7 +7,8 @@ use crate::codec::DecodeError;
 use crate::wire::{
     app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
     device_changed, group_changed, message_edited, message_hidden, message_recalled, message_sent,
-    pair_changed, pin, reaction, system_message_sent, user_deactivated, user_profile,
+    pair_changed, pin, push_settings_changed, reaction, system_message_sent, user_deactivated,
+    user_profile,
     user_tokens_revoked,
 };
 use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
@@ -34,7 +35,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 20] = [
+const TABLES: [&[Entry]; 21] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -55,6 +56,7 @@ const TABLES: [&[Entry]; 20] = [
     service_roster_changed::ENTRIES,
     service_session_changed::ENTRIES,
     service_message_sent::ENTRIES,
+    push_settings_changed::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

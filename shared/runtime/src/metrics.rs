@@ -50,6 +50,12 @@ pub const WORD_MATCHES: &str = "tidings_word_matches_total";
 pub const FEED_RECORDS: &str = "tidings_feed_records_total";
 /// Feed webhook deliveries by `outcome`: `delivered`, `retried` or `dead`.
 pub const FEED_WEBHOOK_DELIVERIES: &str = "tidings_feed_webhook_deliveries_total";
+/// Offline push jobs produced (after collapsing bursts).
+pub const PUSH_JOBS: &str = "tidings_push_jobs_total";
+/// Push jobs delivered, by provider.
+pub const PUSH_SENT: &str = "tidings_push_sent_total";
+/// Push jobs given up on, by provider and reason.
+pub const PUSH_FAILED: &str = "tidings_push_failed_total";
 
 /// Bucket bounds of the latency histograms, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -115,6 +121,12 @@ fn describe() {
     describe_histogram!(PROJECTOR_BATCH, "Events per projector batch");
     describe_histogram!(STORE_COMMIT_SECONDS, Unit::Seconds, "Store commit latency");
     describe_gauge!(CONNECTIONS, "Open WebSocket sessions");
+    describe_counter!(
+        PUSH_JOBS,
+        "Offline push jobs produced, after collapsing bursts"
+    );
+    describe_counter!(PUSH_SENT, "Push jobs delivered, by provider");
+    describe_counter!(PUSH_FAILED, "Push jobs given up on, by provider and reason");
     describe_counter!(HANDSHAKES, "WebSocket upgrades by outcome");
     describe_counter!(ACCESS_CLOSES, "Sessions closed because access ended");
     describe_counter!(
@@ -158,6 +170,9 @@ mod tests {
         HOOK_CALLS,
         HOOK_SECONDS,
         WORD_MATCHES,
+        PUSH_JOBS,
+        PUSH_SENT,
+        PUSH_FAILED,
     ];
 
     /// The dashboard and alert rules under `deploy/` name only metrics that exist.

@@ -110,6 +110,8 @@ fn device((app, user, data): Data3) -> StoreResult<LogicalRow> {
 
 fn device_read((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::device_read(&app, &user, &decode(&data)?))
+fn push((app, user, data): Data3) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::push(&app, &user, &decode(&data)?))
 }
 
 impl ScyllaStore {
@@ -168,6 +170,7 @@ impl ScyllaStore {
             Table::Settings => self.each(&st.scan_settings, settings, visit).await,
             Table::Devices => self.each(&st.scan_user_devices, device, visit).await,
             Table::DeviceReads => self.each(&st.scan_device_reads, device_read, visit).await,
+            Table::Push => self.each(&st.scan_push, push, visit).await,
         }
     }
 }

@@ -33,6 +33,10 @@ const EMBEDDED: [(&str, &str); 6] = [
         include_str!("../../../scylla/migrations/0005_settings.cql"),
     ),
     (
+        "0007_push.cql",
+        include_str!("../../../scylla/migrations/0007_push.cql"),
+    ),
+    (
         "0009_devices.cql",
         include_str!("../../../scylla/migrations/0009_devices.cql"),
     ),

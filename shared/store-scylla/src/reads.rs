@@ -11,8 +11,9 @@ use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
 use tidings_store::{
     AnnotationStore, Conversation, ConversationStore, DeviceReadRow, DeviceRow, DeviceStore, Entry,
-    GroupRow, GroupStore, HiddenStore, InboxStore, MemberRow, MessageView, PinRow, ReactionRow,
-    Relation, RelationStore, SettingsRow, TimelineMessage, UserGroupRow, UserRow, UserStore,
+    GroupRow, GroupStore, HiddenStore, InboxStore, MemberRow, MessageView, PinRow, PushRow,
+    ReactionRow, Relation, RelationStore, SettingsRow, TimelineMessage, UserGroupRow, UserRow,
+    UserStore,
 };
 
 /// A read bound as a CQL bigint: bounds past the bigint range match what they would in fjall
@@ -540,6 +541,11 @@ impl DeviceStore for ScyllaStore {
         rows.into_iter()
             .map(|(device, s)| Ok((device, seq(s)?)))
             .collect()
+    }
+
+    async fn push_settings(&self, app: &AppId, user: &UserId) -> StoreResult<Option<PushRow>> {
+        self.blob(&self.inner.st.push_of, (app.as_str(), user.as_str()))
+            .await
     }
 }
 

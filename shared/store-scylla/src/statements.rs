@@ -143,6 +143,9 @@ statements! {
     // Conversation settings.
     settings_of = "SELECT data FROM {{keyspace}}.conv_settings WHERE app = ? AND user_id = ?";
     settings_put = "INSERT INTO {{keyspace}}.conv_settings (app, user_id, conv_id, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    // Push settings.
+    push_of = "SELECT data FROM {{keyspace}}.push_settings WHERE app = ? AND user_id = ?";
+    push_put = "INSERT INTO {{keyspace}}.push_settings (app, user_id, data) VALUES (?, ?, ?) USING TIMESTAMP ?";
 
     // Devices and checkpoints.
     device_get = "SELECT seq FROM {{keyspace}}.devices WHERE app = ? AND user_id = ? AND device = ?";
@@ -176,6 +179,7 @@ statements! {
     device_reads_of = "SELECT data FROM {{keyspace}}.device_reads WHERE app = ? AND user_id = ?";
     device_read_put = "INSERT INTO {{keyspace}}.device_reads (app, user_id, device, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     scan_device_reads = "SELECT app, user_id, data FROM {{keyspace}}.device_reads";
+    scan_push = "SELECT app, user_id, data FROM {{keyspace}}.push_settings";
 }
 
 impl Stmt {
@@ -278,7 +282,7 @@ mod tests {
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
         // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints,
-        // user_devices, device_reads.
-        assert_eq!(writes, 26);
+        // user_devices, device_reads, push_settings.
+        assert_eq!(writes, 27);
     }
 }

@@ -21,7 +21,7 @@ use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::error::StoreError;
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::key;
-use crate::model::{Conversation, SettingsRow};
+use crate::model::{Conversation, PushRow, SettingsRow};
 use crate::plan::Head;
 use crate::ports::ProjectionStore;
 use serde::Serialize;
@@ -51,11 +51,12 @@ pub enum Table {
     Settings,
     Devices,
     DeviceReads,
+    Push,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 18] = [
+    pub const ALL: [Table; 19] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -74,6 +75,7 @@ impl Table {
         Table::Settings,
         Table::Devices,
         Table::DeviceReads,
+        Table::Push,
     ];
 
     /// The table's name, hashed into the digest.
@@ -97,6 +99,7 @@ impl Table {
             Table::Settings => "conv_settings",
             Table::Devices => "user_devices",
             Table::DeviceReads => "device_reads",
+            Table::Push => "push_settings",
         }
     }
 
@@ -112,6 +115,7 @@ impl Table {
                 | Table::Settings
                 | Table::Devices
                 | Table::DeviceReads
+                | Table::Push
         )
     }
 }
@@ -269,6 +273,9 @@ impl LogicalRow {
     /// The read marker one of `user`'s devices last moved.
     pub fn device_read(app: &str, user: &str, row: &DeviceReadRow) -> Self {
         named(key(&[app, user, row.device.as_str()], None), row)
+    /// `user`'s push settings row.
+    pub fn push(app: &str, user: &str, row: &PushRow) -> Self {
+        named(key(&[app, user], None), row)
     }
 
     /// A pinned message of `conv`.

@@ -25,10 +25,10 @@ pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};
 pub use model::{
     ClearedNotice, Conversation, Diffusion, Direction, EditNotice, Entry, EntryItem, GroupAdvance,
-    GroupNotice, GroupRow, HiddenNotice, MemberRow, MessageView, PinNotice, ReactionNotice,
-    ReadReceipt, RecallNotice, Recalled, Relation, RelationNotice, RelationPatch, ReplyView,
-    ServiceNotice, SettingsNotice, SettingsRow, SystemNotice, TimelineMessage, UserGroupRow,
-    UserRow,
+    GroupNotice, GroupRow, HiddenNotice, MemberRow, MessageView, PinNotice, PushRow,
+    ReactionNotice, ReadReceipt, RecallNotice, Recalled, Relation, RelationNotice, RelationPatch,
+    ReplyView, ServiceNotice, SettingsNotice, SettingsRow, SystemNotice, TimelineMessage,
+    UserGroupRow, UserRow,
 };
 pub use ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore,

@@ -387,6 +387,14 @@ pub struct SettingsRow {
     pub cursor: u64,
 }
 
+/// A user's push settings (registrations per device, do-not-disturb), with the stream sequence
+/// of their last change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRow {
+    pub settings: tidings_domain::push::PushSettings,
+    pub cursor: u64,
+}
+
 /// A user's profile row, with what tokens and sync need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRow {

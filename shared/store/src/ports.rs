@@ -7,8 +7,8 @@ use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
 use crate::model::{
-    Conversation, Entry, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
-    UserRow,
+    Conversation, Entry, GroupRow, MemberRow, PushRow, Relation, SettingsRow, TimelineMessage,
+    UserGroupRow, UserRow,
 };
 use crate::plan::{Changes, Loaded, RowKeys, plan};
 use crate::write::{Delivery, Write};
@@ -334,6 +334,13 @@ pub trait DeviceStore: Send + Sync {
         app: &AppId,
         user: &UserId,
     ) -> impl Future<Output = StoreResult<Vec<(String, u64)>>> + Send;
+
+    /// A user's push settings row, `None` when they never set any.
+    fn push_settings(
+        &self,
+        app: &AppId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Option<PushRow>>> + Send;
 }
 
 /// What a projection runner needs: its checkpoint, and a batch apply that is safe to repeat.

@@ -3,7 +3,8 @@
 use crate::annotations::PinRow;
 use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
-    Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch, SettingsRow,
+    Entry, EntryItem, GroupRow, MemberRow, MessageView, PushRow, ReactionNotice, RelationPatch,
+    SettingsRow,
 };
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, Body, ConvId, GroupId, UserId};
@@ -108,6 +109,12 @@ pub enum Write {
         notice: ReactionNotice,
         ts: i64,
         cursor: u64,
+    },
+    /// Store a user's push settings (all of them, replacing the row).
+    Push {
+        app: AppId,
+        user: UserId,
+        row: PushRow,
     },
     /// Store a user's settings for a conversation (all of them, replacing the row).
     Settings {

@@ -177,6 +177,12 @@ impl ServerApi {
             .await
     }
 
+    /// A PUT with a user token and a JSON body (client REST).
+    pub async fn put_as(&self, token: &str, path: &str, body: &serde_json::Value) -> Reply {
+        self.client_call(reqwest::Method::PUT, token, path, Some(body))
+            .await
+    }
+
     /// A DELETE with a user token (client REST).
     pub async fn delete_as(&self, token: &str, path: &str) -> Reply {
         self.client_call(reqwest::Method::DELETE, token, path, None)

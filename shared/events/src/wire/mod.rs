@@ -17,6 +17,7 @@ pub mod message_sent;
 pub mod pair_changed;
 pub mod parts;
 pub mod pin;
+pub mod push_settings_changed;
 pub mod reaction;
 pub mod service_message_sent;
 pub mod service_roster_changed;

@@ -34,6 +34,7 @@ impl Tables {
             Table::Settings => &self.settings,
             Table::Devices => &self.user_devices,
             Table::DeviceReads => &self.device_reads,
+            Table::Push => &self.push,
         }
     }
 }
@@ -58,6 +59,7 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::Settings
         | Table::Devices
         | Table::DeviceReads => true,
+        | Table::Push => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -272,6 +274,12 @@ impl ProjectionStore for FjallStore {
         for ((app, user, device), row) in &c.device_reads {
             let k = key(&[app.as_str(), user.as_str(), device.as_str()], None);
             batch.insert(&t.device_reads, k, encode(row));
+        for ((app, user), row) in &c.push {
+            batch.insert(
+                &t.push,
+                key(&[app.as_str(), user.as_str()], None),
+                encode(row),
+            );
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

@@ -37,6 +37,7 @@ struct Tables {
     settings: Keyspace,
     user_devices: Keyspace,
     device_reads: Keyspace,
+    push: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -121,6 +122,7 @@ impl FjallStore {
             settings: open("conv_settings")?,
             user_devices: open("user_devices")?,
             device_reads: open("device_reads")?,
+            push: open("push_settings")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

@@ -6,8 +6,8 @@ use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::inbox_row::{self, InboxRow};
 use crate::keys::{key, prefix, split};
 use crate::model::{
-    Conversation, Entry, EntryItem, GroupRow, MemberRow, MessageView, Relation, SettingsRow,
-    TimelineMessage, UserGroupRow, UserRow,
+    Conversation, Entry, EntryItem, GroupRow, MemberRow, MessageView, PushRow, Relation,
+    SettingsRow, TimelineMessage, UserGroupRow, UserRow,
 };
 use crate::ports::{
     AnnotationStore, ConversationStore, DeviceStore, GroupStore, HiddenStore, InboxStore,
@@ -406,6 +406,17 @@ impl DeviceStore for FjallStore {
                 Ok((device, super::seq_value(&v)?))
             })
             .collect()
+    }
+
+    async fn push_settings(&self, app: &AppId, user: &UserId) -> StoreResult<Option<PushRow>> {
+        match self
+            .tables
+            .push
+            .get(key(&[app.as_str(), user.as_str()], None))?
+        {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
-    Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
-    UserRow,
+    Conversation, GroupRow, MemberRow, PushRow, Relation, SettingsRow, TimelineMessage,
+    UserGroupRow, UserRow,
 };
 use crate::plan::keys::{
     ConvKey, DeviceKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey,
@@ -83,6 +83,8 @@ pub struct Changes {
     pub devices: FxHashMap<DeviceKey, DeviceRow>,
     /// The read marker each device last moved, (app, user, device) -> row.
     pub device_reads: FxHashMap<DeviceKey, DeviceReadRow>,
+    /// Users' push settings rows written, (app, user) -> row.
+    pub push: FxHashMap<UserKey, PushRow>,
 }
 
 impl Changes {

@@ -111,6 +111,7 @@ impl<'w> RowKeys<'w> {
                 | Write::Settings { .. }
                 | Write::Device { .. }
                 | Write::DeviceRead { .. }
+                | Write::Push { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
                 | Write::RemoveMember { .. } => {}

@@ -93,6 +93,8 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             }
             Write::DeviceRead { app, user, row } => {
                 c.device_reads.insert((app, user, row.device.clone()), row);
+            Write::Push { app, user, row } => {
+                c.push.insert((app, user), row);
             }
             Write::Timeline { app, ts, message } => {
                 let key = (app, message.conv.clone(), message.conv_seq);

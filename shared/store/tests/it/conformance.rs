@@ -2,12 +2,14 @@
 
 use tidings_domain::event::{ConvSettings, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
+use tidings_domain::push::{PushProvider, PushRegistration, PushSettings};
 use tidings_domain::{
-    AppId, Attachment, Body, ConvId, FileId, GroupId, MessageId, Recipient, UserId,
+    AppId, Attachment, Body, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient, UserId,
 };
 use tidings_store::{
     Annotation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
-    MessageView, PinRow, ReactionNotice, ReadModels, Recalled, RelationPatch, SettingsRow, Write,
+    MessageView, PinRow, PushRow, ReactionNotice, ReadModels, Recalled, RelationPatch, SettingsRow,
+    Write,
 };
 
 pub fn app() -> AppId {
@@ -1637,6 +1639,38 @@ pub async fn device_rows_and_device_reads_are_replaced_per_device<S: ReadModels>
             .is_empty()
     );
     // Replayed from an older checkpoint, the batches leave the rows as they were.
+pub async fn push_rows_are_replaced_per_user<S: ReadModels>(store: S) {
+    let alice = user("alice");
+    let set = |token: &str, dnd_until: Option<i64>, cursor: u64| Write::Push {
+        app: app(),
+        user: alice.clone(),
+        row: PushRow {
+            settings: PushSettings {
+                devices: vec![PushRegistration {
+                    device: DeviceId::parse("phone").unwrap(),
+                    provider: PushProvider::Fcm,
+                    token: token.into(),
+                    topic: None,
+                }],
+                dnd_until,
+            },
+            cursor,
+        },
+    };
+    assert_eq!(store.push_settings(&app(), &alice).await.unwrap(), None);
+    let first = vec![set("t1", None, 1)];
+    store.apply("p", 1, first.clone()).await.unwrap();
+    let second = vec![set("t2", Some(9), 2)];
+    store.apply("p", 2, second.clone()).await.unwrap();
+    let row = store.push_settings(&app(), &alice).await.unwrap().unwrap();
+    assert_eq!(row.cursor, 2);
+    assert_eq!(row.settings.devices[0].token, "t2");
+    assert_eq!(row.settings.dnd_until, Some(9));
+    assert_eq!(
+        store.push_settings(&app(), &user("bob")).await.unwrap(),
+        None
+    );
+    // Replayed from an older checkpoint, the batches leave the row as it was.
     let before = store.digest().await.unwrap();
     store.apply("p", 1, first).await.unwrap();
     store.apply("p", 2, second).await.unwrap();

@@ -176,4 +176,7 @@ async fn device_rows_and_device_reads_are_replaced_per_device() {
 async fn service_messages_keep_their_agent_and_rows_name_the_other_side() {
     let (_dir, store) = fresh();
     conformance::service_messages_keep_their_agent_and_rows_name_the_other_side(store).await;
+async fn push_rows_are_replaced_per_user() {
+    let (_dir, store) = fresh();
+    conformance::push_rows_are_replaced_per_user(store).await;
 }
