@@ -2,7 +2,7 @@
 
 use crate::app::AppSettings;
 use crate::membership::JoinPolicy;
-use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
+use crate::{AppId, Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, Tag, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The stable type name of every event, carried in the `Tidings-Event-Type` header. Each name is
@@ -92,6 +92,11 @@ pub mod types {
     pub const APP_SETTINGS_CHANGED: &str = "app_settings_changed";
     /// [`AppChange::Disabled`](super::AppChange::Disabled).
     pub const APP_DISABLED: &str = "app_disabled";
+
+    /// [`Event::UserTagsChanged`](super::Event::UserTagsChanged).
+    pub const USER_TAGS_CHANGED: &str = "user_tags_changed";
+    /// [`Event::BroadcastSent`](super::Event::BroadcastSent).
+    pub const BROADCAST_SENT: &str = "broadcast_sent";
 }
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -116,6 +121,8 @@ pub enum Event {
     ReactionRemoved(Reaction),
     MessagePinned(Pin),
     MessageUnpinned(Pin),
+    UserTagsChanged(UserTagsChanged),
+    BroadcastSent(BroadcastSent),
 }
 
 impl Event {
@@ -141,6 +148,8 @@ impl Event {
             Event::ReactionRemoved(_) => types::REACTION_REMOVED,
             Event::MessagePinned(_) => types::MESSAGE_PINNED,
             Event::MessageUnpinned(_) => types::MESSAGE_UNPINNED,
+            Event::UserTagsChanged(_) => types::USER_TAGS_CHANGED,
+            Event::BroadcastSent(_) => types::BROADCAST_SENT,
         }
     }
 
@@ -163,6 +172,8 @@ impl Event {
             Event::MessageEdited(e) => ("conv", e.conv.as_str()),
             Event::ReactionAdded(r) | Event::ReactionRemoved(r) => ("conv", r.conv.as_str()),
             Event::MessagePinned(p) | Event::MessageUnpinned(p) => ("conv", p.conv.as_str()),
+            Event::UserTagsChanged(t) => ("user", t.user.as_str()),
+            Event::BroadcastSent(b) => ("broadcast", b.app.as_str()),
         }
     }
 }
@@ -517,6 +528,30 @@ pub struct SystemMessageSent {
     pub msg_id: MessageId,
     /// The recipients, each an active user when sent.
     pub to: Vec<UserId>,
+    pub body: Body,
+    pub ts: i64,
+}
+
+/// The app server changed a user's tags: `added` were not held before, `removed` were. Never
+/// both empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserTagsChanged {
+    pub app: AppId,
+    pub user: UserId,
+    pub added: Vec<Tag>,
+    pub removed: Vec<Tag>,
+    pub ts: i64,
+}
+
+/// The app server broadcast a system message to every user of the app (`tag` absent) or to
+/// the users holding `tag`. Recorded once, on the app's broadcast subject; `bseq` numbers the
+/// app's broadcasts, gapless from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastSent {
+    pub app: AppId,
+    pub bseq: u64,
+    pub msg_id: MessageId,
+    pub tag: Option<Tag>,
     pub body: Body,
     pub ts: i64,
 }

@@ -88,6 +88,11 @@ external_id!(
     ClientMsgId,
     "client_msg_id"
 );
+external_id!(
+    /// A label the app server puts on users, naming an audience for broadcasts.
+    Tag,
+    "tag"
+);
 
 /// Where a message goes: one user or one group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

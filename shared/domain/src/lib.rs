@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod app;
 pub mod body;
+pub mod broadcast;
 pub mod conv;
 pub mod error;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod pair;
 pub mod reads;
 pub mod settings;
 pub mod system;
+pub mod tags;
 pub mod user;
 
 pub use aggregate::{Aggregate, Snapshotted};
@@ -23,5 +25,6 @@ pub use body::{Attachment, Body, BodyKind, BodyLimits};
 pub use error::DomainError;
 pub use event::Event;
 pub use ids::{
-    AppId, ClientMsgId, ConvId, DeviceId, FileId, GroupId, IdError, MessageId, Recipient, UserId,
+    AppId, ClientMsgId, ConvId, DeviceId, FileId, GroupId, IdError, MessageId, Recipient, Tag,
+    UserId,
 };

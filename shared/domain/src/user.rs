@@ -2,7 +2,9 @@
 
 use crate::aggregate::Aggregate;
 use crate::event::{Event, UserDeactivated, UserProfile, UserTokensRevoked};
-use crate::{AppId, DomainError, UserId};
+use crate::tags::{SetTags, decide_tags};
+use crate::{AppId, DomainError, Tag, UserId};
+use std::collections::BTreeSet;
 
 /// Longest display name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -18,6 +20,8 @@ pub struct UserState {
     pub deactivated: bool,
     /// Tokens carrying an older epoch are revoked.
     pub token_epoch: u64,
+    /// The tags the app server set on the user.
+    pub tags: BTreeSet<Tag>,
 }
 
 impl UserState {
@@ -57,6 +61,8 @@ pub enum UserCommand {
     Deactivate { app: AppId, user: UserId, ts: i64 },
     /// Revoke every token minted so far by moving to the next epoch.
     RevokeTokens { app: AppId, user: UserId, ts: i64 },
+    /// Add and remove tags; a no-op when nothing changes.
+    SetTags(SetTags),
 }
 
 impl Aggregate for UserState {
@@ -70,6 +76,7 @@ impl Aggregate for UserState {
             UserCommand::RevokeTokens { app, user, ts } => {
                 decide_revoke_tokens(self, app, user, *ts)
             }
+            UserCommand::SetTags(set) => decide_tags(self, set),
         }
     }
 
@@ -80,6 +87,12 @@ impl Aggregate for UserState {
             }
             Event::UserDeactivated(_) => self.deactivated = true,
             Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
+            Event::UserTagsChanged(t) => {
+                for tag in &t.removed {
+                    self.tags.remove(tag);
+                }
+                self.tags.extend(t.added.iter().cloned());
+            }
             _ => {}
         }
     }

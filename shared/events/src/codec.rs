@@ -8,6 +8,7 @@ use crate::wire::{
     group_changed, message_edited, message_hidden, message_recalled, message_sent, pair_changed,
     pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
+use crate::wire::{broadcast_sent, user_tags_changed};
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
 
@@ -64,6 +65,8 @@ pub fn encode(event: &Event) -> Encoded {
         Event::MessageEdited(e) => message_edited::encode(e),
         Event::ReactionAdded(r) | Event::ReactionRemoved(r) => reaction::encode(r),
         Event::MessagePinned(p) | Event::MessageUnpinned(p) => pin::encode(p),
+        Event::UserTagsChanged(t) => user_tags_changed::encode(t),
+        Event::BroadcastSent(b) => broadcast_sent::encode(b),
     };
     Encoded {
         event_type: event.event_type(),

@@ -124,5 +124,8 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
             subject_version,
             p.change.event_type()
         ),
+        // One decision per subject version: a retry of it gets the same id.
+        Event::UserTagsChanged(t) => format!("{}.tags.{}.{}", t.app, t.user, subject_version),
+        Event::BroadcastSent(b) => format!("{}.broadcast.{}", b.app, b.bseq),
     }
 }

@@ -9,6 +9,7 @@ use crate::wire::{
     group_changed, message_edited, message_hidden, message_recalled, message_sent, pair_changed,
     pin, reaction, system_message_sent, user_deactivated, user_profile, user_tokens_revoked,
 };
+use crate::wire::{broadcast_sent, user_tags_changed};
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
 
@@ -32,7 +33,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 16] = [
+const TABLES: [&[Entry]; 18] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -49,6 +50,8 @@ const TABLES: [&[Entry]; 16] = [
     message_edited::ENTRIES,
     reaction::ENTRIES,
     pin::ENTRIES,
+    user_tags_changed::ENTRIES,
+    broadcast_sent::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.
