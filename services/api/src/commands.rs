@@ -3,9 +3,11 @@
 //! target aggregate decide.
 
 mod annotate;
+mod broadcast;
 mod forward;
 
 pub use annotate::{PinState, Reacted};
+pub use broadcast::{Broadcast, BroadcastRequest, TagsRequest};
 pub use forward::ForwardRequest;
 mod lifecycle;
 mod settings;
@@ -25,6 +27,7 @@ use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{ChangePair, PairCommand, PairState};
 use tidings_domain::reads::{ClearConversation, HideMessage, MarkRead, ReadState, ReadsCommand};
 use tidings_domain::settings::SettingsState;
+use tidings_domain::broadcast::BroadcastState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{
@@ -216,6 +219,7 @@ struct Inner {
     limits: BodyLimits,
     apps: Apps,
     files: Files,
+    broadcasts: Repository<BroadcastState>,
 }
 
 /// The command handler, cheap to clone.
@@ -268,7 +272,8 @@ impl Commands {
                 .with_snapshots(snapshots.clone(), snapshot_every),
             settings: Repository::new(js.clone(), stream.clone(), cache_capacity)
                 .with_snapshots(snapshots, snapshot_every),
-            system: Repository::new(js, stream, 1),
+            system: Repository::new(js.clone(), stream.clone(), 1),
+            broadcasts: Repository::new(js, stream, 64),
             limits,
             apps,
             files,

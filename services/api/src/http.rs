@@ -57,6 +57,11 @@ pub fn router(state: ServerApiState, check: SignatureCheck) -> Router {
             "/v1/server/conversations/{conv}/messages/{msg_id}/edit",
             post(edit),
         )
+        .route(
+            "/v1/users/{user_id}/tags",
+            post(crate::http_broadcast::set_tags).get(crate::http_broadcast::tags),
+        )
+        .route("/v1/broadcasts", post(crate::http_broadcast::broadcast))
         .layer(middleware::from_fn_with_state(check, require_signature))
         .with_state(state)
 }

@@ -14,6 +14,7 @@ pub mod group_ops;
 pub mod health;
 pub mod http;
 mod http_annotate;
+mod http_broadcast;
 pub mod inbound;
 pub mod json;
 pub mod openapi;

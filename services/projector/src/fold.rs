@@ -6,6 +6,7 @@ use crate::group_fold::{project_group, project_group_message};
 use tidings_domain::event::{MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
+use tidings_store::broadcasts::{BroadcastRow, EVERYONE};
 use tidings_store::{
     Annotation, ClearedNotice, Direction, EditNotice, EntryItem, HiddenNotice, MessageView,
     ReadReceipt, RecallNotice, RelationNotice, RelationPatch, SettingsNotice, SettingsRow,
@@ -258,12 +259,50 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             Recipient::Group(group) => project_group_message(message, group, cursor, directory),
             Recipient::User(to) => project_direct(message, to, cursor),
         },
-        Event::UserRegistered(profile) | Event::UserProfileUpdated(profile) => {
+        // A new user joins the audience of broadcasts to everyone from now on.
+        Event::UserRegistered(profile) => vec![
+            Write::PutUser {
+                profile: profile.clone(),
+                cursor,
+            },
+            Write::Tag {
+                app: profile.app.clone(),
+                user: profile.user.clone(),
+                tag: EVERYONE.to_owned(),
+                since: Some(cursor),
+            },
+        ],
+        Event::UserProfileUpdated(profile) => {
             vec![Write::PutUser {
                 profile: profile.clone(),
                 cursor,
             }]
         }
+        Event::UserTagsChanged(t) => {
+            let joined = t.added.iter().map(|tag| (tag, Some(cursor)));
+            let left = t.removed.iter().map(|tag| (tag, None));
+            joined
+                .chain(left)
+                .map(|(tag, since)| Write::Tag {
+                    app: t.app.clone(),
+                    user: t.user.clone(),
+                    tag: tag.to_string(),
+                    since,
+                })
+                .collect()
+        }
+        // Stored once; readers decide who sees it (read diffusion).
+        Event::BroadcastSent(b) => vec![Write::Broadcast {
+            app: b.app.clone(),
+            row: BroadcastRow {
+                bseq: b.bseq,
+                msg_id: b.msg_id.clone(),
+                tag: b.tag.clone(),
+                body: b.body.clone(),
+                ts: b.ts,
+                pos: cursor,
+            },
+        }],
         Event::UserDeactivated(d) => vec![Write::UserStatus {
             app: d.app.clone(),
             user: d.user.clone(),

@@ -104,6 +104,18 @@ fn settings((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::settings(&app, &user, &decode(&data)?))
 }
 
+fn user_tag((app, user, tag, since): (String, String, String, i64)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::user_tag(&app, &user, &tag, seq(since)?))
+}
+
+fn tag_user((app, tag, user, since): (String, String, String, i64)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::tag_user(&app, &tag, &user, seq(since)?))
+}
+
+fn broadcast((app, bseq, data): (String, i64, Vec<u8>)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::broadcast(&app, seq(bseq)?, &data))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -158,6 +170,9 @@ impl ScyllaStore {
             }
             Table::Pins => self.each(&st.scan_pins, pin, visit).await,
             Table::Settings => self.each(&st.scan_settings, settings, visit).await,
+            Table::UserTags => self.each(&st.scan_user_tags, user_tag, visit).await,
+            Table::TagUsers => self.each(&st.scan_tag_users, tag_user, visit).await,
+            Table::Broadcasts => self.each(&st.scan_broadcasts, broadcast, visit).await,
         }
     }
 }

@@ -168,6 +168,24 @@ statements! {
     scan_reaction_marks = "SELECT app, user_id, conv_id, conv_seq, rkey, reactor, added, cursor FROM {{keyspace}}.reaction_marks";
     scan_pins = "SELECT app, conv_id, data FROM {{keyspace}}.pins";
     scan_settings = "SELECT app, user_id, data FROM {{keyspace}}.conv_settings";
+
+    // Broadcasts and user tags (migration 0008).
+    /// A user's audiences (tags, and `*` for everyone) with the sequence each was added at.
+    user_tags_of = "SELECT tag, since FROM {{keyspace}}.user_tags WHERE app = ? AND user_id = ?";
+    user_tag_put = "INSERT INTO {{keyspace}}.user_tags (app, user_id, tag, since) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    user_tag_delete = "DELETE FROM {{keyspace}}.user_tags USING TIMESTAMP ? WHERE app = ? AND user_id = ? AND tag = ?";
+    tag_users_first = "SELECT user_id FROM {{keyspace}}.tag_users WHERE app = ? AND tag = ? LIMIT ?";
+    tag_users_after = "SELECT user_id FROM {{keyspace}}.tag_users WHERE app = ? AND tag = ? AND user_id > ? LIMIT ?";
+    tag_user_put = "INSERT INTO {{keyspace}}.tag_users (app, tag, user_id, since) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    tag_user_delete = "DELETE FROM {{keyspace}}.tag_users USING TIMESTAMP ? WHERE app = ? AND tag = ? AND user_id = ?";
+    /// One broadcast bucket after a bseq, ascending.
+    broadcasts_after = "SELECT data FROM {{keyspace}}.broadcasts WHERE app = ? AND bucket = ? AND bseq > ? LIMIT ?";
+    broadcast_put = "INSERT INTO {{keyspace}}.broadcasts (app, bucket, bseq, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    broadcast_head_get = "SELECT bseq FROM {{keyspace}}.broadcast_heads WHERE app = ?";
+    broadcast_head_put = "INSERT INTO {{keyspace}}.broadcast_heads (app, bseq) VALUES (?, ?) USING TIMESTAMP ?";
+    scan_user_tags = "SELECT app, user_id, tag, since FROM {{keyspace}}.user_tags";
+    scan_tag_users = "SELECT app, tag, user_id, since FROM {{keyspace}}.tag_users";
+    scan_broadcasts = "SELECT app, bseq, data FROM {{keyspace}}.broadcasts";
 }
 
 impl Stmt {
@@ -269,7 +287,8 @@ mod tests {
         // inbox, inbox_head, conversations, timeline, timeline_buckets, users,
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
-        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints.
-        assert_eq!(writes, 24);
+        // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints,
+        // user_tags and tag_users (put and delete), broadcasts, broadcast_heads.
+        assert_eq!(writes, 30);
     }
 }

@@ -48,11 +48,14 @@ pub enum Table {
     ReactionMarks,
     Pins,
     Settings,
+    UserTags,
+    TagUsers,
+    Broadcasts,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 19] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -69,6 +72,9 @@ impl Table {
         Table::ReactionMarks,
         Table::Pins,
         Table::Settings,
+        Table::UserTags,
+        Table::TagUsers,
+        Table::Broadcasts,
     ];
 
     /// The table's name, hashed into the digest.
@@ -90,6 +96,9 @@ impl Table {
             Table::ReactionMarks => "reaction_marks",
             Table::Pins => "pins",
             Table::Settings => "conv_settings",
+            Table::UserTags => "user_tags",
+            Table::TagUsers => "tag_users",
+            Table::Broadcasts => "broadcasts",
         }
     }
 
@@ -103,6 +112,9 @@ impl Table {
                 | Table::ReactionMarks
                 | Table::Pins
                 | Table::Settings
+                | Table::UserTags
+                | Table::TagUsers
+                | Table::Broadcasts
         )
     }
 }
@@ -250,6 +262,21 @@ impl LogicalRow {
     /// `user`'s settings row for a conversation.
     pub fn settings(app: &str, user: &str, row: &SettingsRow) -> Self {
         named(key(&[app, user, row.conv.as_str()], None), row)
+    }
+
+    /// `user` holds audience `tag` since stream sequence `since`.
+    pub fn user_tag(app: &str, user: &str, tag: &str, since: u64) -> Self {
+        named(key(&[app, user, tag], None), &since)
+    }
+
+    /// `tag`'s index row of `user`, who holds it since stream sequence `since`.
+    pub fn tag_user(app: &str, tag: &str, user: &str, since: u64) -> Self {
+        named(key(&[app, tag, user], None), &since)
+    }
+
+    /// A broadcast of `app`, `value` its stored MessagePack map.
+    pub fn broadcast(app: &str, bseq: u64, value: &[u8]) -> Self {
+        stored(key(&[app], Some(bseq)), value)
     }
 
     /// A pinned message of `conv`.

@@ -4,6 +4,7 @@
 //! must not depend on any service.
 
 pub mod annotations;
+pub mod broadcasts;
 pub mod digest;
 pub mod error;
 pub mod fjall;
@@ -18,6 +19,7 @@ pub mod visibility;
 pub mod write;
 
 pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
+pub use broadcasts::{Audience, BroadcastRow, BroadcastStore};
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};

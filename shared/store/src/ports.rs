@@ -2,6 +2,7 @@
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
 use crate::annotations::{PinRow, ReactionRow};
+use crate::broadcasts::BroadcastStore;
 use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
@@ -407,6 +408,7 @@ pub trait ReadModels:
     + DeviceStore
     + AnnotationStore
     + ProjectionStore
+    + BroadcastStore
     + Clone
     + 'static
 {
@@ -422,6 +424,7 @@ impl<T> ReadModels for T where
         + DeviceStore
         + AnnotationStore
         + ProjectionStore
+        + BroadcastStore
         + Clone
         + 'static
 {

@@ -1,6 +1,7 @@
 //! What a projection asks the store to do, and what the store reports back.
 
 use crate::annotations::PinRow;
+use crate::broadcasts::BroadcastRow;
 use crate::model::{
     Entry, EntryItem, GroupRow, MemberRow, MessageView, ReactionNotice, RelationPatch, SettingsRow,
 };
@@ -128,6 +129,16 @@ pub enum Write {
         user: UserId,
         cursor: u64,
     },
+    /// `user` joined audience `tag` (a tag, or `broadcasts::EVERYONE`) at stream sequence
+    /// `since` (`Some`), or left it (`None`).
+    Tag {
+        app: AppId,
+        user: UserId,
+        tag: String,
+        since: Option<u64>,
+    },
+    /// Store a broadcast in its app's broadcast timeline (once, whatever its audience).
+    Broadcast { app: AppId, row: BroadcastRow },
 }
 
 /// What happened to a message after its send, as its timeline row records it.

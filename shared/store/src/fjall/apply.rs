@@ -32,6 +32,9 @@ impl Tables {
             Table::ReactionMarks => &self.reaction_marks,
             Table::Pins => &self.pins,
             Table::Settings => &self.settings,
+            Table::UserTags => &self.user_tags,
+            Table::TagUsers => &self.tag_users,
+            Table::Broadcasts => &self.broadcasts,
         }
     }
 }
@@ -53,7 +56,10 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::UserGroups
         | Table::Hidden
         | Table::Cleared
-        | Table::Settings => true,
+        | Table::Settings
+        | Table::UserTags
+        | Table::TagUsers
+        | Table::Broadcasts => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -260,6 +266,30 @@ impl ProjectionStore for FjallStore {
         for ((app, user, conv), row) in &c.settings {
             let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
             batch.insert(&t.settings, k, encode(row));
+        }
+        for ((app, user, tag), since) in &c.tags {
+            let (a, u) = (app.as_str(), user.as_str());
+            let mine = key(&[a, u, tag], None);
+            // The per-tag index lists users by tag; everyone is every user, not listed.
+            let listed = (tag != crate::broadcasts::EVERYONE).then(|| key(&[a, tag, u], None));
+            match since {
+                Some(since) => {
+                    batch.insert(&t.user_tags, mine, encode(since));
+                    if let Some(k) = listed {
+                        batch.insert(&t.tag_users, k, encode(since));
+                    }
+                }
+                None => {
+                    batch.remove(&t.user_tags, mine);
+                    if let Some(k) = listed {
+                        batch.remove(&t.tag_users, k);
+                    }
+                }
+            }
+        }
+        for ((app, bseq), row) in &c.broadcasts {
+            let k = key(&[app.as_str()], Some(*bseq));
+            batch.insert(&t.broadcasts, k, encode(row));
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

@@ -4,6 +4,7 @@
 //! changes to one atomic batch and lists rows for the digest.
 
 mod apply;
+mod broadcast_reads;
 mod reads;
 
 use crate::error::StoreError;
@@ -35,6 +36,9 @@ struct Tables {
     reaction_marks: Keyspace,
     pins: Keyspace,
     settings: Keyspace,
+    user_tags: Keyspace,
+    tag_users: Keyspace,
+    broadcasts: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -117,6 +121,9 @@ impl FjallStore {
             reaction_marks: open("reaction_marks")?,
             pins: open("pins")?,
             settings: open("conv_settings")?,
+            user_tags: open("user_tags")?,
+            tag_users: open("tag_users")?,
+            broadcasts: open("broadcasts")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

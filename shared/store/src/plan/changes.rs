@@ -5,6 +5,7 @@
 //! comparisons).
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
+use crate::broadcasts::BroadcastRow;
 use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
     UserRow,
@@ -13,6 +14,7 @@ use crate::plan::keys::{
     ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
     TimelineKey, UserGroupKey, UserKey,
 };
+use crate::plan::keys::{BroadcastKey, TagKey};
 use crate::write::Delivery;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeSet;
@@ -78,6 +80,11 @@ pub struct Changes {
     pub pins: FxHashMap<PinKey, Option<PinRow>>,
     /// Users' settings rows written, (app, user, conv) -> row.
     pub settings: FxHashMap<ConvKey, SettingsRow>,
+    /// Users' audiences joined (`Some(since)`) or left, (app, user, tag) -> since. Every
+    /// adapter keeps them twice: per user, and per tag (but `EVERYONE`) for listing.
+    pub tags: FxHashMap<TagKey, Option<u64>>,
+    /// Broadcasts stored, (app, bseq) -> row.
+    pub broadcasts: FxHashMap<BroadcastKey, BroadcastRow>,
 }
 
 impl Changes {
