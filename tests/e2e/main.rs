@@ -37,3 +37,4 @@ mod social;
 mod supervision;
 mod typing;
 mod web_app;
+mod broadcast;
