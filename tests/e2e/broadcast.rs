@@ -12,7 +12,12 @@ use tidings_testkit::WsClient;
 /// Says `hello` naming `broadcasts_since`; returns the broadcast frames sent before `synced`
 /// and `synced` itself.
 async fn hello_with_broadcasts(ws: &mut WsClient, since: u64) -> (Vec<Value>, Value) {
-    ws.send(json!({"t": "hello", "since": 0, "broadcasts_since": since}))
+    hello_at(ws, since, 0).await
+}
+
+/// Like `hello_with_broadcasts`, once the read models cover `min_pos`.
+async fn hello_at(ws: &mut WsClient, since: u64, min_pos: u64) -> (Vec<Value>, Value) {
+    ws.send(json!({"t": "hello", "since": 0, "broadcasts_since": since, "min_pos": min_pos}))
         .await;
     ws.expect("welcome").await;
     let mut broadcasts = Vec::new();
@@ -78,8 +83,9 @@ async fn a_broadcast_to_everyone_reaches_online_users_live_and_offline_ones_at_c
 
     // Offline: at catch-up, from the broadcast cursor it kept (0 here), then `synced` names
     // the cursor to keep; from that cursor, nothing again.
+    let pos = sent["pos"].as_u64().unwrap();
     let mut phone = WsClient::connect(&h.base, &bob, false).await.unwrap();
-    let (caught_up, synced) = hello_with_broadcasts(&mut phone, 0).await;
+    let (caught_up, synced) = hello_at(&mut phone, 0, pos).await;
     assert_eq!(caught_up.len(), 1, "{caught_up:?}");
     assert_eq!(caught_up[0]["msg_id"], sent["msg_id"]);
     assert_eq!(synced["bseq"], 1);
@@ -98,7 +104,11 @@ async fn a_broadcast_to_everyone_reaches_online_users_live_and_offline_ones_at_c
 
     // A user registered after it was sent is not its audience.
     let carol = h.api.user_token("carol").await;
-    let r = h.api.get_as(&carol, "/v1/broadcasts?after=0").await;
+    let registered = h.api.register("carol").await.body["pos"].as_u64().unwrap();
+    let r = h
+        .api
+        .get_as(&carol, &format!("/v1/broadcasts?after=0&min_pos={registered}"))
+        .await;
     assert_eq!(r.body["unread"], 0, "{:?}", r.body);
 
     // Nothing reached any inbox: the broadcast is one row.
@@ -115,7 +125,7 @@ async fn a_broadcast_to_everyone_reaches_online_users_live_and_offline_ones_at_c
         .api
         .post("/v1/broadcasts", &json!({"tag": "no tags!", "body": {"type": "text", "text": "x"}}))
         .await;
-    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!((r.status, &r.body["code"]), (400, &json!("invalid_id")));
     let r = h.api.get_as(&bob, "/v1/broadcasts?limit=0").await;
     assert_eq!((r.status, &r.body["code"]), (400, &json!("invalid_request")));
 }
@@ -186,7 +196,7 @@ async fn a_tag_broadcast_reaches_only_the_users_holding_the_tag() {
 
     // Bad input.
     for (path, body, status, code) in [
-        ("/v1/users/alice/tags", json!({"add": ["bad tag"]}), 400, "invalid_request"),
+        ("/v1/users/alice/tags", json!({"add": ["bad tag"]}), 400, "invalid_id"),
         ("/v1/users/alice/tags", json!({"add": ["x"], "remove": ["x"]}), 400, "invalid_request"),
         ("/v1/users/nobody/tags", json!({"add": ["x"]}), 404, "not_found"),
         ("/v1/users/bad!id/tags", json!({"add": ["x"]}), 400, "invalid_id"),

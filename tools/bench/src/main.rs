@@ -1,6 +1,7 @@
 //! tidings-bench: measures Tidings the way users and peers measure IM backends, against a
 //! running server on this machine, and prints the machine, configuration and results.
 
+mod broadcast;
 mod catch_up;
 mod connections;
 mod direct;
@@ -49,6 +50,9 @@ enum Command {
     Profiles(profiles::Args),
     /// Rebuild rate of the read models from the stream (`tidings replay`), events/s.
     Replay(replay::Args),
+    /// One broadcast to N users (read diffusion) against system messages to the same users
+    /// (write diffusion): time to send, time until readable, bytes stored.
+    Broadcast(broadcast::Args),
 }
 
 #[tokio::main]
@@ -66,5 +70,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Lifecycle(args) => lifecycle::run(args).await,
         Command::Profiles(args) => profiles::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Broadcast(args) => broadcast::run(args).await,
     }
 }

@@ -95,6 +95,7 @@ on_one_store!(
     reactions_count_once_and_are_told_on_change,
     pins_are_set_and_deleted,
     settings_rows_are_replaced_per_conversation,
+    broadcasts_are_stored_once_and_seen_by_their_audience,
 );
 
 #[tokio::test]

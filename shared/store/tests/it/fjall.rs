@@ -168,3 +168,9 @@ async fn settings_rows_are_replaced_per_conversation() {
     let (_dir, store) = fresh();
     conformance::settings_rows_are_replaced_per_conversation(store).await;
 }
+
+#[tokio::test]
+async fn broadcasts_are_stored_once_and_seen_by_their_audience() {
+    let (_dir, store) = fresh();
+    conformance::broadcasts_are_stored_once_and_seen_by_their_audience(store).await;
+}
