@@ -142,24 +142,20 @@ pub struct BroadcastFeed {
 }
 
 impl BroadcastFeed {
-    /// Starts after `since` (the client's last `bseq`), or, when the client names none, at the
-    /// app's newest broadcast (live ones only). `subscription` must be confirmed already.
+    /// Starts after `since` (the client's last `bseq`). `subscription` must be confirmed
+    /// already.
     pub async fn open<S: BroadcastStore>(
         subscription: BroadcastSubscription,
         store: &S,
         app: &AppId,
         user: &UserId,
-        since: Option<u64>,
+        since: u64,
     ) -> StoreResult<Self> {
         let audience = store.audience(app, user).await?;
-        let cursor = match since {
-            Some(since) => since,
-            None => store.broadcast_head(app).await?,
-        };
         Ok(Self {
             subscription,
             audience,
-            cursor,
+            cursor: since,
         })
     }
 

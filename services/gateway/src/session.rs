@@ -86,7 +86,8 @@ struct Live {
     device: String,
     /// This session's presence key, purged when the session ends.
     _seat: Seat,
-    broadcasts: BroadcastFeed,
+    /// Broadcasts, for a session whose `hello` asked for them (`broadcasts_since`).
+    broadcasts: Option<BroadcastFeed>,
 }
 
 struct Session<S, O> {
@@ -244,6 +245,16 @@ async fn next_presence(
     }
 }
 
+/// The next live broadcast, for a session that asked for them.
+async fn next_broadcast(
+    broadcasts: &mut Option<BroadcastFeed>,
+) -> Result<Arc<BroadcastRow>, RecvError> {
+    match broadcasts {
+        Some(feed) => feed.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the user's live subscription delivered.
 enum FromLive {
     Entry(Result<Arc<Entry>, RecvError>),
@@ -262,7 +273,7 @@ async fn next_live(live: &mut Option<Live>) -> FromLive {
     loop {
         tokio::select! {
             pushed = subscription.receiver.recv() => return FromLive::Entry(pushed),
-            broadcast = broadcasts.next() => return FromLive::Broadcast(broadcast),
+            broadcast = next_broadcast(broadcasts) => return FromLive::Broadcast(broadcast),
             notice = subscription.typing.recv() => match notice {
                 Ok(notice) => return FromLive::Typing(notice),
                 Err(RecvError::Lagged(_)) => continue,
@@ -722,19 +733,15 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 return self.answer(ServerFrame::error(None, error)).await;
             }
         };
-        let broadcasts = match self.shared.broadcasts.subscribe(&app).await {
-            Ok(s) => s,
-            Err(e) => {
-                let error = ApiError::unavailable("subscribing to broadcasts", e);
-                return self.answer(ServerFrame::error(None, error)).await;
-            }
+        // Broadcast frames go only to sessions that ask for them: a client that does not
+        // know them never receives one.
+        let broadcasts = match broadcasts_since {
+            None => None,
+            Some(since) => match self.open_broadcasts(since).await {
+                Ok(feed) => Some(feed),
+                Err(error) => return self.answer(ServerFrame::error(None, error)).await,
+            },
         };
-        let store = &self.shared.store;
-        let broadcasts =
-            match BroadcastFeed::open(broadcasts, store, &app, &user, broadcasts_since).await {
-                Ok(feed) => feed,
-                Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
-            };
         let last_seq = match self.shared.store.inbox_last_seq(&app, &user).await {
             Ok(seq) => seq,
             Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
@@ -762,18 +769,37 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.fill_from_store(None).await?;
         self.fill_broadcasts().await?;
         let seq = self.live.as_ref().map_or(since, |l| l.last_sent);
-        let bseq = self.live.as_ref().map(|l| l.broadcasts.cursor());
+        let bseq = self
+            .live
+            .as_ref()
+            .and_then(|l| l.broadcasts.as_ref())
+            .map(BroadcastFeed::cursor);
         self.answer(ServerFrame::Synced { seq, bseq }).await
+    }
+
+    /// Subscribes to the app's broadcasts (before reading the store), then opens the
+    /// session's feed after `since`.
+    async fn open_broadcasts(&self, since: u64) -> Result<BroadcastFeed, ApiError> {
+        let (app, user) = (&self.principal.app, &self.principal.user);
+        let subscription = self
+            .shared
+            .broadcasts
+            .subscribe(app)
+            .await
+            .map_err(|e| ApiError::unavailable("subscribing to broadcasts", e))?;
+        BroadcastFeed::open(subscription, &self.shared.store, app, user, since)
+            .await
+            .map_err(store_error)
     }
 
     /// Sends every stored broadcast for this user after the session's broadcast cursor.
     async fn fill_broadcasts(&mut self) -> Result<(), SocketGone> {
         loop {
-            let Some(live) = self.live.as_mut() else {
+            let Some(live) = self.live.as_mut().and_then(|l| l.broadcasts.as_mut()) else {
                 return Ok(());
             };
             let store = &self.shared.store;
-            let page = live.broadcasts.page(store, &self.principal.app, None).await;
+            let page = live.page(store, &self.principal.app, None).await;
             match page {
                 Ok(Some(rows)) => {
                     for row in rows {
@@ -800,11 +826,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
             Err(RecvError::Closed) => return self.close(1011, "live delivery ended").await,
         };
-        let Some(live) = self.live.as_mut() else {
+        let Some(feed) = self.live.as_mut().and_then(|l| l.broadcasts.as_mut()) else {
             return Ok(());
         };
         let (app, user) = (&self.principal.app, &self.principal.user);
-        match live.broadcasts.live(&self.shared.store, app, user, &row).await {
+        match feed.live(&self.shared.store, app, user, &row).await {
             Ok(rows) => {
                 for row in rows {
                     self.emit(&ServerFrame::Broadcast(row)).await?;
