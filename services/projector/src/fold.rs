@@ -647,9 +647,65 @@ mod tests {
             subject: "tid.evt.demo.user.alice".into(),
             event: Event::UserRegistered(profile.clone()),
         };
+        // The new user joins the audience of broadcasts to everyone.
         assert_eq!(
             project_one(&envelope),
-            vec![Write::PutUser { profile, cursor: 1 }]
+            vec![
+                Write::PutUser { profile, cursor: 1 },
+                Write::Tag {
+                    app: AppId::parse("demo").unwrap(),
+                    user: id("alice"),
+                    tag: EVERYONE.into(),
+                    since: Some(1),
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn tags_change_audiences_and_a_broadcast_is_one_write() {
+        let app = AppId::parse("demo").unwrap();
+        let vip = tidings_domain::Tag::parse("vip").unwrap();
+        let old = tidings_domain::Tag::parse("old").unwrap();
+        let tagged = Envelope {
+            stream_seq: 5,
+            subject: "tid.evt.demo.user.alice".into(),
+            event: Event::UserTagsChanged(tidings_domain::event::UserTagsChanged {
+                app: app.clone(),
+                user: id("alice"),
+                added: vec![vip.clone()],
+                removed: vec![old],
+                ts: 1,
+            }),
+        };
+        let tag = |name: &str, since| Write::Tag {
+            app: app.clone(),
+            user: id("alice"),
+            tag: name.into(),
+            since,
+        };
+        assert_eq!(
+            project_one(&tagged),
+            vec![tag("vip", Some(5)), tag("old", None)]
+        );
+        let sent = tidings_domain::event::BroadcastSent {
+            app: app.clone(),
+            bseq: 1,
+            msg_id: tidings_domain::MessageId::parse("019b7b1c-3a00-7000-8000-000000000001")
+                .unwrap(),
+            tag: Some(vip),
+            body: tidings_domain::Body::Text { text: "hi".into() },
+            ts: 2,
+        };
+        let envelope = Envelope {
+            stream_seq: 6,
+            subject: "tid.evt.demo.broadcast.demo".into(),
+            event: Event::BroadcastSent(sent),
+        };
+        let writes = project_one(&envelope);
+        assert!(
+            matches!(&writes[..], [Write::Broadcast { row, .. }] if row.bseq == 1 && row.pos == 6),
+            "{writes:?}"
         );
     }
 }

@@ -1564,7 +1564,7 @@ pub async fn settings_rows_are_replaced_per_conversation<S: ReadModels>(store: S
 }
 
 pub async fn broadcasts_are_stored_once_and_seen_by_their_audience<S: ReadModels>(store: S) {
-    use tidings_store::broadcasts::{self, BroadcastRow, BroadcastStore, EVERYONE};
+    use tidings_store::broadcasts::{self, BroadcastRow, EVERYONE};
     let tag = |who: &str, tag: &str, since: Option<u64>| Write::Tag {
         app: app(),
         user: user(who),
