@@ -2,8 +2,9 @@
 //! the same N reached by system messages (write diffusion: one inbox entry each, 1,000 users
 //! per request). Measures the time to send (until the answer), the time until a user can read
 //! it (a read with the answer's `pos` as `min_pos`), and the bytes each adds to the events
-//! stream (JetStream's count) and to the server's data dir (file sizes: the read models and
-//! their journal).
+//! stream (JetStream's count), to the read models (the rows written: keys and values as the
+//! embedded store encodes them) and to the server's data dir (blocks allocated: the read
+//! models, their journal and LSM overhead, flushed or not).
 
 use crate::server::Server;
 use futures_util::StreamExt;
@@ -34,7 +35,10 @@ pub struct Args {
     no_compare: bool,
 }
 
+/// Bytes allocated on disk under `dir` (the journal is preallocated, so file lengths would
+/// not move).
 fn dir_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -42,10 +46,17 @@ fn dir_bytes(dir: &Path) -> u64 {
         .flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
+            Ok(m) => m.blocks() * 512,
             Err(_) => 0,
         })
         .sum()
+}
+
+/// The bytes of one row as the embedded store keeps it: its key and its MessagePack value.
+fn row_bytes(key_parts: &[&str], seq: Option<u64>, value: &serde_json::Value) -> u64 {
+    let key = tidings_store::keys::key(key_parts, seq);
+    let value = rmp_serde::to_vec_named(value).expect("json encodes");
+    (key.len() + value.len()) as u64
 }
 
 async fn stream_bytes(js: &async_nats::jetstream::Context) -> anyhow::Result<u64> {
@@ -122,7 +133,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let send_ms = started.elapsed().as_secs_f64() * 1000.0;
     let pos = r.body["pos"].as_u64().unwrap_or_default();
     let read = settle(&args, &js, &api, &reader, pos, started, before).await?;
-    let broadcast = json!({"send_ms": send_ms, "settled": read});
+    // One row in the app's broadcast timeline, none per user.
+    let r = api.get_as(&reader, "/v1/broadcasts?limit=500").await;
+    let row = r.body["broadcasts"]
+        .as_array()
+        .and_then(|rows| rows.last())
+        .cloned()
+        .unwrap_or_default();
+    let app = args.server.app_key.as_str();
+    let rows = json!({"rows": 1, "bytes": row_bytes(&[app], Some(1), &row)});
+    let broadcast = json!({"send_ms": send_ms, "settled": read, "read_model": rows});
     println!("broadcast (read diffusion): {broadcast}");
 
     let mut result = json!({"bench": "broadcast", "users": args.users, "broadcast": broadcast});
@@ -143,7 +163,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         let send_ms = started.elapsed().as_secs_f64() * 1000.0;
         let read = settle(&args, &js, &api, &reader, pos, started, before).await?;
-        let system = json!({"send_ms": send_ms, "settled": read});
+        // One inbox entry per user (and each user's inbox head moves): the reader's, times N.
+        let r = api.get_as(&reader, "/v1/inbox?limit=500").await;
+        let entry = r.body["entries"]
+            .as_array()
+            .and_then(|rows| rows.last())
+            .cloned()
+            .unwrap_or_default();
+        // An inbox head is 16 bytes (seq and cursor) under the user's key.
+        let head = tidings_store::keys::key(&[app, &users[0]], None).len() as u64 + 16;
+        let per_user = row_bytes(&[app, &users[0]], Some(1), &entry) + head;
+        let rows = json!({"rows": 2 * args.users, "bytes": per_user * args.users as u64});
+        let system = json!({"send_ms": send_ms, "settled": read, "read_model": rows});
         println!("system messages (write diffusion): {system}");
         result["system_messages"] = system;
     }
