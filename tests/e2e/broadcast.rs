@@ -78,7 +78,11 @@ async fn a_broadcast_to_everyone_reaches_online_users_live_and_offline_ones_at_c
     let live = next_broadcast(&mut alice).await;
     assert_eq!(
         (&live["bseq"], &live["msg_id"], &live["body"]["text"]),
-        (&json!(1), &sent["msg_id"], &json!("maintenance at midnight"))
+        (
+            &json!(1),
+            &sent["msg_id"],
+            &json!("maintenance at midnight")
+        )
     );
 
     // Offline: at catch-up, from the broadcast cursor it kept (0 here), then `synced` names
@@ -100,14 +104,20 @@ async fn a_broadcast_to_everyone_reaches_online_users_live_and_offline_ones_at_c
     assert_eq!(r.body["last_bseq"], 1);
     assert_eq!(r.body["broadcasts"][0]["msg_id"], sent["msg_id"]);
     let r = h.api.get_as(&bob, "/v1/broadcasts?after=1").await;
-    assert_eq!((&r.body["unread"], &r.body["next_after"]), (&json!(0), &json!(1)));
+    assert_eq!(
+        (&r.body["unread"], &r.body["next_after"]),
+        (&json!(0), &json!(1))
+    );
 
     // A user registered after it was sent is not its audience.
     let carol = h.api.user_token("carol").await;
     let registered = h.api.register("carol").await.body["pos"].as_u64().unwrap();
     let r = h
         .api
-        .get_as(&carol, &format!("/v1/broadcasts?after=0&min_pos={registered}"))
+        .get_as(
+            &carol,
+            &format!("/v1/broadcasts?after=0&min_pos={registered}"),
+        )
         .await;
     assert_eq!(r.body["unread"], 0, "{:?}", r.body);
 
@@ -118,16 +128,28 @@ async fn a_broadcast_to_everyone_reaches_online_users_live_and_offline_ones_at_c
     // Bad input.
     let r = h
         .api
-        .post("/v1/broadcasts", &json!({"body": {"type": "text", "text": ""}}))
+        .post(
+            "/v1/broadcasts",
+            &json!({"body": {"type": "text", "text": ""}}),
+        )
         .await;
-    assert_eq!((r.status, &r.body["code"]), (400, &json!("invalid_request")));
+    assert_eq!(
+        (r.status, &r.body["code"]),
+        (400, &json!("invalid_request"))
+    );
     let r = h
         .api
-        .post("/v1/broadcasts", &json!({"tag": "no tags!", "body": {"type": "text", "text": "x"}}))
+        .post(
+            "/v1/broadcasts",
+            &json!({"tag": "no tags!", "body": {"type": "text", "text": "x"}}),
+        )
         .await;
     assert_eq!((r.status, &r.body["code"]), (400, &json!("invalid_id")));
     let r = h.api.get_as(&bob, "/v1/broadcasts?limit=0").await;
-    assert_eq!((r.status, &r.body["code"]), (400, &json!("invalid_request")));
+    assert_eq!(
+        (r.status, &r.body["code"]),
+        (400, &json!("invalid_request"))
+    );
 }
 
 #[tokio::test]
@@ -147,7 +169,10 @@ async fn a_tag_broadcast_reaches_only_the_users_holding_the_tag() {
     assert_eq!(r.body["tags"], json!(["beta", "vip"]));
     let r = h.api.get("/v1/users/alice/tags").await;
     assert_eq!(r.body, json!({"user_id": "alice", "tags": ["beta", "vip"]}));
-    let r = h.api.post("/v1/users/bob/tags", &json!({"add": ["beta"]})).await;
+    let r = h
+        .api
+        .post("/v1/users/bob/tags", &json!({"add": ["beta"]}))
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     until("the tag index lists both", || async {
         let r = h.api.get("/v1/tags/beta/users").await;
@@ -155,7 +180,10 @@ async fn a_tag_broadcast_reaches_only_the_users_holding_the_tag() {
     })
     .await;
     let r = h.api.get("/v1/tags/beta/users?limit=1").await;
-    assert_eq!((&r.body["users"], &r.body["next_after"]), (&json!(["alice"]), &json!("alice")));
+    assert_eq!(
+        (&r.body["users"], &r.body["next_after"]),
+        (&json!(["alice"]), &json!("alice"))
+    );
     let r = h.api.get("/v1/tags/beta/users?limit=1&after=alice").await;
     assert_eq!(r.body["users"], json!(["bob"]));
     let r = h.api.get("/v1/tags/vip/users").await;
@@ -166,7 +194,10 @@ async fn a_tag_broadcast_reaches_only_the_users_holding_the_tag() {
     assert_eq!(vip["tag"], "vip");
     let all = broadcast(&h, None, "for everyone").await;
     let first = next_broadcast(&mut alice).await;
-    assert_eq!((&first["msg_id"], &first["tag"]), (&vip["msg_id"], &json!("vip")));
+    assert_eq!(
+        (&first["msg_id"], &first["tag"]),
+        (&vip["msg_id"], &json!("vip"))
+    );
     assert_eq!(next_broadcast(&mut alice).await["msg_id"], all["msg_id"]);
     assert_eq!(next_broadcast(&mut bob).await["msg_id"], all["msg_id"]);
 
@@ -196,13 +227,37 @@ async fn a_tag_broadcast_reaches_only_the_users_holding_the_tag() {
 
     // Bad input.
     for (path, body, status, code) in [
-        ("/v1/users/alice/tags", json!({"add": ["bad tag"]}), 400, "invalid_id"),
-        ("/v1/users/alice/tags", json!({"add": ["x"], "remove": ["x"]}), 400, "invalid_request"),
-        ("/v1/users/nobody/tags", json!({"add": ["x"]}), 404, "not_found"),
-        ("/v1/users/bad!id/tags", json!({"add": ["x"]}), 400, "invalid_id"),
+        (
+            "/v1/users/alice/tags",
+            json!({"add": ["bad tag"]}),
+            400,
+            "invalid_id",
+        ),
+        (
+            "/v1/users/alice/tags",
+            json!({"add": ["x"], "remove": ["x"]}),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/users/nobody/tags",
+            json!({"add": ["x"]}),
+            404,
+            "not_found",
+        ),
+        (
+            "/v1/users/bad!id/tags",
+            json!({"add": ["x"]}),
+            400,
+            "invalid_id",
+        ),
     ] {
         let r = h.api.post(path, &body).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (status, Some(code)), "{path} {body}");
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (status, Some(code)),
+            "{path} {body}"
+        );
     }
     let r = h.api.get("/v1/users/nobody/tags").await;
     assert_eq!((r.status, &r.body["code"]), (404, &json!("not_found")));

@@ -525,7 +525,8 @@ const ROUTES: &[Route] = &[
         bad_queries: &[],
         body: None,
         query: false,
-    },    // Tags and broadcasts (issue 16 item 6).
+    },
+    // Tags and broadcasts (issue 16 item 6).
     server(
         "/v1/users/{user_id}/tags",
         &[("user_id", "alice", ID)],

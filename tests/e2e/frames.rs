@@ -375,7 +375,10 @@ async fn every_frame_of_a_session_matches_its_schema() {
     // A broadcast, at the catch-up of a session that asks for broadcasts.
     let r = h
         .api
-        .post("/v1/broadcasts", &json!({"body": {"type": "text", "text": "to all"}}))
+        .post(
+            "/v1/broadcasts",
+            &json!({"body": {"type": "text", "text": "to all"}}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let mut listener = Checked {

@@ -22,12 +22,12 @@ use crate::files::Files;
 use crate::snapshot;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tidings_domain::broadcast::BroadcastState;
 use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
 use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{ChangePair, PairCommand, PairState};
 use tidings_domain::reads::{ClearConversation, HideMessage, MarkRead, ReadState, ReadsCommand};
 use tidings_domain::settings::SettingsState;
-use tidings_domain::broadcast::BroadcastState;
 use tidings_domain::system::{SendSystemMessage, SystemState};
 use tidings_domain::user::{UpsertUser, UserCommand, UserState};
 use tidings_domain::{

@@ -85,7 +85,9 @@ async fn tag_users<S: ReadModels>(
         .tag_users(&app, &tag, after.as_ref(), limit)
         .await
         .map_err(store_error)?;
-    let next_after = (users.len() == limit).then(|| users.last().cloned()).flatten();
+    let next_after = (users.len() == limit)
+        .then(|| users.last().cloned())
+        .flatten();
     Ok(Json(
         json!({ "tag": tag, "users": users, "next_after": next_after }),
     ))

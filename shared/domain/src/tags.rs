@@ -100,14 +100,19 @@ mod tests {
             Err(DomainError::NotFound(_))
         ));
         let mut state = registered();
-        let events = state.decide(&set(&["vip", "vip", "beta"], &["gone"])).unwrap();
+        let events = state
+            .decide(&set(&["vip", "vip", "beta"], &["gone"]))
+            .unwrap();
         assert!(matches!(&events[..], [Event::UserTagsChanged(t)]
             if t.added == tags(&["vip", "beta"]) && t.removed.is_empty()));
         events.iter().for_each(|e| state.apply(e));
         assert!(state.decide(&set(&["vip"], &[])).unwrap().is_empty());
         let events = state.decide(&set(&[], &["beta"])).unwrap();
         events.iter().for_each(|e| state.apply(e));
-        assert_eq!(state.tags.iter().cloned().collect::<Vec<_>>(), tags(&["vip"]));
+        assert_eq!(
+            state.tags.iter().cloned().collect::<Vec<_>>(),
+            tags(&["vip"])
+        );
         assert!(state.decide(&set(&["x"], &["x"])).is_err());
     }
 

@@ -4,9 +4,9 @@
 use crate::buckets;
 use crate::store::{ScyllaStore, big, decode, limit, seq};
 use tidings_domain::{AppId, Tag, UserId};
+use tidings_store::StoreError;
 use tidings_store::broadcasts::{Audience, BroadcastRow, BroadcastStore};
 use tidings_store::ports::StoreResult;
-use tidings_store::StoreError;
 
 impl BroadcastStore for ScyllaStore {
     async fn broadcasts_after(

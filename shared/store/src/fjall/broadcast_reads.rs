@@ -2,9 +2,9 @@
 
 use super::{FjallStore, decode};
 use crate::broadcasts::{Audience, BroadcastRow, BroadcastStore};
+use crate::error::StoreError;
 use crate::keys::{key, prefix, split};
 use crate::ports::StoreResult;
-use crate::error::StoreError;
 use std::ops::Bound;
 use tidings_domain::{AppId, Tag, UserId};
 

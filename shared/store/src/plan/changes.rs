@@ -10,11 +10,11 @@ use crate::model::{
     Conversation, GroupRow, MemberRow, Relation, SettingsRow, TimelineMessage, UserGroupRow,
     UserRow,
 };
+use crate::plan::keys::{BroadcastKey, TagKey};
 use crate::plan::keys::{
     ConvKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey, RelationKey,
     TimelineKey, UserGroupKey, UserKey,
 };
-use crate::plan::keys::{BroadcastKey, TagKey};
 use crate::write::Delivery;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeSet;

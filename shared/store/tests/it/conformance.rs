@@ -1596,10 +1596,19 @@ pub async fn broadcasts_are_stored_once_and_seen_by_their_audience<S: ReadModels
     store.apply("p", 7, second.clone()).await.unwrap();
 
     assert_eq!(store.broadcast_head(&app()).await.unwrap(), 2);
-    assert_eq!(store.broadcast_head(&AppId::parse("other").unwrap()).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .broadcast_head(&AppId::parse("other").unwrap())
+            .await
+            .unwrap(),
+        0
+    );
     let all = store.broadcasts_after(&app(), 0, 10).await.unwrap();
     assert_eq!(all, vec![row(1, None, 4), row(2, Some("vip"), 5)]);
-    assert_eq!(store.broadcasts_after(&app(), 1, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.broadcasts_after(&app(), 1, 10).await.unwrap().len(),
+        1
+    );
     assert_eq!(store.broadcasts_after(&app(), 0, 1).await.unwrap().len(), 1);
 
     let seen = |who: &'static str| {
@@ -1623,7 +1632,10 @@ pub async fn broadcasts_are_stored_once_and_seen_by_their_audience<S: ReadModels
         [user("alice"), user("bob")]
     );
     assert_eq!(
-        store.tag_users(&app(), &vip, Some(&user("alice")), 10).await.unwrap(),
+        store
+            .tag_users(&app(), &vip, Some(&user("alice")), 10)
+            .await
+            .unwrap(),
         [user("bob")]
     );
     let everyone = store.audience(&app(), &user("alice")).await.unwrap();
