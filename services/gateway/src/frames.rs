@@ -491,7 +491,15 @@ mod tests {
                 since: 5,
                 device: None,
                 platform: Platform::Other,
-                min_pos: 0
+                min_pos: 0,
+                broadcasts_since: None
+            }
+        ));
+        assert!(matches!(
+            decode_text(r#"{"t":"hello","since":5,"broadcasts_since":3}"#).unwrap(),
+            ClientFrame::Hello {
+                broadcasts_since: Some(3),
+                ..
             }
         ));
         let send = decode_text(
