@@ -619,6 +619,17 @@ const ROUTES: &[Route] = &[
         path: "/v1/words/{list}",
         auth: Auth::Signed,
         params: &[("list", "walked", ID)],
+    // Tags and broadcasts (issue 16 item 6).
+    server(
+        "/v1/users/{user_id}/tags",
+        &[("user_id", "alice", ID)],
+        Some(r#"{"add":["walked"]}"#),
+    ),
+    Route {
+        method: "GET",
+        path: "/v1/users/{user_id}/tags",
+        auth: Auth::Signed,
+        params: &[("user_id", "alice", ID)],
         bad_queries: &[],
         body: None,
         query: false,
@@ -645,6 +656,26 @@ const ROUTES: &[Route] = &[
     ),
     client("GET", "/v1/push", &[], &[], None),
     client("PUT", "/v1/push/dnd", &[], &[], Some(r#"{"until":1}"#)),
+        "/v1/broadcasts",
+        &[],
+        Some(r#"{"body":{"type":"text","text":"walked"}}"#),
+    ),
+    Route {
+        method: "GET",
+        path: "/v1/tags/{tag}/users",
+        auth: Auth::Signed,
+        params: &[("tag", "walked", ID)],
+        bad_queries: &["limit=x", "limit=0"],
+        body: None,
+        query: false,
+    },
+    client(
+        "GET",
+        "/v1/broadcasts",
+        &[],
+        &["after=abc", "after=-1", "limit=x", "limit=0"],
+        None,
+    ),
 ];
 
 /// The `(METHOD, path)` pairs a source file's `.route(...)` calls register.

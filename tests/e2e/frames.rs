@@ -372,6 +372,30 @@ async fn every_frame_of_a_session_matches_its_schema() {
         assert!(kinds.contains(kind), "no {kind} entry received: {kinds:?}");
     }
 
+    // A broadcast, at the catch-up of a session that asks for broadcasts.
+    let r = h
+        .api
+        .post(
+            "/v1/broadcasts",
+            &json!({"body": {"type": "text", "text": "to all"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut listener = Checked {
+        ws: h.connect("alice").await,
+        client: &client,
+        server: &server,
+        sent: &mut sent,
+        received: &mut received,
+        kinds: &mut kinds,
+    };
+    listener
+        .send(json!({ "t": "hello", "since": 0, "broadcasts_since": 0, "min_pos": r.body["pos"] }))
+        .await;
+    let broadcast = listener.until("broadcast").await;
+    assert_eq!(broadcast["body"]["text"], "to all", "{broadcast}");
+    assert_eq!(listener.until("synced").await["bseq"], 1);
+
     // A login replaced under the `single` login policy is told so with `kicked`.
     let admin = admin_of(&h.base, &credential(&h));
     let secret = create(

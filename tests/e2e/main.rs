@@ -4,6 +4,7 @@ mod access;
 mod annotations;
 mod apps;
 mod bad_input;
+mod broadcast;
 mod catch_up;
 mod concurrency;
 mod dead_letter;

@@ -179,6 +179,25 @@ async fn replay_digest_equals_live_digest() {
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
     }
 
+    // Tags and broadcasts: tags added, a repeat (records nothing), one removed; a broadcast to
+    // everyone and one to a tag (each stored once).
+    for (user, body) in [
+        ("alice", json!({"add": ["vip", "beta"]})),
+        ("alice", json!({"add": ["vip"]})),
+        ("bob", json!({"add": ["vip"]})),
+        ("alice", json!({"remove": ["beta"]})),
+    ] {
+        let r = h.api.post(&format!("/v1/users/{user}/tags"), &body).await;
+        assert_eq!(r.status, 200, "{user}: {:?}", r.body);
+    }
+    for body in [
+        json!({"body": {"type": "text", "text": "to everyone"}}),
+        json!({"tag": "vip", "body": {"type": "text", "text": "to the vips"}}),
+    ] {
+        let r = h.api.post("/v1/broadcasts", &body).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
     // Groups: lifecycle, membership, roles, mutes and messages, small and large.
     let owner_token = h.api.user_token("alice").await;
     for (path, body) in [

@@ -4,9 +4,11 @@
 
 mod annotate;
 mod devices;
+mod broadcast;
 mod forward;
 
 pub use annotate::{PinState, Reacted};
+pub use broadcast::{Broadcast, BroadcastRequest, TagsRequest};
 pub use forward::ForwardRequest;
 mod lifecycle;
 mod service;
@@ -27,6 +29,7 @@ use crate::files::Files;
 use crate::snapshot;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tidings_domain::broadcast::BroadcastState;
 use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
 use tidings_domain::group::{ChangeGroup, GroupCommand, GroupState, Role};
 use tidings_domain::pair::{ChangePair, PairCommand, PairState};
@@ -228,6 +231,7 @@ struct Inner {
     hooks: crate::hook::Hooks,
     words: crate::words::Words,
     rate_limits: crate::limits::Limits,
+    broadcasts: Repository<BroadcastState>,
 }
 
 /// The command handler, cheap to clone.
@@ -285,6 +289,7 @@ impl Commands {
                 .with_snapshots(snapshots, snapshot_every),
             system: Repository::new(js.clone(), stream.clone(), 1),
             services: Repository::new(js, stream, cache_capacity),
+            broadcasts: Repository::new(js, stream, 64),
             limits,
             apps,
             files,

@@ -19,6 +19,7 @@ mod http_annotate;
 mod http_service;
 mod http_limits;
 mod http_words;
+mod http_broadcast;
 pub mod inbound;
 pub mod json;
 pub mod limits;

@@ -12,7 +12,7 @@ use tidings_api::json::rejection_error;
 use tidings_domain::event::ConvSettings;
 use tidings_domain::login::Platform;
 use tidings_domain::{Body, ClientMsgId, ConvId, GroupId, MessageId, Recipient, UserId};
-use tidings_store::Entry;
+use tidings_store::{BroadcastRow, Entry};
 
 use crate::typing::TypingState;
 
@@ -33,6 +33,10 @@ pub enum ClientFrame {
         /// write's `pos`), so the catch-up reflects that write.
         #[serde(default)]
         min_pos: u64,
+        /// The app's last broadcast `bseq` the client has: broadcasts after it are sent
+        /// before `synced`. Absent: live broadcasts only, from the newest.
+        #[serde(default)]
+        broadcasts_since: Option<u64>,
     },
     Send {
         #[serde(default)]
@@ -288,7 +292,13 @@ pub enum ServerFrame {
     Entry(Entry),
     Synced {
         seq: u64,
+        /// The app's last broadcast `bseq` handled: keep it as the next `broadcasts_since`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bseq: Option<u64>,
     },
+    /// A broadcast to every user of the app, or to a tag this user holds (live, and at
+    /// catch-up when `hello` names `broadcasts_since`).
+    Broadcast(BroadcastRow),
     /// Sent just before the close of a session a newer login replaced (close code 4409).
     Kicked {
         reason: String,
@@ -491,7 +501,15 @@ mod tests {
                 since: 5,
                 device: None,
                 platform: Platform::Other,
-                min_pos: 0
+                min_pos: 0,
+                broadcasts_since: None
+            }
+        ));
+        assert!(matches!(
+            decode_text(r#"{"t":"hello","since":5,"broadcasts_since":3}"#).unwrap(),
+            ClientFrame::Hello {
+                broadcasts_since: Some(3),
+                ..
             }
         ));
         let send = decode_text(
@@ -578,7 +596,7 @@ mod tests {
 
     #[test]
     fn server_frames_have_the_protocol_shape() {
-        let frame = ServerFrame::Synced { seq: 3 };
+        let frame = ServerFrame::Synced { seq: 3, bseq: None };
         assert_eq!(
             Format::Json.encode(&frame),
             Encoded::Text(r#"{"t":"synced","seq":3}"#.into())

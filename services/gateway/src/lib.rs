@@ -5,6 +5,8 @@
 pub mod access;
 pub mod annotations;
 pub mod auth;
+pub mod broadcast_routes;
+pub mod broadcasts;
 pub mod conv_settings;
 pub mod coverage;
 pub mod device_presence;
@@ -122,6 +124,7 @@ impl<S: ReadModels> GatewayState<S> {
 /// The gateway, ready to route.
 pub struct Gateway<S> {
     state: GatewayState<S>,
+    signatures: tidings_api::signature::SignatureCheck,
 }
 
 impl<S: ReadModels> Gateway<S> {
@@ -180,8 +183,9 @@ impl<S: ReadModels> Gateway<S> {
             presence,
             store,
             commands: api.commands.clone(),
-            hub: hub::Hub::new(client, config.push_buffer),
+            hub: hub::Hub::new(client.clone(), config.push_buffer),
             sessions,
+            broadcasts: broadcasts::BroadcastHub::new(client),
             coverage,
             limits,
             shutdown,
@@ -193,6 +197,7 @@ impl<S: ReadModels> Gateway<S> {
                 users,
                 config: Arc::new(config),
             },
+            signatures: api.signatures.clone(),
         })
     }
 
@@ -210,11 +215,16 @@ impl<S: ReadModels> Gateway<S> {
             .merge(presence_query::router::<S>())
             .merge(services::router::<S>())
             .merge(push_settings::router::<S>())
+            .merge(broadcast_routes::client_router::<S>())
             .route("/v1/ws", axum::routing::get(ws::upgrade::<S>))
             .route_layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),
                 min_pos::wait::<S>,
             ))
             .with_state(self.state.clone())
+            .merge(broadcast_routes::server_router(
+                self.state.shared.store.clone(),
+                self.signatures.clone(),
+            ))
     }
 }

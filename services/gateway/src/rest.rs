@@ -30,6 +30,15 @@ pub fn router<S: ReadModels>() -> Router<GatewayState<S>> {
         .route("/v1/conversations/{conv}/clear", post(clear::<S>))
 }
 
+/// A page after a cursor, for a token-authenticated read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenQueryAfter {
+    #[serde(default)]
+    pub(crate) after: u64,
+    pub(crate) limit: Option<usize>,
+    pub(crate) token: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 struct InboxQuery {
     #[serde(default)]

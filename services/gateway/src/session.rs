@@ -5,6 +5,7 @@
 //! before the store is read, every entry goes out only if its `seq` is `last_sent + 1`, and a
 //! jump (or a lagging channel) is filled from the store first.
 
+use crate::broadcasts::{BroadcastFeed, BroadcastHub};
 use crate::coverage::Coverage;
 use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
@@ -29,7 +30,7 @@ use tidings_domain::{ConvId, DeviceId, MessageId, UserId};
 use tidings_events::control::AccessEnded;
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::visibility;
-use tidings_store::{Entry, ReadModels};
+use tidings_store::{BroadcastRow, Entry, ReadModels};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
@@ -73,6 +74,7 @@ pub struct Shared<S> {
     pub commands: Commands,
     pub hub: Hub,
     pub sessions: Sessions,
+    pub broadcasts: BroadcastHub,
     pub coverage: Arc<Coverage<S>>,
     pub limits: Limits,
     pub shutdown: CancellationToken,
@@ -84,6 +86,8 @@ struct Live {
     device: DeviceId,
     /// This session's presence key, purged when the session ends.
     _seat: Seat,
+    /// Broadcasts, for a session whose `hello` asked for them (`broadcasts_since`).
+    broadcasts: Option<BroadcastFeed>,
 }
 
 struct Session<S, O> {
@@ -212,6 +216,7 @@ pub async fn run<S, I, O>(
             live = next_live(&mut session.live) => {
                 let step = match live {
                     FromLive::Entry(pushed) => Box::pin(session.on_push(pushed)).await,
+                    FromLive::Broadcast(pushed) => Box::pin(session.on_broadcast(pushed)).await,
                     FromLive::Typing(notice) => {
                         let frame = ServerFrame::Typing {
                             conv: notice.conv.clone(),
@@ -240,10 +245,21 @@ async fn next_presence(
     }
 }
 
+/// The next live broadcast, for a session that asked for them.
+async fn next_broadcast(
+    broadcasts: &mut Option<BroadcastFeed>,
+) -> Result<Arc<BroadcastRow>, RecvError> {
+    match broadcasts {
+        Some(feed) => feed.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the user's live subscription delivered.
 enum FromLive {
     Entry(Result<Arc<Entry>, RecvError>),
     Typing(Arc<Typing>),
+    Broadcast(Result<Arc<BroadcastRow>, RecvError>),
 }
 
 /// The next live entry or typing notice; a lagging typing receiver skips what it missed (they
@@ -253,9 +269,11 @@ async fn next_live(live: &mut Option<Live>) -> FromLive {
         return std::future::pending().await;
     };
     let subscription = &mut live.subscription;
+    let broadcasts = &mut live.broadcasts;
     loop {
         tokio::select! {
             pushed = subscription.receiver.recv() => return FromLive::Entry(pushed),
+            broadcast = next_broadcast(broadcasts) => return FromLive::Broadcast(broadcast),
             notice = subscription.typing.recv() => match notice {
                 Ok(notice) => return FromLive::Typing(notice),
                 Err(RecvError::Lagged(_)) => continue,
@@ -330,7 +348,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 device,
                 platform,
                 min_pos,
-            } => self.on_hello(since, device, platform, min_pos).await,
+                broadcasts_since,
+            } => {
+                self.on_hello(since, device, platform, min_pos, broadcasts_since)
+                    .await
+            }
             _ if self.live.is_none() => {
                 let id = match &frame {
                     ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } => id.clone(),
@@ -707,6 +729,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         device: Option<String>,
         platform: Platform,
         min_pos: u64,
+        broadcasts_since: Option<u64>,
     ) -> Result<(), SocketGone> {
         if self.live.is_some() {
             let error = ApiError::new(ErrorCode::InvalidRequest, "hello was already received");
@@ -758,6 +781,15 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 return self.answer(ServerFrame::error(None, error)).await;
             }
         };
+        // Broadcast frames go only to sessions that ask for them: a client that does not
+        // know them never receives one.
+        let broadcasts = match broadcasts_since {
+            None => None,
+            Some(since) => match self.open_broadcasts(since).await {
+                Ok(feed) => Some(feed),
+                Err(error) => return self.answer(ServerFrame::error(None, error)).await,
+            },
+        };
         let last_seq = match self.shared.store.inbox_last_seq(&app, &user).await {
             Ok(seq) => seq,
             Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
@@ -780,10 +812,81 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             last_sent: since,
             device: device_id,
             _seat: seat,
+            broadcasts,
         });
         self.fill_from_store(None).await?;
+        self.fill_broadcasts().await?;
         let seq = self.live.as_ref().map_or(since, |l| l.last_sent);
-        self.answer(ServerFrame::Synced { seq }).await
+        let bseq = self
+            .live
+            .as_ref()
+            .and_then(|l| l.broadcasts.as_ref())
+            .map(BroadcastFeed::cursor);
+        self.answer(ServerFrame::Synced { seq, bseq }).await
+    }
+
+    /// Subscribes to the app's broadcasts (before reading the store), then opens the
+    /// session's feed after `since`.
+    async fn open_broadcasts(&self, since: u64) -> Result<BroadcastFeed, ApiError> {
+        let (app, user) = (&self.principal.app, &self.principal.user);
+        let subscription = self
+            .shared
+            .broadcasts
+            .subscribe(app)
+            .await
+            .map_err(|e| ApiError::unavailable("subscribing to broadcasts", e))?;
+        BroadcastFeed::open(subscription, &self.shared.store, app, user, since)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Sends every stored broadcast for this user after the session's broadcast cursor.
+    async fn fill_broadcasts(&mut self) -> Result<(), SocketGone> {
+        loop {
+            let Some(live) = self.live.as_mut().and_then(|l| l.broadcasts.as_mut()) else {
+                return Ok(());
+            };
+            let store = &self.shared.store;
+            let page = live.page(store, &self.principal.app, None).await;
+            match page {
+                Ok(Some(rows)) => {
+                    for row in rows {
+                        self.emit(&ServerFrame::Broadcast(row)).await?;
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return self.answer(ServerFrame::error(None, store_error(e))).await,
+            }
+        }
+    }
+
+    /// Sends a live broadcast if this user sees it, after any the session missed.
+    async fn on_broadcast(
+        &mut self,
+        pushed: Result<Arc<BroadcastRow>, RecvError>,
+    ) -> Result<(), SocketGone> {
+        let row = match pushed {
+            Ok(row) => row,
+            Err(RecvError::Lagged(_)) => {
+                metrics::counter!(metrics_names::PUSH_LAGGED).increment(1);
+                self.fill_broadcasts().await?;
+                return self.flush().await;
+            }
+            Err(RecvError::Closed) => return self.close(1011, "live delivery ended").await,
+        };
+        let Some(feed) = self.live.as_mut().and_then(|l| l.broadcasts.as_mut()) else {
+            return Ok(());
+        };
+        let (app, user) = (&self.principal.app, &self.principal.user);
+        match feed.live(&self.shared.store, app, user, &row).await {
+            Ok(rows) => {
+                for row in rows {
+                    self.emit(&ServerFrame::Broadcast(row)).await?;
+                }
+                self.flush().await
+            }
+            Err(e) => self.answer(ServerFrame::error(None, store_error(e))).await,
+        }
     }
 
     /// Sends stored entries after `last_sent`, up to `until` (everything when `None`).

@@ -7,6 +7,7 @@ use crate::service_fold::{project_service_message, project_service_session};
 use tidings_domain::event::{DeviceChange, MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
+use tidings_store::broadcasts::{BroadcastRow, EVERYONE};
 use tidings_store::{
     Annotation, ClearedNotice, DeviceReadRow, DeviceRow, Direction, EditNotice, EntryItem,
     HiddenNotice, MessageView, PushRow, ReadReceipt, RecallNotice, RelationNotice, RelationPatch,
@@ -286,12 +287,50 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             // Never recorded: service conversations record `service_message_sent`.
             Recipient::Service(_) => Vec::new(),
         },
-        Event::UserRegistered(profile) | Event::UserProfileUpdated(profile) => {
+        // A new user joins the audience of broadcasts to everyone from now on.
+        Event::UserRegistered(profile) => vec![
+            Write::PutUser {
+                profile: profile.clone(),
+                cursor,
+            },
+            Write::Tag {
+                app: profile.app.clone(),
+                user: profile.user.clone(),
+                tag: EVERYONE.to_owned(),
+                since: Some(cursor),
+            },
+        ],
+        Event::UserProfileUpdated(profile) => {
             vec![Write::PutUser {
                 profile: profile.clone(),
                 cursor,
             }]
         }
+        Event::UserTagsChanged(t) => {
+            let joined = t.added.iter().map(|tag| (tag, Some(cursor)));
+            let left = t.removed.iter().map(|tag| (tag, None));
+            joined
+                .chain(left)
+                .map(|(tag, since)| Write::Tag {
+                    app: t.app.clone(),
+                    user: t.user.clone(),
+                    tag: tag.to_string(),
+                    since,
+                })
+                .collect()
+        }
+        // Stored once; readers decide who sees it (read diffusion).
+        Event::BroadcastSent(b) => vec![Write::Broadcast {
+            app: b.app.clone(),
+            row: BroadcastRow {
+                bseq: b.bseq,
+                msg_id: b.msg_id.clone(),
+                tag: b.tag.clone(),
+                body: b.body.clone(),
+                ts: b.ts,
+                pos: cursor,
+            },
+        }],
         Event::UserDeactivated(d) => vec![Write::UserStatus {
             app: d.app.clone(),
             user: d.user.clone(),
@@ -653,9 +692,65 @@ mod tests {
             subject: "tid.evt.demo.user.alice".into(),
             event: Event::UserRegistered(profile.clone()),
         };
+        // The new user joins the audience of broadcasts to everyone.
         assert_eq!(
             project_one(&envelope),
-            vec![Write::PutUser { profile, cursor: 1 }]
+            vec![
+                Write::PutUser { profile, cursor: 1 },
+                Write::Tag {
+                    app: AppId::parse("demo").unwrap(),
+                    user: id("alice"),
+                    tag: EVERYONE.into(),
+                    since: Some(1),
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn tags_change_audiences_and_a_broadcast_is_one_write() {
+        let app = AppId::parse("demo").unwrap();
+        let vip = tidings_domain::Tag::parse("vip").unwrap();
+        let old = tidings_domain::Tag::parse("old").unwrap();
+        let tagged = Envelope {
+            stream_seq: 5,
+            subject: "tid.evt.demo.user.alice".into(),
+            event: Event::UserTagsChanged(tidings_domain::event::UserTagsChanged {
+                app: app.clone(),
+                user: id("alice"),
+                added: vec![vip.clone()],
+                removed: vec![old],
+                ts: 1,
+            }),
+        };
+        let tag = |name: &str, since| Write::Tag {
+            app: app.clone(),
+            user: id("alice"),
+            tag: name.into(),
+            since,
+        };
+        assert_eq!(
+            project_one(&tagged),
+            vec![tag("vip", Some(5)), tag("old", None)]
+        );
+        let sent = tidings_domain::event::BroadcastSent {
+            app: app.clone(),
+            bseq: 1,
+            msg_id: tidings_domain::MessageId::parse("019b7b1c-3a00-7000-8000-000000000001")
+                .unwrap(),
+            tag: Some(vip),
+            body: tidings_domain::Body::Text { text: "hi".into() },
+            ts: 2,
+        };
+        let envelope = Envelope {
+            stream_seq: 6,
+            subject: "tid.evt.demo.broadcast.demo".into(),
+            event: Event::BroadcastSent(sent),
+        };
+        let writes = project_one(&envelope);
+        assert!(
+            matches!(&writes[..], [Write::Broadcast { row, .. }] if row.bseq == 1 && row.pos == 6),
+            "{writes:?}"
         );
     }
 }

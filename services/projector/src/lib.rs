@@ -3,6 +3,7 @@
 //! on the api or gateway.
 
 pub mod annotation_fold;
+pub mod broadcast_push;
 pub mod directory;
 pub mod fold;
 pub mod group_fold;

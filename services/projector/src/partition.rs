@@ -100,6 +100,10 @@ impl Partition {
             | Write::Device { app, user, .. }
             | Write::DeviceRead { app, user, .. } => self.owns_user(app, user),
             | Write::Push { app, user, .. } => self.owns_user(app, user),
+            | Write::Tag { app, user, .. } => self.owns_user(app, user),
+            // `~` is in no user or conversation id: the app's broadcast timeline has a key
+            // of its own.
+            Write::Broadcast { app, .. } => self.owns(app, "~broadcasts"),
             Write::PutUser { profile, .. } => self.owns_user(&profile.app, &profile.user),
             Write::Timeline { app, message, .. } => self.owns_conv(app, &message.conv),
             Write::Reaction { app, notice, .. } => self.owns_conv(app, &notice.conv),

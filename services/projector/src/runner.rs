@@ -206,6 +206,7 @@ impl<S: ReadModels> Projector<S> {
                 anyhow::ensure!(fence.holds(), "the partition's lease lapsed");
             }
             let changed_users = changed_users(&writes);
+            let broadcasts = crate::broadcast_push::stored(&writes);
             let started = std::time::Instant::now();
             let deliveries = self
                 .store
@@ -215,6 +216,7 @@ impl<S: ReadModels> Projector<S> {
                 .record(started.elapsed().as_secs_f64());
             self.checkpoint = through;
             self.push(deliveries).await;
+            crate::broadcast_push::publish(&self.client, broadcasts).await;
             self.announce(changed_users).await;
         }
         metrics::histogram!(metrics_names::PROJECTOR_BATCH).record(batch.len() as f64);

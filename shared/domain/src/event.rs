@@ -3,7 +3,9 @@
 use crate::app::AppSettings;
 use crate::login::Platform;
 use crate::membership::JoinPolicy;
-use crate::{AppId, Body, ClientMsgId, ConvId, DeviceId, GroupId, MessageId, Recipient, UserId};
+use crate::{
+    AppId, Body, ClientMsgId, ConvId, DeviceId, GroupId, MessageId, Recipient, Tag, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 /// The stable type name of every event, carried in the `Tidings-Event-Type` header. Each name is
@@ -106,6 +108,10 @@ pub mod types {
     pub const SERVICE_SESSION_CHANGED: &str = "service_session_changed";
     /// [`Event::ServiceMessageSent`](super::Event::ServiceMessageSent).
     pub const SERVICE_MESSAGE_SENT: &str = "service_message_sent";
+    /// [`Event::UserTagsChanged`](super::Event::UserTagsChanged).
+    pub const USER_TAGS_CHANGED: &str = "user_tags_changed";
+    /// [`Event::BroadcastSent`](super::Event::BroadcastSent).
+    pub const BROADCAST_SENT: &str = "broadcast_sent";
 }
 
 /// Something that happened, in the past tense. Every variant has a stable type name.
@@ -136,6 +142,8 @@ pub enum Event {
     ServiceSessionChanged(crate::service::SessionChanged),
     ServiceMessageSent(crate::service::ServiceMessageSent),
     PushSettingsChanged(PushSettingsChanged),
+    UserTagsChanged(UserTagsChanged),
+    BroadcastSent(BroadcastSent),
 }
 
 impl Event {
@@ -167,6 +175,8 @@ impl Event {
             Event::ServiceSessionChanged(_) => types::SERVICE_SESSION_CHANGED,
             Event::ServiceMessageSent(_) => types::SERVICE_MESSAGE_SENT,
             Event::PushSettingsChanged(_) => types::PUSH_SETTINGS_CHANGED,
+            Event::UserTagsChanged(_) => types::USER_TAGS_CHANGED,
+            Event::BroadcastSent(_) => types::BROADCAST_SENT,
         }
     }
 
@@ -194,6 +204,8 @@ impl Event {
             Event::ServiceSessionChanged(s) => ("service", s.service.as_str()),
             Event::ServiceMessageSent(m) => ("service", m.service.as_str()),
             Event::PushSettingsChanged(p) => ("user", p.user.as_str()),
+            Event::UserTagsChanged(t) => ("user", t.user.as_str()),
+            Event::BroadcastSent(b) => ("broadcast", b.app.as_str()),
         }
     }
 }
@@ -572,5 +584,26 @@ pub struct PushSettingsChanged {
     pub app: AppId,
     pub user: UserId,
     pub settings: crate::push::PushSettings,
+/// The app server changed a user's tags: `added` were not held before, `removed` were. Never
+/// both empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserTagsChanged {
+    pub app: AppId,
+    pub user: UserId,
+    pub added: Vec<Tag>,
+    pub removed: Vec<Tag>,
+    pub ts: i64,
+}
+
+/// The app server broadcast a system message to every user of the app (`tag` absent) or to
+/// the users holding `tag`. Recorded once, on the app's broadcast subject; `bseq` numbers the
+/// app's broadcasts, gapless from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastSent {
+    pub app: AppId,
+    pub bseq: u64,
+    pub msg_id: MessageId,
+    pub tag: Option<Tag>,
+    pub body: Body,
     pub ts: i64,
 }

@@ -88,6 +88,11 @@ external_id!(
     ClientMsgId,
     "client_msg_id"
 );
+external_id!(
+    /// A label the app server puts on users, naming an audience for broadcasts.
+    Tag,
+    "tag"
+);
 
 /// Where a message goes: one user, one group, or a customer-service account (the sender is
 /// its customer).

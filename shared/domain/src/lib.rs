@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod app;
 pub mod body;
+pub mod broadcast;
 pub mod conv;
 pub mod device;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod reads;
 pub mod service;
 pub mod settings;
 pub mod system;
+pub mod tags;
 pub mod user;
 
 pub use aggregate::{Aggregate, Snapshotted};
@@ -30,5 +32,6 @@ pub use body::{Attachment, Body, BodyKind, BodyLimits};
 pub use error::DomainError;
 pub use event::Event;
 pub use ids::{
-    AppId, ClientMsgId, ConvId, DeviceId, FileId, GroupId, IdError, MessageId, Recipient, UserId,
+    AppId, ClientMsgId, ConvId, DeviceId, FileId, GroupId, IdError, MessageId, Recipient, Tag,
+    UserId,
 };

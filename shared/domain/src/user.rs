@@ -5,8 +5,9 @@ use crate::aggregate::Aggregate;
 use crate::device::{self, DeviceCommand, DeviceRecord};
 use crate::event::{Event, PushSettingsChanged, UserDeactivated, UserProfile, UserTokensRevoked};
 use crate::push::{PushChange, PushSettings};
-use crate::{AppId, DeviceId, DomainError, UserId};
-use std::collections::BTreeMap;
+use crate::tags::{SetTags, decide_tags};
+use crate::{AppId, DeviceId, DomainError, Tag, UserId};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Longest display name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -26,6 +27,8 @@ pub struct UserState {
     pub devices: BTreeMap<DeviceId, DeviceRecord>,
     /// Push registrations per device and do-not-disturb.
     pub push: PushSettings,
+    /// The tags the app server set on the user.
+    pub tags: BTreeSet<Tag>,
 }
 
 impl UserState {
@@ -80,6 +83,8 @@ pub enum UserCommand {
         change: PushChange,
         ts: i64,
     },
+    /// Add and remove tags; a no-op when nothing changes.
+    SetTags(SetTags),
 }
 
 impl Aggregate for UserState {
@@ -103,6 +108,7 @@ impl Aggregate for UserState {
                 change,
                 ts,
             } => decide_push(self, app, user, change, *ts),
+            UserCommand::SetTags(set) => decide_tags(self, set),
         }
     }
 
@@ -115,6 +121,12 @@ impl Aggregate for UserState {
             Event::UserTokensRevoked(r) => self.token_epoch = r.epoch,
             Event::DeviceRegistered(_) | Event::DeviceSignedOut(_) => device::apply(self, event),
             Event::PushSettingsChanged(p) => self.push = p.settings.clone(),
+            Event::UserTagsChanged(t) => {
+                for tag in &t.removed {
+                    self.tags.remove(tag);
+                }
+                self.tags.extend(t.added.iter().cloned());
+            }
             _ => {}
         }
     }

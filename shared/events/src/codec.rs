@@ -11,6 +11,7 @@ use crate::wire::{
     user_tokens_revoked,
 };
 use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
+use crate::wire::{broadcast_sent, user_tags_changed};
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
 
@@ -72,6 +73,8 @@ pub fn encode(event: &Event) -> Encoded {
         Event::ServiceSessionChanged(s) => service_session_changed::encode(s),
         Event::ServiceMessageSent(m) => service_message_sent::encode(m),
         Event::PushSettingsChanged(p) => push_settings_changed::encode(p),
+        Event::UserTagsChanged(t) => user_tags_changed::encode(t),
+        Event::BroadcastSent(b) => broadcast_sent::encode(b),
     };
     Encoded {
         event_type: event.event_type(),

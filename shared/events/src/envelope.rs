@@ -157,5 +157,7 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         }
         // A message id is drawn once per request: a republished copy of one decision shares it.
         Event::ServiceMessageSent(m) => format!("{}.svcmsg.{}", m.app, m.msg_id),
+        Event::UserTagsChanged(t) => format!("{}.tags.{}.{}", t.app, t.user, subject_version),
+        Event::BroadcastSent(b) => format!("{}.broadcast.{}", b.app, b.bseq),
     }
 }

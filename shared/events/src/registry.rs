@@ -12,6 +12,7 @@ use crate::wire::{
     user_tokens_revoked,
 };
 use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
+use crate::wire::{broadcast_sent, user_tags_changed};
 use schemars::{JsonSchema, Schema, schema_for};
 use tidings_domain::Event;
 
@@ -35,7 +36,7 @@ impl Entry {
 }
 
 /// Every wire file's entries.
-const TABLES: [&[Entry]; 21] = [
+const TABLES: [&[Entry]; 23] = [
     user_profile::ENTRIES,
     user_deactivated::ENTRIES,
     user_tokens_revoked::ENTRIES,
@@ -57,6 +58,8 @@ const TABLES: [&[Entry]; 21] = [
     service_session_changed::ENTRIES,
     service_message_sent::ENTRIES,
     push_settings_changed::ENTRIES,
+    user_tags_changed::ENTRIES,
+    broadcast_sent::ENTRIES,
 ];
 
 /// Every (type, version) the codec reads.

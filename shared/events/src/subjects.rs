@@ -16,6 +16,7 @@ pub mod aggregate {
     pub const READS: &str = "reads";
     pub const SYSTEM: &str = "system";
     pub const APP: &str = "app";
+    pub const BROADCAST: &str = "broadcast";
 }
 
 /// Every app's subject (`tid.evt.<app>.app.<app>`, see `app`).
@@ -93,6 +94,12 @@ pub const ALL_ACCESS_ENDED: &str = "tid.ctl.*.user.*";
 /// The (app, user) of an access-ended subject.
 pub fn parse_access_ended(subject: &str) -> Option<(&str, &str)> {
     subject.strip_prefix("tid.ctl.")?.split_once(".user.")
+}
+
+/// An app's broadcasts as they are stored (core NATS, not stored): every gateway with a
+/// session of the app subscribes once and fans them out to the app's sessions.
+pub fn broadcasts(app: &AppId) -> String {
+    format!("tid.bcast.{app}")
 }
 
 /// Where an event no projector can read is parked, with the reason in a header.

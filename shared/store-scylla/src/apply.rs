@@ -373,6 +373,43 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         p.rows
             .push(RowWrite::new(Stmt::push_put, row.cursor, values)?);
     }
+    // Audiences and broadcasts: the batch's `through_seq`, like pins (a broadcast row never
+    // changes); an app's broadcast head at its bseq, so the highest wins without a read.
+    for ((app, user, tag), since) in &f.tags {
+        let (a, u) = (text(app.as_str()), text(user.as_str()));
+        let listed = tag != tidings_store::broadcasts::EVERYONE;
+        match since {
+            Some(since) => {
+                let mine = vec![a.clone(), u.clone(), text(tag), int(*since)?];
+                p.rows
+                    .push(RowWrite::new(Stmt::user_tag_put, f.through_seq, mine)?);
+                if listed {
+                    let index = vec![a, text(tag), u, int(*since)?];
+                    p.rows
+                        .push(RowWrite::new(Stmt::tag_user_put, f.through_seq, index)?);
+                }
+            }
+            None => {
+                let mine = vec![a.clone(), u.clone(), text(tag)];
+                p.rows
+                    .push(RowWrite::new(Stmt::user_tag_delete, f.through_seq, mine)?);
+                if listed {
+                    let index = vec![a, text(tag), u];
+                    p.rows
+                        .push(RowWrite::new(Stmt::tag_user_delete, f.through_seq, index)?);
+                }
+            }
+        }
+    }
+    for ((app, bseq), row) in &f.broadcasts {
+        let bucket = int(buckets::of(*bseq, buckets::BROADCASTS))?;
+        let values = vec![text(app.as_str()), bucket, int(*bseq)?, blob(row)];
+        p.rows
+            .push(RowWrite::new(Stmt::broadcast_put, f.through_seq, values)?);
+        let head = vec![text(app.as_str()), int(*bseq)?];
+        p.rows
+            .push(RowWrite::new(Stmt::broadcast_head_put, *bseq, head)?);
+    }
     Ok(p)
 }
 
@@ -761,6 +798,34 @@ mod tests {
         }
     }
 
+    /// alice joins `vip`, bob leaves `old`, and broadcast 3 is stored.
+    fn tags_and_broadcast(cursor: u64) -> Vec<Write> {
+        let tag = |user_id: &str, tag: &str, since| Write::Tag {
+            app: app(),
+            user: user(user_id),
+            tag: tag.into(),
+            since,
+        };
+        vec![
+            tag("alice", "vip", Some(cursor)),
+            tag("bob", "old", None),
+            Write::Broadcast {
+                app: app(),
+                row: tidings_store::BroadcastRow {
+                    bseq: 3,
+                    msg_id: tidings_domain::MessageId::parse(
+                        "019b7b1c-3a00-7000-8000-000000000003",
+                    )
+                    .unwrap(),
+                    tag: None,
+                    body: tidings_domain::Body::Text { text: "hi".into() },
+                    ts: 1,
+                    pos: cursor,
+                },
+            },
+        ]
+    }
+
     #[test]
     fn every_row_is_stamped_with_a_stream_sequence() {
         let mut stored = Loaded::default();
@@ -799,6 +864,7 @@ mod tests {
         writes.push(pin(1, true));
         writes.push(pin(2, false));
         writes.push(settings(19));
+        writes.extend(tags_and_broadcast(19));
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -849,6 +915,17 @@ mod tests {
         assert_eq!(stamps(Stmt::pin_delete), [through]);
         // A settings row: the cursor of its change.
         assert_eq!(stamps(Stmt::settings_put), [19]);
+        // Audiences and broadcasts: the batch's through_seq; an app's head: its bseq.
+        for stmt in [
+            Stmt::user_tag_put,
+            Stmt::user_tag_delete,
+            Stmt::tag_user_put,
+            Stmt::tag_user_delete,
+            Stmt::broadcast_put,
+        ] {
+            assert_eq!(stamps(stmt), [through], "{stmt:?}");
+        }
+        assert_eq!(stamps(Stmt::broadcast_head_put), [3]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));

@@ -8,6 +8,8 @@ pub const INBOX: u64 = 1_000;
 pub const TIMELINE: u64 = 1_000;
 /// Stream sequences per `users_by_cursor` partition.
 pub const USERS_BY_CURSOR: u64 = 100_000;
+/// Broadcasts per `broadcasts` partition.
+pub const BROADCASTS: u64 = 1_000;
 
 /// The bucket of `seq` when each bucket spans `size` sequence numbers.
 pub fn of(seq: u64, size: u64) -> u64 {

@@ -114,6 +114,18 @@ fn push((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::push(&app, &user, &decode(&data)?))
 }
 
+fn user_tag((app, user, tag, since): (String, String, String, i64)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::user_tag(&app, &user, &tag, seq(since)?))
+}
+
+fn tag_user((app, tag, user, since): (String, String, String, i64)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::tag_user(&app, &tag, &user, seq(since)?))
+}
+
+fn broadcast((app, bseq, data): (String, i64, Vec<u8>)) -> StoreResult<LogicalRow> {
+    Ok(LogicalRow::broadcast(&app, seq(bseq)?, &data))
+}
+
 impl ScyllaStore {
     /// Visits every row `statement` (a whole-table scan) returns, page by page.
     async fn each<R>(
@@ -171,6 +183,9 @@ impl ScyllaStore {
             Table::Devices => self.each(&st.scan_user_devices, device, visit).await,
             Table::DeviceReads => self.each(&st.scan_device_reads, device_read, visit).await,
             Table::Push => self.each(&st.scan_push, push, visit).await,
+            Table::UserTags => self.each(&st.scan_user_tags, user_tag, visit).await,
+            Table::TagUsers => self.each(&st.scan_tag_users, tag_user, visit).await,
+            Table::Broadcasts => self.each(&st.scan_broadcasts, broadcast, visit).await,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! crate's ports and rows and must not depend on any service. docs/scylla.md lists every query.
 
 mod apply;
+mod broadcast_reads;
 pub mod buckets;
 pub mod config;
 mod digest;

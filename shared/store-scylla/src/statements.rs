@@ -180,6 +180,23 @@ statements! {
     device_read_put = "INSERT INTO {{keyspace}}.device_reads (app, user_id, device, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     scan_device_reads = "SELECT app, user_id, data FROM {{keyspace}}.device_reads";
     scan_push = "SELECT app, user_id, data FROM {{keyspace}}.push_settings";
+    // Broadcasts and user tags (migration 0008).
+    /// A user's audiences (tags, and `*` for everyone) with the sequence each was added at.
+    user_tags_of = "SELECT tag, since FROM {{keyspace}}.user_tags WHERE app = ? AND user_id = ?";
+    user_tag_put = "INSERT INTO {{keyspace}}.user_tags (app, user_id, tag, since) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    user_tag_delete = "DELETE FROM {{keyspace}}.user_tags USING TIMESTAMP ? WHERE app = ? AND user_id = ? AND tag = ?";
+    tag_users_first = "SELECT user_id FROM {{keyspace}}.tag_users WHERE app = ? AND tag = ? LIMIT ?";
+    tag_users_after = "SELECT user_id FROM {{keyspace}}.tag_users WHERE app = ? AND tag = ? AND user_id > ? LIMIT ?";
+    tag_user_put = "INSERT INTO {{keyspace}}.tag_users (app, tag, user_id, since) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    tag_user_delete = "DELETE FROM {{keyspace}}.tag_users USING TIMESTAMP ? WHERE app = ? AND tag = ? AND user_id = ?";
+    /// One broadcast bucket after a bseq, ascending.
+    broadcasts_after = "SELECT data FROM {{keyspace}}.broadcasts WHERE app = ? AND bucket = ? AND bseq > ? LIMIT ?";
+    broadcast_put = "INSERT INTO {{keyspace}}.broadcasts (app, bucket, bseq, data) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    broadcast_head_get = "SELECT bseq FROM {{keyspace}}.broadcast_heads WHERE app = ?";
+    broadcast_head_put = "INSERT INTO {{keyspace}}.broadcast_heads (app, bseq) VALUES (?, ?) USING TIMESTAMP ?";
+    scan_user_tags = "SELECT app, user_id, tag, since FROM {{keyspace}}.user_tags";
+    scan_tag_users = "SELECT app, tag, user_id, since FROM {{keyspace}}.tag_users";
+    scan_broadcasts = "SELECT app, bseq, data FROM {{keyspace}}.broadcasts";
 }
 
 impl Stmt {
@@ -282,7 +299,8 @@ mod tests {
         // users_by_cursor_buckets, users_by_cursor (put and delete), relations, groups,
         // members (put and delete), user_groups, hidden, cleared, reactions (put and delete),
         // reaction_marks, pins (put and delete), conv_settings, devices, checkpoints,
-        // user_devices, device_reads, push_settings.
-        assert_eq!(writes, 27);
+        // user_devices, device_reads, push_settings; user_tags and tag_users (put and delete),
+        // broadcasts, broadcast_heads.
+        assert_eq!(writes, 33);
     }
 }

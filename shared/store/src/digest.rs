@@ -52,11 +52,14 @@ pub enum Table {
     Devices,
     DeviceReads,
     Push,
+    UserTags,
+    TagUsers,
+    Broadcasts,
 }
 
 impl Table {
     /// Every event-derived table, in digest order.
-    pub const ALL: [Table; 19] = [
+    pub const ALL: [Table; 22] = [
         Table::Inbox,
         Table::InboxHead,
         Table::Conversations,
@@ -76,6 +79,9 @@ impl Table {
         Table::Devices,
         Table::DeviceReads,
         Table::Push,
+        Table::UserTags,
+        Table::TagUsers,
+        Table::Broadcasts,
     ];
 
     /// The table's name, hashed into the digest.
@@ -100,6 +106,9 @@ impl Table {
             Table::Devices => "user_devices",
             Table::DeviceReads => "device_reads",
             Table::Push => "push_settings",
+            Table::UserTags => "user_tags",
+            Table::TagUsers => "tag_users",
+            Table::Broadcasts => "broadcasts",
         }
     }
 
@@ -116,6 +125,9 @@ impl Table {
                 | Table::Devices
                 | Table::DeviceReads
                 | Table::Push
+                | Table::UserTags
+                | Table::TagUsers
+                | Table::Broadcasts
         )
     }
 }
@@ -276,6 +288,21 @@ impl LogicalRow {
     /// `user`'s push settings row.
     pub fn push(app: &str, user: &str, row: &PushRow) -> Self {
         named(key(&[app, user], None), row)
+    }
+
+    /// `user` holds audience `tag` since stream sequence `since`.
+    pub fn user_tag(app: &str, user: &str, tag: &str, since: u64) -> Self {
+        named(key(&[app, user, tag], None), &since)
+    }
+
+    /// `tag`'s index row of `user`, who holds it since stream sequence `since`.
+    pub fn tag_user(app: &str, tag: &str, user: &str, since: u64) -> Self {
+        named(key(&[app, tag, user], None), &since)
+    }
+
+    /// A broadcast of `app`, `value` its stored MessagePack map.
+    pub fn broadcast(app: &str, bseq: u64, value: &[u8]) -> Self {
+        stored(key(&[app], Some(bseq)), value)
     }
 
     /// A pinned message of `conv`.

@@ -5,6 +5,7 @@
 
 pub mod annotations;
 pub mod device_row;
+pub mod broadcasts;
 pub mod digest;
 pub mod error;
 pub mod fjall;
@@ -20,6 +21,7 @@ pub mod write;
 
 pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
 pub use device_row::{DeviceReadRow, DeviceRow};
+pub use broadcasts::{Audience, BroadcastRow, BroadcastStore};
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};

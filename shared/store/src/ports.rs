@@ -3,6 +3,7 @@
 
 use crate::annotations::{PinRow, ReactionRow};
 use crate::device_row::{DeviceReadRow, DeviceRow};
+use crate::broadcasts::BroadcastStore;
 use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};
@@ -430,6 +431,7 @@ pub trait ReadModels:
     + DeviceStore
     + AnnotationStore
     + ProjectionStore
+    + BroadcastStore
     + Clone
     + 'static
 {
@@ -445,6 +447,7 @@ impl<T> ReadModels for T where
         + DeviceStore
         + AnnotationStore
         + ProjectionStore
+        + BroadcastStore
         + Clone
         + 'static
 {

@@ -2,6 +2,7 @@
 
 use crate::annotations::PinRow;
 use crate::device_row::{DeviceReadRow, DeviceRow};
+use crate::broadcasts::BroadcastRow;
 use crate::model::{
     Entry, EntryItem, GroupRow, MemberRow, MessageView, PushRow, ReactionNotice, RelationPatch,
     SettingsRow,
@@ -148,6 +149,16 @@ pub enum Write {
         user: UserId,
         cursor: u64,
     },
+    /// `user` joined audience `tag` (a tag, or `broadcasts::EVERYONE`) at stream sequence
+    /// `since` (`Some`), or left it (`None`).
+    Tag {
+        app: AppId,
+        user: UserId,
+        tag: String,
+        since: Option<u64>,
+    },
+    /// Store a broadcast in its app's broadcast timeline (once, whatever its audience).
+    Broadcast { app: AppId, row: BroadcastRow },
 }
 
 /// What happened to a message after its send, as its timeline row records it.

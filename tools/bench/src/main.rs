@@ -1,6 +1,7 @@
 //! tidings-bench: measures Tidings the way users and peers measure IM backends, against a
 //! running server on this machine, and prints the machine, configuration and results.
 
+mod broadcast;
 mod catch_up;
 mod connections;
 mod direct;
@@ -60,6 +61,9 @@ enum Command {
     Typing(typing::Args),
     /// Customers arriving at once at a service with many agents: time to assign p50/p99.
     Service(service::Args),
+    /// One broadcast to N users (read diffusion) against system messages to the same users
+    /// (write diffusion): time to send, time until readable, bytes stored.
+    Broadcast(broadcast::Args),
 }
 
 #[tokio::main]
@@ -80,5 +84,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await,
         Command::Typing(args) => typing::run(args).await,
         Command::Service(args) => service::run(args).await,
+        Command::Broadcast(args) => broadcast::run(args).await,
     }
 }

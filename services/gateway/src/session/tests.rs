@@ -82,6 +82,7 @@ impl Fixture {
             commands: api.commands.clone(),
             hub: Hub::new(client.clone(), push_buffer),
             sessions: Default::default(),
+            broadcasts: crate::broadcasts::BroadcastHub::new(client.clone()),
             coverage: Arc::new(Coverage::new(
                 store.clone(),
                 async_nats::jetstream::new(client.clone()),

@@ -5,6 +5,7 @@
 //! struct, an upgrade from the previous one and an entry.
 
 pub mod app_changed;
+pub mod broadcast_sent;
 pub mod conversation_cleared;
 pub mod conversation_read;
 pub mod conversation_settings_changed;
@@ -25,4 +26,5 @@ pub mod service_session_changed;
 pub mod system_message_sent;
 pub mod user_deactivated;
 pub mod user_profile;
+pub mod user_tags_changed;
 pub mod user_tokens_revoked;

@@ -98,6 +98,7 @@ on_one_store!(
     device_rows_and_device_reads_are_replaced_per_device,
     service_messages_keep_their_agent_and_rows_name_the_other_side,
     push_rows_are_replaced_per_user,
+    broadcasts_are_stored_once_and_seen_by_their_audience,
 );
 
 #[tokio::test]

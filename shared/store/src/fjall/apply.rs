@@ -35,6 +35,9 @@ impl Tables {
             Table::Devices => &self.user_devices,
             Table::DeviceReads => &self.device_reads,
             Table::Push => &self.push,
+            Table::UserTags => &self.user_tags,
+            Table::TagUsers => &self.tag_users,
+            Table::Broadcasts => &self.broadcasts,
         }
     }
 }
@@ -58,8 +61,11 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::Cleared
         | Table::Settings
         | Table::Devices
-        | Table::DeviceReads => true,
-        | Table::Push => true,
+        | Table::DeviceReads
+        | Table::Push
+        | Table::UserTags
+        | Table::TagUsers
+        | Table::Broadcasts => true,
         Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
@@ -274,12 +280,37 @@ impl ProjectionStore for FjallStore {
         for ((app, user, device), row) in &c.device_reads {
             let k = key(&[app.as_str(), user.as_str(), device.as_str()], None);
             batch.insert(&t.device_reads, k, encode(row));
+        }
         for ((app, user), row) in &c.push {
             batch.insert(
                 &t.push,
                 key(&[app.as_str(), user.as_str()], None),
                 encode(row),
             );
+        }
+        for ((app, user, tag), since) in &c.tags {
+            let (a, u) = (app.as_str(), user.as_str());
+            let mine = key(&[a, u, tag], None);
+            // The per-tag index lists users by tag; everyone is every user, not listed.
+            let listed = (tag != crate::broadcasts::EVERYONE).then(|| key(&[a, tag, u], None));
+            match since {
+                Some(since) => {
+                    batch.insert(&t.user_tags, mine, encode(since));
+                    if let Some(k) = listed {
+                        batch.insert(&t.tag_users, k, encode(since));
+                    }
+                }
+                None => {
+                    batch.remove(&t.user_tags, mine);
+                    if let Some(k) = listed {
+                        batch.remove(&t.tag_users, k);
+                    }
+                }
+            }
+        }
+        for ((app, bseq), row) in &c.broadcasts {
+            let k = key(&[app.as_str()], Some(*bseq));
+            batch.insert(&t.broadcasts, k, encode(row));
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);

@@ -4,6 +4,7 @@
 //! changes to one atomic batch and lists rows for the digest.
 
 mod apply;
+mod broadcast_reads;
 mod reads;
 
 use crate::error::StoreError;
@@ -38,6 +39,9 @@ struct Tables {
     user_devices: Keyspace,
     device_reads: Keyspace,
     push: Keyspace,
+    user_tags: Keyspace,
+    tag_users: Keyspace,
+    broadcasts: Keyspace,
     checkpoints: Keyspace,
     devices: Keyspace,
 }
@@ -123,6 +127,9 @@ impl FjallStore {
             user_devices: open("user_devices")?,
             device_reads: open("device_reads")?,
             push: open("push_settings")?,
+            user_tags: open("user_tags")?,
+            tag_users: open("tag_users")?,
+            broadcasts: open("broadcasts")?,
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };

@@ -6,10 +6,12 @@
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::device_row::{DeviceReadRow, DeviceRow};
+use crate::broadcasts::BroadcastRow;
 use crate::model::{
     Conversation, GroupRow, MemberRow, PushRow, Relation, SettingsRow, TimelineMessage,
     UserGroupRow, UserRow,
 };
+use crate::plan::keys::{BroadcastKey, TagKey};
 use crate::plan::keys::{
     ConvKey, DeviceKey, GroupKey, HiddenKey, MemberKey, PinKey, ReactionKey, ReactionMarkKey,
     RelationKey, TimelineKey, UserGroupKey, UserKey,
@@ -85,6 +87,11 @@ pub struct Changes {
     pub device_reads: FxHashMap<DeviceKey, DeviceReadRow>,
     /// Users' push settings rows written, (app, user) -> row.
     pub push: FxHashMap<UserKey, PushRow>,
+    /// Users' audiences joined (`Some(since)`) or left, (app, user, tag) -> since. Every
+    /// adapter keeps them twice: per user, and per tag (but `EVERYONE`) for listing.
+    pub tags: FxHashMap<TagKey, Option<u64>>,
+    /// Broadcasts stored, (app, bseq) -> row.
+    pub broadcasts: FxHashMap<BroadcastKey, BroadcastRow>,
 }
 
 impl Changes {

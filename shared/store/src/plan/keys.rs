@@ -32,6 +32,10 @@ pub type ReactionKey = (AppId, ConvId, u64, String, UserId);
 pub type ReactionMarkKey = (AppId, UserId, ConvId, u64, String, UserId);
 /// A pin row: (app, conv, conv_seq).
 pub type PinKey = (AppId, ConvId, u64);
+/// A user's audience row: (app, user, tag or `EVERYONE`).
+pub type TagKey = (AppId, UserId, String);
+/// A broadcast row: (app, bseq).
+pub type BroadcastKey = (AppId, u64);
 
 /// The rows a batch rewrites from their current value, borrowed from its writes. Every other
 /// row a batch writes is keyed and valued by its writes alone.
@@ -114,7 +118,9 @@ impl<'w> RowKeys<'w> {
                 | Write::Push { .. }
                 | Write::PutGroup { .. }
                 | Write::PutMember { .. }
-                | Write::RemoveMember { .. } => {}
+                | Write::RemoveMember { .. }
+                | Write::Tag { .. }
+                | Write::Broadcast { .. } => {}
             }
         }
         keys

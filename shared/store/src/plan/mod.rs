@@ -85,6 +85,17 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             } => {
                 c.pins.insert((app, conv, conv_seq), row);
             }
+            Write::Tag {
+                app,
+                user,
+                tag,
+                since,
+            } => {
+                c.tags.insert((app, user, tag), since);
+            }
+            Write::Broadcast { app, row } => {
+                c.broadcasts.insert((app, row.bseq), row);
+            }
             Write::Settings { app, user, row } => {
                 c.settings.insert((app, user, row.conv.clone()), row);
             }

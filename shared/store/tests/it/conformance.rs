@@ -4,7 +4,7 @@ use tidings_domain::event::{ConvSettings, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::push::{PushProvider, PushRegistration, PushSettings};
 use tidings_domain::{
-    AppId, Attachment, Body, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient, UserId,
+    AppId, Attachment, Body, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient, Tag, UserId,
 };
 use tidings_store::{
     Annotation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
@@ -1760,4 +1760,100 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
             .unwrap();
         assert_eq!(row.peer.as_ref(), Some(peer), "{reader}'s row");
     }
+}
+
+pub async fn broadcasts_are_stored_once_and_seen_by_their_audience<S: ReadModels>(store: S) {
+    use tidings_store::broadcasts::{self, BroadcastRow, EVERYONE};
+    let tag = |who: &str, tag: &str, since: Option<u64>| Write::Tag {
+        app: app(),
+        user: user(who),
+        tag: tag.into(),
+        since,
+    };
+    let row = |bseq: u64, tag: Option<&str>, pos: u64| BroadcastRow {
+        bseq,
+        msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-00000000000{bseq}")).unwrap(),
+        tag: tag.map(|t| Tag::parse(t).unwrap()),
+        body: Body::Text {
+            text: format!("broadcast {bseq}"),
+        },
+        ts: 1,
+        pos,
+    };
+    let cast = |r: BroadcastRow| Write::Broadcast { app: app(), row: r };
+    // alice registers at 1 and is tagged vip at 2; bob registers at 3; broadcast 1 (everyone)
+    // at 4, broadcast 2 (vip) at 5; carol registers at 6; bob is tagged vip at 7.
+    let first = vec![
+        tag("alice", EVERYONE, Some(1)),
+        tag("alice", "vip", Some(2)),
+        tag("bob", EVERYONE, Some(3)),
+        cast(row(1, None, 4)),
+        cast(row(2, Some("vip"), 5)),
+    ];
+    store.apply("p", 5, first.clone()).await.unwrap();
+    let second = vec![tag("carol", EVERYONE, Some(6)), tag("bob", "vip", Some(7))];
+    store.apply("p", 7, second.clone()).await.unwrap();
+
+    assert_eq!(store.broadcast_head(&app()).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .broadcast_head(&AppId::parse("other").unwrap())
+            .await
+            .unwrap(),
+        0
+    );
+    let all = store.broadcasts_after(&app(), 0, 10).await.unwrap();
+    assert_eq!(all, vec![row(1, None, 4), row(2, Some("vip"), 5)]);
+    assert_eq!(
+        store.broadcasts_after(&app(), 1, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.broadcasts_after(&app(), 0, 1).await.unwrap().len(), 1);
+
+    let seen = |who: &'static str| {
+        let store = store.clone();
+        async move {
+            let audience = store.audience(&app(), &user(who)).await.unwrap();
+            let (rows, _) = broadcasts::visible_after(&store, &app(), &audience, 0, 10)
+                .await
+                .unwrap();
+            rows.iter().map(|r| r.bseq).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen("alice").await, [1, 2]);
+    // Tagged after the vip broadcast: bob sees only the one to everyone.
+    assert_eq!(seen("bob").await, [1]);
+    // Registered after both: carol sees neither.
+    assert!(seen("carol").await.is_empty());
+    let vip = Tag::parse("vip").unwrap();
+    assert_eq!(
+        store.tag_users(&app(), &vip, None, 10).await.unwrap(),
+        [user("alice"), user("bob")]
+    );
+    assert_eq!(
+        store
+            .tag_users(&app(), &vip, Some(&user("alice")), 10)
+            .await
+            .unwrap(),
+        [user("bob")]
+    );
+    let everyone = store.audience(&app(), &user("alice")).await.unwrap();
+    assert_eq!(everyone.tags(), ["vip"]);
+
+    // Replayed from an older checkpoint, the batches leave the rows as they were.
+    let before = store.digest().await.unwrap();
+    store.apply("p", 5, first).await.unwrap();
+    store.apply("p", 7, second).await.unwrap();
+    assert_eq!(store.digest().await.unwrap(), before);
+
+    // Losing the tag hides its broadcasts and leaves the listing.
+    store
+        .apply("p", 8, vec![tag("alice", "vip", None)])
+        .await
+        .unwrap();
+    assert_eq!(seen("alice").await, [1]);
+    assert_eq!(
+        store.tag_users(&app(), &vip, None, 10).await.unwrap(),
+        [user("bob")]
+    );
 }

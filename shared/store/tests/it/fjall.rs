@@ -180,3 +180,8 @@ async fn push_rows_are_replaced_per_user() {
     let (_dir, store) = fresh();
     conformance::push_rows_are_replaced_per_user(store).await;
 }
+
+async fn broadcasts_are_stored_once_and_seen_by_their_audience() {
+    let (_dir, store) = fresh();
+    conformance::broadcasts_are_stored_once_and_seen_by_their_audience(store).await;
+}
