@@ -275,7 +275,7 @@ const ROUTES: &[Route] = &[
     ),
     client(
         "GET",
-        "/v1/conversations:changed",
+        "/v1/conversations/changed",
         &[],
         &["since=abc", "limit=x", "limit=0"],
         None,
@@ -475,16 +475,6 @@ const ROUTES: &[Route] = &[
         &[("key", "nobody", ID)],
         None,
     ),
-    // The feed webhooks' dead letters (`tidings_api::admin_feed`).
-    Route {
-        method: "GET",
-        path: "/v1/admin/apps/{key}/feed/dead-letters",
-        auth: Auth::Admin,
-        params: &[("key", "dev", ID)],
-        bad_queries: &["after=x", "after=-1", "limit=0", "limit=abc", "colour=blue"],
-        body: None,
-        query: false,
-    },
     // Liveness and readiness (`tidings_api::health`, on every HTTP process).
     Route {
         method: "GET",
@@ -535,16 +525,14 @@ const ROUTES: &[Route] = &[
         bad_queries: &[],
         body: None,
         query: false,
-    }, // Sensitive-word lists (`tidings_api::http_words`, issue 16).
-    Route {
-        method: "GET",
-        path: "/v1/words",
-        auth: Auth::Signed,
-        params: &[],
-        bad_queries: &[],
-        body: None,
-        query: false,
     },
+    client(
+        "GET",
+        "/v1/conversations:changed",
+        &[],
+        &["since=abc", "limit=x", "limit=0"],
+        None,
+    ),
     // Customer-service accounts (`tidings_api::http_service`, `tidings_gateway::services`).
     server(
         "/v1/server/services/{service}",
@@ -614,22 +602,21 @@ const ROUTES: &[Route] = &[
         &[("service", "acme", ID), ("customer", "carol", ID)],
         &[],
         None,
+    ), // Sensitive-word lists (`tidings_api::http_words`, issue 16).
+    Route {
+        method: "GET",
+        path: "/v1/words",
+        auth: Auth::Signed,
+        params: &[],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
     Route {
         method: "GET",
         path: "/v1/words/{list}",
         auth: Auth::Signed,
         params: &[("list", "walked", ID)],
-    // Tags and broadcasts (issue 16 item 6).
-    server(
-        "/v1/users/{user_id}/tags",
-        &[("user_id", "alice", ID)],
-        Some(r#"{"add":["walked"]}"#),
-    ),
-    Route {
-        method: "GET",
-        path: "/v1/users/{user_id}/tags",
-        auth: Auth::Signed,
-        params: &[("user_id", "alice", ID)],
         bad_queries: &[],
         body: None,
         query: false,
@@ -639,6 +626,16 @@ const ROUTES: &[Route] = &[
         &[("list", "walked", ID)],
         Some(r#"{"action":"mask","add":["walker"]}"#),
     ),
+    // The feed webhooks' dead letters (`tidings_api::admin_feed`).
+    Route {
+        method: "GET",
+        path: "/v1/admin/apps/{key}/feed/dead-letters",
+        auth: Auth::Admin,
+        params: &[("key", "dev", ID)],
+        bad_queries: &["after=x", "after=-1", "limit=0", "limit=abc", "colour=blue"],
+        body: None,
+        query: false,
+    },
     // Offline push (issue 16 item 4).
     client(
         "PUT",
@@ -656,6 +653,22 @@ const ROUTES: &[Route] = &[
     ),
     client("GET", "/v1/push", &[], &[], None),
     client("PUT", "/v1/push/dnd", &[], &[], Some(r#"{"until":1}"#)),
+    // Tags and broadcasts (issue 16 item 6).
+    server(
+        "/v1/users/{user_id}/tags",
+        &[("user_id", "alice", ID)],
+        Some(r#"{"add":["walked"]}"#),
+    ),
+    Route {
+        method: "GET",
+        path: "/v1/users/{user_id}/tags",
+        auth: Auth::Signed,
+        params: &[("user_id", "alice", ID)],
+        bad_queries: &[],
+        body: None,
+        query: false,
+    },
+    server(
         "/v1/broadcasts",
         &[],
         Some(r#"{"body":{"type":"text","text":"walked"}}"#),

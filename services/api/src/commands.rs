@@ -288,7 +288,7 @@ impl Commands {
             settings: Repository::new(js.clone(), stream.clone(), cache_capacity)
                 .with_snapshots(snapshots, snapshot_every),
             system: Repository::new(js.clone(), stream.clone(), 1),
-            services: Repository::new(js, stream, cache_capacity),
+            services: Repository::new(js.clone(), stream.clone(), cache_capacity),
             broadcasts: Repository::new(js, stream, 64),
             limits,
             apps,

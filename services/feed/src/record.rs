@@ -198,7 +198,17 @@ pub fn record(event_seq: u64, event: &Event) -> Option<Record> {
         | Event::ReactionAdded(_)
         | Event::ReactionRemoved(_)
         | Event::MessagePinned(_)
-        | Event::MessageUnpinned(_) => return None,
+        | Event::MessageUnpinned(_)
+        | Event::DeviceRegistered(_)
+        | Event::DeviceSignedOut(_)
+        | Event::PushSettingsChanged(_)
+        | Event::UserTagsChanged(_) => return None,
+        // Not in feed v1 yet (docs/protocol.md, Event feed): customer-service traffic and
+        // broadcasts.
+        Event::ServiceRosterChanged(_)
+        | Event::ServiceSessionChanged(_)
+        | Event::ServiceMessageSent(_)
+        | Event::BroadcastSent(_) => return None,
     };
     Some(r)
 }

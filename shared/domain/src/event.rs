@@ -584,6 +584,9 @@ pub struct PushSettingsChanged {
     pub app: AppId,
     pub user: UserId,
     pub settings: crate::push::PushSettings,
+    pub ts: i64,
+}
+
 /// The app server changed a user's tags: `added` were not held before, `removed` were. Never
 /// both empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

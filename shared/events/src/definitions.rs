@@ -52,6 +52,8 @@ pub fn feed_projector_consumer() -> pull::Config {
 pub fn feed_webhooks_consumer() -> pull::Config {
     serde_json::from_str(FEED_WEBHOOKS_CONSUMER_JSON)
         .expect("nats/consumers/feed_webhooks.json is valid (tested)")
+}
+
 /// The push worker's durable consumer definition (message subjects only).
 pub fn push_consumer() -> pull::Config {
     serde_json::from_str(PUSH_CONSUMER_JSON).expect("nats/consumers/push.json is valid")

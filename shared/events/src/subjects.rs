@@ -110,6 +110,8 @@ pub fn dead_letter_event(projection: &str) -> String {
 /// The subject an app's before-send hook answers requests on (core NATS request/reply).
 pub fn before_send_hook(app: &AppId) -> String {
     format!("tid.hook.{app}.before_send")
+}
+
 /// The public feed stream's name.
 pub const FEED_STREAM: &str = "TIDINGS_FEED";
 /// Every feed record subject, version 1.

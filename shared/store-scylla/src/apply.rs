@@ -367,6 +367,7 @@ fn phases(projection: &str, f: &Changes) -> StoreResult<Phases> {
         ];
         p.rows
             .push(RowWrite::new(Stmt::device_read_put, row.cursor, values)?);
+    }
     // Push settings likewise, at their change's stream sequence.
     for ((app, user), row) in &f.push {
         let values = vec![text(app.as_str()), text(user.as_str()), blob(row)];

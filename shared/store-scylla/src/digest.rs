@@ -110,6 +110,8 @@ fn device((app, user, data): Data3) -> StoreResult<LogicalRow> {
 
 fn device_read((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::device_read(&app, &user, &decode(&data)?))
+}
+
 fn push((app, user, data): Data3) -> StoreResult<LogicalRow> {
     Ok(LogicalRow::push(&app, &user, &decode(&data)?))
 }

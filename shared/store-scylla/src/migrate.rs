@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The migration files, in version order: (file name, text).
-const EMBEDDED: [(&str, &str); 6] = [
+const EMBEDDED: [(&str, &str); 8] = [
     (
         "0001_keyspace.cql",
         include_str!("../../../scylla/migrations/0001_keyspace.cql"),

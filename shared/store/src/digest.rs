@@ -285,6 +285,8 @@ impl LogicalRow {
     /// The read marker one of `user`'s devices last moved.
     pub fn device_read(app: &str, user: &str, row: &DeviceReadRow) -> Self {
         named(key(&[app, user, row.device.as_str()], None), row)
+    }
+
     /// `user`'s push settings row.
     pub fn push(app: &str, user: &str, row: &PushRow) -> Self {
         named(key(&[app, user], None), row)

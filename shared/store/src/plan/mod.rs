@@ -104,6 +104,7 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
             }
             Write::DeviceRead { app, user, row } => {
                 c.device_reads.insert((app, user, row.device.clone()), row);
+            }
             Write::Push { app, user, row } => {
                 c.push.insert((app, user), row);
             }

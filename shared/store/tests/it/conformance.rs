@@ -1639,6 +1639,12 @@ pub async fn device_rows_and_device_reads_are_replaced_per_device<S: ReadModels>
             .is_empty()
     );
     // Replayed from an older checkpoint, the batches leave the rows as they were.
+    let before = store.digest().await.unwrap();
+    store.apply("p", 1, first).await.unwrap();
+    store.apply("p", 2, second).await.unwrap();
+    assert_eq!(store.digest().await.unwrap(), before);
+}
+
 pub async fn push_rows_are_replaced_per_user<S: ReadModels>(store: S) {
     let alice = user("alice");
     let set = |token: &str, dnd_until: Option<i64>, cursor: u64| Write::Push {
@@ -1675,6 +1681,8 @@ pub async fn push_rows_are_replaced_per_user<S: ReadModels>(store: S) {
     store.apply("p", 1, first).await.unwrap();
     store.apply("p", 2, second).await.unwrap();
     assert_eq!(store.digest().await.unwrap(), before);
+}
+
 /// A service conversation's message keeps its agent and session in the timeline and in every
 /// inbox that refers to it; its conversation rows name the service for the customer and the
 /// customer for the business side; session notices read back whole.

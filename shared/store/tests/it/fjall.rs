@@ -173,14 +173,21 @@ async fn settings_rows_are_replaced_per_conversation() {
 async fn device_rows_and_device_reads_are_replaced_per_device() {
     let (_dir, store) = fresh();
     conformance::device_rows_and_device_reads_are_replaced_per_device(store).await;
+}
+
+#[tokio::test]
 async fn service_messages_keep_their_agent_and_rows_name_the_other_side() {
     let (_dir, store) = fresh();
     conformance::service_messages_keep_their_agent_and_rows_name_the_other_side(store).await;
+}
+
+#[tokio::test]
 async fn push_rows_are_replaced_per_user() {
     let (_dir, store) = fresh();
     conformance::push_rows_are_replaced_per_user(store).await;
 }
 
+#[tokio::test]
 async fn broadcasts_are_stored_once_and_seen_by_their_audience() {
     let (_dir, store) = fresh();
     conformance::broadcasts_are_stored_once_and_seen_by_their_audience(store).await;
