@@ -552,8 +552,8 @@ mod tests {
     use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
     use tidings_store::plan::{Head, plan};
     use tidings_store::{
-        Diffusion, EntryItem, GroupRow, MemberRow, MessageView, PinRow, ReactionNotice,
-        RelationPatch, SettingsRow, SystemNotice, UserRow, Write,
+        DeviceReadRow, DeviceRow, Diffusion, EntryItem, GroupRow, MemberRow, MessageView, PinRow,
+        ReactionNotice, RelationPatch, SettingsRow, SystemNotice, UserRow, Write,
     };
 
     /// Plans `writes` over `loaded` as `commit` would write them.
@@ -770,6 +770,34 @@ mod tests {
         ]
     }
 
+    fn devices(cursor: u64) -> Vec<Write> {
+        let phone = tidings_domain::DeviceId::parse("phone").unwrap();
+        vec![
+            Write::Device {
+                app: app(),
+                user: user("alice"),
+                row: DeviceRow {
+                    device: phone.clone(),
+                    platform: tidings_domain::login::Platform::Ios,
+                    at: 1,
+                    signed_out: false,
+                    cursor,
+                },
+            },
+            Write::DeviceRead {
+                app: app(),
+                user: user("alice"),
+                row: DeviceReadRow {
+                    device: phone,
+                    conv: ConvId::direct(&user("alice"), &user("bob")),
+                    conv_seq: 1,
+                    ts: 1,
+                    cursor,
+                },
+            },
+        ]
+    }
+
     fn pin(conv_seq: u64, pinned: bool) -> Write {
         Write::Pin {
             app: app(),
@@ -866,6 +894,7 @@ mod tests {
         writes.push(pin(2, false));
         writes.push(settings(19));
         writes.extend(tags_and_broadcast(19));
+        writes.extend(devices(19));
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -927,6 +956,9 @@ mod tests {
             assert_eq!(stamps(stmt), [through], "{stmt:?}");
         }
         assert_eq!(stamps(Stmt::broadcast_head_put), [3]);
+        // Device rows and per-device reads: the cursor of their change.
+        assert_eq!(stamps(Stmt::user_device_put), [19]);
+        assert_eq!(stamps(Stmt::device_read_put), [19]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));

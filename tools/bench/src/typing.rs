@@ -98,7 +98,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     while started.elapsed() < Duration::from_secs(args.duration) {
         tick.tick().await;
         for conv in &convs {
-            let state = if sent % 2 == 0 { "typing" } else { "paused" };
+            let state = if sent.is_multiple_of(2) {
+                "typing"
+            } else {
+                "paused"
+            };
             let frame = json!({"t": "typing", "conv": conv, "state": state});
             typist.send(Message::Text(frame.to_string().into())).await?;
             sent += 1;

@@ -74,6 +74,15 @@ impl Fixture {
             ..Default::default()
         };
         let api = tidings_api::Api::build(&config, js.clone()).await.unwrap();
+        // Sessions are alice's: a token is only minted for a registered user, and her hello
+        // registers its device on her subject.
+        let alice = tidings_api::commands::UpsertUserRequest {
+            user_id: user("alice"),
+            name: "alice".into(),
+            avatar_url: None,
+            extra: None,
+        };
+        api.commands.upsert_user(&app(), alice).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = FjallStore::open(dir.path()).unwrap();
         let shared = Arc::new(Shared {
