@@ -42,9 +42,10 @@ pub struct Customer {
     pub open: Option<Session>,
     /// The agent who served the customer last (for `sticky`).
     pub last_agent: Option<UserId>,
-    /// The newest sends: (sender, client_msg_id) and what was recorded.
-    sent: VecDeque<(UserId, ClientMsgId, Receipt)>,
 }
+
+/// A conversation's newest sends: (sender, client_msg_id) and what was recorded.
+type Sends = VecDeque<(UserId, ClientMsgId, Receipt)>;
 
 /// What the sender of a service message is told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,9 @@ pub struct ServiceState {
     pub queue: VecDeque<UserId>,
     /// The agent assigned last (for `round_robin`).
     pub last_assigned: Option<UserId>,
+    /// Each customer's conversation's newest sends, for retries. Kept apart from `customers`
+    /// so a decision's draft copies the state without them (they are most of its size).
+    sends: HashMap<UserId, Sends>,
 }
 
 impl ServiceState {
@@ -77,9 +81,8 @@ impl ServiceState {
         from: &UserId,
         client_msg_id: &ClientMsgId,
     ) -> Option<Receipt> {
-        self.customers
+        self.sends
             .get(customer)?
-            .sent
             .iter()
             .find_map(|(f, c, r)| (f == from && c == client_msg_id).then(|| r.clone()))
     }
@@ -164,7 +167,7 @@ impl Aggregate for ServiceState {
 
     fn decide(&self, command: &ServiceCommand) -> Result<Vec<Event>, DomainError> {
         let mut draft = Draft {
-            state: self.clone(),
+            state: self.without_sends(),
             command,
             events: Vec::new(),
         };
@@ -246,7 +249,15 @@ impl Aggregate for ServiceState {
                 });
                 draft.drain();
             }
-            ServiceAction::Send(send) => draft.send(send)?,
+            ServiceAction::Send(send) => {
+                if self
+                    .receipt(&send.customer, &send.from, &send.client_msg_id)
+                    .is_some()
+                {
+                    return Ok(Vec::new());
+                }
+                draft.send(send)?;
+            }
             ServiceAction::Take { customer } => {
                 let session = self.open_session(customer)?;
                 match &session.agent {
@@ -327,11 +338,10 @@ impl Aggregate for ServiceState {
                     conv_seq: m.conv_seq,
                     ts: m.ts,
                 };
-                customer
-                    .sent
-                    .push_back((m.from.clone(), m.client_msg_id.clone(), receipt));
-                if customer.sent.len() > REMEMBERED_SENDS {
-                    customer.sent.pop_front();
+                let sends = self.sends.entry(m.customer.clone()).or_default();
+                sends.push_back((m.from.clone(), m.client_msg_id.clone(), receipt));
+                if sends.len() > REMEMBERED_SENDS {
+                    sends.pop_front();
                 }
             }
             _ => {}
@@ -340,6 +350,20 @@ impl Aggregate for ServiceState {
 }
 
 impl ServiceState {
+    /// A copy without the retry records: what a decision's draft needs (a retry is recognised
+    /// on the state itself, before anything is drafted).
+    fn without_sends(&self) -> ServiceState {
+        ServiceState {
+            opened: self.opened,
+            strategy: self.strategy,
+            agents: self.agents.clone(),
+            customers: self.customers.clone(),
+            queue: self.queue.clone(),
+            last_assigned: self.last_assigned.clone(),
+            sends: HashMap::new(),
+        }
+    }
+
     fn open_session(&self, customer: &UserId) -> Result<&Session, DomainError> {
         self.session(customer)
             .ok_or_else(|| DomainError::NotFound(format!("an open session of {customer}")))
@@ -524,11 +548,6 @@ impl Draft<'_> {
 
     fn send(&mut self, send: &ServiceSend) -> Result<(), DomainError> {
         let (c, s) = (self.command, &self.state);
-        if s.receipt(&send.customer, &send.from, &send.client_msg_id)
-            .is_some()
-        {
-            return Ok(());
-        }
         send.body.validate(send.limits)?;
         let from_customer = send.from == send.customer;
         if from_customer && (send.customer == c.service || s.agents.contains_key(&send.customer)) {
