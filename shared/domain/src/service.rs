@@ -9,10 +9,13 @@
 //! idempotency keys each).
 
 mod assign;
+mod draft;
 mod events;
 
 pub use assign::{Agent, Strategy, pick};
 pub use events::{RosterChange, RosterChanged, ServiceMessageSent, SessionChange, SessionChanged};
+
+use draft::Draft;
 
 use crate::aggregate::Aggregate;
 use crate::{AppId, Body, BodyLimits, ClientMsgId, DomainError, Event, MessageId, UserId};
@@ -42,9 +45,10 @@ pub struct Customer {
     pub open: Option<Session>,
     /// The agent who served the customer last (for `sticky`).
     pub last_agent: Option<UserId>,
-    /// The newest sends: (sender, client_msg_id) and what was recorded.
-    sent: VecDeque<(UserId, ClientMsgId, Receipt)>,
 }
+
+/// A conversation's newest sends: (sender, client_msg_id) and what was recorded.
+type Sends = VecDeque<(UserId, ClientMsgId, Receipt)>;
 
 /// What the sender of a service message is told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,9 @@ pub struct ServiceState {
     pub queue: VecDeque<UserId>,
     /// The agent assigned last (for `round_robin`).
     pub last_assigned: Option<UserId>,
+    /// Each customer's conversation's newest sends, for retries. Kept apart from `customers`
+    /// so a decision's draft copies the state without them (they are most of its size).
+    sends: HashMap<UserId, Sends>,
 }
 
 impl ServiceState {
@@ -77,9 +84,8 @@ impl ServiceState {
         from: &UserId,
         client_msg_id: &ClientMsgId,
     ) -> Option<Receipt> {
-        self.customers
+        self.sends
             .get(customer)?
-            .sent
             .iter()
             .find_map(|(f, c, r)| (f == from && c == client_msg_id).then(|| r.clone()))
     }
@@ -164,7 +170,7 @@ impl Aggregate for ServiceState {
 
     fn decide(&self, command: &ServiceCommand) -> Result<Vec<Event>, DomainError> {
         let mut draft = Draft {
-            state: self.clone(),
+            state: self.without_sends(),
             command,
             events: Vec::new(),
         };
@@ -246,7 +252,15 @@ impl Aggregate for ServiceState {
                 });
                 draft.drain();
             }
-            ServiceAction::Send(send) => draft.send(send)?,
+            ServiceAction::Send(send) => {
+                if self
+                    .receipt(&send.customer, &send.from, &send.client_msg_id)
+                    .is_some()
+                {
+                    return Ok(Vec::new());
+                }
+                draft.send(send)?;
+            }
             ServiceAction::Take { customer } => {
                 let session = self.open_session(customer)?;
                 match &session.agent {
@@ -327,11 +341,10 @@ impl Aggregate for ServiceState {
                     conv_seq: m.conv_seq,
                     ts: m.ts,
                 };
-                customer
-                    .sent
-                    .push_back((m.from.clone(), m.client_msg_id.clone(), receipt));
-                if customer.sent.len() > REMEMBERED_SENDS {
-                    customer.sent.pop_front();
+                let sends = self.sends.entry(m.customer.clone()).or_default();
+                sends.push_back((m.from.clone(), m.client_msg_id.clone(), receipt));
+                if sends.len() > REMEMBERED_SENDS {
+                    sends.pop_front();
                 }
             }
             _ => {}
@@ -340,6 +353,20 @@ impl Aggregate for ServiceState {
 }
 
 impl ServiceState {
+    /// A copy without the retry records: what a decision's draft needs (a retry is recognised
+    /// on the state itself, before anything is drafted).
+    fn without_sends(&self) -> ServiceState {
+        ServiceState {
+            opened: self.opened,
+            strategy: self.strategy,
+            agents: self.agents.clone(),
+            customers: self.customers.clone(),
+            queue: self.queue.clone(),
+            last_assigned: self.last_assigned.clone(),
+            sends: HashMap::new(),
+        }
+    }
+
     fn open_session(&self, customer: &UserId) -> Result<&Session, DomainError> {
         self.session(customer)
             .ok_or_else(|| DomainError::NotFound(format!("an open session of {customer}")))
@@ -450,142 +477,6 @@ impl ServiceState {
                 }
             }
         }
-    }
-}
-
-/// A decision in progress: the events so far, and the state they lead to (a later event of
-/// the same decision sees the loads and queue the earlier ones left).
-struct Draft<'a> {
-    state: ServiceState,
-    command: &'a ServiceCommand,
-    events: Vec<Event>,
-}
-
-impl Draft<'_> {
-    fn push(&mut self, event: Event) {
-        self.state.apply(&event);
-        self.events.push(event);
-    }
-
-    fn roster(&mut self, change: RosterChange) {
-        let c = self.command;
-        self.push(Event::ServiceRosterChanged(RosterChanged {
-            app: c.app.clone(),
-            service: c.service.clone(),
-            change,
-            ts: c.ts,
-        }));
-    }
-
-    fn session(&mut self, customer: &UserId, session: u64, change: SessionChange) {
-        let c = self.command;
-        self.push(Event::ServiceSessionChanged(SessionChanged {
-            app: c.app.clone(),
-            service: c.service.clone(),
-            customer: customer.clone(),
-            session,
-            change,
-            ts: c.ts,
-        }));
-    }
-
-    /// Assigns `customer`'s session by the strategy, or queues it.
-    fn place(&mut self, customer: &UserId, session: u64) {
-        let s = &self.state;
-        let last_agent = s
-            .customers
-            .get(customer)
-            .and_then(|c| c.last_agent.as_ref());
-        let change = match pick(s.strategy, &s.agents, last_agent, s.last_assigned.as_ref()) {
-            Some(agent) => SessionChange::Assigned { agent },
-            None => SessionChange::Queued {
-                position: s.queue.len() as u64 + 1,
-            },
-        };
-        self.session(customer, session, change);
-    }
-
-    /// Assigns queued customers, first in line first, while an agent has room.
-    fn drain(&mut self) {
-        while let Some(customer) = self.state.queue.front().cloned() {
-            let s = &self.state;
-            let last_agent = s
-                .customers
-                .get(&customer)
-                .and_then(|c| c.last_agent.as_ref());
-            let Some(agent) = pick(s.strategy, &s.agents, last_agent, s.last_assigned.as_ref())
-            else {
-                return;
-            };
-            let session = s.session(&customer).map_or(1, |o| o.number);
-            self.session(&customer, session, SessionChange::Assigned { agent });
-        }
-    }
-
-    fn send(&mut self, send: &ServiceSend) -> Result<(), DomainError> {
-        let (c, s) = (self.command, &self.state);
-        if s.receipt(&send.customer, &send.from, &send.client_msg_id)
-            .is_some()
-        {
-            return Ok(());
-        }
-        send.body.validate(send.limits)?;
-        let from_customer = send.from == send.customer;
-        if from_customer && (send.customer == c.service || s.agents.contains_key(&send.customer)) {
-            return Err(DomainError::Invalid(
-                "the service account and its agents answer customers; they are not customers"
-                    .into(),
-            ));
-        }
-        let session = match s.session(&send.customer) {
-            Some(open) => open.number,
-            None if from_customer => {
-                let number = s.customers.get(&send.customer).map_or(0, |r| r.sessions) + 1;
-                self.place(&send.customer, number);
-                number
-            }
-            None => {
-                return Err(DomainError::NotFound(format!(
-                    "an open session of {}",
-                    send.customer
-                )));
-            }
-        };
-        let holder = self
-            .state
-            .session(&send.customer)
-            .and_then(|o| o.agent.clone());
-        if !from_customer {
-            let is_service = send.from == c.service;
-            if !is_service && holder.as_ref() != Some(&send.from) {
-                return Err(DomainError::Forbidden(
-                    "only the agent serving the customer, or the service account, may answer"
-                        .into(),
-                ));
-            }
-            if is_service && holder.is_none() {
-                self.session(&send.customer, session, SessionChange::Taken);
-            }
-        }
-        let agent = self
-            .state
-            .session(&send.customer)
-            .and_then(|o| o.agent.clone());
-        let conv_seq = self.state.last_conv_seq(&send.customer) + 1;
-        self.push(Event::ServiceMessageSent(ServiceMessageSent {
-            app: c.app.clone(),
-            service: c.service.clone(),
-            customer: send.customer.clone(),
-            msg_id: send.msg_id.clone(),
-            conv_seq,
-            from: send.from.clone(),
-            agent,
-            session,
-            client_msg_id: send.client_msg_id.clone(),
-            body: send.body.clone(),
-            ts: c.ts,
-        }));
-        Ok(())
     }
 }
 

@@ -17,17 +17,6 @@ pub enum Strategy {
     RoundRobin,
 }
 
-impl Strategy {
-    /// Its name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Sticky => "sticky",
-            Strategy::LeastBusy => "least_busy",
-            Strategy::RoundRobin => "round_robin",
-        }
-    }
-}
-
 /// One attached agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
