@@ -1,6 +1,6 @@
 //! Sensitive words (issue 16): per-app lists managed through the server API, matched on text
-//! bodies with case folding and full-width/half-width normalisation; `mask` lists star the
-//! word, `reject` lists refuse the message. A change reaches another instance within seconds
+//! bodies (sends and edits) with case folding and full-width/half-width normalisation; `mask`
+//! lists star the word, `reject` lists refuse the message. A change reaches another instance within seconds
 //! and lists outlive a restart.
 
 use crate::access::{GatewayProcess, online};
@@ -78,6 +78,33 @@ async fn masked_and_rejected_words_fold_case_and_width_and_survive_a_restart() {
         .await;
     assert_eq!(refused["code"], "rejected", "{refused}");
     assert_eq!(refused["reason"], "sensitive_word", "{refused}");
+
+    // An edit's new body is screened the same way.
+    let edit = format!(
+        "/v1/server/conversations/{}/messages/{}/edit",
+        sent["conv"].as_str().unwrap(),
+        sent["msg_id"].as_str().unwrap()
+    );
+    let refused = h
+        .api
+        .post(
+            &edit,
+            &json!({"actor": "alice", "body": {"type": "text", "text": "now forbidden"}}),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert_eq!(refused.body["reason"], "sensitive_word");
+    let edited = h
+        .api
+        .post(
+            &edit,
+            &json!({"actor": "alice", "body": {"type": "text", "text": "still BAD"}}),
+        )
+        .await;
+    ok(&edited);
+    let entry = bob.expect("entry").await;
+    assert_eq!(entry["kind"], "edited", "{entry}");
+    assert_eq!(entry["body"]["text"], "still ***", "{entry}");
 
     // Removing a word; bad input gets the protocol's codes.
     let removed = h

@@ -2,7 +2,8 @@
 //! differently, run alternately so each variant meets the same machine state: `none` (a
 //! runtime app without screens), `hook` (a NATS before-send hook this tool answers at once with
 //! `allow`) and `words` (a `mask` list of `--words` words, none of which occurs in the
-//! benchmark's texts, so every message is matched in full and left as it is).
+//! benchmark's texts, so every message is matched in full and left as it is), and `limit` (a
+//! per-user message limit too high to refuse anything, so every send pays for its counter).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 use tidings_testkit::ServerApi;
@@ -13,6 +14,7 @@ pub enum Screen {
     None,
     Hook,
     Words,
+    Limit,
 }
 
 impl Screen {
@@ -21,6 +23,7 @@ impl Screen {
             Screen::None => "none",
             Screen::Hook => "hook",
             Screen::Words => "words",
+            Screen::Limit => "limit",
         }
     }
 }
@@ -28,7 +31,7 @@ impl Screen {
 /// What the screened runs need besides the server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScreenArgs {
-    /// Alternate runs through apps with these screens (`none`, `hook`, `words`); each gets
+    /// Alternate runs through apps with these screens (`none`, `hook`, `words`, `limit`); each gets
     /// `--runs` runs. Needs the admin credential; without the option the development app is
     /// used as it is.
     #[arg(long, value_delimiter = ',')]
@@ -56,6 +59,7 @@ pub async fn app(args: &ScreenArgs, url: &str, screen: Screen) -> anyhow::Result
     let app = format!("bench-{}-{stamp}", screen.name());
     let settings = match screen {
         Screen::Hook => serde_json::json!({"before_send": {"nats": true}}),
+        Screen::Limit => serde_json::json!({"user_msgs_per_sec": 1_000_000}),
         Screen::None | Screen::Words => serde_json::json!({}),
     };
     let created = admin
@@ -68,7 +72,7 @@ pub async fn app(args: &ScreenArgs, url: &str, screen: Screen) -> anyhow::Result
     let secret = created.body["secret"].as_str().unwrap_or_default();
     let api = ServerApi::new(url, &app, secret);
     match screen {
-        Screen::None => {}
+        Screen::None | Screen::Limit => {}
         Screen::Hook => answer_hook(args, &app).await?,
         Screen::Words => {
             // Letters only: the benchmark's texts are digits, spaces and `x`.

@@ -121,12 +121,13 @@ impl Commands {
             self.require_active(app, by).await?;
             let target = self.facts(app, conv, msg_id).await?;
             let conv_seq = target.conv_seq;
+            let body = self.screen_words(app, by, request.body)?;
             let command = ConvCommand::Edit(EditMessage {
                 app: app.clone(),
                 conv: conv.clone(),
                 target,
                 by: by.clone(),
-                body: request.body,
+                body,
                 expected_edit_seq: request.expected_edit_seq,
                 ts: now_millis(),
                 window_secs: self.0.apps.edit_window_secs(app),

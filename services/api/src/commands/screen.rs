@@ -1,5 +1,6 @@
 //! What a message goes through before it is recorded: the app's sensitive-word lists (text
 //! bodies), then its before-send hook; and, for a client's send, the per-user message limit.
+//! An edit's new body goes through the word lists only.
 
 use super::{Commands, SendRequest, Sent};
 use crate::error::ApiError;
@@ -39,20 +40,7 @@ impl Commands {
         draft: Draft<'_>,
         body: Body,
     ) -> Result<Body, ApiError> {
-        let body = match body {
-            Body::Text { text } => match self.0.words.check(app, &text) {
-                Verdict::Clean => Body::Text { text },
-                Verdict::Masked(text) => Body::Text { text },
-                Verdict::Rejected(_) => {
-                    tracing::info!(%app, from = %draft.from, "a word list rejected a message");
-                    return Err(ApiError::rejected(
-                        "sensitive_word",
-                        "the message contains a word this app does not allow",
-                    ));
-                }
-            },
-            other => other,
-        };
+        let body = self.screen_words(app, draft.from, body)?;
         let Some(hook) = self.0.apps.before_send(app) else {
             return Ok(body);
         };
@@ -89,5 +77,29 @@ impl Commands {
         };
         let rewritten = self.0.hooks.before_send(&hook, &secret, request).await?;
         Ok(rewritten.unwrap_or(body))
+    }
+
+    /// `body` as the app's word lists leave it: masked, or refused (`rejected`, reason
+    /// `sensitive_word`). Only text is matched.
+    pub(super) fn screen_words(
+        &self,
+        app: &AppId,
+        from: &UserId,
+        body: Body,
+    ) -> Result<Body, ApiError> {
+        let Body::Text { text } = body else {
+            return Ok(body);
+        };
+        match self.0.words.check(app, &text) {
+            Verdict::Clean => Ok(Body::Text { text }),
+            Verdict::Masked(text) => Ok(Body::Text { text }),
+            Verdict::Rejected(_) => {
+                tracing::info!(%app, %from, "a word list rejected a message");
+                Err(ApiError::rejected(
+                    "sensitive_word",
+                    "the message contains a word this app does not allow",
+                ))
+            }
+        }
     }
 }
