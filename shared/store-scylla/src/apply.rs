@@ -777,6 +777,14 @@ mod tests {
         writes.push(pin(1, true));
         writes.push(pin(2, false));
         writes.push(settings(19));
+        writes.push(Write::Push {
+            app: app(),
+            user: user("alice"),
+            row: tidings_store::PushRow {
+                settings: Default::default(),
+                cursor: 18,
+            },
+        });
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -827,6 +835,8 @@ mod tests {
         assert_eq!(stamps(Stmt::pin_delete), [through]);
         // A settings row: the cursor of its change.
         assert_eq!(stamps(Stmt::settings_put), [19]);
+        // A push settings row likewise.
+        assert_eq!(stamps(Stmt::push_put), [18]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));
