@@ -895,6 +895,14 @@ mod tests {
         writes.push(settings(19));
         writes.extend(tags_and_broadcast(19));
         writes.extend(devices(19));
+        writes.push(Write::Push {
+            app: app(),
+            user: user("alice"),
+            row: tidings_store::PushRow {
+                settings: Default::default(),
+                cursor: 18,
+            },
+        });
         let through: i64 = 20;
         let p = planned(&stored, "inbox.p0of2", 20, writes);
         let all: Vec<&RowWrite> = p
@@ -959,6 +967,8 @@ mod tests {
         // Device rows and per-device reads: the cursor of their change.
         assert_eq!(stamps(Stmt::user_device_put), [19]);
         assert_eq!(stamps(Stmt::device_read_put), [19]);
+        // A push settings row likewise.
+        assert_eq!(stamps(Stmt::push_put), [18]);
         // Nothing is stamped past the batch, and every write statement but the devices'
         // (acknowledged seqs, outside apply) is planned here.
         assert!(all.iter().all(|w| w.ts <= through));
