@@ -25,19 +25,28 @@ fn covers(template: &str, path: &str) -> bool {
 
 #[test]
 fn every_server_api_route_is_an_operation() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../api/src/http.rs");
-    let routes = routes_in(&std::fs::read_to_string(file).unwrap(), file);
+    let mut routes = Vec::new();
+    for file in [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../api/src/http.rs"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../api/src/http_words.rs"),
+    ] {
+        routes.extend(routes_in(&std::fs::read_to_string(file).unwrap(), file));
+    }
     assert!(!routes.is_empty());
     for (method, route) in &routes {
-        assert_eq!(method, "POST");
         assert!(
-            OPERATIONS.iter().any(|o| covers(route, o.path)),
-            "{route} has no operation in tidings_api::operations"
+            OPERATIONS
+                .iter()
+                .any(|o| o.method == method && covers(route, o.path)),
+            "{method} {route} has no operation in tidings_api::operations"
         );
     }
     for op in OPERATIONS {
         assert_eq!(
-            routes.iter().filter(|(_, r)| covers(r, op.path)).count(),
+            routes
+                .iter()
+                .filter(|(m, r)| m == op.method && covers(r, op.path))
+                .count(),
             1,
             "{} calls no route, or several",
             op.name
@@ -138,6 +147,53 @@ async fn every_server_api_operation_works_over_nats() {
     assert_eq!(r["signed_out"], true);
     let r = call("users.revoke_tokens", json!({"user_id": "bob"})).await;
     assert!(r["token_epoch"].as_u64().unwrap() >= 1, "{r}");
+    // Customer-service accounts: carol serves, alice is her agent.
+    let r = call(
+        "services.open",
+        json!({"service": "carol", "strategy": "least_busy"}),
+    )
+    .await;
+    assert_eq!(r["service"]["strategy"], "least_busy", "{r}");
+    let r = call(
+        "services.attach",
+        json!({"service": "carol", "agent": "alice", "capacity": 2}),
+    )
+    .await;
+    assert_eq!(r["service"]["agents"][0]["agent"], "alice", "{r}");
+    let r = call(
+        "services.availability",
+        json!({"service": "carol", "agent": "alice", "available": false}),
+    )
+    .await;
+    assert_eq!(r["service"]["agents"][0]["available"], false, "{r}");
+    let r = call(
+        "services.detach",
+        json!({"service": "carol", "agent": "alice"}),
+    )
+    .await;
+    assert_eq!(r["service"]["agents"], json!([]), "{r}");
+    // Tags and broadcasts.
+    let r = call("users.set_tags", json!({"user_id": "bob", "add": ["vip"]})).await;
+    assert_eq!(r["tags"], json!(["vip"]), "{r}");
+    let r = call("users.tags", json!({"user_id": "bob"})).await;
+    assert_eq!(r["tags"], json!(["vip"]), "{r}");
+    let r = call(
+        "broadcasts.send",
+        json!({"tag": "vip", "body": {"type": "text", "text": "to the vips"}}),
+    )
+    .await;
+    assert_eq!(r["bseq"], 1, "{r}");
+    // Sensitive-word lists.
+    let r = call(
+        "words.change",
+        json!({"list": "rude", "action": "mask", "add": ["darn"]}),
+    )
+    .await;
+    assert_eq!(r["count"], 1, "{r}");
+    let r = call("words.get", json!({"list": "rude"})).await;
+    assert_eq!(r["words"], json!(["darn"]), "{r}");
+    let r = call("words.lists", json!({})).await;
+    assert_eq!(r["lists"][0]["list"], "rude", "{r}");
     let r = call("users.deactivate", json!({"user_id": "dave"})).await;
     assert_eq!(r["deactivated"], true);
     let all: BTreeSet<&str> = OPERATIONS.iter().map(|o| o.name).collect();

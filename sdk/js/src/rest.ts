@@ -251,7 +251,7 @@ export class Rest {
   }
   /** Conversations whose settings changed after `since` (a cursor from the last call). */
   conversationsChanged(since = 0, limit?: number): Promise<{ conversations: { conv: string; settings: ConvSettings; cursor: number }[]; cursor: number }> {
-    return this.call("GET", "/v1/conversations/changed", { since, limit });
+    return this.call("GET", "/v1/conversations:changed", { since, limit });
   }
 
   // Devices and presence.

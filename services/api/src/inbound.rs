@@ -84,8 +84,12 @@ async fn handle(
         ))
     })?;
     let (path, body) = operation.request(payload).map_err(malformed)?;
+    let (method, body) = match operation.method {
+        "GET" => (Method::GET, Vec::new()),
+        _ => (Method::POST, body),
+    };
     let mut request = Request::builder()
-        .method(Method::POST)
+        .method(method)
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))

@@ -1,7 +1,8 @@
 //! The server API's operations by name: what an integrator request on
-//! `tid.in.<app>.<operation>` calls. Each is one signed route (all `POST`); the route's path
-//! parameters travel as fields of the JSON body, of the same names, and are taken out of it
-//! before the route sees the body, which is otherwise the route's own.
+//! `tid.in.<app>.<operation>` calls. Each is one signed route (`POST`, or `GET` for reads); the
+//! route's path parameters travel as fields of the JSON body, of the same names, and are taken
+//! out of it before the route sees the body, which is otherwise the route's own (a `GET` route
+//! gets none).
 
 use crate::error::{ApiError, ErrorCode};
 use serde_json::{Map, Value};
@@ -11,12 +12,26 @@ use serde_json::{Map, Value};
 pub struct Operation {
     /// The last tokens of the request subject (`users.upsert`).
     pub name: &'static str,
+    /// The route's method: `POST`, or `GET` for the reads.
+    pub method: &'static str,
     /// The route it calls; `{param}`s come from the body.
     pub path: &'static str,
 }
 
 const fn op(name: &'static str, path: &'static str) -> Operation {
-    Operation { name, path }
+    Operation {
+        name,
+        method: "POST",
+        path,
+    }
+}
+
+const fn read(name: &'static str, path: &'static str) -> Operation {
+    Operation {
+        name,
+        method: "GET",
+        path,
+    }
 }
 
 /// Every operation of the server API. A route added to `http::routes` is added here too (a
@@ -59,6 +74,25 @@ pub const OPERATIONS: &[Operation] = &[
         "messages.edit",
         "/v1/server/conversations/{conv}/messages/{msg_id}/edit",
     ),
+    op("services.open", "/v1/server/services/{service}"),
+    op(
+        "services.attach",
+        "/v1/server/services/{service}/agents/{agent}",
+    ),
+    op(
+        "services.detach",
+        "/v1/server/services/{service}/agents/{agent}/detach",
+    ),
+    op(
+        "services.availability",
+        "/v1/server/services/{service}/agents/{agent}/availability",
+    ),
+    op("users.set_tags", "/v1/users/{user_id}/tags"),
+    read("users.tags", "/v1/users/{user_id}/tags"),
+    op("broadcasts.send", "/v1/broadcasts"),
+    read("words.lists", "/v1/words"),
+    read("words.get", "/v1/words/{list}"),
+    op("words.change", "/v1/words/{list}"),
 ];
 
 /// The operation of that name.
