@@ -274,13 +274,6 @@ const ROUTES: &[Route] = &[
         Some(r#"{"up_to":1}"#),
     ),
     client(
-        "GET",
-        "/v1/conversations/changed",
-        &[],
-        &["since=abc", "limit=x", "limit=0"],
-        None,
-    ),
-    client(
         "POST",
         "/v1/conversations/{conv}/settings",
         &[("conv", "d~alice~bob", ID)],

@@ -8,6 +8,7 @@ use crate::harness::Harness;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use tidings_api::operations::OPERATIONS;
+use tidings_testkit::WsClient;
 
 async fn request(client: &async_nats::Client, app: &str, operation: &str, body: &Value) -> Value {
     let reply = client
@@ -139,6 +140,15 @@ async fn every_server_api_operation_works_over_nats() {
     )
     .await;
     assert_eq!(r["delivered_to"], 1);
+    // A device is known once it said hello: bob's phone does, then is signed out over NATS.
+    let token = call("users.token", json!({"user_id": "bob"})).await;
+    let mut phone = WsClient::connect(&h.base, token["token"].as_str().unwrap(), false)
+        .await
+        .expect("upgrade accepted");
+    phone
+        .send(json!({"t": "hello", "since": 0, "device": "phone"}))
+        .await;
+    phone.expect("welcome").await;
     let r = call(
         "users.sign_out_device",
         json!({"user_id": "bob", "device": "phone"}),
