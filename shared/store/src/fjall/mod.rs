@@ -5,6 +5,7 @@
 
 mod apply;
 mod reads;
+mod slow_commit;
 
 use crate::error::StoreError;
 use crate::keys::key;
