@@ -17,7 +17,7 @@ use fjall::Keyspace;
 use std::time::Instant;
 
 impl Tables {
-    fn of(&self, table: Table) -> &Keyspace {
+    pub(super) fn of(&self, table: Table) -> &Keyspace {
         match table {
             Table::Inbox => &self.inbox,
             Table::InboxHead => &self.inbox_head,
@@ -269,7 +269,7 @@ impl ProjectionStore for FjallStore {
         let rows = batch.len();
         let started = Instant::now();
         batch.commit()?;
-        slow_commit::observe(&self.db, started.elapsed(), rows);
+        slow_commit::observe(&self.db, &self.tables, started.elapsed(), rows);
         Ok(())
     }
 
