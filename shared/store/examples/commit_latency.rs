@@ -1,8 +1,8 @@
 //! Commit latency of fjall batches shaped like the projector's (a timeline row, two inbox
 //! references, two inbox heads, two conversation rows, the checkpoint) while memtables flush:
-//! the measurement behind vendor/fjall/TIDINGS-PATCH.md (issue 18). Small memtables make the
-//! flush worker run every second or so, so its journal fsync (under the journal mutex before the
-//! patch, outside it after) meets many commits.
+//! how docs/design/wip-perf.md tested a patch to fjall's flush (issue 18). Small memtables
+//! make the flush worker run every second or so, so its journal fsync (under fjall's journal
+//! mutex) meets many commits.
 //!
 //!     cargo run -p tidings-store --example commit_latency -- DIR SECONDS RATE MEMTABLE_MIB
 //!
