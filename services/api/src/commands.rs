@@ -3,17 +3,17 @@
 //! target aggregate decide.
 
 mod annotate;
-mod devices;
 mod broadcast;
+mod devices;
 mod forward;
 
 pub use annotate::{PinState, Reacted};
 pub use broadcast::{Broadcast, BroadcastRequest, TagsRequest};
 pub use forward::ForwardRequest;
 mod lifecycle;
-mod service;
-mod screen;
 mod push;
+mod screen;
+mod service;
 mod settings;
 
 pub use service::{AgentView, ServiceView, SessionView};

@@ -99,8 +99,8 @@ impl Partition {
             | Write::Settings { app, user, .. }
             | Write::Device { app, user, .. }
             | Write::DeviceRead { app, user, .. } => self.owns_user(app, user),
-            | Write::Push { app, user, .. } => self.owns_user(app, user),
-            | Write::Tag { app, user, .. } => self.owns_user(app, user),
+            Write::Push { app, user, .. } => self.owns_user(app, user),
+            Write::Tag { app, user, .. } => self.owns_user(app, user),
             // `~` is in no user or conversation id: the app's broadcast timeline has a key
             // of its own.
             Write::Broadcast { app, .. } => self.owns(app, "~broadcasts"),

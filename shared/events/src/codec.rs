@@ -7,11 +7,10 @@ use crate::wire::{
     app_changed, conversation_cleared, conversation_read, conversation_settings_changed,
     device_changed, group_changed, message_edited, message_hidden, message_recalled, message_sent,
     pair_changed, pin, push_settings_changed, reaction, system_message_sent, user_deactivated,
-    user_profile,
-    user_tokens_revoked,
+    user_profile, user_tokens_revoked,
 };
-use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
 use crate::wire::{broadcast_sent, user_tags_changed};
+use crate::wire::{service_message_sent, service_roster_changed, service_session_changed};
 use serde::Serialize;
 use tidings_domain::{Event, IdError};
 

@@ -4,8 +4,8 @@
 //! must not depend on any service.
 
 pub mod annotations;
-pub mod device_row;
 pub mod broadcasts;
+pub mod device_row;
 pub mod digest;
 pub mod error;
 pub mod fjall;
@@ -20,8 +20,8 @@ pub mod visibility;
 pub mod write;
 
 pub use annotations::{PinRow, ReactionMark, ReactionRow, ReactionSummary};
-pub use device_row::{DeviceReadRow, DeviceRow};
 pub use broadcasts::{Audience, BroadcastRow, BroadcastStore};
+pub use device_row::{DeviceReadRow, DeviceRow};
 pub use error::StoreError;
 pub use fjall::FjallStore;
 pub use history::{HistoryOrder, HistoryPage, HistoryQuery};

@@ -2,8 +2,8 @@
 //! and passes the same conformance suite (`tests/it/conformance.rs`).
 
 use crate::annotations::{PinRow, ReactionRow};
-use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::broadcasts::BroadcastStore;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::digest::{self, LogicalRow, Table};
 use crate::error::StoreError;
 use crate::history::{self, HistoryOrder, HistoryPage, HistoryQuery, SeqRange};

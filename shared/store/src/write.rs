@@ -1,8 +1,8 @@
 //! What a projection asks the store to do, and what the store reports back.
 
 use crate::annotations::PinRow;
-use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::broadcasts::BroadcastRow;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
     Entry, EntryItem, GroupRow, MemberRow, MessageView, PushRow, ReactionNotice, RelationPatch,
     SettingsRow,

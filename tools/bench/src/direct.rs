@@ -3,8 +3,10 @@
 //! the receiver measures end-to-end latency; every message carries a sequence number, so
 //! losses and duplicates are counted, not assumed.
 
+mod report;
+
 use crate::server::Server;
-use crate::summary::{histogram, latency_json, median};
+use crate::summary::{histogram, median};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
@@ -54,7 +56,16 @@ pub struct Args {
     /// the first run, so the runs meet a store that already holds them.
     #[arg(long, default_value_t = 0)]
     prefill: u64,
-    /// Also write the final JSON report (every run's counts and p50/p90/p99/p99.9/max) here.
+    /// Concurrent senders of the prefill, each to its own receiver (a conversation each), with
+    /// `--prefill-window` sends in flight: the bulk path, many conversations at once so the
+    /// command side and the projector batch as much as they can.
+    #[arg(long, default_value_t = 200)]
+    prefill_senders: usize,
+    /// Unanswered sends each prefill sender may have in flight.
+    #[arg(long, default_value_t = 64)]
+    prefill_window: usize,
+    /// Also write the final JSON report (every run's counts and p50/p90/p99/p99.9/max, their
+    /// medians, lost and duplicated) here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
     #[command(flatten)]
@@ -78,17 +89,6 @@ struct Totals {
     errors: AtomicU64,
     delivered: AtomicU64,
     duplicated: AtomicU64,
-}
-
-/// The results of one run.
-struct Outcome {
-    secs: f64,
-    sent: u64,
-    acked: u64,
-    errors: u64,
-    delivered: u64,
-    duplicated: u64,
-    latency: Histogram<u64>,
 }
 
 #[derive(Deserialize)]
@@ -245,7 +245,7 @@ async fn receiver(
     latency
 }
 
-async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Outcome> {
+async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<report::Run> {
     let prefix = format!(
         "b{}r{run}",
         std::time::SystemTime::now()
@@ -308,25 +308,29 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<Ou
         latency.add(r.await?)?;
     }
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    Ok(Outcome {
-        secs: secs.max(args.duration as f64),
+    let counts = report::Counts {
         sent: load(&totals.sent),
         acked: load(&totals.acked),
-        errors: load(&totals.errors),
         delivered: load(&totals.delivered),
         duplicated: load(&totals.duplicated),
-        latency,
-    })
+        errors: load(&totals.errors),
+    };
+    Ok(report::Run::new(
+        counts,
+        secs.max(args.duration as f64),
+        &latency,
+    ))
 }
 
 /// Sends `args.prefill` messages between other pairs of users, unmeasured and unread (they
-/// land in the store and the receivers' inboxes), as fast as the window allows.
+/// land in the store and the receivers' inboxes), from `prefill_senders` connections at once.
 async fn prefill(args: &Args, api: &ServerApi) -> anyhow::Result<()> {
     if args.prefill == 0 {
         return Ok(());
     }
     let started = Instant::now();
-    let per_pair = args.prefill.div_ceil(args.pairs as u64);
+    let senders_n = args.prefill_senders.max(1);
+    let per_pair = args.prefill.div_ceil(senders_n as u64);
     let budget = Budget {
         until: started + Duration::from_secs(24 * 3600),
         count: Some(per_pair),
@@ -334,7 +338,7 @@ async fn prefill(args: &Args, api: &ServerApi) -> anyhow::Result<()> {
     };
     let totals = Arc::new(Totals::default());
     let mut senders = Vec::new();
-    for i in 0..args.pairs {
+    for i in 0..senders_n {
         let (from, to) = (format!("prefill{i}a"), format!("prefill{i}b"));
         api.register(&to).await;
         let ws = connect(&args.server.url, &api.user_token(&from).await).await?;
@@ -344,17 +348,18 @@ async fn prefill(args: &Args, api: &ServerApi) -> anyhow::Result<()> {
             started,
             budget,
             None,
-            args.window,
+            args.prefill_window,
             totals.clone(),
         )));
     }
     for s in senders {
         s.await??;
     }
+    let acked = totals.acked.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "prefill: {} messages acknowledged in {:.1}s ({} errors)",
-        totals.acked.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64(),
+        "prefill: {acked} messages acknowledged in {secs:.1}s ({:.0}/s, {} errors)",
+        acked as f64 / secs,
         totals.errors.load(Ordering::Relaxed)
     );
     Ok(())
@@ -388,59 +393,65 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "  run screen     sent    acked  delivered  lost  dup  err    msg/s   p50ms   p90ms   p99ms  p999ms   maxms"
     );
-    let mut rates = Vec::new();
+    let mut runs = Vec::new();
     let mut by_screen: std::collections::BTreeMap<&str, (Vec<f64>, Vec<f64>)> =
         std::collections::BTreeMap::new();
-    let mut runs = Vec::new();
     // Variants alternate run by run, so each meets the same machine state.
     let schedule = (1..=args.runs).flat_map(|run| variants.iter().map(move |v| (run, v)));
     for (run, (screen, api)) in schedule {
-        let o = run_once(&args, api, run).await?;
-        let rate = o.delivered as f64 / o.secs;
-        let lost = o.acked.saturating_sub(o.delivered);
-        let q = |p: f64| o.latency.value_at_quantile(p) as f64 / 1000.0;
+        let r = run_once(&args, api, run).await?;
+        let l = &r.latency;
         println!(
-            "  {run:>3} {screen:<6} {:>8} {:>8} {:>10} {lost:>5} {:>4} {:>4} {rate:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
-            o.sent,
-            o.acked,
-            o.delivered,
-            o.duplicated,
-            o.errors,
-            q(0.5),
-            q(0.9),
-            q(0.99),
-            q(0.999),
-            o.latency.max() as f64 / 1000.0
+            "  {run:>3} {screen:<6} {:>8} {:>8} {:>10} {:>5} {:>4} {:>4} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+            r.sent,
+            r.acked,
+            r.delivered,
+            r.lost,
+            r.duplicated,
+            r.errors,
+            r.msgs_per_sec,
+            l.p50_ms,
+            l.p90_ms,
+            l.p99_ms,
+            l.p999_ms,
+            l.max_ms
         );
-        rates.push(rate);
         let medians = by_screen.entry(screen).or_default();
-        medians.0.push(rate);
-        medians.1.push(q(0.99));
-        runs.push(serde_json::json!({
-            "screen": screen, "sent": o.sent, "acked": o.acked, "delivered": o.delivered, "lost": lost,
-            "duplicated": o.duplicated, "errors": o.errors, "msgs_per_sec": rate,
-            "latency": latency_json(&o.latency),
-        }));
+        medians.0.push(r.msgs_per_sec);
+        medians.1.push(l.p99_ms);
+        runs.push(r);
     }
-    let median_rate = median(rates);
-    println!("direct median: {median_rate:.0} msg/s delivered end to end");
-    let mut screens = serde_json::Map::new();
-    for (screen, (rates, p99s)) in by_screen {
-        let (rate, p99) = (median(rates), median(p99s));
-        println!("  {screen:<6} median {rate:.0} msg/s, median p99 {p99:.2} ms");
-        screens.insert(
-            screen.to_owned(),
-            serde_json::json!({"median_msgs_per_sec": rate, "median_p99_ms": p99}),
-        );
+    let shape = report::Shape {
+        pairs: args.pairs,
+        rate: args.rate,
+        duration: args.duration,
+        window: args.window,
+        body_bytes: args.body_bytes,
+        prefill: args.prefill,
+    };
+    let report = report::Report::new(shape, runs);
+    println!(
+        "direct median: {:.0} msg/s delivered end to end",
+        report.summary.median_msgs_per_sec
+    );
+    let mut json = serde_json::to_value(&report)?;
+    if variants.len() > 1 {
+        // Runs alternate over the screens (in this order, run by run); each screen's medians.
+        let mut screens = serde_json::Map::new();
+        for (screen, (rates, p99s)) in by_screen {
+            let (rate, p99) = (median(rates), median(p99s));
+            println!("  {screen:<6} median {rate:.0} msg/s, median p99 {p99:.2} ms");
+            screens.insert(
+                screen.to_owned(),
+                serde_json::json!({"median_msgs_per_sec": rate, "median_p99_ms": p99}),
+            );
+        }
+        json["screens"] = serde_json::Value::Object(screens);
+        json["screen_order"] = serde_json::json!(variants.iter().map(|v| v.0).collect::<Vec<_>>());
     }
-    let report = serde_json::json!({"bench": "direct", "pairs": args.pairs, "rate": args.rate,
-                                    "screens": screens,
-                                    "duration": args.duration, "window": args.window,
-                                    "body_bytes": args.body_bytes, "prefill": args.prefill,
-                                    "median_msgs_per_sec": median_rate, "runs": runs});
-    println!("{report}");
+    println!("{json}");
     if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)?;
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! changes committed as one fjall batch with the checkpoint (a crash keeps both or neither),
 //! and every table listed as logical rows for the digest.
 
-use super::{FjallStore, Tables, decode, decode_head, encode, encode_head, reaction_key};
+use super::{
+    FjallStore, Tables, decode, decode_head, encode, encode_head, reaction_key, slow_commit,
+};
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::digest::{LogicalRow, Table};
 use crate::error::StoreError;
@@ -12,9 +14,10 @@ use crate::model::Conversation;
 use crate::plan::{Changes, Loaded, RowKeys};
 use crate::ports::{ProjectionStore, StoreResult};
 use fjall::Keyspace;
+use std::time::Instant;
 
 impl Tables {
-    fn of(&self, table: Table) -> &Keyspace {
+    pub(super) fn of(&self, table: Table) -> &Keyspace {
         match table {
             Table::Inbox => &self.inbox,
             Table::InboxHead => &self.inbox_head,
@@ -314,7 +317,10 @@ impl ProjectionStore for FjallStore {
         }
         let through = c.through_seq.to_be_bytes();
         batch.insert(&t.checkpoints, projection.as_bytes(), through);
+        let rows = batch.len();
+        let started = Instant::now();
         batch.commit()?;
+        slow_commit::observe(&self.db, &self.tables, started.elapsed(), rows);
         Ok(())
     }
 

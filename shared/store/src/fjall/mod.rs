@@ -6,6 +6,7 @@
 mod apply;
 mod broadcast_reads;
 mod reads;
+mod slow_commit;
 
 use crate::error::StoreError;
 use crate::keys::key;

@@ -5,8 +5,8 @@
 //! comparisons).
 
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
-use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::broadcasts::BroadcastRow;
+use crate::device_row::{DeviceReadRow, DeviceRow};
 use crate::model::{
     Conversation, GroupRow, MemberRow, PushRow, Relation, SettingsRow, TimelineMessage,
     UserGroupRow, UserRow,
