@@ -296,7 +296,7 @@ impl Apps {
             AppCommand::Create {
                 app: app.clone(),
                 secret,
-                settings,
+                settings: Box::new(settings),
                 ts,
             },
         )

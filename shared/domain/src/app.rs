@@ -224,7 +224,8 @@ pub enum AppCommand {
     Create {
         app: AppId,
         secret: String,
-        settings: AppSettings,
+        /// Boxed: the settings are most of a command's size, and only creating carries them.
+        settings: Box<AppSettings>,
         ts: i64,
     },
     /// Replace the secret; the current one stays valid until `previous_valid_until`.
@@ -284,7 +285,7 @@ impl Aggregate for AppState {
                 settings.validate()?;
                 let change = AppChange::Created {
                     secret: secret.clone(),
-                    settings: settings.clone(),
+                    settings: (**settings).clone(),
                 };
                 Ok(changed(app, change, *ts))
             }
@@ -382,7 +383,7 @@ mod tests {
         let create = AppCommand::Create {
             app: app(),
             secret: SECRET.into(),
-            settings: AppSettings::default(),
+            settings: Box::default(),
             ts: 10,
         };
         assert_eq!(run(&mut state, create), Ok(1));
@@ -397,7 +398,7 @@ mod tests {
         let again = AppCommand::Create {
             app: app(),
             secret: NEXT.into(),
-            settings: AppSettings::default(),
+            settings: Box::default(),
             ts: 11,
         };
         assert!(matches!(
@@ -412,17 +413,17 @@ mod tests {
         let short = AppCommand::Create {
             app: app(),
             secret: "short".into(),
-            settings: AppSettings::default(),
+            settings: Box::default(),
             ts: 1,
         };
         assert!(matches!(state.decide(&short), Err(DomainError::Invalid(_))));
         let tiny_groups = AppCommand::Create {
             app: app(),
             secret: SECRET.into(),
-            settings: AppSettings {
+            settings: Box::new(AppSettings {
                 max_group_members: 1,
                 ..AppSettings::default()
-            },
+            }),
             ts: 1,
         };
         assert!(matches!(
