@@ -108,6 +108,7 @@ impl Config {
             &mut config.http.max_unfinished,
             "TIDINGS_HTTP_MAX_UNFINISHED",
         )?;
+        env_override_opt(&mut config.http.extra_ca_file, "TIDINGS_EXTRA_CA_FILE")?;
         env_override_opt(&mut config.nats_url, "NATS_URL")?;
         env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
         env_override(&mut config.durable, "TIDINGS_DURABLE")?;
