@@ -22,7 +22,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-const CA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e/fixtures/tls/ca.pem");
+const CA_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/e2e/fixtures/tls/ca.pem"
+);
 const SERVER_CERT: &[u8] = include_bytes!("fixtures/tls/server.pem");
 const SERVER_KEY: &[u8] = include_bytes!("fixtures/tls/server.key");
 const FEED_SECRET: &str = "tls-feed-secret-0123456789";
@@ -75,7 +78,10 @@ impl Calls {
 /// The before-send hook: rewrites every text so the test sees the hook ran.
 async fn hook(State(calls): State<Calls>, headers: HeaderMap, body: Bytes) -> axum::Json<Value> {
     let asked: Value = serde_json::from_slice(&body).unwrap();
-    let text = asked["body"]["text"].as_str().unwrap_or_default().to_owned();
+    let text = asked["body"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     calls.0.lock().unwrap().push(Call {
         path: "/hook",
         headers,

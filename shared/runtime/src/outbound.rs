@@ -33,8 +33,8 @@ pub fn trust_extra_ca_file(path: &Path) -> anyhow::Result<()> {
     if roots.0.iter().any(|p| p == path) {
         return Ok(());
     }
-    let pem = std::fs::read(path)
-        .with_context(|| format!("reading extra_ca_file {}", path.display()))?;
+    let pem =
+        std::fs::read(path).with_context(|| format!("reading extra_ca_file {}", path.display()))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .with_context(|| format!("parsing extra_ca_file {} as PEM", path.display()))?;
     anyhow::ensure!(
@@ -99,7 +99,9 @@ mod tests {
 
     #[test]
     fn builds_a_tls_client_and_refuses_a_file_without_certificates() {
-        client().build().expect("a client builds with the ring provider");
+        client()
+            .build()
+            .expect("a client builds with the ring provider");
         let dir = std::env::temp_dir().join(format!("tidings-outbound-{}", std::process::id()));
         std::fs::write(&dir, "not a certificate").unwrap();
         assert!(trust_extra_ca_file(&dir).is_err());
