@@ -218,11 +218,16 @@ mod tests {
             [http]
             header_read_timeout_ms = 2500
             max_unfinished_per_ip = 8
+            extra_ca_file = "/etc/tidings/ca.pem"
             "#,
         )
         .unwrap();
         assert_eq!(config.http.header_read_timeout_ms, 2500);
         assert_eq!(config.http.max_unfinished_per_ip, 8);
+        assert_eq!(
+            config.http.extra_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/tidings/ca.pem"))
+        );
         assert_eq!(
             config.http.max_unfinished,
             HttpConfig::default().max_unfinished
