@@ -32,7 +32,7 @@ const FEED_SECRET: &str = "tls-feed-secret-0123456789";
 
 /// Accepts TCP connections and completes a TLS handshake on each; connections whose handshake
 /// fails (a client refusing the certificate) are dropped.
-struct TlsListener {
+pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
 }
@@ -101,23 +101,67 @@ async fn feed(State(calls): State<Calls>, headers: HeaderMap, body: Bytes) -> St
     StatusCode::NO_CONTENT
 }
 
-/// An HTTPS receiver on `ip` with the test certificate: `/hook` and `/feed`. Returns its port.
-async fn https_receiver(ip: &str, calls: Calls) -> u16 {
+/// A listener on `ip` that speaks TLS with the test certificate, offering HTTP/2 and HTTP/1.1
+/// by ALPN.
+async fn https_listener(ip: &str) -> TlsListener {
     tidings_runtime::outbound::install_crypto_provider();
     let certs = CertificateDer::pem_slice_iter(SERVER_CERT)
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_slice(SERVER_KEY).unwrap();
-    let config = rustls::ServerConfig::builder()
+    let mut config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
-    let tcp = TcpListener::bind((ip, 0)).await.unwrap();
-    let port = tcp.local_addr().unwrap().port();
-    let listener = TlsListener {
-        tcp,
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    TlsListener {
+        tcp: TcpListener::bind((ip, 0)).await.unwrap(),
         acceptor: TlsAcceptor::from(Arc::new(config)),
-    };
+    }
+}
+
+/// Where a local test server listens: plain HTTP (HTTP/1.1 and HTTP/2 prior knowledge), or
+/// HTTPS with the test certificate (the server's config must trust [`CA_FILE`]).
+pub enum TestListener {
+    Plain(TcpListener),
+    Tls(TlsListener),
+}
+
+impl TestListener {
+    pub async fn bind(tls: bool) -> Self {
+        if tls {
+            Self::Tls(https_listener("127.0.0.1").await)
+        } else {
+            Self::Plain(TcpListener::bind("127.0.0.1:0").await.unwrap())
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` (a name the certificate carries).
+    pub fn base(&self) -> String {
+        match self {
+            Self::Plain(tcp) => format!("http://{}", tcp.local_addr().unwrap()),
+            Self::Tls(tls) => format!("https://localhost:{}", tls.tcp.local_addr().unwrap().port()),
+        }
+    }
+
+    /// Serves `router` on a task of its own.
+    pub fn serve(self, router: Router) {
+        match self {
+            Self::Plain(tcp) => tokio::spawn(async move { axum::serve(tcp, router).await }),
+            Self::Tls(tls) => tokio::spawn(async move { axum::serve(tls, router).await }),
+        };
+    }
+}
+
+/// The server config of a test that calls [`TestListener`]s over TLS.
+pub fn trusting_the_test_ca(config: &mut tidings::config::Config) {
+    config.http.extra_ca_file = Some(CA_FILE.into());
+}
+
+/// An HTTPS receiver on `ip` with the test certificate: `/hook` and `/feed`. Returns its port.
+async fn https_receiver(ip: &str, calls: Calls) -> u16 {
+    let listener = https_listener(ip).await;
+    let port = listener.tcp.local_addr().unwrap().port();
     let router = Router::new()
         .route("/hook", post(hook))
         .route("/feed", post(feed))
@@ -139,7 +183,7 @@ async fn hooks_and_webhooks_are_delivered_over_https() {
     let h = Harness::start_on(
         tidings_testkit::TestNats::start(),
         tempfile::tempdir().unwrap(),
-        |config| config.http.extra_ca_file = Some(CA_FILE.into()),
+        trusting_the_test_ca,
     )
     .await;
     let calls = Calls::default();
