@@ -908,7 +908,7 @@ async fn every_route_refuses_unparsable_input_with_the_error_shape() {
         admin: tidings::dev_app::admin_in(h.dir.path())
             .unwrap()
             .expect("tidings up wrote its admin credential"),
-        http: reqwest::Client::new(),
+        http: tidings_runtime::outbound::client().build().unwrap(),
         token,
         nonce: std::cell::Cell::new(0),
     };

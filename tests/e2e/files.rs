@@ -74,7 +74,9 @@ async fn upload(
             }
         })
         .collect();
-    let request = reqwest::Client::new()
+    let request = tidings_runtime::outbound::client()
+        .build()
+        .unwrap()
         .post(format!("{base}/v1/conversations/{conv}/files?name={name}"))
         .bearer_auth(token)
         .header("content-type", content_type)
@@ -83,7 +85,9 @@ async fn upload(
 }
 
 async fn download(base: &str, token: &str, file_id: &str, range: Option<&str>) -> Answer {
-    let mut request = reqwest::Client::new()
+    let mut request = tidings_runtime::outbound::client()
+        .build()
+        .unwrap()
         .get(format!("{base}/v1/files/{file_id}"))
         .bearer_auth(token);
     if let Some(range) = range {
@@ -167,7 +171,9 @@ async fn an_image_is_uploaded_sent_and_downloaded_by_the_peer_whole_and_by_range
     );
 
     let head = answer(
-        reqwest::Client::new()
+        tidings_runtime::outbound::client()
+            .build()
+            .unwrap()
             .head(format!("{}/v1/files/{file_id}", h.base))
             .bearer_auth(&bob_token),
     )
@@ -195,7 +201,9 @@ async fn an_image_is_uploaded_sent_and_downloaded_by_the_peer_whole_and_by_range
     // A range for another version of the file (If-Range not our ETag) gets the whole file.
     assert_eq!(whole.header("etag"), format!("\"{file_id}\""));
     let stale = answer(
-        reqwest::Client::new()
+        tidings_runtime::outbound::client()
+            .build()
+            .unwrap()
             .get(format!("{}/v1/files/{file_id}", h.base))
             .bearer_auth(&bob_token)
             .header("range", "bytes=0-9")
@@ -326,7 +334,9 @@ async fn uploads_are_limited_in_size_and_checked_for_type() {
             .await
             .refused(400, "invalid_request");
     }
-    let no_type = reqwest::Client::new()
+    let no_type = tidings_runtime::outbound::client()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/conversations/{conv}/files", h.base))
         .bearer_auth(&token)
         .body(png(100));
@@ -655,7 +665,9 @@ async fn a_file_stops_being_readable_once_every_message_naming_it_is_recalled() 
         let url = format!("{}/v1/files/{file_id}", h.base);
         async move {
             answer(
-                reqwest::Client::new()
+                tidings_runtime::outbound::client()
+                    .build()
+                    .unwrap()
                     .request(method, url)
                     .bearer_auth(token),
             )

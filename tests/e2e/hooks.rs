@@ -199,7 +199,11 @@ async fn hook_outcomes_and_latency_are_measured() {
     let refused = alice.send_text("1", "bob", "x1", "spam").await;
     assert_eq!(refused["code"], "rejected", "{refused}");
     let metrics = until("the hook metrics", || async {
-        let text = reqwest::get(format!("{}/metrics", h.base))
+        let text = tidings_runtime::outbound::client()
+            .build()
+            .unwrap()
+            .get(format!("{}/metrics", h.base))
+            .send()
             .await
             .ok()?
             .text()

@@ -43,6 +43,7 @@ mod service;
 mod settings;
 mod social;
 mod supervision;
+mod tls;
 mod typing;
 mod web_app;
 mod words;

@@ -27,7 +27,7 @@ async fn metrics_count_commands_deliveries_commits_and_connections() {
     let refused = WsClient::connect(&harness.base, "not-a-token", false).await;
     assert_eq!(refused.err().map(|r| r.0), Some(401));
 
-    let http = reqwest::Client::new();
+    let http = tidings_runtime::outbound::client().build().unwrap();
     let scrape = || async {
         let response = http
             .get(format!("{}/metrics", harness.base))

@@ -114,7 +114,11 @@ fn every_operation_has_answers_and_every_reference_resolves() {
 #[tokio::test]
 async fn the_document_is_served() {
     let h = Harness::start().await;
-    let response = reqwest::get(format!("{}/v1/openapi.json", h.base))
+    let response = tidings_runtime::outbound::client()
+        .build()
+        .unwrap()
+        .get(format!("{}/v1/openapi.json", h.base))
+        .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);

@@ -316,10 +316,27 @@ async fn push_registration_errors_are_clear() {
 
 #[tokio::test]
 async fn apns_and_fcm_adapters_send_what_the_providers_document() {
-    let h = Harness::start().await;
+    providers_get_what_they_document(false).await;
+}
+
+/// The same over TLS: APNs negotiates HTTP/2 by ALPN (its server refuses anything else), the
+/// FCM token exchange and sends go over HTTPS, certificates checked against the test CA.
+#[tokio::test]
+async fn apns_and_fcm_adapters_reach_https_endpoints() {
+    providers_get_what_they_document(true).await;
+}
+
+async fn providers_get_what_they_document(tls: bool) {
+    let h = Harness::start_on(TestNats::start(), tempfile::tempdir().unwrap(), |config| {
+        if tls {
+            crate::tls::trusting_the_test_ca(config);
+        }
+    })
+    .await;
     let admin = admin_of(&h.base, &credential(&h));
-    let (apns_base, apns_log) = providers::apns().await;
-    let (fcm_base, fcm_tokens, fcm_sends) = providers::fcm().await;
+    let (apns_base, apns_log) = providers::apns(tls).await;
+    let (fcm_base, fcm_tokens, fcm_sends) = providers::fcm(tls).await;
+    assert_eq!(apns_base.starts_with("https://"), tls, "{apns_base}");
     let api = app_with_push(&h.base, &admin, "mobile", async |_: &str| {
         json!({
             "apns": {

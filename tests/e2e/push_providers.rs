@@ -5,6 +5,7 @@
 //! They prove the requests are well formed to these checks, not that Apple or Google accept
 //! them. The keys under `fixtures/push/` were generated for these tests only.
 
+use crate::tls::TestListener;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -65,11 +66,12 @@ impl Log {
     }
 }
 
-/// Serves `router` on a free local port (HTTP/1.1 and HTTP/2 prior knowledge); its base URL.
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+/// Serves `router` on a free local port (HTTP/1.1 and HTTP/2 prior knowledge; over TLS with
+/// HTTP/2 by ALPN when `tls`); its base URL.
+async fn serve(router: Router, tls: bool) -> String {
+    let listener = TestListener::bind(tls).await;
+    let base = listener.base();
+    listener.serve(router);
     base
 }
 
@@ -121,7 +123,7 @@ pub async fn webhook(app: &str, secret: &str) -> (String, Log) {
             ),
         )
         .with_state(state);
-    (format!("{}/push", serve(router).await), log)
+    (format!("{}/push", serve(router, false).await), log)
 }
 
 fn chrono_now() -> i64 {
@@ -134,8 +136,8 @@ fn chrono_now() -> i64 {
 /// APNs (`POST /3/device/<token>` over HTTP/2): checks the provider token (ES256 signed by the
 /// test key, `kid`, `iss` = team id, `iat` within the hour), `apns-topic`, `apns-push-type`,
 /// `apns-collapse-id` (at most 64 bytes), `apns-priority`, and an `aps` JSON payload of at most
-/// 4 KiB with an alert and a numeric badge.
-pub async fn apns() -> (String, Log) {
+/// 4 KiB with an alert and a numeric badge. Over TLS when `tls`.
+pub async fn apns(tls: bool) -> (String, Log) {
     let log = Log::default();
     let router = Router::new()
         .route(
@@ -193,7 +195,7 @@ pub async fn apns() -> (String, Log) {
             ),
         )
         .with_state(log.clone());
-    (serve(router).await, log)
+    (serve(router, tls).await, log)
 }
 
 fn check_provider_token(jwt: &str) -> Vec<String> {
@@ -224,11 +226,11 @@ fn check_provider_token(jwt: &str) -> Vec<String> {
 /// signed by the test key with `iss` = client email, `aud` = this URI, the FCM scope, at most
 /// an hour long) and FCM HTTP v1 (`POST /v1/projects/<id>/messages:send` with the issued bearer
 /// token and a `message` naming a token, with string data values). Returns the base URL, the
-/// token exchanges and the sends.
-pub async fn fcm() -> (String, Log, Log) {
+/// token exchanges and the sends. Over TLS when `tls`.
+pub async fn fcm(tls: bool) -> (String, Log, Log) {
     let (tokens, sends) = (Log::default(), Log::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TestListener::bind(tls).await;
+    let base = listener.base();
     let token_uri = format!("{base}/token");
     let router = Router::new()
         .route(
@@ -320,7 +322,7 @@ pub async fn fcm() -> (String, Log, Log) {
                 )
                 .with_state(sends.clone()),
         );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    listener.serve(router);
     (base, tokens, sends)
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use tidings_testkit::TestNats;
 
 async fn get(url: &str) -> reqwest::Response {
-    reqwest::Client::builder()
+    tidings_runtime::outbound::client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -19,7 +19,9 @@ async fn get(url: &str) -> reqwest::Response {
 
 /// `POST /v1/dev/token` with `body`, no credentials: the status and the JSON answer.
 async fn sign_in(base: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
+    let response = tidings_runtime::outbound::client()
+        .build()
+        .unwrap()
         .post(format!("{base}/v1/dev/token"))
         .header("content-type", "application/json")
         .body(body.to_string())

@@ -214,7 +214,11 @@ async fn webhooks_get_signed_records_and_failures_become_dead_letters() {
         (400, &json!("invalid_request"))
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", h.base))
+    let metrics = tidings_runtime::outbound::client()
+        .build()
+        .unwrap()
+        .get(format!("{}/metrics", h.base))
+        .send()
         .await
         .unwrap()
         .text()

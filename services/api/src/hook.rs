@@ -83,7 +83,9 @@ impl Hooks {
     pub fn new(client: async_nats::Client, limits: BodyLimits) -> Self {
         Self {
             client,
-            http: reqwest::Client::new(),
+            http: tidings_runtime::outbound::client()
+                .build()
+                .expect("the outbound client builds"),
             limits,
         }
     }
@@ -225,7 +227,7 @@ impl Hooks {
                 .body(payload)
                 .send()
                 .await
-                .map_err(|e| Failure::Error(e.to_string()))?;
+                .map_err(|e| Failure::Error(tidings_runtime::outbound::describe(&e)))?;
             if !response.status().is_success() {
                 return Err(Failure::Error(format!("status {}", response.status())));
             }

@@ -54,10 +54,10 @@ pub struct Deliverer {
 impl Deliverer {
     /// A deliverer on `js`, reading each app's webhook from `apps`.
     pub fn new(js: jetstream::Context, apps: Apps, config: &crate::Config) -> Self {
-        let http = reqwest::Client::builder()
+        let http = tidings_runtime::outbound::client()
             .timeout(Duration::from_millis(config.webhook_timeout_ms))
             .build()
-            .expect("a client without TLS or proxies builds");
+            .expect("the outbound client builds");
         Self {
             js,
             apps,
@@ -238,7 +238,12 @@ impl Deliverer {
             .body(message.payload.to_vec())
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "request failed: {}",
+                    tidings_runtime::outbound::describe(&e)
+                )
+            })?;
         if answer.status().is_success() {
             Ok(())
         } else {

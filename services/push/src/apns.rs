@@ -5,7 +5,8 @@
 //! than an hour and throttles ones refreshed more often than every 20 minutes).
 //!
 //! Only tested against a local HTTP/2 server that checks requests against Apple's documented
-//! format; this build has no TLS, so `https://` endpoints are not reachable (docs/protocol.md).
+//! format; `https://` endpoints go over TLS (rustls, HTTP/2 by ALPN) with the shared outbound
+//! client (`tidings_runtime::outbound`), never against Apple itself (docs/protocol.md).
 
 use crate::job::PushJob;
 use crate::provider::{AppPush, REQUEST_TIMEOUT, SendError, now_secs, pem_der, title};
@@ -30,7 +31,7 @@ struct Claims<'a> {
 pub struct Apns {
     /// Speaks HTTP/2 without TLS from the first byte (`http://` endpoints: local servers).
     cleartext: reqwest::Client,
-    /// HTTP/2 negotiated by ALPN (`https://` endpoints).
+    /// TLS, HTTP/2 negotiated by ALPN (`https://` endpoints).
     tls: reqwest::Client,
     /// Provider tokens by (team id, key id): (token, minted at).
     tokens: Mutex<HashMap<(String, String), (String, u64)>>,
@@ -69,11 +70,11 @@ pub fn payload(job: &PushJob) -> serde_json::Value {
 impl Apns {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
-            cleartext: reqwest::Client::builder()
+            cleartext: tidings_runtime::outbound::client()
                 .http2_prior_knowledge()
                 .timeout(REQUEST_TIMEOUT)
                 .build()?,
-            tls: reqwest::Client::builder()
+            tls: tidings_runtime::outbound::client()
                 .timeout(REQUEST_TIMEOUT)
                 .build()?,
             tokens: Mutex::default(),

@@ -5,7 +5,8 @@
 //! minute before it expires.
 //!
 //! Only tested against local servers that check requests against Google's documented formats;
-//! this build has no TLS, so `https://` endpoints are not reachable (docs/protocol.md).
+//! `https://` endpoints go over TLS with the shared outbound client (`tidings_runtime::outbound`),
+//! never against Google itself (docs/protocol.md).
 
 use crate::job::PushJob;
 use crate::provider::{AppPush, REQUEST_TIMEOUT, SendError, now_secs, pem_der, title};
@@ -80,7 +81,7 @@ pub fn message(job: &PushJob) -> serde_json::Value {
 impl Fcm {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
-            client: reqwest::Client::builder()
+            client: tidings_runtime::outbound::client()
                 .timeout(REQUEST_TIMEOUT)
                 .build()?,
             tokens: Mutex::default(),

@@ -68,7 +68,7 @@ impl SendError {
     pub(crate) fn transport(provider: &'static str, error: reqwest::Error) -> Self {
         SendError::Unavailable {
             provider,
-            reason: error.to_string(),
+            reason: tidings_runtime::outbound::describe(&error),
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn signature(
 impl Webhook {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
-            client: reqwest::Client::builder()
+            client: tidings_runtime::outbound::client()
                 .timeout(REQUEST_TIMEOUT)
                 .build()?,
         })

@@ -141,7 +141,9 @@ pub async fn run(target: &Target, command: &AppsCommand) -> anyhow::Result<()> {
     let (method, path, body) = request(command)?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let url = format!("{}{path}", target.url.trim_end_matches('/'));
-    let mut builder = reqwest::Client::new().request(method.clone(), &url);
+    let mut builder = tidings_runtime::outbound::client()
+        .build()?
+        .request(method.clone(), &url);
     for (name, value) in signature(&target.admin, method.as_str(), &path, body.as_bytes()) {
         builder = builder.header(name, value);
     }

@@ -108,6 +108,7 @@ impl Config {
             &mut config.http.max_unfinished,
             "TIDINGS_HTTP_MAX_UNFINISHED",
         )?;
+        env_override_opt(&mut config.http.extra_ca_file, "TIDINGS_EXTRA_CA_FILE")?;
         env_override_opt(&mut config.nats_url, "NATS_URL")?;
         env_override(&mut config.nats_replicas, "TIDINGS_NATS_REPLICAS")?;
         env_override(&mut config.durable, "TIDINGS_DURABLE")?;
@@ -217,11 +218,16 @@ mod tests {
             [http]
             header_read_timeout_ms = 2500
             max_unfinished_per_ip = 8
+            extra_ca_file = "/etc/tidings/ca.pem"
             "#,
         )
         .unwrap();
         assert_eq!(config.http.header_read_timeout_ms, 2500);
         assert_eq!(config.http.max_unfinished_per_ip, 8);
+        assert_eq!(
+            config.http.extra_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/tidings/ca.pem"))
+        );
         assert_eq!(
             config.http.max_unfinished,
             HttpConfig::default().max_unfinished

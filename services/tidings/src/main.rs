@@ -138,6 +138,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(BAD_CONFIG);
         }
     };
+    if let Some(path) = &config.http.extra_ca_file
+        && let Err(error) = tidings_runtime::outbound::trust_extra_ca_file(path)
+    {
+        eprintln!("tidings: bad configuration: {error:#}");
+        return ExitCode::from(BAD_CONFIG);
+    }
     if let Some(store) = cli.store {
         config.store = store;
     }

@@ -88,6 +88,11 @@ impl<S: ReadModels> Server<S> {
     /// Starts NATS if needed, provisions streams and binds the listener, on `store`.
     pub async fn build_on(config: Config, store: S) -> anyhow::Result<Self> {
         tidings_runtime::metrics::install();
+        // Before the hook, feed and push clients are built (main has read it already; a
+        // file already trusted is not read again).
+        if let Some(path) = &config.http.extra_ca_file {
+            tidings_runtime::outbound::trust_extra_ca_file(path)?;
+        }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let app = dev_app::load_or_create(&config.data_dir)?;

@@ -36,7 +36,7 @@ pub enum ConvKind {
 #[serde(default, deny_unknown_fields)]
 pub struct BeforeSendHook {
     pub nats: bool,
-    /// An `http://` URL the hook is `POST`ed to, signed with the app's secret.
+    /// An `http://` or `https://` URL the hook is `POST`ed to, signed with the app's secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// How long each call may take, in milliseconds (default 2000, 1-10000).
@@ -70,9 +70,12 @@ impl BeforeSendHook {
             return invalid("set `nats` to true, a `url`, or both");
         }
         if let Some(url) = &self.url {
-            let rest = url.strip_prefix("http://").unwrap_or_default();
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"))
+                .unwrap_or_default();
             if rest.is_empty() || url.len() > 2048 || url.chars().any(char::is_whitespace) {
-                return invalid("url must be an http:// URL of at most 2048 bytes");
+                return invalid("url must be an http:// or https:// URL of at most 2048 bytes");
             }
         }
         if !(1..=MAX_HOOK_TIMEOUT_MS).contains(&self.timeout_ms) {
@@ -105,11 +108,23 @@ mod tests {
             ..nats.clone()
         };
         assert!(slow.validate().is_err());
-        let https = BeforeSendHook {
+        let ftp = BeforeSendHook {
             url: Some("ftp://x".into()),
             ..nats.clone()
         };
-        assert!(https.validate().is_err());
+        assert!(ftp.validate().is_err());
+        for url in ["http://h/x", "https://h/x"] {
+            let hook = BeforeSendHook {
+                url: Some(url.into()),
+                ..nats.clone()
+            };
+            assert!(hook.validate().is_ok(), "{url}");
+        }
+        let bare = BeforeSendHook {
+            url: Some("https://".into()),
+            ..nats.clone()
+        };
+        assert!(bare.validate().is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Limits of an HTTP listener (the `[http]` section).
+/// Limits of an HTTP listener, and the trust of outbound HTTPS clients (the `[http]` section).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct HttpConfig {
@@ -29,6 +29,10 @@ pub struct HttpConfig {
     pub max_unfinished_per_ip: usize,
     /// The same bound over all addresses; over it, `503 unavailable`.
     pub max_unfinished: usize,
+    /// A PEM file of CA certificates that outbound HTTPS calls (before-send hooks, feed
+    /// webhooks, push providers) trust next to the OS store: a private CA, or a test's
+    /// self-signed one. Read at start-up ([`crate::outbound::trust_extra_ca_file`]).
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -37,6 +41,7 @@ impl Default for HttpConfig {
             header_read_timeout_ms: 10_000,
             max_unfinished_per_ip: 256,
             max_unfinished: 4096,
+            extra_ca_file: None,
         }
     }
 }

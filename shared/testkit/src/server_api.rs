@@ -67,7 +67,9 @@ impl ServerApi {
             base: base.trim_end_matches('/').to_owned(),
             app_key: app_key.to_owned(),
             app_secret: app_secret.to_owned(),
-            http: reqwest::Client::new(),
+            http: tidings_runtime::outbound::client()
+                .build()
+                .expect("the outbound client builds"),
         }
     }
 

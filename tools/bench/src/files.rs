@@ -49,7 +49,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect::<Vec<u8>>()
         .into();
-    let http = reqwest::Client::new();
+    let http = tidings_runtime::outbound::client().build()?;
     let mib = args.mib as f64;
     let (mut up, mut down, mut tail) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=args.runs {
