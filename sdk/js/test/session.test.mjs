@@ -176,11 +176,11 @@ test("acks: after catch-up and after live entries, the last delivered seq", asyn
   await eventually("entry 2", () => entries.length === 2);
   await eventually("ack 2", () => proxy.clientFrames().some((f) => f.t === "ack" && f.seq === 2));
   const hellos = proxy.clientFrames().filter((f) => f.t === "hello");
-  assert.deepEqual(hellos, [{ t: "hello", since: 0, device: "default" }]);
+  assert.deepEqual(hellos, [{ t: "hello", since: 0, device: "default", platform: "other" }]);
   // A reconnect says hello with the last seq delivered.
   proxy.cut();
   const hello = await eventually("a hello on a new connection", () => proxy.clientFrames().find((f) => f.t === "hello"));
-  assert.deepEqual(hello, { t: "hello", since: 2, device: "default" });
+  assert.deepEqual(hello, { t: "hello", since: 2, device: "default", platform: "other" });
   client.close();
 });
 
