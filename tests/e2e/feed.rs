@@ -368,9 +368,13 @@ async fn tidings_feed_runs_as_its_own_process() {
     let nats = tidings_testkit::TestNats::start();
     let dir = tempfile::tempdir().unwrap();
     let app = tidings::dev_app::load_or_create(dir.path()).unwrap().key;
+    // Both processes read the development app's settings from the same file: its feed is on.
+    let config = dir.path().join("tidings.toml");
+    std::fs::write(&config, "[dev_app]\nfeed = true\n").unwrap();
     let envs = [
         ("NATS_URL", nats.url()),
         ("TIDINGS_DATA_DIR", dir.path().to_str().unwrap()),
+        ("TIDINGS_CONFIG", config.to_str().unwrap()),
     ];
     let (api, line) = crate::process::launch(&["api", "--listen", "127.0.0.1:0"], &envs);
     let api = Running(api);
@@ -398,4 +402,50 @@ async fn tidings_feed_runs_as_its_own_process() {
     .await;
     feed.terminate();
     api.terminate();
+}
+
+/// The feed is per app: an app without the `feed` setting has no records (its events are
+/// passed over), and turning the setting on publishes the app's events from then on.
+#[tokio::test]
+async fn only_apps_that_ask_for_the_feed_have_records() {
+    let h = Harness::start().await;
+    let admin = crate::apps::admin_of(&h.base, &crate::apps::credential(&h));
+    let quiet_secret = crate::apps::create(&admin, json!({"key": "quiet"})).await;
+    let loud_secret =
+        crate::apps::create(&admin, json!({"key": "loud", "settings": {"feed": true}})).await;
+    let quiet = ServerApi::new(&h.base, "quiet", &quiet_secret);
+    let loud = ServerApi::new(&h.base, "loud", &loud_secret);
+    let js = jetstream::new(h.nats.client().await);
+
+    assert_eq!(quiet.register("before").await.status, 200);
+    assert_eq!(loud.register("marker").await.status, 200);
+    // The projector goes in event order: once loud's later record is out, quiet's earlier
+    // event has been passed over.
+    eventually("loud's registration is in the feed", || async {
+        newest_type(&js, "loud", "user").await.as_deref() == Some("user_registered")
+    })
+    .await;
+    assert_eq!(newest_type(&js, "quiet", "user").await, None);
+
+    let on = admin
+        .post("/v1/admin/apps/quiet/settings", &json!({"feed": true}))
+        .await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    assert_eq!(on.body["app"]["settings"]["feed"], true, "{:?}", on.body);
+    assert_eq!(quiet.register("after").await.status, 200);
+    eventually(
+        "quiet's registration after the change is in the feed",
+        || async { newest_type(&js, "quiet", "user").await.as_deref() == Some("user_registered") },
+    )
+    .await;
+    let stream = js.get_stream(subjects::FEED_STREAM).await.unwrap();
+    let record = stream
+        .direct_get_last_for_subject(subjects::feed(
+            &tidings_domain::AppId::parse("quiet").unwrap(),
+            "user",
+        ))
+        .await
+        .unwrap();
+    let record: Value = serde_json::from_slice(&record.payload).unwrap();
+    assert_eq!(record["data"]["user"], "after", "{record}");
 }

@@ -40,6 +40,8 @@ impl Harness {
             nats_url: Some(nats.url().to_owned()),
             ..Config::default()
         };
+        // The feed tests read the test app's records.
+        config.dev_app.feed = true;
         tweak(&mut config);
         let server = Server::build(config).await.expect("server builds");
         let base = format!("http://{}", server.local_addr());

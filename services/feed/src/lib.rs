@@ -52,8 +52,9 @@ pub fn spawn(
     }
     let js = async_nats::jetstream::new(client);
     let (projector_js, stop, max_batch) = (js.clone(), shutdown.clone(), config.max_batch);
+    let projector_apps = apps.clone();
     tracker.spawn(async move {
-        if let Err(error) = projector::run(projector_js, max_batch, stop).await {
+        if let Err(error) = projector::run(projector_js, projector_apps, max_batch, stop).await {
             tracing::error!(error = format!("{error:#}"), "the feed projector stopped");
         }
     });

@@ -1,5 +1,7 @@
 //! The feed projector: a durable consumer on the events stream that publishes each event's
-//! public record (`record::record`) on `tid.feed.v1.<app>.<kind>`, in event order.
+//! public record (`record::record`) on `tid.feed.v1.<app>.<kind>`, in event order, for the
+//! apps whose `feed` setting (or a `feed_webhook`) asks for it; other apps' events are read
+//! and passed over, so a deployment pays the second write only for apps that consume it.
 //!
 //! Idempotent under redelivery and replay: a record's `Nats-Msg-Id` is its source event's
 //! sequence (JetStream drops a copy within the feed stream's dedupe window), and events at or
@@ -11,7 +13,9 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::time::Duration;
+use tidings_api::apps::Apps;
 use tidings_domain::AppId;
 use tidings_events::{Envelope, definitions, subjects};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +36,7 @@ pub fn msg_id(event_seq: u64) -> String {
 /// The translating side, over one JetStream context.
 pub struct Projector {
     js: jetstream::Context,
+    apps: Apps,
     consumer: PullConsumer,
     /// The newest source event already in the feed stream.
     published: u64,
@@ -70,7 +75,11 @@ async fn newest_published(js: &jetstream::Context) -> anyhow::Result<u64> {
 
 impl Projector {
     /// Opens (or creates) the durable consumer and reads where the feed stands.
-    pub async fn open(js: jetstream::Context, max_batch: usize) -> anyhow::Result<Self> {
+    pub async fn open(
+        js: jetstream::Context,
+        apps: Apps,
+        max_batch: usize,
+    ) -> anyhow::Result<Self> {
         let config = definitions::feed_projector_consumer();
         let name = config.durable_name.clone().expect("a durable consumer");
         let consumer = js
@@ -83,6 +92,7 @@ impl Projector {
         let published = newest_published(&js).await?;
         Ok(Self {
             js,
+            apps,
             consumer,
             published,
             max_batch: max_batch.max(1),
@@ -102,6 +112,8 @@ impl Projector {
         let mut acks = Vec::new();
         let mut last = None;
         let mut count = 0;
+        // Each app's setting is read once per batch: a change applies from the next batch.
+        let mut feeds: HashMap<String, bool> = HashMap::new();
         while let Some(message) = batch.next().await {
             let message = message.map_err(|e| anyhow::anyhow!("fetching events: {e}"))?;
             let seq = message
@@ -110,6 +122,7 @@ impl Projector {
                 .stream_sequence;
             if seq > self.published
                 && let Some(record) = self.translate(seq, &message)
+                && self.feeds(&mut feeds, &record.app).await?
             {
                 acks.push(self.publish(&record).await?);
                 self.published = seq;
@@ -132,6 +145,21 @@ impl Projector {
             }
             None => Ok(Step::CaughtUp),
         }
+    }
+
+    /// Whether `app` asks for its records, as `feeds` remembers or the app says now.
+    async fn feeds(&self, feeds: &mut HashMap<String, bool>, app: &str) -> anyhow::Result<bool> {
+        if let Some(on) = feeds.get(app) {
+            return Ok(*on);
+        }
+        let id = AppId::parse(app).context("a record's app")?;
+        let on = match self.apps.current(&id).await {
+            Ok(Some((state, _))) => !state.disabled && state.settings.feeds(),
+            Ok(None) => false,
+            Err(error) => anyhow::bail!("reading app {app}: {}", error.message),
+        };
+        feeds.insert(app.to_owned(), on);
+        Ok(on)
     }
 
     fn translate(&self, seq: u64, message: &jetstream::Message) -> Option<Record> {
@@ -177,13 +205,14 @@ impl Projector {
 /// batch succeeded).
 pub async fn run(
     js: jetstream::Context,
+    apps: Apps,
     max_batch: usize,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
         let opened = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            opened = Projector::open(js.clone(), max_batch) => opened,
+            opened = Projector::open(js.clone(), apps.clone(), max_batch) => opened,
         };
         let failure = match opened {
             Ok(mut projector) => loop {

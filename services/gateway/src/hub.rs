@@ -1,12 +1,12 @@
-//! One NATS subscription per connected user (two: live entries and typing notices), shared by
-//! all of that user's connections in this gateway, fanned out through broadcast channels. The
-//! subscriptions end with the last connection.
+//! One NATS subscription per connected user (its push subject, which carries live entries and
+//! typing notices), shared by all of that user's connections in this gateway, fanned out
+//! through broadcast channels. The subscription ends with the last connection.
 
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tidings_domain::{AppId, UserId};
-use tidings_events::subjects;
+use tidings_events::{headers, subjects};
 use tidings_store::Entry;
 use tokio::sync::broadcast;
 
@@ -92,7 +92,6 @@ impl Hub {
             Some(receivers) => receivers,
             None => {
                 let mut nats = self.client.subscribe(subject.clone()).await?;
-                let mut typing_nats = self.client.subscribe(subjects::typing(app, user)).await?;
                 tokio::time::timeout(SUBSCRIBE_CONFIRM, self.client.flush())
                     .await
                     .map_err(|_| "NATS did not confirm the subscription in time")??;
@@ -101,26 +100,8 @@ impl Hub {
                 let fanout = sender.clone();
                 let typing_fanout = typing_sender.clone();
                 let task = tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            Some(message) = nats.next() => {
-                                match rmp_serde::from_slice::<Entry>(&message.payload) {
-                                    Ok(entry) => {
-                                        let _ = fanout.send(Arc::new(entry));
-                                    }
-                                    Err(error) => tracing::error!(%error, "unreadable push"),
-                                }
-                            }
-                            Some(message) = typing_nats.next() => {
-                                match serde_json::from_slice::<Typing>(&message.payload) {
-                                    Ok(notice) => {
-                                        let _ = typing_fanout.send(Arc::new(notice));
-                                    }
-                                    Err(error) => tracing::error!(%error, "unreadable typing notice"),
-                                }
-                            }
-                            else => return,
-                        }
+                    while let Some(message) = nats.next().await {
+                        fan_out(&message, &fanout, &typing_fanout);
                     }
                 });
                 let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
@@ -152,5 +133,35 @@ impl Hub {
             hub: self.clone(),
             subject,
         })
+    }
+}
+
+/// Hands one message of a user's push subject to the connections: an inbox entry, or a typing
+/// notice when its header says so.
+fn fan_out(
+    message: &async_nats::Message,
+    entries: &broadcast::Sender<Arc<Entry>>,
+    typing: &broadcast::Sender<Arc<Typing>>,
+) {
+    let kind = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(headers::PUSH_KIND));
+    match kind.map(|k| k.as_str()) {
+        None => match rmp_serde::from_slice::<Entry>(&message.payload) {
+            Ok(entry) => {
+                let _ = entries.send(Arc::new(entry));
+            }
+            Err(error) => tracing::error!(%error, "unreadable push"),
+        },
+        Some(headers::PUSH_KIND_TYPING) => {
+            match serde_json::from_slice::<Typing>(&message.payload) {
+                Ok(notice) => {
+                    let _ = typing.send(Arc::new(notice));
+                }
+                Err(error) => tracing::error!(%error, "unreadable typing notice"),
+            }
+        }
+        Some(other) => tracing::warn!(kind = other, "push of an unknown kind ignored"),
     }
 }

@@ -1,6 +1,7 @@
 //! Typing notices (issue 14 item 5, docs/design/devices-presence.md): a member's
-//! `typing{conv, state}` goes over core NATS to each other member's `tid.typing.<app>.<user>`
-//! subject and from there only to that member's open sessions. Nothing is stored: a member with
+//! `typing{conv, state}` goes over core NATS to each other member's push subject
+//! `tid.push.<app>.<user>` (header `Tidings-Push-Kind: typing`, so the gateway's one
+//! subscription per user carries both) and from there only to that member's open sessions. Nothing is stored: a member with
 //! no open session never hears of it, and no inbox holds it. Clients treat `typing` as over
 //! after `expires_in` seconds without a refresh.
 
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tidings_api::error::{ApiError, ErrorCode};
 use tidings_domain::{AppId, ConvId, UserId};
-use tidings_events::subjects;
+use tidings_events::{headers, subjects};
 use tidings_store::{Diffusion, ReadModels};
 use tokio::time::Instant;
 
@@ -29,7 +30,7 @@ pub enum TypingState {
     Paused,
 }
 
-/// A typing notice as it travels on `tid.typing.<app>.<user>` (JSON).
+/// A typing notice as it travels on the recipient's push subject (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Typing {
     pub conv: ConvId,
@@ -111,9 +112,15 @@ pub async fn relay(
     let payload: bytes::Bytes = serde_json::to_vec(notice)
         .expect("a typing notice serializes")
         .into();
+    let mut kind = async_nats::HeaderMap::new();
+    kind.insert(headers::PUSH_KIND, headers::PUSH_KIND_TYPING);
     for recipient in recipients {
         client
-            .publish(subjects::typing(app, recipient), payload.clone())
+            .publish_with_headers(
+                subjects::push(app, recipient),
+                kind.clone(),
+                payload.clone(),
+            )
             .await
             .map_err(|e| ApiError::unavailable("relaying typing", e))?;
     }

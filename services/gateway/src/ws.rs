@@ -32,6 +32,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// Initial read buffer of a connection.
 const READ_BUFFER: usize = 1024;
+/// Frames a session emits are gathered up to this many bytes and written when it flushes (after
+/// each answer, and after each burst of pushes): one `send(2)` per burst instead of one per
+/// frame. The buffer grows only as far as a burst needs, so an idle connection keeps little.
+const WRITE_BUFFER: usize = 4096;
 /// Longest a closed connection waits for the client to close its side.
 const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes read and discarded while lingering.
@@ -94,7 +98,7 @@ pub async fn upgrade<S: ReadModels>(
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0);
+        .write_buffer_size(WRITE_BUFFER);
     metrics::counter!(metrics_names::HANDSHAKES, "outcome" => "accepted").increment(1);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {

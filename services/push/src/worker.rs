@@ -13,6 +13,7 @@ use crate::provider::{AppPush, Providers};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::time::Duration;
 use tidings_api::apps::Apps;
 use tidings_domain::event::MessageSent;
@@ -131,6 +132,9 @@ impl<S: ReadModels> Worker<S> {
         let mut jobs = Vec::new();
         let mut through = self.checkpoint;
         let mut handled = 0;
+        // Whether each app has a provider at all, read once per batch: an app without one
+        // (most apps, and every app that does not use offline push) costs no reads here.
+        let mut pushable: HashMap<AppId, bool> = HashMap::new();
         for message in &batch {
             let seq = message
                 .info()
@@ -157,6 +161,9 @@ impl<S: ReadModels> Worker<S> {
             if let Event::MessageSent(sent) = &envelope.event {
                 if sent.ts < now_millis() - self.config.max_age_secs as i64 * 1000 {
                     continue; // Too old to be worth a notification (a long outage, a first start).
+                }
+                if !self.pushable(&mut pushable, &sent.app).await? {
+                    continue;
                 }
                 self.projected(seq).await?;
                 jobs.extend(self.jobs_for(sent).await?);
@@ -262,6 +269,21 @@ impl<S: ReadModels> Worker<S> {
             jobs.extend(plan::jobs(sent, &to, show_text, now_millis()));
         }
         Ok(jobs)
+    }
+
+    /// Whether `app` has any push provider configured, as `known` remembers or the app says.
+    async fn pushable(
+        &self,
+        known: &mut HashMap<AppId, bool>,
+        app: &AppId,
+    ) -> anyhow::Result<bool> {
+        if let Some(can) = known.get(app) {
+            return Ok(*can);
+        }
+        let push = self.app_push(app).await?.settings;
+        let can = push.webhook_url.is_some() || push.apns.is_some() || push.fcm.is_some();
+        known.insert(app.clone(), can);
+        Ok(can)
     }
 
     async fn app_push(&self, app: &AppId) -> anyhow::Result<AppPush> {

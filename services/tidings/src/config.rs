@@ -67,6 +67,9 @@ pub struct Config {
     pub feed: tidings_feed::Config,
     /// The offline push worker (`up` runs it unless `push.enabled = false`).
     pub push: tidings_push::Config,
+    /// The development app's settings (`[dev_app]`, each as in `[[api.apps]]`; e.g.
+    /// `feed = true`): the app `up`, `api`, `gateway` and `feed` create in the data dir.
+    pub dev_app: tidings_domain::app::AppSettings,
 }
 
 impl Default for Config {
@@ -86,11 +89,19 @@ impl Default for Config {
             projector: tidings_projector::Config::default(),
             feed: tidings_feed::Config::default(),
             push: tidings_push::Config::default(),
+            dev_app: tidings_domain::app::AppSettings::default(),
         }
     }
 }
 
 impl Config {
+    /// The development app in `data_dir` (created on first use), with `[dev_app]`'s settings.
+    pub fn dev_app(&self, data_dir: &Path) -> anyhow::Result<tidings_api::apps::AppConfig> {
+        let mut app = crate::dev_app::load_or_create(data_dir)?;
+        app.settings = self.dev_app.clone();
+        Ok(app)
+    }
+
     /// Defaults, then `file`, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut config: Config = load_file(file)?;

@@ -171,10 +171,8 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         }
         Command::Api { listen } => {
             let listen = listen.unwrap_or(config.listen);
-            config
-                .api
-                .apps
-                .push(dev_app::load_or_create(&config.data_dir)?);
+            let dev_app = config.dev_app(&config.data_dir)?;
+            config.api.apps.push(dev_app);
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
             let api =
                 tidings_api::Api::build(&config.api, async_nats::jetstream::new(client.clone()))
@@ -227,7 +225,8 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         Command::Gateway { data_dir, listen } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
             let listen = listen.unwrap_or(config.listen);
-            config.api.apps.push(dev_app::load_or_create(&data_dir)?);
+            let dev_app = config.dev_app(&data_dir)?;
+            config.api.apps.push(dev_app);
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
             match config.store {
                 StoreKind::Fjall => {
@@ -242,7 +241,8 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
         }
         Command::Feed { data_dir } => {
             let data_dir = data_dir.unwrap_or(config.data_dir.clone());
-            config.api.apps.push(dev_app::load_or_create(&data_dir)?);
+            let dev_app = config.dev_app(&data_dir)?;
+            config.api.apps.push(dev_app);
             tidings::feed::run(config, &nats_url(config)?).await
         }
         Command::Replay { projection, into } => {

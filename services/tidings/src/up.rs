@@ -95,7 +95,7 @@ impl<S: ReadModels> Server<S> {
         }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        let app = dev_app::load_or_create(&config.data_dir)?;
+        let app = config.dev_app(&config.data_dir)?;
         let (local_nats, url) = match &config.nats_url {
             Some(url) => (None, url.clone()),
             None => {

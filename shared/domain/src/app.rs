@@ -65,6 +65,9 @@ pub struct AppSettings {
     /// Most signed server-API requests the app may make per second on each api instance
     /// (default 0: no limit).
     pub server_api_per_sec: u32,
+    /// The app's events are published on the event feed, `tid.feed.v1.<app>.>` (default off:
+    /// a record costs a second stored write per event). A `feed_webhook` turns it on too.
+    pub feed: bool,
     /// Where the app's feed records are POSTed (default: nowhere).
     pub feed_webhook: Option<crate::feed_webhook::FeedWebhook>,
     /// Offline push: the webhook URL and APNs / FCM credentials (default: none).
@@ -88,6 +91,7 @@ impl Default for AppSettings {
             before_send: None,
             user_msgs_per_sec: 0,
             server_api_per_sec: 0,
+            feed: false,
             feed_webhook: None,
             push: PushAppSettings::default(),
         }
@@ -95,6 +99,11 @@ impl Default for AppSettings {
 }
 
 impl AppSettings {
+    /// Whether the feed projector publishes the app's records.
+    pub fn feeds(&self) -> bool {
+        self.feed || self.feed_webhook.is_some()
+    }
+
     /// The app's presence and typing switches.
     pub fn presence(&self) -> PresencePolicy {
         PresencePolicy {

@@ -10,3 +10,8 @@ pub const DEAD_LETTER_REASON: &str = "Tidings-Dead-Letter-Reason";
 pub const DEAD_LETTER_SEQ: &str = "Tidings-Dead-Letter-Seq";
 /// The subject the dead-lettered message was on.
 pub const DEAD_LETTER_SUBJECT: &str = "Tidings-Dead-Letter-Subject";
+/// What a message on a user's push subject carries when it is not an inbox entry: `typing`
+/// for a typing notice (JSON). Entries carry no such header.
+pub const PUSH_KIND: &str = "Tidings-Push-Kind";
+/// `PUSH_KIND` of a typing notice.
+pub const PUSH_KIND_TYPING: &str = "typing";

@@ -38,14 +38,11 @@ pub fn event(app: &AppId, aggregate: &str, id: &str) -> String {
     format!("tid.evt.{app}.{aggregate}.{id}")
 }
 
-/// Live deliveries to one user: `tid.push.<app>.<user>` (core NATS, not stored).
+/// Live deliveries to one user: `tid.push.<app>.<user>` (core NATS, not stored): inbox
+/// entries (MessagePack), and typing notices (JSON, header `PUSH_KIND: typing`), so that a
+/// gateway holds one subscription per connected user.
 pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
-}
-
-/// Typing notices to one user: `tid.typing.<app>.<user>` (core NATS, never stored).
-pub fn typing(app: &AppId, user: &UserId) -> String {
-    format!("tid.typing.{app}.{user}")
 }
 
 /// A user's presence changes for app servers: `tid.presence.<app>.<user>` (core NATS). Takes

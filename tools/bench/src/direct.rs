@@ -362,6 +362,43 @@ async fn prefill(args: &Args, api: &ServerApi) -> anyhow::Result<()> {
         acked as f64 / secs,
         totals.errors.load(Ordering::Relaxed)
     );
+    let caught_up = Instant::now();
+    canary(args, api).await?;
+    println!(
+        "prefill: projected and delivered {:.1}s after the last acknowledgement",
+        caught_up.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Sends one message after the prefill and waits until it is delivered: the projector works in
+/// stream order, so the prefill's backlog is gone then and the measured runs meet none of it.
+async fn canary(args: &Args, api: &ServerApi) -> anyhow::Result<()> {
+    let to = "prefillcanaryb".to_owned();
+    let to_ws = connect(&args.server.url, &api.user_token(&to).await).await?;
+    let from_ws = connect(&args.server.url, &api.user_token("prefillcanarya").await).await?;
+    let (totals, stop, base) = (
+        Arc::new(Totals::default()),
+        CancellationToken::new(),
+        Instant::now(),
+    );
+    let received = tokio::spawn(receiver(to_ws, base, totals.clone(), stop.clone()));
+    let budget = Budget {
+        until: base + Duration::from_secs(24 * 3600),
+        count: Some(1),
+        body_bytes: args.body_bytes,
+    };
+    sender(from_ws, to, base, budget, None, 1, totals.clone()).await?;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while totals.delivered.load(Ordering::Relaxed) == 0 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the prefill was not projected in 30 minutes"
+        );
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+    stop.cancel();
+    let _ = received.await;
     Ok(())
 }
 
