@@ -1,9 +1,9 @@
 //! Typing notices (issue 14 item 5, docs/design/devices-presence.md): a member's
 //! `typing{conv, state}` goes over core NATS to each other member's push subject
 //! `tid.push.<app>.<user>` (header `Tidings-Push-Kind: typing`, so the gateway's one
-//! subscription per user carries both) and from there only to that member's open sessions. Nothing is stored: a member with
-//! no open session never hears of it, and no inbox holds it. Clients treat `typing` as over
-//! after `expires_in` seconds without a refresh.
+//! subscription per user carries both) and from there only to that member's open sessions.
+//! Nothing is stored: a member with no open session never hears of it, and no inbox holds it.
+//! Clients treat `typing` as over after `expires_in` seconds without a refresh.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

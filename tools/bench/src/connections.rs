@@ -28,6 +28,11 @@ pub struct Args {
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 200)]
     concurrency: usize,
+    /// Names the users (`cx<run-id>u<i>`); default: a new id per run. A second run with the same
+    /// id reconnects users whose device is already recorded, so it measures sessions alone
+    /// (no device registration, no new user state in the caches or the store).
+    #[arg(long)]
+    run_id: Option<u64>,
 }
 
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
@@ -81,9 +86,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "connections: url={} count={} hold={}s",
         args.server.url, args.count, args.hold
     );
-    let run_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let run_id = match args.run_id {
+        Some(id) => id,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    };
     let mut tokens = Vec::with_capacity(args.count);
     for chunk in (0..args.count).collect::<Vec<_>>().chunks(100) {
         let minted = futures_util::future::join_all(chunk.iter().map(|i| {
