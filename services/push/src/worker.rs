@@ -132,9 +132,9 @@ impl<S: ReadModels> Worker<S> {
         let mut jobs = Vec::new();
         let mut through = self.checkpoint;
         let mut handled = 0;
-        // Whether each app has a provider at all, read once per batch: an app without one
-        // (most apps, and every app that does not use offline push) costs no reads here.
-        let mut pushable: HashMap<AppId, bool> = HashMap::new();
+        // Each app's push settings, read once per batch; an app without a provider (most apps,
+        // and every app that does not use offline push) costs no further reads here.
+        let mut pushable: HashMap<AppId, Option<AppPush>> = HashMap::new();
         for message in &batch {
             let seq = message
                 .info()
@@ -162,11 +162,12 @@ impl<S: ReadModels> Worker<S> {
                 if sent.ts < now_millis() - self.config.max_age_secs as i64 * 1000 {
                     continue; // Too old to be worth a notification (a long outage, a first start).
                 }
-                if !self.pushable(&mut pushable, &sent.app).await? {
+                let Some(app) = self.pushable(&mut pushable, &sent.app).await? else {
                     continue;
-                }
+                };
+                let show_text = app.settings.preview;
                 self.projected(seq).await?;
-                jobs.extend(self.jobs_for(sent).await?);
+                jobs.extend(self.jobs_for(sent, show_text).await?);
             }
         }
         let jobs = collapse(jobs);
@@ -234,8 +235,7 @@ impl<S: ReadModels> Worker<S> {
         }
     }
 
-    async fn jobs_for(&self, sent: &MessageSent) -> anyhow::Result<Vec<PushJob>> {
-        let show_text = self.app_push(&sent.app).await?.settings.preview;
+    async fn jobs_for(&self, sent: &MessageSent, show_text: bool) -> anyhow::Result<Vec<PushJob>> {
         let mut jobs = Vec::new();
         for user in self.recipients(sent).await? {
             let Some(row) = self.store.push_settings(&sent.app, &user).await? else {
@@ -271,19 +271,20 @@ impl<S: ReadModels> Worker<S> {
         Ok(jobs)
     }
 
-    /// Whether `app` has any push provider configured, as `known` remembers or the app says.
-    async fn pushable(
+    /// `app`'s push settings if it has any provider configured, as `known` remembers or the
+    /// app says now.
+    async fn pushable<'k>(
         &self,
-        known: &mut HashMap<AppId, bool>,
+        known: &'k mut HashMap<AppId, Option<AppPush>>,
         app: &AppId,
-    ) -> anyhow::Result<bool> {
-        if let Some(can) = known.get(app) {
-            return Ok(*can);
+    ) -> anyhow::Result<Option<&'k AppPush>> {
+        if !known.contains_key(app) {
+            let push = self.app_push(app).await?;
+            let s = &push.settings;
+            let any = s.webhook_url.is_some() || s.apns.is_some() || s.fcm.is_some();
+            known.insert(app.clone(), any.then_some(push));
         }
-        let push = self.app_push(app).await?.settings;
-        let can = push.webhook_url.is_some() || push.apns.is_some() || push.fcm.is_some();
-        known.insert(app.clone(), can);
-        Ok(can)
+        Ok(known.get(app).and_then(Option::as_ref))
     }
 
     async fn app_push(&self, app: &AppId) -> anyhow::Result<AppPush> {
