@@ -4,11 +4,13 @@
 //! losses and duplicates are counted, not assumed.
 
 mod report;
+mod timeline;
 
 use crate::server::Server;
 use crate::summary::{histogram, median};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use timeline::Timeline;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +70,10 @@ pub struct Args {
     /// medians, lost and duplicated) here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    /// Also print, for each run, every second (by send time, with its UTC time) in which a
+    /// message took longer than 15 ms: how many did, over 50 ms, and the slowest.
+    #[arg(long)]
+    timeline: bool,
     #[command(flatten)]
     screens: crate::screens::ScreenArgs,
 }
@@ -198,9 +204,10 @@ async fn receiver(
     base: Instant,
     totals: Arc<Totals>,
     stop: CancellationToken,
-) -> Histogram<u64> {
+) -> (Histogram<u64>, Timeline) {
     let (mut write, mut read) = ws.split();
     let mut latency = histogram();
+    let mut timeline = Timeline::default();
     let mut seen: Vec<bool> = Vec::new();
     // A receiver only reads, so like a real client it sends heartbeats: without them the
     // gateway's idle timeout (60 s by default) closes it in the middle of long runs.
@@ -240,9 +247,11 @@ async fn receiver(
         seen[seq] = true;
         totals.delivered.fetch_add(1, Ordering::Relaxed);
         let now_us = base.elapsed().as_micros() as u64;
-        let _ = latency.record(now_us.saturating_sub(sent_us).max(1));
+        let took_us = now_us.saturating_sub(sent_us).max(1);
+        let _ = latency.record(took_us);
+        timeline.record(sent_us, took_us);
     }
-    latency
+    (latency, timeline)
 }
 
 async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<report::Run> {
@@ -262,6 +271,7 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<re
     let totals = Arc::new(Totals::default());
     let stop = CancellationToken::new();
     let base = Instant::now();
+    let began = std::time::SystemTime::now();
     let budget = Budget {
         until: base + Duration::from_secs(args.duration),
         count: None,
@@ -304,8 +314,14 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<re
         .min(args.duration as f64 + 15.0);
     stop.cancel();
     let mut latency = histogram();
+    let mut timeline = Timeline::default();
     for r in receivers {
-        latency.add(r.await?)?;
+        let (h, t) = r.await?;
+        latency.add(h)?;
+        timeline.merge(&t);
+    }
+    if args.timeline {
+        timeline.print(began);
     }
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let counts = report::Counts {

@@ -187,6 +187,15 @@ fn worker_tick(ctx: &WorkerState) -> crate::Result<bool> {
                 return Ok(false);
             };
 
+            // Tidings patch: sync the active journal before taking the writer lock for the
+            // rotation check, on a second handle, so that commits go on meanwhile. Everything
+            // the sealed memtable holds was written before this point, so this is the sync
+            // https://github.com/fjall-rs/fjall/issues/329 asks for, and a rotation's sync
+            // under the lock below finds little left to write.
+            let journal = ctx.supervisor.journal.get_writer()?.sync_handle()?;
+            journal.sync_all()?;
+            drop(journal);
+
             {
                 log::trace!("acquiring journal lock to maybe rotate journal");
                 let mut journal_writer = ctx.supervisor.journal.get_writer()?;
@@ -222,9 +231,6 @@ fn worker_tick(ctx: &WorkerState) -> crate::Result<bool> {
                             keyspace.request_rotation();
                         }
                     }
-                } else {
-                    // https://github.com/fjall-rs/fjall/issues/329
-                    journal_writer.persist(crate::PersistMode::SyncAll)?;
                 }
             }
 

@@ -199,6 +199,14 @@ impl Writer {
         })
     }
 
+    /// Hands everything written so far to the OS and returns a second handle of the journal
+    /// file, so that the caller can sync it after releasing the writer lock (Tidings patch:
+    /// a sync under the lock blocks every writer for as long as the disk takes).
+    pub(crate) fn sync_handle(&mut self) -> std::io::Result<File> {
+        self.persist(PersistMode::Buffer)?;
+        self.file.get_ref().try_clone()
+    }
+
     /// Persists the journal file.
     pub(crate) fn persist(&mut self, mode: PersistMode) -> std::io::Result<()> {
         log::trace!(

@@ -7,6 +7,7 @@ mod optimize;
 mod persist;
 pub mod recovery;
 pub mod run;
+pub(crate) mod reaper;
 mod super_version;
 
 pub use blob_file_list::BlobFileList;

@@ -95,7 +95,9 @@ impl SuperVersions {
                     crate::file::retry_transient_io(|| std::fs::remove_file(&path))?;
                 }
 
-                self.0.pop_front();
+                if let Some(retired) = self.0.pop_front() {
+                    super::reaper::bury(retired);
+                }
             }
         }
 
@@ -150,7 +152,8 @@ impl SuperVersions {
     }
 
     pub fn replace_latest_version(&mut self, version: SuperVersion) {
-        if self.0.pop_back().is_some() {
+        if let Some(retired) = self.0.pop_back() {
+            super::reaper::bury(retired);
             self.0.push_back(version);
         }
     }
