@@ -6,6 +6,7 @@ pub mod admin;
 mod admin_feed;
 pub mod aggregate;
 pub mod apps;
+pub mod apps_memo;
 pub mod commands;
 pub mod edge;
 pub mod error;

@@ -13,9 +13,9 @@ use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::time::Duration;
 use tidings_api::apps::Apps;
+use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::AppId;
 use tidings_events::{Envelope, definitions, subjects};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,18 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// The `Nats-Msg-Id` of the record of the event at `event_seq`.
 pub fn msg_id(event_seq: u64) -> String {
     format!("feed.v1.{event_seq}")
+}
+
+/// Whether the app of the event on `subject` asks for its records (an event of an app that
+/// does not is passed over undecoded).
+async fn feeds(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<bool> {
+    let Some(app) = subjects::event_app(subject).and_then(|a| AppId::parse(a).ok()) else {
+        return Ok(false);
+    };
+    match apps.state(&app).await {
+        Ok(state) => Ok(state.is_some_and(|s| !s.disabled && s.settings.feeds())),
+        Err(error) => anyhow::bail!("reading app {app}: {}", error.message),
+    }
 }
 
 /// The translating side, over one JetStream context.
@@ -113,7 +125,7 @@ impl Projector {
         let mut last = None;
         let mut count = 0;
         // Each app's setting is read once per batch: a change applies from the next batch.
-        let mut feeds: HashMap<String, bool> = HashMap::new();
+        let mut apps = AppsMemo::new(&self.apps);
         while let Some(message) = batch.next().await {
             let message = message.map_err(|e| anyhow::anyhow!("fetching events: {e}"))?;
             let seq = message
@@ -121,8 +133,8 @@ impl Projector {
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .stream_sequence;
             if seq > self.published
+                && feeds(&mut apps, &message.subject).await?
                 && let Some(record) = self.translate(seq, &message)
-                && self.feeds(&mut feeds, &record.app).await?
             {
                 acks.push(self.publish(&record).await?);
                 self.published = seq;
@@ -145,21 +157,6 @@ impl Projector {
             }
             None => Ok(Step::CaughtUp),
         }
-    }
-
-    /// Whether `app` asks for its records, as `feeds` remembers or the app says now.
-    async fn feeds(&self, feeds: &mut HashMap<String, bool>, app: &str) -> anyhow::Result<bool> {
-        if let Some(on) = feeds.get(app) {
-            return Ok(*on);
-        }
-        let id = AppId::parse(app).context("a record's app")?;
-        let on = match self.apps.current(&id).await {
-            Ok(Some((state, _))) => !state.disabled && state.settings.feeds(),
-            Ok(None) => false,
-            Err(error) => anyhow::bail!("reading app {app}: {}", error.message),
-        };
-        feeds.insert(app.to_owned(), on);
-        Ok(on)
     }
 
     fn translate(&self, seq: u64, message: &jetstream::Message) -> Option<Record> {

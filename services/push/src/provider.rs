@@ -6,6 +6,8 @@ use crate::fcm::Fcm;
 use crate::job::PushJob;
 use crate::webhook::Webhook;
 use std::time::Duration;
+use tidings_domain::AppId;
+use tidings_domain::app::AppState;
 use tidings_domain::push::PushProvider;
 use tidings_domain::push_app::PushAppSettings;
 
@@ -80,6 +82,17 @@ pub struct AppPush {
     /// The secret webhook calls are signed with.
     pub secret: String,
     pub settings: PushAppSettings,
+}
+
+impl AppPush {
+    /// What the providers need of `app`, whose state is `state`.
+    pub fn of(app: &AppId, state: &AppState) -> Self {
+        Self {
+            app_key: app.to_string(),
+            secret: state.secret.clone(),
+            settings: state.settings.push.clone(),
+        }
+    }
 }
 
 /// Every provider adapter.

@@ -13,9 +13,9 @@ use crate::provider::{AppPush, Providers};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::time::Duration;
 use tidings_api::apps::Apps;
+use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::event::MessageSent;
 use tidings_domain::{AppId, Event, Recipient as To, UserId};
 use tidings_events::definitions::push_consumer;
@@ -37,6 +37,28 @@ pub enum Step {
     Handled { messages: usize, jobs: usize },
     /// Nothing arrived within the wait.
     Idle,
+}
+
+/// Whether a notification of a message on `subject` shows its text, if the message's app has
+/// a push provider; `None` if it has none (or is unknown).
+async fn preview(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<Option<bool>> {
+    let Some(app) = subjects::event_app(subject).and_then(|a| AppId::parse(a).ok()) else {
+        return Ok(None);
+    };
+    let state = apps
+        .state(&app)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading app {app}: {}", e.message))?;
+    Ok(state
+        .filter(|s| s.settings.push.has_provider())
+        .map(|s| s.settings.push.preview))
+}
+
+/// Counts and logs a job that is given up on because its app could not be read.
+fn drop_job(job: &PushJob, why: String) {
+    tracing::warn!(app = %job.app, user = %job.user, "{why}");
+    metrics::counter!(names::PUSH_FAILED, "provider" => job.provider.as_str(), "reason" => "app")
+        .increment(1);
 }
 
 /// The worker over one store.
@@ -132,9 +154,9 @@ impl<S: ReadModels> Worker<S> {
         let mut jobs = Vec::new();
         let mut through = self.checkpoint;
         let mut handled = 0;
-        // Each app's push settings, read once per batch; an app without a provider (most apps,
-        // and every app that does not use offline push) costs no further reads here.
-        let mut pushable: HashMap<AppId, Option<AppPush>> = HashMap::new();
+        // Each app read once per batch; a message of an app without a provider (most apps, and
+        // every app that does not use offline push) is passed over undecoded.
+        let mut apps = AppsMemo::new(&self.apps);
         for message in &batch {
             let seq = message
                 .info()
@@ -145,6 +167,9 @@ impl<S: ReadModels> Worker<S> {
             }
             through = seq;
             handled += 1;
+            let Some(show_text) = preview(&mut apps, &message.subject).await? else {
+                continue;
+            };
             let envelope = match Envelope::decode(
                 seq,
                 &message.subject,
@@ -162,10 +187,6 @@ impl<S: ReadModels> Worker<S> {
                 if sent.ts < now_millis() - self.config.max_age_secs as i64 * 1000 {
                     continue; // Too old to be worth a notification (a long outage, a first start).
                 }
-                let Some(app) = self.pushable(&mut pushable, &sent.app).await? else {
-                    continue;
-                };
-                let show_text = app.settings.preview;
                 self.projected(seq).await?;
                 jobs.extend(self.jobs_for(sent, show_text).await?);
             }
@@ -174,7 +195,11 @@ impl<S: ReadModels> Worker<S> {
         let produced = jobs.len();
         metrics::counter!(names::PUSH_JOBS).increment(produced as u64);
         for job in &jobs {
-            self.deliver(job).await;
+            match apps.state(&job.app).await {
+                Ok(Some(state)) => self.deliver(job, &AppPush::of(&job.app, state)).await,
+                Ok(None) => drop_job(job, "push job dropped: the app is gone".into()),
+                Err(error) => drop_job(job, format!("push job dropped: {}", error.message)),
+            }
         }
         if through > self.checkpoint {
             self.store.apply(CHECKPOINT, through, Vec::new()).await?;
@@ -271,53 +296,13 @@ impl<S: ReadModels> Worker<S> {
         Ok(jobs)
     }
 
-    /// `app`'s push settings if it has any provider configured, as `known` remembers or the
-    /// app says now.
-    async fn pushable<'k>(
-        &self,
-        known: &'k mut HashMap<AppId, Option<AppPush>>,
-        app: &AppId,
-    ) -> anyhow::Result<Option<&'k AppPush>> {
-        if !known.contains_key(app) {
-            let push = self.app_push(app).await?;
-            let s = &push.settings;
-            let any = s.webhook_url.is_some() || s.apns.is_some() || s.fcm.is_some();
-            known.insert(app.clone(), any.then_some(push));
-        }
-        Ok(known.get(app).and_then(Option::as_ref))
-    }
-
-    async fn app_push(&self, app: &AppId) -> anyhow::Result<AppPush> {
-        let state = self
-            .apps
-            .current(app)
-            .await
-            .map_err(|e| anyhow::anyhow!("reading app {app}: {e:?}"))?
-            .map(|(state, _)| state)
-            .unwrap_or_default();
-        Ok(AppPush {
-            app_key: app.to_string(),
-            secret: state.secret,
-            settings: state.settings.push,
-        })
-    }
-
     /// Delivers `job`, retrying what may succeed later; a job given up on is counted and
     /// logged, and does not hold up the ones after it.
-    async fn deliver(&self, job: &PushJob) {
+    async fn deliver(&self, job: &PushJob, app: &AppPush) {
         let provider = job.provider.as_str();
-        let app = match self.app_push(&job.app).await {
-            Ok(app) => app,
-            Err(error) => {
-                tracing::warn!(%error, "push job dropped: the app could not be read");
-                metrics::counter!(names::PUSH_FAILED, "provider" => provider, "reason" => "app")
-                    .increment(1);
-                return;
-            }
-        };
         let mut backoff = Duration::from_millis(200);
         for attempt in 1..=self.config.attempts {
-            match self.providers.send(job, &app).await {
+            match self.providers.send(job, app).await {
                 Ok(()) => {
                     metrics::counter!(names::PUSH_SENT, "provider" => provider).increment(1);
                     return;

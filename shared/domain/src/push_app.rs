@@ -43,6 +43,11 @@ impl Default for PushAppSettings {
 pub const HIDDEN: &str = "(hidden)";
 
 impl PushAppSettings {
+    /// Whether any provider is configured: without one, no device of the app can be pushed to.
+    pub fn has_provider(&self) -> bool {
+        self.webhook_url.is_some() || self.apns.is_some() || self.fcm.is_some()
+    }
+
     /// These settings with every private key replaced by [`HIDDEN`], for views and logs.
     pub fn redacted(&self) -> Self {
         let mut shown = self.clone();

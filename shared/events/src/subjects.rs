@@ -33,6 +33,13 @@ pub fn parse_app(subject: &str) -> Option<&str> {
     (app == id).then_some(app)
 }
 
+/// The app key of an event subject (`tid.evt.<app>.<aggregate>.<id>`): a consumer can pass
+/// over an app's events without decoding them.
+pub fn event_app(subject: &str) -> Option<&str> {
+    let (app, _) = subject.strip_prefix("tid.evt.")?.split_once('.')?;
+    Some(app)
+}
+
 /// The subject of one aggregate instance: `tid.evt.<app>.<aggregate>.<id>`.
 pub fn event(app: &AppId, aggregate: &str, id: &str) -> String {
     format!("tid.evt.{app}.{aggregate}.{id}")
@@ -143,6 +150,8 @@ mod tests {
         let app = AppId::parse("demo").unwrap();
         let s = event(&app, aggregate::CONV, "d~alice~bob");
         assert_eq!(s, "tid.evt.demo.conv.d~alice~bob");
+        assert_eq!(event_app(&s), Some("demo"));
+        assert_eq!(event_app("tid.push.demo.alice"), None);
         let alice = UserId::parse("alice").unwrap();
         let changed = user_changed(&app, &alice);
         assert_eq!(parse_user_changed(&changed), Some(("demo", "alice")));
