@@ -7,28 +7,26 @@
 //! were measured). Handing them to this thread keeps the lock short.
 
 use super::super_version::SuperVersion;
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{mpsc, OnceLock};
 
-static REAPER: OnceLock<Mutex<mpsc::Sender<SuperVersion>>> = OnceLock::new();
+static REAPER: OnceLock<mpsc::Sender<SuperVersion>> = OnceLock::new();
 
-/// Drops `version` on the reaper thread (or here, if the thread cannot be started).
+/// Drops `version` on the reaper thread (or here, if the thread could not be started).
 pub fn bury(version: SuperVersion) {
     let sender = REAPER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SuperVersion>();
-        std::thread::Builder::new()
+        // A failed spawn drops `rx` with the closure, so every send below fails and the
+        // version is dropped in place, as upstream does.
+        let _ = std::thread::Builder::new()
             .name("lsm-reaper".into())
             .spawn(move || {
                 for version in rx {
                     drop(version);
                 }
-            })
-            .ok();
-        Mutex::new(tx)
+            });
+        tx
     });
-    #[expect(clippy::expect_used, reason = "lock is expected to not be poisoned")]
-    let sender = sender.lock().expect("lock is poisoned");
     if let Err(mpsc::SendError(version)) = sender.send(version) {
-        drop(sender);
         drop(version);
     }
 }
