@@ -3,6 +3,7 @@
 
 use crate::harness::{Harness, eventually};
 use serde_json::{Value, json};
+use tidings_store::plan::cache::DEFAULT_CAPACITY as CACHE;
 use tidings_testkit::ServerApi;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -574,7 +575,7 @@ async fn file_messages_replay_to_the_same_digest() {
     let live = h.store.digest().await.unwrap();
     let into = tempfile::tempdir().unwrap();
     let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
-    let report = tidings::replay::replay(&client, store, 200, false)
+    let report = tidings::replay::replay(&client, store, 200, CACHE, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);
@@ -760,7 +761,7 @@ async fn a_file_stops_being_readable_once_every_message_naming_it_is_recalled() 
     let live = h.store.digest().await.unwrap();
     let into = tempfile::tempdir().unwrap();
     let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
-    let report = tidings::replay::replay(&client, store, 200, false)
+    let report = tidings::replay::replay(&client, store, 200, CACHE, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);

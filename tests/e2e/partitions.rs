@@ -186,6 +186,7 @@ async fn partitions_share_the_work_and_survive_losing_an_instance() {
         &client,
         tidings_store::FjallStore::open(&into.path().join("store")).unwrap(),
         tidings_projector::fold::DEFAULT_LARGE_GROUP,
+        tidings_store::plan::cache::DEFAULT_CAPACITY,
         false,
     )
     .await

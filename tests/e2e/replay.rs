@@ -8,6 +8,8 @@ use tidings_testkit::TestNats;
 
 /// Groups above this size use read diffusion here, so the `big` group exercises it.
 const LARGE_GROUP: usize = 2;
+/// A replay cache of two rows per table and generation: most batches evict.
+const TINY_CACHE: usize = 2;
 
 #[tokio::test]
 async fn replay_digest_equals_live_digest() {
@@ -419,7 +421,7 @@ async fn replay_digest_equals_live_digest() {
 
     let into = tempfile::tempdir().unwrap();
     let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
-    let report = tidings::replay::replay(&client, store, LARGE_GROUP, false)
+    let report = tidings::replay::replay(&client, store, LARGE_GROUP, TINY_CACHE, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);

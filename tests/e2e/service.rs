@@ -9,6 +9,7 @@ use crate::harness::{Harness, eventually, last_seq};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tidings_store::ProjectionStore;
+use tidings_store::plan::cache::DEFAULT_CAPACITY as CACHE;
 use tidings_testkit::WsClient;
 
 /// A service `acme` with its agents, and a token for each user the test acts as.
@@ -617,7 +618,7 @@ async fn a_replay_rebuilds_the_service_read_models() {
     let into = tempfile::tempdir().unwrap();
     let store = tidings_store::FjallStore::open(&into.path().join("store")).unwrap();
     let large_group = tidings_projector::fold::DEFAULT_LARGE_GROUP;
-    let report = tidings::replay::replay(&client, store, large_group, false)
+    let report = tidings::replay::replay(&client, store, large_group, CACHE, false)
         .await
         .unwrap();
     assert_eq!(report.through_seq, last);

@@ -185,7 +185,9 @@ async fn serve<S: ReadModels>(
     let mut stream = stream.map(incoming as fn(_) -> _);
     let mut out =
         Box::pin((&mut sink).with(|out: Outgoing| async move { Ok::<_, WsError>(outgoing(out)) }));
-    match session::admit(&state.shared, &principal).await {
+    // Boxed too: admitting asks NATS, a future that need not outlive the handshake.
+    let admitted = Box::pin(session::admit(&state.shared, &principal)).await;
+    match admitted {
         Ok(registration) => {
             session::run(
                 state.shared.clone(),
@@ -205,7 +207,9 @@ async fn serve<S: ReadModels>(
     // that stops does not wait for its clients' sockets.
     drop(state);
     if let Ok(socket) = sink.reunite(stream.into_inner()) {
-        linger(socket).await;
+        // Boxed: its read buffer would otherwise be part of every connection's task for the
+        // connection's whole life (4 KiB of an idle connection's ~20, docs/benchmarks.md).
+        Box::pin(linger(socket)).await;
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Config {
     pub partitions: u32,
     /// How long a partition's lease outlives its holder's last renewal, in seconds.
     pub lease_ttl_secs: u64,
+    /// Rows per table the projector keeps between batches instead of reading them back from
+    /// the store (twice this at most; 0 reads every row from the store).
+    pub row_cache: usize,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             large_group: fold::DEFAULT_LARGE_GROUP,
             partitions: 1,
             lease_ttl_secs: 10,
+            row_cache: tidings_store::plan::cache::DEFAULT_CAPACITY,
         }
     }
 }

@@ -17,6 +17,7 @@ use tidings_domain::{AppId, UserId};
 use tidings_events::definitions::projector_consumer;
 use tidings_events::{Envelope, headers, subjects};
 use tidings_runtime::metrics as metrics_names;
+use tidings_store::plan::RowCache;
 use tidings_store::{Delivery, ReadModels, Write};
 
 /// The users whose rows `writes` change, once each.
@@ -68,6 +69,9 @@ pub struct Projector<S> {
     fence: Option<Fence>,
     /// The checkpoint at the last stall check that found the stream ahead of it.
     behind_at: Option<u64>,
+    /// The rows earlier batches read or wrote. It lives and dies with this projector: a lease
+    /// that moves, or a failure, ends the projector and so the cache.
+    rows: RowCache,
 }
 
 /// Creates the durable consumer afresh at `checkpoint + 1`. The store's checkpoint is the
@@ -143,6 +147,7 @@ impl<S: ReadModels> Projector<S> {
             checkpoint_key,
             fence,
             behind_at: None,
+            rows: RowCache::new(config.row_cache),
         })
     }
 
@@ -210,7 +215,7 @@ impl<S: ReadModels> Projector<S> {
             let started = std::time::Instant::now();
             let deliveries = self
                 .store
-                .apply(&self.checkpoint_key, through, writes)
+                .apply_cached(&mut self.rows, &self.checkpoint_key, through, writes)
                 .await?;
             metrics::histogram!(metrics_names::STORE_COMMIT_SECONDS)
                 .record(started.elapsed().as_secs_f64());

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 /// mimalloc instead of glibc's malloc: under load glibc's allocator took about a tenth of the
 /// server's CPU (`_int_malloc`, `unlink_chunk`), on a heap the store's memtables fragment.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -251,12 +252,13 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 "unknown projection {projection:?}: the only one is \"inbox\""
             );
             let client = connect_nats(&nats_url(config)?, config.nats_replicas).await?;
-            let large_group = config.projector.large_group;
+            let (large_group, row_cache) =
+                (config.projector.large_group, config.projector.row_cache);
             let report = match (config.store, into) {
                 (StoreKind::Fjall, Some(into)) => {
                     let store = FjallStore::open(&into)
                         .with_context(|| format!("opening {}", into.display()))?;
-                    replay::replay(&client, store, large_group, true).await?
+                    replay::replay(&client, store, large_group, row_cache, true).await?
                 }
                 (StoreKind::Fjall, None) => {
                     anyhow::bail!(
@@ -265,7 +267,7 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 }
                 (StoreKind::Scylla, None) => {
                     let store = ScyllaStore::connect(&config.scylla).await?;
-                    replay::replay(&client, store, large_group, true).await?
+                    replay::replay(&client, store, large_group, row_cache, true).await?
                 }
                 (StoreKind::Scylla, Some(_)) => anyhow::bail!(
                     "--into is for the embedded store; a Scylla replay fills the configured keyspace (TIDINGS_SCYLLA_KEYSPACE)"

@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use tidings_events::{Envelope, subjects};
 use tidings_projector::{PROJECTION, Partition, Projection};
+use tidings_store::plan::RowCache;
 use tidings_store::{ReadModels, Write};
 
 /// Events applied per store write during a replay.
@@ -27,6 +28,7 @@ pub async fn replay<S: ReadModels>(
     client: &async_nats::Client,
     store: S,
     large_group: usize,
+    row_cache: usize,
     show_progress: bool,
 ) -> anyhow::Result<Report> {
     anyhow::ensure!(
@@ -69,9 +71,12 @@ pub async fn replay<S: ReadModels>(
         let (batches, mut pending) = tokio::sync::mpsc::channel::<(u64, Vec<Write>)>(2);
         let writer = {
             let (store, bar) = (store.clone(), bar.clone());
+            let mut rows = RowCache::new(row_cache);
             tokio::spawn(async move {
                 while let Some((seq, writes)) = pending.recv().await {
-                    store.apply(PROJECTION, seq, writes).await?;
+                    store
+                        .apply_cached(&mut rows, PROJECTION, seq, writes)
+                        .await?;
                     bar.set_position(seq);
                 }
                 anyhow::Ok(())

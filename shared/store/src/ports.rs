@@ -11,7 +11,7 @@ use crate::model::{
     Conversation, Entry, GroupRow, MemberRow, PushRow, Relation, SettingsRow, TimelineMessage,
     UserGroupRow, UserRow,
 };
-use crate::plan::{Changes, Loaded, RowKeys, plan};
+use crate::plan::{Changes, Loaded, RowCache, RowKeys, plan};
 use crate::write::{Delivery, Write};
 use std::future::Future;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
@@ -386,9 +386,31 @@ pub trait ProjectionStore: Send + Sync {
         writes: Vec<Write>,
     ) -> impl Future<Output = StoreResult<Vec<Delivery>>> + Send {
         async move {
-            let loaded = self.load(&RowKeys::of(&writes)).await?;
-            let changes = plan(&loaded, through_seq, writes);
+            let mut uncached = RowCache::new(0);
+            self.apply_cached(&mut uncached, projection, through_seq, writes)
+                .await
+        }
+    }
+
+    /// `apply`, reading from `cache` the rows earlier batches of the same writer read or
+    /// wrote, and keeping this batch's there once it is committed. After a failed or abandoned
+    /// commit the cache starts over. The cache must be the only writer's of its rows (see `plan::cache`).
+    fn apply_cached(
+        &self,
+        cache: &mut RowCache,
+        projection: &str,
+        through_seq: u64,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = StoreResult<Vec<Delivery>>> + Send {
+        async move {
+            let keys = RowKeys::of(&writes);
+            let (mut loaded, missing) = cache.split(&keys);
+            RowCache::merge(&mut loaded, self.load(&missing).await?);
+            drop((keys, missing));
+            let mut changes = plan(&loaded, through_seq, writes);
+            cache.begin_commit();
             self.commit(projection, &changes).await?;
+            cache.absorb(loaded, &mut changes);
             Ok(changes.into_deliveries())
         }
     }

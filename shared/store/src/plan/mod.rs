@@ -15,9 +15,11 @@
 //! held before or during the batch (stores that apply a batch in several writes can have
 //! written any of them, see the Scylla adapter).
 
+pub mod cache;
 pub mod changes;
 pub mod keys;
 
+pub use cache::RowCache;
 pub use changes::{Changes, Head, MemberChange, UserChange};
 pub use keys::{Loaded, RowKeys};
 
