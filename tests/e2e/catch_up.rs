@@ -103,7 +103,14 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
     use tidings_domain::{AppId, UserId};
     use tidings_store::{InboxStore, ProjectionStore, Write};
 
-    let h = Harness::start().await;
+    // The test writes bob's inbox beside the projector, which the projector's row cache rules
+    // out (it is the only writer of its rows), so this projector reads every row back.
+    let h = Harness::start_on(
+        tidings_testkit::TestNats::start(),
+        tempfile::tempdir().unwrap(),
+        |config| config.projector.row_cache = 0,
+    )
+    .await;
     let (mut bob, _) = h.online("bob", 0).await;
     let (mut alice, _) = h.online("alice", 0).await;
     for i in 1..=3 {
