@@ -394,7 +394,8 @@ pub trait ProjectionStore: Send + Sync {
 
     /// `apply`, reading from `cache` the rows earlier batches of the same writer read or
     /// wrote, and keeping this batch's there once it is committed. After a failed or abandoned
-    /// commit the cache starts over. The cache must be the only writer's of its rows (see `plan::cache`).
+    /// commit the cache starts over. The cache's owner must be its rows' only writer
+    /// (`plan::cache`).
     fn apply_cached(
         &self,
         cache: &mut RowCache,

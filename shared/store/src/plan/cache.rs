@@ -84,12 +84,6 @@ pub struct RowCache {
     uncertain: bool,
 }
 
-impl Default for RowCache {
-    fn default() -> Self {
-        Self::new(DEFAULT_CAPACITY)
-    }
-}
-
 impl RowCache {
     /// A cache of up to `capacity` rows per table and generation; 0 keeps nothing.
     pub fn new(capacity: usize) -> Self {
