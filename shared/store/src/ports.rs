@@ -406,7 +406,7 @@ pub trait ProjectionStore: Send + Sync {
         async move {
             let keys = RowKeys::of(&writes);
             let (mut loaded, missing) = cache.split(&keys);
-            RowCache::merge(&mut loaded, self.load(&missing).await?);
+            loaded.extend(self.load(&missing).await?);
             drop((keys, missing));
             let mut changes = plan(&loaded, through_seq, writes);
             cache.begin_commit();

@@ -15,7 +15,8 @@ use super::{Changes, Loaded, RowKeys};
 use rustc_hash::FxHashMap;
 use std::hash::Hash;
 
-/// Rows per table and generation when the owner does not say: a few megabytes.
+/// Rows per table and generation when the configuration does not say. Full (every table, both
+/// generations) that is a few hundred thousand small rows: tens of megabytes.
 pub const DEFAULT_CAPACITY: usize = 32 * 1024;
 
 /// Two generations of one table's rows.
@@ -177,17 +178,6 @@ impl RowCache {
             }
         }
         (found, missing)
-    }
-
-    /// Adds the rows read from the store to those the cache held.
-    pub fn merge(into: &mut Loaded, loaded: Loaded) {
-        into.heads.extend(loaded.heads);
-        into.convs.extend(loaded.convs);
-        into.users.extend(loaded.users);
-        into.relations.extend(loaded.relations);
-        into.cleared.extend(loaded.cleared);
-        into.timeline.extend(loaded.timeline);
-        into.reaction_marks.extend(loaded.reaction_marks);
     }
 
     /// Marks a commit begun: until `absorb` follows, the store may hold it, part of it or

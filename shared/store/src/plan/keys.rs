@@ -147,6 +147,19 @@ pub struct Loaded {
     pub reaction_marks: FxHashMap<ReactionMarkKey, ReactionMark>,
 }
 
+impl Loaded {
+    /// Adds `other`'s rows (rows of other keys: the store's answer for what a cache lacked).
+    pub fn extend(&mut self, other: Loaded) {
+        self.heads.extend(other.heads);
+        self.convs.extend(other.convs);
+        self.users.extend(other.users);
+        self.relations.extend(other.relations);
+        self.cleared.extend(other.cleared);
+        self.timeline.extend(other.timeline);
+        self.reaction_marks.extend(other.reaction_marks);
+    }
+}
+
 /// The mark of what `user` was told of `notice`'s reaction.
 pub fn mark_key(app: &AppId, user: &UserId, notice: &ReactionNotice) -> ReactionMarkKey {
     (
