@@ -451,6 +451,25 @@ async fn replay_digest_equals_live_digest() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains(&format!("digest={live}")), "{stdout}");
+
+    // The command leaves its store to the process's exit once the journal is synced: opened
+    // again, the store holds every row it digested.
+    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["digest", "--data-dir"])
+        .arg(cli_into.path())
+        .env("TIDINGS_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("checkpoint={last} digest={live}")),
+        "{stdout}"
+    );
 }
 
 /// `tidings digest` of a directory that holds no store says so instead of digesting a new,

@@ -258,7 +258,11 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 (StoreKind::Fjall, Some(into)) => {
                     let store = FjallStore::open(&into)
                         .with_context(|| format!("opening {}", into.display()))?;
-                    replay::replay(&client, store, large_group, row_cache, true).await?
+                    let report =
+                        replay::replay(&client, store.clone(), large_group, row_cache, true)
+                            .await?;
+                    store.sync_and_leave()?;
+                    report
                 }
                 (StoreKind::Fjall, None) => {
                     anyhow::bail!(

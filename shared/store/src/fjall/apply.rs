@@ -113,6 +113,21 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     })
 }
 
+impl FjallStore {
+    /// Every row of `table` as a logical row, in key order.
+    pub(super) fn scan_rows(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(LogicalRow),
+    ) -> StoreResult<()> {
+        for guard in self.tables.of(table).iter() {
+            let (k, v) = guard.into_inner()?;
+            visit(logical(table, &k, &v)?);
+        }
+        Ok(())
+    }
+}
+
 impl ProjectionStore for FjallStore {
     async fn checkpoint(&self, projection: &str) -> StoreResult<u64> {
         self.get_seq(&self.tables.checkpoints, projection.as_bytes())
@@ -329,10 +344,10 @@ impl ProjectionStore for FjallStore {
         table: Table,
         visit: &mut (dyn FnMut(LogicalRow) + Send),
     ) -> StoreResult<()> {
-        for guard in self.tables.of(table).iter() {
-            let (k, v) = guard.into_inner()?;
-            visit(logical(table, &k, &v)?);
-        }
-        Ok(())
+        self.scan_rows(table, visit)
+    }
+
+    async fn digest(&self) -> StoreResult<String> {
+        super::digest::parallel(self)
     }
 }

@@ -5,6 +5,7 @@
 
 mod apply;
 mod broadcast_reads;
+mod digest;
 mod reads;
 mod slow_commit;
 
@@ -138,6 +139,16 @@ impl FjallStore {
             db,
             tables: Arc::new(tables),
         })
+    }
+
+    /// Syncs everything written to disk and leaves the store's memory to the process's exit,
+    /// for a command about to end (`tidings replay`): the journal holds every committed batch,
+    /// and reopening recovers the memtables from it as after any stop, so dropping the store
+    /// would only free its memtables row by row, work the process's exit does at once.
+    pub fn sync_and_leave(self) -> Result<(), StoreError> {
+        self.db.persist(fjall::PersistMode::SyncAll)?;
+        std::mem::forget(self);
+        Ok(())
     }
 
     fn head(&self, k: &[u8]) -> Result<Head, StoreError> {
