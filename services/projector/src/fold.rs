@@ -431,12 +431,14 @@ fn device_write(d: &DeviceChange, signed_out: bool, cursor: u64) -> Write {
 
 fn project_direct(message: &MessageSent, to: &UserId, cursor: u64) -> Vec<Write> {
     let view = MessageView::from(message);
-    let mut writes = vec![Write::Timeline {
+    let users = recipients(message, to);
+    let mut writes = Vec::with_capacity(1 + 2 * users.len());
+    writes.push(Write::Timeline {
         app: message.app.clone(),
         ts: message.ts,
         message: view.clone(),
-    }];
-    for user in recipients(message, to) {
+    });
+    for user in users {
         writes.push(Write::Deliver {
             app: message.app.clone(),
             user: user.clone(),

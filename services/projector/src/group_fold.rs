@@ -314,12 +314,15 @@ pub fn project_group_message(
     directory: &Directory,
 ) -> Vec<Write> {
     let view = MessageView::from(message);
-    let mut writes = vec![Write::Timeline {
+    let roster = directory.get(&message.app, group);
+    let members = roster.map_or(0, |roster| roster.members.len());
+    let mut writes = Vec::with_capacity(1 + 2 * members);
+    writes.push(Write::Timeline {
         app: message.app.clone(),
         ts: message.ts,
         message: view.clone(),
-    }];
-    let Some(roster) = directory.get(&message.app, group) else {
+    });
+    let Some(roster) = roster else {
         tracing::error!(%group, "message to a group the projection never saw created");
         return writes;
     };

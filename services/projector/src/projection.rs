@@ -52,12 +52,24 @@ impl Projection {
             )
             .await?;
         }
-        let mut writes: Vec<Write> = envelopes
+        // Each event's writes first, then one vector of the batch's exact size: grown write by
+        // write, a batch's thousands of writes (hundreds of bytes each) would be copied at
+        // every doubling, each time into fresh pages.
+        let per_event: Vec<Vec<Write>> = envelopes
             .iter()
-            .flat_map(|envelope| project(envelope, &mut self.directory, self.large_group))
+            .map(|envelope| project(envelope, &mut self.directory, self.large_group))
             .collect();
-        if self.partition != Partition::WHOLE {
-            writes.retain(|write| self.partition.owns_write(write));
+        let mut writes = Vec::with_capacity(per_event.iter().map(Vec::len).sum());
+        for event_writes in per_event {
+            if self.partition == Partition::WHOLE {
+                writes.extend(event_writes);
+            } else {
+                writes.extend(
+                    event_writes
+                        .into_iter()
+                        .filter(|write| self.partition.owns_write(write)),
+                );
+            }
         }
         Ok(writes)
     }

@@ -13,7 +13,7 @@ use crate::keys::{key, split};
 use crate::model::Conversation;
 use crate::plan::{Changes, Loaded, RowKeys};
 use crate::ports::{ProjectionStore, StoreResult};
-use fjall::Keyspace;
+use fjall::{Keyspace, OwnedWriteBatch};
 use std::time::Instant;
 
 impl Tables {
@@ -205,7 +205,10 @@ impl ProjectionStore for FjallStore {
 
     async fn commit(&self, projection: &str, c: &Changes) -> StoreResult<()> {
         let t = &self.tables;
-        let mut batch = self.db.batch();
+        // Sized for the rows nearly every batch writes: grown item by item, a batch of
+        // thousands would be copied at every doubling, each time into fresh pages.
+        let rows = c.entries.len() + c.heads.len() + c.timeline.len() + c.convs.len() + 1;
+        let mut batch = OwnedWriteBatch::with_capacity(self.db.clone(), rows);
         for e in &c.entries {
             let k = key(&[e.app.as_str(), e.user.as_str()], Some(e.entry.seq));
             batch.insert(&t.inbox, k, inbox_row::encode(&e.entry));
