@@ -4,6 +4,7 @@ use crate::annotation_fold::{project_pin, project_reaction};
 use crate::directory::Directory;
 use crate::group_fold::{project_group, project_group_message};
 use crate::service_fold::{project_service_message, project_service_session};
+use std::sync::Arc;
 use tidings_domain::event::{DeviceChange, MessageSent, PairChange, PairChanged};
 use tidings_domain::{AppId, ConvId, Event, Recipient, UserId};
 use tidings_events::Envelope;
@@ -438,19 +439,20 @@ fn project_direct(message: &MessageSent, to: &UserId, cursor: u64) -> Vec<Write>
         ts: message.ts,
         message: view.clone(),
     });
+    let head = Arc::new(view);
     for user in users {
         writes.push(Write::Deliver {
             app: message.app.clone(),
             user: user.clone(),
             ts: message.ts,
-            item: EntryItem::Message(view.clone()),
+            item: EntryItem::Message(MessageView::clone(&head)),
             cursor,
         });
         writes.push(Write::ConversationMessage {
             app: message.app.clone(),
             user,
             ts: message.ts,
-            message: view.clone(),
+            message: Arc::clone(&head),
         });
     }
     writes

@@ -4,6 +4,7 @@
 
 use crate::directory::{Directory, Roster};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tidings_domain::event::{GroupChange, GroupChanged, MessageSent};
 use tidings_domain::group::Role;
 use tidings_domain::{GroupId, UserId};
@@ -331,6 +332,7 @@ pub fn project_group_message(
         conv: message.conv.clone(),
         conv_seq: message.conv_seq,
     });
+    let head = Arc::new(view);
     for user in roster.members.keys() {
         let full = roster.row.diffusion == Diffusion::Write
             || user == &message.from
@@ -341,7 +343,7 @@ pub fn project_group_message(
             user: user.clone(),
             ts: message.ts,
             item: if full {
-                EntryItem::Message(view.clone())
+                EntryItem::Message(MessageView::clone(&head))
             } else {
                 advance.clone()
             },
@@ -351,7 +353,7 @@ pub fn project_group_message(
             app: message.app.clone(),
             user: user.clone(),
             ts: message.ts,
-            message: view.clone(),
+            message: Arc::clone(&head),
         });
     }
     writes

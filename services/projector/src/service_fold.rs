@@ -5,6 +5,7 @@
 //! view of a business message (the service as sender, no agent) is made where it is read: the
 //! gateway's `service_view`. Session changes reach the business side only.
 
+use std::sync::Arc;
 use tidings_domain::service::{ServiceMessageSent, SessionChange, SessionChanged};
 use tidings_domain::{Recipient, UserId};
 use tidings_store::{EntryItem, MessageView, ServiceNotice, Write};
@@ -60,19 +61,20 @@ pub fn project_service_message(m: &ServiceMessageSent, cursor: u64) -> Vec<Write
         .into_iter()
         .chain(m.agent.clone())
         .chain((m.from != m.customer).then(|| m.from.clone()));
+    let head = Arc::new(view);
     for user in distinct(readers) {
         writes.push(Write::Deliver {
             app: m.app.clone(),
             user: user.clone(),
             ts: m.ts,
-            item: EntryItem::Message(view.clone()),
+            item: EntryItem::Message(MessageView::clone(&head)),
             cursor,
         });
         writes.push(Write::ConversationMessage {
             app: m.app.clone(),
             user,
             ts: m.ts,
-            message: view.clone(),
+            message: Arc::clone(&head),
         });
     }
     writes

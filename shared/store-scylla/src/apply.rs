@@ -628,7 +628,7 @@ mod tests {
                 app: app(),
                 user: u,
                 ts,
-                message: view.clone(),
+                message: std::sync::Arc::new(view.clone()),
             });
         }
         writes

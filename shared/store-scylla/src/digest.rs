@@ -265,7 +265,7 @@ mod tests {
                     app: app(),
                     user: user_id(u),
                     ts: cursor as i64,
-                    message: m.clone(),
+                    message: std::sync::Arc::new(m.clone()),
                 });
             }
         };

@@ -7,6 +7,7 @@ use crate::model::{
     Entry, EntryItem, GroupRow, MemberRow, MessageView, PushRow, ReactionNotice, RelationPatch,
     SettingsRow,
 };
+use std::sync::Arc;
 use tidings_domain::event::UserProfile;
 use tidings_domain::{AppId, Body, ConvId, GroupId, UserId};
 
@@ -40,12 +41,14 @@ pub enum Write {
         conv_seq: u64,
         annotation: Annotation,
     },
-    /// Move a user's conversation row forward to this message.
+    /// Move a user's conversation row forward to this message. Only the message's head is
+    /// read (conversation, sequence, sender, recipient), so every participant's write shares
+    /// one copy.
     ConversationMessage {
         app: AppId,
         user: UserId,
         ts: i64,
-        message: MessageView,
+        message: Arc<MessageView>,
     },
     /// Mark a user's conversation row read up to `conv_seq` (never backwards).
     ConversationRead {

@@ -65,7 +65,7 @@ fn conversation_message(owner: &str, m: &MessageView, ts: i64) -> Write {
         app: app(),
         user: user(owner),
         ts,
-        message: m.clone(),
+        message: std::sync::Arc::new(m.clone()),
     }
 }
 

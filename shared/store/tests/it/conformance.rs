@@ -64,7 +64,7 @@ pub fn direct_message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<W
             app: app(),
             user: user(u),
             ts,
-            message: m.clone(),
+            message: std::sync::Arc::new(m.clone()),
         });
     }
     writes
@@ -165,9 +165,9 @@ pub async fn file_bodies_read_back_whole<S: ReadModels>(store: S) {
             .into_iter()
             .map(|mut w| {
                 match &mut w {
-                    Write::Timeline { message, .. }
-                    | Write::ConversationMessage { message, .. } => {
-                        message.body = Some(body.clone())
+                    Write::Timeline { message, .. } => message.body = Some(body.clone()),
+                    Write::ConversationMessage { message, .. } => {
+                        std::sync::Arc::make_mut(message).body = Some(body.clone())
                     }
                     Write::Deliver {
                         item: EntryItem::Message(message),
@@ -1723,7 +1723,7 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
             app: app(),
             user: reader.clone(),
             ts: 1_001,
-            message: view.clone(),
+            message: std::sync::Arc::new(view.clone()),
         });
     }
     let notice = tidings_store::ServiceNotice {
