@@ -1,6 +1,6 @@
 //! The embedded store's digest, its tables hashed on as many threads as the machine has
-//! cores: the scan is all CPU (rows decoded and hashed, no I/O to wait on), and the digest is
-//! the serial tail of every replay.
+//! cores: the scan is mostly CPU (rows read from the memtables and cached blocks, decoded and
+//! hashed), and the digest is the serial tail of every replay.
 
 use super::FjallStore;
 use crate::digest::{Table, TableDigest, finish};
