@@ -7,7 +7,8 @@ use crate::event::{Event, PushSettingsChanged, UserDeactivated, UserProfile, Use
 use crate::push::{PushChange, PushSettings};
 use crate::tags::{SetTags, decide_tags};
 use crate::{AppId, DeviceId, DomainError, Tag, UserId};
-use std::collections::{BTreeMap, BTreeSet};
+use litemap::LiteMap;
+use std::collections::BTreeSet;
 
 /// Longest display name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
@@ -23,8 +24,9 @@ pub struct UserState {
     pub deactivated: bool,
     /// Tokens carrying an older epoch are revoked.
     pub token_epoch: u64,
-    /// The devices that said hello, and when each was last signed out.
-    pub devices: BTreeMap<DeviceId, DeviceRecord>,
+    /// The devices that said hello, and when each was last signed out: a sorted vector (a
+    /// user has a few), held for every user in the api's aggregate cache.
+    pub devices: LiteMap<DeviceId, DeviceRecord>,
     /// Push registrations per device and do-not-disturb.
     pub push: PushSettings,
     /// The tags the app server set on the user.
