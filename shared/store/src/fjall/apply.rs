@@ -13,7 +13,7 @@ use crate::keys::{key, split};
 use crate::model::Conversation;
 use crate::plan::{Changes, Loaded, RowKeys};
 use crate::ports::{ProjectionStore, StoreResult};
-use fjall::{Keyspace, OwnedWriteBatch};
+use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
 use std::time::Instant;
 
 impl Tables {
@@ -208,7 +208,10 @@ impl ProjectionStore for FjallStore {
         // Sized for the rows nearly every batch writes: grown item by item, a batch of
         // thousands would be copied at every doubling, each time into fresh pages.
         let rows = c.entries.len() + c.heads.len() + c.timeline.len() + c.convs.len() + 1;
-        let mut batch = OwnedWriteBatch::with_capacity(self.db.clone(), rows);
+        // The durability `Database::batch` gives: the journal reaches the OS at commit, so a
+        // killed process loses no batch it committed (and the projector then acknowledged).
+        let mut batch = OwnedWriteBatch::with_capacity(self.db.clone(), rows)
+            .durability(Some(PersistMode::Buffer));
         for e in &c.entries {
             let k = key(&[e.app.as_str(), e.user.as_str()], Some(e.entry.seq));
             batch.insert(&t.inbox, k, inbox_row::encode(&e.entry));
