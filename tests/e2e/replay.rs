@@ -436,40 +436,39 @@ async fn replay_digest_equals_live_digest() {
         format!("[projector]\nlarge_group = {LARGE_GROUP}\n"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["replay", "inbox", "--into"])
-        .arg(cli_into.path().join("store"))
-        .env("NATS_URL", h.nats.url())
-        .env("TIDINGS_CONFIG", &config)
-        .env("TIDINGS_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["replay", "inbox", "--into"])
+            .arg(cli_into.path().join("store"))
+            .env("NATS_URL", h.nats.url())
+            .env("TIDINGS_CONFIG", &config),
     );
     assert!(stdout.contains(&format!("digest={live}")), "{stdout}");
 
     // The command leaves its store to the process's exit once the journal is synced: opened
     // again, the store holds every row it digested.
-    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["digest", "--data-dir"])
-        .arg(cli_into.path())
-        .env("TIDINGS_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["digest", "--data-dir"])
+            .arg(cli_into.path()),
     );
     assert!(
         stdout.contains(&format!("checkpoint={last} digest={live}")),
         "{stdout}"
     );
+}
+
+/// Runs a `tidings` command (logging warnings only), asserts it succeeded and returns its
+/// standard output.
+fn succeeds(command: &mut Command) -> String {
+    let out = command.env("TIDINGS_LOG", "warn").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 /// `tidings digest` of a directory that holds no store says so instead of digesting a new,

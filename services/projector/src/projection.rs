@@ -59,17 +59,11 @@ impl Projection {
             .iter()
             .map(|envelope| project(envelope, &mut self.directory, self.large_group))
             .collect();
+        let whole = self.partition == Partition::WHOLE;
         let mut writes = Vec::with_capacity(per_event.iter().map(Vec::len).sum());
         for event_writes in per_event {
-            if self.partition == Partition::WHOLE {
-                writes.extend(event_writes);
-            } else {
-                writes.extend(
-                    event_writes
-                        .into_iter()
-                        .filter(|write| self.partition.owns_write(write)),
-                );
-            }
+            let owned = event_writes.into_iter();
+            writes.extend(owned.filter(|write| whole || self.partition.owns_write(write)));
         }
         Ok(writes)
     }
