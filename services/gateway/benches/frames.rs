@@ -40,6 +40,17 @@ fn frames(c: &mut Criterion) {
     c.bench_function("encode entry frame (msgpack)", |b| {
         b.iter(|| Format::MessagePack.encode(black_box(&frame)))
     });
+    // A push as the projector publishes it, read the way serde derives and in one pass.
+    let ServerFrame::Entry(entry) = &frame else {
+        unreachable!()
+    };
+    let push = rmp_serde::to_vec_named(entry).expect("encodes");
+    c.bench_function("decode pushed entry (derived)", |b| {
+        b.iter(|| rmp_serde::from_slice::<Entry>(black_box(&push)))
+    });
+    c.bench_function("decode pushed entry (one pass)", |b| {
+        b.iter(|| tidings_store::entry_decode::from_msgpack(black_box(&push)))
+    });
 }
 
 criterion_group!(benches, frames);

@@ -148,7 +148,7 @@ fn fan_out(
         .as_ref()
         .and_then(|h| h.get(headers::PUSH_KIND));
     match kind.map(|k| k.as_str()) {
-        None => match rmp_serde::from_slice::<Entry>(&message.payload) {
+        None => match tidings_store::entry_decode::from_msgpack(&message.payload) {
             Ok(entry) => {
                 let _ = entries.send(Arc::new(entry));
             }

@@ -95,7 +95,9 @@ pub fn decode(bytes: &[u8]) -> Result<InboxRow, StoreError> {
                 conv_seq,
             })
         }
-        _ => Ok(InboxRow::Whole(Box::new(rmp_serde::from_slice(bytes)?))),
+        _ => Ok(InboxRow::Whole(Box::new(
+            crate::entry_decode::from_msgpack(bytes)?,
+        ))),
     }
 }
 

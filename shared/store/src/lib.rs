@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod broadcasts;
 pub mod device_row;
 pub mod digest;
+pub mod entry_decode;
 pub mod error;
 pub mod fjall;
 pub mod history;
