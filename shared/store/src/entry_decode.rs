@@ -102,20 +102,20 @@ impl<'de> Visitor<'de> for EntryVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OnePass, A::Error> {
-        let (mut seq, mut ts, mut kind) = (None, None, None);
-        while seq.is_none() || ts.is_none() || kind.is_none() {
+        let mut leading: (Option<u64>, Option<i64>, Option<String>) = (None, None, None);
+        let (seq, ts, kind) = loop {
+            if let (Some(seq), Some(ts), Some(kind)) = leading {
+                break (seq, ts, kind);
+            }
             match map.next_key::<Leading>()? {
-                Some(Leading::Seq) => seq = Some(map.next_value::<u64>()?),
-                Some(Leading::Ts) => ts = Some(map.next_value::<i64>()?),
-                Some(Leading::Kind) => kind = Some(map.next_value::<String>()?),
+                Some(Leading::Seq) => leading.0 = Some(map.next_value()?),
+                Some(Leading::Ts) => leading.1 = Some(map.next_value()?),
+                Some(Leading::Kind) => leading.2 = Some(map.next_value()?),
                 Some(Leading::Other) => {
                     return Err(de::Error::custom("an item field before seq, ts and kind"));
                 }
                 None => return Err(de::Error::custom("seq, ts or kind missing")),
             }
-        }
-        let (Some(seq), Some(ts), Some(kind)) = (seq, ts, kind) else {
-            unreachable!("the loop ends once all three are read");
         };
         let item = ByKind::deserialize(Item { kind, rest: map })?;
         Ok(OnePass(Entry { seq, ts, item }))
