@@ -1,5 +1,6 @@
 //! Commit latency of fjall batches shaped like the projector's (a timeline row, two inbox
-//! references, two inbox heads, two conversation rows, the checkpoint) while memtables flush:
+//! references, two conversation rows, the checkpoint; with `HEADS=1`, also the two inbox heads
+//! the store wrote before its heads were derived from the inbox) while memtables flush:
 //! how docs/design/wip-perf.md tested a patch to fjall's flush (issue 18). Small memtables
 //! make the flush worker run every second or so, so its journal fsync (under fjall's journal
 //! mutex) meets many commits.
@@ -21,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = args.next().ok_or("SECONDS")?.parse()?;
     let rate: u64 = args.next().ok_or("RATE")?.parse()?;
     let memtable_mib: u64 = args.next().ok_or("MEMTABLE_MIB")?.parse()?;
+    let heads = std::env::var("HEADS").is_ok_and(|v| v == "1");
     let db = Database::builder(&dir).open()?;
     let options = || KeyspaceCreateOptions::default().max_memtable_size(memtable_mib * 1024 * 1024);
     let names = [
@@ -58,7 +60,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch.insert(&ks[0], format!("{conv}\0{n:016}"), body.clone());
         for user in [&a, &b] {
             batch.insert(&ks[1], format!("app\0{user}\0{n:016}"), [1u8; 40]);
-            batch.insert(&ks[2], format!("app\0{user}"), n.to_be_bytes());
+            if heads {
+                batch.insert(&ks[2], format!("app\0{user}"), n.to_be_bytes());
+            }
             batch.insert(&ks[3], format!("app\0{user}\0{conv}"), [2u8; 60]);
         }
         batch.insert(&ks[4], "inbox", n.to_be_bytes());

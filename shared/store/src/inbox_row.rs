@@ -1,8 +1,13 @@
-//! How the embedded store keeps an inbox entry. A message is stored once, in its
-//! conversation's timeline; a user's inbox row for it holds only a reference (a marker byte no
-//! MessagePack map starts with, then `(seq, ts, conv_seq, conv)` as a MessagePack array), and
-//! reads join the message back. Every other entry, and every row written before references
-//! existed, is the whole entry as a MessagePack map.
+//! How an inbox entry is stored. A message is stored once, in its conversation's timeline; a
+//! user's inbox row for it holds only a reference (a marker byte no MessagePack map starts
+//! with, then `(seq, ts, conv_seq, conv)` as a MessagePack array), and reads join the message
+//! back. Every other entry, and every row written before references existed, is the whole entry
+//! as a MessagePack map.
+//!
+//! The embedded store keeps no inbox head: a user's head is their newest inbox row, so its rows
+//! also carry the cursor (stream sequence) of the event that delivered them
+//! ([`encode_cursored`]): a marker byte, the cursor (8 bytes, big-endian), then the reference's
+//! array or the entry's map. [`decode`] reads every layout.
 
 use crate::error::StoreError;
 use crate::model::{Entry, EntryItem};
@@ -10,6 +15,12 @@ use tidings_domain::ConvId;
 
 /// First byte of a reference row (a MessagePack map starts with 0x80-0x8f, 0xde or 0xdf).
 const MESSAGE_REF: u8 = 0x00;
+/// First byte of a reference row that carries its delivery's cursor.
+const CURSORED_REF: u8 = 0x01;
+/// First byte of a whole entry that carries its delivery's cursor.
+const CURSORED_WHOLE: u8 = 0x02;
+/// Bytes before a cursored row's MessagePack: the marker and the cursor.
+const CURSORED_HEADER: usize = 9;
 
 /// A decoded inbox row.
 #[derive(Debug, PartialEq)]
@@ -50,9 +61,13 @@ impl InboxRow {
 
 fn reference(seq: u64, ts: i64, conv_seq: u64, conv: &ConvId) -> Vec<u8> {
     let mut out = vec![MESSAGE_REF];
-    let fields = (seq, ts, conv_seq, conv);
-    rmp_serde::encode::write(&mut out, &fields).expect("references always encode");
+    write_reference(&mut out, seq, ts, conv_seq, conv);
     out
+}
+
+fn write_reference(out: &mut Vec<u8>, seq: u64, ts: i64, conv_seq: u64, conv: &ConvId) {
+    let fields = (seq, ts, conv_seq, conv);
+    rmp_serde::encode::write(out, &fields).expect("references always encode");
 }
 
 /// The stored bytes of `entry`.
@@ -63,6 +78,76 @@ pub fn encode(entry: &Entry) -> Vec<u8> {
         }
         _ => rmp_serde::to_vec_named(entry).expect("read-model rows always encode"),
     }
+}
+
+/// The embedded store's bytes of `entry`, delivered by the event at stream sequence `cursor`.
+pub fn encode_cursored(entry: &Entry, cursor: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    match &entry.item {
+        EntryItem::Message(message) => {
+            out.push(CURSORED_REF);
+            out.extend_from_slice(&cursor.to_be_bytes());
+            write_reference(
+                &mut out,
+                entry.seq,
+                entry.ts,
+                message.conv_seq,
+                &message.conv,
+            );
+        }
+        _ => {
+            out.push(CURSORED_WHOLE);
+            out.extend_from_slice(&cursor.to_be_bytes());
+            rmp_serde::encode::write_named(&mut out, entry).expect("read-model rows always encode");
+        }
+    }
+    out
+}
+
+/// Stored bytes in the cursored layout with `cursor`, whatever layout they were in: how a
+/// store written before moves its heads' cursors into rows.
+pub fn with_cursor(bytes: &[u8], cursor: u64) -> Vec<u8> {
+    let (marker, rest) = match bytes.first() {
+        Some(&(CURSORED_REF | CURSORED_WHOLE)) => {
+            (bytes[0], &bytes[CURSORED_HEADER.min(bytes.len())..])
+        }
+        Some(&MESSAGE_REF) => (CURSORED_REF, &bytes[1..]),
+        _ => (CURSORED_WHOLE, bytes),
+    };
+    let mut out = Vec::with_capacity(CURSORED_HEADER + rest.len());
+    out.push(marker);
+    out.extend_from_slice(&cursor.to_be_bytes());
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The cursor of the event that delivered a stored row: 0 for rows written before rows kept
+/// it (which skips nothing).
+pub fn cursor_of(bytes: &[u8]) -> Result<u64, StoreError> {
+    match bytes.first() {
+        Some(&(CURSORED_REF | CURSORED_WHOLE)) => {
+            let cursor = bytes.get(1..CURSORED_HEADER).ok_or_else(|| {
+                StoreError::Corrupt(format!("inbox row of {} bytes", bytes.len()))
+            })?;
+            Ok(u64::from_be_bytes(cursor.try_into().expect("eight bytes")))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// The MessagePack array of a reference row in either layout, which (after the `MESSAGE_REF`
+/// marker) is its canonical form; `None` for whole entries.
+pub fn reference_array(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes.first()? {
+        &MESSAGE_REF => Some(&bytes[1..]),
+        &CURSORED_REF => bytes.get(CURSORED_HEADER..),
+        _ => None,
+    }
+}
+
+/// The canonical bytes of a reference row: the marker, then `array` ([`reference_array`]).
+pub fn canonical_reference(array: &[u8]) -> [&[u8]; 2] {
+    [&[MESSAGE_REF], array]
 }
 
 /// The bytes of a decoded row, as `decode` reads them back.
@@ -78,27 +163,24 @@ pub fn encode_row(row: &InboxRow) -> Vec<u8> {
     }
 }
 
-/// Whether stored bytes are a reference row, which `encode_row` writes byte for byte as stored.
-pub fn is_reference(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&MESSAGE_REF)
-}
-
-/// Reads stored bytes back.
+/// Reads stored bytes back, in any layout.
 pub fn decode(bytes: &[u8]) -> Result<InboxRow, StoreError> {
-    match bytes.split_first() {
-        Some((&MESSAGE_REF, rest)) => {
-            let (seq, ts, conv_seq, conv) = rmp_serde::from_slice(rest)?;
-            Ok(InboxRow::MessageRef {
-                seq,
-                ts,
-                conv,
-                conv_seq,
-            })
-        }
-        _ => Ok(InboxRow::Whole(Box::new(
-            crate::entry_decode::from_msgpack(bytes)?,
-        ))),
+    if let Some(array) = reference_array(bytes) {
+        let (seq, ts, conv_seq, conv) = rmp_serde::from_slice(array)?;
+        return Ok(InboxRow::MessageRef {
+            seq,
+            ts,
+            conv,
+            conv_seq,
+        });
     }
+    let map = match bytes.first() {
+        Some(&CURSORED_WHOLE) => bytes.get(CURSORED_HEADER..).unwrap_or_default(),
+        _ => bytes,
+    };
+    Ok(InboxRow::Whole(Box::new(
+        crate::entry_decode::from_msgpack(map)?,
+    )))
 }
 
 #[cfg(test)]
@@ -133,6 +215,17 @@ mod tests {
                 edited_at: None,
                 agent: None,
                 session: None,
+            }),
+        }
+    }
+
+    fn notice_entry() -> Entry {
+        Entry {
+            seq: 3,
+            ts: 5,
+            item: EntryItem::System(SystemNotice {
+                msg_id: MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708193").unwrap(),
+                body: Body::Text { text: "hi".into() },
             }),
         }
     }
@@ -185,5 +278,27 @@ mod tests {
             InboxRow::Whole(Box::new(message_entry()))
         );
         assert!(decode(&[MESSAGE_REF, 0xc1]).is_err());
+    }
+
+    #[test]
+    fn cursored_rows_read_as_the_others_and_keep_their_cursor() {
+        for entry in [message_entry(), notice_entry()] {
+            let cursored = encode_cursored(&entry, 0x0102_0304_0506_0708);
+            assert_eq!(decode(&cursored).unwrap(), decode(&encode(&entry)).unwrap());
+            assert_eq!(cursor_of(&cursored).unwrap(), 0x0102_0304_0506_0708);
+            assert_eq!(cursor_of(&encode(&entry)).unwrap(), 0);
+            assert_eq!(
+                reference_array(&cursored).is_some(),
+                matches!(entry.item, EntryItem::Message(_))
+            );
+        }
+        for legacy in [encode(&message_entry()), encode(&notice_entry())] {
+            let moved = with_cursor(&legacy, 5);
+            assert_eq!(cursor_of(&moved).unwrap(), 5);
+            assert_eq!(decode(&moved).unwrap(), decode(&legacy).unwrap());
+            assert_eq!(cursor_of(&with_cursor(&moved, 6)).unwrap(), 6);
+        }
+        assert!(cursor_of(&[CURSORED_REF, 1, 2]).is_err());
+        assert!(decode(&[CURSORED_WHOLE, 0, 0, 0, 0, 0, 0, 0, 1, 0xc1]).is_err());
     }
 }

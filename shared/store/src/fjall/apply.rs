@@ -2,9 +2,7 @@
 //! changes committed as one fjall batch with the checkpoint (a crash keeps both or neither),
 //! and every table listed as logical rows for the digest.
 
-use super::{
-    FjallStore, Tables, decode, decode_head, encode, encode_head, reaction_key, slow_commit,
-};
+use super::{FjallStore, Tables, decode, encode, reaction_key, slow_commit};
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::digest::{LogicalRow, Table};
 use crate::error::StoreError;
@@ -17,10 +15,12 @@ use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
 use std::time::Instant;
 
 impl Tables {
-    pub(super) fn of(&self, table: Table) -> &Keyspace {
-        match table {
+    /// The keyspace that holds `table`; none for inbox heads, which are the newest inbox rows
+    /// (`heads`).
+    pub(super) fn of(&self, table: Table) -> Option<&Keyspace> {
+        Some(match table {
             Table::Inbox => &self.inbox,
-            Table::InboxHead => &self.inbox_head,
+            Table::InboxHead => return None,
             Table::Conversations => &self.conversations,
             Table::Timeline => &self.timeline,
             Table::Users => &self.users,
@@ -41,7 +41,7 @@ impl Tables {
             Table::UserTags => &self.user_tags,
             Table::TagUsers => &self.tag_users,
             Table::Broadcasts => &self.broadcasts,
-        }
+        })
     }
 }
 
@@ -52,8 +52,15 @@ fn malformed(table: Table, k: &[u8]) -> StoreError {
 /// A stored row as a logical row. The embedded store's keys are `keys::key` of each table's
 /// logical key, so rows stored in their canonical form are hashed as they are.
 fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
+    if table == Table::Inbox
+        && let Some(array) = inbox_row::reference_array(v)
+    {
+        return Ok(LogicalRow::canonical_parts(
+            k,
+            &inbox_row::canonical_reference(array),
+        ));
+    }
     let as_stored = match table {
-        Table::Inbox => inbox_row::is_reference(v),
         Table::Timeline
         | Table::Users
         | Table::Relations
@@ -69,7 +76,8 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
         | Table::UserTags
         | Table::TagUsers
         | Table::Broadcasts => true,
-        Table::InboxHead
+        Table::Inbox
+        | Table::InboxHead
         | Table::Conversations
         | Table::UsersByCursor
         | Table::Reactions
@@ -95,7 +103,6 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     let seq = || seq.ok_or_else(|| malformed(table, k));
     Ok(match (table, parts.as_slice()) {
         (Table::Inbox, [app, user]) => LogicalRow::inbox(app, user, inbox_row::decode(v)?),
-        (Table::InboxHead, [app, user]) => LogicalRow::inbox_head(app, user, decode_head(v)?),
         (Table::Conversations, [app, user, _]) => {
             LogicalRow::conversation(app, user, decode::<Conversation>(v)?)
         }
@@ -120,7 +127,10 @@ impl FjallStore {
         table: Table,
         visit: &mut dyn FnMut(LogicalRow),
     ) -> StoreResult<()> {
-        for guard in self.tables.of(table).iter() {
+        let Some(keyspace) = self.tables.of(table) else {
+            return self.scan_heads(visit);
+        };
+        for guard in keyspace.iter() {
             let (k, v) = guard.into_inner()?;
             visit(logical(table, &k, &v)?);
         }
@@ -137,13 +147,9 @@ impl ProjectionStore for FjallStore {
         let t = &self.tables;
         let mut loaded = Loaded::default();
         for &(app, user) in &keys.heads {
-            if let Some(v) = t
-                .inbox_head
-                .get(key(&[app.as_str(), user.as_str()], None))?
-            {
-                loaded
-                    .heads
-                    .insert((app.clone(), user.clone()), decode_head(&v)?);
+            let head = self.head(app.as_str(), user.as_str())?;
+            if head.seq > 0 {
+                loaded.heads.insert((app.clone(), user.clone()), head);
             }
         }
         for &(app, user, conv) in &keys.convs {
@@ -207,18 +213,15 @@ impl ProjectionStore for FjallStore {
         let t = &self.tables;
         // Sized for the rows nearly every batch writes: grown item by item, a batch of
         // thousands would be copied at every doubling, each time into fresh pages.
-        let rows = c.entries.len() + c.heads.len() + c.timeline.len() + c.convs.len() + 1;
+        let rows = c.entries.len() + c.timeline.len() + c.convs.len() + 1;
         // The durability `Database::batch` gives: the journal reaches the OS at commit, so a
         // killed process loses no batch it committed (and the projector then acknowledged).
         let mut batch = OwnedWriteBatch::with_capacity(self.db.clone(), rows)
             .durability(Some(PersistMode::Buffer));
         for e in &c.entries {
             let k = key(&[e.app.as_str(), e.user.as_str()], Some(e.entry.seq));
-            batch.insert(&t.inbox, k, inbox_row::encode(&e.entry));
-        }
-        for ((app, user), head) in &c.heads {
-            let k = key(&[app.as_str(), user.as_str()], None);
-            batch.insert(&t.inbox_head, k, encode_head(*head));
+            // The newest of a user's rows is their head (`heads`): `c.heads` needs no rows.
+            batch.insert(&t.inbox, k, inbox_row::encode_cursored(&e.entry, e.cursor));
         }
         for ((app, conv, conv_seq), row) in &c.timeline {
             let k = key(&[app.as_str(), conv.as_str()], Some(*conv_seq));

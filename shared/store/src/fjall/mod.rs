@@ -6,13 +6,13 @@
 mod apply;
 mod broadcast_reads;
 mod digest;
+mod heads;
 mod reads;
 mod slow_commit;
 
 use crate::error::StoreError;
 use crate::keys::key;
 use crate::model::{Conversation, TimelineMessage};
-use crate::plan::Head;
 use crate::ports::StoreResult;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use serde::Serialize;
@@ -23,7 +23,6 @@ use tidings_domain::AppId;
 
 struct Tables {
     inbox: Keyspace,
-    inbox_head: Keyspace,
     conversations: Keyspace,
     timeline: Keyspace,
     users: Keyspace,
@@ -63,29 +62,6 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(rmp_serde::from_slice(bytes)?)
 }
 
-/// A stored inbox head: `seq` then `cursor`, big-endian. Heads written before deliveries
-/// carried cursors are 8 bytes: cursor 0 (nothing skipped).
-fn decode_head(bytes: &[u8]) -> Result<Head, StoreError> {
-    match bytes.len() {
-        8 => Ok(Head {
-            seq: seq_value(bytes)?,
-            cursor: 0,
-        }),
-        16 => Ok(Head {
-            seq: seq_value(&bytes[..8])?,
-            cursor: seq_value(&bytes[8..])?,
-        }),
-        n => Err(StoreError::Corrupt(format!("inbox head of {n} bytes"))),
-    }
-}
-
-fn encode_head(head: Head) -> [u8; 16] {
-    let mut out = [0; 16];
-    out[..8].copy_from_slice(&head.seq.to_be_bytes());
-    out[8..].copy_from_slice(&head.cursor.to_be_bytes());
-    out
-}
-
 /// A reaction row's key: the message's (app, conv, conv_seq) first, so a page of history reads
 /// its reactions in one range, then the reaction's key and user.
 fn reaction_key(app: &str, conv: &str, conv_seq: u64, rkey: &str, user: &str) -> Vec<u8> {
@@ -111,7 +87,6 @@ impl FjallStore {
         let open = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
         let tables = Tables {
             inbox: open("inbox")?,
-            inbox_head: open("inbox_head")?,
             conversations: open("conversations")?,
             timeline: open("timeline")?,
             users: open("users")?,
@@ -135,6 +110,7 @@ impl FjallStore {
             checkpoints: open("checkpoints")?,
             devices: open("devices")?,
         };
+        heads::migrate(&db, &tables.inbox)?;
         Ok(Self {
             db,
             tables: Arc::new(tables),
@@ -151,13 +127,6 @@ impl FjallStore {
         Ok(())
     }
 
-    fn head(&self, k: &[u8]) -> Result<Head, StoreError> {
-        self.tables
-            .inbox_head
-            .get(k)?
-            .map_or(Ok(Head::default()), |v| decode_head(&v))
-    }
-
     fn get_seq(&self, table: &Keyspace, k: &[u8]) -> Result<u64, StoreError> {
         table.get(k)?.map_or(Ok(0), |v| seq_value(&v))
     }
@@ -172,19 +141,5 @@ impl FjallStore {
         let last: Option<TimelineMessage> = self.get_row(&self.tables.timeline, &k)?;
         row.last_message = last.map(|t| t.message);
         Ok(row)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Head, decode_head, encode_head};
-
-    #[test]
-    fn inbox_heads_of_both_layouts_decode() {
-        let old = decode_head(&7u64.to_be_bytes()).unwrap();
-        assert_eq!((old.seq, old.cursor), (7, 0));
-        let new = decode_head(&encode_head(Head { seq: 9, cursor: 42 })).unwrap();
-        assert_eq!((new.seq, new.cursor), (9, 42));
-        assert!(decode_head(&[0; 3]).is_err());
     }
 }

@@ -62,7 +62,7 @@ impl InboxStore for FjallStore {
     }
 
     async fn inbox_last_seq(&self, app: &AppId, user: &UserId) -> StoreResult<u64> {
-        Ok(self.head(&key(&[app.as_str(), user.as_str()], None))?.seq)
+        Ok(self.head(app.as_str(), user.as_str())?.seq)
     }
 }
 

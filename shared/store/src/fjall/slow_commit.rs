@@ -18,7 +18,8 @@ pub(super) fn observe(db: &Database, tables: &Tables, took: Duration, rows: usiz
     }
     let sealed = Table::ALL
         .iter()
-        .map(|t| tables.of(*t).sealed_memtable_count())
+        .filter_map(|t| tables.of(*t))
+        .map(|keyspace| keyspace.sealed_memtable_count())
         .max()
         .unwrap_or(0);
     tracing::warn!(

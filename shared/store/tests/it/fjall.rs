@@ -192,3 +192,64 @@ async fn broadcasts_are_stored_once_and_seen_by_their_audience() {
     let (_dir, store) = fresh();
     conformance::broadcasts_are_stored_once_and_seen_by_their_audience(store).await;
 }
+
+/// A store written before heads were derived from the inbox (an `inbox_head` keyspace, inbox
+/// rows without cursors) opens as the same state: each head's cursor moves into the user's
+/// newest row, so a batch already applied is still skipped.
+#[tokio::test]
+async fn a_store_with_separate_heads_is_migrated_on_open() {
+    use tidings_store::inbox_row;
+    let dir = tempfile::tempdir().unwrap();
+    let digest = {
+        let store = FjallStore::open(dir.path()).unwrap();
+        store
+            .apply("p", 1, direct_message("alice", "bob", 1, 1))
+            .await
+            .unwrap();
+        store
+            .apply("p", 2, direct_message("alice", "bob", 2, 2))
+            .await
+            .unwrap();
+        store.digest().await.unwrap()
+    };
+    {
+        // Rewrite it as the earlier layout had it.
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let inbox = db
+            .keyspace("inbox", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        let heads = db
+            .keyspace("inbox_head", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        let rows: Vec<_> = inbox.iter().map(|g| g.into_inner().unwrap()).collect();
+        assert_eq!(rows.len(), 4);
+        for (k, v) in rows {
+            assert!(inbox_row::cursor_of(&v).unwrap() > 0);
+            let legacy = inbox_row::encode_row(&inbox_row::decode(&v).unwrap());
+            assert_eq!(inbox_row::cursor_of(&legacy).unwrap(), 0);
+            inbox.insert(k, legacy).unwrap();
+        }
+        for u in ["alice", "bob"] {
+            let mut head = 2u64.to_be_bytes().to_vec();
+            head.extend_from_slice(&2u64.to_be_bytes());
+            heads.insert(format!("demo\0{u}"), head).unwrap();
+        }
+        db.persist(fjall::PersistMode::SyncAll).unwrap();
+    }
+    let store = FjallStore::open(dir.path()).unwrap();
+    assert_eq!(store.digest().await.unwrap(), digest);
+    assert_eq!(store.inbox_last_seq(&app(), &user("bob")).await.unwrap(), 2);
+    let again = store
+        .apply("p", 2, direct_message("alice", "bob", 2, 2))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let next = store
+        .apply("p", 3, direct_message("alice", "bob", 3, 3))
+        .await
+        .unwrap();
+    assert_eq!(next.iter().map(|d| d.entry.seq).collect::<Vec<_>>(), [3, 3]);
+    drop(store);
+    let db = fjall::Database::builder(dir.path()).open().unwrap();
+    assert!(!db.keyspace_exists("inbox_head"));
+}
