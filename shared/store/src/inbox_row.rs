@@ -138,9 +138,9 @@ pub fn cursor_of(bytes: &[u8]) -> Result<u64, StoreError> {
 /// The MessagePack array of a reference row in either layout, which (after the `MESSAGE_REF`
 /// marker) is its canonical form; `None` for whole entries.
 pub fn reference_array(bytes: &[u8]) -> Option<&[u8]> {
-    match bytes.first()? {
-        &MESSAGE_REF => Some(&bytes[1..]),
-        &CURSORED_REF => bytes.get(CURSORED_HEADER..),
+    match *bytes.first()? {
+        MESSAGE_REF => Some(&bytes[1..]),
+        CURSORED_REF => bytes.get(CURSORED_HEADER..),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! changes committed as one fjall batch with the checkpoint (a crash keeps both or neither),
 //! and every table listed as logical rows for the digest.
 
+use super::heads::HeadScan;
 use super::{FjallStore, Tables, decode, encode, reaction_key, slow_commit};
 use crate::annotations::{PinRow, ReactionMark, ReactionRow};
 use crate::digest::{LogicalRow, Table};
@@ -135,6 +136,21 @@ impl FjallStore {
             visit(logical(table, &k, &v)?);
         }
         Ok(())
+    }
+
+    /// The inbox's rows as logical rows and, from the same pass, every user's head.
+    pub(super) fn scan_inbox(
+        &self,
+        rows: &mut dyn FnMut(LogicalRow),
+        heads: &mut dyn FnMut(LogicalRow),
+    ) -> StoreResult<()> {
+        let mut scan = HeadScan::default();
+        for guard in self.tables.inbox.iter() {
+            let (k, v) = guard.into_inner()?;
+            rows(logical(Table::Inbox, &k, &v)?);
+            scan.row(&k, &v, heads)?;
+        }
+        scan.finish(heads)
     }
 }
 

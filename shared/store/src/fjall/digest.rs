@@ -8,9 +8,13 @@ use crate::ports::StoreResult;
 use std::sync::Mutex;
 
 /// Tables in the order threads take them: the largest first (an inbox row per recipient, a
-/// timeline row per message), so the small ones fill in around them.
-fn largest_first() -> [Table; Table::ALL.len()] {
-    let mut order = Table::ALL;
+/// timeline row per message), so the small ones fill in around them. Inbox heads are not
+/// taken alone: the inbox's pass hashes them (`fjall::heads`).
+fn largest_first() -> Vec<Table> {
+    let mut order: Vec<Table> = Table::ALL
+        .into_iter()
+        .filter(|t| *t != Table::InboxHead)
+        .collect();
     order.sort_by_key(|t| !matches!(t, Table::Inbox | Table::Timeline));
     order
 }
@@ -32,7 +36,7 @@ pub(super) fn parallel(store: &FjallStore) -> StoreResult<String> {
                         let Some(table) = next else {
                             return Ok(done);
                         };
-                        done.push((table, scan(store, table)?));
+                        done.extend(scan(store, table)?);
                     }
                 })
             })
@@ -50,10 +54,16 @@ pub(super) fn parallel(store: &FjallStore) -> StoreResult<String> {
     Ok(finish(&tables))
 }
 
-fn scan(store: &FjallStore, table: Table) -> StoreResult<TableDigest> {
+/// The digest of `table`, and for the inbox that of the heads too, from the same pass.
+fn scan(store: &FjallStore, table: Table) -> StoreResult<Vec<(Table, TableDigest)>> {
     let mut digest = TableDigest::default();
-    store.scan_rows(table, &mut |row| digest.add(&row))?;
-    Ok(digest)
+    if table != Table::Inbox {
+        store.scan_rows(table, &mut |row| digest.add(&row))?;
+        return Ok(vec![(table, digest)]);
+    }
+    let mut heads = TableDigest::default();
+    store.scan_inbox(&mut |row| digest.add(&row), &mut |row| heads.add(&row))?;
+    Ok(vec![(Table::Inbox, digest), (Table::InboxHead, heads)])
 }
 
 #[cfg(test)]
@@ -62,10 +72,11 @@ mod tests {
     use crate::digest::Table;
 
     #[test]
-    fn every_table_is_hashed_once_the_largest_first() {
+    fn every_table_is_hashed_once_the_largest_first_heads_with_the_inbox() {
         let order = largest_first();
         assert_eq!(&order[..2], &[Table::Inbox, Table::Timeline]);
         let mut sorted = order.to_vec();
+        sorted.push(Table::InboxHead);
         sorted.sort_by_key(|t| Table::ALL.iter().position(|a| a == t));
         assert_eq!(sorted, Table::ALL);
     }

@@ -36,39 +36,67 @@ impl FjallStore {
     /// Every user's head as a logical row, in key order: one pass over the inbox that keeps
     /// each user's last row.
     pub(super) fn scan_heads(&self, visit: &mut dyn FnMut(LogicalRow)) -> StoreResult<()> {
-        let mut last: Option<(Vec<u8>, Head)> = None;
-        let emit =
-            |user: &[u8], head: Head, visit: &mut dyn FnMut(LogicalRow)| match split(user, false) {
-                Some((parts, _)) if parts.len() == 2 => {
-                    visit(LogicalRow::inbox_head(parts[0], parts[1], head));
-                    Ok(())
-                }
-                _ => Err(StoreError::Corrupt(format!("inbox key {user:?}"))),
-            };
+        let mut heads = HeadScan::default();
         for guard in self.tables.inbox.iter() {
             let (k, v) = guard.into_inner()?;
-            let head = row_head(&k, &v)?;
-            let user = &k[..k.len() - 9];
-            match &mut last {
-                Some((previous, newest)) if previous.as_slice() == user => *newest = head,
-                _ => {
-                    if let Some((previous, newest)) = last.replace((user.to_vec(), head)) {
-                        emit(&previous, newest, visit)?;
-                    }
-                }
-            }
+            heads.row(&k, &v, visit)?;
         }
-        if let Some((user, head)) = last {
-            emit(&user, head, visit)?;
-        }
-        Ok(())
+        heads.finish(visit)
     }
 }
 
-/// The head a stored inbox row makes: `seq` from its key, the cursor from its value.
+/// Heads as logical rows from inbox rows met in key order: each user's is emitted when the
+/// next user's rows begin (or at `finish`).
+#[derive(Default)]
+pub(super) struct HeadScan {
+    last: Option<(Vec<u8>, Head)>,
+}
+
+impl HeadScan {
+    /// Takes the inbox row `k`, `v`.
+    pub(super) fn row(
+        &mut self,
+        k: &[u8],
+        v: &[u8],
+        visit: &mut dyn FnMut(LogicalRow),
+    ) -> StoreResult<()> {
+        let head = row_head(k, v)?;
+        let user = &k[..k.len() - 9];
+        match &mut self.last {
+            Some((previous, newest)) if previous.as_slice() == user => *newest = head,
+            last => {
+                if let Some((previous, newest)) = last.replace((user.to_vec(), head)) {
+                    emit(&previous, newest, visit)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the last user's head.
+    pub(super) fn finish(self, visit: &mut dyn FnMut(LogicalRow)) -> StoreResult<()> {
+        match self.last {
+            Some((user, head)) => emit(&user, head, visit),
+            None => Ok(()),
+        }
+    }
+}
+
+fn emit(user: &[u8], head: Head, visit: &mut dyn FnMut(LogicalRow)) -> StoreResult<()> {
+    match split(user, false) {
+        Some((parts, _)) if parts.len() == 2 => {
+            visit(LogicalRow::inbox_head(parts[0], parts[1], head));
+            Ok(())
+        }
+        _ => Err(StoreError::Corrupt(format!("inbox key {user:?}"))),
+    }
+}
+
+/// The head a stored inbox row makes: `seq` from its key (`keys::key` with a sequence: a
+/// separator, then 8 bytes big-endian), the cursor from its value.
 fn row_head(k: &[u8], v: &[u8]) -> StoreResult<Head> {
-    let seq = match split(k, true) {
-        Some((_, Some(seq))) => seq,
+    let seq = match k.len().checked_sub(9).map(|at| k.split_at(at)) {
+        Some((_, [0, seq @ ..])) => u64::from_be_bytes(seq.try_into().expect("eight bytes")),
         _ => return Err(StoreError::Corrupt(format!("inbox key {k:?}"))),
     };
     Ok(Head {
@@ -121,7 +149,7 @@ pub(super) fn migrate(db: &Database, inbox: &Keyspace) -> Result<(), StoreError>
         }
         batch.remove(&legacy, user);
         moved += 1;
-        if moved % MIGRATE_BATCH == 0 {
+        if moved.is_multiple_of(MIGRATE_BATCH) {
             std::mem::replace(
                 &mut batch,
                 db.batch().durability(Some(PersistMode::SyncAll)),
