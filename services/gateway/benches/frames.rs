@@ -1,10 +1,21 @@
-//! The frame encoder: one message entry as a JSON text frame and as a MessagePack binary frame.
+//! The frame encoder: one message entry as a JSON text frame and as a MessagePack binary frame;
+//! and the two MessagePack reads behind every frame: a pushed entry, a timeline row.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use tidings_domain::{Body, ConvId, MessageId, Recipient, UserId};
 use tidings_gateway::frames::{Format, ServerFrame};
-use tidings_store::{Entry, EntryItem, MessageView};
+use tidings_store::{Entry, EntryItem, MessageView, TimelineMessage};
+
+/// A timeline row as serde derives its reader (`ts` and the message flattened into one map).
+#[derive(serde::Deserialize)]
+struct DerivedTimelineMessage {
+    #[allow(dead_code)]
+    ts: i64,
+    #[serde(flatten)]
+    #[allow(dead_code)]
+    message: MessageView,
+}
 
 fn frames(c: &mut Criterion) {
     let (alice, bob) = (
@@ -50,6 +61,21 @@ fn frames(c: &mut Criterion) {
     });
     c.bench_function("decode pushed entry (one pass)", |b| {
         b.iter(|| tidings_store::entry_decode::from_msgpack(black_box(&push)))
+    });
+    // The same message as a timeline row (history, catch-up's joins), read both ways.
+    let EntryItem::Message(message) = &entry.item else {
+        unreachable!()
+    };
+    let row = rmp_serde::to_vec_named(&TimelineMessage {
+        ts: entry.ts,
+        message: message.clone(),
+    })
+    .expect("encodes");
+    c.bench_function("decode timeline row (derived)", |b| {
+        b.iter(|| rmp_serde::from_slice::<DerivedTimelineMessage>(black_box(&row)))
+    });
+    c.bench_function("decode timeline row (one pass)", |b| {
+        b.iter(|| rmp_serde::from_slice::<TimelineMessage>(black_box(&row)))
     });
 }
 

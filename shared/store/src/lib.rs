@@ -17,6 +17,7 @@ pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod rows;
+mod timeline_decode;
 pub mod visibility;
 pub mod write;
 

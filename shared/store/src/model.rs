@@ -351,8 +351,8 @@ impl From<&MessageSent> for MessageView {
     }
 }
 
-/// A message in a conversation's timeline (history).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A message in a conversation's timeline (history). Read in one pass (`timeline_decode`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineMessage {
     pub ts: i64,
     #[serde(flatten)]
