@@ -106,10 +106,13 @@ pub fn encode_cursored(entry: &Entry, cursor: u64) -> Vec<u8> {
 
 /// Stored bytes in the cursored layout with `cursor`, whatever layout they were in: how a
 /// store written before moves its heads' cursors into rows.
-pub fn with_cursor(bytes: &[u8], cursor: u64) -> Vec<u8> {
+pub fn with_cursor(bytes: &[u8], cursor: u64) -> Result<Vec<u8>, StoreError> {
     let (marker, rest) = match bytes.first() {
         Some(&(CURSORED_REF | CURSORED_WHOLE)) => {
-            (bytes[0], &bytes[CURSORED_HEADER.min(bytes.len())..])
+            let rest = bytes.get(CURSORED_HEADER..).ok_or_else(|| {
+                StoreError::Corrupt(format!("inbox row of {} bytes", bytes.len()))
+            })?;
+            (bytes[0], rest)
         }
         Some(&MESSAGE_REF) => (CURSORED_REF, &bytes[1..]),
         _ => (CURSORED_WHOLE, bytes),
@@ -118,7 +121,7 @@ pub fn with_cursor(bytes: &[u8], cursor: u64) -> Vec<u8> {
     out.push(marker);
     out.extend_from_slice(&cursor.to_be_bytes());
     out.extend_from_slice(rest);
-    out
+    Ok(out)
 }
 
 /// The cursor of the event that delivered a stored row: 0 for rows written before rows kept
@@ -293,11 +296,12 @@ mod tests {
             );
         }
         for legacy in [encode(&message_entry()), encode(&notice_entry())] {
-            let moved = with_cursor(&legacy, 5);
+            let moved = with_cursor(&legacy, 5).unwrap();
             assert_eq!(cursor_of(&moved).unwrap(), 5);
             assert_eq!(decode(&moved).unwrap(), decode(&legacy).unwrap());
-            assert_eq!(cursor_of(&with_cursor(&moved, 6)).unwrap(), 6);
+            assert_eq!(cursor_of(&with_cursor(&moved, 6).unwrap()).unwrap(), 6);
         }
+        assert!(with_cursor(&[CURSORED_WHOLE, 1], 5).is_err());
         assert!(cursor_of(&[CURSORED_REF, 1, 2]).is_err());
         assert!(decode(&[CURSORED_WHOLE, 0, 0, 0, 0, 0, 0, 0, 1, 0xc1]).is_err());
     }

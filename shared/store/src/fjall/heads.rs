@@ -138,7 +138,7 @@ pub(super) fn migrate(db: &Database, inbox: &Keyspace) -> Result<(), StoreError>
         row_key.push(0);
         row_key.extend_from_slice(&head.seq.to_be_bytes());
         match inbox.get(&row_key)? {
-            Some(row) => batch.insert(inbox, row_key, inbox_row::with_cursor(&row, head.cursor)),
+            Some(row) => batch.insert(inbox, row_key, inbox_row::with_cursor(&row, head.cursor)?),
             None if head.seq == 0 => {}
             None => {
                 return Err(StoreError::Corrupt(format!(
