@@ -403,32 +403,11 @@ mod tests {
 
     #[test]
     fn an_inbox_message_digests_alike_as_a_whole_entry_or_a_stored_reference() {
-        use crate::model::{Entry, EntryItem, MessageView};
-        use tidings_domain::{Body, ConvId, MessageId, Recipient, UserId};
-        let (alice, bob) = (
-            UserId::parse("alice").unwrap(),
-            UserId::parse("bob").unwrap(),
-        );
+        use crate::model::{Entry, EntryItem};
         let entry = Entry {
             seq: 9,
             ts: 5,
-            item: EntryItem::Message(MessageView {
-                conv: ConvId::direct(&alice, &bob),
-                conv_seq: 3,
-                msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000003").unwrap(),
-                from: alice,
-                to: Recipient::User(bob),
-                body: Some(Body::Text { text: "hi".into() }),
-                mentions: Vec::new(),
-                mention_all: false,
-                reply_to: None,
-                forward_of: None,
-                recalled: None,
-                edit_seq: 0,
-                edited_at: None,
-                agent: None,
-                session: None,
-            }),
+            item: EntryItem::Message(crate::test_fixtures::message("alice", "bob", 3)),
         };
         let whole = LogicalRow::inbox("demo", "bob", InboxRow::Whole(Box::new(entry.clone())));
         let k = key(&["demo", "bob"], Some(9));

@@ -187,41 +187,23 @@ impl<'de, A: MapAccess<'de>> VariantAccess<'de> for Rest<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::{message, msg_id, user};
     use tidings_domain::event::ConvSettings;
-    use tidings_domain::{Body, ConvId, GroupId, MessageId, Recipient, UserId};
-
-    fn user(id: &str) -> UserId {
-        UserId::parse(id).unwrap()
-    }
+    use tidings_domain::{Body, GroupId};
 
     fn entries() -> Vec<Entry> {
         let (alice, bob) = (user("alice"), user("bob"));
-        let conv = ConvId::direct(&alice, &bob);
-        let msg_id = MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708192").unwrap();
+        let mut edited = message("alice", "bob", 42);
+        edited.mentions = vec![bob.clone()];
+        edited.edit_seq = 2;
+        edited.edited_at = Some(1_700_000_000_999);
+        let conv = edited.conv.clone();
         let mut added = GroupNotice::new(GroupId::parse("g1").unwrap(), alice.clone());
         added.users = vec![bob.clone(), user("carol")];
         let items = vec![
-            EntryItem::Message(MessageView {
-                conv: conv.clone(),
-                conv_seq: 42,
-                msg_id: msg_id.clone(),
-                from: alice.clone(),
-                to: Recipient::User(bob.clone()),
-                body: Some(Body::Text {
-                    text: "hello".into(),
-                }),
-                mentions: vec![bob.clone()],
-                mention_all: false,
-                reply_to: None,
-                forward_of: None,
-                recalled: None,
-                edit_seq: 2,
-                edited_at: Some(1_700_000_000_999),
-                agent: None,
-                session: None,
-            }),
+            EntryItem::Message(edited),
             EntryItem::System(SystemNotice {
-                msg_id,
+                msg_id: msg_id(1),
                 body: Body::Text {
                     text: "maintenance tonight".into(),
                 },

@@ -189,36 +189,15 @@ pub fn decode(bytes: &[u8]) -> Result<InboxRow, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MessageView, SystemNotice};
-    use tidings_domain::{Body, MessageId, Recipient, UserId};
+    use crate::model::SystemNotice;
+    use crate::test_fixtures::{message, msg_id};
+    use tidings_domain::Body;
 
     fn message_entry() -> Entry {
-        let (alice, bob) = (
-            UserId::parse("alice").unwrap(),
-            UserId::parse("bob").unwrap(),
-        );
         Entry {
             seq: 7,
             ts: 1_700_000_000_123,
-            item: EntryItem::Message(MessageView {
-                conv: ConvId::direct(&alice, &bob),
-                conv_seq: 42,
-                msg_id: MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708192").unwrap(),
-                from: alice,
-                to: Recipient::User(bob),
-                body: Some(Body::Text {
-                    text: "hello".into(),
-                }),
-                mentions: Vec::new(),
-                mention_all: false,
-                reply_to: None,
-                forward_of: None,
-                recalled: None,
-                edit_seq: 0,
-                edited_at: None,
-                agent: None,
-                session: None,
-            }),
+            item: EntryItem::Message(message("alice", "bob", 42)),
         }
     }
 
@@ -227,7 +206,7 @@ mod tests {
             seq: 3,
             ts: 5,
             item: EntryItem::System(SystemNotice {
-                msg_id: MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708193").unwrap(),
+                msg_id: msg_id(3),
                 body: Body::Text { text: "hi".into() },
             }),
         }
@@ -264,7 +243,7 @@ mod tests {
             seq: 3,
             ts: 5,
             item: EntryItem::System(SystemNotice {
-                msg_id: MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708193").unwrap(),
+                msg_id: msg_id(3),
                 body: Body::Text {
                     text: "maintenance tonight".into(),
                 },

@@ -17,6 +17,8 @@ pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod rows;
+#[cfg(test)]
+mod test_fixtures;
 mod timeline_decode;
 pub mod visibility;
 pub mod write;

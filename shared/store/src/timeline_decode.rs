@@ -107,8 +107,8 @@ impl<'de> Visitor<'de> for KeyVisitor {
 mod tests {
     use super::*;
     use crate::model::{Recalled, ReplyView};
+    use crate::test_fixtures::{message, user};
     use serde::Serialize;
-    use tidings_domain::{Body, ConvId, MessageId, Recipient, UserId};
 
     /// `TimelineMessage` as serde derives it.
     #[derive(Deserialize)]
@@ -118,31 +118,10 @@ mod tests {
         message: MessageView,
     }
 
-    fn user(id: &str) -> UserId {
-        UserId::parse(id).unwrap()
-    }
-
     fn rows() -> Vec<TimelineMessage> {
         let (alice, bob) = (user("alice"), user("bob"));
-        let plain = MessageView {
-            conv: ConvId::direct(&alice, &bob),
-            conv_seq: 42,
-            msg_id: MessageId::parse("0190a5f3-7c1e-7d2a-9b3c-4d5e6f708192").unwrap(),
-            from: alice.clone(),
-            to: Recipient::User(bob.clone()),
-            body: Some(Body::Text {
-                text: "hello".into(),
-            }),
-            mentions: vec![bob.clone()],
-            mention_all: false,
-            reply_to: None,
-            forward_of: None,
-            recalled: None,
-            edit_seq: 0,
-            edited_at: None,
-            agent: None,
-            session: None,
-        };
+        let mut plain = message("alice", "bob", 42);
+        plain.mentions = vec![bob.clone()];
         let mut answer = plain.clone();
         answer.conv_seq = 43;
         answer.edit_seq = 2;
@@ -151,7 +130,7 @@ mod tests {
             msg_id: plain.msg_id.clone(),
             conv_seq: 42,
             from: alice.clone(),
-            quote: Some("hello".into()),
+            quote: Some("hi".into()),
             recalled: false,
         }));
         let mut recalled = plain.clone();

@@ -5,44 +5,16 @@ use crate::model::{
     Conversation, Direction, EntryItem, MemberRow, MessageView, Relation, RelationPatch,
     SystemNotice,
 };
+use crate::test_fixtures::{message, msg_id, user};
 use crate::write::Annotation;
 use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 use tidings_domain::event::UserProfile;
 use tidings_domain::group::Role;
-use tidings_domain::{AppId, Body, ConvId, GroupId, MessageId, Recipient, UserId};
+use tidings_domain::{AppId, Body, ConvId, GroupId};
 
 fn app() -> AppId {
     AppId::parse("demo").unwrap()
-}
-
-fn user(id: &str) -> UserId {
-    UserId::parse(id).unwrap()
-}
-
-fn msg_id(n: u64) -> MessageId {
-    MessageId::parse(format!("019b7b1c-3a00-7000-8000-{n:012}")).unwrap()
-}
-
-fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
-    let (from, to) = (user(from), user(to));
-    MessageView {
-        conv: ConvId::direct(&from, &to),
-        conv_seq,
-        msg_id: msg_id(conv_seq),
-        from,
-        to: Recipient::User(to),
-        body: Some(Body::Text { text: "hi".into() }),
-        mentions: Vec::new(),
-        mention_all: false,
-        reply_to: None,
-        forward_of: None,
-        recalled: None,
-        edit_seq: 0,
-        edited_at: None,
-        agent: None,
-        session: None,
-    }
 }
 
 fn notice(to: &str, cursor: u64) -> Write {
