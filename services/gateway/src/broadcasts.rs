@@ -38,16 +38,17 @@ pub struct BroadcastHub {
     topics: Arc<Mutex<HashMap<String, Topic>>>,
 }
 
-/// A session's share of its app's subscription; dropping it leaves.
+/// A session's share of its app's subscription; dropping it leaves. It holds the topics alone,
+/// not the hub's NATS client handle (~160 bytes), as every session that asked lives with it.
 pub struct BroadcastSubscription {
     receiver: broadcast::Receiver<Arc<BroadcastRow>>,
-    hub: BroadcastHub,
+    topics: Arc<Mutex<HashMap<String, Topic>>>,
     subject: String,
 }
 
 impl Drop for BroadcastSubscription {
     fn drop(&mut self) {
-        let mut topics = self.hub.topics.lock().unwrap_or_else(|e| e.into_inner());
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(topic) = topics.get_mut(&self.subject) {
             topic.sessions -= 1;
             if topic.sessions == 0 {
@@ -127,7 +128,7 @@ impl BroadcastHub {
         };
         Ok(BroadcastSubscription {
             receiver,
-            hub: self.clone(),
+            topics: self.topics.clone(),
             subject,
         })
     }

@@ -63,7 +63,8 @@ pub struct Config {
     pub frames_per_sec: u32,
     /// Burst of client frames per connection.
     pub frames_burst: u32,
-    /// Live entries a connection may fall behind before it refills from the store.
+    /// Live pushes (entries and typing notices) a connection may fall behind before it refills
+    /// its entries from the store.
     pub push_buffer: usize,
     /// User rows cached for profile lookups.
     pub user_cache: u64,

@@ -9,11 +9,11 @@ use crate::broadcasts::{BroadcastFeed, BroadcastHub};
 use crate::coverage::Coverage;
 use crate::errors::store_error;
 use crate::frames::{self, ClientFrame, Encoded, Format, ServerFrame};
-use crate::hub::{Hub, Subscription};
+use crate::hub::{Hub, Push, Subscription};
 use crate::paging::{MAX_PAGE, check_limit};
 use crate::presence::{self, Presence, Seat, UserPresence};
 use crate::sessions::{ACCESS_ENDED, Ended, REPLACED, Registration, Sessions};
-use crate::typing::{self, Throttle, Typing, TypingState};
+use crate::typing::{self, Throttle, TypingState};
 use crate::{quotes, service_view};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -211,21 +211,14 @@ pub async fn run<S, I, O>(
                     online: presence.online,
                     last_seen: presence.last_seen,
                 };
-                if session.answer(frame).await.is_err() { break Err(SocketGone); }
+                // Boxed: a frame and its encoding in the task's own state would grow every idle
+                // connection by their size (~600 bytes).
+                if Box::pin(session.answer(frame)).await.is_err() { break Err(SocketGone); }
             }
             live = next_live(&mut session.live) => {
                 let step = match live {
-                    FromLive::Entry(pushed) => Box::pin(session.on_push(pushed)).await,
+                    FromLive::Push(pushed) => Box::pin(session.on_push(pushed)).await,
                     FromLive::Broadcast(pushed) => Box::pin(session.on_broadcast(pushed)).await,
-                    FromLive::Typing(notice) => {
-                        let frame = ServerFrame::Typing {
-                            conv: notice.conv.clone(),
-                            user: notice.user.clone(),
-                            state: notice.state,
-                            expires_in: typing::EXPIRES_IN_SECS,
-                        };
-                        session.answer(frame).await
-                    }
                 };
                 if step.is_err() { break Err(SocketGone); }
             }
@@ -255,33 +248,21 @@ async fn next_broadcast(
     }
 }
 
-/// What the user's live subscription delivered.
+/// What the user's live subscriptions delivered.
 enum FromLive {
-    Entry(Result<Arc<Entry>, RecvError>),
-    Typing(Arc<Typing>),
+    Push(Result<Arc<Push>, RecvError>),
     Broadcast(Result<Arc<BroadcastRow>, RecvError>),
 }
 
-/// The next live entry or typing notice; a lagging typing receiver skips what it missed (they
-/// are ephemeral), a lagging entry receiver is reported (the store fills the gap).
+/// The next push (an entry or a typing notice) or broadcast; a lagging receiver is reported
+/// (the store fills the gap).
 async fn next_live(live: &mut Option<Live>) -> FromLive {
     let Some(live) = live else {
         return std::future::pending().await;
     };
-    let subscription = &mut live.subscription;
-    let broadcasts = &mut live.broadcasts;
-    loop {
-        tokio::select! {
-            pushed = subscription.receiver.recv() => return FromLive::Entry(pushed),
-            broadcast = next_broadcast(broadcasts) => return FromLive::Broadcast(broadcast),
-            notice = subscription.typing.recv() => match notice {
-                Ok(notice) => return FromLive::Typing(notice),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => {
-                    return FromLive::Entry(subscription.receiver.recv().await);
-                }
-            },
-        }
+    tokio::select! {
+        pushed = live.subscription.receiver.recv() => FromLive::Push(pushed),
+        broadcast = next_broadcast(&mut live.broadcasts) => FromLive::Broadcast(broadcast),
     }
 }
 
@@ -575,7 +556,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         let recipients = typing::recipients(&self.shared.store, app, me, &conv, in_large_groups);
         let relayed = match recipients.await {
             Ok(recipients) => {
-                let notice = Typing {
+                let notice = typing::Typing {
                     conv,
                     user: me.clone(),
                     state,
@@ -936,28 +917,38 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         self.emit(&ServerFrame::Entry(entry)).await
     }
 
-    /// Writes a pushed entry, and every other push already waiting (up to a bound), then
-    /// flushes once: under load a connection gets one write per burst, not one per entry.
-    async fn on_push(&mut self, pushed: Result<Arc<Entry>, RecvError>) -> Result<(), SocketGone> {
+    /// Writes a pushed entry or typing notice, and every other push already waiting (up to a
+    /// bound), then flushes once: under load a connection gets one write per burst, not one
+    /// per entry.
+    async fn on_push(&mut self, pushed: Result<Arc<Push>, RecvError>) -> Result<(), SocketGone> {
         let mut pushed = pushed;
         for _ in 0..MAX_PUSHES_PER_FLUSH {
-            match pushed {
-                Ok(entry) => {
+            match pushed.as_deref() {
+                Ok(Push::Entry(entry)) => {
                     let last_sent = self.live.as_ref().map_or(0, |l| l.last_sent);
                     if entry.seq > last_sent + 1 {
                         self.fill_from_store(Some(entry.seq - 1)).await?;
                     }
-                    self.deliver(Entry::clone(&entry)).await?;
+                    self.deliver(entry.clone()).await?;
                 }
-                Err(RecvError::Lagged(skipped)) => {
+                Ok(Push::Typing(notice)) => {
+                    self.emit(&ServerFrame::Typing {
+                        conv: notice.conv.clone(),
+                        user: notice.user.clone(),
+                        state: notice.state,
+                        expires_in: typing::EXPIRES_IN_SECS,
+                    })
+                    .await?;
+                }
+                Err(&RecvError::Lagged(skipped)) => {
                     metrics::counter!(metrics_names::PUSH_LAGGED).increment(1);
                     tracing::debug!(
                         skipped,
-                        "connection lagged behind live entries; filling from the store"
+                        "connection lagged behind its live pushes; filling from the store"
                     );
                     self.fill_from_store(None).await?;
                 }
-                Err(RecvError::Closed) => {
+                Err(&RecvError::Closed) => {
                     return self.close(1011, "live delivery ended").await;
                 }
             }
@@ -965,7 +956,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 break;
             };
             pushed = match live.subscription.receiver.try_recv() {
-                Ok(entry) => Ok(entry),
+                Ok(push) => Ok(push),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Lagged(skipped)) => Err(RecvError::Lagged(skipped)),
                 Err(TryRecvError::Closed) => Err(RecvError::Closed),
