@@ -98,8 +98,8 @@ struct SentRecord {
     by_sender: HashMap<UserId, SenderRecord>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "SenderEntries", into = "SenderEntries")]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "SenderEntries")]
 struct SenderRecord {
     /// Messages from this sender since their record was (re)started.
     count: u64,
@@ -113,7 +113,7 @@ struct SenderRecord {
 }
 
 /// How a sender's record is stored in a snapshot: the index is rebuilt from the entries.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SenderEntries {
     count: u64,
     entries: VecDeque<SentEntry>,
@@ -131,12 +131,20 @@ impl From<SenderEntries> for SenderRecord {
     }
 }
 
-impl From<SenderRecord> for SenderEntries {
-    fn from(record: SenderRecord) -> Self {
-        SenderEntries {
-            count: record.count,
-            entries: record.entries,
+/// A sender's record written as [`SenderEntries`], borrowed (serde's `into` would clone every
+/// entry for each snapshot).
+impl Serialize for SenderRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            count: u64,
+            entries: &'a VecDeque<SentEntry>,
         }
+        Stored {
+            count: self.count,
+            entries: &self.entries,
+        }
+        .serialize(serializer)
     }
 }
 

@@ -18,12 +18,26 @@ pub fn is_valid_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Serializes an id as its text, borrowed: serde's `into = "String"` would clone the id into a
+/// fresh `String` for every serialization (rows, events and frames write ids by the million).
+macro_rules! serialize_as_str {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
 macro_rules! external_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        serialize_as_str!($name);
 
         impl $name {
             /// Validates `value` as this kind of id.
@@ -107,9 +121,11 @@ pub enum Recipient {
 /// A conversation id, derived by the server: `d~<a>~<b>` for a user pair (sorted), `g~<group>`
 /// for a group. `~` never occurs in an external id, so the form is unambiguous, and it is a
 /// valid NATS subject token and URL path segment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ConvId(String);
+
+serialize_as_str!(ConvId);
 
 impl ConvId {
     /// The conversation of two users (the same for both orders).
@@ -227,9 +243,11 @@ impl fmt::Display for ConvId {
 }
 
 /// A server-assigned message id: UUIDv7 text, so ids sort by creation time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct MessageId(String);
+
+serialize_as_str!(MessageId);
 
 /// Whether `value` is the canonical hyphenated, lowercase UUID text form.
 fn is_uuid_text(value: &str) -> bool {
@@ -288,9 +306,11 @@ impl fmt::Display for MessageId {
 }
 
 /// A server-assigned file id (an uploaded file in the files bucket): UUIDv7 text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct FileId(String);
+
+serialize_as_str!(FileId);
 
 impl FileId {
     /// Validates the canonical hyphenated, lowercase UUID text form.
