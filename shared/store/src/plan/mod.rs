@@ -134,11 +134,12 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 message,
             } => {
                 let key = (app, user, message.conv.clone());
+                // The batch's own row is taken out and put back advanced (a row is cloned
+                // only the first time a batch touches it).
                 let current = c
                     .convs
-                    .get(&key)
-                    .or_else(|| loaded.convs.get(&key))
-                    .cloned();
+                    .remove(&key)
+                    .or_else(|| loaded.convs.get(&key).cloned());
                 let row = advance_conversation(current, &key.1, ts, &message);
                 c.convs.insert(key, row);
             }
