@@ -140,7 +140,7 @@ async fn stale_pushes_are_skipped_and_missed_ones_filled_from_the_store() {
     let tidings_store::EntryItem::Message(mut lost) = stored[2].item.clone() else {
         panic!("a message entry")
     };
-    lost.conv_seq = 99;
+    std::sync::Arc::make_mut(&mut lost).conv_seq = 99;
     h.store
         .apply(
             "test-lost-push",

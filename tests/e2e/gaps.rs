@@ -54,8 +54,8 @@ async fn events_purged_from_the_stream_are_stepped_over() {
         .unwrap()
         .into_iter()
         .filter_map(|e| match e.item {
-            tidings_store::EntryItem::Message(m) => match m.body {
-                Some(tidings_domain::Body::Text { text }) => Some(text),
+            tidings_store::EntryItem::Message(m) => match &m.body {
+                Some(tidings_domain::Body::Text { text }) => Some(text.clone()),
                 other => panic!("only text was sent, got {other:?}"),
             },
             _ => None,

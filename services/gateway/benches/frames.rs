@@ -3,6 +3,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::sync::Arc;
 use tidings_domain::{Body, ConvId, MessageId, Recipient, UserId};
 use tidings_gateway::frames::{Format, ServerFrame};
 use tidings_store::{Entry, EntryItem, MessageView, TimelineMessage};
@@ -25,7 +26,7 @@ fn frames(c: &mut Criterion) {
     let frame = ServerFrame::Entry(Entry {
         seq: 42,
         ts: 1_767_225_600_000,
-        item: EntryItem::Message(MessageView {
+        item: EntryItem::Message(Arc::new(MessageView {
             conv: ConvId::direct(&alice, &bob),
             conv_seq: 7,
             msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").expect("valid"),
@@ -43,7 +44,7 @@ fn frames(c: &mut Criterion) {
             edited_at: None,
             agent: None,
             session: None,
-        }),
+        })),
     });
     c.bench_function("encode entry frame (json)", |b| {
         b.iter(|| Format::Json.encode(black_box(&frame)))

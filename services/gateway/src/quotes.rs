@@ -6,19 +6,22 @@
 
 use crate::errors::store_error;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tidings_api::error::ApiError;
 use tidings_domain::{AppId, ConvId};
 use tidings_store::{Entry, EntryItem, MessageView, ReadModels, TimelineMessage};
 
-/// Fills in the quote of every reply among `views`, reading each original once.
+/// Fills in the quote of every reply among `views`, reading each original once. A view shared
+/// with other entries (a live push shares one among every recipient) is copied before it is
+/// changed; the others are left as they are.
 pub async fn resolve<S: ReadModels>(
     store: &S,
     app: &AppId,
-    views: Vec<&mut MessageView>,
+    views: Vec<&mut Arc<MessageView>>,
 ) -> Result<(), ApiError> {
-    let mut originals: HashMap<(ConvId, u64), Option<MessageView>> = HashMap::new();
+    let mut originals: HashMap<(ConvId, u64), Option<Arc<MessageView>>> = HashMap::new();
     for view in views {
-        let Some(reply) = view.reply_to.as_mut() else {
+        let Some(reply) = view.reply_to.as_ref() else {
             continue;
         };
         let key = (view.conv.clone(), reply.conv_seq);
@@ -33,7 +36,9 @@ pub async fn resolve<S: ReadModels>(
             originals.insert(key.clone(), found);
         }
         // An original not written yet (a lagging projection) leaves the quote out.
-        if let Some(Some(original)) = originals.get(&key) {
+        if let Some(Some(original)) = originals.get(&key)
+            && let Some(reply) = Arc::make_mut(view).reply_to.as_mut()
+        {
             reply.resolve(original);
         }
     }
@@ -41,7 +46,7 @@ pub async fn resolve<S: ReadModels>(
 }
 
 /// The message views of inbox entries, for [`resolve`].
-pub fn in_entries(entries: &mut [Entry]) -> Vec<&mut MessageView> {
+pub fn in_entries(entries: &mut [Entry]) -> Vec<&mut Arc<MessageView>> {
     entries
         .iter_mut()
         .filter_map(|e| match &mut e.item {
@@ -52,6 +57,6 @@ pub fn in_entries(entries: &mut [Entry]) -> Vec<&mut MessageView> {
 }
 
 /// The message views of history rows, for [`resolve`].
-pub fn in_rows(rows: &mut [TimelineMessage]) -> Vec<&mut MessageView> {
+pub fn in_rows(rows: &mut [TimelineMessage]) -> Vec<&mut Arc<MessageView>> {
     rows.iter_mut().map(|m| &mut m.message).collect()
 }

@@ -3,12 +3,14 @@
 //! form of each message (the timeline row every inbox entry refers to); every read and push of a
 //! message to a user goes through [`mask`], so the customer's view is made in one place.
 
+use std::sync::Arc;
 use tidings_domain::{Recipient, UserId};
 use tidings_store::MessageView;
 
 /// Rewrites `views` for `viewer`: in a service conversation whose customer `viewer` is, a
-/// business message comes from the service and names no agent. Other views are left alone.
-pub fn mask<'a>(views: impl IntoIterator<Item = &'a mut MessageView>, viewer: &UserId) {
+/// business message comes from the service and names no agent. Other views are left alone (a
+/// view shared with other entries, as a live push's is, is copied before it is changed).
+pub fn mask<'a>(views: impl IntoIterator<Item = &'a mut Arc<MessageView>>, viewer: &UserId) {
     for view in views {
         let Some((service, customer)) = view.conv.service_parts() else {
             continue;
@@ -16,6 +18,7 @@ pub fn mask<'a>(views: impl IntoIterator<Item = &'a mut MessageView>, viewer: &U
         if &customer != viewer {
             continue;
         }
+        let view = Arc::make_mut(view);
         if view.from != customer {
             view.from = service;
             view.to = Recipient::User(customer);
@@ -55,11 +58,16 @@ mod tests {
 
     #[test]
     fn the_customer_sees_the_service_and_the_business_side_sees_the_agent() {
-        let mut seen = reply();
+        let stored = Arc::new(reply());
+        let mut seen = Arc::clone(&stored);
         mask([&mut seen], &u("carol"));
-        assert_eq!((seen.from.as_str(), seen.agent), ("acme", None));
-        let mut business = reply();
+        assert_eq!((seen.from.as_str(), &seen.agent), ("acme", &None));
+        assert_eq!(*stored, reply(), "a shared view is copied, not changed");
+        let mut business = Arc::clone(&stored);
         mask([&mut business], &u("acme"));
-        assert_eq!(business, reply());
+        assert!(
+            Arc::ptr_eq(&business, &stored),
+            "a view left alone is not copied"
+        );
     }
 }

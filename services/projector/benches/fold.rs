@@ -1,7 +1,7 @@
 //! The projector's fold: a direct message, and a message to a 1,000-member group in both
 //! diffusion modes.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use tidings_domain::event::{GroupChange, GroupChanged, MessageSent};
 use tidings_domain::group::JoinPolicy;
@@ -63,7 +63,7 @@ fn directory_with_group(members: usize, large_group: usize) -> Directory {
             ts: 1,
         }),
     };
-    project(&created, &mut directory, large_group);
+    project(created, &mut directory, large_group);
     directory
 }
 
@@ -71,14 +71,24 @@ fn fold(c: &mut Criterion) {
     let direct = message(Recipient::User(id("m1")));
     let mut empty = Directory::default();
     c.bench_function("fold direct message", |b| {
-        b.iter(|| project(black_box(&direct), &mut empty, 200))
+        b.iter_batched(
+            || direct.clone(),
+            |event| project(black_box(event), &mut empty, 200),
+            BatchSize::SmallInput,
+        )
     });
     let to_group = message(Recipient::Group(GroupId::parse("g").expect("valid")));
     for (name, large_group) in [("write", 5000), ("read", 200)] {
         let mut directory = directory_with_group(1000, large_group);
         c.bench_function(
             &format!("fold 1000-member group message ({name} diffusion)"),
-            |b| b.iter(|| project(black_box(&to_group), &mut directory, large_group)),
+            |b| {
+                b.iter_batched(
+                    || to_group.clone(),
+                    |event| project(black_box(event), &mut directory, large_group),
+                    BatchSize::SmallInput,
+                )
+            },
         );
     }
 }

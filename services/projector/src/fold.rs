@@ -115,16 +115,17 @@ fn pair_effects(p: &PairChanged) -> (EntryItem, Vec<&UserId>, RelationPatch, Rel
 pub const DEFAULT_LARGE_GROUP: usize = 200;
 
 /// The writes for one event, in the order they must apply. Group events and group messages
-/// read and move `directory`; `large_group` is the read-diffusion threshold.
-pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usize) -> Vec<Write> {
+/// read and move `directory`; `large_group` is the read-diffusion threshold. The event is
+/// consumed: a message's strings move into its rows instead of being copied.
+pub fn project(envelope: Envelope, directory: &mut Directory, large_group: usize) -> Vec<Write> {
     let cursor = envelope.stream_seq;
-    match &envelope.event {
+    match envelope.event {
         // Apps have no read model: every instance reads them from their subjects.
         Event::AppChanged(_) => Vec::new(),
         // A service's roster is read from its subject by the api (like apps).
         Event::ServiceRosterChanged(_) => Vec::new(),
-        Event::ServiceSessionChanged(s) => project_service_session(s, cursor),
-        Event::ServiceMessageSent(m) => project_service_message(m, cursor),
+        Event::ServiceSessionChanged(s) => project_service_session(&s, cursor),
+        Event::ServiceMessageSent(m) => project_service_message(&m, cursor),
         Event::PushSettingsChanged(p) => vec![Write::Push {
             app: p.app.clone(),
             user: p.user.clone(),
@@ -133,7 +134,7 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
                 cursor,
             },
         }],
-        Event::GroupChanged(g) => project_group(g, cursor, directory, large_group),
+        Event::GroupChanged(g) => project_group(&g, cursor, directory, large_group),
         Event::SystemMessageSent(m) => {
             let item = EntryItem::System(SystemNotice {
                 msg_id: m.msg_id.clone(),
@@ -278,13 +279,19 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             let target = (&e.app, &e.conv, e.conv_seq, e.ts);
             project_annotation(target, annotation, item, cursor, directory)
         }
-        Event::ReactionAdded(r) => project_reaction(r, true, cursor, directory),
-        Event::ReactionRemoved(r) => project_reaction(r, false, cursor, directory),
-        Event::MessagePinned(p) => project_pin(p, true, cursor, directory),
-        Event::MessageUnpinned(p) => project_pin(p, false, cursor, directory),
+        Event::ReactionAdded(r) => project_reaction(&r, true, cursor, directory),
+        Event::ReactionRemoved(r) => project_reaction(&r, false, cursor, directory),
+        Event::MessagePinned(p) => project_pin(&p, true, cursor, directory),
+        Event::MessageUnpinned(p) => project_pin(&p, false, cursor, directory),
         Event::MessageSent(message) => match &message.to {
-            Recipient::Group(group) => project_group_message(message, group, cursor, directory),
-            Recipient::User(to) => project_direct(message, to, cursor),
+            Recipient::Group(group) => {
+                let group = group.clone();
+                project_group_message(message, &group, cursor, directory)
+            }
+            Recipient::User(to) => {
+                let users = recipients(&message, to);
+                project_direct(message, users, cursor)
+            }
             // Never recorded: service conversations record `service_message_sent`.
             Recipient::Service(_) => Vec::new(),
         },
@@ -346,10 +353,10 @@ pub fn project(envelope: &Envelope, directory: &mut Directory, large_group: usiz
             token_epoch: Some(r.epoch),
             cursor,
         }],
-        Event::DeviceRegistered(d) => vec![device_write(d, false, cursor)],
-        Event::DeviceSignedOut(d) => vec![device_write(d, true, cursor)],
+        Event::DeviceRegistered(d) => vec![device_write(&d, false, cursor)],
+        Event::DeviceSignedOut(d) => vec![device_write(&d, true, cursor)],
         Event::PairChanged(p) => {
-            let (item, recipients, actor_patch, other_patch) = pair_effects(p);
+            let (item, recipients, actor_patch, other_patch) = pair_effects(&p);
             let mut writes: Vec<Write> = recipients
                 .into_iter()
                 .map(|user| Write::Deliver {
@@ -430,29 +437,30 @@ fn device_write(d: &DeviceChange, signed_out: bool, cursor: u64) -> Write {
     }
 }
 
-fn project_direct(message: &MessageSent, to: &UserId, cursor: u64) -> Vec<Write> {
-    let view = MessageView::from(message);
-    let users = recipients(message, to);
+/// A direct message: its timeline row, and an entry and a conversation row for each of
+/// `users`, all sharing one view of it.
+fn project_direct(message: MessageSent, users: Vec<UserId>, cursor: u64) -> Vec<Write> {
+    let (app, ts) = (message.app.clone(), message.ts);
+    let view = Arc::new(MessageView::from(message));
     let mut writes = Vec::with_capacity(1 + 2 * users.len());
     writes.push(Write::Timeline {
-        app: message.app.clone(),
-        ts: message.ts,
-        message: view.clone(),
+        app: app.clone(),
+        ts,
+        message: Arc::clone(&view),
     });
-    let head = Arc::new(view);
     for user in users {
         writes.push(Write::Deliver {
-            app: message.app.clone(),
+            app: app.clone(),
             user: user.clone(),
-            ts: message.ts,
-            item: EntryItem::Message(MessageView::clone(&head)),
+            ts,
+            item: EntryItem::Message(Arc::clone(&view)),
             cursor,
         });
         writes.push(Write::ConversationMessage {
-            app: message.app.clone(),
+            app: app.clone(),
             user,
-            ts: message.ts,
-            message: Arc::clone(&head),
+            ts,
+            message: Arc::clone(&view),
         });
     }
     writes
@@ -493,7 +501,11 @@ mod tests {
     }
 
     fn project_one(envelope: &Envelope) -> Vec<Write> {
-        project(envelope, &mut Directory::default(), DEFAULT_LARGE_GROUP)
+        project(
+            envelope.clone(),
+            &mut Directory::default(),
+            DEFAULT_LARGE_GROUP,
+        )
     }
 
     fn delivered_to(writes: &[Write]) -> Vec<&str> {

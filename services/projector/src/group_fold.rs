@@ -309,19 +309,20 @@ pub fn project_group(
 
 /// The writes for a message to a group.
 pub fn project_group_message(
-    message: &MessageSent,
+    message: MessageSent,
     group: &GroupId,
     cursor: u64,
     directory: &Directory,
 ) -> Vec<Write> {
-    let view = MessageView::from(message);
-    let roster = directory.get(&message.app, group);
+    let (app, ts) = (message.app.clone(), message.ts);
+    let roster = directory.get(&app, group);
     let members = roster.map_or(0, |roster| roster.members.len());
+    let view = Arc::new(MessageView::from(message));
     let mut writes = Vec::with_capacity(1 + 2 * members);
     writes.push(Write::Timeline {
-        app: message.app.clone(),
-        ts: message.ts,
-        message: view.clone(),
+        app: app.clone(),
+        ts,
+        message: Arc::clone(&view),
     });
     let Some(roster) = roster else {
         tracing::error!(%group, "message to a group the projection never saw created");
@@ -329,31 +330,30 @@ pub fn project_group_message(
     };
     let advance = EntryItem::GroupAdvanced(GroupAdvance {
         group: group.clone(),
-        conv: message.conv.clone(),
-        conv_seq: message.conv_seq,
+        conv: view.conv.clone(),
+        conv_seq: view.conv_seq,
     });
-    let head = Arc::new(view);
     for user in roster.members.keys() {
         let full = roster.row.diffusion == Diffusion::Write
-            || user == &message.from
-            || message.mention_all
-            || message.mentions.contains(user);
+            || user == &view.from
+            || view.mention_all
+            || view.mentions.contains(user);
         writes.push(Write::Deliver {
-            app: message.app.clone(),
+            app: app.clone(),
             user: user.clone(),
-            ts: message.ts,
+            ts,
             item: if full {
-                EntryItem::Message(MessageView::clone(&head))
+                EntryItem::Message(Arc::clone(&view))
             } else {
                 advance.clone()
             },
             cursor,
         });
         writes.push(Write::ConversationMessage {
-            app: message.app.clone(),
+            app: app.clone(),
             user: user.clone(),
-            ts: message.ts,
-            message: Arc::clone(&head),
+            ts,
+            message: Arc::clone(&view),
         });
     }
     writes
@@ -454,7 +454,7 @@ mod tests {
                 forward_of: None,
                 ts: 5,
             };
-            project_group_message(&message, &group(), self.cursor, &self.directory)
+            project_group_message(message, &group(), self.cursor, &self.directory)
         }
 
         fn roster(&self) -> &Roster {

@@ -31,12 +31,13 @@ impl Projection {
     }
 
     /// The writes of `envelopes`, the events after stream sequence `after` in stream order,
-    /// that this partition applies.
+    /// that this partition applies. The envelopes are consumed (and `envelopes` left empty,
+    /// its capacity kept for the next batch).
     pub async fn writes<S: ReadModels>(
         &mut self,
         store: &S,
         after: u64,
-        envelopes: &[Envelope],
+        envelopes: &mut Vec<Envelope>,
     ) -> anyhow::Result<Vec<Write>> {
         // The store's group rows are this projection's own only with one partition, and
         // current as of the checkpoint only when rows and checkpoint commit together.
@@ -56,7 +57,7 @@ impl Projection {
         // write, a batch's thousands of writes (hundreds of bytes each) would be copied at
         // every doubling, each time into fresh pages.
         let per_event: Vec<Vec<Write>> = envelopes
-            .iter()
+            .drain(..)
             .map(|envelope| project(envelope, &mut self.directory, self.large_group))
             .collect();
         let whole = self.partition == Partition::WHOLE;

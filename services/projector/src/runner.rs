@@ -204,7 +204,7 @@ impl<S: ReadModels> Projector<S> {
         }
         let writes = self
             .projection
-            .writes(&self.store, self.checkpoint, &envelopes)
+            .writes(&self.store, self.checkpoint, &mut envelopes)
             .await?;
         if through > self.checkpoint {
             if let Some(fence) = &self.fence {

@@ -51,23 +51,22 @@ fn distinct(users: impl IntoIterator<Item = UserId>) -> Vec<UserId> {
 
 /// The writes of one service message.
 pub fn project_service_message(m: &ServiceMessageSent, cursor: u64) -> Vec<Write> {
-    let view = view(m);
+    let head = Arc::new(view(m));
     let mut writes = vec![Write::Timeline {
         app: m.app.clone(),
         ts: m.ts,
-        message: view.clone(),
+        message: Arc::clone(&head),
     }];
     let readers = [m.customer.clone(), m.service.clone()]
         .into_iter()
         .chain(m.agent.clone())
         .chain((m.from != m.customer).then(|| m.from.clone()));
-    let head = Arc::new(view);
     for user in distinct(readers) {
         writes.push(Write::Deliver {
             app: m.app.clone(),
             user: user.clone(),
             ts: m.ts,
-            item: EntryItem::Message(MessageView::clone(&head)),
+            item: EntryItem::Message(Arc::clone(&head)),
             cursor,
         });
         writes.push(Write::ConversationMessage {

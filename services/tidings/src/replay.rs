@@ -103,8 +103,7 @@ pub async fn replay<S: ReadModels>(
             report.events += 1;
             report.through_seq = seq;
             if envelopes.len() >= BATCH || seq >= last {
-                let writes = projection.writes(&store, folded, &envelopes).await?;
-                envelopes.clear();
+                let writes = projection.writes(&store, folded, &mut envelopes).await?;
                 folded = seq;
                 if batches.send((seq, writes)).await.is_err() {
                     break; // The writer failed: its error is returned below.

@@ -587,7 +587,7 @@ mod tests {
     /// The writes of one direct message, the event at `cursor`.
     fn message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
         let (from, to) = (user(from), user(to));
-        let view = MessageView {
+        let view = std::sync::Arc::new(MessageView {
             conv: ConvId::direct(&from, &to),
             conv_seq,
             msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
@@ -605,7 +605,7 @@ mod tests {
             edited_at: None,
             agent: None,
             session: None,
-        };
+        });
         let ts = cursor as i64;
         let mut writes = vec![Write::Timeline {
             app: app(),
@@ -628,7 +628,7 @@ mod tests {
                 app: app(),
                 user: u,
                 ts,
-                message: std::sync::Arc::new(view.clone()),
+                message: view.clone(),
             });
         }
         writes

@@ -247,7 +247,7 @@ mod tests {
         let mut cursor = 0;
         let mut send = |writes: &mut Vec<Write>, from: &str, to: &str, conv_seq: u64| {
             cursor += 1;
-            let m = message(from, to, conv_seq);
+            let m = std::sync::Arc::new(message(from, to, conv_seq));
             writes.push(Write::Timeline {
                 app: app(),
                 ts: cursor as i64,
@@ -265,7 +265,7 @@ mod tests {
                     app: app(),
                     user: user_id(u),
                     ts: cursor as i64,
-                    message: std::sync::Arc::new(m.clone()),
+                    message: m.clone(),
                 });
             }
         };

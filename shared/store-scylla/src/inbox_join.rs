@@ -8,6 +8,7 @@ use crate::buckets;
 use crate::store::{ScyllaStore, big, decode, limit};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tidings_domain::{AppId, ConvId};
 use tidings_store::inbox_row::InboxRow;
 use tidings_store::ports::StoreResult;
@@ -116,7 +117,7 @@ impl ScyllaStore {
             .buffer_unordered(crate::store::CONCURRENCY)
             .try_collect()
             .await?;
-        let messages: HashMap<(ConvId, u64), MessageView> = found
+        let messages: HashMap<(ConvId, u64), Arc<MessageView>> = found
             .into_iter()
             .flatten()
             .map(|t| ((t.message.conv.clone(), t.message.conv_seq), t.message))
@@ -134,7 +135,7 @@ impl ScyllaStore {
                     Some(message) => Entry {
                         seq,
                         ts,
-                        item: EntryItem::Message(message.clone()),
+                        item: EntryItem::Message(Arc::clone(message)),
                     },
                     None => break,
                 },

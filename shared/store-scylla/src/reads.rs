@@ -55,7 +55,7 @@ impl ScyllaStore {
         &self,
         app: &AppId,
         row: &Conversation,
-    ) -> StoreResult<Option<MessageView>> {
+    ) -> StoreResult<Option<std::sync::Arc<MessageView>>> {
         if row.last_seq == 0 {
             return Ok(None);
         }

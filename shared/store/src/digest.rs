@@ -407,7 +407,7 @@ mod tests {
         let entry = Entry {
             seq: 9,
             ts: 5,
-            item: EntryItem::Message(crate::test_fixtures::message("alice", "bob", 3)),
+            item: EntryItem::Message(crate::test_fixtures::message("alice", "bob", 3).into()),
         };
         let whole = LogicalRow::inbox("demo", "bob", InboxRow::Whole(Box::new(entry.clone())));
         let k = key(&["demo", "bob"], Some(9));

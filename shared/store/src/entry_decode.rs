@@ -20,6 +20,7 @@ use serde::de::{
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// `entry` from the MessagePack map `Entry`'s `Serialize` writes.
 pub fn from_msgpack(bytes: &[u8]) -> Result<Entry, rmp_serde::decode::Error> {
@@ -36,7 +37,7 @@ pub fn from_msgpack(bytes: &[u8]) -> Result<Entry, rmp_serde::decode::Error> {
 #[serde(remote = "EntryItem", rename_all = "snake_case")]
 #[allow(dead_code)]
 enum ByKind {
-    Message(MessageView),
+    Message(Arc<MessageView>),
     FriendRequest(RelationNotice),
     FriendAccepted(RelationNotice),
     FriendRejected(RelationNotice),
@@ -201,7 +202,7 @@ mod tests {
         let mut added = GroupNotice::new(GroupId::parse("g1").unwrap(), alice.clone());
         added.users = vec![bob.clone(), user("carol")];
         let items = vec![
-            EntryItem::Message(edited),
+            EntryItem::Message(edited.into()),
             EntryItem::System(SystemNotice {
                 msg_id: msg_id(1),
                 body: Body::Text {

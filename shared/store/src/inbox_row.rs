@@ -43,7 +43,7 @@ impl InboxRow {
             EntryItem::Message(message) => InboxRow::MessageRef {
                 seq: entry.seq,
                 ts: entry.ts,
-                conv: message.conv,
+                conv: message.conv.clone(),
                 conv_seq: message.conv_seq,
             },
             item => InboxRow::Whole(Box::new(Entry { item, ..entry })),
@@ -197,7 +197,7 @@ mod tests {
         Entry {
             seq: 7,
             ts: 1_700_000_000_123,
-            item: EntryItem::Message(message("alice", "bob", 42)),
+            item: EntryItem::Message(message("alice", "bob", 42).into()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Rows of the read models, shaped as clients receive them.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tidings_domain::event::{ConvSettings, ForwardRef, MessageSent, UserProfile};
 use tidings_domain::group::{JoinPolicy, Role};
 use tidings_domain::{Body, ConvId, GroupId, MessageId, Recipient, UserId};
@@ -18,7 +19,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EntryItem {
-    Message(MessageView),
+    Message(Arc<MessageView>),
     FriendRequest(RelationNotice),
     FriendAccepted(RelationNotice),
     FriendRejected(RelationNotice),
@@ -321,28 +322,29 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-impl From<&MessageSent> for MessageView {
-    fn from(m: &MessageSent) -> Self {
+impl From<MessageSent> for MessageView {
+    /// The event's own strings move into the view (the projector folds events by value).
+    fn from(m: MessageSent) -> Self {
         MessageView {
-            conv: m.conv.clone(),
+            conv: m.conv,
             conv_seq: m.conv_seq,
-            msg_id: m.msg_id.clone(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            body: Some(m.body.clone()),
-            mentions: m.mentions.clone(),
+            msg_id: m.msg_id,
+            from: m.from,
+            to: m.to,
+            body: Some(m.body),
+            mentions: m.mentions,
             mention_all: m.mention_all,
             recalled: None,
-            reply_to: m.reply_to.as_ref().map(|r| {
+            reply_to: m.reply_to.map(|r| {
                 Box::new(ReplyView {
-                    msg_id: r.msg_id.clone(),
+                    msg_id: r.msg_id,
                     conv_seq: r.conv_seq,
-                    from: r.from.clone(),
+                    from: r.from,
                     quote: None,
                     recalled: false,
                 })
             }),
-            forward_of: m.forward_of.clone().map(Box::new),
+            forward_of: m.forward_of.map(Box::new),
             edit_seq: 0,
             edited_at: None,
             agent: None,
@@ -355,8 +357,10 @@ impl From<&MessageSent> for MessageView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineMessage {
     pub ts: i64,
+    /// Shared with the deliveries of the batch that wrote it (the projector writes a message
+    /// to its timeline and to every inbox from one view).
     #[serde(flatten)]
-    pub message: MessageView,
+    pub message: Arc<MessageView>,
 }
 
 /// One row of a user's conversation list.
@@ -376,7 +380,7 @@ pub struct Conversation {
     /// The newest message, joined from the timeline on read (never stored in the row); absent
     /// while the timeline row is not written yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_message: Option<MessageView>,
+    pub last_message: Option<Arc<MessageView>>,
 }
 
 /// A user's settings for one conversation, with the stream sequence of their last change.

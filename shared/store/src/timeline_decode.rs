@@ -11,6 +11,7 @@ use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 impl<'de> Deserialize<'de> for TimelineMessage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -31,7 +32,10 @@ impl<'de> Visitor<'de> for RowVisitor {
         let mut rest = WithoutTs { map, ts: None };
         let message = MessageView::deserialize(MapAccessDeserializer::new(&mut rest))?;
         let ts = rest.ts.ok_or_else(|| de::Error::missing_field("ts"))?;
-        Ok(TimelineMessage { ts, message })
+        Ok(TimelineMessage {
+            ts,
+            message: Arc::new(message),
+        })
     }
 }
 
@@ -146,7 +150,7 @@ mod tests {
             .enumerate()
             .map(|(i, message)| TimelineMessage {
                 ts: 1_700_000_000_000 + i as i64,
-                message,
+                message: message.into(),
             })
             .collect()
     }
@@ -157,7 +161,7 @@ mod tests {
             let bytes = rmp_serde::to_vec_named(&row).unwrap();
             let derived: Derived = rmp_serde::from_slice(&bytes).unwrap();
             let read: TimelineMessage = rmp_serde::from_slice(&bytes).unwrap();
-            assert_eq!((read.ts, &read.message), (derived.ts, &derived.message));
+            assert_eq!((read.ts, &*read.message), (derived.ts, &derived.message));
             assert_eq!(read, row);
             let json = serde_json::to_string(&row).unwrap();
             assert_eq!(serde_json::from_str::<TimelineMessage>(&json).unwrap(), row);

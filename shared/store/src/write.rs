@@ -31,7 +31,7 @@ pub enum Write {
     Timeline {
         app: AppId,
         ts: i64,
-        message: MessageView,
+        message: Arc<MessageView>,
     },
     /// Change a timeline row after its message was recalled or edited. A row not written yet
     /// is left alone (a message's events reach its timeline in order, so it never is).

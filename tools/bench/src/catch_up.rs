@@ -6,6 +6,7 @@
 //! entries with a body of the same size.
 
 use crate::summary::{histogram, latency_json};
+use std::sync::Arc;
 use std::time::Instant;
 use tidings_domain::{AppId, Body, ConvId, MessageId, Recipient, UserId};
 use tidings_store::{
@@ -55,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let peer = &peers[(n % args.convs) as usize];
             let msg_id = MessageId::parse(format!("019b7b1c-3a00-7000-8000-{n:012}"))?;
             let body = Body::Text { text: text.clone() };
-            let message = MessageView {
+            let message = Arc::new(MessageView {
                 conv: ConvId::direct(peer, &joined),
                 conv_seq: n / args.convs + 1,
                 msg_id: msg_id.clone(),
@@ -71,12 +72,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 forward_of: None,
                 agent: None,
                 session: None,
-            };
+            });
             let ts = 1_700_000_000_000 + n as i64;
             writes.push(Write::Timeline {
                 app: app.clone(),
                 ts,
-                message: message.clone(),
+                message: Arc::clone(&message),
             });
             writes.push(Write::Deliver {
                 app: app.clone(),

@@ -4,6 +4,7 @@
 //! same search with one network round trip per read (docs/scylla.md).
 
 use crate::summary::{histogram, latency_json};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use tidings_domain::{AppId, Body, ConvId, MessageId, Recipient, UserId};
@@ -115,7 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Ok(Write::Timeline {
                     app: app.clone(),
                     ts: ts_of(conv_seq),
-                    message: MessageView {
+                    message: Arc::new(MessageView {
                         conv: conv.clone(),
                         conv_seq,
                         msg_id: MessageId::parse(format!(
@@ -135,7 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         edited_at: None,
                         agent: None,
                         session: None,
-                    },
+                    }),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

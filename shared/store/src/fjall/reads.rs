@@ -15,6 +15,7 @@ use crate::ports::{
 };
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 use tidings_domain::{AppId, ConvId, GroupId, UserId};
 
 impl InboxStore for FjallStore {
@@ -49,7 +50,7 @@ impl InboxStore for FjallStore {
                     Some(message) => Entry {
                         seq,
                         ts,
-                        item: EntryItem::Message(message.clone()),
+                        item: EntryItem::Message(Arc::clone(message)),
                     },
                     // Written by another partition that has not caught up yet: the page ends
                     // here, and the rest follows once it has.
@@ -77,7 +78,7 @@ impl FjallStore {
         &self,
         app: &AppId,
         rows: &[InboxRow],
-    ) -> StoreResult<HashMap<(ConvId, u64), MessageView>> {
+    ) -> StoreResult<HashMap<(ConvId, u64), Arc<MessageView>>> {
         let mut wanted: BTreeMap<&ConvId, Vec<u64>> = BTreeMap::new();
         for row in rows {
             if let InboxRow::MessageRef { conv, conv_seq, .. } = row {

@@ -28,6 +28,7 @@ use crate::model::{Entry, EntryItem, TimelineMessage, UserGroupRow, UserRow};
 use crate::rows::{advance_conversation, annotate, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
 use keys::{ConvKey, UserKey};
+use std::sync::Arc;
 
 /// Folds `writes` over the rows `loaded` holds into the changes that store the result, with
 /// `through_seq` as the checkpoint.
@@ -123,7 +124,7 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 let key = (app, conv, conv_seq);
                 let current = c.timeline.get(&key).or_else(|| loaded.timeline.get(&key));
                 if let Some(mut row) = current.cloned() {
-                    annotate(&mut row.message, annotation);
+                    annotate(Arc::make_mut(&mut row.message), annotation);
                     c.timeline.insert(key, row);
                 }
             }

@@ -344,11 +344,11 @@ fn timeline_rows_are_keyed_by_conversation_and_seq() {
     let writes = vec![Write::Timeline {
         app: app(),
         ts: 20,
-        message: m.clone(),
+        message: m.clone().into(),
     }];
     let c = plan(&Loaded::default(), 20, writes);
     let row = &c.timeline[&(app(), m.conv.clone(), 2)];
-    assert_eq!((row.ts, &row.message), (20, &m));
+    assert_eq!((row.ts, &*row.message), (20, &m));
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn annotations_rewrite_the_loaded_or_batched_timeline_row_and_never_undo_a_recal
     let mut loaded = Loaded::default();
     let stored = TimelineMessage {
         ts: 10,
-        message: m1.clone(),
+        message: m1.clone().into(),
     };
     loaded.timeline.insert((app(), conv.clone(), 1), stored);
     let annotate = |conv_seq, annotation| Write::Annotate {
@@ -378,7 +378,7 @@ fn annotations_rewrite_the_loaded_or_batched_timeline_row_and_never_undo_a_recal
         Write::Timeline {
             app: app(),
             ts: 20,
-            message: m2.clone(),
+            message: m2.clone().into(),
         },
         annotate(2, Annotation::Recalled { by: None, ts: 40 }),
         annotate(2, edit(1, "after the recall")),
@@ -423,7 +423,7 @@ fn row_keys_name_exactly_the_rows_the_plan_reads() {
         Write::Timeline {
             app: app(),
             ts: 1,
-            message: m.clone(),
+            message: m.clone().into(),
         },
         Write::UserStatus {
             app: app(),

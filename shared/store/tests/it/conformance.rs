@@ -45,7 +45,7 @@ fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
 
 /// The writes the projector makes for one direct message, the event at stream sequence `cursor`.
 pub fn direct_message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
-    let m = message(from, to, conv_seq);
+    let m = std::sync::Arc::new(message(from, to, conv_seq));
     let ts = 1_000 + conv_seq as i64;
     let mut writes = vec![Write::Timeline {
         app: app(),
@@ -64,7 +64,7 @@ pub fn direct_message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<W
             app: app(),
             user: user(u),
             ts,
-            message: std::sync::Arc::new(m.clone()),
+            message: m.clone(),
         });
     }
     writes
@@ -140,7 +140,7 @@ pub async fn message_entries_read_back_whole_whichever_batch_wrote_the_timeline<
     assert_eq!(entries[0].ts, 1_001);
     assert_eq!(
         entries[0].item,
-        EntryItem::Message(message("alice", "bob", 1))
+        EntryItem::Message(message("alice", "bob", 1).into())
     );
 }
 
@@ -165,14 +165,16 @@ pub async fn file_bodies_read_back_whole<S: ReadModels>(store: S) {
             .into_iter()
             .map(|mut w| {
                 match &mut w {
-                    Write::Timeline { message, .. } => message.body = Some(body.clone()),
+                    Write::Timeline { message, .. } => {
+                        std::sync::Arc::make_mut(message).body = Some(body.clone())
+                    }
                     Write::ConversationMessage { message, .. } => {
                         std::sync::Arc::make_mut(message).body = Some(body.clone())
                     }
                     Write::Deliver {
                         item: EntryItem::Message(message),
                         ..
-                    } => message.body = Some(body.clone()),
+                    } => std::sync::Arc::make_mut(message).body = Some(body.clone()),
                     _ => {}
                 }
                 w
@@ -282,7 +284,7 @@ pub async fn recalls_and_edits_rewrite_the_one_timeline_row<S: ReadModels>(store
         .messages_before(&app(), &conv, None, 10)
         .await
         .unwrap();
-    let history: Vec<&MessageView> = history.iter().map(|t| &t.message).collect();
+    let history: Vec<&MessageView> = history.iter().map(|t| &*t.message).collect();
     assert_eq!(history, [&recalled, &edited]);
     for who in ["alice", "bob"] {
         let inbox = store.inbox_after(&app(), &user(who), 0, 10).await.unwrap();
@@ -290,13 +292,13 @@ pub async fn recalls_and_edits_rewrite_the_one_timeline_row<S: ReadModels>(store
         assert_eq!(
             items,
             [
-                &EntryItem::Message(edited.clone()),
-                &EntryItem::Message(recalled.clone())
+                &EntryItem::Message(edited.clone().into()),
+                &EntryItem::Message(recalled.clone().into())
             ],
             "{who}'s inbox"
         );
         let row = store.conversation(&app(), &user(who), &conv).await.unwrap();
-        assert_eq!(row.unwrap().last_message, Some(recalled.clone()));
+        assert_eq!(row.unwrap().last_message, Some(recalled.clone().into()));
     }
     // A conversation whose references in a page are sparse joins them too.
     store
@@ -315,7 +317,7 @@ pub async fn recalls_and_edits_rewrite_the_one_timeline_row<S: ReadModels>(store
         })
         .collect();
     assert_eq!(seqs, [1, 2, 100]);
-    assert_eq!(inbox[1].item, EntryItem::Message(recalled.clone()));
+    assert_eq!(inbox[1].item, EntryItem::Message(recalled.clone().into()));
     assert!(
         store
             .messages_before(&app(), &conv, Some(99), 10)
@@ -857,7 +859,7 @@ async fn timeline_with_times<S: ReadModels>(store: &S, times: &[Option<i64>]) ->
             writes.push(Write::Timeline {
                 app: app(),
                 ts: *ts,
-                message: message("alice", "bob", i as u64 + 1),
+                message: message("alice", "bob", i as u64 + 1).into(),
             });
         }
     }
@@ -1699,13 +1701,13 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
 ) {
     let (service, customer, agent) = (user("acme"), user("carol"), user("agent1"));
     let conv = ConvId::service(&service, &customer);
-    let view = MessageView {
+    let view = std::sync::Arc::new(MessageView {
         conv: conv.clone(),
         to: Recipient::User(customer.clone()),
         agent: Some(agent.clone()),
         session: Some(2),
         ..message("agent1", "carol", 1)
-    };
+    });
     let mut writes = vec![Write::Timeline {
         app: app(),
         ts: 1_001,
@@ -1723,7 +1725,7 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
             app: app(),
             user: reader.clone(),
             ts: 1_001,
-            message: std::sync::Arc::new(view.clone()),
+            message: view.clone(),
         });
     }
     let notice = tidings_store::ServiceNotice {
