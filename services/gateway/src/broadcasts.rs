@@ -6,9 +6,8 @@
 //! out only if its `bseq` is the cursor + 1, and a jump (or a lagging channel) is filled from
 //! the store first, as for inbox entries.
 
-use futures_util::StreamExt;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use crate::topics::{Share, TopicMap};
+use std::sync::Arc;
 use tidings_domain::{AppId, UserId};
 use tidings_events::subjects;
 use tidings_store::broadcasts::{Audience, BroadcastRow, BroadcastStore};
@@ -19,118 +18,40 @@ use tokio::sync::broadcast::error::RecvError;
 /// Broadcasts a session may fall behind by before it refills from the store.
 const BUFFER: usize = 64;
 
-/// How long a new subscription waits for the server to confirm it.
-const SUBSCRIBE_CONFIRM: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Rows read from the store per page while filling.
 const PAGE: usize = 500;
 
-struct Topic {
-    sender: broadcast::Sender<Arc<BroadcastRow>>,
-    sessions: usize,
-    task: tokio::task::JoinHandle<()>,
-}
-
 /// The per-app fan-out.
 #[derive(Clone)]
-pub struct BroadcastHub {
-    client: async_nats::Client,
-    topics: Arc<Mutex<HashMap<String, Topic>>>,
-}
+pub struct BroadcastHub(TopicMap<BroadcastRow>);
 
-/// A session's share of its app's subscription; dropping it leaves. It holds the topics alone,
-/// not the hub's NATS client handle (~160 bytes), as every session that asked lives with it.
-pub struct BroadcastSubscription {
-    receiver: broadcast::Receiver<Arc<BroadcastRow>>,
-    topics: Arc<Mutex<HashMap<String, Topic>>>,
-    subject: String,
-}
-
-impl Drop for BroadcastSubscription {
-    fn drop(&mut self) {
-        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(topic) = topics.get_mut(&self.subject) {
-            topic.sessions -= 1;
-            if topic.sessions == 0 {
-                topic.task.abort();
-                topics.remove(&self.subject);
-            }
-        }
-    }
-}
+/// A session's share of its app's subscription; dropping it leaves.
+pub type BroadcastSubscription = Share<BroadcastRow>;
 
 impl BroadcastHub {
     /// A hub on `client`.
     pub fn new(client: async_nats::Client) -> Self {
-        Self {
-            client,
-            topics: Arc::new(Mutex::new(HashMap::new())),
-        }
+        Self(TopicMap::new(client, BUFFER, fan_out))
     }
 
     /// How many app subscriptions this gateway holds (one per app with a session here).
     pub fn subscriptions(&self) -> usize {
-        self.topics.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    fn join(&self, subject: &str) -> Option<broadcast::Receiver<Arc<BroadcastRow>>> {
-        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-        topics.get_mut(subject).map(|topic| {
-            topic.sessions += 1;
-            topic.sender.subscribe()
-        })
+        self.0.subjects()
     }
 
     /// Joins `app`'s broadcasts. When this returns, NATS has registered the subscription, so
     /// every broadcast published from now on is received.
     pub async fn subscribe(&self, app: &AppId) -> Result<BroadcastSubscription, async_nats::Error> {
-        let subject = subjects::broadcasts(app);
-        let receiver = match self.join(&subject) {
-            Some(receiver) => receiver,
-            None => {
-                let mut nats = self.client.subscribe(subject.clone()).await?;
-                tokio::time::timeout(SUBSCRIBE_CONFIRM, self.client.flush())
-                    .await
-                    .map_err(|_| "NATS did not confirm the subscription in time")??;
-                let (sender, receiver) = broadcast::channel(BUFFER);
-                let fanout = sender.clone();
-                let task = tokio::spawn(async move {
-                    while let Some(message) = nats.next().await {
-                        match rmp_serde::from_slice::<BroadcastRow>(&message.payload) {
-                            Ok(row) => {
-                                let _ = fanout.send(Arc::new(row));
-                            }
-                            Err(error) => tracing::error!(%error, "unreadable broadcast"),
-                        }
-                    }
-                });
-                let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-                match topics.get_mut(&subject) {
-                    // Another session of the app subscribed meanwhile: share theirs.
-                    Some(topic) => {
-                        task.abort();
-                        topic.sessions += 1;
-                        topic.sender.subscribe()
-                    }
-                    None => {
-                        topics.insert(
-                            subject.clone(),
-                            Topic {
-                                sender,
-                                sessions: 1,
-                                task,
-                            },
-                        );
-                        receiver
-                    }
-                }
-            }
-        };
-        Ok(BroadcastSubscription {
-            receiver,
-            topics: self.topics.clone(),
-            subject,
-        })
+        self.0.hold(subjects::broadcasts(app)).await
+    }
+}
+
+fn fan_out(message: &async_nats::Message, rows: &broadcast::Sender<Arc<BroadcastRow>>) {
+    match rmp_serde::from_slice::<BroadcastRow>(&message.payload) {
+        Ok(row) => {
+            let _ = rows.send(Arc::new(row));
+        }
+        Err(error) => tracing::error!(%error, "unreadable broadcast"),
     }
 }
 

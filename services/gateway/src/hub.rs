@@ -2,20 +2,14 @@
 //! typing notices), shared by all of that user's connections in this gateway, fanned out
 //! through one broadcast channel. The subscription ends with the last connection.
 
-use futures_util::StreamExt;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tidings_domain::{AppId, UserId};
 use tidings_events::{headers, subjects};
 use tidings_store::Entry;
 use tokio::sync::broadcast;
 
+use crate::topics::{Share, TopicMap};
 use crate::typing::Typing;
-
-/// How long a new subscription waits for the server to confirm it. While NATS is down the
-/// flush would wait for the reconnect, holding the client's `hello` (and a stopping gateway)
-/// that long; past this the `hello` is answered `unavailable` instead.
-const SUBSCRIBE_CONFIRM: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a user's push subject carries to each of the user's connections. Entries and typing
 /// notices share one channel (one buffer per connected user, not two): a connection that falls
@@ -31,58 +25,23 @@ pub enum Push {
     Typing(Typing),
 }
 
-struct Topic {
-    sender: broadcast::Sender<Arc<Push>>,
-    connections: usize,
-    task: tokio::task::JoinHandle<()>,
-}
-
-type Topics = Arc<Mutex<HashMap<String, Topic>>>;
-
 /// The per-user fan-out.
 #[derive(Clone)]
-pub struct Hub {
-    client: async_nats::Client,
-    topics: Topics,
-    capacity: usize,
-}
+pub struct Hub(TopicMap<Push>);
 
-/// A connection's share of a user's subscription; dropping it leaves. It holds the topics
-/// alone, not a `Hub` (whose NATS client handle is ~160 bytes): it lives in every idle
-/// connection.
-pub struct Subscription {
-    pub receiver: broadcast::Receiver<Arc<Push>>,
-    topics: Topics,
-    subject: String,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(topic) = topics.get_mut(&self.subject) {
-            topic.connections -= 1;
-            if topic.connections == 0 {
-                topic.task.abort();
-                topics.remove(&self.subject);
-            }
-        }
-    }
-}
+/// A connection's share of its user's subscription; dropping it leaves.
+pub type Subscription = Share<Push>;
 
 impl Hub {
     /// A hub on `client`; each connection may fall `capacity` pushes behind before it is
     /// told it lagged (and then refills from the store).
     pub fn new(client: async_nats::Client, capacity: usize) -> Self {
-        Self {
-            client,
-            topics: Arc::new(Mutex::new(HashMap::new())),
-            capacity,
-        }
+        Self(TopicMap::new(client, capacity, fan_out))
     }
 
     /// The NATS connection, for publishing typing notices.
     pub fn client(&self) -> &async_nats::Client {
-        &self.client
+        self.0.client()
     }
 
     /// Joins the user's live entries. When this returns, the server has registered the
@@ -92,55 +51,7 @@ impl Hub {
         app: &AppId,
         user: &UserId,
     ) -> Result<Subscription, async_nats::Error> {
-        let subject = subjects::push(app, user);
-        let existing = {
-            let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-            topics.get_mut(&subject).map(|topic| {
-                topic.connections += 1;
-                topic.sender.subscribe()
-            })
-        };
-        let receiver = match existing {
-            Some(receiver) => receiver,
-            None => {
-                let mut nats = self.client.subscribe(subject.clone()).await?;
-                tokio::time::timeout(SUBSCRIBE_CONFIRM, self.client.flush())
-                    .await
-                    .map_err(|_| "NATS did not confirm the subscription in time")??;
-                let (sender, receiver) = broadcast::channel(self.capacity);
-                let fanout = sender.clone();
-                let task = tokio::spawn(async move {
-                    while let Some(message) = nats.next().await {
-                        fan_out(&message, &fanout);
-                    }
-                });
-                let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-                match topics.get_mut(&subject) {
-                    // Another connection of the same user subscribed meanwhile: share theirs.
-                    Some(topic) => {
-                        task.abort();
-                        topic.connections += 1;
-                        topic.sender.subscribe()
-                    }
-                    None => {
-                        topics.insert(
-                            subject.clone(),
-                            Topic {
-                                sender,
-                                connections: 1,
-                                task,
-                            },
-                        );
-                        receiver
-                    }
-                }
-            }
-        };
-        Ok(Subscription {
-            receiver,
-            topics: self.topics.clone(),
-            subject,
-        })
+        self.0.hold(subjects::push(app, user)).await
     }
 }
 

@@ -32,6 +32,7 @@ pub mod service_view;
 pub mod services;
 pub mod session;
 pub mod sessions;
+pub mod topics;
 pub mod typing;
 pub mod users;
 pub mod ws;
