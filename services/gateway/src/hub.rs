@@ -45,7 +45,9 @@ impl Hub {
     }
 
     /// Joins the user's live entries. When this returns, the server has registered the
-    /// subscription, so every entry pushed from now on is received.
+    /// subscription, so every entry pushed from now on is received. While NATS is down it
+    /// fails after a few seconds (`topics`), and the session answers the `hello`
+    /// `unavailable`.
     pub async fn subscribe(
         &self,
         app: &AppId,
