@@ -2,8 +2,14 @@
 
 use crate::codec::{self, DecodeError};
 use crate::headers;
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use tidings_domain::Event;
+
+/// The two headers' names as `HeaderName`s (a clone is free): looked up by `&str`, every
+/// lookup would copy the name into a new allocation, and three consumers read them for every
+/// event.
+static EVENT_TYPE: HeaderName = HeaderName::from_static(headers::EVENT_TYPE);
+static EVENT_VERSION: HeaderName = HeaderName::from_static(headers::EVENT_VERSION);
 
 /// A decoded event and where it sits in the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,11 +23,11 @@ pub struct Envelope {
 pub fn type_and_version(headers: Option<&HeaderMap>) -> Result<(&str, u32), DecodeError> {
     let headers = headers.ok_or(DecodeError::MissingHeader(headers::EVENT_TYPE))?;
     let event_type = headers
-        .get(headers::EVENT_TYPE)
+        .get(EVENT_TYPE.clone())
         .ok_or(DecodeError::MissingHeader(headers::EVENT_TYPE))?
         .as_str();
     let version = headers
-        .get(headers::EVENT_VERSION)
+        .get(EVENT_VERSION.clone())
         .and_then(|v| v.as_str().parse().ok())
         .ok_or(DecodeError::MissingHeader(headers::EVENT_VERSION))?;
     Ok((event_type, version))
@@ -48,8 +54,8 @@ impl Envelope {
 pub fn publish_headers(encoded: &codec::Encoded, msg_id: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
-    h.insert(headers::EVENT_TYPE, encoded.event_type);
-    h.insert(headers::EVENT_VERSION, encoded.version.to_string().as_str());
+    h.insert(EVENT_TYPE.clone(), encoded.event_type);
+    h.insert(EVENT_VERSION.clone(), HeaderValue::from(encoded.version));
     h
 }
 

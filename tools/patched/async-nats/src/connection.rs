@@ -18,7 +18,7 @@ use std::fmt::{self, Display, Write as _};
 use std::future::{self, Future};
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::str::{self, FromStr};
+use std::str;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -35,7 +35,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{self, AsyncRead, AsyncReadExt, AsyncWrite};
 use tracing::trace;
 
-use crate::header::{HeaderMap, HeaderName, IntoHeaderValue};
+use crate::header::{HeaderMap, HeaderName, HeaderValue, IntoHeaderValue};
 use crate::status::StatusCode;
 use crate::subject::Subject;
 use crate::{ClientOp, ServerError, ServerOp, Statistics};
@@ -327,7 +327,9 @@ impl Connection {
             }
 
             self.read_buf.advance(len + 2);
-            let header = self.read_buf.split_to(header_len);
+            // Frozen, so that names and values can be slices of it rather than copies (the
+            // payload shares the same buffer already).
+            let header = self.read_buf.split_to(header_len).freeze();
             let payload = self.read_buf.split_to(total_len - header_len).freeze();
             self.read_buf.advance(2);
 
@@ -370,7 +372,7 @@ impl Connection {
                 None
             };
 
-            let mut headers = HeaderMap::new();
+            let mut headers = HeaderMap::with_capacity(4);
             while let Some(line) = lines.next() {
                 if line.is_empty() {
                     continue;
@@ -380,18 +382,27 @@ impl Connection {
                     io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
                 })?;
 
-                let name = HeaderName::from_str(name)
+                let name = HeaderName::from_shared(&header, name)
                     .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
 
-                // Read the header value, which might have been split into multiple lines
-                // `trim_start` and `trim_end` do the same job as doing `value.trim().to_owned()` at the end, but without a reallocation
-                let mut value = value.trim_start().to_owned();
-                while let Some(v) = lines.next_if(|s| s.starts_with(char::is_whitespace)) {
-                    value.push_str(v);
-                }
-                value.truncate(value.trim_end().len());
+                // Read the header value, which might have been split into multiple lines; a
+                // value on one line (the usual case) is a slice of the block, not a copy.
+                let value = value.trim_start();
+                let value = if lines
+                    .peek()
+                    .is_some_and(|s| s.starts_with(char::is_whitespace))
+                {
+                    let mut value = value.to_owned();
+                    while let Some(v) = lines.next_if(|s| s.starts_with(char::is_whitespace)) {
+                        value.push_str(v);
+                    }
+                    value.truncate(value.trim_end().len());
+                    value.into_header_value()
+                } else {
+                    HeaderValue::from_shared(&header, value.trim_end())
+                };
 
-                headers.append(name, value.into_header_value());
+                headers.append(name, value);
             }
 
             trace!(
@@ -878,6 +889,36 @@ mod read_op {
         server.write_all(b"+OK\r\n").await.unwrap();
         let result = connection.read_op().await.unwrap();
         assert_eq!(result, Some(ServerOp::Ok));
+    }
+
+    #[tokio::test]
+    async fn headers_parsed_as_slices_of_the_block() {
+        // A standard name, a custom one with padding, a repeated name and a folded value.
+        let block = "NATS/1.0\r\nNats-Msg-Id: m-1\r\nTidings-Event-Type:  message_sent \r\nK: a\r\nK: b\r\nLong: one\r\n two\r\n\r\n";
+        let (stream, mut server) = io::duplex(1024);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+        let op = format!("HMSG S 1 {} {}\r\n{block}hi\r\n", block.len(), block.len() + 2);
+        server.write_all(op.as_bytes()).await.unwrap();
+
+        let Some(ServerOp::Message { headers, payload, .. }) = connection.read_op().await.unwrap()
+        else {
+            panic!("not a message");
+        };
+        let headers = headers.unwrap();
+        assert_eq!(headers.get(crate::header::NATS_MESSAGE_ID).unwrap().as_str(), "m-1");
+        assert_eq!(headers.get("Tidings-Event-Type").unwrap().as_str(), "message_sent");
+        let all: Vec<&str> = headers.get_all("K").map(|v| v.as_str()).collect();
+        assert_eq!(all, ["a", "b"]);
+        assert_eq!(headers.get("Long").unwrap().as_str(), "one two");
+        assert_eq!(headers.len(), 4);
+        assert_eq!(payload, "hi");
+        let mut expected = HeaderMap::new();
+        expected.insert("Nats-Msg-Id", "m-1");
+        expected.insert("Tidings-Event-Type", "message_sent");
+        expected.append("K", "a");
+        expected.append("K", "b");
+        expected.insert("Long", "one two");
+        assert_eq!(headers, expected);
     }
 
     #[tokio::test]

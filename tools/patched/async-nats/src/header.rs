@@ -22,6 +22,10 @@
 
 use std::{collections::HashMap, fmt, slice::Iter, str::FromStr};
 
+/// The map's hasher: a handful of short names per message does not need SipHash's cost, and
+/// foldhash's per-process seed keeps the map's layout unpredictable to a peer.
+type Hasher = foldhash::fast::RandomState;
+
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -46,7 +50,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct HeaderMap {
-    inner: HashMap<HeaderName, Vec<HeaderValue>>,
+    inner: HashMap<HeaderName, Vec<HeaderValue>, Hasher>,
 }
 
 /// Helper enum for backward-compatible deserialization using serde's untagged feature
@@ -57,10 +61,10 @@ pub struct HeaderMap {
 enum HeaderMapHelper {
     // Legacy format with "inner" wrapper
     Legacy {
-        inner: HashMap<HeaderName, Vec<HeaderValue>>,
+        inner: HashMap<HeaderName, Vec<HeaderValue>, Hasher>,
     },
     // Proper format - direct HashMap
-    Current(HashMap<HeaderName, Vec<HeaderValue>>),
+    Current(HashMap<HeaderName, Vec<HeaderValue>, Hasher>),
 }
 
 impl<'de> Deserialize<'de> for HeaderMap {
@@ -117,6 +121,13 @@ impl<'a, T> Iterator for GetAll<'a, T> {
 }
 
 impl HeaderMap {
+    /// An empty map with room for `capacity` names, for a header block being parsed.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        HeaderMap {
+            inner: HashMap::with_capacity_and_hasher(capacity, Hasher::default()),
+        }
+    }
+
     /// Create an empty `HeaderMap`.
     ///
     /// # Examples
@@ -161,7 +172,7 @@ impl HeaderMap {
         let mut len = b"NATS/1.0\r\n".len() + b"\r\n".len();
         for (k, vs) in &self.inner {
             for v in vs.iter() {
-                len += k.as_str().len() + b": ".len() + v.inner.len() + b"\r\n".len();
+                len += k.as_str().len() + b": ".len() + v.as_str().len() + b"\r\n".len();
             }
         }
         len
@@ -273,7 +284,7 @@ impl HeaderMap {
             for v in vs.iter() {
                 buf.extend_from_slice(k.as_str().as_bytes());
                 buf.extend_from_slice(b": ");
-                buf.extend_from_slice(v.inner.as_bytes());
+                buf.extend_from_slice(v.as_str().as_bytes());
                 buf.extend_from_slice(b"\r\n");
             }
         }
@@ -293,10 +304,39 @@ impl HeaderMap {
 /// headers.insert("Key", "Value");
 /// headers.insert("Another", "AnotherValue");
 /// ```
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct HeaderValue {
-    inner: String,
+    /// UTF-8 without `\r` or `\n`: either owned, or a slice of the header block a message
+    /// arrived with, which the message's payload shares anyway (no copy per value).
+    inner: Bytes,
+}
+
+impl fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderValue")
+            .field("inner", &self.as_str())
+            .finish()
+    }
+}
+
+impl Serialize for HeaderValue {
+    fn serialize<S>(&self, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        S: Serializer,
+    {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderValue {
+    fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        Ok(HeaderValue {
+            inner: Bytes::from(String::deserialize(deserializer)?),
+        })
+    }
 }
 
 impl fmt::Display for HeaderValue {
@@ -320,7 +360,7 @@ impl AsRef<str> for HeaderValue {
 impl From<i16> for HeaderValue {
     fn from(v: i16) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -328,7 +368,7 @@ impl From<i16> for HeaderValue {
 impl From<i32> for HeaderValue {
     fn from(v: i32) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -336,7 +376,7 @@ impl From<i32> for HeaderValue {
 impl From<i64> for HeaderValue {
     fn from(v: i64) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -344,7 +384,7 @@ impl From<i64> for HeaderValue {
 impl From<isize> for HeaderValue {
     fn from(v: isize) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -352,7 +392,7 @@ impl From<isize> for HeaderValue {
 impl From<u16> for HeaderValue {
     fn from(v: u16) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -360,7 +400,7 @@ impl From<u16> for HeaderValue {
 impl From<u32> for HeaderValue {
     fn from(v: u32) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -368,7 +408,7 @@ impl From<u32> for HeaderValue {
 impl From<u64> for HeaderValue {
     fn from(v: u64) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -376,7 +416,7 @@ impl From<u64> for HeaderValue {
 impl From<usize> for HeaderValue {
     fn from(v: usize) -> Self {
         Self {
-            inner: v.to_string(),
+            inner: Bytes::from(v.to_string()),
         }
     }
 }
@@ -387,7 +427,7 @@ impl FromStr for HeaderValue {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         validate_header_value(s)?;
         Ok(HeaderValue {
-            inner: s.to_string(),
+            inner: Bytes::copy_from_slice(s.as_bytes()),
         })
     }
 }
@@ -399,7 +439,7 @@ impl From<&str> for HeaderValue {
             "invalid header value: cannot contain '\\r' or '\\n'"
         );
         Self {
-            inner: v.to_string(),
+            inner: Bytes::copy_from_slice(v.as_bytes()),
         }
     }
 }
@@ -410,7 +450,9 @@ impl From<String> for HeaderValue {
             validate_header_value(&inner).is_ok(),
             "invalid header value: cannot contain '\\r' or '\\n'"
         );
-        Self { inner }
+        Self {
+            inner: Bytes::from(inner),
+        }
     }
 }
 
@@ -420,7 +462,16 @@ impl HeaderValue {
     }
 
     pub fn as_str(&self) -> &str {
-        self.inner.as_str()
+        // SAFETY: every constructor takes the bytes of a `str`.
+        unsafe { std::str::from_utf8_unchecked(&self.inner) }
+    }
+
+    /// `value`, a slice of `block`, without copying it: a parsed header block is valid UTF-8
+    /// and split into lines, so a value holds neither `\r` nor `\n`.
+    pub(crate) fn from_shared(block: &Bytes, value: &str) -> Self {
+        HeaderValue {
+            inner: block.slice_ref(value.as_bytes()),
+        }
     }
 }
 
@@ -738,6 +789,23 @@ impl HeaderName {
             HeaderRepr::Standard(v) => v.as_str(),
             HeaderRepr::Custom(ref v) => v.as_str(),
         }
+    }
+}
+
+impl HeaderName {
+    /// `name`, a slice of `block`, without copying it when it is not a standard name.
+    pub(crate) fn from_shared(block: &Bytes, name: &str) -> Result<Self, ParseHeaderNameError> {
+        validate_header_name(name)?;
+        Ok(match StandardHeader::from_bytes(name.as_bytes()) {
+            Some(v) => HeaderName {
+                inner: HeaderRepr::Standard(v),
+            },
+            None => HeaderName {
+                inner: HeaderRepr::Custom(CustomHeader {
+                    bytes: block.slice_ref(name.as_bytes()),
+                }),
+            },
+        })
     }
 }
 
