@@ -332,14 +332,28 @@ impl TableDigest {
     /// Adds one row.
     pub fn add(&mut self, row: &LogicalRow) {
         let hash = row.hash;
+        let mut limbs = [0u64; 4];
+        for (i, limb) in limbs.iter_mut().enumerate() {
+            *limb = u64::from_be_bytes(hash[24 - 8 * i..32 - 8 * i].try_into().expect("8"));
+        }
+        self.add_sum(&limbs);
+        self.count += 1;
+    }
+
+    /// Adds the rows `other` has taken: the digest of two disjoint sets of rows of one table.
+    pub fn merge(&mut self, other: &TableDigest) {
+        self.add_sum(&other.sum);
+        self.count += other.count;
+    }
+
+    /// `sum += limbs`, modulo 2^256 (limbs least significant first).
+    fn add_sum(&mut self, limbs: &[u64; 4]) {
         let mut carry = 0u128;
-        for (i, limb) in self.sum.iter_mut().enumerate() {
-            let part = u64::from_be_bytes(hash[24 - 8 * i..32 - 8 * i].try_into().expect("8"));
-            let total = *limb as u128 + part as u128 + carry;
+        for (limb, part) in self.sum.iter_mut().zip(limbs) {
+            let total = *limb as u128 + *part as u128 + carry;
             *limb = total as u64;
             carry = total >> 64;
         }
-        self.count += 1;
     }
 }
 

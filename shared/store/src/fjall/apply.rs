@@ -13,6 +13,7 @@ use crate::model::Conversation;
 use crate::plan::{Changes, Loaded, RowKeys};
 use crate::ports::{ProjectionStore, StoreResult};
 use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
+use std::ops::Bound;
 use std::time::Instant;
 
 impl Tables {
@@ -121,31 +122,40 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     })
 }
 
+/// A range of stored keys.
+pub(super) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Every key.
+pub(super) const ALL_KEYS: KeyRange = (Bound::Unbounded, Bound::Unbounded);
+
 impl FjallStore {
-    /// Every row of `table` as a logical row, in key order.
+    /// The rows of `table` whose keys are in `range` as logical rows, in key order.
     pub(super) fn scan_rows(
         &self,
         table: Table,
+        range: KeyRange,
         visit: &mut dyn FnMut(LogicalRow),
     ) -> StoreResult<()> {
         let Some(keyspace) = self.tables.of(table) else {
             return self.scan_heads(visit);
         };
-        for guard in keyspace.iter() {
+        for guard in keyspace.range(range) {
             let (k, v) = guard.into_inner()?;
             visit(logical(table, &k, &v)?);
         }
         Ok(())
     }
 
-    /// The inbox's rows as logical rows and, from the same pass, every user's head.
+    /// The inbox's rows in `range` as logical rows and, from the same pass, the head of every
+    /// user whose rows `range` holds: it must not part a user's rows (`digest::inbox_user`).
     pub(super) fn scan_inbox(
         &self,
+        range: KeyRange,
         rows: &mut dyn FnMut(LogicalRow),
         heads: &mut dyn FnMut(LogicalRow),
     ) -> StoreResult<()> {
         let mut scan = HeadScan::default();
-        for guard in self.tables.inbox.iter() {
+        for guard in self.tables.inbox.range(range) {
             let (k, v) = guard.into_inner()?;
             rows(logical(Table::Inbox, &k, &v)?);
             scan.row(&k, &v, heads)?;
@@ -369,7 +379,7 @@ impl ProjectionStore for FjallStore {
         table: Table,
         visit: &mut (dyn FnMut(LogicalRow) + Send),
     ) -> StoreResult<()> {
-        self.scan_rows(table, visit)
+        self.scan_rows(table, ALL_KEYS, visit)
     }
 
     async fn digest(&self) -> StoreResult<String> {

@@ -134,6 +134,32 @@ async fn digest_reflects_state() {
     conformance::digest_reflects_state(a, b).await;
 }
 
+/// The embedded store hashes its inbox and timeline in key ranges on several threads: the
+/// ranges, cut between users of every shape of id, sum to the digest of the whole tables.
+#[tokio::test]
+async fn digest_in_key_ranges_is_the_digest_of_the_whole_tables() {
+    let (_dir, store) = fresh();
+    let users: Vec<String> = (0..40)
+        .map(|i| match i % 4 {
+            0 => format!("u{i}"),
+            1 => format!("user-{i:03}"),
+            2 => format!("Z{i}"),
+            _ => format!("{i}{}", "x".repeat(i)),
+        })
+        .collect();
+    let mut writes = Vec::new();
+    for (n, pair) in users.windows(2).enumerate() {
+        let n = n as u64 + 1;
+        writes.extend(direct_message(&pair[0], &pair[1], 1, n));
+        writes.extend(direct_message(&pair[1], &pair[0], 2, n + 100));
+    }
+    store.apply("p", 1, writes).await.unwrap();
+    assert_eq!(
+        store.digest().await.unwrap(),
+        tidings_store::digest::compute(&store).await.unwrap()
+    );
+}
+
 #[tokio::test]
 async fn everything_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
