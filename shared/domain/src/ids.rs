@@ -162,10 +162,13 @@ impl ConvId {
     /// Parses a conversation id received from a client.
     pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
         let value = value.into();
-        let valid = match value.split('~').collect::<Vec<_>>().as_slice() {
-            ["d", a, b] => is_valid_id(a) && is_valid_id(b) && a <= b,
-            ["g", g] => is_valid_id(g),
-            ["s", service, customer] => {
+        // Parts taken one by one, not collected: every event decoded and every command parses
+        // one (collecting was 1.4 % of a replay's CPU samples).
+        let mut parts = value.split('~');
+        let valid = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("d"), Some(a), Some(b), None) => is_valid_id(a) && is_valid_id(b) && a <= b,
+            (Some("g"), Some(g), None, None) => is_valid_id(g),
+            (Some("s"), Some(service), Some(customer), None) => {
                 is_valid_id(service) && is_valid_id(customer) && service != customer
             }
             _ => false,
@@ -382,6 +385,9 @@ mod tests {
     fn conv_parse_rejects_unsorted_and_malformed() {
         assert!(ConvId::parse("d~bob~alice").is_err());
         assert!(ConvId::parse("d~alice").is_err());
+        assert!(ConvId::parse("d~alice~bob~carol").is_err());
+        assert!(ConvId::parse("g~team~1").is_err());
+        assert!(ConvId::parse("g~").is_err());
         assert!(ConvId::parse("x~alice~bob").is_err());
         assert!(ConvId::parse("g~team-1").is_ok());
         assert!(ConvId::parse("s~acme~carol").is_ok());
