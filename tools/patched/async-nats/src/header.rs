@@ -22,12 +22,12 @@
 
 use std::{collections::HashMap, fmt, slice::Iter, str::FromStr};
 
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// The map's hasher: a handful of short names per message does not need SipHash's cost, and
 /// foldhash's per-process seed keeps the map's layout unpredictable to a peer.
 type Hasher = foldhash::fast::RandomState;
-
-use bytes::Bytes;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A struct for handling NATS headers.
 /// Has a similar API to `http::header`, but properly serializes and deserializes
@@ -306,8 +306,9 @@ impl HeaderMap {
 /// ```
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct HeaderValue {
-    /// UTF-8 without `\r` or `\n`: either owned, or a slice of the header block a message
-    /// arrived with, which the message's payload shares anyway (no copy per value).
+    /// UTF-8 (the constructors from text refuse `\r` and `\n`, as upstream's did): either
+    /// owned, or a slice of the header block a message arrived with, which the message's
+    /// payload shares anyway (no copy per value).
     inner: Bytes,
 }
 
