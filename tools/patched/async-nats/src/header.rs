@@ -796,15 +796,23 @@ impl HeaderName {
 impl HeaderName {
     /// `name`, a slice of `block`, without copying it when it is not a standard name.
     pub(crate) fn from_shared(block: &Bytes, name: &str) -> Result<Self, ParseHeaderNameError> {
+        Self::parse_with(name, || CustomHeader {
+            bytes: block.slice_ref(name.as_bytes()),
+        })
+    }
+
+    /// `name` checked, standard when it is one, otherwise the custom name `custom` makes.
+    fn parse_with(
+        name: &str,
+        custom: impl FnOnce() -> CustomHeader,
+    ) -> Result<Self, ParseHeaderNameError> {
         validate_header_name(name)?;
         Ok(match StandardHeader::from_bytes(name.as_bytes()) {
             Some(v) => HeaderName {
                 inner: HeaderRepr::Standard(v),
             },
             None => HeaderName {
-                inner: HeaderRepr::Custom(CustomHeader {
-                    bytes: block.slice_ref(name.as_bytes()),
-                }),
+                inner: HeaderRepr::Custom(custom()),
             },
         })
     }
@@ -814,15 +822,7 @@ impl FromStr for HeaderName {
     type Err = ParseHeaderNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        validate_header_name(s)?;
-        Ok(match StandardHeader::from_bytes(s.as_bytes()) {
-            Some(v) => HeaderName {
-                inner: HeaderRepr::Standard(v),
-            },
-            None => HeaderName {
-                inner: HeaderRepr::Custom(CustomHeader::from(s)),
-            },
-        })
+        Self::parse_with(s, || CustomHeader::from(s))
     }
 }
 
