@@ -7,7 +7,6 @@ pub mod item;
 use crate::{Database, Keyspace, PersistMode};
 use item::Item;
 use lsm_tree::{AbstractTree, UserKey, UserValue, ValueType};
-use std::collections::HashSet;
 
 /// An atomic write batch
 ///
@@ -130,9 +129,10 @@ impl WriteBatch {
             })?;
         }
 
-        // TODO: maybe we can use a stack alloc hashset/vec here, such as smallset
-        #[expect(clippy::mutable_key_type)]
-        let mut keyspaces_with_possible_stall = HashSet::new();
+        // A batch touches few keyspaces, and items usually come grouped by keyspace: a list
+        // searched from its last entry, not a hashed set (upstream hashed every item's
+        // keyspace name and cloned its handle).
+        let mut keyspaces_with_possible_stall: Vec<Keyspace> = Vec::new();
 
         #[expect(clippy::expect_used)]
         let keyspaces = self
@@ -157,8 +157,12 @@ impl WriteBatch {
 
             batch_size += item_size;
 
-            // IMPORTANT: Clone the handle, because we don't want to keep the keyspaces lock open
-            keyspaces_with_possible_stall.insert(item.keyspace.clone());
+            // IMPORTANT: Keep the item's own handle, because we don't want to keep the keyspaces
+            // lock open
+            let id = item.keyspace.id;
+            if !keyspaces_with_possible_stall.iter().rev().any(|k| k.id == id) {
+                keyspaces_with_possible_stall.push(item.keyspace);
+            }
         }
 
         self.db.supervisor.snapshot_tracker.publish(batch_seqno);
