@@ -122,6 +122,24 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
     })
 }
 
+/// Adds `rows` (distinct keys) to `batch` sorted by key. A memtable insert walks its skiplist
+/// from the top; keys in order take the path the previous insert just walked, in cache,
+/// instead of a fresh one through memory (issue 18: the inserts were the largest single cost
+/// of a replay; in a microbenchmark of batches of 3,000 inbox rows of 100 users, sorted
+/// batches took 0.65-0.87 of the time, sort included; with one row per user in a batch (10,000
+/// users), no clear change).
+fn insert_in_key_order(
+    batch: &mut OwnedWriteBatch,
+    keyspace: &Keyspace,
+    rows: impl Iterator<Item = (Vec<u8>, Vec<u8>)>,
+) {
+    let mut rows: Vec<_> = rows.collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (k, v) in rows {
+        batch.insert(keyspace, k, v);
+    }
+}
+
 /// A range of stored keys.
 pub(super) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -244,19 +262,22 @@ impl ProjectionStore for FjallStore {
         // killed process loses no batch it committed (and the projector then acknowledged).
         let mut batch = OwnedWriteBatch::with_capacity(self.db.clone(), rows)
             .durability(Some(PersistMode::Buffer));
-        for e in &c.entries {
+        // The newest of a user's inbox rows is their head (`heads`): `c.heads` needs no rows.
+        let inbox = c.entries.iter().map(|e| {
             let k = key(&[e.app.as_str(), e.user.as_str()], Some(e.entry.seq));
-            // The newest of a user's rows is their head (`heads`): `c.heads` needs no rows.
-            batch.insert(&t.inbox, k, inbox_row::encode_cursored(&e.entry, e.cursor));
-        }
-        for ((app, conv, conv_seq), row) in &c.timeline {
+            (k, inbox_row::encode_cursored(&e.entry, e.cursor))
+        });
+        insert_in_key_order(&mut batch, &t.inbox, inbox);
+        let timeline = c.timeline.iter().map(|((app, conv, conv_seq), row)| {
             let k = key(&[app.as_str(), conv.as_str()], Some(*conv_seq));
-            batch.insert(&t.timeline, k, encode(row));
-        }
-        for ((app, user, conv), row) in &c.convs {
+            (k, encode(row))
+        });
+        insert_in_key_order(&mut batch, &t.timeline, timeline);
+        let convs = c.convs.iter().map(|((app, user, conv), row)| {
             let k = key(&[app.as_str(), user.as_str(), conv.as_str()], None);
-            batch.insert(&t.conversations, k, encode(row));
-        }
+            (k, encode(row))
+        });
+        insert_in_key_order(&mut batch, &t.conversations, convs);
         for ((app, user), change) in &c.users {
             let a = app.as_str();
             for old in &change.stale_cursors {
