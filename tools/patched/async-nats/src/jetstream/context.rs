@@ -121,17 +121,14 @@ const RECOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A context which can perform jetstream scoped requests. API requests are bounded by the
 /// connection's request timeout unless a context timeout is set, see
 /// [`ContextBuilder::timeout`].
+///
+/// A context is one reference-counted pointer: every message a JetStream consumer yields
+/// carries a clone of its consumer's context, so a clone must be cheap (it was a client's
+/// eight handles, a `String` and two more, each cloned and dropped per message). Changing a
+/// clone's settings (`set_timeout`) copies them first: clones stay independent.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub(crate) client: Client,
-    pub(crate) prefix: String,
-    /// The timeout set with `ContextBuilder::timeout` or `set_timeout`, if any.
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) max_ack_semaphore: Arc<tokio::sync::Semaphore>,
-    pub(crate) ack_sender:
-        tokio::sync::mpsc::Sender<(oneshot::Receiver<Message>, OwnedSemaphorePermit)>,
-    pub(crate) backpressure_on_inflight: bool,
-    pub(crate) semaphore_capacity: usize,
+    inner: Arc<ContextInner>,
 }
 
 fn spawn_acker(
@@ -350,14 +347,52 @@ where
         let stream = ReceiverStream::new(rx);
         spawn_acker(stream, self.ack_timeout, self.concurrency_limit);
         Context {
-            client,
-            prefix: self.prefix,
-            timeout: self.timeout,
-            max_ack_semaphore: Arc::new(tokio::sync::Semaphore::new(self.semaphore_capacity)),
-            ack_sender: tx,
-            backpressure_on_inflight: self.backpressure_on_inflight,
-            semaphore_capacity: self.semaphore_capacity,
+            inner: Arc::new(ContextInner {
+                client,
+                prefix: self.prefix,
+                timeout: self.timeout,
+                max_ack_semaphore: Arc::new(tokio::sync::Semaphore::new(self.semaphore_capacity)),
+                ack_sender: tx,
+                backpressure_on_inflight: self.backpressure_on_inflight,
+                semaphore_capacity: self.semaphore_capacity,
+            }),
         }
+    }
+}
+
+/// A context's shared part lives in a private module: `Deref`'s target must be a public type,
+/// and here no one outside the crate can name it.
+mod shared {
+    use super::*;
+
+    /// A context's settings and handles, shared by its clones.
+    #[derive(Debug, Clone)]
+    pub struct ContextInner {
+        pub(crate) client: Client,
+        pub(crate) prefix: String,
+        /// The timeout set with `ContextBuilder::timeout` or `set_timeout`, if any.
+        pub(crate) timeout: Option<Duration>,
+        pub(crate) max_ack_semaphore: Arc<tokio::sync::Semaphore>,
+        pub(crate) ack_sender:
+            tokio::sync::mpsc::Sender<(oneshot::Receiver<Message>, OwnedSemaphorePermit)>,
+        pub(crate) backpressure_on_inflight: bool,
+        pub(crate) semaphore_capacity: usize,
+    }
+}
+pub(crate) use shared::ContextInner;
+
+impl std::ops::Deref for Context {
+    type Target = ContextInner;
+
+    fn deref(&self) -> &ContextInner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Context {
+    /// Copies the settings first when other clones share them.
+    fn deref_mut(&mut self) -> &mut ContextInner {
+        Arc::make_mut(&mut self.inner)
     }
 }
 
