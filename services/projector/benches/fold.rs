@@ -63,7 +63,7 @@ fn directory_with_group(members: usize, large_group: usize) -> Directory {
             ts: 1,
         }),
     };
-    project(created, &mut directory, large_group);
+    project(created, &mut directory, large_group, &mut Vec::new());
     directory
 }
 
@@ -73,7 +73,11 @@ fn fold(c: &mut Criterion) {
     c.bench_function("fold direct message", |b| {
         b.iter_batched(
             || direct.clone(),
-            |event| project(black_box(event), &mut empty, 200),
+            |event| {
+                let mut writes = Vec::new();
+                project(black_box(event), &mut empty, 200, &mut writes);
+                writes
+            },
             BatchSize::SmallInput,
         )
     });
@@ -85,7 +89,11 @@ fn fold(c: &mut Criterion) {
             |b| {
                 b.iter_batched(
                     || to_group.clone(),
-                    |event| project(black_box(event), &mut directory, large_group),
+                    |event| {
+                        let mut writes = Vec::new();
+                        project(black_box(event), &mut directory, large_group, &mut writes);
+                        writes
+                    },
                     BatchSize::SmallInput,
                 )
             },

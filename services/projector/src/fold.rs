@@ -114,12 +114,18 @@ fn pair_effects(p: &PairChanged) -> (EntryItem, Vec<&UserId>, RelationPatch, Rel
 /// Groups above this many members use read diffusion.
 pub const DEFAULT_LARGE_GROUP: usize = 200;
 
-/// The writes for one event, in the order they must apply. Group events and group messages
-/// read and move `directory`; `large_group` is the read-diffusion threshold. The event is
-/// consumed: a message's strings move into its rows instead of being copied.
-pub fn project(envelope: Envelope, directory: &mut Directory, large_group: usize) -> Vec<Write> {
+/// The writes for one event, in the order they must apply, pushed onto `out`. Group events
+/// and group messages read and move `directory`; `large_group` is the read-diffusion
+/// threshold. The event is consumed: a message's strings move into its rows instead of being
+/// copied.
+pub fn project(
+    envelope: Envelope,
+    directory: &mut Directory,
+    large_group: usize,
+    out: &mut Vec<Write>,
+) {
     let cursor = envelope.stream_seq;
-    match envelope.event {
+    let writes = match envelope.event {
         // Apps have no read model: every instance reads them from their subjects.
         Event::AppChanged(_) => Vec::new(),
         // A service's roster is read from its subject by the api (like apps).
@@ -283,14 +289,17 @@ pub fn project(envelope: Envelope, directory: &mut Directory, large_group: usize
         Event::ReactionRemoved(r) => project_reaction(&r, false, cursor, directory),
         Event::MessagePinned(p) => project_pin(&p, true, cursor, directory),
         Event::MessageUnpinned(p) => project_pin(&p, false, cursor, directory),
+        // Messages, nearly every event of a stream, push their writes onto `out` where they
+        // are built (a write is hundreds of bytes: moved once, not twice); other events'
+        // few writes are appended below.
         Event::MessageSent(message) => match &message.to {
             Recipient::Group(group) => {
                 let group = group.clone();
-                project_group_message(message, &group, cursor, directory)
+                return project_group_message(message, &group, cursor, directory, out);
             }
             Recipient::User(to) => {
                 let users = recipients(&message, to);
-                project_direct(message, users, cursor)
+                return project_direct(message, users, cursor, out);
             }
             // Never recorded: service conversations record `service_message_sent`.
             Recipient::Service(_) => Vec::new(),
@@ -384,7 +393,8 @@ pub fn project(envelope: Envelope, directory: &mut Directory, large_group: usize
             }
             writes
         }
-    }
+    };
+    out.extend(writes);
 }
 
 /// A recall or an edit: the message's timeline row changes, and every participant (every
@@ -438,11 +448,11 @@ fn device_write(d: &DeviceChange, signed_out: bool, cursor: u64) -> Write {
 }
 
 /// A direct message: its timeline row, and an entry and a conversation row for each of
-/// `users`, all sharing one view of it.
-fn project_direct(message: MessageSent, users: Vec<UserId>, cursor: u64) -> Vec<Write> {
+/// `users`, all sharing one view of it, pushed onto `writes`.
+fn project_direct(message: MessageSent, users: Vec<UserId>, cursor: u64, writes: &mut Vec<Write>) {
     let (app, ts) = (message.app.clone(), message.ts);
     let view = Arc::new(MessageView::from(message));
-    let mut writes = Vec::with_capacity(1 + 2 * users.len());
+    writes.reserve(1 + 2 * users.len());
     writes.push(Write::Timeline {
         app: app.clone(),
         ts,
@@ -463,7 +473,6 @@ fn project_direct(message: MessageSent, users: Vec<UserId>, cursor: u64) -> Vec<
             message: Arc::clone(&view),
         });
     }
-    writes
 }
 
 #[cfg(test)]
@@ -501,11 +510,15 @@ mod tests {
     }
 
     fn project_one(envelope: &Envelope) -> Vec<Write> {
+        let mut writes = Vec::new();
+        let envelope = envelope.clone();
         project(
-            envelope.clone(),
+            envelope,
             &mut Directory::default(),
             DEFAULT_LARGE_GROUP,
-        )
+            &mut writes,
+        );
+        writes
     }
 
     fn delivered_to(writes: &[Write]) -> Vec<&str> {

@@ -307,18 +307,19 @@ pub fn project_group(
     out.writes
 }
 
-/// The writes for a message to a group.
+/// The writes for a message to a group, pushed onto `writes`.
 pub fn project_group_message(
     message: MessageSent,
     group: &GroupId,
     cursor: u64,
     directory: &Directory,
-) -> Vec<Write> {
+    writes: &mut Vec<Write>,
+) {
     let (app, ts) = (message.app.clone(), message.ts);
     let roster = directory.get(&app, group);
     let members = roster.map_or(0, |roster| roster.members.len());
     let view = Arc::new(MessageView::from(message));
-    let mut writes = Vec::with_capacity(1 + 2 * members);
+    writes.reserve(1 + 2 * members);
     writes.push(Write::Timeline {
         app: app.clone(),
         ts,
@@ -326,7 +327,7 @@ pub fn project_group_message(
     });
     let Some(roster) = roster else {
         tracing::error!(%group, "message to a group the projection never saw created");
-        return writes;
+        return;
     };
     let advance = EntryItem::GroupAdvanced(GroupAdvance {
         group: group.clone(),
@@ -356,7 +357,6 @@ pub fn project_group_message(
             message: Arc::clone(&view),
         });
     }
-    writes
 }
 
 #[cfg(test)]
@@ -454,7 +454,9 @@ mod tests {
                 forward_of: None,
                 ts: 5,
             };
-            project_group_message(message, &group(), self.cursor, &self.directory)
+            let mut writes = Vec::new();
+            project_group_message(message, &group(), self.cursor, &self.directory, &mut writes);
+            writes
         }
 
         fn roster(&self) -> &Roster {

@@ -53,18 +53,16 @@ impl Projection {
             )
             .await?;
         }
-        // Each event's writes first, then one vector of the batch's exact size: grown write by
-        // write, a batch's thousands of writes (hundreds of bytes each) would be copied at
-        // every doubling, each time into fresh pages.
-        let per_event: Vec<Vec<Write>> = envelopes
-            .drain(..)
-            .map(|envelope| project(envelope, &mut self.directory, self.large_group))
-            .collect();
-        let whole = self.partition == Partition::WHOLE;
-        let mut writes = Vec::with_capacity(per_event.iter().map(Vec::len).sum());
-        for event_writes in per_event {
-            let owned = event_writes.into_iter();
-            writes.extend(owned.filter(|write| whole || self.partition.owns_write(write)));
+        // One vector for the batch, sized for direct messages (a timeline row, and an entry
+        // and a conversation row for each of two users); each event pushes its writes onto
+        // it. Grown write by write from empty, a batch's thousands of writes (hundreds of
+        // bytes each) would be copied at every doubling, each time into fresh pages.
+        let mut writes = Vec::with_capacity(envelopes.len() * 5);
+        for envelope in envelopes.drain(..) {
+            project(envelope, &mut self.directory, self.large_group, &mut writes);
+        }
+        if self.partition != Partition::WHOLE {
+            writes.retain(|write| self.partition.owns_write(write));
         }
         Ok(writes)
     }
