@@ -278,8 +278,13 @@ async fn run(command: Command, config: &mut Config) -> anyhow::Result<()> {
                 ),
             };
             println!(
-                "replayed events={} unreadable={} through_seq={} digest={}",
-                report.events, report.unreadable, report.through_seq, report.digest
+                "replayed events={} unreadable={} through_seq={} digest={} rebuild_secs={:.3} digest_secs={:.3}",
+                report.events,
+                report.unreadable,
+                report.through_seq,
+                report.digest,
+                report.rebuild.as_secs_f64(),
+                report.digest_time.as_secs_f64()
             );
             Ok(())
         }

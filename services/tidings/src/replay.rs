@@ -5,6 +5,7 @@
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::time::{Duration, Instant};
 use tidings_events::{Envelope, subjects};
 use tidings_projector::{PROJECTION, Partition, Projection};
 use tidings_store::plan::RowCache;
@@ -20,6 +21,10 @@ pub struct Report {
     pub unreadable: u64,
     pub through_seq: u64,
     pub digest: String,
+    /// How long the rebuild took, from the first read of the stream to the last write applied.
+    pub rebuild: Duration,
+    /// How long the digest of the rebuilt read models took.
+    pub digest_time: Duration,
 }
 
 /// Replays every event up to the stream's last sequence (at start) into `store`, which must
@@ -51,7 +56,10 @@ pub async fn replay<S: ReadModels>(
         unreadable: 0,
         through_seq: 0,
         digest: String::new(),
+        rebuild: Duration::ZERO,
+        digest_time: Duration::ZERO,
     };
+    let started = Instant::now();
     if last > 0 {
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
@@ -117,6 +125,9 @@ pub async fn replay<S: ReadModels>(
         writer.await??;
     }
     bar.finish_and_clear();
+    report.rebuild = started.elapsed();
+    let digest_started = Instant::now();
     report.digest = store.digest().await?;
+    report.digest_time = digest_started.elapsed();
     Ok(report)
 }
