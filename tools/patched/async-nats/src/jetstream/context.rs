@@ -2706,3 +2706,30 @@ fn kv_to_stream_config(
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod shared_context_tests {
+    use super::*;
+    use crate::connection::State;
+
+    fn client() -> Client {
+        let (_, info) = tokio::sync::watch::channel(None);
+        let (_, state) = tokio::sync::watch::channel(State::Pending);
+        let (sender, _) = mpsc::channel(1);
+        let stats = Arc::new(crate::client::Statistics::default());
+        let max_payload = Arc::new(std::sync::atomic::AtomicUsize::new(1024));
+        Client::new(info, state, sender, 8, "_INBOX".into(), None, max_payload, stats, false)
+    }
+
+    #[tokio::test]
+    async fn clones_share_one_context_until_one_changes() {
+        let context = Context::new(client());
+        let mut clone = context.clone();
+        assert!(Arc::ptr_eq(&context.inner, &clone.inner));
+        clone.set_timeout(Duration::from_secs(3));
+        assert!(!Arc::ptr_eq(&context.inner, &clone.inner));
+        assert_eq!(clone.timeout, Some(Duration::from_secs(3)));
+        assert_eq!(context.timeout, None);
+        assert_eq!(clone.prefix, context.prefix);
+    }
+}
