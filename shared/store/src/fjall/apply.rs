@@ -125,7 +125,7 @@ fn logical(table: Table, k: &[u8], v: &[u8]) -> StoreResult<LogicalRow> {
 /// Adds `rows` (distinct keys) to `batch` sorted by key. A memtable insert walks its skiplist
 /// from the top; keys in order take the path the previous insert just walked, in cache,
 /// instead of a fresh one through memory (issue 18: the inserts were the largest single cost
-/// of a replay; in a microbenchmark of batches of 3,000 inbox rows of 100 users, sorted
+/// of a commit; in a microbenchmark of batches of 3,000 inbox rows of 100 users, sorted
 /// batches took 0.65-0.87 of the time, sort included; with one row per user in a batch (10,000
 /// users), no clear change).
 fn insert_in_key_order(
