@@ -914,7 +914,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
         }
         let viewer = &self.principal.user;
         service_view::mask(quotes::in_entries(std::slice::from_mut(&mut entry)), viewer);
-        self.emit(&ServerFrame::Entry(entry)).await
+        let ts = entry.ts;
+        self.emit(&ServerFrame::Entry(entry)).await?;
+        metrics::histogram!(metrics_names::WS_PUSH_SECONDS)
+            .record(now_millis().saturating_sub(ts).max(0) as f64 / 1000.0);
+        Ok(())
     }
 
     /// Writes a pushed entry or typing notice, and every other push already waiting (up to a

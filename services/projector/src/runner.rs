@@ -37,6 +37,15 @@ fn changed_users(writes: &[Write]) -> Vec<(AppId, UserId)> {
     users
 }
 
+/// Seconds from a Unix time in nanoseconds (a stream message's storing) to now; 0 when the
+/// clock reads earlier.
+fn seconds_since(unix_nanos: i128) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    (now - unix_nanos).max(0) as f64 / 1e9
+}
+
 /// Idle one-second steps after which the projector checks the stream for a stall.
 const STALL_CHECK_STEPS: u32 = 5;
 
@@ -159,6 +168,10 @@ impl<S: ReadModels> Projector<S> {
             Ok(None) => anyhow::bail!("consumer stream ended"),
             Ok(Some(message)) => message.map_err(|e| anyhow::anyhow!("consumer: {e}"))?,
         };
+        if let Ok(info) = first.info() {
+            metrics::histogram!(metrics_names::PROJECTOR_RECEIVE_SECONDS)
+                .record(seconds_since(info.published.unix_timestamp_nanos()));
+        }
         let mut batch = vec![first];
         while batch.len() < self.max_batch {
             match self.messages.next().now_or_never() {
@@ -202,10 +215,13 @@ impl<S: ReadModels> Projector<S> {
             through = seq;
             applied += 1;
         }
+        let folding = std::time::Instant::now();
         let writes = self
             .projection
             .writes(&self.store, self.checkpoint, &mut envelopes)
             .await?;
+        metrics::histogram!(metrics_names::PROJECTOR_FOLD_SECONDS)
+            .record(folding.elapsed().as_secs_f64());
         if through > self.checkpoint {
             if let Some(fence) = &self.fence {
                 anyhow::ensure!(fence.holds(), "the partition's lease lapsed");

@@ -19,6 +19,14 @@ pub const PUBLISH_SECONDS: &str = "tidings_jetstream_publish_seconds";
 pub const PUBLISH_CONFLICTS: &str = "tidings_jetstream_conflicts_total";
 /// From an event's time to its live push being published, per delivered entry.
 pub const DELIVERY_SECONDS: &str = "tidings_delivery_seconds";
+/// From an event's storing in the stream to the projector receiving it, per batch (its first,
+/// oldest event): how long the consumer's delivery took.
+pub const PROJECTOR_RECEIVE_SECONDS: &str = "tidings_projector_receive_seconds";
+/// Folding one projector batch into writes (the rows it reads included), per batch.
+pub const PROJECTOR_FOLD_SECONDS: &str = "tidings_projector_fold_seconds";
+/// From an event's time to its live push being written to a WebSocket, per delivered entry
+/// (the gateway's side of `tidings_delivery_seconds`).
+pub const WS_PUSH_SECONDS: &str = "tidings_ws_push_seconds";
 /// Events the projector's consumer still has to deliver, by `projection` (a partition).
 pub const PROJECTOR_LAG: &str = "tidings_projector_lag_events";
 /// Events per projector batch.
@@ -116,6 +124,21 @@ fn describe() {
         DELIVERY_SECONDS,
         Unit::Seconds,
         "Event time to live push published"
+    );
+    describe_histogram!(
+        PROJECTOR_RECEIVE_SECONDS,
+        Unit::Seconds,
+        "Stream storing to projector receipt, per batch"
+    );
+    describe_histogram!(
+        PROJECTOR_FOLD_SECONDS,
+        Unit::Seconds,
+        "Folding a projector batch into writes"
+    );
+    describe_histogram!(
+        WS_PUSH_SECONDS,
+        Unit::Seconds,
+        "Event time to live push written to a WebSocket"
     );
     describe_gauge!(PROJECTOR_LAG, "Events not yet delivered to a projection");
     describe_histogram!(PROJECTOR_BATCH, "Events per projector batch");

@@ -6,6 +6,7 @@
 mod report;
 mod timeline;
 
+use crate::hops;
 use crate::server::Server;
 use crate::summary::{histogram, median};
 use futures_util::{SinkExt, StreamExt};
@@ -74,6 +75,11 @@ pub struct Args {
     /// message took longer than 15 ms: how many did, over 50 ms, and the slowest.
     #[arg(long)]
     timeline: bool,
+    /// Also print, for each run, the server's own latency histograms over that run (scraped
+    /// from its `/metrics` before and after): each hop's count, p50/p99/p99.9 and share over
+    /// 10 and 50 ms. The JSON report always carries them.
+    #[arg(long)]
+    hops: bool,
     #[command(flatten)]
     screens: crate::screens::ScreenArgs,
 }
@@ -268,6 +274,7 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<re
         let to_ws = connect(&args.server.url, &api.user_token(&to).await).await?;
         pairs.push((from_ws, to, to_ws));
     }
+    let metrics_before = scrape(&args.server.url).await;
     let totals = Arc::new(Totals::default());
     let stop = CancellationToken::new();
     let base = Instant::now();
@@ -313,6 +320,10 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<re
         .as_secs_f64()
         .min(args.duration as f64 + 15.0);
     stop.cancel();
+    let hops = match (metrics_before, scrape(&args.server.url).await) {
+        (Some(before), Some(after)) => after.since(&before),
+        _ => Vec::new(),
+    };
     let mut latency = histogram();
     let mut timeline = Timeline::default();
     for r in receivers {
@@ -335,7 +346,19 @@ async fn run_once(args: &Args, api: &ServerApi, run: usize) -> anyhow::Result<re
         counts,
         secs.max(args.duration as f64),
         &latency,
+        hops,
     ))
+}
+
+/// The server's histograms now, or `None` (with a note) when its `/metrics` cannot be read.
+async fn scrape(url: &str) -> Option<hops::Scrape> {
+    match hops::Scrape::fetch(url).await {
+        Ok(scrape) => Some(scrape),
+        Err(error) => {
+            eprintln!("server hops left out: {error:#}");
+            None
+        }
+    }
 }
 
 /// Sends `args.prefill` messages between other pairs of users, unmeasured and unread (they
@@ -469,6 +492,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             l.p999_ms,
             l.max_ms
         );
+        if args.hops && !r.hops.is_empty() {
+            hops::print_header();
+            hops::print(&r.hops);
+        }
         let medians = by_screen.entry(screen).or_default();
         medians.0.push(r.msgs_per_sec);
         medians.1.push(l.p99_ms);

@@ -8,6 +8,7 @@ mod direct;
 mod files;
 mod group;
 mod history;
+mod hops;
 mod jetstream;
 mod lifecycle;
 mod machine;

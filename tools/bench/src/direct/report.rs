@@ -1,6 +1,7 @@
 //! The figures of `tidings-bench direct`: each run's counts, rate and latency percentiles, and
 //! the medians over the runs, as the JSON that `--report` writes.
 
+use crate::hops::Hop;
 use crate::summary::median;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -53,10 +54,13 @@ pub struct Run {
     pub errors: u64,
     pub msgs_per_sec: f64,
     pub latency: Latency,
+    /// The server's latency histograms over this run (empty when `/metrics` was unreadable).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<Hop>,
 }
 
 impl Run {
-    pub fn new(counts: Counts, secs: f64, latency: &Histogram<u64>) -> Self {
+    pub fn new(counts: Counts, secs: f64, latency: &Histogram<u64>, hops: Vec<Hop>) -> Self {
         Self {
             secs,
             sent: counts.sent,
@@ -71,6 +75,7 @@ impl Run {
                 0.0
             },
             latency: Latency::of(latency),
+            hops,
         }
     }
 }
@@ -188,15 +193,21 @@ mod tests {
             duplicated: 2,
             errors: 10,
         };
-        let run = Run::new(counts, 10.0, &uniform());
+        let run = Run::new(counts, 10.0, &uniform(), Vec::new());
         assert_eq!(run.lost, 3);
         assert!(close(run.msgs_per_sec, 9.7));
         let more_delivered = Counts {
             delivered: 101,
             ..counts
         };
-        assert_eq!(Run::new(more_delivered, 10.0, &uniform()).lost, 0);
-        assert_eq!(Run::new(counts, 0.0, &uniform()).msgs_per_sec, 0.0);
+        assert_eq!(
+            Run::new(more_delivered, 10.0, &uniform(), Vec::new()).lost,
+            0
+        );
+        assert_eq!(
+            Run::new(counts, 0.0, &uniform(), Vec::new()).msgs_per_sec,
+            0.0
+        );
     }
 
     #[test]
@@ -211,7 +222,7 @@ mod tests {
                 duplicated: dup,
                 errors: 0,
             };
-            Run::new(counts, 1.0, &h)
+            Run::new(counts, 1.0, &h, Vec::new())
         };
         let s = Summary::of(&[run(100, 0, 30), run(99, 1, 10), run(98, 0, 20)]);
         assert_eq!(s.runs, 3);
@@ -237,7 +248,7 @@ mod tests {
             delivered: 10,
             ..Counts::default()
         };
-        let report = Report::new(shape, vec![Run::new(counts, 1.0, &uniform())]);
+        let report = Report::new(shape, vec![Run::new(counts, 1.0, &uniform(), Vec::new())]);
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["bench"], "direct");
         assert_eq!(json["prefill"], 5_000_000);
