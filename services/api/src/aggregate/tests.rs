@@ -38,8 +38,11 @@ impl Nats {
         Repository::new(self.js.clone(), self.stream.clone(), 100)
     }
 
+    /// A repository writing snapshots at exact intervals (the spread is tested on its own).
     fn snapshotting(&self, every: u64) -> Repository<ConvState> {
-        self.repository().with_snapshots(self.kv.clone(), every)
+        self.repository()
+            .with_snapshots(self.kv.clone(), every)
+            .without_spread()
     }
 
     /// The stream sequence of the subject's last event.
@@ -410,5 +413,27 @@ async fn old_messages_are_found_in_the_subject_from_the_mark_below_them() {
     assert_eq!(
         folded, total,
         "one cold load; the scans read outside the state"
+    );
+}
+
+#[test]
+fn snapshot_intervals_are_spread_per_key_within_half_again() {
+    use super::snapshot_interval;
+    assert_eq!(snapshot_interval(256, 100, "k", false), 256);
+    assert_eq!(snapshot_interval(256, 2_660, "k", false), 1_330);
+    let intervals: Vec<u64> = (0..1_000)
+        .map(|i| snapshot_interval(256, 2_660, &format!("conv.dev.d=u{i}=v{i}"), true))
+        .collect();
+    assert!(intervals.iter().all(|&n| (1_330..1_995).contains(&n)));
+    let key = "conv.dev.d=u1=v1";
+    assert_eq!(
+        snapshot_interval(256, 2_660, key, true),
+        snapshot_interval(256, 2_660, key, true),
+        "fixed per key"
+    );
+    let low = intervals.iter().filter(|&&n| n < 1_330 + 1_330 / 4).count();
+    assert!(
+        (350..650).contains(&low),
+        "half the keys in each half of the range: {low} of 1,000 low"
     );
 }
