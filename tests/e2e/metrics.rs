@@ -42,6 +42,8 @@ async fn metrics_count_commands_deliveries_commits_and_connections() {
         let text = scrape().await;
         sample(&text, "tidings_delivery_seconds_count").unwrap_or(0.0) >= 5.0
             && sample(&text, "tidings_store_commit_seconds_count").unwrap_or(0.0) >= 1.0
+            // Alice's own copies of her messages, written to her connection.
+            && sample(&text, "tidings_ws_push_seconds_count").unwrap_or(0.0) >= 5.0
     })
     .await;
     let text = scrape().await;
@@ -60,6 +62,8 @@ async fn metrics_count_commands_deliveries_commits_and_connections() {
     at_least("tidings_ws_connections", 1.0);
     at_least(r#"tidings_projector_lag_events{projection="inbox"}"#, 0.0);
     at_least("tidings_projector_batch_events_count", 1.0);
+    at_least("tidings_projector_receive_seconds_count", 1.0);
+    at_least("tidings_projector_fold_seconds_count", 1.0);
     assert!(
         text.contains("# TYPE tidings_command_seconds histogram"),
         "{text}"
