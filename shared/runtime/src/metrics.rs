@@ -24,8 +24,8 @@ pub const DELIVERY_SECONDS: &str = "tidings_delivery_seconds";
 pub const PROJECTOR_RECEIVE_SECONDS: &str = "tidings_projector_receive_seconds";
 /// Folding one projector batch into writes (the rows it reads included), per batch.
 pub const PROJECTOR_FOLD_SECONDS: &str = "tidings_projector_fold_seconds";
-/// From an event's time to its live push being written to a WebSocket, per delivered entry
-/// (the gateway's side of `tidings_delivery_seconds`).
+/// From an event's time to its live push being handed to a WebSocket (before the burst's
+/// flush), per delivered entry: the gateway's side of `tidings_delivery_seconds`.
 pub const WS_PUSH_SECONDS: &str = "tidings_ws_push_seconds";
 /// Events the projector's consumer still has to deliver, by `projection` (a partition).
 pub const PROJECTOR_LAG: &str = "tidings_projector_lag_events";

@@ -493,7 +493,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             l.max_ms
         );
         if args.hops && !r.hops.is_empty() {
-            hops::print_header();
             hops::print(&r.hops);
         }
         let medians = by_screen.entry(screen).or_default();

@@ -148,6 +148,10 @@ fn quantile(buckets: &[(f64, u64)], q: f64) -> f64 {
 
 /// Prints the hops as a table under a run's line.
 pub fn print(hops: &[Hop]) {
+    println!(
+        "      {:<52} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "server hop (this run)", "count", "p50ms", "p99ms", "p999ms", ">10ms", ">50ms"
+    );
     for h in hops {
         println!(
             "      {:<52} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>7.3}% {:>7.3}%",
@@ -160,14 +164,6 @@ pub fn print(hops: &[Hop]) {
             h.over_50ms * 100.0
         );
     }
-}
-
-/// The table's header.
-pub fn print_header() {
-    println!(
-        "      {:<52} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "server hop (this run)", "count", "p50ms", "p99ms", "p999ms", ">10ms", ">50ms"
-    );
 }
 
 #[cfg(test)]
