@@ -183,6 +183,7 @@ struct SentEntry {
     /// This message's number among the sender's (`count` when it was recorded).
     nth: u64,
     client_msg_id: ClientMsgId,
+    #[serde(with = "crate::ids::message_id_bytes")]
     msg_id: MessageId,
     conv_seq: u64,
     ts: i64,
@@ -415,7 +416,9 @@ impl Snapshotted for ConvState {
     /// 2: facts, marks and notes (a format-1 snapshot has no marks, so it is folded again).
     /// 3: pins (a format-2 snapshot does not know them).
     /// 4: the files live messages name (an older snapshot has none, so it is folded again).
-    const SNAPSHOT_FORMAT: u32 = 4;
+    /// 5: encoded positionally (no field names; the api's `snapshot` module), message ids as
+    /// their 16 bytes.
+    const SNAPSHOT_FORMAT: u32 = 5;
 
     fn snapshot_weight(&self) -> u64 {
         (self.sent.len()
@@ -774,8 +777,9 @@ mod tests {
             events.len() == 1 && state.file_readable(&file),
             "a repeat recalls nothing"
         );
+        // Positional MessagePack, as the api's snapshots encode states.
         let snapshot: ConvState =
-            serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+            rmp_serde::from_slice(&rmp_serde::to_vec(&state).unwrap()).unwrap();
         let command = recall(&state, &second);
         events.extend(run(&mut state, &command).unwrap());
         assert!(!state.file_readable(&file));
@@ -807,8 +811,9 @@ mod tests {
         for cut in [0, 1, 1_023, 1_024, 2_500, 4_999] {
             let mut partial = ConvState::default();
             events[..cut].iter().for_each(|e| partial.apply(e));
-            let json = serde_json::to_string(&partial).unwrap();
-            let mut restored: ConvState = serde_json::from_str(&json).unwrap();
+            // Positional MessagePack, as the api's snapshots encode states.
+            let bytes = rmp_serde::to_vec(&partial).unwrap();
+            let mut restored: ConvState = rmp_serde::from_slice(&bytes).unwrap();
             events[cut..].iter().for_each(|e| restored.apply(e));
             assert_eq!(restored, full, "snapshot after {cut} events");
         }

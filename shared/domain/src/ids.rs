@@ -289,6 +289,43 @@ impl MessageId {
     }
 }
 
+/// A message id as its 16 bytes rather than its 36 characters, for states kept in snapshots,
+/// which hold thousands (`#[serde(with = "crate::ids::message_id_bytes")]`). Reads the text
+/// form too.
+pub mod message_id_bytes {
+    use super::MessageId;
+    use serde::{Deserializer, Serializer, de, ser};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(id: &MessageId, serializer: S) -> Result<S::Ok, S::Error> {
+        let uuid = uuid::Uuid::parse_str(id.as_str()).map_err(ser::Error::custom)?;
+        serializer.serialize_bytes(uuid.as_bytes())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<MessageId, D::Error> {
+        deserializer.deserialize_any(Bytes)
+    }
+
+    struct Bytes;
+
+    impl de::Visitor<'_> for Bytes {
+        type Value = MessageId;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a message id's 16 bytes or its text")
+        }
+
+        fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<MessageId, E> {
+            let uuid = uuid::Uuid::from_slice(bytes).map_err(E::custom)?;
+            Ok(MessageId(uuid.hyphenated().to_string()))
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<MessageId, E> {
+            MessageId::parse(text).map_err(E::custom)
+        }
+    }
+}
+
 impl TryFrom<String> for MessageId {
     type Error = IdError;
     fn try_from(value: String) -> Result<Self, IdError> {

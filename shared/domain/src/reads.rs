@@ -176,7 +176,8 @@ impl Aggregate for ReadState {
 }
 
 impl Snapshotted for ReadState {
-    const SNAPSHOT_FORMAT: u32 = 2;
+    /// 3: encoded positionally (no field names; the api's `snapshot` module).
+    const SNAPSHOT_FORMAT: u32 = 3;
 
     fn snapshot_weight(&self) -> u64 {
         self.hidden.values().map(|h| h.len() as u64).sum()

@@ -106,7 +106,8 @@ impl Aggregate for SettingsState {
 }
 
 impl Snapshotted for SettingsState {
-    const SNAPSHOT_FORMAT: u32 = 1;
+    /// 2: encoded positionally (no field names; the api's `snapshot` module).
+    const SNAPSHOT_FORMAT: u32 = 2;
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub const SCAN_SKEW_MS: i64 = 10 * 60 * 1000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageFacts {
     pub conv_seq: u64,
+    /// As 16 bytes: the facts live in snapshots.
+    #[serde(with = "crate::ids::message_id_bytes")]
     pub msg_id: MessageId,
     pub from: UserId,
     pub ts: i64,
@@ -48,8 +50,8 @@ impl From<&MessageSent> for MessageFacts {
 /// What has happened to a message since its send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
-    /// Who recalled it and when.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Who recalled it and when. Always written: snapshots are positional.
+    #[serde(default)]
     pub recalled: Option<Recall>,
     /// How many times it was edited (0: never).
     #[serde(default)]

@@ -309,6 +309,29 @@ mod tests {
     }
 
     #[test]
+    fn recalls_and_edits_survive_a_snapshot() {
+        let (mut state, conv) = direct();
+        let to_bob = || Recipient::User(u("bob"));
+        let first = send(&mut state, "alice", to_bob(), text("a"), 1_000);
+        let second = send(&mut state, "alice", to_bob(), text("b"), 1_100);
+        send(&mut state, "alice", to_bob(), text("c"), 1_200);
+        let alice = Actor::User(u("alice"));
+        run(&mut state, &recall(&conv, &first, alice, 2_000)).unwrap();
+        run(
+            &mut state,
+            &edit(&conv, &second, "alice", text("B"), None, 2_100),
+        )
+        .unwrap();
+        // Positional MessagePack, as the api's snapshots encode states: a note with a recall,
+        // one with an edit, and none at all for the third message.
+        let bytes = rmp_serde::to_vec(&state).unwrap();
+        let restored: ConvState = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(restored, state);
+        assert!(restored.note(1).recalled.is_some());
+        assert_eq!(restored.note(2).edit_seq, 1);
+    }
+
+    #[test]
     fn a_window_of_zero_has_no_limit_and_the_app_recalls_anything() {
         let (mut state, conv) = direct();
         let m = send(
@@ -508,8 +531,9 @@ mod tests {
             100,
             "the mark of 257, at the stream seq it was applied at"
         );
-        let json = serde_json::to_string(&state).unwrap();
-        let restored: ConvState = serde_json::from_str(&json).unwrap();
+        // Positional MessagePack, as the api's snapshots encode states.
+        let bytes = rmp_serde::to_vec(&state).unwrap();
+        let restored: ConvState = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(restored, state);
     }
 }
