@@ -6,7 +6,9 @@
 //!
 //! A cold load starts from the aggregate's snapshot when it has one (see `snapshot`) and folds
 //! only the subject's events after it; every `snapshot_every` events folded since the last
-//! snapshot, a new one is written.
+//! snapshot, a new one is written. The cache is bounded by what its states hold (`slots`).
+
+mod slots;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::snapshot;
@@ -17,13 +19,13 @@ use async_nats::jetstream::kv;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
 use futures_util::StreamExt;
+use slots::{Slot, Slots};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tidings_domain::{Aggregate, AppId, Event, Snapshotted};
 use tidings_events::envelope::{dedupe_id, publish_headers};
 use tidings_events::{Envelope, encode, subjects};
 use tidings_runtime::metrics as metrics_names;
-use tokio::sync::Mutex;
 
 /// How many times a command is decided again after conflicts before giving up.
 const MAX_ATTEMPTS: u64 = 16;
@@ -119,7 +121,10 @@ fn answer<A, R>(loaded: &Loaded<A>, reply: impl FnOnce(&A) -> R) -> Recorded<R> 
 pub struct Repository<A> {
     js: async_nats::jetstream::Context,
     stream: Stream,
-    cache: moka::future::Cache<String, Arc<Mutex<Loaded<A>>>>,
+    cache: Slots<Loaded<A>>,
+    /// How many entries a state holds, for the cache's weight (none for kinds without
+    /// snapshots: their states stay small).
+    entries: Weight<A>,
     snapshots: Option<Snapshots<A>>,
     /// Events read back from the stream and folded (loads and catch-ups, not our own writes).
     folded: AtomicU64,
@@ -129,12 +134,14 @@ impl<A> Repository<A>
 where
     A: Aggregate + Send + Sync + 'static,
 {
-    /// A repository over the events stream, caching up to `capacity` aggregates.
+    /// A repository over the events stream, caching up to `capacity` aggregates (a large one
+    /// counting as several: `slots`).
     pub fn new(js: async_nats::jetstream::Context, stream: Stream, capacity: u64) -> Self {
         Self {
             js,
             stream,
-            cache: moka::future::Cache::new(capacity),
+            cache: Slots::new(capacity),
+            entries: |_| 0,
             snapshots: None,
             folded: AtomicU64::new(0),
         }
@@ -147,6 +154,8 @@ where
     where
         A: Snapshotted,
     {
+        // Weighed by its entries in the cache whether or not snapshots are written.
+        self.entries = A::snapshot_weight;
         if every == 0 {
             return self;
         }
@@ -177,17 +186,22 @@ where
         self.folded.load(Ordering::Relaxed)
     }
 
-    async fn slot(&self, subject: &str) -> Arc<Mutex<Loaded<A>>> {
+    async fn slot(&self, subject: &str) -> Arc<Slot<Loaded<A>>> {
         self.cache
-            .get_with_by_ref(subject, async {
-                Arc::new(Mutex::new(Loaded {
-                    state: A::default(),
-                    version: 0,
-                    fresh: false,
-                    since_snapshot: 0,
-                }))
+            .get_or(subject, || Loaded {
+                state: A::default(),
+                version: 0,
+                fresh: false,
+                since_snapshot: 0,
             })
             .await
+    }
+
+    /// Lets the cache weigh `slot` by what its state now holds.
+    async fn reweigh(&self, subject: &str, slot: &Arc<Slot<Loaded<A>>>, state: &A) {
+        self.cache
+            .reweigh(subject, slot, (self.entries)(state))
+            .await;
     }
 
     fn apply_raw(
@@ -417,7 +431,7 @@ where
         let key = snapshot::key(A::KIND, app, id);
 
         let slot = self.slot(&subject).await;
-        let mut loaded = slot.lock().await;
+        let mut loaded = slot.loaded.lock().await;
         // A decision that writes nothing (a refusal, a no-op) is never checked by JetStream,
         // so it must not rest on a cached state another instance may have moved past.
         let mut verified = false;
@@ -440,6 +454,7 @@ where
             match self.publish(&subject, &mut loaded, &events).await? {
                 PublishOutcome::Done => {
                     self.snapshot_if_due(&key, &mut loaded);
+                    self.reweigh(&subject, &slot, &loaded.state).await;
                     return Ok(answer(&loaded, reply));
                 }
                 PublishOutcome::Stale => {
@@ -542,10 +557,11 @@ where
     ) -> Result<R, ApiError> {
         let subject = subjects::event(app, A::KIND, id);
         let slot = self.slot(&subject).await;
-        let mut loaded = slot.lock().await;
+        let mut loaded = slot.loaded.lock().await;
         if fresh || !loaded.fresh {
             let key = snapshot::key(A::KIND, app, id);
             self.catch_up(&key, &subject, &mut loaded).await?;
+            self.reweigh(&subject, &slot, &loaded.state).await;
         }
         Ok(read(&loaded.state))
     }

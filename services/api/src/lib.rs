@@ -55,7 +55,8 @@ pub struct Config {
     pub admin: Option<admin::AdminCredential>,
     /// How long a rotated app secret keeps signing, unless the rotation names its own grace.
     pub secret_grace_secs: u64,
-    /// Aggregates kept in memory per kind.
+    /// Aggregates kept in memory per kind, a large one counting once more per 16 entries its
+    /// state holds (a busy conversation's idempotency record and message facts: ~160 in all).
     pub aggregate_cache: u64,
     /// A conversation's or read positions' state is snapshotted every this many events, so a
     /// cold load folds at most about this many (0: never).

@@ -437,3 +437,36 @@ fn snapshot_intervals_are_spread_per_key_within_half_again() {
         "half the keys in each half of the range: {low} of 1,000 low"
     );
 }
+
+#[tokio::test]
+async fn the_cache_weighs_a_conversation_by_the_entries_it_holds() {
+    let nats = Nats::start().await;
+    // Snapshots off: the weight comes from the state's entries all the same.
+    let writer = nats.repository().with_snapshots(nats.kv.clone(), 0);
+    for i in 0..100 {
+        sent(&writer, "alice", &format!("m{i}")).await;
+    }
+    let entries = writer
+        .read(&app(), conv_id().as_str(), false, |s| s.snapshot_weight())
+        .await
+        .unwrap();
+    let full = u64::from(slots::units(entries));
+    assert!(full >= 8, "100 sends hold ~200 entries: {entries}");
+    // Weighed again each time the state doubled: between half and all of its weight now.
+    let weighed = writer.cache.weighted_size().await;
+    assert!(
+        full / 2 <= weighed && weighed <= full,
+        "{weighed} of {full}"
+    );
+
+    // A cold load is weighed at once for all it loaded.
+    let cold = nats.repository().with_snapshots(nats.kv.clone(), 0);
+    assert_eq!(last_conv_seq(&cold, true).await, 100);
+    assert_eq!(cold.cache.weighted_size().await, full);
+
+    // A cache smaller than the conversation's weight does not keep it.
+    let small = Repository::new(nats.js.clone(), nats.stream.clone(), full - 1)
+        .with_snapshots(nats.kv.clone(), 0);
+    assert_eq!(last_conv_seq(&small, true).await, 100);
+    assert_eq!(small.cache.weighted_size().await, 0);
+}
