@@ -420,13 +420,17 @@ impl Snapshotted for ConvState {
     /// their 16 bytes.
     const SNAPSHOT_FORMAT: u32 = 5;
 
+    /// A group conversation's members and applicants count too: a large group's state is
+    /// mostly its roster.
     fn snapshot_weight(&self) -> u64 {
         (self.sent.len()
             + self.recent.len()
             + self.marks.len()
             + self.notes.len()
             + self.pins.len()
-            + self.files.len()) as u64
+            + self.files.len()
+            + self.group.members.len()
+            + self.group.applicants.len()) as u64
     }
 }
 

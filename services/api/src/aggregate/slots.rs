@@ -1,7 +1,7 @@
 //! The aggregate cache, bounded by what its states hold rather than by their number: each
 //! cached aggregate weighs one unit, plus one per [`ENTRIES_PER_UNIT`] entries its state holds
 //! (`Snapshotted::snapshot_weight`: a conversation's idempotency record, message facts and
-//! marks). A busy conversation (~2,600 entries, ~0.5 MB in memory) then counts as ~160 small
+//! marks, a group's roster). A busy conversation (~2,600 entries, ~0.5 MB in memory) then counts as ~160 small
 //! aggregates, so `aggregate_cache` bounds the memory, not only the count.
 //!
 //! moka weighs an entry when it is inserted, while a state grows after it: a slot is weighed

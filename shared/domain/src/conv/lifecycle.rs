@@ -396,6 +396,11 @@ mod tests {
             ),
         )
         .unwrap();
+        assert_eq!(
+            crate::Snapshotted::snapshot_weight(&state),
+            4,
+            "the roster weighs: the owner and three members"
+        );
         run(
             &mut state,
             &change(
