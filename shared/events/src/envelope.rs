@@ -63,7 +63,19 @@ pub fn publish_headers(encoded: &codec::Encoded, msg_id: &str) -> HeaderMap {
 /// sequence of the subject's last event): the same decision always yields the same id, so
 /// JetStream's dedupe window drops a re-published copy, while a later, equal-looking decision
 /// (block, unblock, block) gets a new one.
+///
+/// It is the first 128 bits of the SHA-256 of the decision's identity (`identity`), in hex:
+/// 32 characters, however long the app's ids are. An identity names the conversation, the
+/// sender and the client's id, 150 characters and more with UUID user ids; every stored event
+/// carries its id, and the nats-server keeps each id of its 2-minute window in memory.
 pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(identity(event, subject_version).as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// What makes one decision one: the readable form `dedupe_id` digests.
+fn identity(event: &Event, subject_version: u64) -> String {
     match event {
         Event::UserRegistered(p) | Event::UserProfileUpdated(p) => {
             format!("{}.user.{}.v{}", p.app, p.user, p.version)
@@ -165,5 +177,29 @@ pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
         Event::ServiceMessageSent(m) => format!("{}.svcmsg.{}", m.app, m.msg_id),
         Event::UserTagsChanged(t) => format!("{}.tags.{}.{}", t.app, t.user, subject_version),
         Event::BroadcastSent(b) => format!("{}.broadcast.{}", b.app, b.bseq),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidings_domain::event::UserTokensRevoked;
+    use tidings_domain::{AppId, UserId};
+
+    #[test]
+    fn dedupe_ids_are_short_and_follow_the_decision() {
+        let revoked = |epoch| {
+            Event::UserTokensRevoked(UserTokensRevoked {
+                app: AppId::parse("app").unwrap(),
+                user: UserId::parse("0190a6e4-8c1e-7c3a-9f00-0123456789ab").unwrap(),
+                epoch,
+                ts: 1,
+            })
+        };
+        let id = dedupe_id(&revoked(2), 7);
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(id, dedupe_id(&revoked(2), 7), "a retry of one decision");
+        assert_ne!(id, dedupe_id(&revoked(3), 7), "another decision");
     }
 }
