@@ -66,8 +66,8 @@ pub fn publish_headers(encoded: &codec::Encoded, msg_id: &str) -> HeaderMap {
 ///
 /// It is the first 128 bits of the SHA-256 of the decision's identity (`identity`), in hex:
 /// 32 characters, however long the app's ids are. An identity names the conversation, the
-/// sender and the client's id, 150 characters and more with UUID user ids; every stored event
-/// carries its id, and the nats-server keeps each id of its 2-minute window in memory.
+/// sender and the client's id, ~150 characters with UUID user and client ids; every stored
+/// event carries its id, and the nats-server keeps each id of its 2-minute window in memory.
 pub fn dedupe_id(event: &Event, subject_version: u64) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(identity(event, subject_version).as_bytes());
