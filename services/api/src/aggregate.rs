@@ -88,7 +88,6 @@ struct Snapshots<A> {
     spread: bool,
     encode: Encode<A>,
     decode: Decode<A>,
-    weight: Weight<A>,
 }
 
 /// The answer to a command and the events stream's position of the state it describes: the
@@ -122,8 +121,8 @@ pub struct Repository<A> {
     js: async_nats::jetstream::Context,
     stream: Stream,
     cache: Slots<Loaded<A>>,
-    /// How many entries a state holds, for the cache's weight (none for kinds without
-    /// snapshots: their states stay small).
+    /// How many entries a state holds (`Snapshotted::snapshot_weight`; none for kinds without
+    /// snapshots, whose states stay small): the cache's weight and the snapshots' interval.
     entries: Weight<A>,
     snapshots: Option<Snapshots<A>>,
     /// Events read back from the stream and folded (loads and catch-ups, not our own writes).
@@ -166,7 +165,6 @@ where
             spread: true,
             encode: |codec, state, seq| codec.encode(state, seq),
             decode: |codec, bytes| codec.decode(bytes),
-            weight: A::snapshot_weight,
         });
         self
     }
@@ -195,13 +193,6 @@ where
                 since_snapshot: 0,
             })
             .await
-    }
-
-    /// Lets the cache weigh `slot` by what its state now holds.
-    async fn reweigh(&self, subject: &str, slot: &Arc<Slot<Loaded<A>>>, state: &A) {
-        self.cache
-            .reweigh(subject, slot, (self.entries)(state))
-            .await;
     }
 
     fn apply_raw(
@@ -329,18 +320,18 @@ where
             }
         }
         loaded.fresh = true;
-        self.snapshot_if_due(key, loaded);
+        self.snapshot_if_due(key, loaded, (self.entries)(&loaded.state));
         Ok(())
     }
 
-    /// Writes a snapshot in the background once enough events were folded since the last.
-    /// Only ever called on a state that matches the subject up to `loaded.version`.
-    fn snapshot_if_due(&self, key: &str, loaded: &mut Loaded<A>) {
+    /// Writes a snapshot in the background once enough events were folded since the last;
+    /// `entries` is the state's (`self.entries`). Only ever called on a state that matches the
+    /// subject up to `loaded.version`.
+    fn snapshot_if_due(&self, key: &str, loaded: &mut Loaded<A>, entries: u64) {
         let Some(snapshots) = &self.snapshots else {
             return;
         };
-        let weight = (snapshots.weight)(&loaded.state);
-        let due = snapshot_interval(snapshots.every, weight, key, snapshots.spread);
+        let due = snapshot_interval(snapshots.every, entries, key, snapshots.spread);
         if loaded.since_snapshot < due || loaded.version == 0 {
             return;
         }
@@ -453,8 +444,9 @@ where
             }
             match self.publish(&subject, &mut loaded, &events).await? {
                 PublishOutcome::Done => {
-                    self.snapshot_if_due(&key, &mut loaded);
-                    self.reweigh(&subject, &slot, &loaded.state).await;
+                    let entries = (self.entries)(&loaded.state);
+                    self.snapshot_if_due(&key, &mut loaded, entries);
+                    self.cache.reweigh(&subject, &slot, entries).await;
                     return Ok(answer(&loaded, reply));
                 }
                 PublishOutcome::Stale => {
@@ -561,7 +553,8 @@ where
         if fresh || !loaded.fresh {
             let key = snapshot::key(A::KIND, app, id);
             self.catch_up(&key, &subject, &mut loaded).await?;
-            self.reweigh(&subject, &slot, &loaded.state).await;
+            let entries = (self.entries)(&loaded.state);
+            self.cache.reweigh(&subject, &slot, entries).await;
         }
         Ok(read(&loaded.state))
     }

@@ -1,8 +1,9 @@
 //! The aggregate cache, bounded by what its states hold rather than by their number: each
 //! cached aggregate weighs one unit, plus one per [`ENTRIES_PER_UNIT`] entries its state holds
 //! (`Snapshotted::snapshot_weight`: a conversation's idempotency record, message facts and
-//! marks, a group's roster). A busy conversation (~2,600 entries, ~0.5 MB in memory) then
-//! counts as ~160 small aggregates, so `aggregate_cache` bounds the memory, not only the count.
+//! marks, a group's roster). A busy conversation (~2,600 entries; ~0.5 MB in memory by an
+//! estimate from the entries' fields) then counts as ~160 small aggregates, so
+//! `aggregate_cache` bounds the memory, not only the count.
 //!
 //! moka weighs an entry when it is inserted, while a state grows after it: a slot is weighed
 //! again (inserted anew) each time its state has doubled since it was last weighed, a handful
