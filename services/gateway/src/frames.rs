@@ -468,8 +468,12 @@ fn from_value(value: Value) -> Result<ClientFrame, BadFrame> {
     })
 }
 
-/// Reads a text (JSON) frame.
+/// Reads a text (JSON) frame. A well-formed frame is read straight into its type; only one
+/// that fails is read again as a JSON value, for its request id and a clear error.
 pub fn decode_text(text: &str) -> Result<ClientFrame, BadFrame> {
+    if let Ok(frame) = serde_json::from_str(text) {
+        return Ok(frame);
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| BadFrame {
         id: None,
         error: ApiError::new(ErrorCode::InvalidRequest, format!("malformed JSON: {e}")),
