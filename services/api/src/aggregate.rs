@@ -292,12 +292,14 @@ where
         Ok(())
     }
 
+    /// Brings `loaded` up to the subject's last event; returns the state's entries
+    /// (`self.entries`), counted once for the snapshot's interval and the cache's weight.
     async fn catch_up(
         &self,
         key: &str,
         subject: &str,
         loaded: &mut Loaded<A>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<u64, ApiError> {
         if loaded.version == 0 {
             self.load(key, subject, loaded).await?;
         }
@@ -320,8 +322,9 @@ where
             }
         }
         loaded.fresh = true;
-        self.snapshot_if_due(key, loaded, (self.entries)(&loaded.state));
-        Ok(())
+        let entries = (self.entries)(&loaded.state);
+        self.snapshot_if_due(key, loaded, entries);
+        Ok(entries)
     }
 
     /// Writes a snapshot in the background once enough events were folded since the last;
@@ -552,8 +555,7 @@ where
         let mut loaded = slot.loaded.lock().await;
         if fresh || !loaded.fresh {
             let key = snapshot::key(A::KIND, app, id);
-            self.catch_up(&key, &subject, &mut loaded).await?;
-            let entries = (self.entries)(&loaded.state);
+            let entries = self.catch_up(&key, &subject, &mut loaded).await?;
             self.cache.reweigh(&subject, &slot, entries).await;
         }
         Ok(read(&loaded.state))
