@@ -579,3 +579,120 @@ async fn a_50_member_group_uses_write_diffusion() {
 async fn a_1000_member_group_uses_read_diffusion() {
     big_group_delivers_once(1000, 100, "large", true).await;
 }
+
+/// `user`'s row of `conv` in their conversation list, once `ready` holds for it.
+async fn conv_row(h: &Harness, token: &str, conv: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    crate::harness::until(&format!("{conv} as wanted"), || async {
+        let list = h.api.get_as(token, "/v1/conversations").await;
+        let rows = list.body["conversations"].as_array().cloned()?;
+        rows.into_iter().find(|r| r["conv"] == conv && ready(r))
+    })
+    .await
+}
+
+/// Only a group message's sender has their conversation row written; every other member's
+/// row follows the group's timeline when read, across a restart (the projector's roster
+/// reloads), and stops at the last message before a member leaves.
+#[tokio::test]
+async fn group_conversation_rows_follow_the_timeline_and_stop_at_a_leave() {
+    let h = Harness::start().await;
+    let (mut owner, _) = h.online("owner", 0).await;
+    for user in ["amy", "bob"] {
+        h.api.register(user).await;
+    }
+    let r = op(
+        &mut owner,
+        "c",
+        "club",
+        json!({"op": "create", "name": "Club", "members": ["amy", "bob"]}),
+    )
+    .await;
+    assert_eq!(r["t"], "group", "{r}");
+    for i in 1..=3 {
+        let sent = send_group(
+            &mut owner,
+            &format!("m{i}"),
+            "club",
+            &format!("{i}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(sent["conv_seq"], i, "{sent}");
+    }
+    let amy = h.api.user_token("amy").await;
+    let row = conv_row(&h, &amy, "g~club", |r| r["last_seq"] == 3).await;
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["body"]["text"].as_str()
+        ),
+        (Some(3), Some("3")),
+        "{row}"
+    );
+    let r = h
+        .api
+        .post_as(
+            &amy,
+            "/v1/conversations/g~club/read",
+            &json!({"conv_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    conv_row(&h, &amy, "g~club", |r| r["unread"] == 1).await;
+
+    // After a restart the fold knows nobody's row; a message from bob moves his row and
+    // writes the others' once more, which changes nothing they show.
+    drop(owner);
+    let (nats, dir) = h.stop().await;
+    let h = Harness::start_on(nats, dir, |_| {}).await;
+    let (mut bob, _) = h.online("bob", 0).await;
+    let sent = send_group(&mut bob, "m4", "club", "4", json!({})).await;
+    assert_eq!(sent["conv_seq"], 4, "{sent}");
+    let row = conv_row(&h, &amy, "g~club", |r| r["last_seq"] == 4).await;
+    assert_eq!(
+        (row["read_seq"].as_u64(), row["unread"].as_u64()),
+        (Some(2), Some(2)),
+        "{row}"
+    );
+    assert_eq!(row["last_message"]["from"], "bob");
+    assert!(
+        row.get("follows").is_none(),
+        "the stored flag never goes out: {row}"
+    );
+    let bob_token = h.api.user_token("bob").await;
+    let row = conv_row(&h, &bob_token, "g~club", |r| r["last_seq"] == 4).await;
+    assert_eq!(row["unread"], 0, "sending reads what came before: {row}");
+
+    // Bob leaves; the owner writes on. Bob's row stays at message 4, amy's follows.
+    assert_eq!(
+        op(&mut bob, "l", "club", json!({"op": "leave"})).await["t"],
+        "group"
+    );
+    let (mut owner, _) = h.online("owner", 0).await;
+    for i in 5..=6 {
+        send_group(
+            &mut owner,
+            &format!("m{i}"),
+            "club",
+            &format!("{i}"),
+            json!({}),
+        )
+        .await;
+    }
+    let row = conv_row(&h, &amy, "g~club", |r| r["last_seq"] == 6).await;
+    assert_eq!(
+        (
+            row["unread"].as_u64(),
+            row["last_message"]["body"]["text"].as_str()
+        ),
+        (Some(4), Some("6")),
+        "{row}"
+    );
+    let row = conv_row(&h, &bob_token, "g~club", |_| true).await;
+    assert_eq!(
+        (row["last_seq"].as_u64(), row["unread"].as_u64()),
+        (Some(4), Some(0)),
+        "{row}"
+    );
+    assert_eq!(row["last_message"]["body"]["text"], "4");
+}

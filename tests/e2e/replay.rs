@@ -247,6 +247,25 @@ async fn replay_digest_equals_live_digest() {
         assert_eq!(sent["t"], "sent");
         in_group.push(sent["msg_id"].as_str().unwrap().to_owned());
     }
+    // A member's row follows the group's timeline until they leave: bob writes (his row
+    // moves), carol leaves (hers stops there), alice writes on.
+    for (ws, id) in [(&mut bob, "big-2"), (&mut alice, "big-3")] {
+        if id == "big-3" {
+            // Her first token was revoked above.
+            let carol = h.api.user_token("carol").await;
+            let r = h
+                .api
+                .post_as(&carol, "/v1/groups/big/ops", &json!({"op": "leave"}))
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        ws.send(
+            json!({"t": "send", "id": id, "to": {"group": "big"}, "client_msg_id": id,
+                       "body": {"type": "text", "text": id}}),
+        )
+        .await;
+        assert_eq!(ws.expect_answer(id).await["t"], "sent");
+    }
 
     // App events share the stream: every change of a runtime app is read (and folds into no
     // read model) on the way.

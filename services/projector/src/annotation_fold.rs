@@ -161,7 +161,7 @@ mod tests {
             cursor: 1,
         };
         let mut directory = Directory::default();
-        directory.insert(&app(), Roster { row, members });
+        directory.insert(&app(), Roster::new(row, members, None));
         directory
     }
 

@@ -3,16 +3,44 @@
 //! before a batch is folded, then changed by the fold itself; a failed batch restarts the
 //! projector, which starts again from the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use tidings_domain::{AppId, Event, GroupId, Recipient, UserId};
 use tidings_events::Envelope;
-use tidings_store::{GroupRow, GroupStore, MemberRow, StoreError};
+use tidings_store::{ConversationStore, GroupRow, GroupStore, MemberRow, MessageView, StoreError};
 
 /// One group as the fold sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Roster {
     pub row: GroupRow,
     pub members: BTreeMap<UserId, MemberRow>,
+    /// The group's last message so far (its time and view), where a leaving member's row
+    /// stops.
+    pub last: Option<(i64, Arc<MessageView>)>,
+    /// Whether no message came since the roster was created or loaded: the next one writes
+    /// every member's conversation row (to create it, or to make sure it follows).
+    pub rows_unwritten: bool,
+    /// Members who joined since the group's last message: the next one writes their rows. Every
+    /// other member's row exists and follows the group's timeline, so a message need not move
+    /// it.
+    pub newcomers: HashSet<UserId>,
+}
+
+impl Roster {
+    /// A group's roster as created or loaded, no member's row known to follow yet.
+    pub fn new(
+        row: GroupRow,
+        members: BTreeMap<UserId, MemberRow>,
+        last: Option<(i64, Arc<MessageView>)>,
+    ) -> Self {
+        Self {
+            row,
+            members,
+            last,
+            rows_unwritten: true,
+            newcomers: HashSet::new(),
+        }
+    }
 }
 
 /// Every group the projector knows.
@@ -39,8 +67,8 @@ pub(crate) fn group_of(envelope: &Envelope) -> Option<(AppId, GroupId)> {
 }
 
 impl Directory {
-    /// Loads the groups `envelopes` touch that are not in memory yet.
-    pub async fn preload<S: GroupStore>(
+    /// Loads the groups `envelopes` touch that are not in memory yet, with their last message.
+    pub async fn preload<S: GroupStore + ConversationStore>(
         &mut self,
         store: &S,
         envelopes: &[Envelope],
@@ -56,7 +84,13 @@ impl Directory {
                     .into_iter()
                     .map(|m| (m.user.clone(), m))
                     .collect();
-                self.groups.insert((app, group), Roster { row, members });
+                let last = store
+                    .messages_before(&app, &row.conv, None, 1)
+                    .await?
+                    .pop()
+                    .map(|t| (t.ts, t.message));
+                self.groups
+                    .insert((app, group), Roster::new(row, members, last));
             }
         }
         Ok(())

@@ -108,8 +108,8 @@ pub fn project_group(
         members,
     } = &event.change
     {
-        let mut roster = Roster {
-            row: GroupRow {
+        let mut roster = Roster::new(
+            GroupRow {
                 group: group.clone(),
                 conv: event.conv.clone(),
                 name: name.clone(),
@@ -125,8 +125,9 @@ pub fn project_group(
                 created_at: ts,
                 cursor,
             },
-            members: BTreeMap::new(),
-        };
+            BTreeMap::new(),
+            None,
+        );
         roster
             .members
             .insert(actor.clone(), member(actor, Role::Owner, ts));
@@ -184,7 +185,9 @@ pub fn project_group(
                     cursor,
                 });
             }
+            // The members' rows follow a timeline that gets no more messages: they stay.
             roster.members.clear();
+            roster.newcomers.clear();
             out.put_group(roster, large_group);
         }
         GroupChange::OwnerTransferred { to } => {
@@ -221,6 +224,7 @@ pub fn project_group(
                 let m = member(user, Role::Member, ts);
                 out.put_member(&m);
                 roster.members.insert(user.clone(), m);
+                roster.newcomers.insert(user.clone());
             }
             out.put_group(roster, large_group);
             let item = EntryItem::GroupMemberAdded(GroupNotice {
@@ -237,11 +241,18 @@ pub fn project_group(
             });
             out.notify(everyone(roster), item);
             roster.members.remove(user);
+            roster.newcomers.remove(user);
             out.writes.push(Write::RemoveMember {
                 app: app.clone(),
                 group: group.clone(),
                 user: user.clone(),
                 cursor,
+            });
+            out.writes.push(Write::ConversationLeft {
+                app: app.clone(),
+                user: user.clone(),
+                conv: roster.row.conv.clone(),
+                last: roster.last.clone(),
             });
             out.put_group(roster, large_group);
         }
@@ -264,6 +275,7 @@ pub fn project_group(
                 let m = member(user, Role::Member, ts);
                 out.put_member(&m);
                 roster.members.insert(user.clone(), m);
+                roster.newcomers.insert(user.clone());
                 out.put_group(roster, large_group);
                 let item = EntryItem::GroupMemberAdded(GroupNotice {
                     users: vec![user.clone()],
@@ -307,19 +319,22 @@ pub fn project_group(
     out.writes
 }
 
-/// The writes for a message to a group, pushed onto `writes`.
+/// The writes for a message to a group, pushed onto `writes`. Its sender's conversation row
+/// moves to it; every other member's row follows the group's timeline (`Conversation::follows`),
+/// so it is written only the first time this fold sees the member, to create it or take it
+/// back to following.
 pub fn project_group_message(
     message: MessageSent,
     group: &GroupId,
     cursor: u64,
-    directory: &Directory,
+    directory: &mut Directory,
     writes: &mut Vec<Write>,
 ) {
     let (app, ts) = (message.app.clone(), message.ts);
-    let roster = directory.get(&app, group);
-    let members = roster.map_or(0, |roster| roster.members.len());
+    let roster = directory.get_mut(&app, group);
+    let members = roster.as_ref().map_or(0, |roster| roster.members.len());
     let view = Arc::new(MessageView::from(message));
-    writes.reserve(1 + 2 * members);
+    writes.reserve(2 + members);
     writes.push(Write::Timeline {
         app: app.clone(),
         ts,
@@ -350,13 +365,18 @@ pub fn project_group_message(
             },
             cursor,
         });
-        writes.push(Write::ConversationMessage {
-            app: app.clone(),
-            user: user.clone(),
-            ts,
-            message: Arc::clone(&view),
-        });
+        if user == &view.from || roster.rows_unwritten || roster.newcomers.contains(user) {
+            writes.push(Write::ConversationMessage {
+                app: app.clone(),
+                user: user.clone(),
+                ts,
+                message: Arc::clone(&view),
+            });
+        }
     }
+    roster.rows_unwritten = false;
+    roster.newcomers.clear();
+    roster.last = Some((ts, view));
 }
 
 #[cfg(test)]
@@ -431,7 +451,11 @@ mod tests {
                 ts: self.cursor as i64 * 1000,
             };
             let writes = project_group(&event, self.cursor, &mut self.directory, LARGE);
-            for write in &writes {
+            // A leave's freeze of a conversation row has no cursor: it is safe to repeat.
+            let cursored = writes
+                .iter()
+                .filter(|w| !matches!(w, Write::ConversationLeft { .. }));
+            for write in cursored {
                 assert_eq!(cursor_of(write), Some(self.cursor), "{write:?}");
             }
             writes
@@ -455,7 +479,13 @@ mod tests {
                 ts: 5,
             };
             let mut writes = Vec::new();
-            project_group_message(message, &group(), self.cursor, &self.directory, &mut writes);
+            project_group_message(
+                message,
+                &group(),
+                self.cursor,
+                &mut self.directory,
+                &mut writes,
+            );
             writes
         }
 
@@ -511,6 +541,10 @@ mod tests {
                 }
                 Write::Timeline { message, .. } => format!("timeline {}", message.conv_seq),
                 Write::ConversationMessage { user, .. } => format!("conversation {user}"),
+                Write::ConversationLeft { user, last, .. } => match last {
+                    Some((_, m)) => format!("left {user} at {}", m.conv_seq),
+                    None => format!("left {user}"),
+                },
                 other => format!("{other:?}"),
             })
             .collect()
@@ -627,12 +661,14 @@ mod tests {
                     user: id("bob"),
                     kicked: true,
                 },
-                // The removed member hears of it too, then leaves.
+                // The removed member hears of it too, then leaves; their conversation row
+                // (none yet: the group has no message) stops following.
                 &[
                     "deliver alice group_member_removed",
                     "deliver bob group_member_removed",
                     "deliver carol group_member_removed",
                     "remove bob",
+                    "left bob",
                     "group 2 Write",
                 ],
             ),
@@ -890,7 +926,8 @@ mod tests {
                 "deliver e group_advanced",
             ]
         );
-        // Every member's conversation row still moves, and the timeline holds it once.
+        // Every member's conversation row moves with the first message the fold sees, and
+        // the timeline holds it once.
         let conversations = writes
             .iter()
             .filter(|w| matches!(w, Write::ConversationMessage { .. }))
@@ -933,6 +970,63 @@ mod tests {
                 "deliver bob message",
                 "deliver dave message"
             ]
+        );
+    }
+
+    #[test]
+    fn conversation_rows_follow_the_timeline_once_written_and_a_leave_freezes_one() {
+        let mut given = Given::group(&["bob", "carol"]);
+        let conversations = |writes: &[Write]| -> Vec<String> {
+            lines(writes)
+                .into_iter()
+                .filter(|l| l.starts_with("conversation") || l.starts_with("left"))
+                .collect()
+        };
+        // The first message writes every member's row, to create it or make it follow.
+        let first = given.message("bob", &[], false);
+        assert_eq!(
+            conversations(&first),
+            [
+                "conversation alice",
+                "conversation bob",
+                "conversation carol"
+            ]
+        );
+        // Then only the sender's row moves (sending reads what came before).
+        assert_eq!(
+            conversations(&given.message("carol", &[], false)),
+            ["conversation carol"]
+        );
+        // A newcomer's row is written by the first message after they join.
+        given.when(
+            "alice",
+            GroupChange::MembersAdded {
+                users: ids(&["dave"]),
+            },
+        );
+        assert_eq!(
+            conversations(&given.message("alice", &[], false)),
+            ["conversation alice", "conversation dave"]
+        );
+        // A member who leaves has their row stopped at the group's last message.
+        let left = given.when(
+            "bob",
+            GroupChange::MemberRemoved {
+                user: id("bob"),
+                kicked: false,
+            },
+        );
+        assert_eq!(conversations(&left), ["left bob at 7"]);
+        // Coming back, their row is written again by the next message.
+        given.when(
+            "alice",
+            GroupChange::MembersAdded {
+                users: ids(&["bob"]),
+            },
+        );
+        assert_eq!(
+            conversations(&given.message("carol", &[], false)),
+            ["conversation bob", "conversation carol"]
         );
     }
 

@@ -91,6 +91,7 @@ impl Partition {
             Write::Deliver { app, user, .. }
             | Write::ConversationMessage { app, user, .. }
             | Write::ConversationRead { app, user, .. }
+            | Write::ConversationLeft { app, user, .. }
             | Write::Hide { app, user, .. }
             | Write::Clear { app, user, .. }
             | Write::UserStatus { app, user, .. }

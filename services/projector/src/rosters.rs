@@ -10,9 +10,12 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Stream as JsStream;
 use futures_util::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
-use tidings_domain::{ConvId, Event};
+use tidings_domain::event::MessageSent;
+use tidings_domain::{ConvId, Event, Recipient};
 use tidings_events::{Envelope, subjects};
+use tidings_store::MessageView;
 
 /// Longest a roster load may take before the batch fails (and the projector restarts).
 const LOAD_LIMIT: Duration = Duration::from_secs(30);
@@ -62,6 +65,8 @@ async fn fold_subject(
         .await
         .context("roster consumer")?;
     let mut messages = consumer.messages().await.context("roster consumer")?;
+    // The group's last message up to the checkpoint, where a leaving member's row stops.
+    let mut last: Option<MessageSent> = None;
     while let Some(message) = messages.next().await {
         let message = message.context("roster consumer")?;
         let info = message.info().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -75,12 +80,25 @@ async fn fold_subject(
             &message.subject,
             message.headers.as_ref(),
             &message.payload,
-        ) && let Event::GroupChanged(change) = &envelope.event
-        {
-            project_group(change, seq, directory, large_group);
+        ) {
+            match envelope.event {
+                Event::GroupChanged(change) => {
+                    project_group(&change, seq, directory, large_group);
+                }
+                Event::MessageSent(sent) => last = Some(sent),
+                _ => {}
+            }
         }
         if pending == 0 {
             break;
+        }
+    }
+    if let Some(sent) = last
+        && let Recipient::Group(group) = sent.to.clone()
+    {
+        let app = sent.app.clone();
+        if let Some(roster) = directory.get_mut(&app, &group) {
+            roster.last = Some((sent.ts, Arc::new(MessageView::from(sent))));
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ use tidings_domain::{AppId, ConvId, GroupId, UserId};
 use tidings_store::inbox_row;
 use tidings_store::plan::Head;
 use tidings_store::ports::StoreResult;
+use tidings_store::rows::follow;
 use tidings_store::{
     AnnotationStore, Conversation, ConversationStore, DeviceReadRow, DeviceRow, DeviceStore, Entry,
     GroupRow, GroupStore, HiddenStore, InboxStore, MemberRow, MessageView, PinRow, PushRow,
@@ -47,6 +48,25 @@ impl ScyllaStore {
 
     fn decode_all<T: serde::de::DeserializeOwned>(rows: Vec<(Vec<u8>,)>) -> StoreResult<Vec<T>> {
         rows.iter().map(|(data,)| decode(data)).collect()
+    }
+
+    /// Joins a conversation row with its newest message from the timeline (rows store no
+    /// body): the row's `last_seq`, or for a following row the timeline's newest, which the
+    /// row then follows (`rows::follow`).
+    async fn with_last_message(&self, app: &AppId, row: Conversation) -> StoreResult<Conversation> {
+        if !row.follows {
+            let last_message = self.last_message(app, &row).await?;
+            return Ok(Conversation {
+                last_message,
+                ..row
+            });
+        }
+        let newest = self.messages_before(app, &row.conv, None, 1).await?.pop();
+        let mut row = follow(row, newest.as_ref().map(|t| (t.message.conv_seq, t.ts)));
+        row.last_message = newest
+            .map(|t| t.message)
+            .filter(|m| m.conv_seq == row.last_seq);
+        Ok(row)
     }
 
     /// A conversation's newest message, joined from the timeline (rows store no body): one
@@ -140,9 +160,10 @@ impl ConversationStore for ScyllaStore {
                 (app.as_str(), user.as_str()),
             )
             .await?;
-        let mut rows: Vec<Conversation> = Self::decode_all(rows)?;
-        for row in &mut rows {
-            row.last_message = self.last_message(app, row).await?;
+        let stored: Vec<Conversation> = Self::decode_all(rows)?;
+        let mut rows = Vec::with_capacity(stored.len());
+        for row in stored {
+            rows.push(self.with_last_message(app, row).await?);
         }
         rows.sort_by(|a, b| b.last_ts.cmp(&a.last_ts).then(a.conv.cmp(&b.conv)));
         Ok(rows)
@@ -161,10 +182,7 @@ impl ConversationStore for ScyllaStore {
             )
             .await?;
         match row {
-            Some(mut row) => {
-                row.last_message = self.last_message(app, &row).await?;
-                Ok(Some(row))
-            }
+            Some(row) => Ok(Some(self.with_last_message(app, row).await?)),
             None => Ok(None),
         }
     }

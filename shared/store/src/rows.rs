@@ -94,7 +94,11 @@ pub fn advance_conversation(
         unread: 0,
         last_ts: 0,
         last_message: None,
+        follows: false,
     });
+    // A group message reaches a member's row only now and then (`follows`); it takes its
+    // member's row back to following whatever it was.
+    row.follows = row.group.is_some();
     if message.conv_seq > row.last_seq {
         row.last_seq = message.conv_seq;
         row.last_ts = ts;
@@ -110,8 +114,44 @@ pub fn advance_conversation(
 }
 
 /// Marks a conversation row read up to `conv_seq`: never backwards, never past its last message.
+/// A following row's stored `last_seq` may be behind the conversation, so a marker past it
+/// moves it along (the api accepts a marker only at a message that exists).
 pub fn mark_read(mut row: Conversation, conv_seq: u64) -> Conversation {
+    if row.follows {
+        row.last_seq = row.last_seq.max(conv_seq);
+    }
     row.read_seq = row.read_seq.max(conv_seq.min(row.last_seq));
     row.unread = row.last_seq - row.read_seq;
+    row
+}
+
+/// Freezes a following row when its user leaves the group: it moves to `last`, the group's
+/// last message before the leave (if any), and follows no more. A row that does not follow
+/// (its user left before, and no message reached it since they came back) is left as it is.
+pub fn leave(row: Conversation, user: &UserId, last: Option<(i64, &MessageView)>) -> Conversation {
+    if !row.follows {
+        return row;
+    }
+    let mut row = match last {
+        Some((ts, message)) => advance_conversation(Some(row), user, ts, message),
+        None => row,
+    };
+    row.follows = false;
+    row
+}
+
+/// A row as it is read: a following row takes its last message from `newest`, the newest
+/// message of its conversation's timeline (a member who did not send it has not read it),
+/// and the flag is cleared.
+pub fn follow(mut row: Conversation, newest: Option<(u64, i64)>) -> Conversation {
+    if !row.follows {
+        return row;
+    }
+    if let Some((conv_seq, ts)) = newest.filter(|(conv_seq, _)| *conv_seq > row.last_seq) {
+        row.last_seq = conv_seq;
+        row.last_ts = ts;
+    }
+    row.unread = row.last_seq.saturating_sub(row.read_seq);
+    row.follows = false;
     row
 }

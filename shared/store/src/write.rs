@@ -50,6 +50,14 @@ pub enum Write {
         ts: i64,
         message: Arc<MessageView>,
     },
+    /// Freeze `user`'s following row of a group's conversation as they leave it, at `last`,
+    /// the group's last message before the leave (`rows::leave`). No row, no write.
+    ConversationLeft {
+        app: AppId,
+        user: UserId,
+        conv: ConvId,
+        last: Option<(i64, Arc<MessageView>)>,
+    },
     /// Mark a user's conversation row read up to `conv_seq` (never backwards).
     ConversationRead {
         app: AppId,

@@ -82,6 +82,7 @@ on_one_store!(
     recalls_and_edits_rewrite_the_one_timeline_row,
     checkpoint_moves_with_the_batch,
     conversation_rows_track_unread,
+    group_rows_follow_the_timeline_until_a_leave,
     timeline_pages_newest_first,
     history_pages_by_time_both_ways,
     history_by_time_splits_skewed_times_and_holes_without_gap_or_overlap,

@@ -14,6 +14,7 @@ use crate::error::StoreError;
 use crate::keys::key;
 use crate::model::{Conversation, TimelineMessage};
 use crate::ports::StoreResult;
+use crate::rows::follow;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,8 +136,24 @@ impl FjallStore {
         table.get(k)?.map(|v| decode(&v)).transpose()
     }
 
-    /// Joins a conversation row with its newest message from the timeline.
+    /// Joins a conversation row with its newest message from the timeline: the row's
+    /// `last_seq` (one point read), or for a following row the timeline's newest (one
+    /// reverse read), which the row then follows (`rows::follow`).
     fn with_last_message(&self, app: &AppId, mut row: Conversation) -> StoreResult<Conversation> {
+        if row.follows {
+            let from = key(&[app.as_str(), row.conv.as_str()], Some(0));
+            let to = key(&[app.as_str(), row.conv.as_str()], Some(u64::MAX));
+            let newest: Option<TimelineMessage> =
+                match self.tables.timeline.range(from..=to).next_back() {
+                    Some(guard) => Some(decode(&guard.into_inner()?.1)?),
+                    None => None,
+                };
+            row = follow(row, newest.as_ref().map(|t| (t.message.conv_seq, t.ts)));
+            row.last_message = newest
+                .map(|t| t.message)
+                .filter(|m| m.conv_seq == row.last_seq);
+            return Ok(row);
+        }
         let k = key(&[app.as_str(), row.conv.as_str()], Some(row.last_seq));
         let last: Option<TimelineMessage> = self.get_row(&self.tables.timeline, &k)?;
         row.last_message = last.map(|t| t.message);

@@ -73,6 +73,9 @@ impl<'w> RowKeys<'w> {
                 }
                 Write::ConversationRead {
                     app, user, conv, ..
+                }
+                | Write::ConversationLeft {
+                    app, user, conv, ..
                 } => {
                     keys.convs.insert((app, user, conv));
                 }

@@ -25,7 +25,7 @@ pub use keys::{Loaded, RowKeys};
 
 use crate::annotations::{ReactionMark, ReactionRow};
 use crate::model::{Entry, EntryItem, TimelineMessage, UserGroupRow, UserRow};
-use crate::rows::{advance_conversation, annotate, mark_read, patch_relation};
+use crate::rows::{advance_conversation, annotate, leave, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
 use keys::{ConvKey, UserKey};
 use std::sync::Arc;
@@ -155,6 +155,20 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 // A read marker for a conversation the projection has no row of is moot.
                 if let Some(row) = current.cloned() {
                     c.convs.insert(key, mark_read(row, conv_seq));
+                }
+            }
+            Write::ConversationLeft {
+                app,
+                user,
+                conv,
+                last,
+            } => {
+                let key = (app, user, conv);
+                let current = c.convs.get(&key).or_else(|| loaded.convs.get(&key));
+                if let Some(row) = current.cloned() {
+                    let last = last.as_ref().map(|(ts, m)| (*ts, &**m));
+                    let row = leave(row, &key.1, last);
+                    c.convs.insert(key, row);
                 }
             }
             Write::Hide {

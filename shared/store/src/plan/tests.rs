@@ -135,6 +135,7 @@ fn conversations_advance_to_newer_messages_and_read_markers_never_go_back() {
             unread: 2,
             last_ts: 40,
             last_message: None,
+            follows: false,
         },
     );
     let read = |conv_seq| Write::ConversationRead {
@@ -165,6 +166,73 @@ fn conversations_advance_to_newer_messages_and_read_markers_never_go_back() {
     );
     let row = &c.convs[&key];
     assert_eq!((row.last_seq, row.read_seq, row.unread), (7, 7, 0));
+}
+
+/// Message `conv_seq` of group `g1`, from `from`.
+fn group_message(from: &str, conv_seq: u64) -> MessageView {
+    let group = GroupId::parse("g1").unwrap();
+    MessageView {
+        conv: ConvId::group(&group),
+        to: tidings_domain::Recipient::Group(group),
+        ..message(from, "nobody", conv_seq)
+    }
+}
+
+#[test]
+fn a_group_row_follows_its_timeline_until_its_member_leaves() {
+    let conv = group_message("alice", 1).conv;
+    let key = (app(), user("bob"), conv.clone());
+    let read = |conv_seq| Write::ConversationRead {
+        app: app(),
+        user: user("bob"),
+        conv: conv.clone(),
+        conv_seq,
+    };
+    let left = |last: Option<u64>| Write::ConversationLeft {
+        app: app(),
+        user: user("bob"),
+        conv: conv.clone(),
+        last: last.map(|s| {
+            (
+                s as i64 * 10,
+                std::sync::Arc::new(group_message("carol", s)),
+            )
+        }),
+    };
+    // Written once, the row follows; a read marker past its stored message moves it along.
+    let c = plan(
+        &Loaded::default(),
+        9,
+        vec![
+            conversation_message("bob", &group_message("alice", 2), 20),
+            read(5),
+        ],
+    );
+    let row = c.convs[&key].clone();
+    assert!(row.follows);
+    assert_eq!((row.last_seq, row.read_seq, row.unread), (5, 5, 0));
+    // A read takes the rest from the timeline's newest message.
+    let read_now = crate::rows::follow(row.clone(), Some((9, 90)));
+    assert!(!read_now.follows);
+    assert_eq!(
+        (read_now.last_seq, read_now.last_ts, read_now.unread),
+        (9, 90, 4)
+    );
+    // Leaving stops it at the group's last message; a second leave changes nothing.
+    let mut loaded = Loaded::default();
+    loaded.convs.insert(key.clone(), row);
+    let c = plan(&loaded, 10, vec![left(Some(8)), left(Some(12))]);
+    let frozen = &c.convs[&key];
+    assert!(!frozen.follows);
+    assert_eq!((frozen.last_seq, frozen.last_ts, frozen.unread), (8, 80, 3));
+    let read_now = crate::rows::follow(frozen.clone(), Some((12, 120)));
+    assert_eq!((read_now.last_seq, read_now.unread), (8, 3));
+    // No row, nothing to freeze.
+    assert!(
+        plan(&Loaded::default(), 10, vec![left(Some(8))])
+            .convs
+            .is_empty()
+    );
 }
 
 #[test]

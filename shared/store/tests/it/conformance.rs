@@ -393,6 +393,116 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
     );
 }
 
+/// Message `conv_seq` of group `g1`, from `from`, and the writes of a fold that moves only
+/// the conversation rows of `rows` (the sender's, and members it had not written yet).
+fn group_message(from: &str, conv_seq: u64, rows: &[&str]) -> Vec<Write> {
+    let group = GroupId::parse("g1").unwrap();
+    let m = std::sync::Arc::new(MessageView {
+        conv: ConvId::group(&group),
+        to: Recipient::Group(group),
+        ..message(from, "nobody", conv_seq)
+    });
+    let ts = 1_000 + conv_seq as i64;
+    let mut writes = vec![Write::Timeline {
+        app: app(),
+        ts,
+        message: m.clone(),
+    }];
+    for u in rows {
+        writes.push(Write::ConversationMessage {
+            app: app(),
+            user: user(u),
+            ts,
+            message: m.clone(),
+        });
+    }
+    writes
+}
+
+pub async fn group_rows_follow_the_timeline_until_a_leave<S: ReadModels>(store: S) {
+    let conv = ConvId::group(&GroupId::parse("g1").unwrap());
+    let row = |u: &str| {
+        let store = &store;
+        let (conv, u) = (conv.clone(), user(u));
+        async move {
+            let one = store
+                .conversation(&app(), &u, &conv)
+                .await
+                .unwrap()
+                .unwrap();
+            let listed = store.conversations(&app(), &u).await.unwrap();
+            assert_eq!(
+                listed,
+                std::slice::from_ref(&one),
+                "the list shows the row as read alone"
+            );
+            one
+        }
+    };
+    store
+        .apply(
+            "p",
+            1,
+            group_message("alice", 1, &["alice", "bob", "carol"]),
+        )
+        .await
+        .unwrap();
+    for seq in 2..=4 {
+        store
+            .apply("p", seq, group_message("alice", seq, &["alice"]))
+            .await
+            .unwrap();
+    }
+    // Bob's stored row is at message 1; read, it follows the timeline to message 4.
+    let bob = row("bob").await;
+    assert_eq!(
+        (bob.last_seq, bob.read_seq, bob.unread, bob.last_ts),
+        (4, 0, 4, 1_004)
+    );
+    assert!(!bob.follows, "the flag is the store's own");
+    assert_eq!(bob.last_message.map(|m| m.conv_seq), Some(4));
+    // A read marker past his stored row counts.
+    store
+        .apply(
+            "p",
+            5,
+            vec![Write::ConversationRead {
+                app: app(),
+                user: user("bob"),
+                conv: conv.clone(),
+                conv_seq: 3,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row("bob").await.unread, 1);
+    // Carol leaves after message 4: her row stops there while the group goes on.
+    let last = store
+        .messages_before(&app(), &conv, None, 1)
+        .await
+        .unwrap()
+        .pop()
+        .map(|t| (t.ts, t.message));
+    let leave = Write::ConversationLeft {
+        app: app(),
+        user: user("carol"),
+        conv: conv.clone(),
+        last,
+    };
+    store.apply("p", 6, vec![leave]).await.unwrap();
+    store
+        .apply("p", 7, group_message("alice", 5, &["alice"]))
+        .await
+        .unwrap();
+    let carol = row("carol").await;
+    assert_eq!((carol.last_seq, carol.unread, carol.last_ts), (4, 4, 1_004));
+    assert_eq!(carol.last_message.map(|m| m.conv_seq), Some(4));
+    let bob = row("bob").await;
+    assert_eq!((bob.last_seq, bob.unread), (5, 2));
+    let alice = row("alice").await;
+    assert_eq!((alice.last_seq, alice.read_seq, alice.unread), (5, 5, 0));
+}
+
 pub async fn timeline_pages_newest_first<S: ReadModels>(store: S) {
     let writes = (1..=5)
         .flat_map(|s| direct_message("alice", "bob", s, s))

@@ -80,6 +80,12 @@ async fn conversation_rows_track_unread() {
 }
 
 #[tokio::test]
+async fn group_rows_follow_the_timeline_until_a_leave() {
+    let (_dir, store) = fresh();
+    conformance::group_rows_follow_the_timeline_until_a_leave(store).await;
+}
+
+#[tokio::test]
 async fn timeline_pages_newest_first() {
     let (_dir, store) = fresh();
     conformance::timeline_pages_newest_first(store).await;
