@@ -23,6 +23,10 @@ pub struct Args {
     /// Messages sent one at a time (latency) and then in a burst (throughput).
     #[arg(long, default_value_t = 50)]
     messages: u64,
+    /// The server's process id: its CPU time during the burst is reported per member
+    /// delivery (everything on one box: the server's cost, apart from the setup's).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +158,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         to_last.record(last.saturating_sub(sent_us).max(1))?;
     }
     // A burst: member deliveries per second.
+    let cpu_before = args
+        .server_pid
+        .map(crate::process_cpu::cpu_ms)
+        .transpose()?;
     let start = Instant::now();
     for seq in args.messages + 1..=total {
         sender.send(send(seq)).await?;
@@ -163,6 +171,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let burst_secs = start.elapsed().as_secs_f64();
     let deliveries_per_sec = (args.messages * m) as f64 / burst_secs;
+    let burst_cpu_ms = match (args.server_pid, cpu_before) {
+        (Some(pid), Some(before)) => Some(crate::process_cpu::cpu_ms(pid)? - before),
+        _ => None,
+    };
     let q = |p: f64| to_last.value_at_quantile(p) as f64 / 1000.0;
     println!(
         "  time to last member: p50 {:.2} ms p99 {:.2} ms max {:.2} ms; burst: {deliveries_per_sec:.0} member deliveries/s",
@@ -170,11 +182,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         q(0.99),
         to_last.max() as f64 / 1000.0
     );
+    let per_delivery_us = burst_cpu_ms.map(|ms| ms as f64 * 1000.0 / (args.messages * m) as f64);
+    if let (Some(ms), Some(us)) = (burst_cpu_ms, per_delivery_us) {
+        println!("  server cpu in the burst: {ms} ms, {us:.1} µs per member delivery");
+    }
     println!(
         "{}",
         json!({"bench": "group", "members": args.members, "messages": args.messages,
                "time_to_last_member": latency_json(&to_last),
-               "deliveries_per_sec": deliveries_per_sec})
+               "deliveries_per_sec": deliveries_per_sec,
+               "burst_server_cpu_ms": burst_cpu_ms,
+               "burst_server_cpu_us_per_delivery": per_delivery_us})
     );
     for reader in readers {
         reader.abort();

@@ -13,6 +13,7 @@ mod jetstream;
 mod lifecycle;
 mod machine;
 mod presence;
+mod process_cpu;
 mod profiles;
 mod replay;
 mod screens;
