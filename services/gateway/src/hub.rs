@@ -57,8 +57,8 @@ impl Hub {
     }
 }
 
-/// Hands one message of a user's push subject to the connections: an inbox entry, or a typing
-/// notice when its header says so.
+/// Hands one message of a user's push subject to the connections: an inbox entry, several, or
+/// a typing notice, as its header says.
 fn fan_out(message: &async_nats::Message, pushes: &broadcast::Sender<Arc<Push>>) {
     let kind = message
         .headers
@@ -71,6 +71,18 @@ fn fan_out(message: &async_nats::Message, pushes: &broadcast::Sender<Arc<Push>>)
             }
             Err(error) => tracing::error!(%error, "unreadable push"),
         },
+        // Several entries of one projector batch: handed over back to back, so a connection
+        // wakes once for them and writes them in one flush.
+        Some(headers::PUSH_KIND_ENTRIES) => {
+            match tidings_store::entry_decode::list_from_msgpack(&message.payload) {
+                Ok(entries) => {
+                    for entry in entries {
+                        let _ = pushes.send(Arc::new(Push::Entry(entry)));
+                    }
+                }
+                Err(error) => tracing::error!(%error, "unreadable push of entries"),
+            }
+        }
         Some(headers::PUSH_KIND_TYPING) => {
             match serde_json::from_slice::<Typing>(&message.payload) {
                 Ok(notice) => {

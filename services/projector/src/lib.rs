@@ -5,6 +5,7 @@
 pub mod annotation_fold;
 pub mod broadcast_push;
 pub mod directory;
+pub mod entry_push;
 pub mod fold;
 pub mod group_fold;
 pub mod health;

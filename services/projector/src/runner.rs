@@ -18,7 +18,7 @@ use tidings_events::definitions::projector_consumer;
 use tidings_events::{Envelope, headers, subjects};
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::plan::RowCache;
-use tidings_store::{Delivery, ReadModels, Write};
+use tidings_store::{ReadModels, Write};
 
 /// The users whose rows `writes` change, once each.
 fn changed_users(writes: &[Write]) -> Vec<(AppId, UserId)> {
@@ -236,7 +236,7 @@ impl<S: ReadModels> Projector<S> {
             metrics::histogram!(metrics_names::STORE_COMMIT_SECONDS)
                 .record(started.elapsed().as_secs_f64());
             self.checkpoint = through;
-            self.push(deliveries).await;
+            crate::entry_push::publish(&self.client, deliveries).await;
             crate::broadcast_push::publish(&self.client, broadcasts).await;
             self.announce(changed_users).await;
         }
@@ -304,22 +304,6 @@ impl<S: ReadModels> Projector<S> {
                 .await
             {
                 tracing::warn!(%error, "user change notice failed");
-            }
-        }
-    }
-
-    async fn push(&self, deliveries: Vec<Delivery>) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let delivery_seconds = metrics::histogram!(metrics_names::DELIVERY_SECONDS);
-        for delivery in deliveries {
-            delivery_seconds.record(now.saturating_sub(delivery.entry.ts).max(0) as f64 / 1000.0);
-            let payload = rmp_serde::to_vec_named(&delivery.entry).expect("entries encode");
-            let subject = subjects::push(&delivery.app, &delivery.user);
-            // Live push is best effort: the store is authoritative and clients catch up by seq.
-            if let Err(error) = self.client.publish(subject, payload.into()).await {
-                tracing::warn!(%error, "live push failed");
             }
         }
     }

@@ -10,8 +10,11 @@ pub const DEAD_LETTER_REASON: &str = "Tidings-Dead-Letter-Reason";
 pub const DEAD_LETTER_SEQ: &str = "Tidings-Dead-Letter-Seq";
 /// The subject the dead-lettered message was on.
 pub const DEAD_LETTER_SUBJECT: &str = "Tidings-Dead-Letter-Subject";
-/// What a message on a user's push subject carries when it is not an inbox entry: `typing`
-/// for a typing notice (JSON). Entries carry no such header.
+/// What a message on a user's push subject carries when it is not one inbox entry: `typing`
+/// for a typing notice (JSON), `entries` for several entries. One entry carries no such header.
 pub const PUSH_KIND: &str = "Tidings-Push-Kind";
 /// `PUSH_KIND` of a typing notice.
 pub const PUSH_KIND_TYPING: &str = "typing";
+/// `PUSH_KIND` of several inbox entries of one user, oldest first (a MessagePack array of
+/// entries): what one projector batch delivered to the user, pushed in one message.
+pub const PUSH_KIND_ENTRIES: &str = "entries";

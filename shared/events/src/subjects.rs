@@ -46,8 +46,9 @@ pub fn event(app: &AppId, aggregate: &str, id: &str) -> String {
 }
 
 /// Live deliveries to one user: `tid.push.<app>.<user>` (core NATS, not stored): inbox
-/// entries (MessagePack), and typing notices (JSON, header `PUSH_KIND: typing`), so that a
-/// gateway holds one subscription per connected user.
+/// entries (MessagePack: one entry, or with header `PUSH_KIND: entries` an array of them), and
+/// typing notices (JSON, header `PUSH_KIND: typing`), so that a gateway holds one
+/// subscription per connected user.
 pub fn push(app: &AppId, user: &UserId) -> String {
     format!("tid.push.{app}.{user}")
 }

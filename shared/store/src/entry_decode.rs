@@ -30,6 +30,15 @@ pub fn from_msgpack(bytes: &[u8]) -> Result<Entry, rmp_serde::decode::Error> {
     }
 }
 
+/// Entries from a MessagePack array of the maps `Entry`'s `Serialize` writes (each read in one
+/// pass; the whole array again by the derived `Deserialize` if any is refused).
+pub fn list_from_msgpack(bytes: &[u8]) -> Result<Vec<Entry>, rmp_serde::decode::Error> {
+    match rmp_serde::from_slice::<Vec<OnePass>>(bytes) {
+        Ok(entries) => Ok(entries.into_iter().map(|OnePass(entry)| entry).collect()),
+        Err(_) => rmp_serde::from_slice(bytes),
+    }
+}
+
 /// `EntryItem` tagged externally: the variant named by `kind` holding the rest of the map.
 /// Derived for the remote type, so both derives match on every variant of `EntryItem`: one
 /// added there and not here does not compile (the `Serialize` is kept for that check alone).

@@ -9,7 +9,7 @@ use crate::hub::Hub;
 use serde_json::{Value, json};
 use tidings_api::apps::AppConfig;
 use tidings_domain::{AppId, ConvId};
-use tidings_events::{definitions, subjects};
+use tidings_events::{definitions, headers, subjects};
 use tidings_store::{EntryItem, FjallStore, ProjectionStore, ReadReceipt, Write};
 use tidings_testkit::TestNats;
 use tokio::sync::mpsc;
@@ -155,6 +155,20 @@ impl Fixture {
         self.client.flush().await.unwrap();
     }
 
+    /// Publishes `entries` on alice's live subject in one message, as the projector does
+    /// with what one batch delivered to her.
+    async fn push_together(&self, entries: &[Entry]) {
+        let subject = subjects::push(&app(), &user("alice"));
+        let mut kind = async_nats::HeaderMap::new();
+        kind.insert(headers::PUSH_KIND, headers::PUSH_KIND_ENTRIES);
+        let payload = rmp_serde::to_vec_named(entries).unwrap();
+        self.client
+            .publish_with_headers(subject, kind, payload.into())
+            .await
+            .unwrap();
+        self.client.flush().await.unwrap();
+    }
+
     /// Opens a JSON connection as alice, whose outgoing side holds `out_buffer` frames
     /// before the session waits for the client to read.
     fn connect(&self, out_buffer: usize) -> Conn {
@@ -290,6 +304,25 @@ async fn hello_catches_up_then_goes_live_without_gap_or_repeat() {
     let later = fx.stored(2).await;
     fx.push(&later[1..]).await;
     assert_eq!(conn.entries(2).await, [5, 6]);
+    conn.nothing_pending().await;
+}
+
+#[tokio::test]
+async fn entries_pushed_together_go_out_in_order_without_repeat_or_gap() {
+    let mut fx = Fixture::start().await;
+    let first = fx.stored(1).await;
+    let mut conn = fx.connect(64);
+    let (_, caught_up, _) = conn.hello(0).await;
+    assert_eq!(caught_up, [1]);
+
+    let more = fx.stored(2).await;
+    fx.push_together(&[first[0].clone(), more[0].clone(), more[1].clone()])
+        .await;
+    assert_eq!(conn.entries(2).await, [2, 3]);
+    // 4 never pushed: read from the store before 5 and 6.
+    let later = fx.stored(3).await;
+    fx.push_together(&later[1..]).await;
+    assert_eq!(conn.entries(3).await, [4, 5, 6]);
     conn.nothing_pending().await;
 }
 
