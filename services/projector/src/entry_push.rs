@@ -22,22 +22,27 @@ pub struct UserEntries {
 /// `deliveries` gathered per user, users in the order of their first entry, each user's
 /// entries in the order given (the store delivers them in `seq` order).
 pub fn per_user(deliveries: Vec<Delivery>) -> Vec<UserEntries> {
-    let mut index: HashMap<(AppId, UserId), usize> = HashMap::with_capacity(deliveries.len());
+    // Each user's slot, numbered by first appearance (so a new user's slot is the next one).
+    let slots: Vec<usize> = {
+        let mut slot_of: HashMap<(&AppId, &UserId), usize> =
+            HashMap::with_capacity(deliveries.len());
+        deliveries
+            .iter()
+            .map(|d| {
+                let next = slot_of.len();
+                *slot_of.entry((&d.app, &d.user)).or_insert(next)
+            })
+            .collect()
+    };
     let mut users: Vec<UserEntries> = Vec::with_capacity(deliveries.len());
-    for Delivery {
-        app, user, entry, ..
-    } in deliveries
-    {
-        match index.get(&(app.clone(), user.clone())) {
-            Some(&i) => users[i].entries.push(entry),
-            None => {
-                index.insert((app.clone(), user.clone()), users.len());
-                users.push(UserEntries {
-                    app,
-                    user,
-                    entries: vec![entry],
-                });
-            }
+    for (slot, delivery) in slots.into_iter().zip(deliveries) {
+        match users.get_mut(slot) {
+            Some(user) => user.entries.push(delivery.entry),
+            None => users.push(UserEntries {
+                app: delivery.app,
+                user: delivery.user,
+                entries: vec![delivery.entry],
+            }),
         }
     }
     users

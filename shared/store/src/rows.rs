@@ -133,8 +133,13 @@ pub fn leave(row: Conversation, user: &UserId, last: Option<(i64, &MessageView)>
         return row;
     }
     let mut row = match last {
-        Some((ts, message)) => advance_conversation(Some(row), user, ts, message),
-        None => row,
+        // A read marker may have moved the row to that message already, without its time.
+        Some((ts, message)) if message.conv_seq >= row.last_seq => {
+            let mut row = advance_conversation(Some(row), user, ts, message);
+            row.last_ts = ts;
+            row
+        }
+        _ => row,
     };
     row.follows = false;
     row
@@ -147,7 +152,8 @@ pub fn follow(mut row: Conversation, newest: Option<(u64, i64)>) -> Conversation
     if !row.follows {
         return row;
     }
-    if let Some((conv_seq, ts)) = newest.filter(|(conv_seq, _)| *conv_seq > row.last_seq) {
+    // At `last_seq` too: a read marker moves a following row without the message's time.
+    if let Some((conv_seq, ts)) = newest.filter(|(conv_seq, _)| *conv_seq >= row.last_seq) {
         row.last_seq = conv_seq;
         row.last_ts = ts;
     }

@@ -211,7 +211,13 @@ fn a_group_row_follows_its_timeline_until_its_member_leaves() {
     let row = c.convs[&key].clone();
     assert!(row.follows);
     assert_eq!((row.last_seq, row.read_seq, row.unread), (5, 5, 0));
-    // A read takes the rest from the timeline's newest message.
+    // A read takes the rest from the timeline's newest message, its time too when the
+    // marker already stands at it.
+    let at_marker = crate::rows::follow(row.clone(), Some((5, 50)));
+    assert_eq!(
+        (at_marker.last_seq, at_marker.last_ts, at_marker.unread),
+        (5, 50, 0)
+    );
     let read_now = crate::rows::follow(row.clone(), Some((9, 90)));
     assert!(!read_now.follows);
     assert_eq!(
@@ -233,6 +239,18 @@ fn a_group_row_follows_its_timeline_until_its_member_leaves() {
             .convs
             .is_empty()
     );
+    // A row a marker moved to the group's last message stops there with that message's time.
+    let c = plan(
+        &Loaded::default(),
+        11,
+        vec![
+            conversation_message("bob", &group_message("alice", 2), 20),
+            read(5),
+            left(Some(5)),
+        ],
+    );
+    let frozen = &c.convs[&key];
+    assert_eq!((frozen.last_seq, frozen.last_ts, frozen.unread), (5, 50, 0));
 }
 
 #[test]
