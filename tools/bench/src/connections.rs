@@ -59,19 +59,11 @@ pub(crate) async fn open(
     let tcp = socket.connect(server).await?;
     tcp.set_nodelay(true)?;
     let url = format!("ws://{host}/v1/ws?token={token}");
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await?;
-    ws.send(Message::Text(
-        json!({"t": "hello", "since": 0}).to_string().into(),
-    ))
-    .await?;
-    while let Some(frame) = ws.next().await {
-        if let Message::Text(text) = frame?
-            && text.contains("\"synced\"")
-        {
-            return Ok(ws);
-        }
-    }
-    anyhow::bail!("closed before synced")
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(url, tcp, Some(crate::ws_client::config()))
+            .await?;
+    crate::ws_client::hello(&mut ws).await?;
+    Ok(ws)
 }
 
 /// Runs the connections benchmark.

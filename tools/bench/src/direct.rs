@@ -9,6 +9,7 @@ mod timeline;
 use crate::hops;
 use crate::server::Server;
 use crate::summary::{histogram, median};
+use crate::ws_client::{Ws, connect};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
@@ -17,13 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tidings_testkit::ServerApi;
 use timeline::Timeline;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
-
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How often a receiver pings the gateway.
 const HEARTBEAT: Duration = Duration::from_secs(20);
@@ -115,22 +112,6 @@ struct Frame<'a> {
 #[derive(Deserialize)]
 struct TextBody<'a> {
     text: &'a str,
-}
-
-pub(crate) async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
-    let url = format!("{}/v1/ws?token={token}", base.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    ws.send(Message::Text(r#"{"t":"hello","since":0}"#.into()))
-        .await?;
-    while let Some(frame) = ws.next().await {
-        if let Message::Text(text) = frame? {
-            let frame: Frame = serde_json::from_str(&text)?;
-            if frame.t == "synced" {
-                return Ok(ws);
-            }
-        }
-    }
-    anyhow::bail!("connection closed before synced")
 }
 
 /// How much a sender sends.

@@ -4,6 +4,7 @@
 
 use crate::server::Server;
 use crate::summary::{histogram, latency_json};
+use crate::ws_client::connect;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -57,24 +58,6 @@ impl Arrivals {
     fn count(&self, conv_seq: u64) -> u64 {
         self.counts[conv_seq as usize].load(Ordering::Acquire)
     }
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(url: &str, token: &str) -> anyhow::Result<Ws> {
-    let ws_url = format!("{}/v1/ws?token={token}", url.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
-    ws.send(Message::Text(r#"{"t":"hello","since":0}"#.into()))
-        .await?;
-    while let Some(frame) = ws.next().await {
-        if let Message::Text(text) = frame?
-            && serde_json::from_str::<Frame>(&text)?.t == "synced"
-        {
-            return Ok(ws);
-        }
-    }
-    anyhow::bail!("closed before synced")
 }
 
 async fn wait_all(arrivals: &Arrivals, conv_seq: u64, members: u64) -> anyhow::Result<()> {

@@ -1,7 +1,9 @@
 //! Raw JetStream publish throughput: the ceiling Tidings' own throughput is compared with.
 
 use crate::summary::median;
+use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::{self, stream};
+use futures_util::StreamExt;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -23,6 +25,11 @@ pub struct Args {
     /// Runs; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Durable pull consumers reading the stream while it is written, each acknowledging what
+    /// a fetch returned at once (Tidings' own stream has three: the projector, the feed
+    /// projector and the push worker).
+    #[arg(long, default_value_t = 0)]
+    consumers: usize,
 }
 
 const STREAM: &str = "TIDINGS_BENCH";
@@ -37,6 +44,10 @@ pub async fn publish_rate(js: &jetstream::Context, args: &Args) -> anyhow::Resul
         ..Default::default()
     })
     .await?;
+    let mut readers = Vec::new();
+    for i in 0..args.consumers {
+        readers.push(tokio::spawn(read_all(js.clone(), i, args.count)));
+    }
     let payload: bytes::Bytes = vec![b'x'; args.size].into();
     let start = Instant::now();
     let mut in_flight = VecDeque::with_capacity(args.window);
@@ -53,8 +64,38 @@ pub async fn publish_rate(js: &jetstream::Context, args: &Args) -> anyhow::Resul
         ack.await?;
     }
     let rate = args.count as f64 / start.elapsed().as_secs_f64();
+    for reader in readers {
+        reader.await??;
+    }
     js.delete_stream(STREAM).await?;
     Ok(rate)
+}
+
+/// Reads `count` messages from the bench stream through a durable pull consumer of its own,
+/// acknowledging each fetched batch by its last message, as Tidings' consumers do.
+async fn read_all(js: jetstream::Context, index: usize, count: usize) -> anyhow::Result<()> {
+    let stream = js.get_stream(STREAM).await?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(format!("reader{index}")),
+            ack_policy: AckPolicy::All,
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await?;
+    let mut read = 0;
+    while read < count {
+        let mut batch = consumer.fetch().max_messages(1_000).messages().await?;
+        let mut last = None;
+        while let Some(message) = batch.next().await {
+            last = Some(message.map_err(|e| anyhow::anyhow!("fetch: {e}"))?);
+            read += 1;
+        }
+        if let Some(last) = last {
+            last.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs the JetStream benchmark and prints the median rate.
@@ -63,8 +104,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let version = client.server_info().version;
     let js = jetstream::new(client);
     println!(
-        "jetstream: nats-server={version} count={} size={} window={} runs={}",
-        args.count, args.size, args.window, args.runs
+        "jetstream: nats-server={version} count={} size={} window={} runs={} consumers={}",
+        args.count, args.size, args.window, args.runs, args.consumers
     );
     let mut rates = Vec::new();
     for run in 1..=args.runs {
@@ -77,7 +118,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({"bench": "jetstream", "median_msgs_per_sec": median, "runs": rates,
-                           "nats_server": version, "size": args.size, "window": args.window})
+                           "nats_server": version, "size": args.size, "window": args.window,
+                           "consumers": args.consumers})
     );
     Ok(())
 }

@@ -8,9 +8,9 @@
 
 mod actions;
 
-use crate::direct::connect;
 use crate::server::Server;
 use crate::summary::{histogram, latency_json, median};
+use crate::ws_client::connect;
 use actions::{ACTIONS, Message, Request, Target};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -121,7 +121,7 @@ struct Answer<'a> {
 
 /// Reads one sender's answers until every frame it wrote is answered.
 async fn answers(
-    mut read: futures_util::stream::SplitStream<crate::direct::Ws>,
+    mut read: futures_util::stream::SplitStream<crate::ws_client::Ws>,
     shared: Arc<Mutex<Shared>>,
     permits: Arc<Semaphore>,
 ) {
@@ -168,7 +168,7 @@ async fn answers(
 
 /// One sender: writes the mix at its share of the rate; returns what it measured.
 async fn sender(
-    ws: crate::direct::Ws,
+    ws: crate::ws_client::Ws,
     to: String,
     args: Arc<Args>,
     weights: Arc<Vec<u32>>,
@@ -231,7 +231,7 @@ async fn sender(
 }
 
 /// A peer: reads and drops its entries (with heartbeats) until the run ends.
-async fn peer(ws: crate::direct::Ws, stop: CancellationToken) {
+async fn peer(ws: crate::ws_client::Ws, stop: CancellationToken) {
     let (mut write, mut read) = ws.split();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     loop {

@@ -21,6 +21,7 @@ mod server;
 mod service;
 mod summary;
 mod typing;
+mod ws_client;
 
 use clap::{Parser, Subcommand};
 
