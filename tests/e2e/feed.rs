@@ -449,3 +449,143 @@ async fn only_apps_that_ask_for_the_feed_have_records() {
     let record: Value = serde_json::from_slice(&record.payload).unwrap();
     assert_eq!(record["data"]["user"], "after", "{record}");
 }
+
+/// The filter the feed projector's consumer reads now.
+async fn feed_filter(js: &jetstream::Context) -> Option<String> {
+    let events = js.get_stream(subjects::EVENTS_STREAM).await.ok()?;
+    let mut c: consumer::PullConsumer = events.get_consumer("feed-projector").await.ok()?;
+    Some(c.info().await.ok()?.config.filter_subject.clone())
+}
+
+#[tokio::test]
+async fn with_no_app_asking_the_projector_reads_only_app_events_until_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start_on(tidings_testkit::TestNats::start(), dir, |config| {
+        config.dev_app.feed = false;
+    })
+    .await;
+    let js = jetstream::new(h.nats.client().await);
+    eventually("the projector reads app events only", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
+    })
+    .await;
+    assert_eq!(h.api.register("unfed").await.status, 200);
+
+    // An app created with the feed on: the projector reads every event from the app's next.
+    let admin = crate::apps::admin_of(&h.base, &crate::apps::credential(&h));
+    let secret =
+        crate::apps::create(&admin, json!({"key": "loud", "settings": {"feed": true}})).await;
+    let loud = ServerApi::new(&h.base, "loud", &secret);
+    assert_eq!(loud.register("first").await.status, 200);
+    eventually("loud's registration is in the feed", || async {
+        newest_type(&js, "loud", "user").await.as_deref() == Some("user_registered")
+    })
+    .await;
+    assert_eq!(
+        feed_filter(&js).await.as_deref(),
+        Some(subjects::ALL_EVENTS)
+    );
+
+    // The last app asking stops: back to app events, and loud's later events have no records.
+    let off = admin
+        .post("/v1/admin/apps/loud/settings", &json!({"feed": false}))
+        .await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    eventually("the projector reads app events only again", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
+    })
+    .await;
+    assert_eq!(loud.register("second").await.status, 200);
+    // On again: records resume from the change, and the one registration in between has none.
+    let on = admin
+        .post("/v1/admin/apps/loud/settings", &json!({"feed": true}))
+        .await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    assert_eq!(loud.register("third").await.status, 200);
+    let stream = js.get_stream(subjects::FEED_STREAM).await.unwrap();
+    let loud_users = subjects::feed(&tidings_domain::AppId::parse("loud").unwrap(), "user");
+    eventually("loud's third registration is in the feed", || async {
+        let Ok(last) = stream.direct_get_last_for_subject(&loud_users).await else {
+            return false;
+        };
+        serde_json::from_slice::<Value>(&last.payload).unwrap()["data"]["user"] == "third"
+    })
+    .await;
+    let users = stream
+        .create_consumer(consumer::pull::Config {
+            filter_subject: loud_users.clone(),
+            ack_policy: consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let users: Vec<Value> = read(users, 2, false)
+        .await
+        .into_iter()
+        .map(|seen| seen.record["data"]["user"].clone())
+        .collect();
+    assert_eq!(users, [json!("first"), json!("third")]);
+    assert_eq!(
+        subject_count(&js, &loud_users).await,
+        2,
+        "none for the second"
+    );
+    assert_eq!(
+        subject_count(&js, "tid.feed.v1.loud.>").await,
+        feed_records(&js).await,
+        "every record is loud's: nothing of the app that does not ask"
+    );
+}
+
+/// How many records the feed stream holds on subjects matching `filter`.
+async fn subject_count(js: &jetstream::Context, filter: &str) -> u64 {
+    let stream = js.get_stream(subjects::FEED_STREAM).await.unwrap();
+    let mut subjects = stream.info_with_subjects(filter).await.unwrap();
+    let mut count = 0;
+    while let Some(entry) = subjects.next().await {
+        count += entry.unwrap().1 as u64;
+    }
+    count
+}
+
+#[tokio::test]
+async fn a_restart_with_a_configured_app_asking_moves_the_projector_to_every_event_from_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = |config: &mut tidings::config::Config| config.dev_app.feed = false;
+    let h = Harness::start_on(tidings_testkit::TestNats::start(), dir, quiet).await;
+    let js = jetstream::new(h.nats.client().await);
+    eventually("the projector reads app events only", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
+    })
+    .await;
+    assert_eq!(h.api.register("before").await.status, 200);
+    let app = h.api.app_key.clone();
+
+    // The dev app's configuration now asks for the feed: records from the restart on.
+    let (nats, dir) = h.stop().await;
+    let h = Harness::start_on(nats, dir, |_| {}).await;
+    eventually("the projector reads every event", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_EVENTS)
+    })
+    .await;
+    assert_eq!(h.api.register("after").await.status, 200);
+    eventually(
+        "the registration after the restart is in the feed",
+        || async { newest_type(&js, &app, "user").await.as_deref() == Some("user_registered") },
+    )
+    .await;
+    let users = subjects::feed(&tidings_domain::AppId::parse(app.clone()).unwrap(), "user");
+    assert_eq!(
+        subject_count(&js, &users).await,
+        1,
+        "none for the one before"
+    );
+
+    // And back: no app asks, the consumer goes on from its ack floor reading app events only.
+    let (nats, dir) = h.stop().await;
+    let _h = Harness::start_on(nats, dir, quiet).await;
+    eventually("the projector reads app events only again", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
+    })
+    .await;
+}

@@ -6,6 +6,7 @@
 
 pub mod projector;
 pub mod record;
+pub mod scope;
 pub mod signing;
 pub mod webhook;
 

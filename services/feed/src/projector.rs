@@ -1,7 +1,8 @@
 //! The feed projector: a durable consumer on the events stream that publishes each event's
 //! public record (`record::record`) on `tid.feed.v1.<app>.<kind>`, in event order, for the
 //! apps whose `feed` setting (or a `feed_webhook`) asks for it; other apps' events are read
-//! and passed over, so a deployment pays the second write only for apps that consume it.
+//! and passed over, so a deployment pays the second write only for apps that consume it, and
+//! while no app asks, only the apps' own events are read at all (`scope`).
 //!
 //! Idempotent under redelivery and replay: a record's `Nats-Msg-Id` is its source event's
 //! sequence (JetStream drops a copy within the feed stream's dedupe window), and events at or
@@ -9,15 +10,17 @@
 //! `Tidings-Feed-Event-Seq` header), so a restart or a reset consumer never publishes twice.
 
 use crate::record::{self, Record};
+use crate::scope::{self, Scope};
 use anyhow::Context;
 use async_nats::HeaderMap;
+use async_nats::jetstream::stream::Stream as JsStream;
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tidings_api::apps::Apps;
 use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::AppId;
-use tidings_events::{Envelope, definitions, subjects};
+use tidings_events::{Envelope, subjects};
 use tokio_util::sync::CancellationToken;
 
 /// The header carrying a record's source event sequence.
@@ -49,7 +52,11 @@ async fn feeds(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<bool> {
 pub struct Projector {
     js: jetstream::Context,
     apps: Apps,
+    /// The events stream, where the consumer is made again when its scope changes.
+    stream: JsStream,
     consumer: PullConsumer,
+    /// What the consumer reads (see `scope`).
+    scope: Scope,
     /// The newest source event already in the feed stream.
     published: u64,
     max_batch: usize,
@@ -86,26 +93,25 @@ async fn newest_published(js: &jetstream::Context) -> anyhow::Result<u64> {
 }
 
 impl Projector {
-    /// Opens (or creates) the durable consumer and reads where the feed stands.
+    /// Opens (or creates) the durable consumer, in the scope the apps call for (`scope::open`),
+    /// and reads where the feed stands.
     pub async fn open(
         js: jetstream::Context,
         apps: Apps,
         max_batch: usize,
     ) -> anyhow::Result<Self> {
-        let config = definitions::feed_projector_consumer();
-        let name = config.durable_name.clone().expect("a durable consumer");
-        let consumer = js
+        let stream = js
             .get_stream(subjects::EVENTS_STREAM)
             .await
-            .context("opening the events stream")?
-            .get_or_create_consumer(&name, config)
-            .await
-            .context("opening the feed projector's consumer")?;
+            .context("opening the events stream")?;
+        let (consumer, scope) = scope::open(&stream, &apps).await?;
         let published = newest_published(&js).await?;
         Ok(Self {
             js,
             apps,
+            stream,
             consumer,
+            scope,
             published,
             max_batch: max_batch.max(1),
         })
@@ -124,7 +130,8 @@ impl Projector {
         let mut acks = Vec::new();
         let mut last = None;
         let mut count = 0;
-        // Each app's setting is read once per batch: a change applies from the next batch.
+        let mut rescope = None;
+        // Each app's setting is read once per batch, and again after an event of an app.
         let mut apps = AppsMemo::new(&self.apps);
         while let Some(message) = batch.next().await {
             let message = message.map_err(|e| anyhow::anyhow!("fetching events: {e}"))?;
@@ -140,12 +147,26 @@ impl Projector {
                 self.published = seq;
             }
             count += 1;
+            if subjects::parse_app(&message.subject).is_some() {
+                apps = AppsMemo::new(&self.apps);
+                let wanted = Scope::wanted(&self.apps).await?;
+                if wanted != self.scope {
+                    rescope = Some((wanted, seq + 1));
+                    break;
+                }
+            }
             last = Some(message);
         }
+        drop(batch);
         // Publishes pipeline on one connection, so they land in order; the consumer moves on
         // only once every one is stored.
         for ack in acks {
             ack.await.context("storing a feed record")?;
+        }
+        if let Some((wanted, from)) = rescope {
+            self.consumer = scope::position(&self.stream, wanted, Some(from)).await?;
+            self.scope = wanted;
+            return Ok(Step::Processed(count));
         }
         match last {
             Some(message) => {
