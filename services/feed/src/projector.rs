@@ -151,7 +151,7 @@ impl Projector {
                 apps = AppsMemo::new(&self.apps);
                 let wanted = Scope::wanted(&self.apps).await?;
                 if wanted != self.scope {
-                    rescope = Some((wanted, seq + 1));
+                    rescope = Some((wanted, seq));
                     break;
                 }
             }
@@ -163,8 +163,8 @@ impl Projector {
         for ack in acks {
             ack.await.context("storing a feed record")?;
         }
-        if let Some((wanted, from)) = rescope {
-            self.consumer = scope::position(&self.stream, wanted, Some(from)).await?;
+        if let Some((wanted, after)) = rescope {
+            self.consumer = scope::position(&self.stream, wanted, after).await?;
             self.scope = wanted;
             return Ok(Step::Processed(count));
         }

@@ -9,7 +9,7 @@
 //! feed on therefore has records from its next event on, whichever scope the projector was in.
 
 use anyhow::Context as _;
-use async_nats::jetstream::consumer::{DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::consumer::{PullConsumer, pull};
 use async_nats::jetstream::stream::Stream as JsStream;
 use tidings_api::apps::Apps;
 use tidings_events::{definitions, subjects};
@@ -56,31 +56,15 @@ fn consumer_name() -> String {
         .expect("a durable consumer")
 }
 
-/// Makes the consumer afresh: reading `scope`, from `start` (a stream sequence), or from the
-/// stream's first event when `None`.
-pub async fn position(
-    stream: &JsStream,
-    scope: Scope,
-    start: Option<u64>,
-) -> anyhow::Result<PullConsumer> {
+/// Makes the consumer afresh, reading `scope` from the stream sequence after `after` (from the
+/// stream's first event when 0).
+pub async fn position(stream: &JsStream, scope: Scope, after: u64) -> anyhow::Result<PullConsumer> {
     let mut config = definitions::feed_projector_consumer();
     config.filter_subject = scope.filter().to_owned();
-    config.deliver_policy = match start {
-        Some(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
-        None => DeliverPolicy::All,
-    };
-    let name = consumer_name();
-    if stream.consumer_info(&name).await.is_ok() {
-        stream
-            .delete_consumer(&name)
-            .await
-            .context("replacing the feed projector's consumer")?;
-    }
-    tracing::info!(?scope, ?start, "feed projector reads a new scope");
-    stream
-        .create_consumer(config)
+    tracing::info!(?scope, after, "feed projector reads a new scope");
+    definitions::place_consumer(stream, config, after)
         .await
-        .context("creating the feed projector's consumer")
+        .context("placing the feed projector's consumer")
 }
 
 /// Opens the consumer where it stands, in the scope the apps call for now: an existing one is
@@ -93,17 +77,18 @@ pub async fn position(
 pub async fn open(stream: &JsStream, apps: &Apps) -> anyhow::Result<(PullConsumer, Scope)> {
     let wanted = Scope::wanted(apps).await?;
     let name = consumer_name();
-    let Ok(mut existing) = stream.get_consumer::<pull::Config>(&name).await else {
-        return Ok((position(stream, wanted, None).await?, wanted));
+    let Ok(existing) = stream.get_consumer::<pull::Config>(&name).await else {
+        return Ok((position(stream, wanted, 0).await?, wanted));
     };
-    let info = existing
-        .info()
-        .await
-        .context("reading the feed consumer")?
-        .clone();
-    match (Scope::of(&info.config.filter_subject), wanted) {
+    let info = existing.cached_info();
+    let (reads, pending, floor) = (
+        Scope::of(&info.config.filter_subject),
+        info.num_pending,
+        info.ack_floor.stream_sequence,
+    );
+    match (reads, wanted) {
         (Some(scope), wanted) if scope == wanted => Ok((existing, scope)),
-        (Some(Scope::Apps), Scope::All) if info.num_pending > 0 => Ok((existing, Scope::Apps)),
+        (Some(Scope::Apps), Scope::All) if pending > 0 => Ok((existing, Scope::Apps)),
         (Some(Scope::Apps), Scope::All) => {
             let last = stream
                 .get_info()
@@ -111,14 +96,8 @@ pub async fn open(stream: &JsStream, apps: &Apps) -> anyhow::Result<(PullConsume
                 .context("reading the events stream")?
                 .state
                 .last_sequence;
-            Ok((
-                position(stream, Scope::All, Some(last + 1)).await?,
-                Scope::All,
-            ))
+            Ok((position(stream, Scope::All, last).await?, Scope::All))
         }
-        (_, wanted) => {
-            let from = info.ack_floor.stream_sequence + 1;
-            Ok((position(stream, wanted, Some(from)).await?, wanted))
-        }
+        (_, wanted) => Ok((position(stream, wanted, floor).await?, wanted)),
     }
 }

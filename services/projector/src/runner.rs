@@ -8,13 +8,13 @@ use crate::partition::Partition;
 use crate::projection::Projection;
 use anyhow::Context as _;
 use async_nats::jetstream;
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::consumer::pull;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream as JsStream};
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::time::Duration;
 use tidings_domain::{AppId, UserId};
-use tidings_events::definitions::projector_consumer;
+use tidings_events::definitions::{place_consumer, projector_consumer};
 use tidings_events::{Envelope, headers, subjects};
 use tidings_runtime::metrics as metrics_names;
 use tidings_store::plan::RowCache;
@@ -84,8 +84,7 @@ pub struct Projector<S> {
 }
 
 /// Creates the durable consumer afresh at `checkpoint + 1`. The store's checkpoint is the
-/// truth, never the ack floor; and an existing consumer is never reused, because a consumer
-/// whose leader died with a node can stay stuck (the cluster test found one).
+/// truth, never the ack floor (`definitions::place_consumer`).
 async fn position_consumer(
     stream: &JsStream,
     partition: Partition,
@@ -93,18 +92,8 @@ async fn position_consumer(
 ) -> anyhow::Result<jetstream::consumer::PullConsumer> {
     let mut config = projector_consumer();
     let name = partition.consumer(config.durable_name.as_deref().expect("durable consumer"));
-    config.durable_name = Some(name.clone());
-    if stream.consumer_info(&name).await.is_ok() {
-        stream.delete_consumer(&name).await?;
-    }
-    config.deliver_policy = if checkpoint == 0 {
-        DeliverPolicy::All
-    } else {
-        DeliverPolicy::ByStartSequence {
-            start_sequence: checkpoint + 1,
-        }
-    };
-    Ok(stream.create_consumer(config).await?)
+    config.durable_name = Some(name);
+    Ok(place_consumer(stream, config, checkpoint).await?)
 }
 
 impl<S: ReadModels> Projector<S> {

@@ -11,14 +11,14 @@ use crate::online::Online;
 use crate::plan::{self, Recipient};
 use crate::provider::{AppPush, Providers};
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
+use async_nats::jetstream::{self, consumer::pull};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tidings_api::apps::Apps;
 use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::event::MessageSent;
 use tidings_domain::{AppId, Event, Recipient as To, UserId};
-use tidings_events::definitions::push_consumer;
+use tidings_events::definitions::{place_consumer, push_consumer};
 use tidings_events::{Envelope, subjects};
 use tidings_runtime::metrics as names;
 use tidings_store::ReadModels;
@@ -96,19 +96,7 @@ impl<S: ReadModels> Worker<S> {
             .await
             .context("opening the events stream")?;
         let checkpoint = store.checkpoint(CHECKPOINT).await?;
-        let mut definition = push_consumer();
-        let name = definition.durable_name.clone().expect("durable consumer");
-        if stream.consumer_info(&name).await.is_ok() {
-            stream.delete_consumer(&name).await?;
-        }
-        definition.deliver_policy = if checkpoint == 0 {
-            DeliverPolicy::All
-        } else {
-            DeliverPolicy::ByStartSequence {
-                start_sequence: checkpoint + 1,
-            }
-        };
-        let consumer = stream.create_consumer(definition).await?;
+        let consumer = place_consumer(&stream, push_consumer(), checkpoint).await?;
         let messages = consumer
             .stream()
             .max_messages_per_batch(config.max_batch)

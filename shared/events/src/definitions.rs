@@ -1,7 +1,8 @@
 //! The JetStream streams, consumers, KV and object store buckets under `nats/`, embedded and
 //! applied idempotently.
 
-use async_nats::jetstream::{self, consumer::pull, kv, object_store, stream};
+use async_nats::jetstream::consumer::{DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, kv, object_store, stream};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -57,6 +58,29 @@ pub fn feed_webhooks_consumer() -> pull::Config {
 /// The push worker's durable consumer definition (message subjects only).
 pub fn push_consumer() -> pull::Config {
     serde_json::from_str(PUSH_CONSUMER_JSON).expect("nats/consumers/push.json is valid")
+}
+
+/// Makes the durable pull consumer `config` names afresh, delivering from the stream sequence
+/// after `after` (from the first when 0). One of that name is deleted first: a consumer's
+/// position is set only when it is created, and an existing one is never reused, because a
+/// consumer whose leader died with a node can stay stuck (the cluster test found one).
+pub async fn place_consumer(
+    stream: &stream::Stream,
+    mut config: pull::Config,
+    after: u64,
+) -> Result<PullConsumer, stream::ConsumerError> {
+    let name = config.durable_name.clone().expect("a durable consumer");
+    if stream.consumer_info(&name).await.is_ok() {
+        stream.delete_consumer(&name).await?;
+    }
+    config.deliver_policy = if after == 0 {
+        DeliverPolicy::All
+    } else {
+        DeliverPolicy::ByStartSequence {
+            start_sequence: after + 1,
+        }
+    };
+    stream.create_consumer(config).await
 }
 
 /// A KV bucket as `nats/kv/*.json` states it (`kv::Config` has no serde form of its own).
