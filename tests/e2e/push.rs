@@ -8,7 +8,9 @@ use crate::apps::{admin_of, create, credential};
 use crate::harness::{Harness, eventually, last_seq, until};
 use crate::process::{field, launch, signal};
 use crate::push_providers::{self as providers, Log};
+use async_nats::jetstream::{self, consumer::PullConsumer};
 use serde_json::{Value, json};
+use tidings_events::subjects;
 use tidings_store::ProjectionStore;
 use tidings_testkit::{ServerApi, TestNats, WsClient};
 
@@ -491,4 +493,156 @@ async fn no_push_job_is_lost_when_the_server_is_killed_mid_stream() {
     );
     signal(child.id(), "TERM");
     child.wait().unwrap();
+}
+
+/// The push worker's consumer: its filter subjects (sorted) and the last stream sequence it
+/// was delivered.
+async fn push_consumer(js: &jetstream::Context) -> Option<(Vec<String>, u64)> {
+    let events = js.get_stream(subjects::EVENTS_STREAM).await.ok()?;
+    let mut consumer: PullConsumer = events.get_consumer("push-worker").await.ok()?;
+    let info = consumer.info().await.ok()?;
+    let mut filters = match info.config.filter_subject.as_str() {
+        "" => info.config.filter_subjects.clone(),
+        one => vec![one.to_owned()],
+    };
+    filters.sort();
+    Some((filters, info.delivered.stream_sequence))
+}
+
+async fn push_filters(js: &jetstream::Context) -> Option<Vec<String>> {
+    push_consumer(js).await.map(|(filters, _)| filters)
+}
+
+#[tokio::test]
+async fn with_no_app_pushing_the_worker_reads_only_app_events_until_one_does() {
+    let h = Harness::start().await;
+    let js = jetstream::new(h.nats.client().await);
+    let apps_only = vec![subjects::ALL_APPS.to_owned()];
+    let mut messages_and_apps = vec!["tid.evt.*.conv.>".to_owned(), subjects::ALL_APPS.to_owned()];
+    messages_and_apps.sort();
+    eventually("the worker reads app events only", || async {
+        push_filters(&js).await == Some(apps_only.clone())
+    })
+    .await;
+    // The development app has no provider: its messages are not delivered to the worker.
+    h.api.register("alice").await;
+    h.api.register("bob").await;
+    send(&h.api, "alice", json!({"user": "bob"}), "q1", "quiet", &[]).await;
+    let quiet = last_seq(&js).await;
+    let (_, delivered) = push_consumer(&js).await.unwrap();
+    assert!(
+        delivered < quiet,
+        "delivered {delivered}, message at {quiet}"
+    );
+
+    // An app given a webhook: the worker reads messages from the app's next event on.
+    let admin = admin_of(&h.base, &credential(&h));
+    let (mut log, mut hook) = (Log::default(), String::new());
+    let loud = app_with_push(&h.base, &admin, "loud", async |secret: &str| {
+        let (url, l) = providers::webhook("loud", secret).await;
+        (log, hook) = (l, url.clone());
+        json!({ "webhook_url": url })
+    })
+    .await;
+    eventually("the worker reads messages and app events", || async {
+        push_filters(&js).await == Some(messages_and_apps.clone())
+    })
+    .await;
+    loud.register("alice").await;
+    let bob = loud.user_token("bob").await;
+    register_push(
+        &loud,
+        &bob,
+        "phone",
+        json!({"provider": "webhook", "token": "t"}),
+    )
+    .await;
+    send(&loud, "alice", json!({"user": "bob"}), "k1", "one", &[]).await;
+    job_for(&log, "phone", "d~alice~bob", 1).await;
+
+    // The last provider removed: back to app events; a message then gets no job, even once
+    // the provider is back.
+    let settings = "/v1/admin/apps/loud/settings";
+    let off = admin.post(settings, &json!({"push": {}})).await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    eventually("the worker reads app events only again", || async {
+        push_filters(&js).await == Some(apps_only.clone())
+    })
+    .await;
+    send(&loud, "alice", json!({"user": "bob"}), "k2", "two", &[]).await;
+    let on = admin
+        .post(settings, &json!({"push": {"webhook_url": hook}}))
+        .await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    send(&loud, "alice", json!({"user": "bob"}), "k3", "three", &[]).await;
+    job_for(&log, "phone", "d~alice~bob", 3).await;
+    handled(&h).await;
+    let seqs: Vec<(u64, u64)> = of(&jobs(&log), "phone", "d~alice~bob")
+        .iter()
+        .map(|j| {
+            (
+                j["conv_seq"].as_u64().unwrap(),
+                j["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        [(1, 1), (3, 1)],
+        "none for the message sent without a provider"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_configured_across_a_restart_is_followed_from_the_start_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start_on(TestNats::start(), dir, |_| {}).await;
+    let js = jetstream::new(h.nats.client().await);
+    let apps_only = Some(vec![subjects::ALL_APPS.to_owned()]);
+    eventually("the worker reads app events only", || async {
+        push_filters(&js).await == apps_only
+    })
+    .await;
+    h.api.register("alice").await;
+    let bob = h.api.user_token("bob").await;
+    register_push(
+        &h.api,
+        &bob,
+        "phone",
+        json!({"provider": "webhook", "token": "t"}),
+    )
+    .await;
+    send(&h.api, "alice", json!({"user": "bob"}), "k1", "before", &[]).await;
+    let (key, secret) = (h.api.app_key.clone(), h.api.app_secret.clone());
+
+    // The configuration now gives the development app a webhook: no app event says so, and the
+    // worker reads messages from its start on (none for the one before).
+    let (url, log) = providers::webhook(&key, &secret).await;
+    let (nats, dir) = h.stop().await;
+    let h = Harness::start_on(nats, dir, |config| {
+        config.dev_app.push.webhook_url = Some(url.clone());
+    })
+    .await;
+    let mut messages_and_apps = vec!["tid.evt.*.conv.>".to_owned(), subjects::ALL_APPS.to_owned()];
+    messages_and_apps.sort();
+    eventually("the worker reads messages and app events", || async {
+        push_filters(&js).await == Some(messages_and_apps.clone())
+    })
+    .await;
+    send(&h.api, "alice", json!({"user": "bob"}), "k2", "after", &[]).await;
+    job_for(&log, "phone", "d~alice~bob", 2).await;
+    handled(&h).await;
+    let seqs: Vec<u64> = of(&jobs(&log), "phone", "d~alice~bob")
+        .iter()
+        .map(|j| j["conv_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2]);
+
+    // And back: without it, app events only again.
+    let (nats, dir) = h.stop().await;
+    let _h = Harness::start_on(nats, dir, |_| {}).await;
+    eventually("the worker reads app events only again", || async {
+        push_filters(&js).await == apps_only
+    })
+    .await;
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 mod admin_feed;
 pub mod aggregate;
+pub mod app_scope;
 pub mod apps;
 pub mod apps_memo;
 pub mod commands;

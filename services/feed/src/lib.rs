@@ -6,7 +6,6 @@
 
 pub mod projector;
 pub mod record;
-pub mod scope;
 pub mod signing;
 pub mod webhook;
 

@@ -2,7 +2,7 @@
 //! public record (`record::record`) on `tid.feed.v1.<app>.<kind>`, in event order, for the
 //! apps whose `feed` setting (or a `feed_webhook`) asks for it; other apps' events are read
 //! and passed over, so a deployment pays the second write only for apps that consume it, and
-//! while no app asks, only the apps' own events are read at all (`scope`).
+//! while no app asks, only the apps' own events are read at all (`tidings_api::app_scope`).
 //!
 //! Idempotent under redelivery and replay: a record's `Nats-Msg-Id` is its source event's
 //! sequence (JetStream drops a copy within the feed stream's dedupe window), and events at or
@@ -10,17 +10,18 @@
 //! `Tidings-Feed-Event-Seq` header), so a restart or a reset consumer never publishes twice.
 
 use crate::record::{self, Record};
-use crate::scope::{self, Scope};
 use anyhow::Context;
 use async_nats::HeaderMap;
 use async_nats::jetstream::stream::Stream as JsStream;
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures_util::StreamExt;
 use std::time::Duration;
+use tidings_api::app_scope::{AppScope, Scope};
 use tidings_api::apps::Apps;
 use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::AppId;
-use tidings_events::{Envelope, subjects};
+use tidings_domain::app::AppState;
+use tidings_events::{Envelope, definitions, subjects};
 use tokio_util::sync::CancellationToken;
 
 /// The header carrying a record's source event sequence.
@@ -36,14 +37,24 @@ pub fn msg_id(event_seq: u64) -> String {
     format!("feed.v1.{event_seq}")
 }
 
+/// Whether `app` asks for its records.
+fn feeds(app: &AppState) -> bool {
+    !app.disabled && app.settings.feeds()
+}
+
+/// The consumer's scopes: every event while some app asks for the feed, else app events.
+pub fn scope() -> AppScope {
+    AppScope::new(definitions::feed_projector_consumer(), feeds)
+}
+
 /// Whether the app of the event on `subject` asks for its records (an event of an app that
 /// does not is passed over undecoded).
-async fn feeds(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<bool> {
+async fn app_feeds(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<bool> {
     let Some(app) = subjects::event_app(subject).and_then(|a| AppId::parse(a).ok()) else {
         return Ok(false);
     };
     match apps.state(&app).await {
-        Ok(state) => Ok(state.is_some_and(|s| !s.disabled && s.settings.feeds())),
+        Ok(state) => Ok(state.is_some_and(feeds)),
         Err(error) => anyhow::bail!("reading app {app}: {}", error.message),
     }
 }
@@ -55,7 +66,8 @@ pub struct Projector {
     /// The events stream, where the consumer is made again when its scope changes.
     stream: JsStream,
     consumer: PullConsumer,
-    /// What the consumer reads (see `scope`).
+    /// What the consumer can read, and what it reads now.
+    scopes: AppScope,
     scope: Scope,
     /// The newest source event already in the feed stream.
     published: u64,
@@ -93,7 +105,7 @@ async fn newest_published(js: &jetstream::Context) -> anyhow::Result<u64> {
 }
 
 impl Projector {
-    /// Opens (or creates) the durable consumer, in the scope the apps call for (`scope::open`),
+    /// Opens (or creates) the durable consumer, in the scope the apps call for (`AppScope::open`),
     /// and reads where the feed stands.
     pub async fn open(
         js: jetstream::Context,
@@ -104,13 +116,15 @@ impl Projector {
             .get_stream(subjects::EVENTS_STREAM)
             .await
             .context("opening the events stream")?;
-        let (consumer, scope) = scope::open(&stream, &apps).await?;
+        let scopes = scope();
+        let (consumer, scope) = scopes.open(&stream, &apps, None).await?;
         let published = newest_published(&js).await?;
         Ok(Self {
             js,
             apps,
             stream,
             consumer,
+            scopes,
             scope,
             published,
             max_batch: max_batch.max(1),
@@ -140,7 +154,7 @@ impl Projector {
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .stream_sequence;
             if seq > self.published
-                && feeds(&mut apps, &message.subject).await?
+                && app_feeds(&mut apps, &message.subject).await?
                 && let Some(record) = self.translate(seq, &message)
             {
                 acks.push(self.publish(&record).await?);
@@ -149,7 +163,7 @@ impl Projector {
             count += 1;
             if subjects::parse_app(&message.subject).is_some() {
                 apps = AppsMemo::new(&self.apps);
-                let wanted = Scope::wanted(&self.apps).await?;
+                let wanted = self.scopes.wanted(&self.apps).await?;
                 if wanted != self.scope {
                     rescope = Some((wanted, seq));
                     break;
@@ -164,7 +178,7 @@ impl Projector {
             ack.await.context("storing a feed record")?;
         }
         if let Some((wanted, after)) = rescope {
-            self.consumer = scope::position(&self.stream, wanted, after).await?;
+            self.consumer = self.scopes.position(&self.stream, wanted, after).await?;
             self.scope = wanted;
             return Ok(Step::Processed(count));
         }

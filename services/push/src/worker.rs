@@ -4,6 +4,9 @@
 //! inbox, unread counts and settings include it), plans jobs per recipient, collapses bursts,
 //! delivers them, then records the checkpoint and acknowledges: a worker killed before that
 //! sees the same messages again after its restart, so no job is lost (a job may be sent twice).
+//! While no app has a push provider, the consumer reads the apps' own events only
+//! (`tidings_api::app_scope`), and moves to the messages from the app event that gives the
+//! first app one.
 
 use crate::Config;
 use crate::job::{PushJob, collapse};
@@ -11,14 +14,17 @@ use crate::online::Online;
 use crate::plan::{self, Recipient};
 use crate::provider::{AppPush, Providers};
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer::pull};
+use async_nats::jetstream::stream::Stream as JsStream;
+use async_nats::jetstream::{self, consumer::PullConsumer, consumer::pull};
 use futures_util::StreamExt;
 use std::time::Duration;
+use tidings_api::app_scope::{AppScope, Scope};
 use tidings_api::apps::Apps;
 use tidings_api::apps_memo::AppsMemo;
+use tidings_domain::app::AppState;
 use tidings_domain::event::MessageSent;
 use tidings_domain::{AppId, Event, Recipient as To, UserId};
-use tidings_events::definitions::{place_consumer, push_consumer};
+use tidings_events::definitions::push_consumer;
 use tidings_events::{Envelope, subjects};
 use tidings_runtime::metrics as names;
 use tidings_store::ReadModels;
@@ -39,6 +45,17 @@ pub enum Step {
     Idle,
 }
 
+/// Whether `app` has a push provider, so that its messages are followed.
+fn pushes(app: &AppState) -> bool {
+    app.settings.push.has_provider()
+}
+
+/// The consumer's scopes: messages and app events while some app has a push provider, else
+/// app events.
+pub fn scope() -> AppScope {
+    AppScope::new(push_consumer(), pushes)
+}
+
 /// Whether a notification of a message on `subject` shows its text, if the message's app has
 /// a push provider; `None` if it has none (or is unknown).
 async fn preview(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<Option<bool>> {
@@ -49,9 +66,7 @@ async fn preview(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<Optio
         .state(&app)
         .await
         .map_err(|e| anyhow::anyhow!("reading app {app}: {}", e.message))?;
-    Ok(state
-        .filter(|s| s.settings.push.has_provider())
-        .map(|s| s.settings.push.preview))
+    Ok(state.filter(|s| pushes(s)).map(|s| s.settings.push.preview))
 }
 
 /// Counts and logs a job that is given up on because its app could not be read.
@@ -67,6 +82,10 @@ pub struct Worker<S> {
     apps: Apps,
     online: Online,
     providers: Providers,
+    /// The events stream, where the consumer is made again when its scope changes.
+    stream: JsStream,
+    scopes: AppScope,
+    scope: Scope,
     messages: pull::Stream,
     /// The projection's checkpoint keys: an event is projected once all of them cover it.
     projections: Vec<String>,
@@ -80,9 +99,20 @@ fn now_millis() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The consumer's messages, in batches of at most `max_batch`.
+async fn messages(consumer: &PullConsumer, max_batch: usize) -> anyhow::Result<pull::Stream> {
+    consumer
+        .stream()
+        .max_messages_per_batch(max_batch)
+        .heartbeat(Duration::from_secs(5))
+        .messages()
+        .await
+        .context("reading the push worker's consumer")
+}
+
 impl<S: ReadModels> Worker<S> {
     /// Recreates the durable consumer at the store's checkpoint + 1 (the store is the truth,
-    /// never the ack floor) and opens its message stream.
+    /// never the ack floor), in the scope the apps call for, and opens its message stream.
     pub async fn start(
         store: S,
         client: async_nats::Client,
@@ -96,19 +126,18 @@ impl<S: ReadModels> Worker<S> {
             .await
             .context("opening the events stream")?;
         let checkpoint = store.checkpoint(CHECKPOINT).await?;
-        let consumer = place_consumer(&stream, push_consumer(), checkpoint).await?;
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(config.max_batch)
-            .heartbeat(Duration::from_secs(5))
-            .messages()
-            .await?;
-        tracing::info!(checkpoint, "push worker started");
+        let scopes = scope();
+        let (consumer, scope) = scopes.open(&stream, &apps, Some(checkpoint)).await?;
+        let messages = messages(&consumer, config.max_batch).await?;
+        tracing::info!(checkpoint, ?scope, "push worker started");
         Ok(Self {
             store,
             apps,
             online: Online::new(js),
             providers: Providers::new()?,
+            stream,
+            scopes,
+            scope,
             messages,
             projections,
             checkpoint,
@@ -142,8 +171,10 @@ impl<S: ReadModels> Worker<S> {
         let mut jobs = Vec::new();
         let mut through = self.checkpoint;
         let mut handled = 0;
-        // Each app read once per batch; a message of an app without a provider (most apps, and
-        // every app that does not use offline push) is passed over undecoded.
+        let mut rescope = None;
+        // Each app read once per batch, and again after an app's event; a message of an app
+        // without a provider (most apps, and every app that does not use offline push) is
+        // passed over undecoded.
         let mut apps = AppsMemo::new(&self.apps);
         for message in &batch {
             let seq = message
@@ -155,6 +186,15 @@ impl<S: ReadModels> Worker<S> {
             }
             through = seq;
             handled += 1;
+            if subjects::parse_app(&message.subject).is_some() {
+                apps = AppsMemo::new(&self.apps);
+                let wanted = self.scopes.wanted(&self.apps).await?;
+                if wanted != self.scope {
+                    rescope = Some(wanted);
+                    break; // What follows comes again from the consumer in its new scope.
+                }
+                continue;
+            }
             let Some(show_text) = preview(&mut apps, &message.subject).await? else {
                 continue;
             };
@@ -193,8 +233,15 @@ impl<S: ReadModels> Worker<S> {
             self.store.apply(CHECKPOINT, through, Vec::new()).await?;
             self.checkpoint = through;
         }
-        // Acknowledge only after delivering: a crash before it redelivers the batch.
-        if let Some(last) = batch.last() {
+        if let Some(wanted) = rescope {
+            let consumer = self
+                .scopes
+                .position(&self.stream, wanted, self.checkpoint)
+                .await?;
+            self.messages = messages(&consumer, self.config.max_batch).await?;
+            self.scope = wanted;
+        } else if let Some(last) = batch.last() {
+            // Acknowledge only after delivering: a crash before it redelivers the batch.
             last.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
         }
         Ok(Step::Handled {
