@@ -30,6 +30,11 @@ pub struct Args {
     /// projector and the push worker).
     #[arg(long, default_value_t = 0)]
     consumers: usize,
+    /// Publish as Tidings' aggregates do instead: this many subjects (conversations), each with
+    /// one publish in flight that carries a message id and the subject's expected last
+    /// sequence (taken from the previous publish's ack); `--window` is not used then.
+    #[arg(long)]
+    conversations: Option<usize>,
 }
 
 const STREAM: &str = "TIDINGS_BENCH";
@@ -50,9 +55,28 @@ pub async fn publish_rate(js: &jetstream::Context, args: &Args) -> anyhow::Resul
     }
     let payload: bytes::Bytes = vec![b'x'; args.size].into();
     let start = Instant::now();
-    let mut in_flight = VecDeque::with_capacity(args.window);
-    for i in 0..args.count {
-        if in_flight.len() >= args.window {
+    match args.conversations {
+        Some(conversations) => publish_serially(js, args.count, conversations, payload).await?,
+        None => publish_windowed(js, args.count, args.window, payload).await?,
+    }
+    let rate = args.count as f64 / start.elapsed().as_secs_f64();
+    for reader in readers {
+        reader.await??;
+    }
+    js.delete_stream(STREAM).await?;
+    Ok(rate)
+}
+
+/// `count` publishes over 1,024 subjects with up to `window` awaiting their ack.
+async fn publish_windowed(
+    js: &jetstream::Context,
+    count: usize,
+    window: usize,
+    payload: bytes::Bytes,
+) -> anyhow::Result<()> {
+    let mut in_flight = VecDeque::with_capacity(window);
+    for i in 0..count {
+        if in_flight.len() >= window {
             let ack: jetstream::context::PublishAckFuture =
                 in_flight.pop_front().expect("non-empty");
             ack.await?;
@@ -63,12 +87,43 @@ pub async fn publish_rate(js: &jetstream::Context, args: &Args) -> anyhow::Resul
     for ack in in_flight {
         ack.await?;
     }
-    let rate = args.count as f64 / start.elapsed().as_secs_f64();
-    for reader in readers {
-        reader.await??;
+    Ok(())
+}
+
+/// `count` publishes over `conversations` subjects, each subject's one at a time with a
+/// message id and the expected last subject sequence, as an aggregate's events are published.
+async fn publish_serially(
+    js: &jetstream::Context,
+    count: usize,
+    conversations: usize,
+    payload: bytes::Bytes,
+) -> anyhow::Result<()> {
+    let conversations = conversations.max(1);
+    let mut tasks = Vec::new();
+    for c in 0..conversations {
+        let (js, payload) = (js.clone(), payload.clone());
+        let mine = count / conversations + usize::from(c < count % conversations);
+        tasks.push(tokio::spawn(async move {
+            let subject = format!("tid.bench.{c}");
+            let mut last = 0;
+            for i in 0..mine {
+                let message = jetstream::message::PublishMessage::build()
+                    .payload(payload.clone())
+                    .message_id(format!("{c}.{i}"))
+                    .expected_last_subject_sequence(last);
+                last = js
+                    .send_publish(subject.clone(), message)
+                    .await?
+                    .await?
+                    .sequence;
+            }
+            anyhow::Ok(())
+        }));
     }
-    js.delete_stream(STREAM).await?;
-    Ok(rate)
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
 }
 
 /// Reads `count` messages from the bench stream through a durable pull consumer of its own,
@@ -104,8 +159,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let version = client.server_info().version;
     let js = jetstream::new(client);
     println!(
-        "jetstream: nats-server={version} count={} size={} window={} runs={} consumers={}",
-        args.count, args.size, args.window, args.runs, args.consumers
+        "jetstream: nats-server={version} count={} size={} window={} runs={} consumers={} conversations={:?}",
+        args.count, args.size, args.window, args.runs, args.consumers, args.conversations
     );
     let mut rates = Vec::new();
     for run in 1..=args.runs {
@@ -118,8 +173,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({"bench": "jetstream", "median_msgs_per_sec": median, "runs": rates,
-                           "nats_server": version, "size": args.size, "window": args.window,
-                           "consumers": args.consumers})
+                           "nats_server": version, "size": args.size,
+                           "window": args.conversations.is_none().then_some(args.window),
+                           "consumers": args.consumers, "conversations": args.conversations})
     );
     Ok(())
 }
