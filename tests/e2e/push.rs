@@ -560,6 +560,21 @@ async fn with_no_app_pushing_the_worker_reads_only_app_events_until_one_does() {
     send(&loud, "alice", json!({"user": "bob"}), "k1", "one", &[]).await;
     job_for(&log, "phone", "d~alice~bob", 1).await;
 
+    // Another app's provider comes and goes: loud still has one, so the scope stays.
+    app_with_push(
+        &h.base,
+        &admin,
+        "also",
+        async |_: &str| json!({ "webhook_url": "http://127.0.0.1:9/push" }),
+    )
+    .await;
+    let also_off = admin
+        .post("/v1/admin/apps/also/settings", &json!({"push": {}}))
+        .await;
+    assert_eq!(also_off.status, 200, "{:?}", also_off.body);
+    handled(&h).await;
+    assert_eq!(push_filters(&js).await, Some(messages_and_apps.clone()));
+
     // The last provider removed: back to app events; a message then gets no job, even once
     // the provider is back.
     let settings = "/v1/admin/apps/loud/settings";

@@ -8,12 +8,14 @@
 //! A change of scope happens at a point of the stream: the consumer is made again, with the
 //! other filter, from the event after the app event that changed it (`position`). An app that
 //! starts asking therefore has the consumer's work from its next event on, whichever scope the
-//! consumer was in.
+//! consumer was in. An app event costs a read of that app (`after_event_of`); every app is
+//! listed only when one stops asking while the consumer reads the wide scope, and at start.
 
 use crate::apps::Apps;
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{self, PullConsumer, pull};
 use async_nats::jetstream::stream::Stream as JsStream;
+use tidings_domain::AppId;
 use tidings_domain::app::AppState;
 use tidings_events::{definitions, subjects};
 
@@ -69,6 +71,26 @@ impl AppScope {
             .iter()
             .any(|(_, state, _)| (self.asks)(state));
         Ok(if asking { Scope::Wide } else { Scope::Apps })
+    }
+
+    /// The scope called for after an event of `app`, the consumer reading `now`: an event
+    /// changes only its own app, so only an app that stops asking while the consumer reads the
+    /// wide scope needs the other apps listed; otherwise the one app's state decides.
+    pub async fn after_event_of(
+        &self,
+        apps: &Apps,
+        app: &AppId,
+        now: Scope,
+    ) -> anyhow::Result<Scope> {
+        let state = apps
+            .current(app)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading app {app}: {}", e.message))?;
+        match (state.is_some_and(|(state, _)| (self.asks)(&state)), now) {
+            (true, _) => Ok(Scope::Wide),
+            (false, Scope::Apps) => Ok(Scope::Apps),
+            (false, Scope::Wide) => self.wanted(apps).await,
+        }
     }
 
     /// Makes the consumer afresh, reading `scope` from the stream sequence after `after` (from

@@ -186,9 +186,14 @@ impl<S: ReadModels> Worker<S> {
             }
             through = seq;
             handled += 1;
-            if subjects::parse_app(&message.subject).is_some() {
+            if let Some(app) =
+                subjects::parse_app(&message.subject).and_then(|a| AppId::parse(a).ok())
+            {
                 apps = AppsMemo::new(&self.apps);
-                let wanted = self.scopes.wanted(&self.apps).await?;
+                let wanted = self
+                    .scopes
+                    .after_event_of(&self.apps, &app, self.scope)
+                    .await?;
                 if wanted != self.scope {
                     rescope = Some(wanted);
                     break; // What follows comes again from the consumer in its new scope.
