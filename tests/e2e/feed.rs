@@ -589,3 +589,40 @@ async fn a_restart_with_a_configured_app_asking_moves_the_projector_to_every_eve
     })
     .await;
 }
+
+#[tokio::test]
+async fn app_events_left_from_before_a_start_that_asks_move_the_projector_at_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = |config: &mut tidings::config::Config| config.dev_app.feed = false;
+    let h = Harness::start_on(tidings_testkit::TestNats::start(), dir, quiet).await;
+    let js = jetstream::new(h.nats.client().await);
+    eventually("the projector reads app events only", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
+    })
+    .await;
+    let app = h.api.app_key.clone();
+
+    // While the feed projector is off, another app's event is recorded.
+    let (nats, dir) = h.stop().await;
+    let off = |config: &mut tidings::config::Config| {
+        config.dev_app.feed = false;
+        config.feed.enabled = false;
+    };
+    let h = Harness::start_on(nats, dir, off).await;
+    let admin = crate::apps::admin_of(&h.base, &crate::apps::credential(&h));
+    crate::apps::create(&admin, json!({"key": "other"})).await;
+
+    // The configuration now asks for the development app's feed: the projector reads that
+    // event first (it is left from before), and moves to every event there.
+    let (nats, dir) = h.stop().await;
+    let h = Harness::start_on(nats, dir, |_| {}).await;
+    eventually("the projector reads every event", || async {
+        feed_filter(&js).await.as_deref() == Some(subjects::ALL_EVENTS)
+    })
+    .await;
+    assert_eq!(h.api.register("fed").await.status, 200);
+    eventually("the registration is in the feed", || async {
+        newest_type(&js, &app, "user").await.as_deref() == Some("user_registered")
+    })
+    .await;
+}

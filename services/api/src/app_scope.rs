@@ -9,7 +9,7 @@
 //! other filter, from the event after the app event that changed it (`position`). An app that
 //! starts asking therefore has the consumer's work from its next event on, whichever scope the
 //! consumer was in. An app event costs a read of that app (`after_event_of`); every app is
-//! listed only when one stops asking while the consumer reads the wide scope, and at start.
+//! listed at start, and when one stops asking while the consumer reads the wide scope.
 
 use crate::apps::Apps;
 use anyhow::Context as _;
@@ -27,20 +27,36 @@ pub enum Scope {
     Apps,
 }
 
-/// A consumer's two scopes and what makes an app ask for the wide one.
-#[derive(Clone)]
+/// A consumer's two scopes, what makes an app ask for the wide one, and which one the consumer
+/// reads.
 pub struct AppScope {
     /// The consumer's definition, with the wide scope's filter.
     wide: pull::Config,
     /// Whether an app, as it is now, asks for the consumer's work.
     asks: fn(&AppState) -> bool,
+    /// What the consumer reads.
+    reads: Scope,
+    /// Whether `reads` is what the apps called for when last listed: not while a consumer
+    /// reading app events only goes through those left from before its start though some app
+    /// asks now (the first of them moves it).
+    settled: bool,
 }
 
 impl AppScope {
     /// `wide`'s filter must include the apps' events (`tid.evt.*.app.*`), or the consumer
     /// would not notice the last app that stops asking.
     pub fn new(wide: pull::Config, asks: fn(&AppState) -> bool) -> Self {
-        Self { wide, asks }
+        Self {
+            wide,
+            asks,
+            reads: Scope::Wide,
+            settled: false,
+        }
+    }
+
+    /// What the consumer reads.
+    pub fn reads(&self) -> Scope {
+        self.reads
     }
 
     /// The filter subjects `scope` reads.
@@ -63,7 +79,7 @@ impl AppScope {
     }
 
     /// The scope the apps as they are now call for.
-    pub async fn wanted(&self, apps: &Apps) -> anyhow::Result<Scope> {
+    async fn wanted(&self, apps: &Apps) -> anyhow::Result<Scope> {
         let asking = apps
             .list()
             .await
@@ -73,30 +89,39 @@ impl AppScope {
         Ok(if asking { Scope::Wide } else { Scope::Apps })
     }
 
-    /// The scope called for after an event of `app`, the consumer reading `now`: an event
-    /// changes only its own app, so only an app that stops asking while the consumer reads the
-    /// wide scope needs the other apps listed; otherwise the one app's state decides.
+    /// After the consumer read an event of `app`: the scope it must move to (`position`, from
+    /// the event after), if any. An event changes only its own app, so that app's state
+    /// decides, and every app is listed only when it stops asking while the consumer reads
+    /// the wide scope (or the scope is not settled).
     pub async fn after_event_of(
-        &self,
+        &mut self,
         apps: &Apps,
         app: &AppId,
-        now: Scope,
-    ) -> anyhow::Result<Scope> {
-        let state = apps
-            .current(app)
-            .await
-            .map_err(|e| anyhow::anyhow!("reading app {app}: {}", e.message))?;
-        match (state.is_some_and(|(state, _)| (self.asks)(&state)), now) {
-            (true, _) => Ok(Scope::Wide),
-            (false, Scope::Apps) => Ok(Scope::Apps),
-            (false, Scope::Wide) => self.wanted(apps).await,
-        }
+    ) -> anyhow::Result<Option<Scope>> {
+        let wanted = if self.settled {
+            let state = apps
+                .current(app)
+                .await
+                .map_err(|e| anyhow::anyhow!("reading app {app}: {}", e.message))?;
+            match (
+                state.is_some_and(|(state, _)| (self.asks)(&state)),
+                self.reads,
+            ) {
+                (true, _) => Scope::Wide,
+                (false, Scope::Apps) => Scope::Apps,
+                (false, Scope::Wide) => self.wanted(apps).await?,
+            }
+        } else {
+            self.wanted(apps).await?
+        };
+        self.settled = wanted == self.reads;
+        Ok((wanted != self.reads).then_some(wanted))
     }
 
     /// Makes the consumer afresh, reading `scope` from the stream sequence after `after` (from
     /// the stream's first event when 0).
     pub async fn position(
-        &self,
+        &mut self,
         stream: &JsStream,
         scope: Scope,
         after: u64,
@@ -119,9 +144,11 @@ impl AppScope {
             after,
             "a consumer reads a new scope"
         );
-        definitions::place_consumer(stream, config, after)
+        let consumer = definitions::place_consumer(stream, config, after)
             .await
-            .with_context(|| format!("placing consumer {name}"))
+            .with_context(|| format!("placing consumer {name}"))?;
+        (self.reads, self.settled) = (scope, true);
+        Ok(consumer)
     }
 
     /// Opens the consumer, in the scope the apps call for now, from `checkpoint` when the
@@ -134,16 +161,15 @@ impl AppScope {
     /// in between). A new one reads the scope called for from the checkpoint, or the stream's
     /// first event.
     pub async fn open(
-        &self,
+        &mut self,
         stream: &JsStream,
         apps: &Apps,
         checkpoint: Option<u64>,
-    ) -> anyhow::Result<(PullConsumer, Scope)> {
+    ) -> anyhow::Result<PullConsumer> {
         let wanted = self.wanted(apps).await?;
         let name = self.wide.durable_name.clone().unwrap_or_default();
         let Ok(existing) = stream.get_consumer::<pull::Config>(&name).await else {
-            let start = checkpoint.unwrap_or(0);
-            return Ok((self.position(stream, wanted, start).await?, wanted));
+            return self.position(stream, wanted, checkpoint.unwrap_or(0)).await;
         };
         let info = existing.cached_info();
         let start = checkpoint.unwrap_or(info.ack_floor.stream_sequence);
@@ -151,7 +177,8 @@ impl AppScope {
             (Some(Scope::Apps), Scope::Wide) => {
                 let apps_only = self.position(stream, Scope::Apps, start).await?;
                 if apps_only.cached_info().num_pending > 0 {
-                    return Ok((apps_only, Scope::Apps));
+                    self.settled = false;
+                    return Ok(apps_only);
                 }
                 let last = stream
                     .get_info()
@@ -159,12 +186,13 @@ impl AppScope {
                     .context("reading the events stream")?
                     .state
                     .last_sequence;
-                Ok((self.position(stream, Scope::Wide, last).await?, Scope::Wide))
+                self.position(stream, Scope::Wide, last).await
             }
             (Some(scope), wanted) if scope == wanted && checkpoint.is_none() => {
-                Ok((existing, scope))
+                (self.reads, self.settled) = (scope, true);
+                Ok(existing)
             }
-            (_, wanted) => Ok((self.position(stream, wanted, start).await?, wanted)),
+            (_, wanted) => self.position(stream, wanted, start).await,
         }
     }
 }

@@ -16,7 +16,7 @@ use async_nats::jetstream::stream::Stream as JsStream;
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures_util::StreamExt;
 use std::time::Duration;
-use tidings_api::app_scope::{AppScope, Scope};
+use tidings_api::app_scope::AppScope;
 use tidings_api::apps::Apps;
 use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::AppId;
@@ -66,9 +66,8 @@ pub struct Projector {
     /// The events stream, where the consumer is made again when its scope changes.
     stream: JsStream,
     consumer: PullConsumer,
-    /// What the consumer can read, and what it reads now.
-    scopes: AppScope,
-    scope: Scope,
+    /// What the consumer reads.
+    scope: AppScope,
     /// The newest source event already in the feed stream.
     published: u64,
     max_batch: usize,
@@ -116,15 +115,14 @@ impl Projector {
             .get_stream(subjects::EVENTS_STREAM)
             .await
             .context("opening the events stream")?;
-        let scopes = scope();
-        let (consumer, scope) = scopes.open(&stream, &apps, None).await?;
+        let mut scope = scope();
+        let consumer = scope.open(&stream, &apps, None).await?;
         let published = newest_published(&js).await?;
         Ok(Self {
             js,
             apps,
             stream,
             consumer,
-            scopes,
             scope,
             published,
             max_batch: max_batch.max(1),
@@ -165,11 +163,7 @@ impl Projector {
                 subjects::parse_app(&message.subject).and_then(|a| AppId::parse(a).ok())
             {
                 apps = AppsMemo::new(&self.apps);
-                let wanted = self
-                    .scopes
-                    .after_event_of(&self.apps, &app, self.scope)
-                    .await?;
-                if wanted != self.scope {
+                if let Some(wanted) = self.scope.after_event_of(&self.apps, &app).await? {
                     rescope = Some((wanted, seq));
                     break;
                 }
@@ -183,8 +177,7 @@ impl Projector {
             ack.await.context("storing a feed record")?;
         }
         if let Some((wanted, after)) = rescope {
-            self.consumer = self.scopes.position(&self.stream, wanted, after).await?;
-            self.scope = wanted;
+            self.consumer = self.scope.position(&self.stream, wanted, after).await?;
             return Ok(Step::Processed(count));
         }
         match last {

@@ -18,7 +18,7 @@ use async_nats::jetstream::stream::Stream as JsStream;
 use async_nats::jetstream::{self, consumer::PullConsumer, consumer::pull};
 use futures_util::StreamExt;
 use std::time::Duration;
-use tidings_api::app_scope::{AppScope, Scope};
+use tidings_api::app_scope::AppScope;
 use tidings_api::apps::Apps;
 use tidings_api::apps_memo::AppsMemo;
 use tidings_domain::app::AppState;
@@ -84,8 +84,8 @@ pub struct Worker<S> {
     providers: Providers,
     /// The events stream, where the consumer is made again when its scope changes.
     stream: JsStream,
-    scopes: AppScope,
-    scope: Scope,
+    /// What the consumer reads.
+    scope: AppScope,
     messages: pull::Stream,
     /// The projection's checkpoint keys: an event is projected once all of them cover it.
     projections: Vec<String>,
@@ -126,17 +126,16 @@ impl<S: ReadModels> Worker<S> {
             .await
             .context("opening the events stream")?;
         let checkpoint = store.checkpoint(CHECKPOINT).await?;
-        let scopes = scope();
-        let (consumer, scope) = scopes.open(&stream, &apps, Some(checkpoint)).await?;
+        let mut scope = scope();
+        let consumer = scope.open(&stream, &apps, Some(checkpoint)).await?;
         let messages = messages(&consumer, config.max_batch).await?;
-        tracing::info!(checkpoint, ?scope, "push worker started");
+        tracing::info!(checkpoint, scope = ?scope.reads(), "push worker started");
         Ok(Self {
             store,
             apps,
             online: Online::new(js),
             providers: Providers::new()?,
             stream,
-            scopes,
             scope,
             messages,
             projections,
@@ -190,11 +189,7 @@ impl<S: ReadModels> Worker<S> {
                 subjects::parse_app(&message.subject).and_then(|a| AppId::parse(a).ok())
             {
                 apps = AppsMemo::new(&self.apps);
-                let wanted = self
-                    .scopes
-                    .after_event_of(&self.apps, &app, self.scope)
-                    .await?;
-                if wanted != self.scope {
+                if let Some(wanted) = self.scope.after_event_of(&self.apps, &app).await? {
                     rescope = Some(wanted);
                     break; // What follows comes again from the consumer in its new scope.
                 }
@@ -240,11 +235,10 @@ impl<S: ReadModels> Worker<S> {
         }
         if let Some(wanted) = rescope {
             let consumer = self
-                .scopes
+                .scope
                 .position(&self.stream, wanted, self.checkpoint)
                 .await?;
             self.messages = messages(&consumer, self.config.max_batch).await?;
-            self.scope = wanted;
         } else if let Some(last) = batch.last() {
             // Acknowledge only after delivering: a crash before it redelivers the batch.
             last.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
