@@ -4,7 +4,7 @@
 //! the start see the same records; and resetting the feed projector (a replay of the whole
 //! events stream) publishes nothing twice.
 
-use crate::harness::{Harness, eventually, until};
+use crate::harness::{Harness, consumer_filters, eventually, until, until_reads};
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -450,25 +450,29 @@ async fn only_apps_that_ask_for_the_feed_have_records() {
     assert_eq!(record["data"]["user"], "after", "{record}");
 }
 
-/// The filter the feed projector's consumer reads now.
-async fn feed_filter(js: &jetstream::Context) -> Option<String> {
-    let events = js.get_stream(subjects::EVENTS_STREAM).await.ok()?;
-    let mut c: consumer::PullConsumer = events.get_consumer("feed-projector").await.ok()?;
-    Some(c.info().await.ok()?.config.filter_subject.clone())
+const FEED_PROJECTOR: &str = "feed-projector";
+
+/// No app asks for the feed: the development app's configuration does not.
+fn unfed(config: &mut tidings::config::Config) {
+    config.dev_app.feed = false;
+}
+
+/// A server where no app asks for the feed, once its feed projector reads app events only.
+async fn start_unfed() -> (Harness, jetstream::Context) {
+    let h = Harness::start_on(
+        tidings_testkit::TestNats::start(),
+        tempfile::tempdir().unwrap(),
+        unfed,
+    )
+    .await;
+    let js = jetstream::new(h.nats.client().await);
+    until_reads(&js, FEED_PROJECTOR, &[subjects::ALL_APPS]).await;
+    (h, js)
 }
 
 #[tokio::test]
 async fn with_no_app_asking_the_projector_reads_only_app_events_until_one_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start_on(tidings_testkit::TestNats::start(), dir, |config| {
-        config.dev_app.feed = false;
-    })
-    .await;
-    let js = jetstream::new(h.nats.client().await);
-    eventually("the projector reads app events only", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
-    })
-    .await;
+    let (h, js) = start_unfed().await;
     assert_eq!(h.api.register("unfed").await.status, 200);
 
     // An app created with the feed on: the projector reads every event from the app's next.
@@ -482,8 +486,8 @@ async fn with_no_app_asking_the_projector_reads_only_app_events_until_one_does()
     })
     .await;
     assert_eq!(
-        feed_filter(&js).await.as_deref(),
-        Some(subjects::ALL_EVENTS)
+        consumer_filters(&js, FEED_PROJECTOR).await,
+        Some(vec![subjects::ALL_EVENTS.to_owned()])
     );
 
     // The last app asking stops: back to app events, and loud's later events have no records.
@@ -491,10 +495,7 @@ async fn with_no_app_asking_the_projector_reads_only_app_events_until_one_does()
         .post("/v1/admin/apps/loud/settings", &json!({"feed": false}))
         .await;
     assert_eq!(off.status, 200, "{:?}", off.body);
-    eventually("the projector reads app events only again", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
-    })
-    .await;
+    until_reads(&js, FEED_PROJECTOR, &[subjects::ALL_APPS]).await;
     assert_eq!(loud.register("second").await.status, 200);
     // On again: records resume from the change, and the one registration in between has none.
     let on = admin
@@ -550,24 +551,14 @@ async fn subject_count(js: &jetstream::Context, filter: &str) -> u64 {
 
 #[tokio::test]
 async fn a_restart_with_a_configured_app_asking_moves_the_projector_to_every_event_from_then() {
-    let dir = tempfile::tempdir().unwrap();
-    let quiet = |config: &mut tidings::config::Config| config.dev_app.feed = false;
-    let h = Harness::start_on(tidings_testkit::TestNats::start(), dir, quiet).await;
-    let js = jetstream::new(h.nats.client().await);
-    eventually("the projector reads app events only", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
-    })
-    .await;
+    let (h, js) = start_unfed().await;
     assert_eq!(h.api.register("before").await.status, 200);
     let app = h.api.app_key.clone();
 
     // The dev app's configuration now asks for the feed: records from the restart on.
     let (nats, dir) = h.stop().await;
     let h = Harness::start_on(nats, dir, |_| {}).await;
-    eventually("the projector reads every event", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_EVENTS)
-    })
-    .await;
+    until_reads(&js, FEED_PROJECTOR, &[subjects::ALL_EVENTS]).await;
     assert_eq!(h.api.register("after").await.status, 200);
     eventually(
         "the registration after the restart is in the feed",
@@ -583,29 +574,19 @@ async fn a_restart_with_a_configured_app_asking_moves_the_projector_to_every_eve
 
     // And back: no app asks, the consumer goes on from its ack floor reading app events only.
     let (nats, dir) = h.stop().await;
-    let _h = Harness::start_on(nats, dir, quiet).await;
-    eventually("the projector reads app events only again", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
-    })
-    .await;
+    let _h = Harness::start_on(nats, dir, unfed).await;
+    until_reads(&js, FEED_PROJECTOR, &[subjects::ALL_APPS]).await;
 }
 
 #[tokio::test]
 async fn app_events_left_from_before_a_start_that_asks_move_the_projector_at_the_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let quiet = |config: &mut tidings::config::Config| config.dev_app.feed = false;
-    let h = Harness::start_on(tidings_testkit::TestNats::start(), dir, quiet).await;
-    let js = jetstream::new(h.nats.client().await);
-    eventually("the projector reads app events only", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_APPS)
-    })
-    .await;
+    let (h, js) = start_unfed().await;
     let app = h.api.app_key.clone();
 
     // While the feed projector is off, another app's event is recorded.
     let (nats, dir) = h.stop().await;
     let off = |config: &mut tidings::config::Config| {
-        config.dev_app.feed = false;
+        unfed(config);
         config.feed.enabled = false;
     };
     let h = Harness::start_on(nats, dir, off).await;
@@ -616,10 +597,7 @@ async fn app_events_left_from_before_a_start_that_asks_move_the_projector_at_the
     // event first (it is left from before), and moves to every event there.
     let (nats, dir) = h.stop().await;
     let h = Harness::start_on(nats, dir, |_| {}).await;
-    eventually("the projector reads every event", || async {
-        feed_filter(&js).await.as_deref() == Some(subjects::ALL_EVENTS)
-    })
-    .await;
+    until_reads(&js, FEED_PROJECTOR, &[subjects::ALL_EVENTS]).await;
     assert_eq!(h.api.register("fed").await.status, 200);
     eventually("the registration is in the feed", || async {
         newest_type(&js, &app, "user").await.as_deref() == Some("user_registered")

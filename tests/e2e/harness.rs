@@ -197,3 +197,42 @@ pub async fn last_seq(js: &async_nats::jetstream::Context) -> u64 {
         .state
         .last_sequence
 }
+
+/// What the events stream's durable consumer `name` reads: its filter subjects (sorted) and
+/// the last stream sequence delivered to it.
+pub async fn consumer_reads(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+) -> Option<(Vec<String>, u64)> {
+    let events = js
+        .get_stream(tidings_events::subjects::EVENTS_STREAM)
+        .await
+        .ok()?;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        events.get_consumer(name).await.ok()?;
+    let info = consumer.info().await.ok()?;
+    let mut filters = match info.config.filter_subject.as_str() {
+        "" => info.config.filter_subjects.clone(),
+        one => vec![one.to_owned()],
+    };
+    filters.sort();
+    Some((filters, info.delivered.stream_sequence))
+}
+
+/// The filter subjects consumer `name` reads now (sorted).
+pub async fn consumer_filters(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+) -> Option<Vec<String>> {
+    consumer_reads(js, name).await.map(|(filters, _)| filters)
+}
+
+/// Waits until consumer `name` reads exactly `filters` (in any order).
+pub async fn until_reads(js: &async_nats::jetstream::Context, name: &str, filters: &[&str]) {
+    let mut wanted: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+    wanted.sort();
+    eventually(&format!("{name} reads {wanted:?}"), || async {
+        consumer_filters(js, name).await.as_ref() == Some(&wanted)
+    })
+    .await;
+}

@@ -5,10 +5,12 @@
 //! check each request against the provider's documented format.
 
 use crate::apps::{admin_of, create, credential};
-use crate::harness::{Harness, eventually, last_seq, until};
+use crate::harness::{
+    Harness, consumer_filters, consumer_reads, eventually, last_seq, until, until_reads,
+};
 use crate::process::{field, launch, signal};
 use crate::push_providers::{self as providers, Log};
-use async_nats::jetstream::{self, consumer::PullConsumer};
+use async_nats::jetstream;
 use serde_json::{Value, json};
 use tidings_events::subjects;
 use tidings_store::ProjectionStore;
@@ -448,15 +450,7 @@ async fn no_push_job_is_lost_when_the_server_is_killed_mid_stream() {
         json!({ "webhook_url": url })
     })
     .await;
-    api.register("alice").await;
-    let bob = api.user_token("bob").await;
-    register_push(
-        &api,
-        &bob,
-        "phone",
-        json!({"provider": "webhook", "token": "t"}),
-    )
-    .await;
+    alice_and_bobs_phone(&api).await;
     const SENT: u64 = 20;
     for i in 1..=SENT {
         send(
@@ -495,41 +489,34 @@ async fn no_push_job_is_lost_when_the_server_is_killed_mid_stream() {
     child.wait().unwrap();
 }
 
-/// The push worker's consumer: its filter subjects (sorted) and the last stream sequence it
-/// was delivered.
-async fn push_consumer(js: &jetstream::Context) -> Option<(Vec<String>, u64)> {
-    let events = js.get_stream(subjects::EVENTS_STREAM).await.ok()?;
-    let mut consumer: PullConsumer = events.get_consumer("push-worker").await.ok()?;
-    let info = consumer.info().await.ok()?;
-    let mut filters = match info.config.filter_subject.as_str() {
-        "" => info.config.filter_subjects.clone(),
-        one => vec![one.to_owned()],
-    };
-    filters.sort();
-    Some((filters, info.delivered.stream_sequence))
-}
+const PUSH_WORKER: &str = "push-worker";
+/// What the push worker reads while some app has a provider.
+const MESSAGES_AND_APPS: [&str; 2] = ["tid.evt.*.conv.>", subjects::ALL_APPS];
 
-async fn push_filters(js: &jetstream::Context) -> Option<Vec<String>> {
-    push_consumer(js).await.map(|(filters, _)| filters)
+/// Registers alice, and bob's phone with the app-defined (webhook) provider.
+async fn alice_and_bobs_phone(api: &ServerApi) {
+    api.register("alice").await;
+    let bob = api.user_token("bob").await;
+    register_push(
+        api,
+        &bob,
+        "phone",
+        json!({"provider": "webhook", "token": "t"}),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn with_no_app_pushing_the_worker_reads_only_app_events_until_one_does() {
     let h = Harness::start().await;
     let js = jetstream::new(h.nats.client().await);
-    let apps_only = vec![subjects::ALL_APPS.to_owned()];
-    let mut messages_and_apps = vec!["tid.evt.*.conv.>".to_owned(), subjects::ALL_APPS.to_owned()];
-    messages_and_apps.sort();
-    eventually("the worker reads app events only", || async {
-        push_filters(&js).await == Some(apps_only.clone())
-    })
-    .await;
+    until_reads(&js, PUSH_WORKER, &[subjects::ALL_APPS]).await;
     // The development app has no provider: its messages are not delivered to the worker.
     h.api.register("alice").await;
     h.api.register("bob").await;
     send(&h.api, "alice", json!({"user": "bob"}), "q1", "quiet", &[]).await;
     let quiet = last_seq(&js).await;
-    let (_, delivered) = push_consumer(&js).await.unwrap();
+    let (_, delivered) = consumer_reads(&js, PUSH_WORKER).await.unwrap();
     assert!(
         delivered < quiet,
         "delivered {delivered}, message at {quiet}"
@@ -544,19 +531,8 @@ async fn with_no_app_pushing_the_worker_reads_only_app_events_until_one_does() {
         json!({ "webhook_url": url })
     })
     .await;
-    eventually("the worker reads messages and app events", || async {
-        push_filters(&js).await == Some(messages_and_apps.clone())
-    })
-    .await;
-    loud.register("alice").await;
-    let bob = loud.user_token("bob").await;
-    register_push(
-        &loud,
-        &bob,
-        "phone",
-        json!({"provider": "webhook", "token": "t"}),
-    )
-    .await;
+    until_reads(&js, PUSH_WORKER, &MESSAGES_AND_APPS).await;
+    alice_and_bobs_phone(&loud).await;
     send(&loud, "alice", json!({"user": "bob"}), "k1", "one", &[]).await;
     job_for(&log, "phone", "d~alice~bob", 1).await;
 
@@ -573,17 +549,16 @@ async fn with_no_app_pushing_the_worker_reads_only_app_events_until_one_does() {
         .await;
     assert_eq!(also_off.status, 200, "{:?}", also_off.body);
     handled(&h).await;
-    assert_eq!(push_filters(&js).await, Some(messages_and_apps.clone()));
+    let mut wide = MESSAGES_AND_APPS.map(str::to_owned).to_vec();
+    wide.sort();
+    assert_eq!(consumer_filters(&js, PUSH_WORKER).await, Some(wide));
 
     // The last provider removed: back to app events; a message then gets no job, even once
     // the provider is back.
     let settings = "/v1/admin/apps/loud/settings";
     let off = admin.post(settings, &json!({"push": {}})).await;
     assert_eq!(off.status, 200, "{:?}", off.body);
-    eventually("the worker reads app events only again", || async {
-        push_filters(&js).await == Some(apps_only.clone())
-    })
-    .await;
+    until_reads(&js, PUSH_WORKER, &[subjects::ALL_APPS]).await;
     send(&loud, "alice", json!({"user": "bob"}), "k2", "two", &[]).await;
     let on = admin
         .post(settings, &json!({"push": {"webhook_url": hook}}))
@@ -610,23 +585,10 @@ async fn with_no_app_pushing_the_worker_reads_only_app_events_until_one_does() {
 
 #[tokio::test]
 async fn a_provider_configured_across_a_restart_is_followed_from_the_start_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::start_on(TestNats::start(), dir, |_| {}).await;
+    let h = Harness::start().await;
     let js = jetstream::new(h.nats.client().await);
-    let apps_only = Some(vec![subjects::ALL_APPS.to_owned()]);
-    eventually("the worker reads app events only", || async {
-        push_filters(&js).await == apps_only
-    })
-    .await;
-    h.api.register("alice").await;
-    let bob = h.api.user_token("bob").await;
-    register_push(
-        &h.api,
-        &bob,
-        "phone",
-        json!({"provider": "webhook", "token": "t"}),
-    )
-    .await;
+    until_reads(&js, PUSH_WORKER, &[subjects::ALL_APPS]).await;
+    alice_and_bobs_phone(&h.api).await;
     send(&h.api, "alice", json!({"user": "bob"}), "k1", "before", &[]).await;
     let (key, secret) = (h.api.app_key.clone(), h.api.app_secret.clone());
 
@@ -638,12 +600,7 @@ async fn a_provider_configured_across_a_restart_is_followed_from_the_start_on() 
         config.dev_app.push.webhook_url = Some(url.clone());
     })
     .await;
-    let mut messages_and_apps = vec!["tid.evt.*.conv.>".to_owned(), subjects::ALL_APPS.to_owned()];
-    messages_and_apps.sort();
-    eventually("the worker reads messages and app events", || async {
-        push_filters(&js).await == Some(messages_and_apps.clone())
-    })
-    .await;
+    until_reads(&js, PUSH_WORKER, &MESSAGES_AND_APPS).await;
     send(&h.api, "alice", json!({"user": "bob"}), "k2", "after", &[]).await;
     job_for(&log, "phone", "d~alice~bob", 2).await;
     handled(&h).await;
@@ -656,8 +613,5 @@ async fn a_provider_configured_across_a_restart_is_followed_from_the_start_on() 
     // And back: without it, app events only again.
     let (nats, dir) = h.stop().await;
     let _h = Harness::start_on(nats, dir, |_| {}).await;
-    eventually("the worker reads app events only again", || async {
-        push_filters(&js).await == apps_only
-    })
-    .await;
+    until_reads(&js, PUSH_WORKER, &[subjects::ALL_APPS]).await;
 }

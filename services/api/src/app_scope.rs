@@ -2,8 +2,8 @@
 //! worker). While some app asks for its work, the consumer's own filter, its wide scope (which
 //! includes the apps' events); while none does, only the apps' own events (`tid.evt.*.app.*`),
 //! so that it notices the first app that starts asking, and the nats-server delivers (and the
-//! process reads and passes over) nothing else: a deployment that does not use the feed or
-//! offline push pays nothing for them per message.
+//! process reads and passes over) nothing else: in a deployment that does not use the feed or
+//! offline push, no message is delivered to them.
 //!
 //! A change of scope happens at a point of the stream: the consumer is made again, with the
 //! other filter, from the event after the app event that changed it (`position`). An app that
@@ -43,15 +43,26 @@ pub struct AppScope {
 }
 
 impl AppScope {
-    /// `wide`'s filter must include the apps' events (`tid.evt.*.app.*`), or the consumer
-    /// would not notice the last app that stops asking.
-    pub fn new(wide: pull::Config, asks: fn(&AppState) -> bool) -> Self {
-        Self {
+    /// Opens the durable consumer `wide` defines, in the scope the apps call for now (see
+    /// `place`). `wide`'s filter must include the apps' events (`tid.evt.*.app.*`), or the
+    /// consumer would not notice the last app that stops asking; `asks` says whether an app,
+    /// as it is now, asks for the consumer's work.
+    pub async fn open(
+        wide: pull::Config,
+        asks: fn(&AppState) -> bool,
+        stream: &JsStream,
+        apps: &Apps,
+        checkpoint: Option<u64>,
+    ) -> anyhow::Result<(Self, PullConsumer)> {
+        // `place` sets what the consumer reads.
+        let mut scope = Self {
             wide,
             asks,
-            reads: Scope::Wide,
+            reads: Scope::Apps,
             settled: false,
-        }
+        };
+        let consumer = scope.place(stream, apps, checkpoint).await?;
+        Ok((scope, consumer))
     }
 
     /// What the consumer reads.
@@ -60,7 +71,7 @@ impl AppScope {
     }
 
     /// The filter subjects `scope` reads.
-    pub fn filters(&self, scope: Scope) -> Vec<String> {
+    fn filters(&self, scope: Scope) -> Vec<String> {
         match scope {
             Scope::Wide => filters_of(&self.wide.filter_subject, &self.wide.filter_subjects),
             Scope::Apps => vec![subjects::ALL_APPS.to_owned()],
@@ -151,7 +162,7 @@ impl AppScope {
         Ok(consumer)
     }
 
-    /// Opens the consumer, in the scope the apps call for now, from `checkpoint` when the
+    /// Places the consumer in the scope the apps call for now, from `checkpoint` when the
     /// caller keeps one (the store is its truth) and otherwise from where the consumer stands.
     /// One that reads the scope called for is kept (placed at the checkpoint). One reading the
     /// apps' events only while some app now asks goes on reading them if any is left to read
@@ -160,7 +171,7 @@ impl AppScope {
     /// reading the wide scope while no app asks goes on reading apps only (it had no work
     /// in between). A new one reads the scope called for from the checkpoint, or the stream's
     /// first event.
-    pub async fn open(
+    async fn place(
         &mut self,
         stream: &JsStream,
         apps: &Apps,

@@ -42,11 +42,6 @@ fn feeds(app: &AppState) -> bool {
     !app.disabled && app.settings.feeds()
 }
 
-/// The consumer's scopes: every event while some app asks for the feed, else app events.
-pub fn scope() -> AppScope {
-    AppScope::new(definitions::feed_projector_consumer(), feeds)
-}
-
 /// Whether the app of the event on `subject` asks for its records (an event of an app that
 /// does not is passed over undecoded).
 async fn app_feeds(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<bool> {
@@ -115,8 +110,15 @@ impl Projector {
             .get_stream(subjects::EVENTS_STREAM)
             .await
             .context("opening the events stream")?;
-        let mut scope = scope();
-        let consumer = scope.open(&stream, &apps, None).await?;
+        // Every event while some app asks for the feed, else app events.
+        let (scope, consumer) = AppScope::open(
+            definitions::feed_projector_consumer(),
+            feeds,
+            &stream,
+            &apps,
+            None,
+        )
+        .await?;
         let published = newest_published(&js).await?;
         Ok(Self {
             js,

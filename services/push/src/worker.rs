@@ -50,12 +50,6 @@ fn pushes(app: &AppState) -> bool {
     app.settings.push.has_provider()
 }
 
-/// The consumer's scopes: messages and app events while some app has a push provider, else
-/// app events.
-pub fn scope() -> AppScope {
-    AppScope::new(push_consumer(), pushes)
-}
-
 /// Whether a notification of a message on `subject` shows its text, if the message's app has
 /// a push provider; `None` if it has none (or is unknown).
 async fn preview(apps: &mut AppsMemo<'_>, subject: &str) -> anyhow::Result<Option<bool>> {
@@ -126,8 +120,9 @@ impl<S: ReadModels> Worker<S> {
             .await
             .context("opening the events stream")?;
         let checkpoint = store.checkpoint(CHECKPOINT).await?;
-        let mut scope = scope();
-        let consumer = scope.open(&stream, &apps, Some(checkpoint)).await?;
+        // Messages and app events while some app has a push provider, else app events.
+        let (scope, consumer) =
+            AppScope::open(push_consumer(), pushes, &stream, &apps, Some(checkpoint)).await?;
         let messages = messages(&consumer, config.max_batch).await?;
         tracing::info!(checkpoint, scope = ?scope.reads(), "push worker started");
         Ok(Self {

@@ -158,9 +158,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let client = async_nats::connect(&args.nats_url).await?;
     let version = client.server_info().version;
     let js = jetstream::new(client);
+    let window = args.conversations.is_none().then_some(args.window);
     println!(
-        "jetstream: nats-server={version} count={} size={} window={} runs={} consumers={} conversations={:?}",
-        args.count, args.size, args.window, args.runs, args.consumers, args.conversations
+        "jetstream: nats-server={version} count={} size={} window={window:?} runs={} consumers={} conversations={:?}",
+        args.count, args.size, args.runs, args.consumers, args.conversations
     );
     let mut rates = Vec::new();
     for run in 1..=args.runs {
@@ -174,7 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({"bench": "jetstream", "median_msgs_per_sec": median, "runs": rates,
                            "nats_server": version, "size": args.size,
-                           "window": args.conversations.is_none().then_some(args.window),
+                           "window": window,
                            "consumers": args.consumers, "conversations": args.conversations})
     );
     Ok(())
