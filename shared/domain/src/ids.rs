@@ -183,6 +183,11 @@ impl ConvId {
         }
     }
 
+    /// Whether this is a direct conversation of two users (or a note to self).
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with("d~")
+    }
+
     /// The other user of a direct conversation that `user` is in; `None` for a group, for a
     /// conversation `user` is not in, and for a note to self.
     pub fn direct_peer(&self, user: &UserId) -> Option<UserId> {
@@ -416,6 +421,9 @@ mod tests {
         assert_eq!(conv.direct_peer(&a), Some(b.clone()));
         assert!(conv.is_direct_member(&b));
         assert!(!conv.is_direct_member(&UserId::parse("carol").unwrap()));
+        assert!(conv.is_direct());
+        assert!(!ConvId::group(&GroupId::parse("g1").unwrap()).is_direct());
+        assert!(!ConvId::service(&a, &b).is_direct());
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! count and sum.
 //! Version 3 (`v3:`) is version 2 with a group's conversation rows hashed without what a read
 //! derives from the group's timeline (`LogicalRow::conversation`).
+//! Version 4 (`v4:`) is version 3 with a direct conversation's rows hashed the same way (its
+//! rows follow the timeline too).
 //! Version 1 hashed the embedded store's bytes in key order; digests of different versions
 //! never compare equal. Tables added since version 2 (`Table::added_later`) are hashed only when
 //! they hold rows, so a store that has none of theirs keeps the digest it had before them.
@@ -30,7 +32,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 /// The digest format's version, the prefix of every digest.
-pub const VERSION: &str = "v3";
+pub const VERSION: &str = "v4";
 
 /// The event-derived tables, in digest order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,13 +208,13 @@ impl LogicalRow {
     }
 
     /// A user's conversation row (its joined last message is not part of the row). A group's
-    /// row leaves out what a read takes from the timeline while its member is in the group
-    /// (`last_seq`, `last_ts`, `unread`, and whether it follows): its stored values depend on
-    /// when the fold last wrote it (after a restart, say), and a row of a store written before
-    /// rows followed has them all exact.
+    /// or a direct conversation's row (`Conversation::may_follow`) leaves out what a read
+    /// takes from the timeline (`last_seq`, `last_ts`, `unread`, and whether it follows):
+    /// their stored values depend on when the fold last wrote the row (after a restart, say),
+    /// and a row of a store written before rows followed has them all exact.
     pub fn conversation(app: &str, user: &str, mut row: Conversation) -> Self {
         row.last_message = None;
-        if row.group.is_some() {
+        if row.may_follow() {
             (row.last_seq, row.last_ts, row.unread, row.follows) = (0, 0, 0, false);
         }
         named(key(&[app, user, row.conv.as_str()], None), &row)
@@ -419,9 +421,40 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         let d = finish(&[(Table::UsersByCursor, a)]);
-        assert!(d.starts_with("v3:"));
+        assert!(d.starts_with("v4:"));
         assert_ne!(d, finish(&[(Table::Users, a)]));
         assert_ne!(d, finish(&[(Table::UsersByCursor, c)]));
+    }
+
+    #[test]
+    fn a_following_row_digests_without_what_a_read_derives() {
+        use crate::test_fixtures::{message, user};
+        let row = |conv: tidings_domain::ConvId, (last_seq, unread, follows)| Conversation {
+            conv,
+            peer: Some(user("alice")),
+            group: None,
+            last_seq,
+            read_seq: 1,
+            unread,
+            last_ts: last_seq as i64 * 10,
+            last_message: None,
+            follows,
+        };
+        let digest = |row| LogicalRow::conversation("demo", "bob", row);
+        // A direct row written on every message (before rows followed) and one that follows
+        // from an older write digest alike; a change of what the row stores does not.
+        let direct = message("alice", "bob", 1).conv;
+        let exact = digest(row(direct.clone(), (5, 4, false)));
+        assert_eq!(exact, digest(row(direct.clone(), (2, 1, true))));
+        let mut read = row(direct, (5, 2, false));
+        read.read_seq = 3;
+        assert_ne!(exact, digest(read));
+        // A service conversation's rows never follow: every field counts.
+        let service = tidings_domain::ConvId::service(&user("shop"), &user("bob"));
+        assert_ne!(
+            digest(row(service.clone(), (5, 4, false))),
+            digest(row(service, (2, 1, false)))
+        );
     }
 
     #[test]

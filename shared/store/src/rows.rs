@@ -96,9 +96,9 @@ pub fn advance_conversation(
         last_message: None,
         follows: false,
     });
-    // A group message reaches a member's row only now and then (`follows`); it takes its
-    // member's row back to following whatever it was.
-    row.follows = row.group.is_some();
+    // A message reaches a following row only when its user sends it (`advances`); it takes
+    // the row back to following whatever it was (a group member's row stops at a leave).
+    row.follows = row.may_follow();
     if message.conv_seq > row.last_seq {
         row.last_seq = message.conv_seq;
         row.last_ts = ts;
@@ -111,6 +111,14 @@ pub fn advance_conversation(
         }
     }
     row
+}
+
+/// Whether `message` changes what `user`'s conversation row `row` stores: not when the row
+/// follows its timeline and `user` did not send it (a read takes the message from the
+/// timeline; only a send moves the read marker along with it). Every other message is
+/// written: one that creates the row, and one that takes a row back to following.
+pub fn advances(row: Option<&Conversation>, user: &UserId, message: &MessageView) -> bool {
+    !matches!(row, Some(row) if row.follows && &message.from != user)
 }
 
 /// Marks a conversation row read up to `conv_seq`: never backwards, never past its last message.

@@ -41,9 +41,10 @@ pub enum Write {
         conv_seq: u64,
         annotation: Annotation,
     },
-    /// Move a user's conversation row forward to this message. Only the message's head is
-    /// read (conversation, sequence, sender, recipient), so every participant's write shares
-    /// one copy.
+    /// Move a user's conversation row forward to this message: written when it creates the
+    /// row, when the user sent it, or when the row does not follow its timeline
+    /// (`rows::advances`). Only the message's head is read (conversation, sequence, sender,
+    /// recipient), so every participant's write shares one copy.
     ConversationMessage {
         app: AppId,
         user: UserId,

@@ -25,7 +25,7 @@ pub use keys::{Loaded, RowKeys};
 
 use crate::annotations::{ReactionMark, ReactionRow};
 use crate::model::{Entry, EntryItem, TimelineMessage, UserGroupRow, UserRow};
-use crate::rows::{advance_conversation, annotate, leave, mark_read, patch_relation};
+use crate::rows::{advance_conversation, advances, annotate, leave, mark_read, patch_relation};
 use crate::write::{Delivery, Write};
 use keys::{ConvKey, UserKey};
 use std::sync::Arc;
@@ -135,6 +135,10 @@ pub fn plan(loaded: &Loaded, through_seq: u64, writes: Vec<Write>) -> Changes {
                 message,
             } => {
                 let key = (app, user, message.conv.clone());
+                let stored = c.convs.get(&key).or_else(|| loaded.convs.get(&key));
+                if !advances(stored, &key.1, &message) {
+                    continue;
+                }
                 // The batch's own row is taken out and put back advanced (a row is cloned
                 // only the first time a batch touches it).
                 let current = c

@@ -153,9 +153,22 @@ fn conversations_advance_to_newer_messages_and_read_markers_never_go_back() {
         conversation_message("bob", &message("alice", "bob", 6), 60),
     ];
     let c = plan(&loaded, 60, writes);
+    // The row, written before rows followed, follows from the first message on: message 6
+    // reaches it when read.
     let row = &c.convs[&key];
+    assert!(row.follows);
     assert_eq!(
         (row.last_seq, row.read_seq, row.unread, row.last_ts),
+        (5, 4, 1, 50)
+    );
+    let read_now = crate::rows::follow(row.clone(), Some((6, 60)));
+    assert_eq!(
+        (
+            read_now.last_seq,
+            read_now.read_seq,
+            read_now.unread,
+            read_now.last_ts
+        ),
         (6, 4, 2, 60)
     );
     // The sender's own message marks their row read.
@@ -166,6 +179,69 @@ fn conversations_advance_to_newer_messages_and_read_markers_never_go_back() {
     );
     let row = &c.convs[&key];
     assert_eq!((row.last_seq, row.read_seq, row.unread), (7, 7, 0));
+}
+
+#[test]
+fn a_direct_row_is_written_by_its_first_message_and_its_users_sends_only() {
+    let conv = message("alice", "bob", 1).conv;
+    let key = |u: &str| (app(), user(u), conv.clone());
+    // The first message writes both rows, following.
+    let c = plan(
+        &Loaded::default(),
+        1,
+        vec![
+            conversation_message("alice", &message("alice", "bob", 1), 10),
+            conversation_message("bob", &message("alice", "bob", 1), 10),
+        ],
+    );
+    assert!(c.convs[&key("alice")].follows && c.convs[&key("bob")].follows);
+    let loaded = Loaded {
+        convs: c.convs.clone(),
+        ..Loaded::default()
+    };
+    // The next moves the sender's row alone: the recipient's follows the timeline.
+    let next = |from: &str, to: &str, conv_seq: u64| {
+        let m = message(from, to, conv_seq);
+        let ts = conv_seq as i64 * 10;
+        vec![
+            conversation_message(from, &m, ts),
+            conversation_message(to, &m, ts),
+        ]
+    };
+    let c = plan(&loaded, 2, next("alice", "bob", 2));
+    assert_eq!(c.convs.keys().collect::<Vec<_>>(), [&key("alice")]);
+    assert_eq!(c.convs[&key("alice")].read_seq, 2);
+    // Bob's reply moves his row (and his read marker) alone.
+    let c = plan(&loaded, 3, next("bob", "alice", 3));
+    assert_eq!(c.convs.keys().collect::<Vec<_>>(), [&key("bob")]);
+    let bob = &c.convs[&key("bob")];
+    assert_eq!((bob.last_seq, bob.read_seq, bob.unread), (3, 3, 0));
+    // A service conversation's rows change hands between agents and keep every write.
+    let service = MessageView {
+        conv: ConvId::service(&user("shop"), &user("alice")),
+        to: tidings_domain::Recipient::Service(user("shop")),
+        ..message("alice", "shop", 1)
+    };
+    let c = plan(
+        &Loaded::default(),
+        4,
+        vec![conversation_message("bob", &service, 10)],
+    );
+    let row = &c.convs[&(app(), user("bob"), service.conv.clone())];
+    assert!(!row.follows);
+    let loaded = Loaded {
+        convs: c.convs.clone(),
+        ..Loaded::default()
+    };
+    let second = MessageView {
+        conv_seq: 2,
+        ..service.clone()
+    };
+    let c = plan(&loaded, 5, vec![conversation_message("bob", &second, 20)]);
+    assert_eq!(
+        c.convs[&(app(), user("bob"), service.conv.clone())].last_seq,
+        2
+    );
 }
 
 /// Message `conv_seq` of group `g1`, from `from`.

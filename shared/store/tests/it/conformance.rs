@@ -384,6 +384,40 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
     let listed = store.conversations(&app(), &user("alice")).await.unwrap();
     assert_eq!(listed[0].last_message.as_ref().map(|m| m.conv_seq), Some(3));
 
+    // A recipient's row follows the timeline (the fold writes it only when they send): read
+    // markers and later messages count however they interleave, alone and in the list.
+    let read = |conv_seq| Write::ConversationRead {
+        app: app(),
+        user: user("alice"),
+        conv: conv.clone(),
+        conv_seq,
+    };
+    store.apply("p", 4, vec![read(3)]).await.unwrap();
+    let mut writes = direct_message("bob", "alice", 4, 5);
+    writes.extend(direct_message("bob", "alice", 5, 6));
+    writes.push(read(4));
+    writes.extend(direct_message("bob", "alice", 6, 7));
+    store.apply("p", 7, writes).await.unwrap();
+    let alice = store
+        .conversation(&app(), &user("alice"), &conv)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (alice.last_seq, alice.read_seq, alice.unread, alice.last_ts),
+        (6, 4, 2, 1_006)
+    );
+    assert!(!alice.follows, "the flag is the store's own");
+    assert_eq!(alice.last_message.as_ref().map(|m| m.conv_seq), Some(6));
+    let listed = store.conversations(&app(), &user("alice")).await.unwrap();
+    assert_eq!(listed, [alice]);
+    let bob = store
+        .conversation(&app(), &user("bob"), &conv)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((bob.last_seq, bob.read_seq, bob.unread), (6, 6, 0));
+
     assert!(
         store
             .conversation(&app(), &user("carol"), &conv)
