@@ -4,6 +4,7 @@
 mod broadcast;
 mod catch_up;
 mod connections;
+mod conversations;
 mod direct;
 mod files;
 mod group;
@@ -39,6 +40,9 @@ enum Command {
     CatchUp(catch_up::Args),
     /// K idle authenticated connections: handshakes/s and gateway memory per connection.
     Connections(connections::Args),
+    /// Reads of conversation rows that follow their timeline against rows written on every
+    /// message, alone and as a list (embedded store).
+    Conversations(conversations::Args),
     /// One-to-one messages over WebSocket between N user pairs, end to end.
     Direct(direct::Args),
     /// Upload and download throughput of one file (10 MiB) through the client REST routes.
@@ -76,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::CatchUp(args) => catch_up::run(args).await,
         Command::Connections(args) => connections::run(args).await,
+        Command::Conversations(args) => conversations::run(args).await,
         Command::Direct(args) => direct::run(args).await,
         Command::Files(args) => files::run(args).await,
         Command::Group(args) => group::run(args).await,
