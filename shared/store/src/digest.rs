@@ -14,8 +14,9 @@
 //! count and sum.
 //! Version 3 (`v3:`) is version 2 with a group's conversation rows hashed without what a read
 //! derives from the group's timeline (`LogicalRow::conversation`).
-//! Version 4 (`v4:`) is version 3 with a direct conversation's rows hashed the same way (its
-//! rows follow the timeline too).
+//! Version 4 (`v4:`) is version 3 with every row that may follow its timeline hashed the same
+//! way: a direct conversation's, and a service conversation's of its customer and its service
+//! account.
 //! Version 1 hashed the embedded store's bytes in key order; digests of different versions
 //! never compare equal. Tables added since version 2 (`Table::added_later`) are hashed only when
 //! they hold rows, so a store that has none of theirs keeps the digest it had before them.
@@ -207,14 +208,14 @@ impl LogicalRow {
         named(key(&[app, user], None), &(head.seq, head.cursor))
     }
 
-    /// A user's conversation row (its joined last message is not part of the row). A group's
-    /// or a direct conversation's row (`Conversation::may_follow`) leaves out what a read
+    /// A user's conversation row (its joined last message is not part of the row). A row
+    /// that may follow its timeline (`Conversation::may_follow`) leaves out what a read
     /// takes from the timeline (`last_seq`, `last_ts`, `unread`, and whether it follows):
     /// their stored values depend on when the fold last wrote the row (after a restart, say),
     /// and a row of a store written before rows followed has them all exact.
     pub fn conversation(app: &str, user: &str, mut row: Conversation) -> Self {
         row.last_message = None;
-        if row.may_follow() {
+        if row.may_follow(user) {
             (row.last_seq, row.last_ts, row.unread, row.follows) = (0, 0, 0, false);
         }
         named(key(&[app, user, row.conv.as_str()], None), &row)
@@ -449,11 +450,17 @@ mod tests {
         let mut read = row(direct, (5, 2, false));
         read.read_seq = 3;
         assert_ne!(exact, digest(read));
-        // A service conversation's rows never follow: every field counts.
+        // A service conversation's row of its customer follows; an agent's never does: every
+        // field of it counts.
         let service = tidings_domain::ConvId::service(&user("shop"), &user("bob"));
-        assert_ne!(
+        assert_eq!(
             digest(row(service.clone(), (5, 4, false))),
-            digest(row(service, (2, 1, false)))
+            digest(row(service.clone(), (2, 1, true)))
+        );
+        let agent = |row| LogicalRow::conversation("demo", "carol", row);
+        assert_ne!(
+            agent(row(service.clone(), (5, 4, false))),
+            agent(row(service, (2, 1, false)))
         );
     }
 

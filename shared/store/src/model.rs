@@ -381,22 +381,29 @@ pub struct Conversation {
     /// while the timeline row is not written yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<Arc<MessageView>>,
-    /// Stored only: the row follows its conversation's timeline (a group member's, or either
-    /// user's of a direct conversation; `Conversation::may_follow`). A message moves its
-    /// sender's row alone, so `last_seq`, `last_ts` and `unread` of a following row are as of
-    /// its last write, and a read takes them from the timeline's newest message
-    /// (`rows::follow`, which clears the flag: it never goes out). A member's leave freezes
-    /// the row at the group's last message before it.
+    /// Stored only: the row follows its conversation's timeline (`Conversation::may_follow`).
+    /// A message moves its sender's row alone, so `last_seq`, `last_ts` and `unread` of a
+    /// following row are as of its last write, and a read takes them from the timeline's
+    /// newest message (`rows::follow`, which clears the flag: it never goes out). A member's
+    /// leave freezes the row at the group's last message before it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follows: bool,
 }
 
 impl Conversation {
-    /// Whether the row follows its timeline once written by a message: a group's or a direct
-    /// conversation's (a service conversation's rows change hands between agents, and keep
-    /// every message's write).
-    pub fn may_follow(&self) -> bool {
-        self.group.is_some() || self.conv.is_direct()
+    /// Whether `user`'s row follows its timeline once written by a message: a group member's,
+    /// either user's of a direct conversation, and the customer's and the service account's
+    /// of a service conversation (both see its every message). An agent's row does not: a
+    /// session changes hands, and an agent's row stops at the last message they handled.
+    pub fn may_follow(&self, user: &str) -> bool {
+        self.group.is_some()
+            || self.conv.is_direct()
+            || self
+                .conv
+                .service_parts()
+                .is_some_and(|(service, customer)| {
+                    service.as_str() == user || customer.as_str() == user
+                })
     }
 }
 

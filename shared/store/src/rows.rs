@@ -98,7 +98,7 @@ pub fn advance_conversation(
     });
     // A message reaches a following row only when its user sends it (`advances`); it takes
     // the row back to following whatever it was (a group member's row stops at a leave).
-    row.follows = row.may_follow();
+    row.follows = row.may_follow(user.as_str());
     if message.conv_seq > row.last_seq {
         row.last_seq = message.conv_seq;
         row.last_ts = ts;

@@ -1,10 +1,10 @@
 //! `conversations`: what a conversation row costs to read on the embedded store directly (no
 //! server). A direct conversation's row follows its timeline (the fold writes it only when its
-//! user sends), so a read takes the newest message with a reverse read of the timeline; a
-//! service conversation's row is written on every message and its newest message is one point
-//! read. One user holds direct conversations, another as many service conversations, filled
-//! message by message across all of them (so a timeline's rows spread over the store's
-//! segments); rows are read at random, and each user's whole list.
+//! user sends), so a read takes the newest message with a reverse read of the timeline; the
+//! row of an agent serving a service conversation is written on every message and its newest
+//! message is one point read. One user holds direct conversations, an agent as many service
+//! conversations, filled message by message across all of them (so a timeline's rows spread
+//! over the store's segments); rows are read at random, and each user's whole list.
 
 use crate::summary::histogram;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tidings_store::{ConversationStore, FjallStore, MessageView, ProjectionStore,
 /// Options of `tidings-bench conversations`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Conversations of each reading user (one has direct ones, one service ones).
+    /// Conversations of each reading user (one has direct ones, an agent service ones).
     #[arg(long, default_value_t = 1_000)]
     conversations: usize,
     /// Messages in each conversation.
@@ -75,21 +75,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = FjallStore::open(dir.path())?;
     let app = AppId::parse("bench")?;
-    // Names of one length, so both kinds' keys are as long.
-    let (direct_reader, service_reader) = (UserId::parse("dreader")?, UserId::parse("sreader")?);
+    // The agent answers none: each message is a customer's, as the peers' are.
+    let (direct_reader, agent) = (UserId::parse("reader")?, UserId::parse("agent")?);
     let peers = (0..args.conversations)
         .map(|i| UserId::parse(format!("peer{i:05}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let services = (0..args.conversations)
-        .map(|i| UserId::parse(format!("serv{i:05}")))
+    let customers = (0..args.conversations)
+        .map(|i| UserId::parse(format!("cust{i:05}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let shop = UserId::parse("shop")?;
     let direct: Vec<ConvId> = peers
         .iter()
         .map(|p| ConvId::direct(p, &direct_reader))
         .collect();
-    let service: Vec<ConvId> = services
+    let service: Vec<ConvId> = customers
         .iter()
-        .map(|s| ConvId::service(s, &service_reader))
+        .map(|c| ConvId::service(&shop, c))
         .collect();
     println!(
         "conversations: store=fjall conversations={} per user, messages={} each",
@@ -105,10 +106,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 message(&direct[i], conv_seq, &peers[i], to_reader)?,
                 &direct_reader,
             ));
-            let to_service = Recipient::Service(services[i].clone());
+            let to_service = Recipient::Service(shop.clone());
             writes.extend(writes_of(
-                message(&service[i], conv_seq, &service_reader, to_service)?,
-                &service_reader,
+                message(&service[i], conv_seq, &customers[i], to_service)?,
+                &agent,
             ));
         }
         store.apply("bench", conv_seq, writes).await?;
@@ -128,7 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let kinds = [
         ("direct (follows the timeline)", &direct_reader, &direct),
-        ("service (written every message)", &service_reader, &service),
+        ("an agent's (written every message)", &agent, &service),
     ];
     let mut latency = [histogram(), histogram()];
     for _ in 0..args.reads {

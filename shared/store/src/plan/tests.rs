@@ -216,32 +216,44 @@ fn a_direct_row_is_written_by_its_first_message_and_its_users_sends_only() {
     assert_eq!(c.convs.keys().collect::<Vec<_>>(), [&key("bob")]);
     let bob = &c.convs[&key("bob")];
     assert_eq!((bob.last_seq, bob.read_seq, bob.unread), (3, 3, 0));
-    // A service conversation's rows change hands between agents and keep every write.
-    let service = MessageView {
-        conv: ConvId::service(&user("shop"), &user("alice")),
-        to: tidings_domain::Recipient::Service(user("shop")),
-        ..message("alice", "shop", 1)
+}
+
+#[test]
+fn a_service_row_follows_for_its_customer_and_service_account_but_not_for_an_agent() {
+    // Alice asks shop; bob is the agent serving her.
+    let conv = ConvId::service(&user("shop"), &user("alice"));
+    let key = |u: &str| (app(), user(u), conv.clone());
+    let m = |from: &str, conv_seq: u64| MessageView {
+        conv: conv.clone(),
+        to: if from == "alice" {
+            tidings_domain::Recipient::Service(user("shop"))
+        } else {
+            tidings_domain::Recipient::User(user("alice"))
+        },
+        ..message(from, "shop", conv_seq)
     };
-    let c = plan(
-        &Loaded::default(),
-        4,
-        vec![conversation_message("bob", &service, 10)],
-    );
-    let row = &c.convs[&(app(), user("bob"), service.conv.clone())];
-    assert!(!row.follows);
+    let readers = |from: &str, conv_seq: u64| {
+        let m = m(from, conv_seq);
+        ["alice", "shop", "bob"]
+            .map(|u| conversation_message(u, &m, conv_seq as i64 * 10))
+            .to_vec()
+    };
+    let c = plan(&Loaded::default(), 1, readers("alice", 1));
+    let follows = |c: &Changes, u: &str| c.convs[&key(u)].follows;
+    assert!(follows(&c, "alice") && follows(&c, "shop") && !follows(&c, "bob"));
     let loaded = Loaded {
         convs: c.convs.clone(),
         ..Loaded::default()
     };
-    let second = MessageView {
-        conv_seq: 2,
-        ..service.clone()
-    };
-    let c = plan(&loaded, 5, vec![conversation_message("bob", &second, 20)]);
-    assert_eq!(
-        c.convs[&(app(), user("bob"), service.conv.clone())].last_seq,
-        2
-    );
+    // The customer's next message moves her row and the agent's, who may hand the session on.
+    let c = plan(&loaded, 2, readers("alice", 2));
+    let mut written: Vec<_> = c.convs.keys().map(|k| k.1.as_str()).collect();
+    written.sort();
+    assert_eq!(written, ["alice", "bob"]);
+    // The agent's answer moves the agent's row alone.
+    let c = plan(&loaded, 3, readers("bob", 2));
+    assert_eq!(c.convs.keys().collect::<Vec<_>>(), [&key("bob")]);
+    assert_eq!(c.convs[&key("bob")].read_seq, 2);
 }
 
 /// Message `conv_seq` of group `g1`, from `from`.

@@ -1922,6 +1922,50 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
             .unwrap();
         assert_eq!(row.peer.as_ref(), Some(peer), "{reader}'s row");
     }
+
+    // The session moves to agent2, and carol writes again: her row and the service account's
+    // follow the timeline; agent1's stops at the last message they handled.
+    let agent2 = user("agent2");
+    let second = std::sync::Arc::new(MessageView {
+        conv_seq: 2,
+        from: customer.clone(),
+        to: Recipient::Service(service.clone()),
+        agent: Some(agent2.clone()),
+        ..(*view).clone()
+    });
+    let writes = [&customer, &service, &agent2]
+        .into_iter()
+        .map(|reader| Write::ConversationMessage {
+            app: app(),
+            user: reader.clone(),
+            ts: 1_003,
+            message: second.clone(),
+        })
+        .chain([Write::Timeline {
+            app: app(),
+            ts: 1_003,
+            message: second.clone(),
+        }])
+        .collect();
+    store.apply("p", 3, writes).await.unwrap();
+    for (reader, (last_seq, unread, last_ts)) in [
+        (&customer, (2, 0, 1_003)),
+        (&service, (2, 2, 1_003)),
+        (&agent, (1, 0, 1_001)),
+        (&agent2, (2, 2, 1_003)),
+    ] {
+        let row = store
+            .conversation(&app(), reader, &conv)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.last_seq, row.unread, row.last_ts),
+            (last_seq, unread, last_ts),
+            "{reader}'s row"
+        );
+        assert_eq!(row.last_message.map(|m| m.conv_seq), Some(last_seq));
+    }
 }
 
 pub async fn broadcasts_are_stored_once_and_seen_by_their_audience<S: ReadModels>(store: S) {
