@@ -157,9 +157,17 @@ impl SenderRecord {
             .collect();
     }
 
-    /// The newest entry of `client_msg_id`.
+    /// The newest entry of `client_msg_id`. Entries are numbered one apart unless a sweep
+    /// dropped some between others (an entry's horizon also counts its time, which a clock
+    /// may set back), so its offset from the oldest finds it at once, checked, and a search
+    /// otherwise: every send reads its own receipt back, and a sender may hold thousands.
     fn newest(&self, client_msg_id: &ClientMsgId) -> Option<&SentEntry> {
         let nth = *self.index.get(client_msg_id)?;
+        let offset = nth.checked_sub(self.entries.front()?.nth);
+        let direct = offset.and_then(|at| self.entries.get(usize::try_from(at).ok()?));
+        if let Some(entry) = direct.filter(|e| e.nth == nth) {
+            return Some(entry);
+        }
         let at = self.entries.binary_search_by_key(&nth, |e| e.nth).ok()?;
         self.entries.get(at)
     }
@@ -611,6 +619,28 @@ mod tests {
             None,
             "keyed by sender"
         );
+    }
+
+    #[test]
+    fn a_senders_entry_is_found_whether_or_not_its_numbers_have_gaps() {
+        let entry = |nth: u64| SentEntry {
+            nth,
+            client_msg_id: cmid(&format!("m{nth}")),
+            msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{nth:012}")).unwrap(),
+            conv_seq: nth,
+            ts: 0,
+        };
+        for numbers in [vec![3, 4, 5, 6], vec![1, 2, 5, 6, 9]] {
+            let mut record = SenderRecord::default();
+            for nth in &numbers {
+                record.push(entry(*nth));
+            }
+            for nth in &numbers {
+                let found = record.newest(&cmid(&format!("m{nth}")));
+                assert_eq!(found.map(|e| e.nth), Some(*nth), "{numbers:?}");
+            }
+            assert!(record.newest(&cmid("m7")).is_none());
+        }
     }
 
     #[test]
