@@ -26,25 +26,16 @@ fn frames(c: &mut Criterion) {
     let frame = ServerFrame::Entry(Entry {
         seq: 42,
         ts: 1_767_225_600_000,
-        item: EntryItem::Message(Arc::new(MessageView {
-            conv: ConvId::direct(&alice, &bob),
-            conv_seq: 7,
-            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").expect("valid"),
-            from: alice,
-            to: Recipient::User(bob),
-            body: Some(Body::Text {
+        item: EntryItem::Message(Arc::new(MessageView::sent(
+            ConvId::direct(&alice, &bob),
+            7,
+            MessageId::parse("019b7b1c-3a00-7000-8000-000000000001").expect("valid"),
+            alice,
+            Recipient::User(bob),
+            Body::Text {
                 text: "hello, how are you today?".into(),
-            }),
-            mentions: Vec::new(),
-            mention_all: false,
-            reply_to: None,
-            forward_of: None,
-            recalled: None,
-            edit_seq: 0,
-            edited_at: None,
-            agent: None,
-            session: None,
-        })),
+            },
+        ))),
     });
     c.bench_function("encode entry frame (json)", |b| {
         b.iter(|| Format::Json.encode(black_box(&frame)))

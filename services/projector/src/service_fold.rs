@@ -19,22 +19,11 @@ fn view(m: &ServiceMessageSent) -> MessageView {
     } else {
         Recipient::User(m.customer.clone())
     };
+    let (msg_id, from, body) = (m.msg_id.clone(), m.from.clone(), m.body.clone());
     MessageView {
-        conv,
-        conv_seq: m.conv_seq,
-        msg_id: m.msg_id.clone(),
-        from: m.from.clone(),
-        to,
-        body: Some(m.body.clone()),
-        mentions: Vec::new(),
-        mention_all: false,
-        recalled: None,
-        edit_seq: 0,
-        edited_at: None,
-        reply_to: None,
-        forward_of: None,
         agent: m.agent.clone(),
         session: Some(m.session),
+        ..MessageView::sent(conv, m.conv_seq, msg_id, from, to, body)
     }
 }
 

@@ -587,25 +587,16 @@ mod tests {
     /// The writes of one direct message, the event at `cursor`.
     fn message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<Write> {
         let (from, to) = (user(from), user(to));
-        let view = std::sync::Arc::new(MessageView {
-            conv: ConvId::direct(&from, &to),
+        let view = std::sync::Arc::new(MessageView::sent(
+            ConvId::direct(&from, &to),
             conv_seq,
-            msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
-            from: from.clone(),
-            to: Recipient::User(to.clone()),
-            body: Some(Body::Text {
+            MessageId::parse(format!("019b7b1c-3a00-7000-8000-{cursor:012}")).unwrap(),
+            from.clone(),
+            Recipient::User(to.clone()),
+            Body::Text {
                 text: format!("m{cursor}"),
-            }),
-            mentions: Vec::new(),
-            mention_all: false,
-            reply_to: None,
-            forward_of: None,
-            recalled: None,
-            edit_seq: 0,
-            edited_at: None,
-            agent: None,
-            session: None,
-        });
+            },
+        ));
         let ts = cursor as i64;
         let mut writes = vec![Write::Timeline {
             app: app(),

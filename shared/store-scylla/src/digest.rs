@@ -220,25 +220,16 @@ mod tests {
 
     fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
         let (from, to) = (user_id(from), user_id(to));
-        MessageView {
-            conv: ConvId::direct(&from, &to),
+        MessageView::sent(
+            ConvId::direct(&from, &to),
             conv_seq,
-            msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
+            MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
             from,
-            to: Recipient::User(to),
-            body: Some(Body::Text {
+            Recipient::User(to),
+            Body::Text {
                 text: format!("m{conv_seq}"),
-            }),
-            mentions: Vec::new(),
-            mention_all: false,
-            reply_to: None,
-            forward_of: None,
-            recalled: None,
-            edit_seq: 0,
-            edited_at: None,
-            agent: None,
-            session: None,
-        }
+            },
+        )
     }
 
     /// A state that crosses bucket boundaries and has ids that prefix one another.

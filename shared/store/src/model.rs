@@ -322,6 +322,37 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+impl MessageView {
+    /// A message as sent, with nothing added to it: no mentions, reply, forward, recall or
+    /// edit, and no service session (what fixtures and benchmarks build their rows from).
+    pub fn sent(
+        conv: ConvId,
+        conv_seq: u64,
+        msg_id: MessageId,
+        from: UserId,
+        to: Recipient,
+        body: Body,
+    ) -> Self {
+        MessageView {
+            conv,
+            conv_seq,
+            msg_id,
+            from,
+            to,
+            body: Some(body),
+            mentions: Vec::new(),
+            mention_all: false,
+            recalled: None,
+            edit_seq: 0,
+            edited_at: None,
+            reply_to: None,
+            forward_of: None,
+            agent: None,
+            session: None,
+        }
+    }
+}
+
 impl From<MessageSent> for MessageView {
     /// The event's own strings move into the view (the projector folds events by value).
     fn from(m: MessageSent) -> Self {

@@ -14,21 +14,14 @@ pub fn msg_id(n: u64) -> MessageId {
 /// A text message ("hi") of the direct conversation of `from` and `to`, numbered `conv_seq`.
 pub fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
     let (from, to) = (user(from), user(to));
-    MessageView {
-        conv: ConvId::direct(&from, &to),
+    let conv = ConvId::direct(&from, &to);
+    let body = Body::Text { text: "hi".into() };
+    MessageView::sent(
+        conv,
         conv_seq,
-        msg_id: msg_id(conv_seq),
+        msg_id(conv_seq),
         from,
-        to: Recipient::User(to),
-        body: Some(Body::Text { text: "hi".into() }),
-        mentions: Vec::new(),
-        mention_all: false,
-        reply_to: None,
-        forward_of: None,
-        recalled: None,
-        edit_seq: 0,
-        edited_at: None,
-        agent: None,
-        session: None,
-    }
+        Recipient::User(to),
+        body,
+    )
 }

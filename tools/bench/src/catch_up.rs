@@ -56,23 +56,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let peer = &peers[(n % args.convs) as usize];
             let msg_id = MessageId::parse(format!("019b7b1c-3a00-7000-8000-{n:012}"))?;
             let body = Body::Text { text: text.clone() };
-            let message = Arc::new(MessageView {
-                conv: ConvId::direct(peer, &joined),
-                conv_seq: n / args.convs + 1,
-                msg_id: msg_id.clone(),
-                from: peer.clone(),
-                to: Recipient::User(joined.clone()),
-                body: Some(body.clone()),
-                mentions: Vec::new(),
-                mention_all: false,
-                recalled: None,
-                edit_seq: 0,
-                edited_at: None,
-                reply_to: None,
-                forward_of: None,
-                agent: None,
-                session: None,
-            });
+            let message = Arc::new(MessageView::sent(
+                ConvId::direct(peer, &joined),
+                n / args.convs + 1,
+                msg_id.clone(),
+                peer.clone(),
+                Recipient::User(joined.clone()),
+                body.clone(),
+            ));
             let ts = 1_700_000_000_000 + n as i64;
             writes.push(Write::Timeline {
                 app: app.clone(),

@@ -6,6 +6,7 @@
 //! conversations, filled message by message across all of them (so a timeline's rows spread
 //! over the store's segments); rows are read at random, and each user's whole list.
 
+use crate::rng::Rng;
 use crate::summary::histogram;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,45 +30,36 @@ pub struct Args {
     lists: usize,
 }
 
-/// Message `conv_seq` of `conv`, from `from` to `to`.
-fn message(conv: &ConvId, conv_seq: u64, from: &UserId, to: Recipient) -> anyhow::Result<Write> {
-    Ok(Write::Timeline {
-        app: AppId::parse("bench")?,
-        ts: 1_700_000_000_000 + conv_seq as i64 * 1_000,
-        message: Arc::new(MessageView {
-            conv: conv.clone(),
-            conv_seq,
-            msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}"))?,
-            from: from.clone(),
-            to,
-            body: Some(Body::Text {
-                text: format!("message {conv_seq} of a conversation, about as long as most"),
-            }),
-            mentions: Vec::new(),
-            mention_all: false,
-            reply_to: None,
-            forward_of: None,
-            recalled: None,
-            edit_seq: 0,
-            edited_at: None,
-            agent: None,
-            session: None,
-        }),
-    })
-}
-
-/// The timeline write and the reader's conversation-row write of one message.
-fn writes_of(timeline: Write, reader: &UserId) -> [Write; 2] {
-    let Write::Timeline { app, ts, message } = &timeline else {
-        unreachable!("a timeline write")
-    };
+/// The timeline write of message `conv_seq` of `conv`, from `from` to `to`, and `reader`'s
+/// conversation-row write of it.
+fn writes_of(
+    conv: &ConvId,
+    conv_seq: u64,
+    from: &UserId,
+    to: Recipient,
+    reader: &UserId,
+) -> anyhow::Result<[Write; 2]> {
+    let (app, ts) = (
+        AppId::parse("bench")?,
+        1_700_000_000_000 + conv_seq as i64 * 1_000,
+    );
+    let message = Arc::new(MessageView::sent(
+        conv.clone(),
+        conv_seq,
+        MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}"))?,
+        from.clone(),
+        to,
+        Body::Text {
+            text: format!("message {conv_seq} of a conversation, about as long as most"),
+        },
+    ));
     let row = Write::ConversationMessage {
         app: app.clone(),
         user: reader.clone(),
-        ts: *ts,
-        message: Arc::clone(message),
+        ts,
+        message: Arc::clone(&message),
     };
-    [timeline, row]
+    Ok([Write::Timeline { app, ts, message }, row])
 }
 
 /// Runs the conversation-read benchmark.
@@ -102,15 +94,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let mut writes = Vec::with_capacity(4 * args.conversations);
         for i in 0..args.conversations {
             let to_reader = Recipient::User(direct_reader.clone());
+            let to_shop = Recipient::Service(shop.clone());
             writes.extend(writes_of(
-                message(&direct[i], conv_seq, &peers[i], to_reader)?,
+                &direct[i],
+                conv_seq,
+                &peers[i],
+                to_reader,
                 &direct_reader,
-            ));
-            let to_service = Recipient::Service(shop.clone());
+            )?);
             writes.extend(writes_of(
-                message(&service[i], conv_seq, &customers[i], to_service)?,
+                &service[i],
+                conv_seq,
+                &customers[i],
+                to_shop,
                 &agent,
-            ));
+            )?);
         }
         store.apply("bench", conv_seq, writes).await?;
     }
@@ -120,13 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut below = |n: usize| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        (rng % n as u64) as usize
-    };
+    let mut rng = Rng::default();
     let kinds = [
         ("direct (follows the timeline)", &direct_reader, &direct),
         ("an agent's (written every message)", &agent, &service),
@@ -134,7 +126,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut latency = [histogram(), histogram()];
     for _ in 0..args.reads {
         for ((_, reader, convs), latency) in kinds.iter().zip(&mut latency) {
-            let conv = &convs[below(convs.len())];
+            let conv = &convs[rng.below(convs.len() as u64) as usize];
             let start = Instant::now();
             let row = store.conversation(&app, reader, conv).await?;
             latency.record(start.elapsed().as_nanos().max(1) as u64)?;

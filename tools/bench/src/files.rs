@@ -3,6 +3,7 @@
 //! `GET /v1/files/{file_id}` by the conversation's other user, whole, and its last MiB by
 //! `Range` (objects are read in order, so a range's start is reached by reading up to it).
 
+use crate::rng::Rng;
 use crate::server::Server;
 use crate::summary::median;
 use serde_json::json;
@@ -39,14 +40,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let size = args.mib * 1024 * 1024;
     // Bytes that do not compress, as photos and archives do not.
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rng = Rng::default();
     let bytes: bytes::Bytes = (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
+        .map(|_| rng.next() as u8)
         .collect::<Vec<u8>>()
         .into();
     let http = tidings_runtime::outbound::client().build()?;

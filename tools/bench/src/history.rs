@@ -3,6 +3,7 @@
 //! a page takes and how long, for random ranges, newest and oldest first. ScyllaDB runs the
 //! same search with one network round trip per read (docs/scylla.md).
 
+use crate::rng::Rng;
 use crate::summary::{histogram, latency_json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,18 +79,6 @@ impl<const LEVELS: u32> ConversationStore for Counting<LEVELS> {
     }
 }
 
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 /// The time of message `conv_seq`: ten seconds apart, in runs of four equal times.
 fn ts_of(conv_seq: u64) -> i64 {
     1_700_000_000_000 + (conv_seq / 4) as i64 * 10_000
@@ -116,27 +105,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Ok(Write::Timeline {
                     app: app.clone(),
                     ts: ts_of(conv_seq),
-                    message: Arc::new(MessageView {
-                        conv: conv.clone(),
+                    message: Arc::new(MessageView::sent(
+                        conv.clone(),
                         conv_seq,
-                        msg_id: MessageId::parse(format!(
-                            "019b7b1c-3a00-7000-8000-{conv_seq:012}"
-                        ))?,
-                        from: alice.clone(),
-                        to: Recipient::User(bob.clone()),
-                        body: Some(Body::Text {
+                        MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}"))?,
+                        alice.clone(),
+                        Recipient::User(bob.clone()),
+                        Body::Text {
                             text: format!("message {conv_seq}"),
-                        }),
-                        mentions: Vec::new(),
-                        mention_all: false,
-                        reply_to: None,
-                        forward_of: None,
-                        recalled: None,
-                        edit_seq: 0,
-                        edited_at: None,
-                        agent: None,
-                        session: None,
-                    }),
+                        },
+                    )),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -179,7 +157,7 @@ async fn measure<const LEVELS: u32>(
     app: &AppId,
     conv: &ConvId,
 ) -> anyhow::Result<()> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::default();
     let span = ts_of(args.messages) - ts_of(1);
     for order in [HistoryOrder::Newest, HistoryOrder::Oldest] {
         let mut latency = histogram();

@@ -17,6 +17,7 @@ mod presence;
 mod process_cpu;
 mod profiles;
 mod replay;
+mod rng;
 mod screens;
 mod server;
 mod service;

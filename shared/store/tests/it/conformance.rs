@@ -7,9 +7,9 @@ use tidings_domain::{
     AppId, Attachment, Body, ConvId, DeviceId, FileId, GroupId, MessageId, Recipient, Tag, UserId,
 };
 use tidings_store::{
-    Annotation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery, MemberRow,
-    MessageView, PinRow, PushRow, ReactionNotice, ReadModels, Recalled, RelationPatch, SettingsRow,
-    Write,
+    Annotation, Conversation, Diffusion, Direction, Entry, EntryItem, HistoryOrder, HistoryQuery,
+    MemberRow, MessageView, PinRow, PushRow, ReactionNotice, ReadModels, Recalled, RelationPatch,
+    SettingsRow, Write,
 };
 
 pub fn app() -> AppId {
@@ -22,25 +22,16 @@ pub fn user(id: &str) -> UserId {
 
 fn message(from: &str, to: &str, conv_seq: u64) -> MessageView {
     let (from, to) = (user(from), user(to));
-    MessageView {
-        conv: ConvId::direct(&from, &to),
+    MessageView::sent(
+        ConvId::direct(&from, &to),
         conv_seq,
-        msg_id: MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
+        MessageId::parse(format!("019b7b1c-3a00-7000-8000-{conv_seq:012}")).unwrap(),
         from,
-        to: Recipient::User(to),
-        body: Some(Body::Text {
+        Recipient::User(to),
+        Body::Text {
             text: format!("m{conv_seq}"),
-        }),
-        mentions: Vec::new(),
-        mention_all: false,
-        reply_to: None,
-        forward_of: None,
-        recalled: None,
-        edit_seq: 0,
-        edited_at: None,
-        agent: None,
-        session: None,
-    }
+        },
+    )
 }
 
 /// The writes the projector makes for one direct message, the event at stream sequence `cursor`.
@@ -68,6 +59,12 @@ pub fn direct_message(from: &str, to: &str, conv_seq: u64, cursor: u64) -> Vec<W
         });
     }
     writes
+}
+
+/// `who`'s row of `conv`, which must exist.
+async fn row_of<S: ReadModels>(store: &S, who: &UserId, conv: &ConvId) -> Conversation {
+    let row = store.conversation(&app(), who, conv).await.unwrap();
+    row.unwrap_or_else(|| panic!("{who} has no row of {conv}"))
 }
 
 pub async fn inbox_numbering_is_gapless_across_batches<S: ReadModels>(store: S) {
@@ -353,11 +350,7 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
     assert_eq!(bob[0].peer, Some(user("alice")));
     assert_eq!((bob[0].last_seq, bob[0].read_seq, bob[0].unread), (2, 0, 2));
 
-    let alice = store
-        .conversation(&app(), &user("alice"), &conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = row_of(&store, &user("alice"), &conv).await;
     assert_eq!(alice.peer, Some(user("bob")));
     assert_eq!((alice.last_seq, alice.read_seq, alice.unread), (2, 2, 0));
 
@@ -366,17 +359,9 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
         .apply("p", 3, direct_message("bob", "alice", 3, 3))
         .await
         .unwrap();
-    let bob = store
-        .conversation(&app(), &user("bob"), &conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = row_of(&store, &user("bob"), &conv).await;
     assert_eq!((bob.last_seq, bob.read_seq, bob.unread), (3, 3, 0));
-    let alice = store
-        .conversation(&app(), &user("alice"), &conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = row_of(&store, &user("alice"), &conv).await;
     assert_eq!((alice.last_seq, alice.read_seq, alice.unread), (3, 2, 1));
     // The newest message comes with the row (joined from the timeline).
     let last = alice.last_message.expect("the newest message");
@@ -398,11 +383,7 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
     writes.push(read(4));
     writes.extend(direct_message("bob", "alice", 6, 7));
     store.apply("p", 7, writes).await.unwrap();
-    let alice = store
-        .conversation(&app(), &user("alice"), &conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = row_of(&store, &user("alice"), &conv).await;
     assert_eq!(
         (alice.last_seq, alice.read_seq, alice.unread, alice.last_ts),
         (6, 4, 2, 1_006)
@@ -411,11 +392,7 @@ pub async fn conversation_rows_track_unread<S: ReadModels>(store: S) {
     assert_eq!(alice.last_message.as_ref().map(|m| m.conv_seq), Some(6));
     let listed = store.conversations(&app(), &user("alice")).await.unwrap();
     assert_eq!(listed, [alice]);
-    let bob = store
-        .conversation(&app(), &user("bob"), &conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = row_of(&store, &user("bob"), &conv).await;
     assert_eq!((bob.last_seq, bob.read_seq, bob.unread), (6, 6, 0));
 
     assert!(
@@ -1915,11 +1892,7 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
         (&agent, &customer),
         (&service, &customer),
     ] {
-        let row = store
-            .conversation(&app(), reader, &conv)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = row_of(&store, reader, &conv).await;
         assert_eq!(row.peer.as_ref(), Some(peer), "{reader}'s row");
     }
 
@@ -1954,11 +1927,7 @@ pub async fn service_messages_keep_their_agent_and_rows_name_the_other_side<S: R
         (&agent, (1, 0, 1_001)),
         (&agent2, (2, 2, 1_003)),
     ] {
-        let row = store
-            .conversation(&app(), reader, &conv)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = row_of(&store, reader, &conv).await;
         assert_eq!(
             (row.last_seq, row.unread, row.last_ts),
             (last_seq, unread, last_ts),
