@@ -301,7 +301,9 @@ where
         loaded: &mut Loaded<A>,
     ) -> Result<u64, ApiError> {
         if loaded.version == 0 {
-            self.load(key, subject, loaded).await?;
+            // Boxed, like the catch-ups in `execute_then`: a cold load's state (an ordered
+            // consumer) is large, and every command's future would otherwise carry its size.
+            Box::pin(self.load(key, subject, loaded)).await?;
         }
         // Whatever arrived since (usually nothing, or the one event a conflict was about).
         loop {
@@ -430,14 +432,14 @@ where
         // so it must not rest on a cached state another instance may have moved past.
         let mut verified = false;
         if !loaded.fresh {
-            self.catch_up(&key, &subject, &mut loaded).await?;
+            Box::pin(self.catch_up(&key, &subject, &mut loaded)).await?;
             verified = true;
         }
         for attempt in 0..MAX_ATTEMPTS {
             let decision = loaded.state.decide(command);
             let writes = matches!(&decision, Ok(events) if !events.is_empty());
             if !writes && !verified {
-                self.catch_up(&key, &subject, &mut loaded).await?;
+                Box::pin(self.catch_up(&key, &subject, &mut loaded)).await?;
                 verified = true;
                 continue;
             }
@@ -454,12 +456,12 @@ where
                 }
                 PublishOutcome::Stale => {
                     backoff(attempt).await;
-                    self.catch_up(&key, &subject, &mut loaded).await?;
+                    Box::pin(self.catch_up(&key, &subject, &mut loaded)).await?;
                     verified = true;
                 }
                 PublishOutcome::Duplicate => {
                     let seen = loaded.version;
-                    self.catch_up(&key, &subject, &mut loaded).await?;
+                    Box::pin(self.catch_up(&key, &subject, &mut loaded)).await?;
                     verified = true;
                     if loaded.version == seen {
                         // The original is folded in already and the aggregate decided the same

@@ -27,7 +27,9 @@ use crate::apps::Apps;
 use crate::error::{ApiError, ErrorCode};
 use crate::files::Files;
 use crate::snapshot;
+use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::sync::Arc;
 use tidings_domain::broadcast::BroadcastState;
 use tidings_domain::conv::{ConvCommand, ConvState, Receipt, SendMessage};
@@ -243,21 +245,25 @@ fn now_millis() -> i64 {
 }
 
 /// Runs a command's work, counting it by `kind` and outcome and timing it.
-async fn observed<T>(
+///
+/// A combinator, not an `async fn`: an async fn that awaits its future argument holds it
+/// twice in its state (the argument and the awaited value), and a send's state is copied
+/// whole at every level that awaits it.
+fn observed<T>(
     kind: &'static str,
-    work: impl std::future::Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> impl Future<Output = Result<T, ApiError>> {
     let started = std::time::Instant::now();
-    let result = work.await;
-    let code = match &result {
-        Ok(_) => "ok",
-        Err(error) => error.code.as_str(),
-    };
-    metrics::counter!(tidings_runtime::metrics::COMMANDS, "kind" => kind, "code" => code)
-        .increment(1);
-    metrics::histogram!(tidings_runtime::metrics::COMMAND_SECONDS, "kind" => kind)
-        .record(started.elapsed().as_secs_f64());
-    result
+    work.inspect(move |result| {
+        let code = match result {
+            Ok(_) => "ok",
+            Err(error) => error.code.as_str(),
+        };
+        metrics::counter!(tidings_runtime::metrics::COMMANDS, "kind" => kind, "code" => code)
+            .increment(1);
+        metrics::histogram!(tidings_runtime::metrics::COMMAND_SECONDS, "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
+    })
 }
 
 impl Commands {
@@ -815,16 +821,15 @@ impl Commands {
                         }
                     };
                     let cmid = request.client_msg_id;
-                    return self
-                        .service_send(app, service, from, from, cmid, body)
-                        .await;
+                    let sent = self.service_send(app, service, from, from, cmid, body);
+                    return Box::pin(sent).await;
                 }
             }
             let conv = ConvId::between(from, &request.to);
             let (body, forward_of) = match (request.body, &request.forward_of) {
                 (Some(body), None) => (body, None),
                 (None, Some(origin)) => {
-                    let (body, origin) = self.forwarded(app, from, origin).await?;
+                    let (body, origin) = Box::pin(self.forwarded(app, from, origin)).await?;
                     (body, Some(origin))
                 }
                 (Some(_), Some(_)) => {
@@ -843,10 +848,10 @@ impl Commands {
             if body.attachment().is_some() {
                 body.validate(self.0.limits)
                     .map_err(|e| ApiError::from(tidings_domain::DomainError::from(e)))?;
-                self.0.files.check_body(app, &conv, &body).await?;
+                Box::pin(self.0.files.check_body(app, &conv, &body)).await?;
             }
             let reply_to = match &request.reply_to {
-                Some(msg_id) => Some(self.facts(app, &conv, msg_id).await?),
+                Some(msg_id) => Some(Box::pin(self.facts(app, &conv, msg_id)).await?),
                 None => None,
             };
             let draft = screen::Draft {

@@ -331,8 +331,9 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 min_pos,
                 broadcasts_since,
             } => {
-                self.on_hello(since, device, platform, min_pos, broadcasts_since)
-                    .await
+                // Boxed, once per connection: a hello's catch-up is larger than a send.
+                let hello = self.on_hello(since, device, platform, min_pos, broadcasts_since);
+                Box::pin(hello).await
             }
             _ if self.live.is_none() => {
                 let id = match &frame {
@@ -389,8 +390,44 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
-            ClientFrame::PresenceSubscribe { id, users } => self.watch_presence(id, users).await,
             ClientFrame::Typing { conv, state } => self.on_typing(conv, state).await,
+            ClientFrame::Read { conv, conv_seq } => {
+                let (app, me) = (&self.principal.app, &self.principal.user);
+                let device = self.live.as_ref().map(|live| &live.device);
+                match self
+                    .shared
+                    .commands
+                    .read(app, me, &conv, conv_seq, device)
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(error) => self.answer(ServerFrame::error(None, error)).await,
+                }
+            }
+            ClientFrame::Ack { seq } => {
+                let live = self.live.as_ref().expect("checked above");
+                let (app, user) = (&self.principal.app, &self.principal.user);
+                if let Err(e) = self
+                    .shared
+                    .store
+                    .ack_device(app, user, live.device.as_str(), seq)
+                    .await
+                {
+                    let error = store_error(e);
+                    return self.answer(ServerFrame::error(None, error)).await;
+                }
+                Ok(())
+            }
+            // Boxed: the other commands' states are larger than a send's, and every frame's
+            // future would otherwise be as large as the largest (and copied whole into its box).
+            command => Box::pin(self.on_command(command)).await,
+        }
+    }
+
+    /// Answers the commands `on_frame` does not answer itself.
+    async fn on_command(&mut self, frame: ClientFrame) -> Result<(), SocketGone> {
+        match frame {
+            ClientFrame::PresenceSubscribe { id, users } => self.watch_presence(id, users).await,
             ClientFrame::FriendRequest { id, to, note } => {
                 self.relate(id, to, PairCommand::Request { note }).await
             }
@@ -408,19 +445,6 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
             }
             ClientFrame::Block { id, user } => self.relate(id, user, PairCommand::Block).await,
             ClientFrame::Unblock { id, user } => self.relate(id, user, PairCommand::Unblock).await,
-            ClientFrame::Read { conv, conv_seq } => {
-                let (app, me) = (&self.principal.app, &self.principal.user);
-                let device = self.live.as_ref().map(|live| &live.device);
-                match self
-                    .shared
-                    .commands
-                    .read(app, me, &conv, conv_seq, device)
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(error) => self.answer(ServerFrame::error(None, error)).await,
-                }
-            }
             ClientFrame::Hide { id, conv, conv_seq } => {
                 let (app, me) = (&self.principal.app, &self.principal.user);
                 let answer = match self.shared.commands.hide(app, me, &conv, conv_seq).await {
@@ -522,20 +546,13 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
-            ClientFrame::Ack { seq } => {
-                let live = self.live.as_ref().expect("checked above");
-                let (app, user) = (&self.principal.app, &self.principal.user);
-                if let Err(e) = self
-                    .shared
-                    .store
-                    .ack_device(app, user, live.device.as_str(), seq)
-                    .await
-                {
-                    let error = store_error(e);
-                    return self.answer(ServerFrame::error(None, error)).await;
-                }
-                Ok(())
-            }
+            ClientFrame::Ping
+            | ClientFrame::Hello { .. }
+            | ClientFrame::Send { .. }
+            | ClientFrame::Sync { .. }
+            | ClientFrame::Typing { .. }
+            | ClientFrame::Read { .. }
+            | ClientFrame::Ack { .. } => Ok(()),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::hook::HookRequest;
 use crate::word_filter::Verdict;
 use tidings_domain::conv::ConvState;
-use tidings_domain::hook::ConvKind;
+use tidings_domain::hook::{BeforeSendHook, ConvKind};
 use tidings_domain::{AppId, Body, ClientMsgId, ConvId, Recipient, UserId};
 
 /// A message about to be recorded, as the screens see it.
@@ -51,6 +51,20 @@ impl Commands {
         if !hook.applies(conv_kind, body.kind()) {
             return Ok(body);
         }
+        // Boxed: the hook's round trip is a large state that a send without a hook (the usual
+        // case) should not carry, nor copy at every level that awaits it.
+        Box::pin(self.ask_before_send(app, draft, &hook, conv_kind, body)).await
+    }
+
+    /// The before-send hook's verdict on `body`.
+    async fn ask_before_send(
+        &self,
+        app: &AppId,
+        draft: Draft<'_>,
+        hook: &BeforeSendHook,
+        conv_kind: ConvKind,
+        body: Body,
+    ) -> Result<Body, ApiError> {
         // A retry of a recorded message is answered with the original: the hook is not asked
         // again (it could answer differently). A cached state may miss a recent record; then
         // the hook is asked once more, and the conversation still answers with the original.
@@ -75,7 +89,7 @@ impl Commands {
             body: &body,
             mentions: draft.mentions,
         };
-        let rewritten = self.0.hooks.before_send(&hook, &secret, request).await?;
+        let rewritten = self.0.hooks.before_send(hook, &secret, request).await?;
         Ok(rewritten.unwrap_or(body))
     }
 
