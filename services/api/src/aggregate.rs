@@ -66,13 +66,18 @@ type Weight<A> = fn(&A) -> u64;
 /// their snapshots at the same moment, a burst of puts that the events stream's writers queue
 /// behind (50 conversations' 250 KB snapshots together, every 22 s, in `tidings-bench direct`).
 fn snapshot_interval(every: u64, weight: u64, key: &str, spread: bool) -> u64 {
-    let base = every.max(weight / 2);
+    let base = shortest_interval(every, weight);
     if !spread {
         return base;
     }
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(key, &mut hasher);
     base + base * (std::hash::Hasher::finish(&hasher) % 512) / 1024
+}
+
+/// `snapshot_interval` before its spread: no key's interval is shorter.
+fn shortest_interval(every: u64, weight: u64) -> u64 {
+    every.max(weight / 2)
 }
 
 /// A snapshot's state and the stream sequence it covers, or why it is unusable.
@@ -336,8 +341,14 @@ where
         let Some(snapshots) = &self.snapshots else {
             return;
         };
+        // The spread only lengthens the interval: most commands end here without hashing the
+        // key.
+        let shortest = shortest_interval(snapshots.every, entries);
+        if loaded.since_snapshot < shortest || loaded.version == 0 {
+            return;
+        }
         let due = snapshot_interval(snapshots.every, entries, key, snapshots.spread);
-        if loaded.since_snapshot < due || loaded.version == 0 {
+        if loaded.since_snapshot < due {
             return;
         }
         loaded.since_snapshot = 0;

@@ -372,7 +372,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     Ok(sent) => ServerFrame::Sent { id, sent },
                     Err(error) => ServerFrame::error(id, error),
                 };
-                self.answer(answer).await
+                self.answer_with_pushes(answer).await
             }
             ClientFrame::Sync {
                 id,
@@ -942,8 +942,49 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
     /// bound), then flushes once: under load a connection gets one write per burst, not one
     /// per entry.
     async fn on_push(&mut self, pushed: Result<Arc<Push>, RecvError>) -> Result<(), SocketGone> {
-        let mut pushed = pushed;
+        if self.write_pushes(Some(pushed)).await? {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a command's answer with the pushes that arrived while it was decided (a sender's
+    /// own earlier messages, mostly), in one write.
+    async fn answer_with_pushes(&mut self, frame: ServerFrame) -> Result<(), SocketGone> {
+        self.emit(&frame).await?;
+        let waiting = self
+            .live
+            .as_ref()
+            .is_some_and(|live| !live.subscription.receiver.is_empty());
+        // Boxed: a send's future should not carry a push's state (a gap's store read) too.
+        if waiting && !Box::pin(self.write_pushes(None)).await? {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
+    /// Writes `first`, then every push already waiting, up to `MAX_PUSHES_PER_FLUSH` in all,
+    /// without flushing. False when live delivery ended and the connection was closed.
+    async fn write_pushes(
+        &mut self,
+        first: Option<Result<Arc<Push>, RecvError>>,
+    ) -> Result<bool, SocketGone> {
+        let mut next = first;
         for _ in 0..MAX_PUSHES_PER_FLUSH {
+            let pushed = match next.take() {
+                Some(pushed) => pushed,
+                None => {
+                    let Some(live) = self.live.as_mut() else {
+                        break;
+                    };
+                    match live.subscription.receiver.try_recv() {
+                        Ok(push) => Ok(push),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Lagged(skipped)) => Err(RecvError::Lagged(skipped)),
+                        Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                    }
+                }
+            };
             match pushed.as_deref() {
                 Ok(Push::Entry(entry)) => {
                     let last_sent = self.live.as_ref().map_or(0, |l| l.last_sent);
@@ -970,19 +1011,11 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                     self.fill_from_store(None).await?;
                 }
                 Err(&RecvError::Closed) => {
-                    return self.close(1011, "live delivery ended").await;
+                    self.close(1011, "live delivery ended").await?;
+                    return Ok(false);
                 }
             }
-            let Some(live) = self.live.as_mut() else {
-                break;
-            };
-            pushed = match live.subscription.receiver.try_recv() {
-                Ok(push) => Ok(push),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Lagged(skipped)) => Err(RecvError::Lagged(skipped)),
-                Err(TryRecvError::Closed) => Err(RecvError::Closed),
-            };
         }
-        self.flush().await
+        Ok(true)
     }
 }
