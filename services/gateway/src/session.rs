@@ -546,6 +546,7 @@ impl<S: ReadModels, O: Sink<Outgoing> + Unpin> Session<S, O> {
                 };
                 self.answer(answer).await
             }
+            // `on_frame` answers these itself and never passes them here.
             ClientFrame::Ping
             | ClientFrame::Hello { .. }
             | ClientFrame::Send { .. }
