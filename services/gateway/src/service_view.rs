@@ -30,29 +30,21 @@ pub fn mask<'a>(views: impl IntoIterator<Item = &'a mut Arc<MessageView>>, viewe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tidings_domain::{ConvId, MessageId};
+    use tidings_domain::{Body, ConvId, MessageId};
 
     fn u(s: &str) -> UserId {
         UserId::parse(s).unwrap()
     }
 
     fn reply() -> MessageView {
+        let id = MessageId::parse("019b7b1c-3a00-7000-8000-000000000011").unwrap();
+        let (conv, to) = (ConvId::service(&u("acme"), &u("carol")), u("carol"));
+        let body = Body::Text { text: "hi".into() };
         MessageView {
-            conv: ConvId::service(&u("acme"), &u("carol")),
-            conv_seq: 2,
-            msg_id: MessageId::parse("019b7b1c-3a00-7000-8000-000000000011").unwrap(),
-            from: u("agent1"),
-            to: Recipient::User(u("carol")),
             body: None,
-            mentions: Vec::new(),
-            mention_all: false,
-            recalled: None,
-            edit_seq: 0,
-            edited_at: None,
-            reply_to: None,
-            forward_of: None,
             agent: Some(u("agent1")),
             session: Some(1),
+            ..MessageView::sent(conv, 2, id, u("agent1"), Recipient::User(to), body)
         }
     }
 
